@@ -1,0 +1,157 @@
+//! flotilla-agent-sim: holds many lightweight simulated agents in one process, for load tests of
+//! the panel. Each one enrols (once), says hello with synthetic facts and heartbeats on the
+//! interval the panel asks for, for a bounded time.
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use agent::link;
+use clap::Parser;
+use domain::node::{EngineFacts, NetInterface, NodeFacts, SwarmFacts, SwarmState};
+use domain::protocol::{AgentMessage, Envelope, PanelMessage};
+use futures_util::{SinkExt, StreamExt};
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Parser, Debug)]
+#[command(name = "flotilla-agent-sim", version, about = "Simulates many Flotilla agents against one panel (bounded in count and time).")]
+struct Args {
+    #[arg(long)]
+    panel: String,
+    #[arg(long)]
+    enrolment_key: String,
+    /// Number of simulated agents (at most 5000).
+    #[arg(long, default_value_t = 1000)]
+    count: usize,
+    /// How long to hold the connections, in seconds (at most 3600).
+    #[arg(long, default_value_t = 60)]
+    duration_secs: u64,
+    /// New connections per second while ramping up.
+    #[arg(long, default_value_t = 200)]
+    ramp_per_sec: u64,
+    /// Prefix of the simulated hostnames and machine ids.
+    #[arg(long, default_value = "sim")]
+    prefix: String,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let count = args.count.min(5000);
+    let hold = Duration::from_secs(args.duration_secs.min(3600));
+    let connected = Arc::new(AtomicUsize::new(0));
+    let failed = Arc::new(AtomicUsize::new(0));
+    let beats = Arc::new(AtomicUsize::new(0));
+    let deadline = tokio::time::Instant::now() + hold;
+    let pause = Duration::from_micros(1_000_000 / args.ramp_per_sec.max(1));
+    let mut tasks = Vec::with_capacity(count);
+    for i in 0..count {
+        let (panel, key) = (args.panel.clone(), args.enrolment_key.clone());
+        let name = format!("{}-{i:05}", args.prefix);
+        let (connected, failed, beats) = (connected.clone(), failed.clone(), beats.clone());
+        tasks.push(tokio::spawn(async move {
+            match simulate(&panel, &key, &name, deadline, &connected, &beats).await {
+                Ok(()) => {}
+                Err(e) => {
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    eprintln!("{name}: {e}");
+                }
+            }
+        }));
+        tokio::time::sleep(pause).await;
+    }
+    let report = {
+        let (connected, failed, beats) = (connected.clone(), failed.clone(), beats.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                println!(
+                    "connected={} failed={} heartbeats={}",
+                    connected.load(Ordering::Relaxed),
+                    failed.load(Ordering::Relaxed),
+                    beats.load(Ordering::Relaxed)
+                );
+            }
+        })
+    };
+    for t in tasks {
+        let _ = t.await;
+    }
+    report.abort();
+    let failed = failed.load(Ordering::Relaxed);
+    println!("done: agents={count} failed={failed} heartbeats={}", beats.load(Ordering::Relaxed));
+    if failed == 0 { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE }
+}
+
+async fn simulate(
+    panel: &str,
+    key: &str,
+    name: &str,
+    deadline: tokio::time::Instant,
+    connected: &AtomicUsize,
+    beats: &AtomicUsize,
+) -> Result<(), String> {
+    let identity = link::enrol(panel, key, name, name).await.map_err(|e| e.to_string())?;
+    let ws = link::open(panel, &identity.token).await.map_err(|e| e.to_string())?;
+    let (mut tx, mut rx) = ws.split();
+    let hello = Envelope::new("1", AgentMessage::Hello(Box::new(facts(name))));
+    tx.send(Message::text(hello.encode())).await.map_err(|e| e.to_string())?;
+    let heartbeat = loop {
+        match rx.next().await {
+            Some(Ok(Message::Text(t))) => match domain::protocol::decode::<PanelMessage>(t.as_str()) {
+                Ok(Envelope { msg: PanelMessage::Welcome(w), .. }) => break Duration::from_secs(u64::from(w.heartbeat_secs.max(1))),
+                _ => return Err("expected welcome".into()),
+            },
+            Some(Ok(_)) => continue,
+            _ => return Err("closed before welcome".into()),
+        }
+    };
+    connected.fetch_add(1, Ordering::Relaxed);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+    let mut seq = 1u64;
+    let result = loop {
+        tokio::select! {
+            _ = tokio::time::sleep_until(deadline) => break Ok(()),
+            _ = tick.tick() => {
+                seq += 1;
+                let frame = Envelope::new(seq.to_string(), AgentMessage::Heartbeat).encode();
+                if let Err(e) = tx.send(Message::text(frame)).await {
+                    break Err(e.to_string());
+                }
+                beats.fetch_add(1, Ordering::Relaxed);
+            }
+            msg = rx.next() => match msg {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break Err("panel closed the connection".into()),
+                _ => {}
+            },
+        }
+    };
+    connected.fetch_sub(1, Ordering::Relaxed);
+    let _ = tx.send(Message::Close(None)).await;
+    result
+}
+
+fn facts(name: &str) -> NodeFacts {
+    NodeFacts {
+        hostname: name.to_owned(),
+        machine_id: name.to_owned(),
+        os: "Simulated".into(),
+        kernel: "sim".into(),
+        arch: "x86_64".into(),
+        cpu_model: "simulated".into(),
+        cpu_count: 4,
+        memory_total_bytes: 8 << 30,
+        memory_available_bytes: 4 << 30,
+        disk_path: "/".into(),
+        disk_total_bytes: 64 << 30,
+        disk_available_bytes: 32 << 30,
+        interfaces: vec![NetInterface { name: "eth0".into(), mac: None, up: true, addresses: vec!["192.0.2.1/24".into()] }],
+        engine: EngineFacts::Up {
+            version: "simulated".into(),
+            api_version: "1.41".into(),
+            swarm: SwarmFacts { state: SwarmState::Inactive, node_id: None, is_manager: false, cluster_id: None },
+        },
+        agent_version: agent::facts::AGENT_VERSION.into(),
+        firmware_version: "sim".into(),
+        uptime_secs: 1,
+    }
+}

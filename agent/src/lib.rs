@@ -1,0 +1,52 @@
+//! flotilla-agent: the node side of Flotilla.
+//!
+//! * [`link`]: enrol once, then hold one WebSocket to the panel (hello, heartbeats, commands),
+//!   reconnecting with jittered backoff.
+//! * [`docker`]: the bollard adapter; converts Docker models into domain types and is the only
+//!   module that sees bollard.
+//! * [`facts`]: what the node is (hostname, machine id, OS, resources, interfaces, versions).
+//! * [`state`]: the node identity on disk (0600).
+#![forbid(unsafe_code)]
+
+pub mod docker;
+pub mod facts;
+pub mod link;
+pub mod state;
+
+use std::path::PathBuf;
+
+/// Everything the agent needs to run, from flags or the environment.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Panel base URL, e.g. `http://10.77.0.1:3100`.
+    pub panel_url: String,
+    /// One-time enrolment key; only needed until the node has a token.
+    pub enrolment_key: Option<String>,
+    pub state_dir: PathBuf,
+    pub docker_host: String,
+    pub machine_id_file: PathBuf,
+    pub firmware_version_file: PathBuf,
+    pub disk_path: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("state directory {path}: {source}")]
+    State { path: String, source: std::io::Error },
+    #[error("stored identity {path} is unreadable: {reason}")]
+    Identity { path: String, reason: String },
+    #[error("the node has no token yet and no enrolment key was given (use --enrolment-key)")]
+    NoKey,
+    #[error("enrolment refused by the panel: {0}")]
+    EnrolRefused(String),
+    #[error("panel URL {0:?} must start with http:// or ws://")]
+    BadUrl(String),
+    #[error("cannot reach the panel: {0}")]
+    Connect(String),
+    #[error("the panel refused this node's token (revoked or unknown); re-enrol the node")]
+    TokenRefused,
+    #[error("protocol: {0}")]
+    Protocol(String),
+    #[error("cannot read {what}: {source}")]
+    Facts { what: &'static str, source: std::io::Error },
+}

@@ -1,0 +1,317 @@
+//! The link to the panel: enrol once, then one WebSocket with hello, heartbeats and commands,
+//! reconnecting with jittered exponential backoff.
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use domain::protocol::{
+    self, AgentMessage, Command, EnrolRequest, EnrolResponse, Envelope, Outcome, PanelMessage, CONNECT_PATH,
+    ENROL_PATH, PROTOCOL_VERSION,
+};
+use futures_util::{SinkExt, StreamExt};
+use rand::Rng;
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::state::{self, Identity};
+use crate::{facts, AgentError, Config};
+
+pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
+const FACTS_EVERY: Duration = Duration::from_secs(30);
+const BACKOFF_MIN: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// A connection that lasted this long resets the backoff.
+const STABLE_AFTER: Duration = Duration::from_secs(30);
+
+/// Turns the panel's base URL into the WebSocket URL of `path`.
+pub fn ws_url(panel_url: &str, path: &str) -> Result<String, AgentError> {
+    let base = panel_url.trim().trim_end_matches('/');
+    let rest = base
+        .strip_prefix("http://")
+        .or_else(|| base.strip_prefix("ws://"))
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| AgentError::BadUrl(panel_url.to_owned()))?;
+    Ok(format!("ws://{rest}{path}"))
+}
+
+/// Exchanges an enrolment key for a node identity.
+pub async fn enrol(panel_url: &str, key: &str, hostname: &str, machine_id: &str) -> Result<Identity, AgentError> {
+    let url = ws_url(panel_url, ENROL_PATH)?;
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.map_err(|e| AgentError::Connect(e.to_string()))?;
+    let request = EnrolRequest {
+        v: PROTOCOL_VERSION,
+        key: key.trim().to_owned(),
+        hostname: hostname.to_owned(),
+        machine_id: machine_id.to_owned(),
+    };
+    let json = serde_json::to_string(&request).map_err(|e| AgentError::Protocol(e.to_string()))?;
+    ws.send(Message::text(json)).await.map_err(|e| AgentError::Connect(e.to_string()))?;
+    let answer = loop {
+        match tokio::time::timeout(WELCOME_TIMEOUT, ws.next()).await {
+            Err(_) => return Err(AgentError::Protocol("no enrolment answer in time".into())),
+            Ok(Some(Ok(Message::Text(t)))) => break t,
+            Ok(Some(Ok(Message::Close(_)))) | Ok(None) => {
+                return Err(AgentError::Protocol("panel closed the enrolment connection".into()));
+            }
+            Ok(Some(Ok(_))) => continue,
+            Ok(Some(Err(e))) => return Err(AgentError::Connect(e.to_string())),
+        }
+    };
+    let _ = ws.close(None).await;
+    match serde_json::from_str::<EnrolResponse>(answer.as_str()).map_err(|e| AgentError::Protocol(e.to_string()))? {
+        EnrolResponse::Enrolled { node_id, token } => Ok(Identity { node_id, token }),
+        EnrolResponse::Refused { reason } => Err(AgentError::EnrolRefused(reason)),
+    }
+}
+
+/// Opens the authenticated session socket.
+pub async fn open(panel_url: &str, token: &str) -> Result<Socket, AgentError> {
+    let mut request = ws_url(panel_url, CONNECT_PATH)?
+        .into_client_request()
+        .map_err(|e| AgentError::BadUrl(e.to_string()))?;
+    let bearer = format!("Bearer {token}").parse().map_err(|_| AgentError::Protocol("token is not a valid header".into()))?;
+    request.headers_mut().insert(http::header::AUTHORIZATION, bearer);
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tungstenite::Error::Http(resp)) if resp.status() == http::StatusCode::UNAUTHORIZED => Err(AgentError::TokenRefused),
+        Err(e) => Err(AgentError::Connect(e.to_string())),
+    }
+}
+
+/// Runs until `shutdown` turns true: enrols if needed, then keeps a session up.
+pub async fn run(config: &Config, mut shutdown: watch::Receiver<bool>) -> Result<(), AgentError> {
+    let identity = match state::load(&config.state_dir)? {
+        Some(id) => id,
+        None => {
+            let key = config.enrolment_key.as_deref().ok_or(AgentError::NoKey)?;
+            let identity = loop {
+                let hostname = facts::hostname()?;
+                let machine_id = facts::machine_id(&config.machine_id_file)?;
+                match enrol(&config.panel_url, key, &hostname, &machine_id).await {
+                    Ok(id) => break id,
+                    Err(e @ (AgentError::EnrolRefused(_) | AgentError::BadUrl(_))) => return Err(e),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "enrolment failed; retrying");
+                        if sleep_or_shutdown(BACKOFF_MIN * 5, &mut shutdown).await {
+                            return Ok(());
+                        }
+                    }
+                }
+            };
+            state::save(&config.state_dir, &identity)?;
+            tracing::info!(node = %identity.node_id, "enrolled");
+            identity
+        }
+    };
+    let mut backoff = Backoff::default();
+    let mut recent = RecentCommands::default();
+    loop {
+        let started = Instant::now();
+        match session(config, &identity, &mut recent, &mut shutdown).await {
+            Ok(()) if *shutdown.borrow() => return Ok(()),
+            Ok(()) => tracing::warn!("panel closed the connection"),
+            Err(AgentError::TokenRefused) => tracing::error!("{}", AgentError::TokenRefused),
+            Err(e @ AgentError::BadUrl(_)) => return Err(e),
+            Err(e) => tracing::warn!(error = %e, "link down"),
+        }
+        if started.elapsed() >= STABLE_AFTER {
+            backoff = Backoff::default();
+        }
+        let wait = backoff.next_delay();
+        tracing::info!(retry_in_ms = wait.as_millis() as u64, "reconnecting");
+        if sleep_or_shutdown(wait, &mut shutdown).await {
+            return Ok(());
+        }
+    }
+}
+
+/// Sleeps; true when shutdown was requested meanwhile.
+async fn sleep_or_shutdown(d: Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = tokio::time::sleep(d) => *shutdown.borrow(),
+        _ = shutdown.changed() => true,
+    }
+}
+
+async fn session(
+    config: &Config,
+    identity: &Identity,
+    recent: &mut RecentCommands,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<(), AgentError> {
+    let ws = open(&config.panel_url, &identity.token).await?;
+    let (mut tx, mut rx) = ws.split();
+    let send_err = |e: tungstenite::Error| AgentError::Connect(e.to_string());
+    let mut seq: u64 = 0;
+    let mut frame = |msg: AgentMessage| {
+        seq += 1;
+        Message::text(Envelope::new(seq.to_string(), msg).encode())
+    };
+    let mut last_facts = facts::collect(config).await?;
+    tx.send(frame(AgentMessage::Hello(Box::new(last_facts.clone())))).await.map_err(send_err)?;
+    let heartbeat = match tokio::time::timeout(WELCOME_TIMEOUT, next_panel_message(&mut rx)).await {
+        Err(_) => return Err(AgentError::Protocol("no welcome in time".into())),
+        Ok(None) => return Ok(()),
+        Ok(Some(Envelope { msg: PanelMessage::Welcome(w), .. })) => {
+            tracing::info!(node = %w.node_id, heartbeat_secs = w.heartbeat_secs, "connected to the panel");
+            Duration::from_secs(u64::from(w.heartbeat_secs.max(1)))
+        }
+        Ok(Some(_)) => return Err(AgentError::Protocol("expected welcome".into())),
+    };
+    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+    let mut facts_tick = tokio::time::interval_at(tokio::time::Instant::now() + FACTS_EVERY, FACTS_EVERY);
+    loop {
+        tokio::select! {
+            _ = beat.tick() => tx.send(frame(AgentMessage::Heartbeat)).await.map_err(send_err)?,
+            _ = facts_tick.tick() => {
+                let now = facts::collect(config).await?;
+                if facts::stable(&now) != facts::stable(&last_facts) {
+                    tx.send(frame(AgentMessage::Facts(Box::new(now.clone())))).await.map_err(send_err)?;
+                }
+                last_facts = now;
+            }
+            message = next_panel_message(&mut rx) => {
+                let Some(envelope) = message else { return Ok(()) };
+                let PanelMessage::Command(command) = envelope.msg else { continue };
+                let outcome = match recent.get(&envelope.id) {
+                    Some(done) => done,
+                    None => {
+                        let (outcome, new_facts) = execute(config, &command).await;
+                        if let Some(f) = new_facts {
+                            tx.send(frame(AgentMessage::Facts(Box::new(f.clone())))).await.map_err(send_err)?;
+                            last_facts = f;
+                        }
+                        recent.remember(&envelope.id, outcome.clone());
+                        outcome
+                    }
+                };
+                let result = Envelope::new(envelope.id, AgentMessage::CommandResult(outcome)).encode();
+                tx.send(Message::text(result)).await.map_err(send_err)?;
+            }
+            _ = shutdown.changed() => {
+                let bye = CloseFrame { code: CloseCode::Away, reason: "agent stopping".into() };
+                let _ = tx.send(Message::Close(Some(bye))).await;
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// The next panel frame; `None` when the connection ended. Malformed frames are logged and skipped.
+async fn next_panel_message<S>(rx: &mut S) -> Option<Envelope<PanelMessage>>
+where
+    S: futures_util::Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
+{
+    loop {
+        match rx.next().await? {
+            Ok(Message::Text(t)) => match protocol::decode::<PanelMessage>(t.as_str()) {
+                Ok(e) => return Some(e),
+                Err(e) => tracing::warn!(error = %e, "ignoring a malformed frame from the panel"),
+            },
+            Ok(Message::Close(frame)) => {
+                if let Some(f) = frame {
+                    tracing::info!(code = u16::from(f.code), reason = %f.reason, "panel closed the session");
+                }
+                return None;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "link error");
+                return None;
+            }
+        }
+    }
+}
+
+async fn execute(config: &Config, command: &Command) -> (Outcome, Option<domain::node::NodeFacts>) {
+    match command {
+        Command::RefreshFacts => match facts::collect(config).await {
+            Ok(f) => (Outcome::Done, Some(f)),
+            Err(e) => (Outcome::Failed { message: e.to_string() }, None),
+        },
+    }
+}
+
+/// Results of the last commands, so a command resent after a reconnect is answered, not redone.
+#[derive(Default)]
+pub struct RecentCommands {
+    done: VecDeque<(String, Outcome)>,
+}
+
+impl RecentCommands {
+    const CAPACITY: usize = 256;
+
+    pub fn get(&self, id: &str) -> Option<Outcome> {
+        self.done.iter().find(|(i, _)| i == id).map(|(_, o)| o.clone())
+    }
+
+    pub fn remember(&mut self, id: &str, outcome: Outcome) {
+        if self.done.len() == Self::CAPACITY {
+            self.done.pop_front();
+        }
+        self.done.push_back((id.to_owned(), outcome));
+    }
+}
+
+/// Exponential backoff from 1 s to 60 s with ±50 % jitter, so a fleet does not reconnect in step.
+#[derive(Debug)]
+pub struct Backoff {
+    current: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self { current: BACKOFF_MIN }
+    }
+}
+
+impl Backoff {
+    pub fn next_delay(&mut self) -> Duration {
+        let base = self.current;
+        self.current = (self.current * 2).min(BACKOFF_MAX);
+        base.mul_f64(rand::rng().random_range(0.5..1.5))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        assert_eq!(ws_url("http://10.0.0.1:3100/", CONNECT_PATH).ok().as_deref(), Some("ws://10.0.0.1:3100/agent/v1/connect"));
+        assert_eq!(ws_url("ws://panel:80", ENROL_PATH).ok().as_deref(), Some("ws://panel:80/agent/v1/enrol"));
+        assert!(ws_url("ftp://x", ENROL_PATH).is_err());
+        assert!(ws_url("http://", ENROL_PATH).is_err());
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_caps() {
+        let mut b = Backoff::default();
+        let first = b.next_delay();
+        assert!(first >= Duration::from_millis(500) && first < Duration::from_millis(1500), "{first:?}");
+        for _ in 0..10 {
+            b.next_delay();
+        }
+        let late = b.next_delay();
+        assert!(late >= Duration::from_secs(30) && late < Duration::from_secs(90), "{late:?}");
+    }
+
+    #[test]
+    fn recent_commands_are_remembered_and_bounded() {
+        let mut r = RecentCommands::default();
+        r.remember("c-1", Outcome::Done);
+        assert_eq!(r.get("c-1"), Some(Outcome::Done));
+        for i in 0..RecentCommands::CAPACITY {
+            r.remember(&format!("x-{i}"), Outcome::Done);
+        }
+        assert_eq!(r.get("c-1"), None);
+        assert_eq!(r.done.len(), RecentCommands::CAPACITY);
+    }
+}

@@ -1,0 +1,81 @@
+//! flotilla-agent: enrols this node with a Flotilla panel and keeps it connected.
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use agent::{link, Config};
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(name = "flotilla-agent", version, about = "The Flotilla node agent: dials out to the panel, reports this node and runs its commands.")]
+struct Args {
+    /// Panel URL the agent dials, e.g. http://panel.example:3100
+    #[arg(long, env = "FLOTILLA_PANEL_URL")]
+    panel: String,
+    /// Enrolment key from the panel (only needed the first time).
+    #[arg(long, env = "FLOTILLA_ENROLMENT_KEY", hide_env_values = true)]
+    enrolment_key: Option<String>,
+    /// Where the node identity (token, mode 0600) is kept.
+    #[arg(long, env = "FLOTILLA_STATE_DIR", default_value = "/var/lib/flotilla-agent")]
+    state_dir: PathBuf,
+    /// Docker Engine socket.
+    #[arg(long, env = "DOCKER_HOST", default_value = "unix:///var/run/docker.sock")]
+    docker_host: String,
+    /// File holding this machine's stable id.
+    #[arg(long, env = "FLOTILLA_MACHINE_ID_FILE", default_value = "/etc/machine-id")]
+    machine_id_file: PathBuf,
+    /// File holding the installed firmware version.
+    #[arg(long, env = "FLOTILLA_FIRMWARE_VERSION_FILE", default_value = "/etc/flotilla/firmware-version")]
+    firmware_version_file: PathBuf,
+    /// Filesystem whose size and free space are reported.
+    #[arg(long, env = "FLOTILLA_DISK_PATH", default_value = "/")]
+    disk_path: PathBuf,
+    /// Log filter (tracing EnvFilter syntax).
+    #[arg(long, env = "FLOTILLA_LOG", default_value = "info")]
+    log: String,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).unwrap_or_else(|_| "info".into()))
+        .init();
+    let config = Config {
+        panel_url: args.panel,
+        enrolment_key: args.enrolment_key,
+        state_dir: args.state_dir,
+        docker_host: args.docker_host,
+        machine_id_file: args.machine_id_file,
+        firmware_version_file: args.firmware_version_file,
+        disk_path: args.disk_path,
+    };
+    tracing::info!(version = agent::facts::AGENT_VERSION, panel = %config.panel_url, state_dir = %config.state_dir.display(), "starting");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("stopping");
+        let _ = stop.send(true);
+    });
+    match link::run(&config, stopped).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "agent stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = ctrl_c.await;
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! Server functions, grouped by area. Each one is thin: authenticate, parse the input into domain
+//! types (validation lives in `domain`), call one control-plane use case, map the error.
+//! Endpoints are fixed (`/api/<name>`) so tests and scripts can call them.
+use domain::enrolment::{CreatedEnrolmentKey, EnrolmentKeyView};
+use domain::node::{NodeDetail, NodeView};
+use domain::user::{Me, UserView};
+use domain::{AppError, Snapshot};
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::server::{actor, fail, now_ms, panel, set_cookie};
+
+// ---- session -------------------------------------------------------------------------------
+
+#[server(endpoint = "login")]
+pub async fn login(username: String, password: String) -> Result<Me, AppError> {
+    let panel = panel()?;
+    let session = panel.auth.login(&username, &password).await.map_err(fail)?;
+    set_cookie(&panel.auth.cookie_for(&session));
+    Ok(session.actor.me())
+}
+
+#[server(endpoint = "logout")]
+pub async fn logout() -> Result<(), AppError> {
+    let panel = panel()?;
+    if let Some(token) = crate::server::session_token().await {
+        panel.auth.logout(&token).await.map_err(fail)?;
+    }
+    set_cookie(&panel.auth.clearing_cookie());
+    Ok(())
+}
+
+#[server(endpoint = "me")]
+pub async fn current_user() -> Result<Me, AppError> {
+    let (_, actor) = actor().await?;
+    Ok(actor.me())
+}
+
+// ---- nodes ---------------------------------------------------------------------------------
+
+#[server(endpoint = "list_nodes")]
+pub async fn list_nodes() -> Result<Snapshot<Vec<NodeView>>, AppError> {
+    let (panel, actor) = actor().await?;
+    let data = panel.nodes.list(&actor).await.map_err(fail)?;
+    Ok(Snapshot { now_ms: now_ms(), data })
+}
+
+#[server(endpoint = "get_node")]
+pub async fn get_node(id: String) -> Result<Snapshot<NodeDetail>, AppError> {
+    let (panel, actor) = actor().await?;
+    let data = panel.nodes.get(&actor, &id).await.map_err(fail)?;
+    Ok(Snapshot { now_ms: now_ms(), data })
+}
+
+#[server(endpoint = "refresh_node")]
+pub async fn refresh_node(id: String) -> Result<(), AppError> {
+    let (panel, actor) = actor().await?;
+    panel.nodes.refresh_facts(&actor, &id).await.map_err(fail)
+}
+
+// ---- enrolment keys ------------------------------------------------------------------------
+
+#[server(endpoint = "list_keys")]
+pub async fn list_keys() -> Result<Snapshot<Vec<EnrolmentKeyView>>, AppError> {
+    let (panel, actor) = actor().await?;
+    let data = panel.enrolment.list_keys(&actor).await.map_err(fail)?;
+    Ok(Snapshot { now_ms: now_ms(), data })
+}
+
+#[server(endpoint = "create_key")]
+pub async fn create_key(label: String, expires_in_hours: String) -> Result<CreatedEnrolmentKey, AppError> {
+    let (panel, actor) = actor().await?;
+    let new = domain::enrolment::NewEnrolmentKey::parse(&label, &expires_in_hours).map_err(fail)?;
+    panel.enrolment.create_key(&actor, new).await.map_err(fail)
+}
+
+#[server(endpoint = "revoke_key")]
+pub async fn revoke_key(id: String) -> Result<(), AppError> {
+    let (panel, actor) = actor().await?;
+    panel.enrolment.revoke_key(&actor, &id).await.map_err(fail)
+}
+
+// ---- users ---------------------------------------------------------------------------------
+
+#[server(endpoint = "list_users")]
+pub async fn list_users() -> Result<Vec<UserView>, AppError> {
+    let (panel, actor) = actor().await?;
+    panel.auth.list_users(&actor).await.map_err(fail)
+}
+
+#[server(endpoint = "create_user")]
+pub async fn create_user(username: String, password: String, role: String) -> Result<UserView, AppError> {
+    let (panel, actor) = actor().await?;
+    let username = domain::user::Username::parse(&username).map_err(fail)?;
+    let password = domain::user::Password::parse(&password).map_err(fail)?;
+    let role = domain::Role::parse(&role).map_err(fail)?;
+    panel.auth.create_user(&actor, username, password, role).await.map_err(fail)
+}
+
+#[server(endpoint = "set_role")]
+pub async fn set_role(id: String, role: String) -> Result<(), AppError> {
+    let (panel, actor) = actor().await?;
+    let role = domain::Role::parse(&role).map_err(fail)?;
+    panel.auth.set_role(&actor, &id, role).await.map_err(fail)
+}

@@ -1,0 +1,77 @@
+//! Flotilla's UI: routes, pages, components, and the server functions they call.
+#![forbid(unsafe_code)]
+
+pub mod api;
+mod components;
+mod live;
+mod pages;
+#[cfg(feature = "ssr")]
+mod server;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+use components::Shell;
+use pages::{keys::KeysPage, login::LoginPage, node::NodePage, nodes::NodesPage, users::UsersPage};
+
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body class="bg-slate-50 text-slate-900 antialiased">
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    // Set once the WASM took over; end-to-end tests wait for it.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    view! {
+        <Stylesheet id="leptos" href="/pkg/flotilla.css"/>
+        <Title text="Flotilla"/>
+        <div id="app" data-hydrated=move || hydrated.get().to_string()>
+            <Router>
+                <Routes fallback=|| view! { <NotFound/> }>
+                    <Route path=path!("/login") view=LoginPage/>
+                    // Async SSR: the page waits for the session check, so a signed-out visitor
+                    // gets a real redirect to /login instead of a flash of an empty shell.
+                    <ParentRoute path=path!("") view=Shell ssr=SsrMode::Async>
+                        <Route path=path!("") view=NodesPage ssr=SsrMode::Async/>
+                        <Route path=path!("/nodes") view=NodesPage ssr=SsrMode::Async/>
+                        <Route path=path!("/nodes/:id") view=NodePage ssr=SsrMode::Async/>
+                        <Route path=path!("/keys") view=KeysPage ssr=SsrMode::Async/>
+                        <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>
+                    </ParentRoute>
+                </Routes>
+            </Router>
+        </div>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        res.set_status(http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <div class="min-h-screen flex flex-col items-center justify-center gap-2">
+            <h1 class="text-2xl font-semibold">"Page not found"</h1>
+            <a class="text-sky-700 hover:underline" href="/nodes">"Back to nodes"</a>
+        </div>
+    }
+}

@@ -1,0 +1,5 @@
+pub mod keys;
+pub mod login;
+pub mod node;
+pub mod nodes;
+pub mod users;

@@ -1,0 +1,138 @@
+use domain::node::{EngineFacts, NodeDetail};
+use domain::{time, Permission};
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+
+use crate::api;
+use crate::components::{Can, Card, ErrorBox, BUTTON_SECONDARY, TABLE, TD, TH};
+use crate::live::{use_live, use_toasts};
+use crate::pages::nodes::status_badge;
+
+#[component]
+pub fn NodePage() -> impl IntoView {
+    let live = use_live();
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let node = Resource::new(move || (id(), live.nodes.get()), |(id, _)| api::get_node(id));
+    view! {
+        <div class="mb-4 text-sm"><A href="/nodes" attr:class="text-sky-700 hover:underline">"← Nodes"</A></div>
+        <Transition fallback=|| view! { <p class="text-slate-500">"Loading node…"</p> }>
+            {move || Suspend::new(async move {
+                match node.await {
+                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                    Ok(snapshot) => view! { <Detail detail=snapshot.data server_now=snapshot.now_ms/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+fn row(label: &'static str, value: String) -> impl IntoView {
+    view! {
+        <div class="flex justify-between gap-4 py-1.5 border-b border-slate-100 last:border-0">
+            <dt class="text-slate-500">{label}</dt>
+            <dd class="text-slate-900 text-right break-all" data-testid=format!("fact-{}", label.to_lowercase().replace(' ', "-"))>{value}</dd>
+        </div>
+    }
+}
+
+#[component]
+fn Detail(detail: NodeDetail, server_now: i64) -> impl IntoView {
+    let live = use_live();
+    let toasts = use_toasts();
+    let refresh = ServerAction::<api::RefreshNode>::new();
+    Effect::new(move |_| match refresh.value().get() {
+        Some(Ok(())) => toasts.success("Facts refreshed."),
+        Some(Err(e)) => toasts.error(&e),
+        None => {}
+    });
+    let NodeDetail { node, facts } = detail;
+    let node_id = node.id.clone();
+    let status_node = node.clone();
+    view! {
+        <div class="flex items-start justify-between gap-4 mb-6">
+            <div>
+                <h1 class="text-2xl font-semibold text-slate-900" data-testid="node-name">{node.hostname.clone()}</h1>
+                <p class="mt-1 text-xs font-mono text-slate-500">{node.id.clone()}</p>
+            </div>
+            <div class="flex items-center gap-3">
+                {move || status_badge(&status_node, live.now.get().unwrap_or(server_now))}
+                <Can permission=Permission::Operate>
+                    {
+                        let node_id = node_id.clone();
+                        view! {
+                            <button class=BUTTON_SECONDARY disabled=move || refresh.pending().get()
+                                on:click=move |_| { refresh.dispatch(api::RefreshNode { id: node_id.clone() }); }>
+                                {move || if refresh.pending().get() { "Refreshing…" } else { "Refresh facts" }}
+                            </button>
+                        }
+                    }
+                </Can>
+            </div>
+        </div>
+        {match facts {
+            None => view! {
+                <p class="text-slate-500">"This node enrolled but has not reported its facts yet."</p>
+            }.into_any(),
+            Some(f) => {
+                let engine = match &f.engine {
+                    EngineFacts::Up { version, api_version, swarm } => view! {
+                        <dl class="text-sm">
+                            {row("Engine version", version.clone())}
+                            {row("API version", api_version.clone())}
+                            {row("Swarm state", swarm.state.label().to_string())}
+                            {row("Swarm node id", swarm.node_id.clone().unwrap_or_else(|| "—".into()))}
+                            {row("Manager", if swarm.is_manager { "yes".to_string() } else { "no".to_string() })}
+                        </dl>
+                    }.into_any(),
+                    EngineFacts::Unreachable { reason } => view! {
+                        <p class="text-sm text-rose-700">"Unreachable: " {reason.clone()}</p>
+                    }.into_any(),
+                };
+                view! {
+                    <div class="grid gap-6 lg:grid-cols-3">
+                        <Card title="Overview">
+                            <dl class="text-sm">
+                                {row("Hostname", f.hostname.clone())}
+                                {row("Machine id", f.machine_id.clone())}
+                                {row("Enrolled", time::ago(server_now, node.enrolled_at_ms))}
+                                {row("Agent version", f.agent_version.clone())}
+                                {row("Firmware version", f.firmware_version.clone())}
+                                {row("Uptime", time::duration(f.uptime_secs))}
+                            </dl>
+                        </Card>
+                        <Card title="System">
+                            <dl class="text-sm">
+                                {row("Operating system", f.os.clone())}
+                                {row("Kernel", f.kernel.clone())}
+                                {row("Architecture", f.arch.clone())}
+                                {row("CPU", format!("{} × {}", f.cpu_count, f.cpu_model))}
+                                {row("Memory", format!("{} free of {}", time::bytes(f.memory_available_bytes), time::bytes(f.memory_total_bytes)))}
+                                {row("Disk", format!("{} free of {} ({})", time::bytes(f.disk_available_bytes), time::bytes(f.disk_total_bytes), f.disk_path))}
+                            </dl>
+                        </Card>
+                        <Card title="Docker Engine">{engine}</Card>
+                    </div>
+                    <div class="mt-6">
+                        <Card title="Network interfaces">
+                            <table class=TABLE>
+                                <thead><tr><th class=TH>"Interface"</th><th class=TH>"State"</th><th class=TH>"MAC"</th><th class=TH>"Addresses"</th></tr></thead>
+                                <tbody class="divide-y divide-slate-100">
+                                    {f.interfaces.into_iter().map(|i| view! {
+                                        <tr data-testid="interface">
+                                            <td class=TD><span class="font-mono">{i.name}</span></td>
+                                            <td class=TD>{if i.up { "up" } else { "down" }}</td>
+                                            <td class=TD><span class="font-mono text-xs">{i.mac.unwrap_or_else(|| "—".into())}</span></td>
+                                            <td class=TD><span class="font-mono text-xs">{i.addresses.join(", ")}</span></td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        </Card>
+                    </div>
+                }.into_any()
+            }
+        }}
+    }
+}

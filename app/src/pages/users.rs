@@ -1,0 +1,128 @@
+use domain::user::{Password, Username};
+use domain::{time, Permission, Role};
+use leptos::prelude::*;
+
+use crate::api;
+use crate::components::{use_session, Card, EmptyState, ErrorBox, Field, PageHeader, BUTTON, TABLE, TD, TH};
+use crate::live::{use_live, use_toasts};
+
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let live = use_live();
+    let toasts = use_toasts();
+    let session = use_session();
+    let users = Resource::new(move || live.users.get(), |_| api::list_users());
+    let set_role = ServerAction::<api::SetRole>::new();
+    Effect::new(move |_| match set_role.value().get() {
+        Some(Ok(())) => toasts.success("Role changed."),
+        Some(Err(e)) => {
+            toasts.error(&e);
+            live.users.update(|n| *n += 1);
+        }
+        None => {}
+    });
+    view! {
+        <PageHeader title="Users" subtitle="Administrators manage users and roles. Viewers can read everything and change nothing."/>
+        <Transition fallback=|| view! { <p class="text-slate-500">"Loading users…"</p> }>
+            {move || Suspend::new(async move {
+                let can_admin = session.0.await.map(|me| me.role.allows(Permission::Administer)).unwrap_or(false);
+                match users.await {
+                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                    Ok(list) if list.is_empty() => view! { <EmptyState title="No users" hint=""/> }.into_any(),
+                    Ok(list) => {
+                        let now = list.iter().map(|u| u.created_at_ms).max().unwrap_or_default();
+                        view! {
+                            {can_admin.then(|| view! { <div class="mb-6"><CreateUser/></div> })}
+                            <div class="overflow-x-auto bg-white rounded-lg border border-slate-200 shadow-sm">
+                                <table class=TABLE>
+                                    <thead><tr><th class=TH>"Username"</th><th class=TH>"Role"</th><th class=TH>"Created"</th></tr></thead>
+                                    <tbody class="divide-y divide-slate-100">
+                                        {list.into_iter().map(|u| {
+                                            let id = u.id.clone();
+                                            let role_cell = if can_admin {
+                                                view! {
+                                                    <select class="rounded-md border border-slate-300 px-2 py-1 text-sm" aria-label=format!("Role of {}", u.username)
+                                                        on:change=move |ev| { set_role.dispatch(api::SetRole { id: id.clone(), role: event_target_value(&ev) }); }>
+                                                        {Role::ALL.into_iter().map(|r| view! {
+                                                            <option value=r.as_str() selected=r == u.role>{r.label()}</option>
+                                                        }).collect_view()}
+                                                    </select>
+                                                }.into_any()
+                                            } else {
+                                                view! { <span>{u.role.label()}</span> }.into_any()
+                                            };
+                                            view! {
+                                                <tr data-testid="user-row" data-username=u.username.clone()>
+                                                    <td class=TD><span class="font-medium text-slate-900">{u.username.clone()}</span></td>
+                                                    <td class=TD>{role_cell}</td>
+                                                    <td class=TD>{time::ago(now.max(u.created_at_ms), u.created_at_ms)}</td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn CreateUser() -> impl IntoView {
+    let live = use_live();
+    let toasts = use_toasts();
+    let create = ServerAction::<api::CreateUser>::new();
+    let username = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let role = RwSignal::new(Role::Viewer.as_str().to_string());
+    let touched = RwSignal::new(false);
+    let server_error = move |field: &str| create.value().get().and_then(Result::err).and_then(|e| e.field_error(field).map(str::to_owned));
+    let username_error = Signal::derive(move || {
+        if touched.get() { Username::parse(&username.get()).err().map(|e| e.message).or_else(|| server_error("username")) } else { server_error("username") }
+    });
+    let password_error = Signal::derive(move || {
+        if touched.get() { Password::parse(&password.get()).err().map(|e| e.message).or_else(|| server_error("password")) } else { server_error("password") }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(u)) = create.value().get() {
+            toasts.success(format!("User {} created.", u.username));
+            username.set(String::new());
+            password.set(String::new());
+            touched.set(false);
+            live.users.update(|n| *n += 1);
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        touched.set(true);
+        if Username::parse(&username.get_untracked()).is_ok() && Password::parse(&password.get_untracked()).is_ok() {
+            create.dispatch(api::CreateUser {
+                username: username.get_untracked(),
+                password: password.get_untracked(),
+                role: role.get_untracked(),
+            });
+        }
+    };
+    view! {
+        <Card title="Add a user">
+            <form class="grid gap-4 md:grid-cols-[1fr_1fr_12rem_auto] items-start" on:submit=submit data-testid="create-user-form">
+                <Field label="Username" name="username" value=username error=username_error hint="Lowercase letters, digits, . _ -"/>
+                <Field label="Initial password" name="password" kind="password" value=password error=password_error hint="At least 10 characters."/>
+                <div class="space-y-1">
+                    <label for="field-role" class="block text-sm font-medium text-slate-700">"Role"</label>
+                    <select id="field-role" name="role" class="block w-full rounded-md border border-slate-300 px-3 py-2 text-sm"
+                        on:change=move |ev| role.set(event_target_value(&ev))>
+                        {Role::ALL.into_iter().map(|r| view! { <option value=r.as_str() selected=r == Role::Viewer>{r.label()}</option> }).collect_view()}
+                    </select>
+                </div>
+                <button type="submit" class=format!("{BUTTON} md:mt-6") disabled=move || create.pending().get()>"Add user"</button>
+            </form>
+            {move || create.value().get().and_then(Result::err)
+                .filter(|e| e.field_error("username").is_none() && e.field_error("password").is_none())
+                .map(|e| view! { <div class="mt-4"><ErrorBox error=e/></div> })}
+        </Card>
+    }
+}

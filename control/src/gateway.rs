@@ -1,0 +1,354 @@
+//! Agent sessions: authentication, the per-connection loop, presence and command dispatch.
+//!
+//! The gateway is transport-agnostic: the server adapts its WebSocket into a stream of
+//! [`Inbound`] frames and a sink of text frames, so tests can drive a session with channels.
+//!
+//! Presence lives in memory. A heartbeat only stores a timestamp in an atomic; the database sees
+//! facts (on hello and when they change), the disconnect time, and a batched last-seen flush every
+//! [`FLUSH_EVERY`], so the heartbeat path never writes to the database.
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use domain::event::UiEvent;
+use domain::protocol::{self, AgentMessage, Command, Envelope, Outcome, PanelMessage, Welcome};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use crate::events::Events;
+use crate::secret::{self, now_ms};
+use crate::store::Store;
+use crate::ControlError;
+
+/// How long a new connection may take to say hello.
+pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// A node is offline after this many heartbeat periods without a frame.
+pub const MISSED_HEARTBEATS: u32 = 3;
+/// How often live last-seen times are written to the store.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(30);
+
+/// One frame from the agent, as the transport saw it.
+#[derive(Debug)]
+pub enum Inbound {
+    Text(String),
+    /// Binary frames are not part of the protocol.
+    Binary,
+}
+
+/// Why a session ended; the transport sends it as the WebSocket close frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Close {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+impl Close {
+    const NORMAL: Close = Close { code: 1000, reason: "bye" };
+    const REPLACED: Close = Close { code: 1000, reason: "replaced by a newer connection" };
+    const SILENT: Close = Close { code: 1001, reason: "missed heartbeats" };
+    const MALFORMED: Close = Close { code: 1008, reason: "malformed frame" };
+    const NO_HELLO: Close = Close { code: 1008, reason: "expected hello first" };
+    const INTERNAL: Close = Close { code: 1011, reason: "panel error" };
+    const RESTARTING: Close = Close { code: 1012, reason: "panel restarting" };
+}
+
+const KICK_REPLACED: u8 = 1;
+const KICK_SILENT: u8 = 2;
+const KICK_SHUTDOWN: u8 = 3;
+
+struct Live {
+    conn_id: u64,
+    last_seen_ms: Arc<AtomicI64>,
+    tx: mpsc::Sender<String>,
+    kick: Arc<Notify>,
+    kick_reason: Arc<AtomicU8>,
+}
+
+impl Live {
+    fn kick(&self, reason: u8) {
+        self.kick_reason.store(reason, Ordering::Relaxed);
+        self.kick.notify_one();
+    }
+}
+
+#[derive(Clone)]
+pub struct Gateway {
+    store: Store,
+    events: Events,
+    heartbeat: Duration,
+    live: Arc<Mutex<HashMap<String, Live>>>,
+    pending: Arc<Mutex<HashMap<String, oneshot::Sender<Outcome>>>>,
+    next_conn: Arc<AtomicU64>,
+}
+
+impl Gateway {
+    pub fn new(store: Store, events: Events, heartbeat: Duration) -> Self {
+        Self {
+            store,
+            events,
+            heartbeat,
+            live: Arc::default(),
+            pending: Arc::default(),
+            next_conn: Arc::new(AtomicU64::new(1)),
+        }
+    }
+
+    pub fn heartbeat(&self) -> Duration {
+        self.heartbeat
+    }
+
+    /// The node behind a bearer token; unknown or revoked tokens are refused and logged.
+    pub async fn authenticate(&self, token: Option<&str>, peer: &str) -> Result<String, ControlError> {
+        let token = token.map(str::trim).filter(|t| !t.is_empty());
+        let found = match token {
+            Some(t) => self.store.node_id_by_token(&secret::hash(t)).await?,
+            None => None,
+        };
+        found.ok_or_else(|| {
+            tracing::warn!(peer, presented = token.is_some(), "agent connection refused: unknown or revoked node token");
+            ControlError::Unauthenticated
+        })
+    }
+
+    /// Runs one agent connection until it ends, and says why it ended.
+    pub async fn serve<I, O>(&self, node_id: String, mut incoming: I, mut outgoing: O) -> Close
+    where
+        I: Stream<Item = Inbound> + Unpin,
+        O: Sink<String> + Unpin,
+    {
+        let facts = match tokio::time::timeout(HELLO_TIMEOUT, incoming.next()).await {
+            Err(_) => return Close::NO_HELLO,
+            Ok(None) => return Close::NORMAL,
+            Ok(Some(frame)) => match decode(&node_id, frame) {
+                Ok(Envelope { msg: AgentMessage::Hello(facts), .. }) => facts,
+                Ok(_) => return Close::NO_HELLO,
+                Err(close) => return close,
+            },
+        };
+        if let Err(e) = self.store.save_facts(&node_id, &facts, now_ms()).await {
+            tracing::error!(node = %node_id, error = %crate::error::chain(&e), "could not store facts");
+            return Close::INTERNAL;
+        }
+        let (conn_id, last_seen, mut rx, kick, kick_reason) = self.register(&node_id);
+        tracing::info!(node = %node_id, hostname = %facts.hostname, conn = conn_id, "agent connected");
+        let welcome = Envelope::new(
+            "welcome",
+            PanelMessage::Welcome(Welcome {
+                node_id: node_id.clone(),
+                heartbeat_secs: self.heartbeat.as_secs().max(1) as u32,
+            }),
+        );
+        let close = if outgoing.send(welcome.encode()).await.is_err() {
+            Close::NORMAL
+        } else {
+            self.events.publish(UiEvent::Node { id: node_id.clone() });
+            self.session_loop(&node_id, &mut incoming, &mut outgoing, &last_seen, &mut rx, &kick, &kick_reason).await
+        };
+        self.unregister(&node_id, conn_id, last_seen.load(Ordering::Relaxed)).await;
+        tracing::info!(node = %node_id, conn = conn_id, reason = close.reason, "agent disconnected");
+        close
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn session_loop<I, O>(
+        &self,
+        node_id: &str,
+        incoming: &mut I,
+        outgoing: &mut O,
+        last_seen: &AtomicI64,
+        rx: &mut mpsc::Receiver<String>,
+        kick: &Notify,
+        kick_reason: &AtomicU8,
+    ) -> Close
+    where
+        I: Stream<Item = Inbound> + Unpin,
+        O: Sink<String> + Unpin,
+    {
+        loop {
+            tokio::select! {
+                frame = incoming.next() => {
+                    let Some(frame) = frame else { return Close::NORMAL };
+                    let envelope = match decode(node_id, frame) {
+                        Ok(e) => e,
+                        Err(close) => return close,
+                    };
+                    last_seen.store(now_ms(), Ordering::Relaxed);
+                    match envelope.msg {
+                        AgentMessage::Heartbeat => {}
+                        AgentMessage::Hello(facts) | AgentMessage::Facts(facts) => {
+                            if let Err(e) = self.store.save_facts(node_id, &facts, now_ms()).await {
+                                tracing::error!(node = %node_id, error = %crate::error::chain(&e), "could not store facts");
+                                return Close::INTERNAL;
+                            }
+                            self.events.publish(UiEvent::Node { id: node_id.to_owned() });
+                        }
+                        AgentMessage::CommandResult(outcome) => self.resolve(&envelope.id, outcome),
+                    }
+                }
+                Some(out) = rx.recv() => {
+                    if outgoing.send(out).await.is_err() {
+                        return Close::NORMAL;
+                    }
+                }
+                _ = kick.notified() => {
+                    return match kick_reason.load(Ordering::Relaxed) {
+                        KICK_REPLACED => Close::REPLACED,
+                        KICK_SHUTDOWN => Close::RESTARTING,
+                        _ => Close::SILENT,
+                    };
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn register(
+        &self,
+        node_id: &str,
+    ) -> (u64, Arc<AtomicI64>, mpsc::Receiver<String>, Arc<Notify>, Arc<AtomicU8>) {
+        let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed);
+        let last_seen = Arc::new(AtomicI64::new(now_ms()));
+        let (tx, rx) = mpsc::channel(64);
+        let kick = Arc::new(Notify::new());
+        let kick_reason = Arc::new(AtomicU8::new(0));
+        let live = Live {
+            conn_id,
+            last_seen_ms: last_seen.clone(),
+            tx,
+            kick: kick.clone(),
+            kick_reason: kick_reason.clone(),
+        };
+        if let Some(old) = self.lock_live().insert(node_id.to_owned(), live) {
+            old.kick(KICK_REPLACED);
+        }
+        (conn_id, last_seen, rx, kick, kick_reason)
+    }
+
+    async fn unregister(&self, node_id: &str, conn_id: u64, last_seen_ms: i64) {
+        let removed = {
+            let mut live = self.lock_live();
+            match live.get(node_id) {
+                Some(l) if l.conn_id == conn_id => live.remove(node_id).is_some(),
+                _ => false,
+            }
+        };
+        if let Err(e) = self.store.save_last_seen(&[(node_id.to_owned(), last_seen_ms)]).await {
+            tracing::error!(node = %node_id, error = %crate::error::chain(&e), "could not store last seen");
+        }
+        if removed {
+            self.events.publish(UiEvent::Node { id: node_id.to_owned() });
+        }
+    }
+
+    /// Last frame time of every connected node.
+    pub fn presence(&self) -> HashMap<String, i64> {
+        self.lock_live().iter().map(|(id, l)| (id.clone(), l.last_seen_ms.load(Ordering::Relaxed))).collect()
+    }
+
+    pub fn is_online(&self, node_id: &str) -> Option<i64> {
+        self.lock_live().get(node_id).map(|l| l.last_seen_ms.load(Ordering::Relaxed))
+    }
+
+    /// Closes sessions that missed [`MISSED_HEARTBEATS`] heartbeats; returns how many.
+    pub fn sweep(&self) -> usize {
+        let deadline = now_ms() - (self.heartbeat * MISSED_HEARTBEATS).as_millis() as i64;
+        let live = self.lock_live();
+        let silent: Vec<&Live> = live.values().filter(|l| l.last_seen_ms.load(Ordering::Relaxed) < deadline).collect();
+        for l in &silent {
+            l.kick(KICK_SILENT);
+        }
+        silent.len()
+    }
+
+    /// Ends every session (graceful shutdown); agents reconnect with backoff.
+    pub fn close_all(&self) {
+        for l in self.lock_live().values() {
+            l.kick(KICK_SHUTDOWN);
+        }
+    }
+
+    /// Writes the last-seen time of every connected node in one transaction.
+    pub async fn flush(&self) -> Result<(), ControlError> {
+        let seen: Vec<(String, i64)> = self.presence().into_iter().collect();
+        self.store.save_last_seen(&seen).await
+    }
+
+    /// Sends a command and waits for its result (or `timeout`).
+    pub async fn command(&self, node_id: &str, command: Command, timeout: Duration) -> Result<Outcome, ControlError> {
+        let tx = self
+            .lock_live()
+            .get(node_id)
+            .map(|l| l.tx.clone())
+            .ok_or_else(|| ControlError::Unavailable("The node is offline.".into()))?;
+        let id = format!("c-{}", uuid::Uuid::new_v4());
+        let (done, wait) = oneshot::channel();
+        self.lock_pending().insert(id.clone(), done);
+        let frame = Envelope::new(id.clone(), PanelMessage::Command(command)).encode();
+        if tx.send(frame).await.is_err() {
+            self.lock_pending().remove(&id);
+            return Err(ControlError::Unavailable("The node disconnected.".into()));
+        }
+        let result = tokio::time::timeout(timeout, wait).await;
+        self.lock_pending().remove(&id);
+        match result {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(_)) => Err(ControlError::Unavailable("The node disconnected.".into())),
+            Err(_) => Err(ControlError::Unavailable(format!(
+                "The node did not answer within {} s.",
+                timeout.as_secs()
+            ))),
+        }
+    }
+
+    fn resolve(&self, id: &str, outcome: Outcome) {
+        match self.lock_pending().remove(id) {
+            Some(done) => {
+                let _ = done.send(outcome);
+            }
+            None => tracing::debug!(command = id, "result for an unknown or timed-out command"),
+        }
+    }
+
+    /// Sweeps every second and flushes last-seen times every [`FLUSH_EVERY`], until dropped.
+    pub fn spawn_maintenance(&self) -> tokio::task::JoinHandle<()> {
+        let gw = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            let flush_every = FLUSH_EVERY.as_secs().max(1);
+            let mut n: u64 = 0;
+            loop {
+                tick.tick().await;
+                n += 1;
+                gw.sweep();
+                if n % flush_every == 0 {
+                    if let Err(e) = gw.flush().await {
+                        tracing::error!(error = %crate::error::chain(&e), "last-seen flush failed");
+                    }
+                }
+            }
+        })
+    }
+
+    fn lock_live(&self) -> std::sync::MutexGuard<'_, HashMap<String, Live>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<Outcome>>> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn decode(node_id: &str, frame: Inbound) -> Result<Envelope<AgentMessage>, Close> {
+    let text = match frame {
+        Inbound::Text(t) => t,
+        Inbound::Binary => {
+            tracing::warn!(node = %node_id, "binary frame from agent; closing this connection");
+            return Err(Close::MALFORMED);
+        }
+    };
+    protocol::decode(&text).map_err(|e| {
+        tracing::warn!(node = %node_id, error = %e, "malformed frame from agent; closing this connection");
+        Close::MALFORMED
+    })
+}

@@ -1,0 +1,91 @@
+//! Flotilla's control plane (native only).
+//!
+//! * [`store`]: sqlx persistence and migrations.
+//! * [`auth`]: users, roles, sessions, password hashing, login throttling.
+//! * [`enrolment`]: enrolment keys and the key → node identity exchange.
+//! * [`gateway`]: agent sessions, presence and command dispatch.
+//! * [`nodes`]: node queries and commands for the UI.
+//! * [`events`]: change notifications for open browsers.
+//!
+//! [`Panel`] bundles them; the server builds one and hands it to every request.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod enrolment;
+pub mod error;
+pub mod events;
+pub mod gateway;
+pub mod nodes;
+pub mod secret;
+pub mod store;
+
+use std::time::Duration;
+
+pub use error::ControlError;
+
+/// Tunables of the control plane.
+#[derive(Clone, Debug)]
+pub struct PanelConfig {
+    pub database_url: String,
+    pub heartbeat: Duration,
+    pub session_ttl: Duration,
+    /// Mark session cookies Secure (the panel is served over HTTPS).
+    pub secure_cookies: bool,
+}
+
+#[derive(Clone)]
+pub struct Panel {
+    pub store: store::Store,
+    pub events: events::Events,
+    pub auth: auth::Auth,
+    pub enrolment: enrolment::Enrolment,
+    pub gateway: gateway::Gateway,
+    pub nodes: nodes::Nodes,
+}
+
+impl Panel {
+    /// Opens the store (applying migrations) and wires the services.
+    pub async fn open(config: &PanelConfig) -> Result<Self, ControlError> {
+        let store = store::Store::open(&config.database_url).await?;
+        let events = events::Events::new();
+        let gateway = gateway::Gateway::new(store.clone(), events.clone(), config.heartbeat);
+        Ok(Self {
+            auth: auth::Auth::new(
+                store.clone(),
+                events.clone(),
+                config.session_ttl.as_millis() as i64,
+                config.secure_cookies,
+            ),
+            enrolment: enrolment::Enrolment::new(store.clone(), events.clone()),
+            nodes: nodes::Nodes::new(store.clone(), gateway.clone()),
+            gateway,
+            events,
+            store,
+        })
+    }
+
+    /// Starts presence sweeping, last-seen flushing and hourly session purging.
+    pub fn spawn_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        let auth = self.auth.clone();
+        let purge = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                tick.tick().await;
+                match auth.purge_expired_sessions().await {
+                    Ok(n) if n > 0 => tracing::info!(removed = n, "expired sessions purged"),
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(error = %error::chain(&e), "session purge failed"),
+                }
+            }
+        });
+        vec![self.gateway.spawn_maintenance(), purge]
+    }
+
+    /// Persists in-memory state and closes the store (graceful shutdown).
+    pub async fn shutdown(&self) {
+        if let Err(e) = self.gateway.flush().await {
+            tracing::error!(error = %error::chain(&e), "final last-seen flush failed");
+        }
+        self.store.close().await;
+    }
+}

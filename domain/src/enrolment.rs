@@ -1,0 +1,130 @@
+//! Enrolment keys: what an operator gives a new node so it can join the panel once.
+use serde::{Deserialize, Serialize};
+
+use crate::ValidationError;
+
+pub const MAX_EXPIRY_HOURS: u32 = 24 * 365;
+
+/// A validated request to create an enrolment key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEnrolmentKey {
+    pub label: String,
+    pub expires_in_hours: u32,
+}
+
+impl NewEnrolmentKey {
+    pub fn parse(label: &str, expires_in_hours: &str) -> Result<Self, ValidationError> {
+        Ok(Self { label: parse_label(label)?, expires_in_hours: parse_expiry_hours(expires_in_hours)? })
+    }
+}
+
+pub fn parse_label(value: &str) -> Result<String, ValidationError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(ValidationError::new("label", "Give the key a name, e.g. \"line 3 gateways\"."));
+    }
+    if v.chars().count() > 64 {
+        return Err(ValidationError::new("label", "Use at most 64 characters."));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(ValidationError::new("label", "Control characters are not allowed."));
+    }
+    Ok(v.to_owned())
+}
+
+pub fn parse_expiry_hours(value: &str) -> Result<u32, ValidationError> {
+    let err = || ValidationError::new("expires_in_hours", format!("Enter whole hours from 1 to {MAX_EXPIRY_HOURS}."));
+    let hours: u32 = value.trim().parse().map_err(|_| err())?;
+    if hours == 0 || hours > MAX_EXPIRY_HOURS {
+        return Err(err());
+    }
+    Ok(hours)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyState {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl KeyState {
+    pub fn label(self) -> &'static str {
+        match self {
+            KeyState::Active => "Active",
+            KeyState::Expired => "Expired",
+            KeyState::Revoked => "Revoked",
+        }
+    }
+}
+
+/// An enrolment key as listed in the UI (the secret itself is shown only once, at creation).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolmentKeyView {
+    pub id: String,
+    pub label: String,
+    pub created_by: String,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+    pub revoked_at_ms: Option<i64>,
+    pub uses: i64,
+}
+
+impl EnrolmentKeyView {
+    pub fn state(&self, now_ms: i64) -> KeyState {
+        if self.revoked_at_ms.is_some() {
+            KeyState::Revoked
+        } else if self.expires_at_ms <= now_ms {
+            KeyState::Expired
+        } else {
+            KeyState::Active
+        }
+    }
+}
+
+/// The answer to "create a key": the only time the secret is visible.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedEnrolmentKey {
+    pub key: EnrolmentKeyView,
+    pub secret: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels() {
+        assert_eq!(parse_label("  lab  "), Ok("lab".into()));
+        assert!(parse_label("   ").is_err());
+        assert!(parse_label(&"x".repeat(65)).is_err());
+        assert!(parse_label("a\nb").is_err());
+    }
+
+    #[test]
+    fn expiry() {
+        assert_eq!(parse_expiry_hours("24"), Ok(24));
+        assert!(parse_expiry_hours("0").is_err());
+        assert!(parse_expiry_hours("-3").is_err());
+        assert!(parse_expiry_hours("1.5").is_err());
+        assert!(parse_expiry_hours("8761").is_err());
+        assert_eq!(parse_expiry_hours("8760"), Ok(8760));
+    }
+
+    #[test]
+    fn state() {
+        let mut k = EnrolmentKeyView {
+            id: "k".into(),
+            label: "l".into(),
+            created_by: "admin".into(),
+            created_at_ms: 0,
+            expires_at_ms: 100,
+            revoked_at_ms: None,
+            uses: 0,
+        };
+        assert_eq!(k.state(50), KeyState::Active);
+        assert_eq!(k.state(100), KeyState::Expired);
+        k.revoked_at_ms = Some(10);
+        assert_eq!(k.state(50), KeyState::Revoked);
+    }
+}

@@ -1,0 +1,18 @@
+//! What the panel pushes to open browsers (over `GET /events`, server-sent events) so that pages
+//! refresh the data that changed without a reload.
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "topic", rename_all = "snake_case")]
+pub enum UiEvent {
+    /// A node enrolled, connected, disconnected, went silent or sent new facts.
+    Node { id: String },
+    /// Enrolment keys changed.
+    Keys,
+    /// Users or roles changed.
+    Users,
+}
+
+impl UiEvent {
+    pub const SSE_PATH: &'static str = "/events";
+}

@@ -1,0 +1,258 @@
+//! Nodes: the facts an agent reports and the views the UI shows.
+use serde::{Deserialize, Serialize};
+
+/// Everything an agent knows about its node. Sent in `hello` and whenever it changes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeFacts {
+    pub hostname: String,
+    pub machine_id: String,
+    pub os: String,
+    pub kernel: String,
+    pub arch: String,
+    pub cpu_model: String,
+    pub cpu_count: u32,
+    pub memory_total_bytes: u64,
+    pub memory_available_bytes: u64,
+    pub disk_path: String,
+    pub disk_total_bytes: u64,
+    pub disk_available_bytes: u64,
+    pub interfaces: Vec<NetInterface>,
+    pub engine: EngineFacts,
+    pub agent_version: String,
+    pub firmware_version: String,
+    pub uptime_secs: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetInterface {
+    pub name: String,
+    pub mac: Option<String>,
+    pub up: bool,
+    /// Addresses in CIDR form, e.g. `10.77.0.11/24`.
+    pub addresses: Vec<String>,
+}
+
+/// What the node's Docker Engine said, or why it could not be asked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum EngineFacts {
+    Up { version: String, api_version: String, swarm: SwarmFacts },
+    Unreachable { reason: String },
+}
+
+impl EngineFacts {
+    pub fn version_label(&self) -> String {
+        match self {
+            EngineFacts::Up { version, .. } => version.clone(),
+            EngineFacts::Unreachable { .. } => "unreachable".into(),
+        }
+    }
+
+    pub fn swarm_label(&self) -> String {
+        match self {
+            EngineFacts::Up { swarm, .. } => swarm.state.label().into(),
+            EngineFacts::Unreachable { .. } => "unknown".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwarmFacts {
+    pub state: SwarmState,
+    pub node_id: Option<String>,
+    pub is_manager: bool,
+    pub cluster_id: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SwarmState {
+    Inactive,
+    Pending,
+    Active,
+    Error,
+    Locked,
+    Unknown,
+}
+
+impl SwarmState {
+    pub fn label(self) -> &'static str {
+        match self {
+            SwarmState::Inactive => "inactive",
+            SwarmState::Pending => "pending",
+            SwarmState::Active => "active",
+            SwarmState::Error => "error",
+            SwarmState::Locked => "locked",
+            SwarmState::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Connectivity {
+    Online,
+    Offline,
+}
+
+impl Connectivity {
+    pub fn label(self) -> &'static str {
+        match self {
+            Connectivity::Online => "Online",
+            Connectivity::Offline => "Offline",
+        }
+    }
+}
+
+/// One row of the node list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeView {
+    pub id: String,
+    pub hostname: String,
+    pub connectivity: Connectivity,
+    pub last_seen_ms: Option<i64>,
+    pub enrolled_at_ms: i64,
+    pub addresses: Vec<String>,
+    pub engine_version: String,
+    pub swarm_state: String,
+    pub firmware_version: String,
+    pub agent_version: String,
+}
+
+impl NodeView {
+    /// Builds the row from stored facts (if the node ever said hello) and its live status.
+    pub fn new(
+        id: String,
+        hostname: String,
+        enrolled_at_ms: i64,
+        facts: Option<&NodeFacts>,
+        connectivity: Connectivity,
+        last_seen_ms: Option<i64>,
+    ) -> Self {
+        let unknown = || "—".to_string();
+        Self {
+            id,
+            hostname,
+            connectivity,
+            last_seen_ms,
+            enrolled_at_ms,
+            addresses: facts.map(primary_addresses).unwrap_or_default(),
+            engine_version: facts.map(|f| f.engine.version_label()).unwrap_or_else(unknown),
+            swarm_state: facts.map(|f| f.engine.swarm_label()).unwrap_or_else(unknown),
+            firmware_version: facts.map(|f| f.firmware_version.clone()).unwrap_or_else(unknown),
+            agent_version: facts.map(|f| f.agent_version.clone()).unwrap_or_else(unknown),
+        }
+    }
+
+    /// Case-insensitive search over the fields an operator looks for.
+    pub fn matches(&self, query: &str) -> bool {
+        let q = query.trim().to_lowercase();
+        if q.is_empty() {
+            return true;
+        }
+        let hay = [
+            self.hostname.as_str(),
+            self.connectivity.label(),
+            self.engine_version.as_str(),
+            self.swarm_state.as_str(),
+            self.firmware_version.as_str(),
+            self.id.as_str(),
+        ];
+        hay.iter().any(|h| h.to_lowercase().contains(&q)) || self.addresses.iter().any(|a| a.contains(&q))
+    }
+}
+
+/// Addresses worth showing in a list: IPv4/IPv6 on interfaces that are up, not loopback, and not
+/// the Docker-made bridges and veths.
+pub fn primary_addresses(facts: &NodeFacts) -> Vec<String> {
+    facts
+        .interfaces
+        .iter()
+        .filter(|i| i.up && i.name != "lo" && !is_container_plumbing(&i.name))
+        .flat_map(|i| i.addresses.iter().filter(|a| !a.starts_with("fe80:")).cloned())
+        .collect()
+}
+
+fn is_container_plumbing(name: &str) -> bool {
+    name.starts_with("docker") || name.starts_with("veth") || name.starts_with("br-") || name == "docker_gwbridge"
+}
+
+/// The node page: the row plus every fact.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeDetail {
+    pub node: NodeView,
+    pub facts: Option<NodeFacts>,
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub fn facts(hostname: &str) -> NodeFacts {
+        NodeFacts {
+            hostname: hostname.into(),
+            machine_id: format!("mid-{hostname}"),
+            os: "Debian GNU/Linux 12 (bookworm)".into(),
+            kernel: "6.1.0".into(),
+            arch: "x86_64".into(),
+            cpu_model: "Test CPU".into(),
+            cpu_count: 2,
+            memory_total_bytes: 8 << 30,
+            memory_available_bytes: 4 << 30,
+            disk_path: "/".into(),
+            disk_total_bytes: 100 << 30,
+            disk_available_bytes: 50 << 30,
+            interfaces: vec![
+                NetInterface { name: "lo".into(), mac: None, up: true, addresses: vec!["127.0.0.1/8".into()] },
+                NetInterface {
+                    name: "eth0".into(),
+                    mac: Some("aa:bb:cc:dd:ee:ff".into()),
+                    up: true,
+                    addresses: vec!["10.77.0.11/24".into(), "fe80::1/64".into()],
+                },
+                NetInterface { name: "docker0".into(), mac: None, up: true, addresses: vec!["172.18.0.1/16".into()] },
+            ],
+            engine: EngineFacts::Up {
+                version: "20.10.24".into(),
+                api_version: "1.41".into(),
+                swarm: SwarmFacts { state: SwarmState::Inactive, node_id: None, is_manager: false, cluster_id: None },
+            },
+            agent_version: "0.1.0".into(),
+            firmware_version: "fw-1.0".into(),
+            uptime_secs: 10,
+        }
+    }
+
+    #[test]
+    fn view_shows_primary_addresses_only() {
+        let f = facts("edge-1");
+        let v = NodeView::new("n1".into(), "edge-1".into(), 0, Some(&f), Connectivity::Online, Some(5));
+        assert_eq!(v.addresses, vec!["10.77.0.11/24".to_string()]);
+        assert_eq!(v.engine_version, "20.10.24");
+        assert_eq!(v.swarm_state, "inactive");
+    }
+
+    #[test]
+    fn view_without_facts_is_placeholder() {
+        let v = NodeView::new("n1".into(), "edge-1".into(), 0, None, Connectivity::Offline, None);
+        assert!(v.addresses.is_empty());
+        assert_eq!(v.engine_version, "—");
+    }
+
+    #[test]
+    fn search_matches_name_address_and_state() {
+        let f = facts("edge-1");
+        let v = NodeView::new("n1".into(), "edge-1".into(), 0, Some(&f), Connectivity::Online, Some(5));
+        assert!(v.matches("EDGE"));
+        assert!(v.matches("10.77.0.11"));
+        assert!(v.matches("online"));
+        assert!(v.matches(""));
+        assert!(!v.matches("edge-2"));
+    }
+
+    #[test]
+    fn engine_facts_serialize_with_a_state_tag() {
+        let e = EngineFacts::Unreachable { reason: "no socket".into() };
+        let json = serde_json::to_string(&e).unwrap_or_default();
+        assert_eq!(json, r#"{"state":"unreachable","reason":"no socket"}"#);
+    }
+}

@@ -1,0 +1,157 @@
+//! The agent wire protocol (version [`PROTOCOL_VERSION`]).
+//!
+//! Transport: WebSocket text frames carrying JSON.
+//! * `GET /agent/v1/enrol` (upgrade): the agent sends one [`EnrolRequest`], the panel answers one
+//!   [`EnrolResponse`] and closes. This happens once per node.
+//! * `GET /agent/v1/connect` (upgrade, `Authorization: Bearer <node token>`): the long-lived link.
+//!   Every frame is an [`Envelope`]: `{"v":1,"id":"…","kind":"…","body":…}`. The agent starts with
+//!   `hello`, then sends `heartbeat`s; the panel answers `hello` with `welcome` and sends
+//!   `command`s, which the agent answers with a `command_result` carrying the same `id`.
+//!
+//! Commands are idempotent and the agent remembers recent ids, so a resend after a reconnect does
+//! not act twice.
+use serde::{Deserialize, Serialize};
+
+use crate::node::NodeFacts;
+
+pub const PROTOCOL_VERSION: u16 = 1;
+pub const ENROL_PATH: &str = "/agent/v1/enrol";
+pub const CONNECT_PATH: &str = "/agent/v1/connect";
+/// Frames larger than this are refused (facts of a node are a few kilobytes).
+pub const MAX_FRAME_BYTES: usize = 256 * 1024;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<M> {
+    pub v: u16,
+    /// Correlation id: a command's id, echoed by its result; otherwise a sender-chosen sequence.
+    pub id: String,
+    #[serde(flatten)]
+    pub msg: M,
+}
+
+impl<M: Serialize> Envelope<M> {
+    pub fn new(id: impl Into<String>, msg: M) -> Self {
+        Self { v: PROTOCOL_VERSION, id: id.into(), msg }
+    }
+
+    pub fn encode(&self) -> String {
+        // Serializing plain data structs to a String cannot fail (no maps with non-string keys).
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Agent → panel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "body", rename_all = "snake_case")]
+pub enum AgentMessage {
+    Hello(Box<NodeFacts>),
+    Heartbeat,
+    /// Facts changed (or a `refresh_facts` command asked for them).
+    Facts(Box<NodeFacts>),
+    CommandResult(Outcome),
+}
+
+/// Panel → agent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "body", rename_all = "snake_case")]
+pub enum PanelMessage {
+    Welcome(Welcome),
+    Command(Command),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    pub node_id: String,
+    pub heartbeat_secs: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Command {
+    /// Collect facts now and send them.
+    RefreshFacts,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    Done,
+    Failed { message: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrolRequest {
+    pub v: u16,
+    pub key: String,
+    pub hostname: String,
+    pub machine_id: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
+pub enum EnrolResponse {
+    Enrolled { node_id: String, token: String },
+    Refused { reason: String },
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("frame is not valid JSON for this protocol: {0}")]
+    Malformed(String),
+    #[error("protocol version {0} is not supported (expected {PROTOCOL_VERSION})")]
+    Version(u16),
+    #[error("frame of {0} bytes is larger than the limit")]
+    TooLarge(usize),
+}
+
+/// Parses one frame and checks its version and size.
+pub fn decode<M: for<'de> Deserialize<'de>>(text: &str) -> Result<Envelope<M>, ProtocolError> {
+    if text.len() > MAX_FRAME_BYTES {
+        return Err(ProtocolError::TooLarge(text.len()));
+    }
+    #[derive(Deserialize)]
+    struct VersionOnly {
+        v: u16,
+    }
+    let version: VersionOnly = serde_json::from_str(text).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
+    if version.v != PROTOCOL_VERSION {
+        return Err(ProtocolError::Version(version.v));
+    }
+    serde_json::from_str(text).map_err(|e| ProtocolError::Malformed(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::tests::facts;
+
+    #[test]
+    fn frames_round_trip() {
+        let hello = Envelope::new("1", AgentMessage::Hello(Box::new(facts("n1"))));
+        let back: Envelope<AgentMessage> = decode(&hello.encode()).expect("decodes");
+        assert_eq!(back, hello);
+
+        let cmd = Envelope::new("c-1", PanelMessage::Command(Command::RefreshFacts));
+        assert_eq!(cmd.encode(), r#"{"v":1,"id":"c-1","kind":"command","body":{"action":"refresh_facts"}}"#);
+        let hb = Envelope::new("2", AgentMessage::Heartbeat);
+        assert_eq!(hb.encode(), r#"{"v":1,"id":"2","kind":"heartbeat"}"#);
+    }
+
+    #[test]
+    fn malformed_and_foreign_versions_are_refused() {
+        assert!(matches!(decode::<AgentMessage>("{not json"), Err(ProtocolError::Malformed(_))));
+        assert!(matches!(
+            decode::<AgentMessage>(r#"{"v":1,"id":"1","kind":"launch_missiles"}"#),
+            Err(ProtocolError::Malformed(_))
+        ));
+        assert_eq!(decode::<AgentMessage>(r#"{"v":9,"id":"1","kind":"heartbeat"}"#), Err(ProtocolError::Version(9)));
+        let big = format!(r#"{{"v":1,"id":"{}","kind":"heartbeat"}}"#, "x".repeat(MAX_FRAME_BYTES));
+        assert!(matches!(decode::<AgentMessage>(&big), Err(ProtocolError::TooLarge(_))));
+    }
+
+    #[test]
+    fn enrol_response_shape() {
+        let r = EnrolResponse::Refused { reason: "expired".into() };
+        assert_eq!(serde_json::to_string(&r).unwrap_or_default(), r#"{"result":"refused","reason":"expired"}"#);
+    }
+}

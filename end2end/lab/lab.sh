@@ -1,0 +1,238 @@
+#!/usr/bin/env bash
+# The Flotilla edge lab: N simulated edge nodes on this machine, each a network namespace on a
+# bridge with its own hostname (UTS namespace), its own dockerd and (optionally) its own agent.
+# Every command is idempotent and safe after a crash. Needs root.
+#
+#   lab.sh up [N]                    bridge + N nodes with a running dockerd each (default 3)
+#   lab.sh agents PANEL_URL KEY [NODE...]  start agents (default: every node) enrolling with KEY
+#   lab.sh stop-agent NODE...        stop a node's agent (SIGKILL: the node just vanishes)
+#   lab.sh start-agent NODE...       start it again (it reuses its stored token)
+#   lab.sh docker NODE ARGS...       run the docker CLI against a node's engine
+#   lab.sh status                    what is running
+#   lab.sh down                      stop everything and remove every trace
+#
+# Nodes are named n1..nN, with hostnames edge-1..edge-N and addresses 10.77.0.11.. on bridge
+# flt-br0 (10.77.0.1/24). Override with LAB_SUBNET (first three octets), LAB_STATE, LAB_RUN.
+set -euo pipefail
+
+SUBNET=${LAB_SUBNET:-10.77.0}
+BRIDGE=flt-br0
+BRIDGE_IP="$SUBNET.1"
+STATE=${LAB_STATE:-/var/lib/flotilla-lab}
+RUN=${LAB_RUN:-/run/flotilla-lab}
+AGENT_BIN=${AGENT_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/target/debug/flotilla-agent}
+DOCKERD_WAIT=${DOCKERD_WAIT:-90}
+
+log() { printf 'lab: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+[ "$(id -u)" = 0 ] || die "must run as root"
+
+ns() { echo "flt-$1"; }
+node_index() { echo "${1#n}"; }
+node_ip() { echo "$SUBNET.$((10 + $(node_index "$1")))"; }
+sock() { echo "$RUN/$1/docker.sock"; }
+alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+nodes() { ls "$RUN" 2>/dev/null | grep -E '^n[0-9]+$' | sort -V || true; }
+
+ensure_bridge() {
+  ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
+  ip addr show dev "$BRIDGE" | grep -q " $BRIDGE_IP/24" || ip addr add "$BRIDGE_IP/24" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+  # Bridged traffic may traverse the host's FORWARD chain (br_netfilter, Docker's DROP policy).
+  iptables -C FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null \
+    || iptables -I FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT
+  if iptables -nL DOCKER-USER >/dev/null 2>&1; then
+    iptables -C DOCKER-USER -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null \
+      || iptables -I DOCKER-USER -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT
+  fi
+  # The panel's agent endpoint listens on the bridge address; allow it in.
+  iptables -C INPUT -i "$BRIDGE" -j ACCEPT 2>/dev/null || iptables -I INPUT -i "$BRIDGE" -j ACCEPT
+}
+
+ensure_node() {
+  local n=$1 i; i=$(node_index "$n")
+  local netns; netns=$(ns "$n")
+  mkdir -p "$RUN/$n" "$STATE/$n"
+  ip netns list | grep -qw "$netns" || ip netns add "$netns"
+  if ! ip link show "vflt$i" >/dev/null 2>&1; then
+    ip link add "vflt$i" type veth peer name eth0 netns "$netns"
+  fi
+  ip link set "vflt$i" master "$BRIDGE" up
+  ip -n "$netns" link set lo up
+  ip -n "$netns" addr show dev eth0 | grep -q " $(node_ip "$n")/24" \
+    || ip -n "$netns" addr add "$(node_ip "$n")/24" dev eth0
+  ip -n "$netns" link set eth0 up
+  # Stable per-node identity (the host's /etc/machine-id is shared by every namespace).
+  [ -s "$STATE/$n/machine-id" ] || head -c16 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$STATE/$n/machine-id"
+  [ -s "$STATE/$n/firmware-version" ] || echo "lab-1.0.0" > "$STATE/$n/firmware-version"
+  # A holder process owns the node's UTS namespace (its hostname); daemons join it.
+  if ! alive "$RUN/$n/holder.pid"; then
+    nsenter --net="/var/run/netns/$netns" unshare --uts --fork \
+      sh -c "hostname edge-$i; exec sleep infinity" >/dev/null 2>&1 &
+    local outer=$!
+    local holder=""
+    for _ in $(seq 50); do
+      holder=$(pgrep -P "$outer" -x sleep || true)
+      [ -n "$holder" ] && break
+      sleep 0.1
+    done
+    [ -n "$holder" ] || die "$n: holder did not start"
+    echo "$holder" > "$RUN/$n/holder.pid"
+  fi
+  ensure_dockerd "$n"
+}
+
+ensure_dockerd() {
+  local n=$1 i; i=$(node_index "$n")
+  local holder; holder=$(cat "$RUN/$n/holder.pid")
+  if ! alive "$RUN/$n/dockerd.pid"; then
+    rm -f "$(sock "$n")"
+    mkdir -p "$RUN/$n/exec" "$STATE/$n/docker"
+    DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 nsenter -t "$holder" --net --uts \
+      setsid dockerd \
+        --data-root "$STATE/$n/docker" \
+        --exec-root "$RUN/$n/exec" \
+        --pidfile "$RUN/$n/dockerd.pid" \
+        -H "unix://$(sock "$n")" \
+        --bip "172.31.$i.1/24" \
+        --cgroup-parent "/flotilla-lab-$n" \
+        >"$RUN/$n/dockerd.log" 2>&1 < /dev/null &
+  fi
+}
+
+wait_dockerd() {
+  local n=$1
+  for _ in $(seq "$DOCKERD_WAIT"); do
+    if docker -H "unix://$(sock "$n")" version --format '{{.Server.Version}}' >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 1
+  done
+  tail -20 "$RUN/$n/dockerd.log" >&2 || true
+  die "$n: dockerd did not come up within ${DOCKERD_WAIT}s"
+}
+
+start_agent() {
+  local n=$1 panel=$2 key=$3
+  [ -x "$AGENT_BIN" ] || die "agent binary $AGENT_BIN not found (cargo build -p agent)"
+  alive "$RUN/$n/agent.pid" && return 0
+  local holder; holder=$(cat "$RUN/$n/holder.pid")
+  echo "$panel" > "$RUN/$n/panel-url"
+  local key_args=()
+  [ -n "$key" ] && key_args=(--enrolment-key "$key")
+  nsenter -t "$holder" --net --uts setsid "$AGENT_BIN" \
+    --panel "$panel" "${key_args[@]}" \
+    --state-dir "$STATE/$n/agent" \
+    --docker-host "unix://$(sock "$n")" \
+    --machine-id-file "$STATE/$n/machine-id" \
+    --firmware-version-file "$STATE/$n/firmware-version" \
+    --disk-path "$STATE/$n" \
+    >>"$RUN/$n/agent.log" 2>&1 < /dev/null &
+  echo $! > "$RUN/$n/agent.pid"
+  log "$n: agent started (pid $(cat "$RUN/$n/agent.pid"))"
+}
+
+stop_pidfile() {
+  local f=$1 signal=${2:-TERM}
+  if alive "$f"; then
+    local pid; pid=$(cat "$f")
+    kill "-$signal" "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
+teardown_node() {
+  local n=$1 i; i=$(node_index "$n")
+  local netns; netns=$(ns "$n")
+  stop_pidfile "$RUN/$n/agent.pid" TERM
+  stop_pidfile "$RUN/$n/dockerd.pid" TERM
+  # Anything still inside the node's network namespace (containerd, shims, holder).
+  if ip netns list | grep -qw "$netns"; then
+    for pid in $(ip netns pids "$netns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+  fi
+  stop_pidfile "$RUN/$n/holder.pid" KILL
+  # Containers live in Docker's cgroups, outside the namespace's process list.
+  for cg in /sys/fs/cgroup/*/flotilla-lab-"$n" /sys/fs/cgroup/flotilla-lab-"$n"; do
+    [ -d "$cg" ] || continue
+    find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+    find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  done
+  # Mounts left under the node's directories (overlay layers, netns files, shm).
+  local m
+  for m in $(awk -v a="$RUN/$n" -v b="$STATE/$n" 'index($2, a) == 1 || index($2, b) == 1 {print $2}' /proc/mounts | sort -r); do
+    umount -l "$m" 2>/dev/null || true
+  done
+  ip link del "vflt$i" 2>/dev/null || true
+  ip netns del "$netns" 2>/dev/null || true
+  rm -rf "${RUN:?}/$n" "${STATE:?}/$n"
+}
+
+cmd_up() {
+  local count=${1:-3}
+  [[ "$count" =~ ^[1-9]$ ]] || die "node count must be 1..9"
+  command -v dockerd >/dev/null || die "dockerd not installed (apt-get install docker.io)"
+  mkdir -p "$RUN" "$STATE"
+  ensure_bridge
+  for i in $(seq "$count"); do ensure_node "n$i"; done
+  for i in $(seq "$count"); do wait_dockerd "n$i"; done
+  log "up: $count node(s) on $BRIDGE ($BRIDGE_IP)"
+}
+
+cmd_agents() {
+  local panel=${1:?panel URL}; local key=${2:-}; shift 2 || shift $#
+  local targets=("$@"); [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(nodes)
+  for n in "${targets[@]}"; do
+    [ -d "$RUN/$n" ] || die "$n is not up"
+    start_agent "$n" "$panel" "$key"
+  done
+}
+
+cmd_stop_agent() {
+  for n in "$@"; do stop_pidfile "$RUN/$n/agent.pid" KILL; log "$n: agent stopped"; done
+}
+
+cmd_start_agent() {
+  for n in "$@"; do
+    [ -f "$RUN/$n/panel-url" ] || die "$n: agents were never started (use: lab.sh agents)"
+    start_agent "$n" "$(cat "$RUN/$n/panel-url")" ""
+  done
+}
+
+cmd_status() {
+  for n in $(nodes); do
+    local d=down a=down
+    alive "$RUN/$n/dockerd.pid" && d=up
+    alive "$RUN/$n/agent.pid" && a=up
+    echo "$n $(node_ip "$n") dockerd=$d agent=$a socket=$(sock "$n")"
+  done
+}
+
+cmd_down() {
+  for n in $(nodes); do teardown_node "$n"; done
+  # Namespaces or links of nodes whose state directory is already gone (crashed runs).
+  for netns in $(ip netns list | awk '{print $1}' | grep -E '^flt-n[0-9]+$' || true); do
+    teardown_node "${netns#flt-}"
+  done
+  for link in $(ip -o link show | awk -F': ' '{print $2}' | grep -E '^vflt[0-9]+' | cut -d@ -f1 || true); do
+    ip link del "$link" 2>/dev/null || true
+  done
+  while iptables -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null; do :; done
+  while iptables -D DOCKER-USER -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null; do :; done
+  while iptables -D INPUT -i "$BRIDGE" -j ACCEPT 2>/dev/null; do :; done
+  ip link del "$BRIDGE" 2>/dev/null || true
+  rm -rf "$RUN" "$STATE"
+  log "down: nothing left"
+}
+
+case "${1:-}" in
+  up) shift; cmd_up "$@" ;;
+  agents) shift; cmd_agents "$@" ;;
+  stop-agent) shift; cmd_stop_agent "$@" ;;
+  start-agent) shift; cmd_start_agent "$@" ;;
+  docker) shift; n=$1; shift; exec docker -H "unix://$(sock "$n")" "$@" ;;
+  status) cmd_status ;;
+  down) cmd_down ;;
+  *) sed -n '2,16p' "$0" >&2; exit 2 ;;
+esac

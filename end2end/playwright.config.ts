@@ -1,0 +1,43 @@
+import { defineConfig } from "@playwright/test";
+
+// The panel under test: `./dev test` starts it through `cargo leptos end-to-end` (which serves
+// the freshly built site) with a throw-away data directory and the lab's agent listener.
+const BASE_URL = process.env.BASE_URL ?? "http://127.0.0.1:3000";
+
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 120_000,
+  expect: { timeout: 20_000 },
+  workers: 1,
+  fullyParallel: false,
+  retries: 0,
+  reporter: [["list"]],
+  use: {
+    baseURL: BASE_URL,
+    browserName: "chromium",
+    headless: true,
+    trace: "off",
+    launchOptions: {
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: [
+        "--no-sandbox",
+        "--headless",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    },
+  },
+  webServer: {
+    command: "cargo leptos serve",
+    cwd: "..",
+    url: `${BASE_URL}/healthz`,
+    reuseExistingServer: true,
+    timeout: 900_000,
+    stdout: "ignore",
+    stderr: "pipe",
+    gracefulShutdown: { signal: "SIGINT", timeout: 10_000 },
+  },
+});

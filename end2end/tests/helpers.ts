@@ -1,0 +1,32 @@
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { expect, Page } from "@playwright/test";
+
+export const ADMIN_PASSWORD = process.env.FLOTILLA_ADMIN_PASSWORD ?? "flotilla-e2e-admin";
+/** Where lab agents reach the panel (the panel's agent listener on the lab bridge). */
+export const AGENT_URL = process.env.FLOTILLA_E2E_AGENT_URL ?? "http://10.77.0.1:3100";
+const LAB = path.resolve(__dirname, "../lab/lab.sh");
+
+/** Runs the lab script (root only; `./dev test` brings the lab up first). */
+export function lab(...args: string[]): string {
+  return execFileSync(LAB, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+}
+
+export async function hydrated(page: Page) {
+  await expect(page.locator("#app")).toHaveAttribute("data-hydrated", "true");
+}
+
+export async function login(page: Page, username: string, password: string) {
+  await page.goto("/login");
+  await hydrated(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByTestId("whoami")).toContainText(username);
+  await hydrated(page);
+}
+
+export async function logout(page: Page) {
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/login$/);
+}

@@ -1,0 +1,127 @@
+import { expect, test } from "@playwright/test";
+import { ADMIN_PASSWORD, AGENT_URL, hydrated, lab, login, logout } from "./helpers";
+
+// One story over a real lab: three network namespaces, each with its own dockerd and agent.
+test.describe.serial("walking skeleton", () => {
+  let secret = "";
+
+  test("a signed-out visitor is sent to the login page", async ({ page }) => {
+    const response = await page.goto("/nodes");
+    expect(response?.status()).toBeLessThan(400);
+    await expect(page).toHaveURL(/\/login$/);
+    await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  });
+
+  test("a wrong password gives a clear message and no session", async ({ page, context }) => {
+    await page.goto("/login");
+    await hydrated(page);
+    await page.getByLabel("Username").fill("admin");
+    await page.getByLabel("Password").fill("not the password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await expect(page.getByRole("alert")).toHaveText("Wrong username or password.");
+    const cookies = await context.cookies();
+    expect(cookies.find((c) => c.name === "flotilla_session")).toBeUndefined();
+  });
+
+  test("the administrator creates an enrolment key", async ({ page, context }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    const cookie = (await context.cookies()).find((c) => c.name === "flotilla_session");
+    expect(cookie?.httpOnly).toBe(true);
+    expect(cookie?.sameSite).toBe("Strict");
+
+    await page.getByRole("link", { name: "Enrolment keys" }).click();
+    // Inline validation: an empty name is refused before anything is sent.
+    await page.getByTestId("create-key").click();
+    await expect(page.getByTestId("error-label")).toContainText("Give the key a name");
+    await page.getByLabel("Name").fill("lab e2e");
+    await page.getByTestId("create-key").click();
+    secret = (await page.getByTestId("enrolment-secret").innerText()).trim();
+    expect(secret).toMatch(/^flt_ek_/);
+    await expect(page.locator('[data-testid="key-row"][data-label="lab e2e"]')).toHaveAttribute("data-state", "Active");
+  });
+
+  test("three lab nodes enrol and show up online with their real engines", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    await page.goto("/nodes");
+    await hydrated(page);
+    lab("agents", AGENT_URL, secret);
+
+    const rows = page.getByTestId("node-row");
+    await expect(rows).toHaveCount(3, { timeout: 60_000 });
+    for (const host of ["edge-1", "edge-2", "edge-3"]) {
+      const row = page.locator(`[data-testid="node-row"][data-hostname="${host}"]`);
+      await expect(row).toHaveAttribute("data-status", "Online");
+      const engine = lab("docker", `n${host.slice(-1)}`, "version", "--format", "{{.Server.Version}}");
+      await expect(row.getByTestId("engine")).toHaveText(engine);
+    }
+    await expect(page.getByTestId("node-count")).toHaveText("3 of 3 online");
+  });
+
+  test("the node page shows every fact", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    await page.goto("/nodes");
+    await page.getByRole("link", { name: "edge-1" }).click();
+    await expect(page.getByTestId("node-name")).toHaveText("edge-1");
+    await expect(page.getByTestId("fact-firmware-version")).toHaveText("lab-1.0.0");
+    await expect(page.getByTestId("fact-swarm-state")).toHaveText("inactive");
+    await expect(page.getByTestId("interface").filter({ hasText: "10.77.0.11/24" })).toHaveCount(1);
+    // Commands reach the agent and come back.
+    await page.getByRole("button", { name: "Refresh facts" }).click();
+    await expect(page.getByTestId("toast")).toContainText("Facts refreshed.");
+  });
+
+  test("a node whose agent stops turns offline live, without a reload", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    await page.goto("/nodes");
+    await hydrated(page);
+    await page.evaluate(() => ((window as unknown as { marker: number }).marker = 42));
+    const edge2 = page.locator('[data-testid="node-row"][data-hostname="edge-2"]');
+    await expect(edge2).toHaveAttribute("data-status", "Online");
+
+    lab("stop-agent", "n2");
+    // Three heartbeat periods (5 s) at most.
+    await expect(edge2).toHaveAttribute("data-status", "Offline", { timeout: 15_000 });
+    await expect(page.getByTestId("node-count")).toHaveText("2 of 3 online");
+    expect(await page.evaluate(() => (window as unknown as { marker: number }).marker)).toBe(42);
+
+    lab("start-agent", "n2");
+    await expect(edge2).toHaveAttribute("data-status", "Online", { timeout: 30_000 });
+    await expect(page.locator("[data-testid=node-row]")).toHaveCount(3);
+  });
+
+  test("search filters the node list", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    await page.goto("/nodes");
+    await hydrated(page);
+    await page.getByLabel("Search nodes").fill("10.77.0.13");
+    await expect(page.getByTestId("node-row")).toHaveCount(1);
+    await expect(page.getByTestId("node-row")).toHaveAttribute("data-hostname", "edge-3");
+  });
+
+  test("a Viewer sees everything and can change nothing", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    await page.getByRole("link", { name: "Users" }).click();
+    await page.getByLabel("Username").fill("vera");
+    await page.getByLabel("Initial password").fill("viewer-password-1");
+    await page.getByRole("button", { name: "Add user" }).click();
+    await expect(page.locator('[data-testid="user-row"][data-username="vera"]')).toContainText("Viewer");
+    await logout(page);
+
+    await login(page, "vera", "viewer-password-1");
+    await expect(page.getByTestId("role")).toHaveText("Viewer");
+    await expect(page.getByTestId("node-row")).toHaveCount(3);
+    await page.getByRole("link", { name: "Enrolment keys" }).click();
+    await expect(page.locator('[data-testid="key-row"][data-label="lab e2e"]')).toBeVisible();
+    await expect(page.getByTestId("create-key-form")).toHaveCount(0);
+    await expect(page.getByRole("button", { name: "Revoke" })).toHaveCount(0);
+
+    // The server refuses even when the function is called directly with the Viewer's session.
+    const direct = await page.request.post("/api/create_key", {
+      form: { label: "sneaky", expires_in_hours: "1" },
+      headers: { Accept: "application/json" },
+    });
+    expect(direct.status()).toBe(403);
+    await page.reload();
+    await expect(page.locator('[data-testid="key-row"][data-label="sneaky"]')).toHaveCount(0);
+  });
+});

@@ -1,0 +1,139 @@
+//! The Flotilla panel's composition root: settings, tracing, the store, the router (Leptos pages
+//! and server functions, the agent endpoints, server-sent events, `/healthz`) and graceful
+//! shutdown. [`launch`] takes already-bound listeners and a shutdown future, so tests run the real
+//! server on port 0.
+#![forbid(unsafe_code)]
+
+mod agents;
+mod sse;
+pub mod settings;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use app::{shell, App};
+use axum::extract::{FromRef, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use control::{Panel, PanelConfig};
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::trace::TraceLayer;
+
+pub use settings::{Args, Settings};
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub panel: Panel,
+    /// Turns true when the panel is shutting down; long-lived streams end on it.
+    pub stopping: watch::Receiver<bool>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot open the store: {0}")]
+    Store(#[source] control::ControlError),
+    #[error("cannot create the first Administrator: {0}")]
+    Bootstrap(#[source] control::ControlError),
+    #[error("server I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The UI router: pages, server functions, events, health and (also here) the agent endpoints.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let panel = state.panel.clone();
+    let options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route(domain::event::UiEvent::SSE_PATH, get(sse::events))
+        .merge(agents::routes())
+        .leptos_routes_with_context(&state, routes, move || provide_context(panel.clone()), move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// The agent-only router for a separate listener (e.g. on the edge network).
+pub fn agent_router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(agents::routes())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz(State(panel): State<Panel>) -> impl IntoResponse {
+    match panel.store.ping().await {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({ "status": "ok" }))),
+        Err(e) => {
+            tracing::error!(error = %control::error::chain(&e), "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "store unavailable" })))
+        }
+    }
+}
+
+/// Opens the store, bootstraps the first Administrator, serves until `shutdown` resolves, then
+/// closes agent sessions and event streams, drains requests and flushes state.
+pub async fn launch(
+    settings: Settings,
+    leptos_options: LeptosOptions,
+    listener: TcpListener,
+    agent_listener: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    let panel = Panel::open(&PanelConfig {
+        database_url: settings.database_url.clone(),
+        heartbeat: settings.heartbeat,
+        session_ttl: settings.session_ttl,
+        secure_cookies: settings.secure_cookies,
+    })
+    .await
+    .map_err(ServerError::Store)?;
+    if let Some(password) = panel.auth.bootstrap_admin(settings.admin_password.as_deref()).await.map_err(ServerError::Bootstrap)? {
+        // Printed once, to the console only (not through the log pipeline).
+        println!("\n  First start: created the Administrator \"admin\" with password: {password}\n  Change it after signing in; it is not shown again.\n");
+    }
+    let background = panel.spawn_background();
+    let (stop, stopping) = watch::channel(false);
+    let state = AppState { leptos_options, panel: panel.clone(), stopping: stopping.clone() };
+
+    let gateway = panel.gateway.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: closing agent sessions and event streams");
+        let _ = stop.send(true);
+        gateway.close_all();
+    });
+
+    tracing::info!(addr = %listener.local_addr()?, "panel listening");
+    let ui = serve(listener, router(state.clone()), stopping.clone());
+    let result = match agent_listener {
+        Some(agent_listener) => {
+            tracing::info!(addr = %agent_listener.local_addr()?, "agent endpoint listening");
+            let agents = serve(agent_listener, agent_router(state), stopping);
+            tokio::try_join!(ui, agents).map(|_| ())
+        }
+        None => ui.await,
+    };
+    for task in background {
+        task.abort();
+    }
+    panel.shutdown().await;
+    tracing::info!("stopped");
+    result.map_err(ServerError::Io)
+}
+
+async fn serve(listener: TcpListener, router: Router, mut stopping: watch::Receiver<bool>) -> std::io::Result<()> {
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async move {
+            let _ = stopping.wait_for(|s| *s).await;
+        })
+        .await
+}

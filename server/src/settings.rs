@@ -1,0 +1,227 @@
+//! Panel settings, layered: built-in defaults ← optional TOML file (`--config`) ← environment
+//! (`FLOTILLA_*`) ← command-line flags. Secrets are redacted from `Debug` output and logs.
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+use serde::Deserialize;
+
+#[derive(Parser, Debug, Default)]
+#[command(
+    name = "flotilla-panel",
+    version,
+    about = "The Flotilla panel: builds and operates highly available edge clusters.",
+    long_about = "The Flotilla panel serves the web UI and the agent endpoint. Every option can also be \
+                  set in the environment (FLOTILLA_*) or in a TOML file given with --config (keys are \
+                  the option names with '_' for '-'). Flags win over the environment, which wins over the file."
+)]
+pub struct Args {
+    /// TOML settings file.
+    #[arg(long, env = "FLOTILLA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address of the web UI [default: LEPTOS_SITE_ADDR or 127.0.0.1:3000].
+    #[arg(long, env = "FLOTILLA_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Extra address serving only the agent endpoints (/agent/v1/*) and /healthz, e.g. on the
+    /// edge network; agents can always use the UI address too.
+    #[arg(long, env = "FLOTILLA_AGENT_LISTEN")]
+    pub agent_listen: Option<SocketAddr>,
+    /// Directory for the embedded database [default: ./data].
+    #[arg(long, env = "FLOTILLA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL [default: sqlite://<data dir>/flotilla.db].
+    #[arg(long, env = "FLOTILLA_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Password of the first Administrator ("admin"), used only when there are no users yet;
+    /// without it a password is generated and printed once.
+    #[arg(long, env = "FLOTILLA_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// Agent heartbeat period in seconds [default: 5]; a node is offline after three missed beats.
+    #[arg(long, env = "FLOTILLA_HEARTBEAT_SECS")]
+    pub heartbeat_secs: Option<u64>,
+    /// How long a sign-in lasts, in hours [default: 12].
+    #[arg(long, env = "FLOTILLA_SESSION_HOURS")]
+    pub session_hours: Option<u64>,
+    /// Mark the session cookie Secure (set when the panel is served over HTTPS) [default: false].
+    #[arg(long, env = "FLOTILLA_SECURE_COOKIES")]
+    pub secure_cookies: Option<bool>,
+    /// Log filter in tracing's EnvFilter syntax [default: info].
+    #[arg(long, env = "FLOTILLA_LOG")]
+    pub log: Option<String>,
+}
+
+/// The same options in a file (all optional).
+#[derive(Deserialize, Default, Debug)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+struct FileSettings {
+    listen: Option<SocketAddr>,
+    agent_listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    admin_password: Option<String>,
+    heartbeat_secs: Option<u64>,
+    session_hours: Option<u64>,
+    secure_cookies: Option<bool>,
+    log: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub agent_listen: Option<SocketAddr>,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub admin_password: Option<String>,
+    pub heartbeat: Duration,
+    pub session_ttl: Duration,
+    pub secure_cookies: bool,
+    pub log: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("cannot read settings file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("settings file {path} is invalid: {source}")]
+    Parse { path: String, source: toml::de::Error },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Settings {
+    /// Resolves flags/environment over the file over defaults. `default_listen` comes from Leptos.
+    pub fn resolve(args: Args, default_listen: SocketAddr) -> Result<Self, SettingsError> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => FileSettings::default(),
+        };
+        let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("data"));
+        let database_url = args
+            .database_url
+            .or(file.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("flotilla.db").display()));
+        let heartbeat_secs = args.heartbeat_secs.or(file.heartbeat_secs).unwrap_or(5);
+        if !(1..=300).contains(&heartbeat_secs) {
+            return Err(SettingsError::Invalid("heartbeat_secs must be between 1 and 300".into()));
+        }
+        let session_hours = args.session_hours.or(file.session_hours).unwrap_or(12);
+        if !(1..=24 * 30).contains(&session_hours) {
+            return Err(SettingsError::Invalid("session_hours must be between 1 and 720".into()));
+        }
+        let admin_password = args.admin_password.or(file.admin_password).filter(|p| !p.is_empty());
+        if let Some(p) = &admin_password {
+            domain::user::Password::parse(p)
+                .map_err(|e| SettingsError::Invalid(format!("admin_password: {}", e.message)))?;
+        }
+        Ok(Self {
+            listen: args.listen.or(file.listen).unwrap_or(default_listen),
+            agent_listen: args.agent_listen.or(file.agent_listen),
+            data_dir,
+            database_url,
+            admin_password,
+            heartbeat: Duration::from_secs(heartbeat_secs),
+            session_ttl: Duration::from_secs(session_hours * 3600),
+            secure_cookies: args.secure_cookies.or(file.secure_cookies).unwrap_or(false),
+            log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+        })
+    }
+
+    /// Creates the data directory when the database lives in it.
+    pub fn prepare_data_dir(&self) -> std::io::Result<()> {
+        if self.database_url.starts_with("sqlite:") {
+            std::fs::create_dir_all(&self.data_dir)?;
+        }
+        Ok(())
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileSettings, SettingsError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| SettingsError::Read { path: path.display().to_string(), source })?;
+    toml::from_str(&text).map_err(|source| SettingsError::Parse { path: path.display().to_string(), source })
+}
+
+/// Hides the password of `scheme://user:password@host/...` URLs.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            let user = creds.split(':').next().unwrap_or_default();
+            format!("{}{user}:<redacted>{}", &url[..s + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("agent_listen", &self.agent_listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("admin_password", &self.admin_password.as_ref().map(|_| "<redacted>"))
+            .field("heartbeat", &self.heartbeat)
+            .field("session_ttl", &self.session_ttl)
+            .field("secure_cookies", &self.secure_cookies)
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn default_listen() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 3000))
+    }
+
+    #[test]
+    fn defaults() {
+        let s = Settings::resolve(Args::default(), default_listen()).expect("valid");
+        assert_eq!(s.listen, default_listen());
+        assert_eq!(s.database_url, "sqlite://data/flotilla.db");
+        assert_eq!(s.heartbeat, Duration::from_secs(5));
+        assert!(!s.secure_cookies);
+    }
+
+    #[test]
+    fn flags_win_over_the_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("panel.toml");
+        std::fs::write(&path, "heartbeat_secs = 7\nsession_hours = 2\ndata_dir = \"/srv/flotilla\"\n").expect("write");
+        let args = Args { config: Some(path), heartbeat_secs: Some(3), ..Default::default() };
+        let s = Settings::resolve(args, default_listen()).expect("valid");
+        assert_eq!(s.heartbeat, Duration::from_secs(3));
+        assert_eq!(s.session_ttl, Duration::from_secs(7200));
+        assert_eq!(s.database_url, "sqlite:///srv/flotilla/flotilla.db");
+    }
+
+    #[test]
+    fn bad_files_and_values_are_clear_errors() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("panel.toml");
+        std::fs::write(&path, "heartbeat = 7\n").expect("write");
+        let err = Settings::resolve(Args { config: Some(path), ..Default::default() }, default_listen());
+        assert!(matches!(err, Err(SettingsError::Parse { .. })));
+        let err = Settings::resolve(Args { heartbeat_secs: Some(0), ..Default::default() }, default_listen());
+        assert!(matches!(err, Err(SettingsError::Invalid(_))));
+        let err = Settings::resolve(Args { admin_password: Some("short".into()), ..Default::default() }, default_listen());
+        assert!(matches!(err, Err(SettingsError::Invalid(m)) if m.contains("admin_password")));
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let args = Args {
+            database_url: Some("postgres://flotilla:hunter2hunter2@db/flotilla".into()),
+            admin_password: Some("correct horse battery".into()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(args, default_listen()).expect("valid");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2") && !shown.contains("horse"), "{shown}");
+        assert!(shown.contains("postgres://flotilla:<redacted>@db/flotilla"));
+    }
+}
