@@ -64,7 +64,6 @@ fn Frame(me: Me) -> impl IntoView {
             }
         }
     });
-    let is_admin = me.role.allows(Permission::Administer);
     view! {
         <div class="min-h-screen flex bg-slate-50">
             <aside class="w-60 shrink-0 bg-slate-900 text-slate-200 flex flex-col">
@@ -78,7 +77,7 @@ fn Frame(me: Me) -> impl IntoView {
                     <NavLink href="/users" label="Users"/>
                 </nav>
                 <div class="px-5 py-3 text-xs text-slate-500 border-t border-slate-800">
-                    {if is_admin { "Administrator tools enabled" } else { "" }}
+                    {concat!("Flotilla ", env!("CARGO_PKG_VERSION"))}
                 </div>
             </aside>
             <div class="flex-1 min-w-0 flex flex-col">
