@@ -16,7 +16,8 @@ pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub async fn collect(config: &Config) -> Result<NodeFacts, AgentError> {
     let engine = crate::docker::engine_facts(&config.docker_host).await;
     let uname = nix::sys::utsname::uname().map_err(|e| io("uname", e))?;
-    let (memory_total_bytes, memory_available_bytes) = memory(&read("/proc/meminfo", "/proc/meminfo")?);
+    let (memory_total_bytes, memory_available_bytes) =
+        memory(&read("/proc/meminfo", "/proc/meminfo")?);
     let disk = nix::sys::statvfs::statvfs(&config.disk_path).map_err(|e| io("disk usage", e))?;
     let fragment = disk.fragment_size() as u64;
     Ok(NodeFacts {
@@ -26,7 +27,9 @@ pub async fn collect(config: &Config) -> Result<NodeFacts, AgentError> {
         kernel: uname.release().to_string_lossy().into_owned(),
         arch: uname.machine().to_string_lossy().into_owned(),
         cpu_model: cpu_model(&std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default()),
-        cpu_count: std::thread::available_parallelism().map(|n| n.get() as u32).unwrap_or(1),
+        cpu_count: std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1),
         memory_total_bytes,
         memory_available_bytes,
         disk_path: config.disk_path.display().to_string(),
@@ -43,11 +46,19 @@ pub async fn collect(config: &Config) -> Result<NodeFacts, AgentError> {
 /// The facts with the always-changing values (free memory and disk, uptime) zeroed, so that
 /// "did anything change?" ignores them.
 pub fn stable(facts: &NodeFacts) -> NodeFacts {
-    NodeFacts { memory_available_bytes: 0, disk_available_bytes: 0, uptime_secs: 0, ..facts.clone() }
+    NodeFacts {
+        memory_available_bytes: 0,
+        disk_available_bytes: 0,
+        uptime_secs: 0,
+        ..facts.clone()
+    }
 }
 
 fn io(what: &'static str, e: nix::Error) -> AgentError {
-    AgentError::Facts { what, source: std::io::Error::from(e) }
+    AgentError::Facts {
+        what,
+        source: std::io::Error::from(e),
+    }
 }
 
 fn read(path: &str, what: &'static str) -> Result<String, AgentError> {
@@ -55,25 +66,38 @@ fn read(path: &str, what: &'static str) -> Result<String, AgentError> {
 }
 
 pub fn hostname() -> Result<String, AgentError> {
-    Ok(nix::unistd::gethostname().map_err(|e| io("hostname", e))?.to_string_lossy().into_owned())
+    Ok(nix::unistd::gethostname()
+        .map_err(|e| io("hostname", e))?
+        .to_string_lossy()
+        .into_owned())
 }
 
 pub fn machine_id(path: &Path) -> Result<String, AgentError> {
     let id = std::fs::read_to_string(path)
-        .map_err(|source| AgentError::Facts { what: "machine id", source })?
+        .map_err(|source| AgentError::Facts {
+            what: "machine id",
+            source,
+        })?
         .trim()
         .to_owned();
     if id.is_empty() {
         return Err(AgentError::Facts {
             what: "machine id",
-            source: std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{} is empty", path.display())),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{} is empty", path.display()),
+            ),
         });
     }
     Ok(id)
 }
 
 fn firmware_version(path: &Path) -> String {
-    std::fs::read_to_string(path).map(|s| s.trim().to_owned()).ok().filter(|s| !s.is_empty()).unwrap_or_else(|| "unknown".into())
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_owned())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 fn os_name(os_release: &str) -> String {
@@ -87,7 +111,11 @@ fn os_name(os_release: &str) -> String {
 fn cpu_model(cpuinfo: &str) -> String {
     cpuinfo
         .lines()
-        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, v)| v.trim().to_owned()))
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown".into())
 }
 
@@ -96,7 +124,13 @@ fn memory(meminfo: &str) -> (u64, u64) {
         meminfo
             .lines()
             .find_map(|l| l.strip_prefix(name))
-            .and_then(|r| r.trim_start_matches(':').split_whitespace().next()?.parse::<u64>().ok())
+            .and_then(|r| {
+                r.trim_start_matches(':')
+                    .split_whitespace()
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
             .map(|kib| kib * 1024)
             .unwrap_or(0)
     };
@@ -104,31 +138,48 @@ fn memory(meminfo: &str) -> (u64, u64) {
 }
 
 fn uptime(proc_uptime: &str) -> u64 {
-    proc_uptime.split_whitespace().next().and_then(|s| s.parse::<f64>().ok()).map(|f| f as u64).unwrap_or(0)
+    proc_uptime
+        .split_whitespace()
+        .next()
+        .and_then(|s| s.parse::<f64>().ok())
+        .map(|f| f as u64)
+        .unwrap_or(0)
 }
 
 /// Interfaces of this network namespace with their MAC and addresses (CIDR), sorted by name.
 pub fn interfaces() -> Result<Vec<NetInterface>, AgentError> {
     let mut by_name: BTreeMap<String, NetInterface> = BTreeMap::new();
     for ifa in getifaddrs().map_err(|e| io("network interfaces", e))? {
-        let entry = by_name.entry(ifa.interface_name.clone()).or_insert_with(|| NetInterface {
-            name: ifa.interface_name.clone(),
-            mac: None,
-            up: false,
-            addresses: vec![],
-        });
+        let entry = by_name
+            .entry(ifa.interface_name.clone())
+            .or_insert_with(|| NetInterface {
+                name: ifa.interface_name.clone(),
+                mac: None,
+                up: false,
+                addresses: vec![],
+            });
         entry.up |= ifa.flags.contains(InterfaceFlags::IFF_UP);
         let Some(addr) = ifa.address else { continue };
         if let Some(link) = addr.as_link_addr() {
             if let Some(mac) = link.addr().filter(|m| m.iter().any(|b| *b != 0)) {
-                entry.mac = Some(mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":"));
+                entry.mac = Some(
+                    mac.iter()
+                        .map(|b| format!("{b:02x}"))
+                        .collect::<Vec<_>>()
+                        .join(":"),
+                );
             }
         } else if let Some(v4) = addr.as_sockaddr_in() {
-            let prefix = ifa.netmask.and_then(|m| m.as_sockaddr_in().map(|m| m.ip().to_bits().count_ones())).unwrap_or(32);
+            let prefix = ifa
+                .netmask
+                .and_then(|m| m.as_sockaddr_in().map(|m| m.ip().to_bits().count_ones()))
+                .unwrap_or(32);
             entry.addresses.push(format!("{}/{prefix}", v4.ip()));
         } else if let Some(v6) = addr.as_sockaddr_in6() {
-            let prefix =
-                ifa.netmask.and_then(|m| m.as_sockaddr_in6().map(|m| m.ip().to_bits().count_ones())).unwrap_or(128);
+            let prefix = ifa
+                .netmask
+                .and_then(|m| m.as_sockaddr_in6().map(|m| m.ip().to_bits().count_ones()))
+                .unwrap_or(128);
             entry.addresses.push(format!("{}/{prefix}", v6.ip()));
         }
     }
@@ -141,19 +192,35 @@ mod tests {
 
     #[test]
     fn parses_proc_files() {
-        assert_eq!(os_name("NAME=x\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"), "Debian GNU/Linux 12 (bookworm)");
+        assert_eq!(
+            os_name("NAME=x\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"),
+            "Debian GNU/Linux 12 (bookworm)"
+        );
         assert_eq!(os_name(""), "Linux");
-        assert_eq!(cpu_model("processor\t: 0\nmodel name\t: Intel(R) Atom(TM)\n"), "Intel(R) Atom(TM)");
-        assert_eq!(memory("MemTotal:       16000 kB\nMemFree: 1 kB\nMemAvailable:    8000 kB\n"), (16000 * 1024, 8000 * 1024));
+        assert_eq!(
+            cpu_model("processor\t: 0\nmodel name\t: Intel(R) Atom(TM)\n"),
+            "Intel(R) Atom(TM)"
+        );
+        assert_eq!(
+            memory("MemTotal:       16000 kB\nMemFree: 1 kB\nMemAvailable:    8000 kB\n"),
+            (16000 * 1024, 8000 * 1024)
+        );
         assert_eq!(uptime("12345.67 999.0\n"), 12345);
     }
 
     #[test]
     fn loopback_is_reported_with_its_address() {
         let ifs = interfaces().expect("getifaddrs works");
-        let lo = ifs.iter().find(|i| i.name == "lo").expect("every namespace has lo");
+        let lo = ifs
+            .iter()
+            .find(|i| i.name == "lo")
+            .expect("every namespace has lo");
         assert!(lo.up);
-        assert!(lo.addresses.iter().any(|a| a == "127.0.0.1/8"), "{:?}", lo.addresses);
+        assert!(
+            lo.addresses.iter().any(|a| a == "127.0.0.1/8"),
+            "{:?}",
+            lo.addresses
+        );
     }
 
     #[test]

@@ -32,7 +32,10 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
     #[error("state directory {path}: {source}")]
-    State { path: String, source: std::io::Error },
+    State {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("stored identity {path} is unreadable: {reason}")]
     Identity { path: String, reason: String },
     #[error("the node has no token yet and no enrolment key was given (use --enrolment-key)")]
@@ -48,5 +51,8 @@ pub enum AgentError {
     #[error("protocol: {0}")]
     Protocol(String),
     #[error("cannot read {what}: {source}")]
-    Facts { what: &'static str, source: std::io::Error },
+    Facts {
+        what: &'static str,
+        source: std::io::Error,
+    },
 }

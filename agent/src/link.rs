@@ -4,21 +4,21 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use domain::protocol::{
-    self, AgentMessage, Command, EnrolRequest, EnrolResponse, Envelope, Outcome, PanelMessage, CONNECT_PATH,
-    ENROL_PATH, PROTOCOL_VERSION,
+    self, AgentMessage, CONNECT_PATH, Command, ENROL_PATH, EnrolRequest, EnrolResponse, Envelope,
+    Outcome, PROTOCOL_VERSION, PanelMessage,
 };
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::state::{self, Identity};
-use crate::{facts, AgentError, Config};
+use crate::{AgentError, Config, facts};
 
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -41,9 +41,16 @@ pub fn ws_url(panel_url: &str, path: &str) -> Result<String, AgentError> {
 }
 
 /// Exchanges an enrolment key for a node identity.
-pub async fn enrol(panel_url: &str, key: &str, hostname: &str, machine_id: &str) -> Result<Identity, AgentError> {
+pub async fn enrol(
+    panel_url: &str,
+    key: &str,
+    hostname: &str,
+    machine_id: &str,
+) -> Result<Identity, AgentError> {
     let url = ws_url(panel_url, ENROL_PATH)?;
-    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.map_err(|e| AgentError::Connect(e.to_string()))?;
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .map_err(|e| AgentError::Connect(e.to_string()))?;
     let request = EnrolRequest {
         v: PROTOCOL_VERSION,
         key: key.trim().to_owned(),
@@ -51,20 +58,26 @@ pub async fn enrol(panel_url: &str, key: &str, hostname: &str, machine_id: &str)
         machine_id: machine_id.to_owned(),
     };
     let json = serde_json::to_string(&request).map_err(|e| AgentError::Protocol(e.to_string()))?;
-    ws.send(Message::text(json)).await.map_err(|e| AgentError::Connect(e.to_string()))?;
+    ws.send(Message::text(json))
+        .await
+        .map_err(|e| AgentError::Connect(e.to_string()))?;
     let answer = loop {
         match tokio::time::timeout(WELCOME_TIMEOUT, ws.next()).await {
             Err(_) => return Err(AgentError::Protocol("no enrolment answer in time".into())),
             Ok(Some(Ok(Message::Text(t)))) => break t,
             Ok(Some(Ok(Message::Close(_)))) | Ok(None) => {
-                return Err(AgentError::Protocol("panel closed the enrolment connection".into()));
+                return Err(AgentError::Protocol(
+                    "panel closed the enrolment connection".into(),
+                ));
             }
             Ok(Some(Ok(_))) => continue,
             Ok(Some(Err(e))) => return Err(AgentError::Connect(e.to_string())),
         }
     };
     let _ = ws.close(None).await;
-    match serde_json::from_str::<EnrolResponse>(answer.as_str()).map_err(|e| AgentError::Protocol(e.to_string()))? {
+    match serde_json::from_str::<EnrolResponse>(answer.as_str())
+        .map_err(|e| AgentError::Protocol(e.to_string()))?
+    {
         EnrolResponse::Enrolled { node_id, token } => Ok(Identity { node_id, token }),
         EnrolResponse::Refused { reason } => Err(AgentError::EnrolRefused(reason)),
     }
@@ -75,11 +88,17 @@ pub async fn open(panel_url: &str, token: &str) -> Result<Socket, AgentError> {
     let mut request = ws_url(panel_url, CONNECT_PATH)?
         .into_client_request()
         .map_err(|e| AgentError::BadUrl(e.to_string()))?;
-    let bearer = format!("Bearer {token}").parse().map_err(|_| AgentError::Protocol("token is not a valid header".into()))?;
-    request.headers_mut().insert(http::header::AUTHORIZATION, bearer);
+    let bearer = format!("Bearer {token}")
+        .parse()
+        .map_err(|_| AgentError::Protocol("token is not a valid header".into()))?;
+    request
+        .headers_mut()
+        .insert(http::header::AUTHORIZATION, bearer);
     match tokio_tungstenite::connect_async(request).await {
         Ok((ws, _)) => Ok(ws),
-        Err(tungstenite::Error::Http(resp)) if resp.status() == http::StatusCode::UNAUTHORIZED => Err(AgentError::TokenRefused),
+        Err(tungstenite::Error::Http(resp)) if resp.status() == http::StatusCode::UNAUTHORIZED => {
+            Err(AgentError::TokenRefused)
+        }
         Err(e) => Err(AgentError::Connect(e.to_string())),
     }
 }
@@ -95,7 +114,9 @@ pub async fn run(config: &Config, mut shutdown: watch::Receiver<bool>) -> Result
                 let machine_id = facts::machine_id(&config.machine_id_file)?;
                 match enrol(&config.panel_url, key, &hostname, &machine_id).await {
                     Ok(id) => break id,
-                    Err(e @ (AgentError::EnrolRefused(_) | AgentError::BadUrl(_))) => return Err(e),
+                    Err(e @ (AgentError::EnrolRefused(_) | AgentError::BadUrl(_))) => {
+                        return Err(e);
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "enrolment failed; retrying");
                         if sleep_or_shutdown(BACKOFF_MIN * 5, &mut shutdown).await {
@@ -154,18 +175,24 @@ async fn session(
         Message::text(Envelope::new(seq.to_string(), msg).encode())
     };
     let mut last_facts = facts::collect(config).await?;
-    tx.send(frame(AgentMessage::Hello(Box::new(last_facts.clone())))).await.map_err(send_err)?;
+    tx.send(frame(AgentMessage::Hello(Box::new(last_facts.clone()))))
+        .await
+        .map_err(send_err)?;
     let heartbeat = match tokio::time::timeout(WELCOME_TIMEOUT, next_panel_message(&mut rx)).await {
         Err(_) => return Err(AgentError::Protocol("no welcome in time".into())),
         Ok(None) => return Ok(()),
-        Ok(Some(Envelope { msg: PanelMessage::Welcome(w), .. })) => {
+        Ok(Some(Envelope {
+            msg: PanelMessage::Welcome(w),
+            ..
+        })) => {
             tracing::info!(node = %w.node_id, heartbeat_secs = w.heartbeat_secs, "connected to the panel");
             Duration::from_secs(u64::from(w.heartbeat_secs.max(1)))
         }
         Ok(Some(_)) => return Err(AgentError::Protocol("expected welcome".into())),
     };
     let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
-    let mut facts_tick = tokio::time::interval_at(tokio::time::Instant::now() + FACTS_EVERY, FACTS_EVERY);
+    let mut facts_tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + FACTS_EVERY, FACTS_EVERY);
     loop {
         tokio::select! {
             _ = beat.tick() => tx.send(frame(AgentMessage::Heartbeat)).await.map_err(send_err)?,
@@ -233,7 +260,12 @@ async fn execute(config: &Config, command: &Command) -> (Outcome, Option<domain:
     match command {
         Command::RefreshFacts => match facts::collect(config).await {
             Ok(f) => (Outcome::Done, Some(f)),
-            Err(e) => (Outcome::Failed { message: e.to_string() }, None),
+            Err(e) => (
+                Outcome::Failed {
+                    message: e.to_string(),
+                },
+                None,
+            ),
         },
     }
 }
@@ -248,7 +280,10 @@ impl RecentCommands {
     const CAPACITY: usize = 256;
 
     pub fn get(&self, id: &str) -> Option<Outcome> {
-        self.done.iter().find(|(i, _)| i == id).map(|(_, o)| o.clone())
+        self.done
+            .iter()
+            .find(|(i, _)| i == id)
+            .map(|(_, o)| o.clone())
     }
 
     pub fn remember(&mut self, id: &str, outcome: Outcome) {
@@ -267,7 +302,9 @@ pub struct Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Self { current: BACKOFF_MIN }
+        Self {
+            current: BACKOFF_MIN,
+        }
     }
 }
 
@@ -285,8 +322,16 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert_eq!(ws_url("http://10.0.0.1:3100/", CONNECT_PATH).ok().as_deref(), Some("ws://10.0.0.1:3100/agent/v1/connect"));
-        assert_eq!(ws_url("ws://panel:80", ENROL_PATH).ok().as_deref(), Some("ws://panel:80/agent/v1/enrol"));
+        assert_eq!(
+            ws_url("http://10.0.0.1:3100/", CONNECT_PATH)
+                .ok()
+                .as_deref(),
+            Some("ws://10.0.0.1:3100/agent/v1/connect")
+        );
+        assert_eq!(
+            ws_url("ws://panel:80", ENROL_PATH).ok().as_deref(),
+            Some("ws://panel:80/agent/v1/enrol")
+        );
         assert!(ws_url("ftp://x", ENROL_PATH).is_err());
         assert!(ws_url("http://", ENROL_PATH).is_err());
     }
@@ -295,12 +340,18 @@ mod tests {
     fn backoff_grows_with_jitter_and_caps() {
         let mut b = Backoff::default();
         let first = b.next_delay();
-        assert!(first >= Duration::from_millis(500) && first < Duration::from_millis(1500), "{first:?}");
+        assert!(
+            first >= Duration::from_millis(500) && first < Duration::from_millis(1500),
+            "{first:?}"
+        );
         for _ in 0..10 {
             b.next_delay();
         }
         let late = b.next_delay();
-        assert!(late >= Duration::from_secs(30) && late < Duration::from_secs(90), "{late:?}");
+        assert!(
+            late >= Duration::from_secs(30) && late < Duration::from_secs(90),
+            "{late:?}"
+        );
     }
 
     #[test]

@@ -2,11 +2,15 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use agent::{link, Config};
+use agent::{Config, link};
 use clap::Parser;
 
 #[derive(Parser, Debug)]
-#[command(name = "flotilla-agent", version, about = "The Flotilla node agent: dials out to the panel, reports this node and runs its commands.")]
+#[command(
+    name = "flotilla-agent",
+    version,
+    about = "The Flotilla node agent: dials out to the panel, reports this node and runs its commands."
+)]
 struct Args {
     /// Panel URL the agent dials, e.g. http://panel.example:3100
     #[arg(long, env = "FLOTILLA_PANEL_URL")]
@@ -15,16 +19,32 @@ struct Args {
     #[arg(long, env = "FLOTILLA_ENROLMENT_KEY", hide_env_values = true)]
     enrolment_key: Option<String>,
     /// Where the node identity (token, mode 0600) is kept.
-    #[arg(long, env = "FLOTILLA_STATE_DIR", default_value = "/var/lib/flotilla-agent")]
+    #[arg(
+        long,
+        env = "FLOTILLA_STATE_DIR",
+        default_value = "/var/lib/flotilla-agent"
+    )]
     state_dir: PathBuf,
     /// Docker Engine socket.
-    #[arg(long, env = "DOCKER_HOST", default_value = "unix:///var/run/docker.sock")]
+    #[arg(
+        long,
+        env = "DOCKER_HOST",
+        default_value = "unix:///var/run/docker.sock"
+    )]
     docker_host: String,
     /// File holding this machine's stable id.
-    #[arg(long, env = "FLOTILLA_MACHINE_ID_FILE", default_value = "/etc/machine-id")]
+    #[arg(
+        long,
+        env = "FLOTILLA_MACHINE_ID_FILE",
+        default_value = "/etc/machine-id"
+    )]
     machine_id_file: PathBuf,
     /// File holding the installed firmware version.
-    #[arg(long, env = "FLOTILLA_FIRMWARE_VERSION_FILE", default_value = "/etc/flotilla/firmware-version")]
+    #[arg(
+        long,
+        env = "FLOTILLA_FIRMWARE_VERSION_FILE",
+        default_value = "/etc/flotilla/firmware-version"
+    )]
     firmware_version_file: PathBuf,
     /// Filesystem whose size and free space are reported.
     #[arg(long, env = "FLOTILLA_DISK_PATH", default_value = "/")]
@@ -39,7 +59,9 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&args.log).unwrap_or_else(|_| "info".into()),
+        )
         .init();
     let config = Config {
         panel_url: args.panel,

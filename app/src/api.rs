@@ -42,14 +42,20 @@ pub async fn current_user() -> Result<Me, AppError> {
 pub async fn list_nodes() -> Result<Snapshot<Vec<NodeView>>, AppError> {
     let (panel, actor) = actor().await?;
     let data = panel.nodes.list(&actor).await.map_err(fail)?;
-    Ok(Snapshot { now_ms: now_ms(), data })
+    Ok(Snapshot {
+        now_ms: now_ms(),
+        data,
+    })
 }
 
 #[server(endpoint = "get_node")]
 pub async fn get_node(id: String) -> Result<Snapshot<NodeDetail>, AppError> {
     let (panel, actor) = actor().await?;
     let data = panel.nodes.get(&actor, &id).await.map_err(fail)?;
-    Ok(Snapshot { now_ms: now_ms(), data })
+    Ok(Snapshot {
+        now_ms: now_ms(),
+        data,
+    })
 }
 
 #[server(endpoint = "refresh_node")]
@@ -64,11 +70,17 @@ pub async fn refresh_node(id: String) -> Result<(), AppError> {
 pub async fn list_keys() -> Result<Snapshot<Vec<EnrolmentKeyView>>, AppError> {
     let (panel, actor) = actor().await?;
     let data = panel.enrolment.list_keys(&actor).await.map_err(fail)?;
-    Ok(Snapshot { now_ms: now_ms(), data })
+    Ok(Snapshot {
+        now_ms: now_ms(),
+        data,
+    })
 }
 
 #[server(endpoint = "create_key")]
-pub async fn create_key(label: String, expires_in_hours: String) -> Result<CreatedEnrolmentKey, AppError> {
+pub async fn create_key(
+    label: String,
+    expires_in_hours: String,
+) -> Result<CreatedEnrolmentKey, AppError> {
     let (panel, actor) = actor().await?;
     let new = domain::enrolment::NewEnrolmentKey::parse(&label, &expires_in_hours).map_err(fail)?;
     panel.enrolment.create_key(&actor, new).await.map_err(fail)
@@ -89,12 +101,20 @@ pub async fn list_users() -> Result<Vec<UserView>, AppError> {
 }
 
 #[server(endpoint = "create_user")]
-pub async fn create_user(username: String, password: String, role: String) -> Result<UserView, AppError> {
+pub async fn create_user(
+    username: String,
+    password: String,
+    role: String,
+) -> Result<UserView, AppError> {
     let (panel, actor) = actor().await?;
     let username = domain::user::Username::parse(&username).map_err(fail)?;
     let password = domain::user::Password::parse(&password).map_err(fail)?;
     let role = domain::Role::parse(&role).map_err(fail)?;
-    panel.auth.create_user(&actor, username, password, role).await.map_err(fail)
+    panel
+        .auth
+        .create_user(&actor, username, password, role)
+        .await
+        .map_err(fail)
 }
 
 #[server(endpoint = "set_role")]

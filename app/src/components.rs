@@ -3,11 +3,11 @@
 use domain::user::Me;
 use domain::{AppError, Permission};
 use leptos::prelude::*;
-use leptos_router::components::{Outlet, Redirect, A};
+use leptos_router::components::{A, Outlet, Redirect};
 use leptos_router::hooks::use_location;
 
 use crate::api;
-use crate::live::{provide_live, use_toasts, ToastKind};
+use crate::live::{ToastKind, provide_live, use_toasts};
 
 /// The signed-in user, loaded once by the shell and shared with every page.
 #[derive(Clone, Copy)]
@@ -121,7 +121,11 @@ fn NavLink(href: &'static str, label: &'static str) -> impl IntoView {
 }
 
 #[component]
-pub fn PageHeader(title: &'static str, #[prop(optional)] subtitle: &'static str, #[prop(optional)] children: Option<Children>) -> impl IntoView {
+pub fn PageHeader(
+    title: &'static str,
+    #[prop(optional)] subtitle: &'static str,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
     view! {
         <div class="flex items-start justify-between gap-4 mb-6">
             <div>
@@ -275,5 +279,6 @@ fn ToastStack() -> impl IntoView {
 pub const BUTTON: &str = "inline-flex items-center gap-2 rounded-md bg-sky-600 px-3 py-2 text-sm font-medium text-white shadow-sm hover:bg-sky-700 disabled:opacity-50 disabled:cursor-not-allowed";
 pub const BUTTON_SECONDARY: &str = "inline-flex items-center gap-2 rounded-md border border-slate-300 bg-white px-3 py-2 text-sm font-medium text-slate-700 hover:bg-slate-50 disabled:opacity-50";
 pub const TABLE: &str = "min-w-full divide-y divide-slate-200 text-sm";
-pub const TH: &str = "px-4 py-2 text-left text-xs font-semibold uppercase tracking-wide text-slate-500 bg-slate-50";
+pub const TH: &str =
+    "px-4 py-2 text-left text-xs font-semibold uppercase tracking-wide text-slate-500 bg-slate-50";
 pub const TD: &str = "px-4 py-2 text-slate-700 align-top";

@@ -1,5 +1,7 @@
 //! Flotilla's UI: routes, pages, components, and the server functions they call.
 #![forbid(unsafe_code)]
+// Deeply nested view types (without erase_components in release) need a higher limit.
+#![recursion_limit = "256"]
 
 pub mod api;
 mod components;
@@ -9,9 +11,9 @@ mod pages;
 mod server;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::{path, SsrMode};
+use leptos_router::{SsrMode, path};
 
 use components::Shell;
 use pages::{keys::KeysPage, login::LoginPage, node::NodePage, nodes::NodesPage, users::UsersPage};

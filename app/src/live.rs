@@ -15,7 +15,12 @@ pub struct Live {
 
 impl Live {
     fn new() -> Self {
-        Self { nodes: RwSignal::new(0), keys: RwSignal::new(0), users: RwSignal::new(0), now: RwSignal::new(None) }
+        Self {
+            nodes: RwSignal::new(0),
+            keys: RwSignal::new(0),
+            users: RwSignal::new(0),
+            now: RwSignal::new(None),
+        }
     }
 }
 
@@ -72,14 +77,20 @@ impl Toasts {
 }
 
 pub fn use_toasts() -> Toasts {
-    use_context::<Toasts>().unwrap_or_else(|| Toasts { list: RwSignal::new(vec![]), next: RwSignal::new(0) })
+    use_context::<Toasts>().unwrap_or_else(|| Toasts {
+        list: RwSignal::new(vec![]),
+        next: RwSignal::new(0),
+    })
 }
 
 /// Provides the contexts; in the browser also subscribes to `/events` and starts the clock.
 pub fn provide_live() {
     let live = Live::new();
     provide_context(live);
-    provide_context(Toasts { list: RwSignal::new(vec![]), next: RwSignal::new(0) });
+    provide_context(Toasts {
+        list: RwSignal::new(vec![]),
+        next: RwSignal::new(0),
+    });
     #[cfg(feature = "hydrate")]
     browser::start(live);
 }
@@ -90,8 +101,8 @@ mod browser {
     use domain::event::UiEvent;
     use leptos::prelude::*;
     use std::time::Duration;
-    use wasm_bindgen::prelude::Closure;
     use wasm_bindgen::JsCast;
+    use wasm_bindgen::prelude::Closure;
     use web_sys::{EventSource, MessageEvent};
 
     /// Bumps happen at most every 300 ms per area, so a burst of changes is one refetch.
@@ -100,13 +111,18 @@ mod browser {
     pub fn start(live: Live) {
         Effect::new(move |_| {
             live.now.set(Some(js_sys::Date::now() as i64));
-            let _ = set_interval_with_handle(move || live.now.set(Some(js_sys::Date::now() as i64)), Duration::from_secs(1));
+            let _ = set_interval_with_handle(
+                move || live.now.set(Some(js_sys::Date::now() as i64)),
+                Duration::from_secs(1),
+            );
             connect(live);
         });
     }
 
     fn connect(live: Live) {
-        let Ok(source) = EventSource::new(UiEvent::SSE_PATH) else { return };
+        let Ok(source) = EventSource::new(UiEvent::SSE_PATH) else {
+            return;
+        };
         let pending: StoredValue<[bool; 3], LocalStorage> = StoredValue::new_local([false; 3]);
         let bump = move |slot: usize, signal: RwSignal<u64>| {
             if pending.with_value(|p| p[slot]) {
@@ -122,7 +138,9 @@ mod browser {
             );
         };
         let on_change = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
-            let Some(text) = ev.data().as_string() else { return };
+            let Some(text) = ev.data().as_string() else {
+                return;
+            };
             match serde_json::from_str::<UiEvent>(&text) {
                 Ok(UiEvent::Node { .. }) => bump(0, live.nodes),
                 Ok(UiEvent::Keys) => bump(1, live.keys),
@@ -135,8 +153,10 @@ mod browser {
             bump(1, live.keys);
             bump(2, live.users);
         });
-        let _ = source.add_event_listener_with_callback("change", on_change.as_ref().unchecked_ref());
-        let _ = source.add_event_listener_with_callback("resync", on_resync.as_ref().unchecked_ref());
+        let _ =
+            source.add_event_listener_with_callback("change", on_change.as_ref().unchecked_ref());
+        let _ =
+            source.add_event_listener_with_callback("resync", on_resync.as_ref().unchecked_ref());
         // The browser reconnects an EventSource by itself; after a reconnect we may have missed
         // changes, so refetch everything.
         let _ = source.add_event_listener_with_callback("open", on_resync.as_ref().unchecked_ref());

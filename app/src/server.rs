@@ -1,7 +1,7 @@
 //! Server-side helpers for the server functions (compiled only with `ssr`): find the control
 //! plane, authenticate the caller from the session cookie, and turn errors into HTTP statuses.
-use control::auth::{session_token_from_cookies, Actor};
 use control::Panel;
+use control::auth::{Actor, session_token_from_cookies};
 use domain::AppError;
 use http::header::{COOKIE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue, StatusCode};
@@ -35,13 +35,18 @@ pub async fn actor() -> Result<(Panel, Actor), AppError> {
 pub fn fail(e: impl Into<AppError>) -> AppError {
     let e = e.into();
     if let Some(res) = use_context::<ResponseOptions>() {
-        res.set_status(StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+        res.set_status(
+            StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        );
     }
     e
 }
 
 pub fn set_cookie(value: &str) {
-    if let (Some(res), Ok(v)) = (use_context::<ResponseOptions>(), HeaderValue::from_str(value)) {
+    if let (Some(res), Ok(v)) = (
+        use_context::<ResponseOptions>(),
+        HeaderValue::from_str(value),
+    ) {
         res.append_header(SET_COOKIE, v);
     }
 }

@@ -2,16 +2,16 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use domain::event::UiEvent;
 use domain::user::{Me, Password, UserView, Username};
 use domain::{Permission, Role};
 
+use crate::ControlError;
 use crate::events::Events;
 use crate::secret::{self, now_ms};
 use crate::store::Store;
-use crate::ControlError;
 
 /// Name of the session cookie (HttpOnly, SameSite=Strict).
 pub const SESSION_COOKIE: &str = "flotilla_session";
@@ -35,7 +35,11 @@ impl Actor {
     }
 
     pub fn me(&self) -> Me {
-        Me { id: self.user_id.clone(), username: self.username.clone(), role: self.role }
+        Me {
+            id: self.user_id.clone(),
+            username: self.username.clone(),
+            role: self.role,
+        }
     }
 }
 
@@ -57,7 +61,13 @@ pub struct Auth {
 
 impl Auth {
     pub fn new(store: Store, events: Events, session_ttl_ms: i64, secure_cookies: bool) -> Self {
-        Self { store, events, session_ttl_ms, secure_cookies, throttle: Arc::default() }
+        Self {
+            store,
+            events,
+            session_ttl_ms,
+            secure_cookies,
+            throttle: Arc::default(),
+        }
     }
 
     /// The `Set-Cookie` value that carries a new session to the browser.
@@ -72,7 +82,10 @@ impl Auth {
 
     /// Creates the first Administrator when there are no users. Returns the generated password
     /// when none was given, so the caller can print it once.
-    pub async fn bootstrap_admin(&self, password: Option<&str>) -> Result<Option<String>, ControlError> {
+    pub async fn bootstrap_admin(
+        &self,
+        password: Option<&str>,
+    ) -> Result<Option<String>, ControlError> {
         if self.store.count_users().await? > 0 {
             return Ok(None);
         }
@@ -84,8 +97,18 @@ impl Auth {
             }
         };
         let hash = hash_password(&password).await?;
-        self.store.insert_user(&uuid::Uuid::new_v4().to_string(), "admin", &hash, Role::Administrator, now_ms()).await?;
-        self.store.audit("system", "user.bootstrap", Some("admin"), None).await?;
+        self.store
+            .insert_user(
+                &uuid::Uuid::new_v4().to_string(),
+                "admin",
+                &hash,
+                Role::Administrator,
+                now_ms(),
+            )
+            .await?;
+        self.store
+            .audit("system", "user.bootstrap", Some("admin"), None)
+            .await?;
         Ok(generated)
     }
 
@@ -94,7 +117,11 @@ impl Auth {
         let now = now_ms();
         self.lock_throttle().check(&key, now)?;
         let row = self.store.user_by_name(&key).await?;
-        let verified = verify_password(row.as_ref().map(|r| r.password_hash.clone()), password.to_owned()).await?;
+        let verified = verify_password(
+            row.as_ref().map(|r| r.password_hash.clone()),
+            password.to_owned(),
+        )
+        .await?;
         let row = match (row, verified) {
             (Some(row), true) => row,
             _ => {
@@ -105,20 +132,43 @@ impl Auth {
         };
         self.lock_throttle().succeed(&key);
         let token = secret::token("");
-        self.store.insert_session(&secret::hash(&token), &row.id, now, now + self.session_ttl_ms).await?;
-        self.store.audit(&row.username, "session.login", None, None).await?;
+        self.store
+            .insert_session(
+                &secret::hash(&token),
+                &row.id,
+                now,
+                now + self.session_ttl_ms,
+            )
+            .await?;
+        self.store
+            .audit(&row.username, "session.login", None, None)
+            .await?;
         Ok(Session {
             token,
             max_age_secs: self.session_ttl_ms / 1000,
-            actor: Actor { user_id: row.id.clone(), username: row.username.clone(), role: row.role()? },
+            actor: Actor {
+                user_id: row.id.clone(),
+                username: row.username.clone(),
+                role: row.role()?,
+            },
         })
     }
 
     /// The actor behind a session cookie value.
     pub async fn session(&self, token: Option<&str>) -> Result<Actor, ControlError> {
-        let token = token.filter(|t| !t.is_empty()).ok_or(ControlError::Unauthenticated)?;
-        let row = self.store.session_user(&secret::hash(token), now_ms()).await?.ok_or(ControlError::Unauthenticated)?;
-        Ok(Actor { user_id: row.id.clone(), username: row.username.clone(), role: row.role()? })
+        let token = token
+            .filter(|t| !t.is_empty())
+            .ok_or(ControlError::Unauthenticated)?;
+        let row = self
+            .store
+            .session_user(&secret::hash(token), now_ms())
+            .await?
+            .ok_or(ControlError::Unauthenticated)?;
+        Ok(Actor {
+            user_id: row.id.clone(),
+            username: row.username.clone(),
+            role: row.role()?,
+        })
     }
 
     pub async fn logout(&self, token: &str) -> Result<(), ControlError> {
@@ -131,7 +181,12 @@ impl Auth {
 
     pub async fn list_users(&self, actor: &Actor) -> Result<Vec<UserView>, ControlError> {
         actor.require(Permission::Read)?;
-        self.store.list_users().await?.iter().map(|r| r.view()).collect()
+        self.store
+            .list_users()
+            .await?
+            .iter()
+            .map(|r| r.view())
+            .collect()
     }
 
     pub async fn create_user(
@@ -145,26 +200,61 @@ impl Auth {
         let hash = hash_password(&password).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_ms();
-        match self.store.insert_user(&id, username.as_str(), &hash, role, now).await {
+        match self
+            .store
+            .insert_user(&id, username.as_str(), &hash, role, now)
+            .await
+        {
             Err(e) if e.is_unique_violation() => {
-                return Err(ControlError::Conflict(format!("The username \"{}\" is taken.", username.as_str())));
+                return Err(ControlError::Conflict(format!(
+                    "The username \"{}\" is taken.",
+                    username.as_str()
+                )));
             }
             other => other?,
         }
-        self.store.audit(&actor.username, "user.create", Some(username.as_str()), Some(role.as_str())).await?;
+        self.store
+            .audit(
+                &actor.username,
+                "user.create",
+                Some(username.as_str()),
+                Some(role.as_str()),
+            )
+            .await?;
         self.events.publish(UiEvent::Users);
-        Ok(UserView { id, username: username.as_str().to_owned(), role, created_at_ms: now })
+        Ok(UserView {
+            id,
+            username: username.as_str().to_owned(),
+            role,
+            created_at_ms: now,
+        })
     }
 
-    pub async fn set_role(&self, actor: &Actor, user_id: &str, role: Role) -> Result<(), ControlError> {
+    pub async fn set_role(
+        &self,
+        actor: &Actor,
+        user_id: &str,
+        role: Role,
+    ) -> Result<(), ControlError> {
         actor.require(Permission::Administer)?;
-        let user = self.store.user_by_id(user_id).await?.ok_or(ControlError::NotFound("User"))?;
+        let user = self
+            .store
+            .user_by_id(user_id)
+            .await?
+            .ok_or(ControlError::NotFound("User"))?;
         if !self.store.set_role(user_id, role, now_ms()).await? {
             return Err(ControlError::Conflict(
                 "The panel needs at least one Administrator: promote someone else first.".into(),
             ));
         }
-        self.store.audit(&actor.username, "user.role", Some(&user.username), Some(role.as_str())).await?;
+        self.store
+            .audit(
+                &actor.username,
+                "user.role",
+                Some(&user.username),
+                Some(role.as_str()),
+            )
+            .await?;
         self.events.publish(UiEvent::Users);
         Ok(())
     }
@@ -210,8 +300,12 @@ async fn verify_password(stored: Option<String>, password: String) -> Result<boo
         });
         let exists = stored.is_some();
         let hash = stored.unwrap_or_else(|| dummy.clone());
-        let parsed = PasswordHash::new(&hash).map_err(|e| ControlError::Corrupt(format!("password hash: {e}")))?;
-        Ok(exists && Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        let parsed = PasswordHash::new(&hash)
+            .map_err(|e| ControlError::Corrupt(format!("password hash: {e}")))?;
+        Ok(exists
+            && Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok())
     })
     .await?
 }
@@ -235,17 +329,22 @@ const FORGET_AFTER_MS: i64 = 3_600_000;
 
 impl Throttle {
     fn check(&mut self, key: &str, now: i64) -> Result<(), ControlError> {
-        self.entries.retain(|_, f| now - f.last_ms < FORGET_AFTER_MS);
+        self.entries
+            .retain(|_, f| now - f.last_ms < FORGET_AFTER_MS);
         match self.entries.get(key) {
-            Some(f) if f.locked_until_ms > now => {
-                Err(ControlError::Throttled { retry_after_secs: ((f.locked_until_ms - now) as u64).div_ceil(1000) })
-            }
+            Some(f) if f.locked_until_ms > now => Err(ControlError::Throttled {
+                retry_after_secs: ((f.locked_until_ms - now) as u64).div_ceil(1000),
+            }),
             _ => Ok(()),
         }
     }
 
     fn fail(&mut self, key: &str, now: i64) {
-        let f = self.entries.entry(key.to_owned()).or_insert(Failures { count: 0, last_ms: now, locked_until_ms: 0 });
+        let f = self.entries.entry(key.to_owned()).or_insert(Failures {
+            count: 0,
+            last_ms: now,
+            locked_until_ms: 0,
+        });
         f.count += 1;
         f.last_ms = now;
         if f.count > FREE_ATTEMPTS {
@@ -270,7 +369,9 @@ pub fn session_token_from_cookies(header: &str) -> Option<&str> {
 /// The `Set-Cookie` value for a session; `secure` adds the Secure flag (behind TLS).
 fn session_cookie(token: &str, max_age_secs: i64, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
-    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}")
+    format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}"
+    )
 }
 
 #[cfg(test)]
@@ -290,30 +391,59 @@ mod tests {
     #[tokio::test]
     async fn bootstrap_creates_one_admin_with_the_given_or_a_generated_password() {
         let (auth, _dir) = auth().await;
-        assert_eq!(auth.bootstrap_admin(Some("correct horse battery")).await.expect("bootstrap"), None);
-        assert!(auth.bootstrap_admin(None).await.expect("second bootstrap").is_none(), "runs only once");
-        let s = auth.login("admin", "correct horse battery").await.expect("login works");
+        assert_eq!(
+            auth.bootstrap_admin(Some("correct horse battery"))
+                .await
+                .expect("bootstrap"),
+            None
+        );
+        assert!(
+            auth.bootstrap_admin(None)
+                .await
+                .expect("second bootstrap")
+                .is_none(),
+            "runs only once"
+        );
+        let s = auth
+            .login("admin", "correct horse battery")
+            .await
+            .expect("login works");
         assert_eq!(s.actor.role, Role::Administrator);
 
         let (fresh, _dir2) = self::auth().await;
-        let generated = fresh.bootstrap_admin(None).await.expect("bootstrap").expect("generated");
+        let generated = fresh
+            .bootstrap_admin(None)
+            .await
+            .expect("bootstrap")
+            .expect("generated");
         assert!(fresh.login("admin", &generated).await.is_ok());
     }
 
     #[tokio::test]
     async fn wrong_password_gives_no_session_and_is_throttled() {
         let (auth, _dir) = auth().await;
-        auth.bootstrap_admin(Some("correct horse battery")).await.expect("bootstrap");
+        auth.bootstrap_admin(Some("correct horse battery"))
+            .await
+            .expect("bootstrap");
         for _ in 0..FREE_ATTEMPTS {
-            assert!(matches!(auth.login("admin", "wrong password").await, Err(ControlError::BadCredentials)));
+            assert!(matches!(
+                auth.login("admin", "wrong password").await,
+                Err(ControlError::BadCredentials)
+            ));
         }
         // The fourth failure locks the account for a while, even for the right password.
-        assert!(matches!(auth.login("admin", "wrong password").await, Err(ControlError::BadCredentials)));
+        assert!(matches!(
+            auth.login("admin", "wrong password").await,
+            Err(ControlError::BadCredentials)
+        ));
         assert!(matches!(
             auth.login("admin", "correct horse battery").await,
             Err(ControlError::Throttled { retry_after_secs }) if retry_after_secs >= 1
         ));
-        assert!(matches!(auth.login("nobody", "whatever pw").await, Err(ControlError::BadCredentials)));
+        assert!(matches!(
+            auth.login("nobody", "whatever pw").await,
+            Err(ControlError::BadCredentials)
+        ));
     }
 
     #[test]
@@ -322,14 +452,29 @@ mod tests {
         for _ in 0..4 {
             t.fail("u", 0);
         }
-        assert!(matches!(t.check("u", 1_000), Err(ControlError::Throttled { retry_after_secs: 1 })));
+        assert!(matches!(
+            t.check("u", 1_000),
+            Err(ControlError::Throttled {
+                retry_after_secs: 1
+            })
+        ));
         assert!(t.check("u", 2_000).is_ok());
         t.fail("u", 2_000);
-        assert!(matches!(t.check("u", 2_000), Err(ControlError::Throttled { retry_after_secs: 4 })));
+        assert!(matches!(
+            t.check("u", 2_000),
+            Err(ControlError::Throttled {
+                retry_after_secs: 4
+            })
+        ));
         for _ in 0..30 {
             t.fail("u", 3_000);
         }
-        assert!(matches!(t.check("u", 3_000), Err(ControlError::Throttled { retry_after_secs: 300 })));
+        assert!(matches!(
+            t.check("u", 3_000),
+            Err(ControlError::Throttled {
+                retry_after_secs: 300
+            })
+        ));
         t.succeed("u");
         assert!(t.check("u", 3_000).is_ok());
     }
@@ -337,42 +482,109 @@ mod tests {
     #[tokio::test]
     async fn sessions_resolve_and_end_on_logout() {
         let (auth, _dir) = auth().await;
-        auth.bootstrap_admin(Some("correct horse battery")).await.expect("bootstrap");
-        let s = auth.login("admin", "correct horse battery").await.expect("login");
-        assert_eq!(auth.session(Some(&s.token)).await.expect("valid").username, "admin");
-        assert!(matches!(auth.session(Some("forged")).await, Err(ControlError::Unauthenticated)));
-        assert!(matches!(auth.session(None).await, Err(ControlError::Unauthenticated)));
+        auth.bootstrap_admin(Some("correct horse battery"))
+            .await
+            .expect("bootstrap");
+        let s = auth
+            .login("admin", "correct horse battery")
+            .await
+            .expect("login");
+        assert_eq!(
+            auth.session(Some(&s.token)).await.expect("valid").username,
+            "admin"
+        );
+        assert!(matches!(
+            auth.session(Some("forged")).await,
+            Err(ControlError::Unauthenticated)
+        ));
+        assert!(matches!(
+            auth.session(None).await,
+            Err(ControlError::Unauthenticated)
+        ));
         auth.logout(&s.token).await.expect("logout");
-        assert!(matches!(auth.session(Some(&s.token)).await, Err(ControlError::Unauthenticated)));
+        assert!(matches!(
+            auth.session(Some(&s.token)).await,
+            Err(ControlError::Unauthenticated)
+        ));
     }
 
     #[tokio::test]
     async fn only_administrators_manage_users() {
         let (auth, _dir) = auth().await;
-        auth.bootstrap_admin(Some("correct horse battery")).await.expect("bootstrap");
-        let admin = auth.login("admin", "correct horse battery").await.expect("login").actor;
+        auth.bootstrap_admin(Some("correct horse battery"))
+            .await
+            .expect("bootstrap");
+        let admin = auth
+            .login("admin", "correct horse battery")
+            .await
+            .expect("login")
+            .actor;
         let viewer = auth
-            .create_user(&admin, Username::parse("vera").expect("name"), pw("viewer password"), Role::Viewer)
+            .create_user(
+                &admin,
+                Username::parse("vera").expect("name"),
+                pw("viewer password"),
+                Role::Viewer,
+            )
             .await
             .expect("created");
-        let vera = auth.login("vera", "viewer password").await.expect("login").actor;
+        let vera = auth
+            .login("vera", "viewer password")
+            .await
+            .expect("login")
+            .actor;
         assert!(matches!(
-            auth.create_user(&vera, Username::parse("eve").expect("name"), pw("another password"), Role::Administrator).await,
+            auth.create_user(
+                &vera,
+                Username::parse("eve").expect("name"),
+                pw("another password"),
+                Role::Administrator
+            )
+            .await,
             Err(ControlError::Forbidden)
         ));
-        assert!(matches!(auth.set_role(&vera, &viewer.id, Role::Administrator).await, Err(ControlError::Forbidden)));
         assert!(matches!(
-            auth.create_user(&admin, Username::parse("vera").expect("name"), pw("viewer password"), Role::Viewer).await,
+            auth.set_role(&vera, &viewer.id, Role::Administrator).await,
+            Err(ControlError::Forbidden)
+        ));
+        assert!(matches!(
+            auth.create_user(
+                &admin,
+                Username::parse("vera").expect("name"),
+                pw("viewer password"),
+                Role::Viewer
+            )
+            .await,
             Err(ControlError::Conflict(_))
         ));
-        assert!(matches!(auth.set_role(&admin, &admin.user_id, Role::Viewer).await, Err(ControlError::Conflict(_))));
-        auth.set_role(&admin, &viewer.id, Role::Editor).await.expect("promotes");
-        assert_eq!(auth.session(Some(&auth.login("vera", "viewer password").await.expect("login").token)).await.expect("s").role, Role::Editor);
+        assert!(matches!(
+            auth.set_role(&admin, &admin.user_id, Role::Viewer).await,
+            Err(ControlError::Conflict(_))
+        ));
+        auth.set_role(&admin, &viewer.id, Role::Editor)
+            .await
+            .expect("promotes");
+        assert_eq!(
+            auth.session(Some(
+                &auth
+                    .login("vera", "viewer password")
+                    .await
+                    .expect("login")
+                    .token
+            ))
+            .await
+            .expect("s")
+            .role,
+            Role::Editor
+        );
     }
 
     #[test]
     fn cookies() {
-        assert_eq!(session_token_from_cookies("a=b; flotilla_session=tok; c=d"), Some("tok"));
+        assert_eq!(
+            session_token_from_cookies("a=b; flotilla_session=tok; c=d"),
+            Some("tok")
+        );
         assert_eq!(session_token_from_cookies("a=b"), None);
         let c = session_cookie("tok", 60, false);
         assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && !c.contains("Secure"));

@@ -1,14 +1,14 @@
 //! Enrolment keys and the one-time exchange of a key for a node identity.
+use domain::Permission;
 use domain::enrolment::{CreatedEnrolmentKey, EnrolmentKeyView, NewEnrolmentKey};
 use domain::event::UiEvent;
 use domain::protocol::{EnrolRequest, EnrolResponse, PROTOCOL_VERSION};
-use domain::Permission;
 
+use crate::ControlError;
 use crate::auth::Actor;
 use crate::events::Events;
 use crate::secret::{self, now_ms};
 use crate::store::{KeyRow, NodeEnrolment, Store};
-use crate::ControlError;
 
 #[derive(Clone)]
 pub struct Enrolment {
@@ -21,7 +21,11 @@ impl Enrolment {
         Self { store, events }
     }
 
-    pub async fn create_key(&self, actor: &Actor, new: NewEnrolmentKey) -> Result<CreatedEnrolmentKey, ControlError> {
+    pub async fn create_key(
+        &self,
+        actor: &Actor,
+        new: NewEnrolmentKey,
+    ) -> Result<CreatedEnrolmentKey, ControlError> {
         actor.require(Permission::Administer)?;
         let now = now_ms();
         let row = KeyRow {
@@ -35,23 +39,53 @@ impl Enrolment {
         };
         let secret = secret::token("flt_ek_");
         self.store.insert_key(&row, &secret::hash(&secret)).await?;
-        self.store.audit(&actor.username, "enrolment_key.create", Some(&row.id), Some(&row.label)).await?;
+        self.store
+            .audit(
+                &actor.username,
+                "enrolment_key.create",
+                Some(&row.id),
+                Some(&row.label),
+            )
+            .await?;
         self.events.publish(UiEvent::Keys);
-        Ok(CreatedEnrolmentKey { key: row.into(), secret })
+        Ok(CreatedEnrolmentKey {
+            key: row.into(),
+            secret,
+        })
     }
 
     pub async fn list_keys(&self, actor: &Actor) -> Result<Vec<EnrolmentKeyView>, ControlError> {
         actor.require(Permission::Read)?;
-        Ok(self.store.list_keys().await?.into_iter().map(Into::into).collect())
+        Ok(self
+            .store
+            .list_keys()
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     pub async fn revoke_key(&self, actor: &Actor, id: &str) -> Result<(), ControlError> {
         actor.require(Permission::Administer)?;
-        let key = self.store.key_by_id(id).await?.ok_or(ControlError::NotFound("Enrolment key"))?;
+        let key = self
+            .store
+            .key_by_id(id)
+            .await?
+            .ok_or(ControlError::NotFound("Enrolment key"))?;
         if !self.store.revoke_key(id, now_ms()).await? {
-            return Err(ControlError::Conflict(format!("The key \"{}\" is already revoked.", key.label)));
+            return Err(ControlError::Conflict(format!(
+                "The key \"{}\" is already revoked.",
+                key.label
+            )));
         }
-        self.store.audit(&actor.username, "enrolment_key.revoke", Some(id), Some(&key.label)).await?;
+        self.store
+            .audit(
+                &actor.username,
+                "enrolment_key.revoke",
+                Some(id),
+                Some(&key.label),
+            )
+            .await?;
         self.events.publish(UiEvent::Keys);
         Ok(())
     }
@@ -59,13 +93,21 @@ impl Enrolment {
     /// Exchanges an enrolment key for a node id and a fresh node token. Refusals carry a reason
     /// the agent logs; they never reveal whether a key ever existed beyond "unknown".
     pub async fn enrol(&self, request: EnrolRequest) -> Result<EnrolResponse, ControlError> {
-        let refuse = |reason: &str| Ok(EnrolResponse::Refused { reason: reason.to_owned() });
+        let refuse = |reason: &str| {
+            Ok(EnrolResponse::Refused {
+                reason: reason.to_owned(),
+            })
+        };
         if request.v != PROTOCOL_VERSION {
             return refuse("unsupported protocol version");
         }
         let hostname = request.hostname.trim();
         let machine_id = request.machine_id.trim();
-        if hostname.is_empty() || hostname.len() > 253 || machine_id.is_empty() || machine_id.len() > 128 {
+        if hostname.is_empty()
+            || hostname.len() > 253
+            || machine_id.is_empty()
+            || machine_id.len() > 128
+        {
             return refuse("hostname and machine id are required (at most 253 and 128 characters)");
         }
         let key_hash = secret::hash(request.key.trim());
@@ -93,9 +135,13 @@ impl Enrolment {
             tracing::warn!(hostname, reason, "enrolment refused");
             return refuse(reason);
         };
-        self.store.audit("agent", "node.enrol", Some(&node_id), Some(hostname)).await?;
+        self.store
+            .audit("agent", "node.enrol", Some(&node_id), Some(hostname))
+            .await?;
         tracing::info!(node = %node_id, hostname, "node enrolled");
-        self.events.publish(UiEvent::Node { id: node_id.clone() });
+        self.events.publish(UiEvent::Node {
+            id: node_id.clone(),
+        });
         Ok(EnrolResponse::Enrolled { node_id, token })
     }
 }

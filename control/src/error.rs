@@ -63,7 +63,9 @@ impl From<ControlError> for AppError {
             ControlError::Forbidden => AppError::Forbidden,
             ControlError::NotFound(what) => AppError::NotFound(what.to_owned()),
             ControlError::Conflict(m) => AppError::Conflict(m),
-            ControlError::Throttled { retry_after_secs } => AppError::Throttled { retry_after_secs },
+            ControlError::Throttled { retry_after_secs } => {
+                AppError::Throttled { retry_after_secs }
+            }
             ControlError::Unavailable(m) => AppError::Unavailable(m),
             internal => {
                 let reference = crate::secret::reference();
@@ -80,7 +82,8 @@ mod tests {
 
     #[test]
     fn internal_errors_hide_their_cause() {
-        let e: AppError = ControlError::Corrupt("facts column: expected value at line 1".into()).into();
+        let e: AppError =
+            ControlError::Corrupt("facts column: expected value at line 1".into()).into();
         match e {
             AppError::Internal(reference) => assert_eq!(reference.len(), 8),
             other => panic!("expected Internal, got {other:?}"),
@@ -91,8 +94,12 @@ mod tests {
     fn user_errors_pass_through() {
         assert_eq!(AppError::from(ControlError::Forbidden), AppError::Forbidden);
         assert_eq!(
-            AppError::from(ControlError::Throttled { retry_after_secs: 4 }),
-            AppError::Throttled { retry_after_secs: 4 }
+            AppError::from(ControlError::Throttled {
+                retry_after_secs: 4
+            }),
+            AppError::Throttled {
+                retry_after_secs: 4
+            }
         );
     }
 }

@@ -9,7 +9,9 @@ pub struct Events {
 
 impl Events {
     pub fn new() -> Self {
-        Self { tx: broadcast::channel(1024).0 }
+        Self {
+            tx: broadcast::channel(1024).0,
+        }
     }
 
     /// Fire and forget: nobody listening is fine.

@@ -7,19 +7,19 @@
 //! facts (on hello and when they change), the disconnect time, and a batched last-seen flush every
 //! [`FLUSH_EVERY`], so the heartbeat path never writes to the database.
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use domain::event::UiEvent;
 use domain::protocol::{self, AgentMessage, Command, Envelope, Outcome, PanelMessage, Welcome};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{Notify, mpsc, oneshot};
 
+use crate::ControlError;
 use crate::events::Events;
 use crate::secret::{self, now_ms};
 use crate::store::Store;
-use crate::ControlError;
 
 /// How long a new connection may take to say hello.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -44,13 +44,34 @@ pub struct Close {
 }
 
 impl Close {
-    const NORMAL: Close = Close { code: 1000, reason: "bye" };
-    const REPLACED: Close = Close { code: 1000, reason: "replaced by a newer connection" };
-    const SILENT: Close = Close { code: 1001, reason: "missed heartbeats" };
-    const MALFORMED: Close = Close { code: 1008, reason: "malformed frame" };
-    const NO_HELLO: Close = Close { code: 1008, reason: "expected hello first" };
-    const INTERNAL: Close = Close { code: 1011, reason: "panel error" };
-    const RESTARTING: Close = Close { code: 1012, reason: "panel restarting" };
+    const NORMAL: Close = Close {
+        code: 1000,
+        reason: "bye",
+    };
+    const REPLACED: Close = Close {
+        code: 1000,
+        reason: "replaced by a newer connection",
+    };
+    const SILENT: Close = Close {
+        code: 1001,
+        reason: "missed heartbeats",
+    };
+    const MALFORMED: Close = Close {
+        code: 1008,
+        reason: "malformed frame",
+    };
+    const NO_HELLO: Close = Close {
+        code: 1008,
+        reason: "expected hello first",
+    };
+    const INTERNAL: Close = Close {
+        code: 1011,
+        reason: "panel error",
+    };
+    const RESTARTING: Close = Close {
+        code: 1012,
+        reason: "panel restarting",
+    };
 }
 
 const KICK_REPLACED: u8 = 1;
@@ -99,14 +120,22 @@ impl Gateway {
     }
 
     /// The node behind a bearer token; unknown or revoked tokens are refused and logged.
-    pub async fn authenticate(&self, token: Option<&str>, peer: &str) -> Result<String, ControlError> {
+    pub async fn authenticate(
+        &self,
+        token: Option<&str>,
+        peer: &str,
+    ) -> Result<String, ControlError> {
         let token = token.map(str::trim).filter(|t| !t.is_empty());
         let found = match token {
             Some(t) => self.store.node_id_by_token(&secret::hash(t)).await?,
             None => None,
         };
         found.ok_or_else(|| {
-            tracing::warn!(peer, presented = token.is_some(), "agent connection refused: unknown or revoked node token");
+            tracing::warn!(
+                peer,
+                presented = token.is_some(),
+                "agent connection refused: unknown or revoked node token"
+            );
             ControlError::Unauthenticated
         })
     }
@@ -121,7 +150,10 @@ impl Gateway {
             Err(_) => return Close::NO_HELLO,
             Ok(None) => return Close::NORMAL,
             Ok(Some(frame)) => match decode(&node_id, frame) {
-                Ok(Envelope { msg: AgentMessage::Hello(facts), .. }) => facts,
+                Ok(Envelope {
+                    msg: AgentMessage::Hello(facts),
+                    ..
+                }) => facts,
                 Ok(_) => return Close::NO_HELLO,
                 Err(close) => return close,
             },
@@ -142,10 +174,22 @@ impl Gateway {
         let close = if outgoing.send(welcome.encode()).await.is_err() {
             Close::NORMAL
         } else {
-            self.events.publish(UiEvent::Node { id: node_id.clone() });
-            self.session_loop(&node_id, &mut incoming, &mut outgoing, &last_seen, &mut rx, &kick, &kick_reason).await
+            self.events.publish(UiEvent::Node {
+                id: node_id.clone(),
+            });
+            self.session_loop(
+                &node_id,
+                &mut incoming,
+                &mut outgoing,
+                &last_seen,
+                &mut rx,
+                &kick,
+                &kick_reason,
+            )
+            .await
         };
-        self.unregister(&node_id, conn_id, last_seen.load(Ordering::Relaxed)).await;
+        self.unregister(&node_id, conn_id, last_seen.load(Ordering::Relaxed))
+            .await;
         tracing::info!(node = %node_id, conn = conn_id, reason = close.reason, "agent disconnected");
         close
     }
@@ -206,7 +250,13 @@ impl Gateway {
     fn register(
         &self,
         node_id: &str,
-    ) -> (u64, Arc<AtomicI64>, mpsc::Receiver<String>, Arc<Notify>, Arc<AtomicU8>) {
+    ) -> (
+        u64,
+        Arc<AtomicI64>,
+        mpsc::Receiver<String>,
+        Arc<Notify>,
+        Arc<AtomicU8>,
+    ) {
         let conn_id = self.next_conn.fetch_add(1, Ordering::Relaxed);
         let last_seen = Arc::new(AtomicI64::new(now_ms()));
         let (tx, rx) = mpsc::channel(64);
@@ -233,28 +283,42 @@ impl Gateway {
                 _ => false,
             }
         };
-        if let Err(e) = self.store.save_last_seen(&[(node_id.to_owned(), last_seen_ms)]).await {
+        if let Err(e) = self
+            .store
+            .save_last_seen(&[(node_id.to_owned(), last_seen_ms)])
+            .await
+        {
             tracing::error!(node = %node_id, error = %crate::error::chain(&e), "could not store last seen");
         }
         if removed {
-            self.events.publish(UiEvent::Node { id: node_id.to_owned() });
+            self.events.publish(UiEvent::Node {
+                id: node_id.to_owned(),
+            });
         }
     }
 
     /// Last frame time of every connected node.
     pub fn presence(&self) -> HashMap<String, i64> {
-        self.lock_live().iter().map(|(id, l)| (id.clone(), l.last_seen_ms.load(Ordering::Relaxed))).collect()
+        self.lock_live()
+            .iter()
+            .map(|(id, l)| (id.clone(), l.last_seen_ms.load(Ordering::Relaxed)))
+            .collect()
     }
 
     pub fn is_online(&self, node_id: &str) -> Option<i64> {
-        self.lock_live().get(node_id).map(|l| l.last_seen_ms.load(Ordering::Relaxed))
+        self.lock_live()
+            .get(node_id)
+            .map(|l| l.last_seen_ms.load(Ordering::Relaxed))
     }
 
     /// Closes sessions that missed [`MISSED_HEARTBEATS`] heartbeats; returns how many.
     pub fn sweep(&self) -> usize {
         let deadline = now_ms() - (self.heartbeat * MISSED_HEARTBEATS).as_millis() as i64;
         let live = self.lock_live();
-        let silent: Vec<&Live> = live.values().filter(|l| l.last_seen_ms.load(Ordering::Relaxed) < deadline).collect();
+        let silent: Vec<&Live> = live
+            .values()
+            .filter(|l| l.last_seen_ms.load(Ordering::Relaxed) < deadline)
+            .collect();
         for l in &silent {
             l.kick(KICK_SILENT);
         }
@@ -275,7 +339,12 @@ impl Gateway {
     }
 
     /// Sends a command and waits for its result (or `timeout`).
-    pub async fn command(&self, node_id: &str, command: Command, timeout: Duration) -> Result<Outcome, ControlError> {
+    pub async fn command(
+        &self,
+        node_id: &str,
+        command: Command,
+        timeout: Duration,
+    ) -> Result<Outcome, ControlError> {
         let tx = self
             .lock_live()
             .get(node_id)
@@ -321,10 +390,10 @@ impl Gateway {
                 tick.tick().await;
                 n += 1;
                 gw.sweep();
-                if n % flush_every == 0 {
-                    if let Err(e) = gw.flush().await {
-                        tracing::error!(error = %crate::error::chain(&e), "last-seen flush failed");
-                    }
+                if n.is_multiple_of(flush_every)
+                    && let Err(e) = gw.flush().await
+                {
+                    tracing::error!(error = %crate::error::chain(&e), "last-seen flush failed");
                 }
             }
         })

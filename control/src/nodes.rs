@@ -1,14 +1,14 @@
 //! Node queries for the UI (stored facts merged with live presence) and node commands.
 use std::time::Duration;
 
+use domain::Permission;
 use domain::node::{Connectivity, NodeDetail, NodeView};
 use domain::protocol::{Command, Outcome};
-use domain::Permission;
 
+use crate::ControlError;
 use crate::auth::Actor;
 use crate::gateway::Gateway;
 use crate::store::{NodeRow, Store};
-use crate::ControlError;
 
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -26,12 +26,22 @@ impl Nodes {
     pub async fn list(&self, actor: &Actor) -> Result<Vec<NodeView>, ControlError> {
         actor.require(Permission::Read)?;
         let presence = self.gateway.presence();
-        Ok(self.store.list_nodes().await?.into_iter().map(|r| view(&r, presence.get(&r.id).copied()).0).collect())
+        Ok(self
+            .store
+            .list_nodes()
+            .await?
+            .into_iter()
+            .map(|r| view(&r, presence.get(&r.id).copied()).0)
+            .collect())
     }
 
     pub async fn get(&self, actor: &Actor, id: &str) -> Result<NodeDetail, ControlError> {
         actor.require(Permission::Read)?;
-        let row = self.store.node_by_id(id).await?.ok_or(ControlError::NotFound("Node"))?;
+        let row = self
+            .store
+            .node_by_id(id)
+            .await?
+            .ok_or(ControlError::NotFound("Node"))?;
         let (node, facts) = view(&row, self.gateway.is_online(id));
         Ok(NodeDetail { node, facts })
     }
@@ -39,10 +49,19 @@ impl Nodes {
     /// Asks the node's agent to collect and send its facts now.
     pub async fn refresh_facts(&self, actor: &Actor, id: &str) -> Result<(), ControlError> {
         actor.require(Permission::Operate)?;
-        self.store.node_by_id(id).await?.ok_or(ControlError::NotFound("Node"))?;
-        match self.gateway.command(id, Command::RefreshFacts, COMMAND_TIMEOUT).await? {
+        self.store
+            .node_by_id(id)
+            .await?
+            .ok_or(ControlError::NotFound("Node"))?;
+        match self
+            .gateway
+            .command(id, Command::RefreshFacts, COMMAND_TIMEOUT)
+            .await?
+        {
             Outcome::Done => Ok(()),
-            Outcome::Failed { message } => Err(ControlError::Unavailable(format!("The agent could not refresh: {message}"))),
+            Outcome::Failed { message } => Err(ControlError::Unavailable(format!(
+                "The agent could not refresh: {message}"
+            ))),
         }
     }
 }
@@ -53,6 +72,13 @@ fn view(row: &NodeRow, live_seen_ms: Option<i64>) -> (NodeView, Option<domain::n
         Some(ms) => (Connectivity::Online, Some(ms)),
         None => (Connectivity::Offline, row.last_seen_at),
     };
-    let view = NodeView::new(row.id.clone(), row.hostname.clone(), row.enrolled_at, facts.as_ref(), connectivity, last_seen);
+    let view = NodeView::new(
+        row.id.clone(),
+        row.hostname.clone(),
+        row.enrolled_at,
+        facts.as_ref(),
+        connectivity,
+        last_seen,
+    );
     (view, facts)
 }

@@ -6,7 +6,9 @@ use control::gateway::{Close, Inbound};
 use control::{ControlError, Panel, PanelConfig};
 use domain::enrolment::NewEnrolmentKey;
 use domain::node::{Connectivity, EngineFacts, NodeFacts, SwarmFacts, SwarmState};
-use domain::protocol::{self, AgentMessage, Command, EnrolRequest, EnrolResponse, Envelope, Outcome, PanelMessage};
+use domain::protocol::{
+    self, AgentMessage, Command, EnrolRequest, EnrolResponse, Envelope, Outcome, PanelMessage,
+};
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 
@@ -26,15 +28,29 @@ async fn harness(heartbeat: Duration) -> Harness {
         secure_cookies: false,
     };
     let panel = Panel::open(&config).await.expect("panel opens");
-    panel.auth.bootstrap_admin(Some("correct horse battery")).await.expect("bootstrap");
-    let admin = panel.auth.login("admin", "correct horse battery").await.expect("login").actor;
+    panel
+        .auth
+        .bootstrap_admin(Some("correct horse battery"))
+        .await
+        .expect("bootstrap");
+    let admin = panel
+        .auth
+        .login("admin", "correct horse battery")
+        .await
+        .expect("login")
+        .actor;
     let key = panel
         .enrolment
         .create_key(&admin, NewEnrolmentKey::parse("lab", "1").expect("valid"))
         .await
         .expect("key")
         .secret;
-    Harness { panel, admin, key, _dir: dir }
+    Harness {
+        panel,
+        admin,
+        key,
+        _dir: dir,
+    }
 }
 
 fn facts(hostname: &str) -> NodeFacts {
@@ -55,7 +71,12 @@ fn facts(hostname: &str) -> NodeFacts {
         engine: EngineFacts::Up {
             version: "20.10.24".into(),
             api_version: "1.41".into(),
-            swarm: SwarmFacts { state: SwarmState::Inactive, node_id: None, is_manager: false, cluster_id: None },
+            swarm: SwarmFacts {
+                state: SwarmState::Inactive,
+                node_id: None,
+                is_manager: false,
+                cluster_id: None,
+            },
         },
         agent_version: "test".into(),
         firmware_version: "fw".into(),
@@ -79,29 +100,57 @@ impl Agent {
             hostname: hostname.into(),
             machine_id: format!("machine-{hostname}"),
         };
-        let EnrolResponse::Enrolled { token, .. } = h.panel.enrolment.enrol(request).await.expect("enrol runs") else {
+        let EnrolResponse::Enrolled { token, .. } =
+            h.panel.enrolment.enrol(request).await.expect("enrol runs")
+        else {
             panic!("enrolment refused");
         };
-        let node_id = h.panel.gateway.authenticate(Some(&token), "test").await.expect("token accepted");
+        let node_id = h
+            .panel
+            .gateway
+            .authenticate(Some(&token), "test")
+            .await
+            .expect("token accepted");
         let (mut to_panel, incoming) = mpsc::channel(16);
         let (outgoing, mut from_panel) = mpsc::channel(16);
         let gw = h.panel.gateway.clone();
         let id = node_id.clone();
-        let session = tokio::spawn(async move { gw.serve(id, incoming, outgoing.sink_map_err(|_| ())).await });
+        let session =
+            tokio::spawn(
+                async move { gw.serve(id, incoming, outgoing.sink_map_err(|_| ())).await },
+            );
         let hello = Envelope::new("1", AgentMessage::Hello(Box::new(facts(hostname))));
-        to_panel.send(Inbound::Text(hello.encode())).await.expect("hello sent");
-        let welcome: Envelope<PanelMessage> = protocol::decode(&from_panel.next().await.expect("welcome")).expect("decodes");
+        to_panel
+            .send(Inbound::Text(hello.encode()))
+            .await
+            .expect("hello sent");
+        let welcome: Envelope<PanelMessage> =
+            protocol::decode(&from_panel.next().await.expect("welcome")).expect("decodes");
         assert!(matches!(welcome.msg, PanelMessage::Welcome(ref w) if w.node_id == node_id));
-        Agent { node_id, to_panel, from_panel, session }
+        Agent {
+            node_id,
+            to_panel,
+            from_panel,
+            session,
+        }
     }
 
     async fn send(&mut self, msg: AgentMessage) {
-        self.to_panel.send(Inbound::Text(Envelope::new("x", msg).encode())).await.expect("sent");
+        self.to_panel
+            .send(Inbound::Text(Envelope::new("x", msg).encode()))
+            .await
+            .expect("sent");
     }
 }
 
 async fn connectivity(h: &Harness, node_id: &str) -> Connectivity {
-    h.panel.nodes.get(&h.admin, node_id).await.expect("node exists").node.connectivity
+    h.panel
+        .nodes
+        .get(&h.admin, node_id)
+        .await
+        .expect("node exists")
+        .node
+        .connectivity
 }
 
 #[tokio::test]
@@ -109,14 +158,34 @@ async fn hello_brings_a_node_online_and_heartbeats_do_not_write_the_store() {
     let h = harness(Duration::from_secs(5)).await;
     let mut a = Agent::connect(&h, "edge-1").await;
     assert_eq!(connectivity(&h, &a.node_id).await, Connectivity::Online);
-    let stored_before = h.panel.store.node_by_id(&a.node_id).await.expect("query").expect("row").last_seen_at;
+    let stored_before = h
+        .panel
+        .store
+        .node_by_id(&a.node_id)
+        .await
+        .expect("query")
+        .expect("row")
+        .last_seen_at;
     tokio::time::sleep(Duration::from_millis(20)).await;
     a.send(AgentMessage::Heartbeat).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let stored_after = h.panel.store.node_by_id(&a.node_id).await.expect("query").expect("row").last_seen_at;
-    assert_eq!(stored_before, stored_after, "a heartbeat must not write to the database");
+    let stored_after = h
+        .panel
+        .store
+        .node_by_id(&a.node_id)
+        .await
+        .expect("query")
+        .expect("row")
+        .last_seen_at;
+    assert_eq!(
+        stored_before, stored_after,
+        "a heartbeat must not write to the database"
+    );
     let live = h.panel.gateway.is_online(&a.node_id).expect("online");
-    assert!(Some(live) > stored_before, "the heartbeat moved the in-memory last-seen time");
+    assert!(
+        Some(live) > stored_before,
+        "the heartbeat moved the in-memory last-seen time"
+    );
 }
 
 #[tokio::test]
@@ -124,7 +193,10 @@ async fn a_malformed_frame_closes_only_that_connection() {
     let h = harness(Duration::from_secs(5)).await;
     let mut bad = Agent::connect(&h, "edge-bad").await;
     let mut good = Agent::connect(&h, "edge-good").await;
-    bad.to_panel.send(Inbound::Text("{\"v\":1,\"kind\":".into())).await.expect("sent");
+    bad.to_panel
+        .send(Inbound::Text("{\"v\":1,\"kind\":".into()))
+        .await
+        .expect("sent");
     let close = bad.session.await.expect("session ends");
     assert_eq!(close.code, 1008);
     assert_eq!(connectivity(&h, &bad.node_id).await, Connectivity::Offline);
@@ -142,8 +214,17 @@ async fn binary_frames_and_missing_hello_are_refused() {
 
     let (mut to_panel, incoming) = mpsc::channel(4);
     let (outgoing, _rx) = mpsc::channel::<String>(4);
-    to_panel.send(Inbound::Text(Envelope::new("1", AgentMessage::Heartbeat).encode())).await.expect("sent");
-    let close = h.panel.gateway.serve(a.node_id.clone(), incoming, outgoing.sink_map_err(|_| ())).await;
+    to_panel
+        .send(Inbound::Text(
+            Envelope::new("1", AgentMessage::Heartbeat).encode(),
+        ))
+        .await
+        .expect("sent");
+    let close = h
+        .panel
+        .gateway
+        .serve(a.node_id.clone(), incoming, outgoing.sink_map_err(|_| ()))
+        .await;
     assert_eq!(close.reason, "expected hello first");
 }
 
@@ -151,7 +232,10 @@ async fn binary_frames_and_missing_hello_are_refused() {
 async fn wrong_tokens_are_refused() {
     let h = harness(Duration::from_secs(5)).await;
     for token in [Some("flt_nt_forged"), Some(""), None] {
-        assert!(matches!(h.panel.gateway.authenticate(token, "test").await, Err(ControlError::Unauthenticated)));
+        assert!(matches!(
+            h.panel.gateway.authenticate(token, "test").await,
+            Err(ControlError::Unauthenticated)
+        ));
     }
 }
 
@@ -166,7 +250,10 @@ async fn a_silent_node_goes_offline_after_three_heartbeats() {
     assert_eq!(close.reason, "missed heartbeats");
     let node = h.panel.nodes.get(&h.admin, &a.node_id).await.expect("node");
     assert_eq!(node.node.connectivity, Connectivity::Offline);
-    assert!(node.node.last_seen_ms.is_some(), "last seen is kept after going offline");
+    assert!(
+        node.node.last_seen_ms.is_some(),
+        "last seen is kept after going offline"
+    );
 }
 
 #[tokio::test]
@@ -175,16 +262,24 @@ async fn commands_round_trip_by_id() {
     let mut a = Agent::connect(&h, "edge-1").await;
     let gw = h.panel.gateway.clone();
     let id = a.node_id.clone();
-    let call = tokio::spawn(async move { gw.command(&id, Command::RefreshFacts, Duration::from_secs(5)).await });
-    let frame: Envelope<PanelMessage> = protocol::decode(&a.from_panel.next().await.expect("command")).expect("decodes");
+    let call = tokio::spawn(async move {
+        gw.command(&id, Command::RefreshFacts, Duration::from_secs(5))
+            .await
+    });
+    let frame: Envelope<PanelMessage> =
+        protocol::decode(&a.from_panel.next().await.expect("command")).expect("decodes");
     assert_eq!(frame.msg, PanelMessage::Command(Command::RefreshFacts));
     // The agent answers a different id first (ignored), then the right one.
     a.to_panel
-        .send(Inbound::Text(Envelope::new("c-other", AgentMessage::CommandResult(Outcome::Done)).encode()))
+        .send(Inbound::Text(
+            Envelope::new("c-other", AgentMessage::CommandResult(Outcome::Done)).encode(),
+        ))
         .await
         .expect("sent");
     a.to_panel
-        .send(Inbound::Text(Envelope::new(frame.id, AgentMessage::CommandResult(Outcome::Done)).encode()))
+        .send(Inbound::Text(
+            Envelope::new(frame.id, AgentMessage::CommandResult(Outcome::Done)).encode(),
+        ))
         .await
         .expect("sent");
     assert_eq!(call.await.expect("joins").expect("answered"), Outcome::Done);
@@ -194,9 +289,25 @@ async fn commands_round_trip_by_id() {
 async fn commands_to_offline_or_mute_nodes_fail_clearly() {
     let h = harness(Duration::from_secs(5)).await;
     let a = Agent::connect(&h, "edge-1").await;
-    let err = h.panel.gateway.command(&a.node_id, Command::RefreshFacts, Duration::from_millis(100)).await;
+    let err = h
+        .panel
+        .gateway
+        .command(
+            &a.node_id,
+            Command::RefreshFacts,
+            Duration::from_millis(100),
+        )
+        .await;
     assert!(matches!(err, Err(ControlError::Unavailable(m)) if m.contains("did not answer")));
-    let err = h.panel.gateway.command("no-such-node", Command::RefreshFacts, Duration::from_millis(100)).await;
+    let err = h
+        .panel
+        .gateway
+        .command(
+            "no-such-node",
+            Command::RefreshFacts,
+            Duration::from_millis(100),
+        )
+        .await;
     assert!(matches!(err, Err(ControlError::Unavailable(m)) if m.contains("offline")));
 }
 
@@ -205,7 +316,10 @@ async fn a_second_connection_replaces_the_first() {
     let h = harness(Duration::from_secs(5)).await;
     let first = Agent::connect(&h, "edge-1").await;
     let _second = Agent::connect(&h, "edge-1").await;
-    assert_eq!(first.session.await.expect("ends").reason, "replaced by a newer connection");
+    assert_eq!(
+        first.session.await.expect("ends").reason,
+        "replaced by a newer connection"
+    );
     assert_eq!(connectivity(&h, &first.node_id).await, Connectivity::Online);
 }
 
@@ -213,11 +327,22 @@ async fn a_second_connection_replaces_the_first() {
 async fn revoked_keys_enrol_nothing() {
     let h = harness(Duration::from_secs(5)).await;
     let keys = h.panel.enrolment.list_keys(&h.admin).await.expect("list");
-    h.panel.enrolment.revoke_key(&h.admin, &keys[0].id).await.expect("revoke");
-    let request = EnrolRequest { v: 1, key: h.key.clone(), hostname: "edge".into(), machine_id: "m".into() };
+    h.panel
+        .enrolment
+        .revoke_key(&h.admin, &keys[0].id)
+        .await
+        .expect("revoke");
+    let request = EnrolRequest {
+        v: 1,
+        key: h.key.clone(),
+        hostname: "edge".into(),
+        machine_id: "m".into(),
+    };
     assert_eq!(
         h.panel.enrolment.enrol(request).await.expect("runs"),
-        EnrolResponse::Refused { reason: "enrolment key revoked".into() }
+        EnrolResponse::Refused {
+            reason: "enrolment key revoked".into()
+        }
     );
     assert!(h.panel.nodes.list(&h.admin).await.expect("list").is_empty());
 }

@@ -14,26 +14,40 @@ pub struct NewEnrolmentKey {
 
 impl NewEnrolmentKey {
     pub fn parse(label: &str, expires_in_hours: &str) -> Result<Self, ValidationError> {
-        Ok(Self { label: parse_label(label)?, expires_in_hours: parse_expiry_hours(expires_in_hours)? })
+        Ok(Self {
+            label: parse_label(label)?,
+            expires_in_hours: parse_expiry_hours(expires_in_hours)?,
+        })
     }
 }
 
 pub fn parse_label(value: &str) -> Result<String, ValidationError> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(ValidationError::new("label", "Give the key a name, e.g. \"line 3 gateways\"."));
+        return Err(ValidationError::new(
+            "label",
+            "Give the key a name, e.g. \"line 3 gateways\".",
+        ));
     }
     if v.chars().count() > 64 {
         return Err(ValidationError::new("label", "Use at most 64 characters."));
     }
     if v.chars().any(char::is_control) {
-        return Err(ValidationError::new("label", "Control characters are not allowed."));
+        return Err(ValidationError::new(
+            "label",
+            "Control characters are not allowed.",
+        ));
     }
     Ok(v.to_owned())
 }
 
 pub fn parse_expiry_hours(value: &str) -> Result<u32, ValidationError> {
-    let err = || ValidationError::new("expires_in_hours", format!("Enter whole hours from 1 to {MAX_EXPIRY_HOURS}."));
+    let err = || {
+        ValidationError::new(
+            "expires_in_hours",
+            format!("Enter whole hours from 1 to {MAX_EXPIRY_HOURS}."),
+        )
+    };
     let hours: u32 = value.trim().parse().map_err(|_| err())?;
     if hours == 0 || hours > MAX_EXPIRY_HOURS {
         return Err(err());

@@ -15,7 +15,10 @@ pub struct ValidationError {
 
 impl ValidationError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -103,8 +106,17 @@ mod tests {
     fn statuses_follow_http_semantics() {
         assert_eq!(AppError::Unauthorized.status(), 401);
         assert_eq!(AppError::Forbidden.status(), 403);
-        assert_eq!(AppError::Throttled { retry_after_secs: 3 }.status(), 429);
-        assert_eq!(AppError::Validation(ValidationError::new("a", "b")).status(), 422);
+        assert_eq!(
+            AppError::Throttled {
+                retry_after_secs: 3
+            }
+            .status(),
+            429
+        );
+        assert_eq!(
+            AppError::Validation(ValidationError::new("a", "b")).status(),
+            422
+        );
     }
 
     #[test]
@@ -118,6 +130,9 @@ mod tests {
     #[test]
     fn internal_message_shows_only_the_reference() {
         let e = AppError::Internal("ab12".into());
-        assert_eq!(e.to_string(), "Something went wrong on the server (reference ab12).");
+        assert_eq!(
+            e.to_string(),
+            "Something went wrong on the server (reference ab12)."
+        );
     }
 }

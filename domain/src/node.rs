@@ -36,8 +36,14 @@ pub struct NetInterface {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum EngineFacts {
-    Up { version: String, api_version: String, swarm: SwarmFacts },
-    Unreachable { reason: String },
+    Up {
+        version: String,
+        api_version: String,
+        swarm: SwarmFacts,
+    },
+    Unreachable {
+        reason: String,
+    },
 }
 
 impl EngineFacts {
@@ -136,10 +142,18 @@ impl NodeView {
             last_seen_ms,
             enrolled_at_ms,
             addresses: facts.map(primary_addresses).unwrap_or_default(),
-            engine_version: facts.map(|f| f.engine.version_label()).unwrap_or_else(unknown),
-            swarm_state: facts.map(|f| f.engine.swarm_label()).unwrap_or_else(unknown),
-            firmware_version: facts.map(|f| f.firmware_version.clone()).unwrap_or_else(unknown),
-            agent_version: facts.map(|f| f.agent_version.clone()).unwrap_or_else(unknown),
+            engine_version: facts
+                .map(|f| f.engine.version_label())
+                .unwrap_or_else(unknown),
+            swarm_state: facts
+                .map(|f| f.engine.swarm_label())
+                .unwrap_or_else(unknown),
+            firmware_version: facts
+                .map(|f| f.firmware_version.clone())
+                .unwrap_or_else(unknown),
+            agent_version: facts
+                .map(|f| f.agent_version.clone())
+                .unwrap_or_else(unknown),
         }
     }
 
@@ -157,7 +171,8 @@ impl NodeView {
             self.firmware_version.as_str(),
             self.id.as_str(),
         ];
-        hay.iter().any(|h| h.to_lowercase().contains(&q)) || self.addresses.iter().any(|a| a.contains(&q))
+        hay.iter().any(|h| h.to_lowercase().contains(&q))
+            || self.addresses.iter().any(|a| a.contains(&q))
     }
 }
 
@@ -168,12 +183,20 @@ pub fn primary_addresses(facts: &NodeFacts) -> Vec<String> {
         .interfaces
         .iter()
         .filter(|i| i.up && i.name != "lo" && !is_container_plumbing(&i.name))
-        .flat_map(|i| i.addresses.iter().filter(|a| !a.starts_with("fe80:")).cloned())
+        .flat_map(|i| {
+            i.addresses
+                .iter()
+                .filter(|a| !a.starts_with("fe80:"))
+                .cloned()
+        })
         .collect()
 }
 
 fn is_container_plumbing(name: &str) -> bool {
-    name.starts_with("docker") || name.starts_with("veth") || name.starts_with("br-") || name == "docker_gwbridge"
+    name.starts_with("docker")
+        || name.starts_with("veth")
+        || name.starts_with("br-")
+        || name == "docker_gwbridge"
 }
 
 /// The node page: the row plus every fact.
@@ -202,19 +225,34 @@ pub(crate) mod tests {
             disk_total_bytes: 100 << 30,
             disk_available_bytes: 50 << 30,
             interfaces: vec![
-                NetInterface { name: "lo".into(), mac: None, up: true, addresses: vec!["127.0.0.1/8".into()] },
+                NetInterface {
+                    name: "lo".into(),
+                    mac: None,
+                    up: true,
+                    addresses: vec!["127.0.0.1/8".into()],
+                },
                 NetInterface {
                     name: "eth0".into(),
                     mac: Some("aa:bb:cc:dd:ee:ff".into()),
                     up: true,
                     addresses: vec!["10.77.0.11/24".into(), "fe80::1/64".into()],
                 },
-                NetInterface { name: "docker0".into(), mac: None, up: true, addresses: vec!["172.18.0.1/16".into()] },
+                NetInterface {
+                    name: "docker0".into(),
+                    mac: None,
+                    up: true,
+                    addresses: vec!["172.18.0.1/16".into()],
+                },
             ],
             engine: EngineFacts::Up {
                 version: "20.10.24".into(),
                 api_version: "1.41".into(),
-                swarm: SwarmFacts { state: SwarmState::Inactive, node_id: None, is_manager: false, cluster_id: None },
+                swarm: SwarmFacts {
+                    state: SwarmState::Inactive,
+                    node_id: None,
+                    is_manager: false,
+                    cluster_id: None,
+                },
             },
             agent_version: "0.1.0".into(),
             firmware_version: "fw-1.0".into(),
@@ -225,7 +263,14 @@ pub(crate) mod tests {
     #[test]
     fn view_shows_primary_addresses_only() {
         let f = facts("edge-1");
-        let v = NodeView::new("n1".into(), "edge-1".into(), 0, Some(&f), Connectivity::Online, Some(5));
+        let v = NodeView::new(
+            "n1".into(),
+            "edge-1".into(),
+            0,
+            Some(&f),
+            Connectivity::Online,
+            Some(5),
+        );
         assert_eq!(v.addresses, vec!["10.77.0.11/24".to_string()]);
         assert_eq!(v.engine_version, "20.10.24");
         assert_eq!(v.swarm_state, "inactive");
@@ -233,7 +278,14 @@ pub(crate) mod tests {
 
     #[test]
     fn view_without_facts_is_placeholder() {
-        let v = NodeView::new("n1".into(), "edge-1".into(), 0, None, Connectivity::Offline, None);
+        let v = NodeView::new(
+            "n1".into(),
+            "edge-1".into(),
+            0,
+            None,
+            Connectivity::Offline,
+            None,
+        );
         assert!(v.addresses.is_empty());
         assert_eq!(v.engine_version, "—");
     }
@@ -241,7 +293,14 @@ pub(crate) mod tests {
     #[test]
     fn search_matches_name_address_and_state() {
         let f = facts("edge-1");
-        let v = NodeView::new("n1".into(), "edge-1".into(), 0, Some(&f), Connectivity::Online, Some(5));
+        let v = NodeView::new(
+            "n1".into(),
+            "edge-1".into(),
+            0,
+            Some(&f),
+            Connectivity::Online,
+            Some(5),
+        );
         assert!(v.matches("EDGE"));
         assert!(v.matches("10.77.0.11"));
         assert!(v.matches("online"));
@@ -251,7 +310,9 @@ pub(crate) mod tests {
 
     #[test]
     fn engine_facts_serialize_with_a_state_tag() {
-        let e = EngineFacts::Unreachable { reason: "no socket".into() };
+        let e = EngineFacts::Unreachable {
+            reason: "no socket".into(),
+        };
         let json = serde_json::to_string(&e).unwrap_or_default();
         assert_eq!(json, r#"{"state":"unreachable","reason":"no socket"}"#);
     }

@@ -31,7 +31,11 @@ pub struct Envelope<M> {
 
 impl<M: Serialize> Envelope<M> {
     pub fn new(id: impl Into<String>, msg: M) -> Self {
-        Self { v: PROTOCOL_VERSION, id: id.into(), msg }
+        Self {
+            v: PROTOCOL_VERSION,
+            id: id.into(),
+            msg,
+        }
     }
 
     pub fn encode(&self) -> String {
@@ -113,7 +117,8 @@ pub fn decode<M: for<'de> Deserialize<'de>>(text: &str) -> Result<Envelope<M>, P
     struct VersionOnly {
         v: u16,
     }
-    let version: VersionOnly = serde_json::from_str(text).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
+    let version: VersionOnly =
+        serde_json::from_str(text).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
     if version.v != PROTOCOL_VERSION {
         return Err(ProtocolError::Version(version.v));
     }
@@ -132,26 +137,46 @@ mod tests {
         assert_eq!(back, hello);
 
         let cmd = Envelope::new("c-1", PanelMessage::Command(Command::RefreshFacts));
-        assert_eq!(cmd.encode(), r#"{"v":1,"id":"c-1","kind":"command","body":{"action":"refresh_facts"}}"#);
+        assert_eq!(
+            cmd.encode(),
+            r#"{"v":1,"id":"c-1","kind":"command","body":{"action":"refresh_facts"}}"#
+        );
         let hb = Envelope::new("2", AgentMessage::Heartbeat);
         assert_eq!(hb.encode(), r#"{"v":1,"id":"2","kind":"heartbeat"}"#);
     }
 
     #[test]
     fn malformed_and_foreign_versions_are_refused() {
-        assert!(matches!(decode::<AgentMessage>("{not json"), Err(ProtocolError::Malformed(_))));
+        assert!(matches!(
+            decode::<AgentMessage>("{not json"),
+            Err(ProtocolError::Malformed(_))
+        ));
         assert!(matches!(
             decode::<AgentMessage>(r#"{"v":1,"id":"1","kind":"launch_missiles"}"#),
             Err(ProtocolError::Malformed(_))
         ));
-        assert_eq!(decode::<AgentMessage>(r#"{"v":9,"id":"1","kind":"heartbeat"}"#), Err(ProtocolError::Version(9)));
-        let big = format!(r#"{{"v":1,"id":"{}","kind":"heartbeat"}}"#, "x".repeat(MAX_FRAME_BYTES));
-        assert!(matches!(decode::<AgentMessage>(&big), Err(ProtocolError::TooLarge(_))));
+        assert_eq!(
+            decode::<AgentMessage>(r#"{"v":9,"id":"1","kind":"heartbeat"}"#),
+            Err(ProtocolError::Version(9))
+        );
+        let big = format!(
+            r#"{{"v":1,"id":"{}","kind":"heartbeat"}}"#,
+            "x".repeat(MAX_FRAME_BYTES)
+        );
+        assert!(matches!(
+            decode::<AgentMessage>(&big),
+            Err(ProtocolError::TooLarge(_))
+        ));
     }
 
     #[test]
     fn enrol_response_shape() {
-        let r = EnrolResponse::Refused { reason: "expired".into() };
-        assert_eq!(serde_json::to_string(&r).unwrap_or_default(), r#"{"result":"refused","reason":"expired"}"#);
+        let r = EnrolResponse::Refused {
+            reason: "expired".into(),
+        };
+        assert_eq!(
+            serde_json::to_string(&r).unwrap_or_default(),
+            r#"{"result":"refused","reason":"expired"}"#
+        );
     }
 }

@@ -27,7 +27,12 @@ pub enum Permission {
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::Administrator, Role::Supervisor, Role::Editor, Role::Viewer];
+    pub const ALL: [Role; 4] = [
+        Role::Administrator,
+        Role::Supervisor,
+        Role::Editor,
+        Role::Viewer,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -51,7 +56,12 @@ impl Role {
         Role::ALL
             .into_iter()
             .find(|r| r.as_str().eq_ignore_ascii_case(value.trim()))
-            .ok_or_else(|| ValidationError::new("role", "Choose one of Administrator, Supervisor, Editor or Viewer."))
+            .ok_or_else(|| {
+                ValidationError::new(
+                    "role",
+                    "Choose one of Administrator, Supervisor, Editor or Viewer.",
+                )
+            })
     }
 
     pub fn allows(self, permission: Permission) -> bool {

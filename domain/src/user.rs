@@ -20,7 +20,10 @@ impl Username {
         if !v.starts_with(|c: char| c.is_ascii_lowercase()) {
             return err("Start with a lowercase letter.");
         }
-        if !v.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')) {
+        if !v
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+        {
             return err("Use only lowercase letters, digits, '.', '_' and '-'.");
         }
         Ok(Self(v.to_owned()))
@@ -88,7 +91,10 @@ mod tests {
     #[test]
     fn usernames() {
         assert!(Username::parse("admin").is_ok());
-        assert_eq!(Username::parse("  ops.team-1 ").map(|u| u.0), Ok("ops.team-1".into()));
+        assert_eq!(
+            Username::parse("  ops.team-1 ").map(|u| u.0),
+            Ok("ops.team-1".into())
+        );
         assert!(Username::parse("ab").is_err());
         assert!(Username::parse("Admin").is_err());
         assert!(Username::parse("1admin").is_err());
@@ -101,6 +107,9 @@ mod tests {
         assert!(Password::parse("short").is_err());
         assert!(Password::parse("long enough pw").is_ok());
         assert!(Password::parse(&"x".repeat(257)).is_err());
-        assert_eq!(format!("{:?}", Password::parse("secret-secret").ok()), "Some(Password(<redacted>))");
+        assert_eq!(
+            format!("{:?}", Password::parse("secret-secret").ok()),
+            "Some(Password(<redacted>))"
+        );
     }
 }

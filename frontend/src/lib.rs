@@ -1,5 +1,7 @@
 //! The WASM entry point: hydrates the server-rendered page.
 #![forbid(unsafe_code)]
+// Deeply nested view types (without erase_components in release) need a higher limit.
+#![recursion_limit = "256"]
 
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]

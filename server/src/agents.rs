@@ -2,44 +2,62 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use control::gateway::Inbound;
 use control::{ControlError, Panel};
-use domain::protocol::{EnrolRequest, EnrolResponse, CONNECT_PATH, ENROL_PATH, MAX_FRAME_BYTES};
-use futures_util::{future, SinkExt, StreamExt};
+use domain::protocol::{CONNECT_PATH, ENROL_PATH, EnrolRequest, EnrolResponse, MAX_FRAME_BYTES};
+use futures_util::{SinkExt, StreamExt, future};
 
 use crate::AppState;
 
 const ENROL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Agent frames are small (a heartbeat is ~40 bytes, facts a few KiB); small per-connection
+/// buffers keep thousands of idle agents cheap (see BENCHMARKS.md).
+const LINK_BUFFER: usize = 4 * 1024;
+
+fn limits(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+    ws.max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .read_buffer_size(LINK_BUFFER)
+        .write_buffer_size(LINK_BUFFER)
+}
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route(ENROL_PATH, get(enrol)).route(CONNECT_PATH, get(connect))
+    Router::new()
+        .route(ENROL_PATH, get(enrol))
+        .route(CONNECT_PATH, get(connect))
 }
 
 async fn enrol(State(panel): State<Panel>, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(MAX_FRAME_BYTES).on_upgrade(move |socket| run_enrolment(panel, socket))
+    limits(ws).on_upgrade(move |socket| run_enrolment(panel, socket))
 }
 
 async fn run_enrolment(panel: Panel, mut socket: WebSocket) {
     let answer = match tokio::time::timeout(ENROL_TIMEOUT, socket.recv()).await {
-        Ok(Some(Ok(Message::Text(text)))) => match serde_json::from_str::<EnrolRequest>(text.as_str()) {
-            Ok(request) => match panel.enrolment.enrol(request).await {
-                Ok(answer) => answer,
+        Ok(Some(Ok(Message::Text(text)))) => {
+            match serde_json::from_str::<EnrolRequest>(text.as_str()) {
+                Ok(request) => match panel.enrolment.enrol(request).await {
+                    Ok(answer) => answer,
+                    Err(e) => {
+                        tracing::error!(error = %control::error::chain(&e), "enrolment failed");
+                        EnrolResponse::Refused {
+                            reason: "panel error, try again".into(),
+                        }
+                    }
+                },
                 Err(e) => {
-                    tracing::error!(error = %control::error::chain(&e), "enrolment failed");
-                    EnrolResponse::Refused { reason: "panel error, try again".into() }
+                    tracing::warn!(error = %e, "malformed enrolment request");
+                    EnrolResponse::Refused {
+                        reason: "malformed enrolment request".into(),
+                    }
                 }
-            },
-            Err(e) => {
-                tracing::warn!(error = %e, "malformed enrolment request");
-                EnrolResponse::Refused { reason: "malformed enrolment request".into() }
             }
-        },
+        }
         _ => return,
     };
     let json = serde_json::to_string(&answer).unwrap_or_default();
@@ -59,13 +77,15 @@ async fn connect(
         .and_then(|v| v.strip_prefix("Bearer "));
     let node_id = match panel.gateway.authenticate(token, &peer.to_string()).await {
         Ok(id) => id,
-        Err(ControlError::Unauthenticated) => return (StatusCode::UNAUTHORIZED, "unknown or revoked node token").into_response(),
+        Err(ControlError::Unauthenticated) => {
+            return (StatusCode::UNAUTHORIZED, "unknown or revoked node token").into_response();
+        }
         Err(e) => {
             tracing::error!(error = %control::error::chain(&e), "agent authentication failed");
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    ws.max_message_size(MAX_FRAME_BYTES).on_upgrade(move |socket| run_session(panel, node_id, socket))
+    limits(ws).on_upgrade(move |socket| run_session(panel, node_id, socket))
 }
 
 async fn run_session(panel: Panel, node_id: String, socket: WebSocket) {
@@ -81,9 +101,16 @@ async fn run_session(panel: Panel, node_id: String, socket: WebSocket) {
             })
         });
     let close = {
-        let outgoing = (&mut sink).with(|text: String| future::ready(Ok::<_, axum::Error>(Message::Text(text.into()))));
-        panel.gateway.serve(node_id, Box::pin(incoming), Box::pin(outgoing)).await
+        let outgoing = (&mut sink)
+            .with(|text: String| future::ready(Ok::<_, axum::Error>(Message::Text(text.into()))));
+        panel
+            .gateway
+            .serve(node_id, Box::pin(incoming), Box::pin(outgoing))
+            .await
     };
-    let frame = CloseFrame { code: close.code, reason: close.reason.into() };
+    let frame = CloseFrame {
+        code: close.code,
+        reason: close.reason.into(),
+    };
     let _ = sink.send(Message::Close(Some(frame))).await;
 }

@@ -5,13 +5,13 @@
 #![forbid(unsafe_code)]
 
 mod agents;
-mod sse;
 pub mod settings;
+mod sse;
 
 use std::future::Future;
 use std::net::SocketAddr;
 
-use app::{shell, App};
+use app::{App, shell};
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -20,7 +20,7 @@ use axum::{Json, Router};
 use control::{Panel, PanelConfig};
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::trace::TraceLayer;
@@ -54,7 +54,12 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route(domain::event::UiEvent::SSE_PATH, get(sse::events))
         .merge(agents::routes())
-        .leptos_routes_with_context(&state, routes, move || provide_context(panel.clone()), move || shell(options.clone()))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(panel.clone()),
+            move || shell(options.clone()),
+        )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -74,7 +79,10 @@ async fn healthz(State(panel): State<Panel>) -> impl IntoResponse {
         Ok(()) => (StatusCode::OK, Json(serde_json::json!({ "status": "ok" }))),
         Err(e) => {
             tracing::error!(error = %control::error::chain(&e), "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "store unavailable" })))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "status": "store unavailable" })),
+            )
         }
     }
 }
@@ -96,13 +104,24 @@ pub async fn launch(
     })
     .await
     .map_err(ServerError::Store)?;
-    if let Some(password) = panel.auth.bootstrap_admin(settings.admin_password.as_deref()).await.map_err(ServerError::Bootstrap)? {
+    if let Some(password) = panel
+        .auth
+        .bootstrap_admin(settings.admin_password.as_deref())
+        .await
+        .map_err(ServerError::Bootstrap)?
+    {
         // Printed once, to the console only (not through the log pipeline).
-        println!("\n  First start: created the Administrator \"admin\" with password: {password}\n  Change it after signing in; it is not shown again.\n");
+        println!(
+            "\n  First start: created the Administrator \"admin\" with password: {password}\n  Change it after signing in; it is not shown again.\n"
+        );
     }
     let background = panel.spawn_background();
     let (stop, stopping) = watch::channel(false);
-    let state = AppState { leptos_options, panel: panel.clone(), stopping: stopping.clone() };
+    let state = AppState {
+        leptos_options,
+        panel: panel.clone(),
+        stopping: stopping.clone(),
+    };
 
     let gateway = panel.gateway.clone();
     tokio::spawn(async move {
@@ -130,10 +149,17 @@ pub async fn launch(
     result.map_err(ServerError::Io)
 }
 
-async fn serve(listener: TcpListener, router: Router, mut stopping: watch::Receiver<bool>) -> std::io::Result<()> {
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            let _ = stopping.wait_for(|s| *s).await;
-        })
-        .await
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    mut stopping: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        let _ = stopping.wait_for(|s| *s).await;
+    })
+    .await
 }

@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use server::{launch, Args, Settings};
+use server::{Args, Settings, launch};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -22,7 +22,9 @@ async fn main() -> ExitCode {
     };
     tracing_subscriber::fmt()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&settings.log).unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&settings.log).unwrap_or_else(|_| "info".into()),
+        )
         .init();
     tracing::info!(?settings, "starting");
     if let Err(e) = settings.prepare_data_dir() {
@@ -46,7 +48,15 @@ async fn main() -> ExitCode {
         },
         None => None,
     };
-    match launch(settings, leptos, listener, agent_listener, shutdown_signal()).await {
+    match launch(
+        settings,
+        leptos,
+        listener,
+        agent_listener,
+        shutdown_signal(),
+    )
+    .await
+    {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %control::error::chain(&e), "panel failed");

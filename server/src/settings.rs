@@ -82,9 +82,15 @@ pub struct Settings {
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error("cannot read settings file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("settings file {path} is invalid: {source}")]
-    Parse { path: String, source: toml::de::Error },
+    Parse {
+        path: String,
+        source: toml::de::Error,
+    },
     #[error("{0}")]
     Invalid(String),
 }
@@ -96,20 +102,30 @@ impl Settings {
             Some(path) => read_file(path)?,
             None => FileSettings::default(),
         };
-        let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("data"));
+        let data_dir = args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("data"));
         let database_url = args
             .database_url
             .or(file.database_url)
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("flotilla.db").display()));
         let heartbeat_secs = args.heartbeat_secs.or(file.heartbeat_secs).unwrap_or(5);
         if !(1..=300).contains(&heartbeat_secs) {
-            return Err(SettingsError::Invalid("heartbeat_secs must be between 1 and 300".into()));
+            return Err(SettingsError::Invalid(
+                "heartbeat_secs must be between 1 and 300".into(),
+            ));
         }
         let session_hours = args.session_hours.or(file.session_hours).unwrap_or(12);
         if !(1..=24 * 30).contains(&session_hours) {
-            return Err(SettingsError::Invalid("session_hours must be between 1 and 720".into()));
+            return Err(SettingsError::Invalid(
+                "session_hours must be between 1 and 720".into(),
+            ));
         }
-        let admin_password = args.admin_password.or(file.admin_password).filter(|p| !p.is_empty());
+        let admin_password = args
+            .admin_password
+            .or(file.admin_password)
+            .filter(|p| !p.is_empty());
         if let Some(p) = &admin_password {
             domain::user::Password::parse(p)
                 .map_err(|e| SettingsError::Invalid(format!("admin_password: {}", e.message)))?;
@@ -137,9 +153,14 @@ impl Settings {
 }
 
 fn read_file(path: &Path) -> Result<FileSettings, SettingsError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| SettingsError::Read { path: path.display().to_string(), source })?;
-    toml::from_str(&text).map_err(|source| SettingsError::Parse { path: path.display().to_string(), source })
+    let text = std::fs::read_to_string(path).map_err(|source| SettingsError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| SettingsError::Parse {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Hides the password of `scheme://user:password@host/...` URLs.
@@ -161,7 +182,10 @@ impl std::fmt::Debug for Settings {
             .field("agent_listen", &self.agent_listen)
             .field("data_dir", &self.data_dir)
             .field("database_url", &redact_url(&self.database_url))
-            .field("admin_password", &self.admin_password.as_ref().map(|_| "<redacted>"))
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "<redacted>"),
+            )
             .field("heartbeat", &self.heartbeat)
             .field("session_ttl", &self.session_ttl)
             .field("secure_cookies", &self.secure_cookies)
@@ -191,8 +215,16 @@ mod tests {
     fn flags_win_over_the_file() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("panel.toml");
-        std::fs::write(&path, "heartbeat_secs = 7\nsession_hours = 2\ndata_dir = \"/srv/flotilla\"\n").expect("write");
-        let args = Args { config: Some(path), heartbeat_secs: Some(3), ..Default::default() };
+        std::fs::write(
+            &path,
+            "heartbeat_secs = 7\nsession_hours = 2\ndata_dir = \"/srv/flotilla\"\n",
+        )
+        .expect("write");
+        let args = Args {
+            config: Some(path),
+            heartbeat_secs: Some(3),
+            ..Default::default()
+        };
         let s = Settings::resolve(args, default_listen()).expect("valid");
         assert_eq!(s.heartbeat, Duration::from_secs(3));
         assert_eq!(s.session_ttl, Duration::from_secs(7200));
@@ -204,11 +236,29 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("panel.toml");
         std::fs::write(&path, "heartbeat = 7\n").expect("write");
-        let err = Settings::resolve(Args { config: Some(path), ..Default::default() }, default_listen());
+        let err = Settings::resolve(
+            Args {
+                config: Some(path),
+                ..Default::default()
+            },
+            default_listen(),
+        );
         assert!(matches!(err, Err(SettingsError::Parse { .. })));
-        let err = Settings::resolve(Args { heartbeat_secs: Some(0), ..Default::default() }, default_listen());
+        let err = Settings::resolve(
+            Args {
+                heartbeat_secs: Some(0),
+                ..Default::default()
+            },
+            default_listen(),
+        );
         assert!(matches!(err, Err(SettingsError::Invalid(_))));
-        let err = Settings::resolve(Args { admin_password: Some("short".into()), ..Default::default() }, default_listen());
+        let err = Settings::resolve(
+            Args {
+                admin_password: Some("short".into()),
+                ..Default::default()
+            },
+            default_listen(),
+        );
         assert!(matches!(err, Err(SettingsError::Invalid(m)) if m.contains("admin_password")));
     }
 
@@ -221,7 +271,10 @@ mod tests {
         };
         let s = Settings::resolve(args, default_listen()).expect("valid");
         let shown = format!("{s:?}");
-        assert!(!shown.contains("hunter2") && !shown.contains("horse"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("horse"),
+            "{shown}"
+        );
         assert!(shown.contains("postgres://flotilla:<redacted>@db/flotilla"));
     }
 }

@@ -13,7 +13,11 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
 #[derive(Parser, Debug)]
-#[command(name = "flotilla-agent-sim", version, about = "Simulates many Flotilla agents against one panel (bounded in count and time).")]
+#[command(
+    name = "flotilla-agent-sim",
+    version,
+    about = "Simulates many Flotilla agents against one panel (bounded in count and time)."
+)]
 struct Args {
     #[arg(long)]
     panel: String,
@@ -78,8 +82,15 @@ async fn main() -> std::process::ExitCode {
     }
     report.abort();
     let failed = failed.load(Ordering::Relaxed);
-    println!("done: agents={count} failed={failed} heartbeats={}", beats.load(Ordering::Relaxed));
-    if failed == 0 { std::process::ExitCode::SUCCESS } else { std::process::ExitCode::FAILURE }
+    println!(
+        "done: agents={count} failed={failed} heartbeats={}",
+        beats.load(Ordering::Relaxed)
+    );
+    if failed == 0 {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
 }
 
 async fn simulate(
@@ -90,17 +101,28 @@ async fn simulate(
     connected: &AtomicUsize,
     beats: &AtomicUsize,
 ) -> Result<(), String> {
-    let identity = link::enrol(panel, key, name, name).await.map_err(|e| e.to_string())?;
-    let ws = link::open(panel, &identity.token).await.map_err(|e| e.to_string())?;
+    let identity = link::enrol(panel, key, name, name)
+        .await
+        .map_err(|e| e.to_string())?;
+    let ws = link::open(panel, &identity.token)
+        .await
+        .map_err(|e| e.to_string())?;
     let (mut tx, mut rx) = ws.split();
     let hello = Envelope::new("1", AgentMessage::Hello(Box::new(facts(name))));
-    tx.send(Message::text(hello.encode())).await.map_err(|e| e.to_string())?;
+    tx.send(Message::text(hello.encode()))
+        .await
+        .map_err(|e| e.to_string())?;
     let heartbeat = loop {
         match rx.next().await {
-            Some(Ok(Message::Text(t))) => match domain::protocol::decode::<PanelMessage>(t.as_str()) {
-                Ok(Envelope { msg: PanelMessage::Welcome(w), .. }) => break Duration::from_secs(u64::from(w.heartbeat_secs.max(1))),
-                _ => return Err("expected welcome".into()),
-            },
+            Some(Ok(Message::Text(t))) => {
+                match domain::protocol::decode::<PanelMessage>(t.as_str()) {
+                    Ok(Envelope {
+                        msg: PanelMessage::Welcome(w),
+                        ..
+                    }) => break Duration::from_secs(u64::from(w.heartbeat_secs.max(1))),
+                    _ => return Err("expected welcome".into()),
+                }
+            }
             Some(Ok(_)) => continue,
             _ => return Err("closed before welcome".into()),
         }
@@ -144,11 +166,21 @@ fn facts(name: &str) -> NodeFacts {
         disk_path: "/".into(),
         disk_total_bytes: 64 << 30,
         disk_available_bytes: 32 << 30,
-        interfaces: vec![NetInterface { name: "eth0".into(), mac: None, up: true, addresses: vec!["192.0.2.1/24".into()] }],
+        interfaces: vec![NetInterface {
+            name: "eth0".into(),
+            mac: None,
+            up: true,
+            addresses: vec!["192.0.2.1/24".into()],
+        }],
         engine: EngineFacts::Up {
             version: "simulated".into(),
             api_version: "1.41".into(),
-            swarm: SwarmFacts { state: SwarmState::Inactive, node_id: None, is_manager: false, cluster_id: None },
+            swarm: SwarmFacts {
+                state: SwarmState::Inactive,
+                node_id: None,
+                is_manager: false,
+                cluster_id: None,
+            },
         },
         agent_version: agent::facts::AGENT_VERSION.into(),
         firmware_version: "sim".into(),

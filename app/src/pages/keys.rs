@@ -1,12 +1,20 @@
 use domain::enrolment::{self, CreatedEnrolmentKey, KeyState};
-use domain::{time, Permission};
+use domain::{Permission, time};
 use leptos::prelude::*;
 
 use crate::api;
-use crate::components::{Badge, Can, Card, ConfirmDialog, EmptyState, ErrorBox, Field, PageHeader, BUTTON, TABLE, TD, TH};
+use crate::components::{
+    BUTTON, Badge, Can, Card, ConfirmDialog, EmptyState, ErrorBox, Field, PageHeader, TABLE, TD, TH,
+};
 use crate::live::{use_live, use_toasts};
 
-const EXPIRY_CHOICES: [(&str, &str); 5] = [("1", "1 hour"), ("24", "1 day"), ("168", "7 days"), ("720", "30 days"), ("8760", "1 year")];
+const EXPIRY_CHOICES: [(&str, &str); 5] = [
+    ("1", "1 hour"),
+    ("24", "1 day"),
+    ("168", "7 days"),
+    ("720", "30 days"),
+    ("8760", "1 year"),
+];
 
 #[component]
 pub fn KeysPage() -> impl IntoView {
@@ -99,8 +107,19 @@ fn CreateKey() -> impl IntoView {
     let touched = RwSignal::new(false);
     // The same validation the server runs, inline.
     let label_error = Signal::derive(move || {
-        let server = create.value().get().and_then(Result::err).and_then(|e| e.field_error("label").map(str::to_owned));
-        if touched.get() { enrolment::parse_label(&label.get()).err().map(|e| e.message).or(server) } else { server }
+        let server = create
+            .value()
+            .get()
+            .and_then(Result::err)
+            .and_then(|e| e.field_error("label").map(str::to_owned));
+        if touched.get() {
+            enrolment::parse_label(&label.get())
+                .err()
+                .map(|e| e.message)
+                .or(server)
+        } else {
+            server
+        }
     });
     let created = RwSignal::new(None::<CreatedEnrolmentKey>);
     Effect::new(move |_| {
@@ -114,8 +133,13 @@ fn CreateKey() -> impl IntoView {
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         touched.set(true);
-        if enrolment::NewEnrolmentKey::parse(&label.get_untracked(), &expiry.get_untracked()).is_ok() {
-            create.dispatch(api::CreateKey { label: label.get_untracked(), expires_in_hours: expiry.get_untracked() });
+        if enrolment::NewEnrolmentKey::parse(&label.get_untracked(), &expiry.get_untracked())
+            .is_ok()
+        {
+            create.dispatch(api::CreateKey {
+                label: label.get_untracked(),
+                expires_in_hours: expiry.get_untracked(),
+            });
         }
     };
     view! {

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 
 use crate::api;
-use crate::components::{ErrorBox, BUTTON};
+use crate::components::{BUTTON, ErrorBox};
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
@@ -18,7 +18,10 @@ pub fn LoginPage() -> impl IntoView {
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        login.dispatch(api::Login { username: username.get_untracked(), password: password.get_untracked() });
+        login.dispatch(api::Login {
+            username: username.get_untracked(),
+            password: password.get_untracked(),
+        });
     };
     let input = "block w-full rounded-md border border-slate-300 px-3 py-2 text-sm focus:outline-none focus:ring-2 focus:ring-sky-300";
     view! {

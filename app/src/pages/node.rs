@@ -1,11 +1,11 @@
 use domain::node::{EngineFacts, NodeDetail};
-use domain::{time, Permission};
+use domain::{Permission, time};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use crate::api;
-use crate::components::{Can, Card, ErrorBox, BUTTON_SECONDARY, TABLE, TD, TH};
+use crate::components::{BUTTON_SECONDARY, Can, Card, ErrorBox, TABLE, TD, TH};
 use crate::live::{use_live, use_toasts};
 use crate::pages::nodes::status_badge;
 
@@ -14,7 +14,10 @@ pub fn NodePage() -> impl IntoView {
     let live = use_live();
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
-    let node = Resource::new(move || (id(), live.nodes.get()), |(id, _)| api::get_node(id));
+    let node = Resource::new(
+        move || (id(), live.nodes.get()),
+        |(id, _)| api::get_node(id),
+    );
     view! {
         <div class="mb-4 text-sm"><A href="/nodes" attr:class="text-sky-700 hover:underline">"← Nodes"</A></div>
         <Transition fallback=|| view! { <p class="text-slate-500">"Loading node…"</p> }>

@@ -12,7 +12,10 @@ pub fn status_badge(node: &NodeView, now_ms: i64) -> impl IntoView + use<> {
         Connectivity::Online => ("green", "Online".to_string()),
         Connectivity::Offline => ("red", "Offline".to_string()),
     };
-    let seen = node.last_seen_ms.map(|t| time::ago(now_ms, t)).unwrap_or_else(|| "never seen".into());
+    let seen = node
+        .last_seen_ms
+        .map(|t| time::ago(now_ms, t))
+        .unwrap_or_else(|| "never seen".into());
     view! {
         <div class="flex flex-col gap-0.5">
             <span data-testid="status"><Badge text=label tone/></span>

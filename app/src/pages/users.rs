@@ -1,9 +1,11 @@
 use domain::user::{Password, Username};
-use domain::{time, Permission, Role};
+use domain::{Permission, Role, time};
 use leptos::prelude::*;
 
 use crate::api;
-use crate::components::{use_session, Card, EmptyState, ErrorBox, Field, PageHeader, BUTTON, TABLE, TD, TH};
+use crate::components::{
+    BUTTON, Card, EmptyState, ErrorBox, Field, PageHeader, TABLE, TD, TH, use_session,
+};
 use crate::live::{use_live, use_toasts};
 
 #[component]
@@ -79,12 +81,32 @@ fn CreateUser() -> impl IntoView {
     let password = RwSignal::new(String::new());
     let role = RwSignal::new(Role::Viewer.as_str().to_string());
     let touched = RwSignal::new(false);
-    let server_error = move |field: &str| create.value().get().and_then(Result::err).and_then(|e| e.field_error(field).map(str::to_owned));
+    let server_error = move |field: &str| {
+        create
+            .value()
+            .get()
+            .and_then(Result::err)
+            .and_then(|e| e.field_error(field).map(str::to_owned))
+    };
     let username_error = Signal::derive(move || {
-        if touched.get() { Username::parse(&username.get()).err().map(|e| e.message).or_else(|| server_error("username")) } else { server_error("username") }
+        if touched.get() {
+            Username::parse(&username.get())
+                .err()
+                .map(|e| e.message)
+                .or_else(|| server_error("username"))
+        } else {
+            server_error("username")
+        }
     });
     let password_error = Signal::derive(move || {
-        if touched.get() { Password::parse(&password.get()).err().map(|e| e.message).or_else(|| server_error("password")) } else { server_error("password") }
+        if touched.get() {
+            Password::parse(&password.get())
+                .err()
+                .map(|e| e.message)
+                .or_else(|| server_error("password"))
+        } else {
+            server_error("password")
+        }
     });
     Effect::new(move |_| {
         if let Some(Ok(u)) = create.value().get() {
@@ -98,7 +120,9 @@ fn CreateUser() -> impl IntoView {
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         touched.set(true);
-        if Username::parse(&username.get_untracked()).is_ok() && Password::parse(&password.get_untracked()).is_ok() {
+        if Username::parse(&username.get_untracked()).is_ok()
+            && Password::parse(&password.get_untracked()).is_ok()
+        {
             create.dispatch(api::CreateUser {
                 username: username.get_untracked(),
                 password: password.get_untracked(),

@@ -76,11 +76,13 @@ impl Store {
 
     /// Revokes an active key; false when it was already revoked.
     pub async fn revoke_key(&self, id: &str, now_ms: i64) -> Result<bool, ControlError> {
-        let r = sqlx::query("UPDATE enrolment_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now_ms)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let r = sqlx::query(
+            "UPDATE enrolment_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now_ms)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(r.rows_affected() == 1)
     }
 }

@@ -12,8 +12,8 @@ pub use users::UserRow;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::ControlError;
 
@@ -33,7 +33,10 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
         MIGRATOR.run(&pool).await?;
         Ok(Self { pool })
     }
@@ -56,20 +59,26 @@ impl Store {
         target: Option<&str>,
         detail: Option<&str>,
     ) -> Result<(), ControlError> {
-        sqlx::query("INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)")
-            .bind(crate::secret::now_ms())
-            .bind(actor)
-            .bind(action)
-            .bind(target)
-            .bind(detail)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(crate::secret::now_ms())
+        .bind(actor)
+        .bind(action)
+        .bind(target)
+        .bind(detail)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     #[cfg(test)]
     pub(crate) async fn audit_actions(&self) -> Result<Vec<String>, ControlError> {
-        Ok(sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id").fetch_all(&self.pool).await?)
+        Ok(
+            sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?,
+        )
     }
 }
 
@@ -93,10 +102,16 @@ mod tests {
     #[tokio::test]
     async fn migrations_apply_once_and_reopen_keeps_data() {
         let (store, dir) = temp_store().await;
-        store.audit("admin", "test.action", Some("t"), None).await.expect("audit");
+        store
+            .audit("admin", "test.action", Some("t"), None)
+            .await
+            .expect("audit");
         store.close().await;
         let url = format!("sqlite://{}/test.db", dir.path().display());
         let reopened = super::Store::open(&url).await.expect("reopens");
-        assert_eq!(reopened.audit_actions().await.expect("reads"), vec!["test.action".to_string()]);
+        assert_eq!(
+            reopened.audit_actions().await.expect("reads"),
+            vec!["test.action".to_string()]
+        );
     }
 }

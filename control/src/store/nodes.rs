@@ -73,14 +73,22 @@ impl Store {
     }
 
     pub async fn node_id_by_token(&self, token_hash: &str) -> Result<Option<String>, ControlError> {
-        Ok(sqlx::query_scalar("SELECT id FROM nodes WHERE token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT id FROM nodes WHERE token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
-    pub async fn save_facts(&self, id: &str, facts: &NodeFacts, now_ms: i64) -> Result<(), ControlError> {
-        let json = serde_json::to_string(facts).map_err(|e| ControlError::Corrupt(e.to_string()))?;
+    pub async fn save_facts(
+        &self,
+        id: &str,
+        facts: &NodeFacts,
+        now_ms: i64,
+    ) -> Result<(), ControlError> {
+        let json =
+            serde_json::to_string(facts).map_err(|e| ControlError::Corrupt(e.to_string()))?;
         sqlx::query("UPDATE nodes SET facts = $1, hostname = $2, last_seen_at = $3 WHERE id = $4")
             .bind(json)
             .bind(&facts.hostname)
@@ -128,8 +136,8 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::testing::temp_store;
     use super::super::KeyRow;
+    use super::super::testing::temp_store;
     use super::NodeEnrolment;
 
     async fn key(store: &super::Store, hash: &str, expires_at: i64) {
@@ -145,21 +153,59 @@ mod tests {
         store.insert_key(&row, hash).await.expect("key inserted");
     }
 
-    fn enrolment<'a>(key_hash: &'a str, node: &'a str, machine: &'a str, token: &'a str, now_ms: i64) -> NodeEnrolment<'a> {
-        NodeEnrolment { key_hash, new_node_id: node, machine_id: machine, hostname: "edge", token_hash: token, now_ms }
+    fn enrolment<'a>(
+        key_hash: &'a str,
+        node: &'a str,
+        machine: &'a str,
+        token: &'a str,
+        now_ms: i64,
+    ) -> NodeEnrolment<'a> {
+        NodeEnrolment {
+            key_hash,
+            new_node_id: node,
+            machine_id: machine,
+            hostname: "edge",
+            token_hash: token,
+            now_ms,
+        }
     }
 
     #[tokio::test]
     async fn enrolment_creates_then_reissues_by_machine_id() {
         let (store, _dir) = temp_store().await;
         key(&store, "kh", 1_000).await;
-        let first = store.enrol_node(enrolment("kh", "n1", "m1", "t1", 10)).await.expect("enrols");
+        let first = store
+            .enrol_node(enrolment("kh", "n1", "m1", "t1", 10))
+            .await
+            .expect("enrols");
         assert_eq!(first.as_deref(), Some("n1"));
-        let again = store.enrol_node(enrolment("kh", "n2", "m1", "t2", 20)).await.expect("enrols");
-        assert_eq!(again.as_deref(), Some("n1"), "same machine keeps its node id");
-        assert_eq!(store.node_id_by_token("t1").await.expect("query"), None, "old token no longer valid");
-        assert_eq!(store.node_id_by_token("t2").await.expect("query").as_deref(), Some("n1"));
-        let k = store.key_by_hash("kh").await.expect("query").expect("key exists");
+        let again = store
+            .enrol_node(enrolment("kh", "n2", "m1", "t2", 20))
+            .await
+            .expect("enrols");
+        assert_eq!(
+            again.as_deref(),
+            Some("n1"),
+            "same machine keeps its node id"
+        );
+        assert_eq!(
+            store.node_id_by_token("t1").await.expect("query"),
+            None,
+            "old token no longer valid"
+        );
+        assert_eq!(
+            store
+                .node_id_by_token("t2")
+                .await
+                .expect("query")
+                .as_deref(),
+            Some("n1")
+        );
+        let k = store
+            .key_by_hash("kh")
+            .await
+            .expect("query")
+            .expect("key exists");
         assert_eq!(k.uses, 2);
     }
 
@@ -169,9 +215,21 @@ mod tests {
         key(&store, "old", 5).await;
         key(&store, "rev", 1_000).await;
         assert!(store.revoke_key("k-rev", 1).await.expect("revokes"));
-        assert!(!store.revoke_key("k-rev", 2).await.expect("second revoke is a no-op"));
+        assert!(
+            !store
+                .revoke_key("k-rev", 2)
+                .await
+                .expect("second revoke is a no-op")
+        );
         for k in ["old", "rev", "nope"] {
-            assert_eq!(store.enrol_node(enrolment(k, "n1", "m1", "t1", 10)).await.expect("runs"), None, "{k}");
+            assert_eq!(
+                store
+                    .enrol_node(enrolment(k, "n1", "m1", "t1", 10))
+                    .await
+                    .expect("runs"),
+                None,
+                "{k}"
+            );
         }
         assert!(store.list_nodes().await.expect("list").is_empty());
     }
@@ -180,10 +238,23 @@ mod tests {
     async fn last_seen_never_moves_backwards() {
         let (store, _dir) = temp_store().await;
         key(&store, "kh", 1_000).await;
-        store.enrol_node(enrolment("kh", "n1", "m1", "t1", 10)).await.expect("enrols");
-        store.save_last_seen(&[("n1".into(), 500)]).await.expect("saves");
-        store.save_last_seen(&[("n1".into(), 400)]).await.expect("saves");
-        let row = store.node_by_id("n1").await.expect("query").expect("exists");
+        store
+            .enrol_node(enrolment("kh", "n1", "m1", "t1", 10))
+            .await
+            .expect("enrols");
+        store
+            .save_last_seen(&[("n1".into(), 500)])
+            .await
+            .expect("saves");
+        store
+            .save_last_seen(&[("n1".into(), 400)])
+            .await
+            .expect("saves");
+        let row = store
+            .node_by_id("n1")
+            .await
+            .expect("query")
+            .expect("exists");
         assert_eq!(row.last_seen_at, Some(500));
     }
 }

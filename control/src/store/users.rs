@@ -15,8 +15,9 @@ pub struct UserRow {
 
 impl UserRow {
     pub fn role(&self) -> Result<Role, ControlError> {
-        Role::parse(&self.role)
-            .map_err(|_| ControlError::Corrupt(format!("user {} has role {:?}", self.id, self.role)))
+        Role::parse(&self.role).map_err(|_| {
+            ControlError::Corrupt(format!("user {} has role {:?}", self.id, self.role))
+        })
     }
 
     pub fn view(&self) -> Result<UserView, ControlError> {
@@ -31,14 +32,18 @@ impl UserRow {
 
 impl Store {
     pub async fn count_users(&self) -> Result<i64, ControlError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(&self.pool).await?)
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     pub async fn count_role(&self, role: Role) -> Result<i64, ControlError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = $1")
-            .bind(role.as_str())
-            .fetch_one(&self.pool)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = $1")
+                .bind(role.as_str())
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     pub async fn insert_user(
@@ -123,7 +128,11 @@ impl Store {
     }
 
     /// The user behind an unexpired session.
-    pub async fn session_user(&self, token_hash: &str, now_ms: i64) -> Result<Option<UserRow>, ControlError> {
+    pub async fn session_user(
+        &self,
+        token_hash: &str,
+        now_ms: i64,
+    ) -> Result<Option<UserRow>, ControlError> {
         Ok(sqlx::query_as::<_, UserRow>(
             "SELECT u.id, u.username, u.password_hash, u.role, u.created_at \
              FROM sessions s JOIN users u ON u.id = s.user_id \
@@ -136,12 +145,18 @@ impl Store {
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<(), ControlError> {
-        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
     pub async fn delete_expired_sessions(&self, now_ms: i64) -> Result<u64, ControlError> {
-        let r = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now_ms).execute(&self.pool).await?;
+        let r = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
         Ok(r.rows_affected())
     }
 }
@@ -154,29 +169,71 @@ mod tests {
     #[tokio::test]
     async fn usernames_are_unique() {
         let (store, _dir) = temp_store().await;
-        store.insert_user("1", "alice", "h", Role::Editor, 1).await.expect("first insert");
-        let err = store.insert_user("2", "alice", "h", Role::Viewer, 1).await.expect_err("duplicate refused");
+        store
+            .insert_user("1", "alice", "h", Role::Editor, 1)
+            .await
+            .expect("first insert");
+        let err = store
+            .insert_user("2", "alice", "h", Role::Viewer, 1)
+            .await
+            .expect_err("duplicate refused");
         assert!(err.is_unique_violation());
     }
 
     #[tokio::test]
     async fn the_last_administrator_cannot_be_demoted() {
         let (store, _dir) = temp_store().await;
-        store.insert_user("1", "admin", "h", Role::Administrator, 1).await.expect("insert");
-        assert!(!store.set_role("1", Role::Viewer, 2).await.expect("update runs"));
-        assert_eq!(store.count_role(Role::Administrator).await.expect("count"), 1);
-        store.insert_user("2", "root2", "h", Role::Administrator, 1).await.expect("insert");
-        assert!(store.set_role("1", Role::Viewer, 3).await.expect("update runs"));
-        assert!(!store.set_role("2", Role::Editor, 4).await.expect("update runs"));
+        store
+            .insert_user("1", "admin", "h", Role::Administrator, 1)
+            .await
+            .expect("insert");
+        assert!(
+            !store
+                .set_role("1", Role::Viewer, 2)
+                .await
+                .expect("update runs")
+        );
+        assert_eq!(
+            store.count_role(Role::Administrator).await.expect("count"),
+            1
+        );
+        store
+            .insert_user("2", "root2", "h", Role::Administrator, 1)
+            .await
+            .expect("insert");
+        assert!(
+            store
+                .set_role("1", Role::Viewer, 3)
+                .await
+                .expect("update runs")
+        );
+        assert!(
+            !store
+                .set_role("2", Role::Editor, 4)
+                .await
+                .expect("update runs")
+        );
     }
 
     #[tokio::test]
     async fn sessions_expire() {
         let (store, _dir) = temp_store().await;
-        store.insert_user("1", "alice", "h", Role::Editor, 1).await.expect("insert");
-        store.insert_session("th", "1", 10, 100).await.expect("session");
+        store
+            .insert_user("1", "alice", "h", Role::Editor, 1)
+            .await
+            .expect("insert");
+        store
+            .insert_session("th", "1", 10, 100)
+            .await
+            .expect("session");
         assert!(store.session_user("th", 50).await.expect("query").is_some());
-        assert!(store.session_user("th", 100).await.expect("query").is_none());
+        assert!(
+            store
+                .session_user("th", 100)
+                .await
+                .expect("query")
+                .is_none()
+        );
         assert_eq!(store.delete_expired_sessions(100).await.expect("delete"), 1);
         assert!(store.session_user("th", 50).await.expect("query").is_none());
     }

@@ -1,0 +1,88 @@
+//! The agent against a real Docker Engine (a lab node's dockerd). `./dev test` brings the lab up
+//! and sets FLOTILLA_TEST_DOCKER_HOST; the answers are checked against the docker CLI.
+use std::process::Command;
+
+use agent::Config;
+use domain::node::{EngineFacts, SwarmState};
+
+fn docker_host() -> String {
+    std::env::var("FLOTILLA_TEST_DOCKER_HOST")
+        .expect("FLOTILLA_TEST_DOCKER_HOST must name a running dockerd socket (./dev test sets it)")
+}
+
+fn docker_cli(host: &str, args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .arg("-H")
+        .arg(host)
+        .args(args)
+        .output()
+        .expect("docker CLI runs");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[tokio::test]
+#[ignore = "needs a real dockerd: run through ./dev test"]
+async fn engine_facts_match_what_the_engine_says() {
+    let host = docker_host();
+    let facts = agent::docker::engine_facts(&host).await;
+    let EngineFacts::Up {
+        version,
+        api_version,
+        swarm,
+    } = facts
+    else {
+        panic!("engine unreachable: {facts:?}");
+    };
+    assert_eq!(
+        version,
+        docker_cli(&host, &["version", "--format", "{{.Server.Version}}"])
+    );
+    assert_eq!(
+        api_version,
+        docker_cli(&host, &["version", "--format", "{{.Server.APIVersion}}"])
+    );
+    let state = docker_cli(&host, &["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+    assert_eq!(swarm.state.label(), state);
+    if swarm.state == SwarmState::Inactive {
+        assert_eq!(swarm.node_id, None);
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs a real dockerd: run through ./dev test"]
+async fn collected_facts_describe_this_machine() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let machine_id = dir.path().join("machine-id");
+    std::fs::write(&machine_id, "0123456789abcdef\n").expect("write");
+    let firmware = dir.path().join("firmware-version");
+    std::fs::write(&firmware, "fw-7.1\n").expect("write");
+    let config = Config {
+        panel_url: "http://127.0.0.1:9".into(),
+        enrolment_key: None,
+        state_dir: dir.path().join("state"),
+        docker_host: docker_host(),
+        machine_id_file: machine_id,
+        firmware_version_file: firmware,
+        disk_path: dir.path().to_path_buf(),
+    };
+    let facts = agent::facts::collect(&config).await.expect("facts");
+    assert_eq!(facts.machine_id, "0123456789abcdef");
+    assert_eq!(facts.firmware_version, "fw-7.1");
+    assert_eq!(facts.hostname, agent::facts::hostname().expect("hostname"));
+    assert!(facts.cpu_count >= 1);
+    assert!(
+        facts.memory_total_bytes > facts.memory_available_bytes && facts.memory_available_bytes > 0
+    );
+    assert!(facts.disk_total_bytes >= facts.disk_available_bytes && facts.disk_total_bytes > 0);
+    assert!(facts.interfaces.iter().any(|i| i.name == "lo"));
+    assert!(
+        matches!(facts.engine, EngineFacts::Up { .. }),
+        "{:?}",
+        facts.engine
+    );
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Agent-load benchmark: the panel's RSS and CPU while N simulated agents hold one WebSocket each
+# and heartbeat every 5 s. Bounded: N <= 5000, loopback only, stops by itself.
+#
+#   bench/agents.sh [AGENTS] [WINDOW_SECS]      (defaults: 1000 agents, 60 s measuring window)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+AGENTS=${1:-1000}
+WINDOW=${2:-60}
+PORT=${BENCH_PORT:-3999}
+WARMUP=20
+PASSWORD=bench-admin-password
+
+cargo leptos build --release >/dev/null
+cargo build --release -p agent --bin flotilla-agent-sim >/dev/null 2>&1
+
+ulimit -n 16384
+DATA=$(mktemp -d /tmp/flotilla-bench.XXXXXX)
+cleanup() {
+  [ -n "${SIM:-}" ] && kill "$SIM" 2>/dev/null || true
+  [ -n "${PANEL:-}" ] && kill -INT "$PANEL" 2>/dev/null && wait "$PANEL" 2>/dev/null || true
+  rm -rf "$DATA"
+}
+trap cleanup EXIT
+
+LEPTOS_SITE_ROOT=target/site LEPTOS_OUTPUT_NAME=flotilla FLOTILLA_DATA_DIR="$DATA" \
+  FLOTILLA_ADMIN_PASSWORD="$PASSWORD" FLOTILLA_LISTEN="127.0.0.1:$PORT" FLOTILLA_HEARTBEAT_SECS=5 \
+  FLOTILLA_LOG=warn target/release/flotilla-panel >"$DATA/panel.log" 2>&1 &
+PANEL=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+
+curl -sf -c "$DATA/cookies" -H 'Accept: application/json' \
+  -d "username=admin&password=$PASSWORD" "http://127.0.0.1:$PORT/api/login" >/dev/null
+KEY=$(curl -sf -b "$DATA/cookies" -H 'Accept: application/json' \
+  -d 'label=bench&expires_in_hours=1' "http://127.0.0.1:$PORT/api/create_key" | sed -E 's/.*"secret":"([^"]+)".*/\1/')
+
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$PANEL/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$PANEL/stat"; }
+idle_rss=$(rss_kib)
+
+HOLD=$(( AGENTS / 200 + WARMUP + WINDOW + 10 ))
+target/release/flotilla-agent-sim --panel "http://127.0.0.1:$PORT" --enrolment-key "$KEY" \
+  --count "$AGENTS" --duration-secs "$HOLD" --ramp-per-sec 200 >"$DATA/sim.log" 2>&1 &
+SIM=$!
+
+sleep $(( AGENTS / 200 + WARMUP ))
+online=$(curl -sf -b "$DATA/cookies" -H 'Accept: application/json' -X POST "http://127.0.0.1:$PORT/api/list_nodes" | grep -o '"Online"' | wc -l)
+hz=$(getconf CLK_TCK)
+t0=$(cpu_ticks); s0=$(date +%s.%N)
+peak=0
+for _ in $(seq "$WINDOW"); do
+  r=$(rss_kib); [ "$r" -gt "$peak" ] && peak=$r
+  sleep 1
+done
+t1=$(cpu_ticks); s1=$(date +%s.%N)
+cpu=$(awk -v a="$t0" -v b="$t1" -v s="$s0" -v e="$s1" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) / hz / (e - s) * 100 }')
+steady=$(rss_kib)
+wait "$SIM" || true
+beats=$(grep -o 'heartbeats=[0-9]*' "$DATA/sim.log" | tail -1)
+failed=$(grep -o 'failed=[0-9]*' "$DATA/sim.log" | tail -1)
+
+cat <<REPORT
+agents online:          $online of $AGENTS ($failed, $beats)
+heartbeat period:       5 s
+panel RSS idle:         $(( idle_rss / 1024 )) MiB
+panel RSS with agents:  $(( steady / 1024 )) MiB (peak $(( peak / 1024 )) MiB over ${WINDOW} s)
+panel CPU with agents:  ${cpu} % of one core (mean over ${WINDOW} s)
+REPORT
