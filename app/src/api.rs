@@ -36,6 +36,19 @@ pub async fn current_user() -> Result<Me, AppError> {
     Ok(actor.me())
 }
 
+#[server(endpoint = "change_password")]
+pub async fn change_password(current: String, new: String) -> Result<(), AppError> {
+    let (panel, actor) = actor().await?;
+    let token = crate::server::session_token().await.unwrap_or_default();
+    let new = domain::user::Password::parse(&new)
+        .map_err(|e| fail(domain::ValidationError::new("new", e.message)))?;
+    panel
+        .auth
+        .change_password(&actor, &token, &current, new)
+        .await
+        .map_err(fail)
+}
+
 // ---- nodes ---------------------------------------------------------------------------------
 
 #[server(endpoint = "list_nodes")]

@@ -82,11 +82,13 @@ fn Frame(me: Me) -> impl IntoView {
             </aside>
             <div class="flex-1 min-w-0 flex flex-col">
                 <header class="h-14 bg-white border-b border-slate-200 flex items-center justify-end gap-4 px-6">
-                    <span class="text-sm text-slate-600" data-testid="whoami">
-                        <span class="font-medium text-slate-900">{me.username.clone()}</span>
-                        " · "
-                        <span data-testid="role">{me.role.label()}</span>
-                    </span>
+                    <A href="/account" attr:class="text-sm text-slate-600 hover:text-slate-900" attr:title="Account">
+                        <span data-testid="whoami">
+                            <span class="font-medium text-slate-900">{me.username.clone()}</span>
+                            " · "
+                            <span data-testid="role">{me.role.label()}</span>
+                        </span>
+                    </A>
                     <button
                         class="text-sm px-3 py-1.5 rounded-md border border-slate-300 hover:bg-slate-100"
                         on:click=move |_| { logout.dispatch(api::Logout {}); }

@@ -16,7 +16,10 @@ use leptos_router::components::{ParentRoute, Route, Router, Routes};
 use leptos_router::{SsrMode, path};
 
 use components::Shell;
-use pages::{keys::KeysPage, login::LoginPage, node::NodePage, nodes::NodesPage, users::UsersPage};
+use pages::{
+    account::AccountPage, keys::KeysPage, login::LoginPage, node::NodePage, nodes::NodesPage,
+    users::UsersPage,
+};
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -57,6 +60,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/nodes/:id") view=NodePage ssr=SsrMode::Async/>
                         <Route path=path!("/keys") view=KeysPage ssr=SsrMode::Async/>
                         <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>
+                        <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                     </ParentRoute>
                 </Routes>
             </Router>

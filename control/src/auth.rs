@@ -171,6 +171,49 @@ impl Auth {
         })
     }
 
+    /// Changes the caller's own password after checking the current one (throttled like a
+    /// login); every other session of the user ends.
+    pub async fn change_password(
+        &self,
+        actor: &Actor,
+        session_token: &str,
+        current: &str,
+        new: Password,
+    ) -> Result<(), ControlError> {
+        let key = actor.username.clone();
+        let now = now_ms();
+        self.lock_throttle().check(&key, now)?;
+        let row = self
+            .store
+            .user_by_id(&actor.user_id)
+            .await?
+            .ok_or(ControlError::Unauthenticated)?;
+        if !verify_password(Some(row.password_hash.clone()), current.to_owned()).await? {
+            self.lock_throttle().fail(&key, now);
+            return Err(ControlError::Validation(domain::ValidationError::new(
+                "current",
+                "The current password is wrong.",
+            )));
+        }
+        self.lock_throttle().succeed(&key);
+        let hash = hash_password(&new).await?;
+        self.store.set_password_hash(&row.id, &hash, now).await?;
+        let ended = self
+            .store
+            .delete_other_sessions(&row.id, &secret::hash(session_token))
+            .await?;
+        self.store
+            .audit(
+                &actor.username,
+                "user.password",
+                Some(&actor.username),
+                None,
+            )
+            .await?;
+        tracing::info!(user = %actor.username, other_sessions_ended = ended, "password changed");
+        Ok(())
+    }
+
     pub async fn logout(&self, token: &str) -> Result<(), ControlError> {
         self.store.delete_session(&secret::hash(token)).await
     }
@@ -577,6 +620,52 @@ mod tests {
             .role,
             Role::Editor
         );
+    }
+
+    #[tokio::test]
+    async fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
+        let (auth, _dir) = auth().await;
+        auth.bootstrap_admin(Some("correct horse battery"))
+            .await
+            .expect("bootstrap");
+        let here = auth
+            .login("admin", "correct horse battery")
+            .await
+            .expect("login");
+        let elsewhere = auth
+            .login("admin", "correct horse battery")
+            .await
+            .expect("login");
+        let wrong = auth
+            .change_password(
+                &here.actor,
+                &here.token,
+                "nope nope nope",
+                pw("new password 1"),
+            )
+            .await;
+        assert!(matches!(wrong, Err(ControlError::Validation(v)) if v.field == "current"));
+        auth.change_password(
+            &here.actor,
+            &here.token,
+            "correct horse battery",
+            pw("new password 1"),
+        )
+        .await
+        .expect("changed");
+        assert!(
+            auth.session(Some(&here.token)).await.is_ok(),
+            "this session stays"
+        );
+        assert!(
+            auth.session(Some(&elsewhere.token)).await.is_err(),
+            "other sessions end"
+        );
+        assert!(matches!(
+            auth.login("admin", "correct horse battery").await,
+            Err(ControlError::BadCredentials)
+        ));
+        assert!(auth.login("admin", "new password 1").await.is_ok());
     }
 
     #[test]

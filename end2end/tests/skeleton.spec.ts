@@ -124,4 +124,22 @@ test.describe.serial("walking skeleton", () => {
     await page.reload();
     await expect(page.locator('[data-testid="key-row"][data-label="sneaky"]')).toHaveCount(0);
   });
+
+  test("a user changes their own password", async ({ page }) => {
+    await login(page, "vera", "viewer-password-1");
+    await page.getByTestId("whoami").click();
+    await page.getByLabel("Current password").fill("wrong-password");
+    await page.getByLabel("New password", { exact: true }).fill("short");
+    await page.getByRole("button", { name: "Change password" }).click();
+    await expect(page.getByTestId("error-new")).toContainText("at least 10");
+    await page.getByLabel("New password", { exact: true }).fill("viewer-password-2");
+    await page.getByLabel("Repeat the new password").fill("viewer-password-2");
+    await page.getByRole("button", { name: "Change password" }).click();
+    await expect(page.getByTestId("error-current")).toHaveText("The current password is wrong.");
+    await page.getByLabel("Current password").fill("viewer-password-1");
+    await page.getByRole("button", { name: "Change password" }).click();
+    await expect(page.getByTestId("toast")).toContainText("Password changed");
+    await logout(page);
+    await login(page, "vera", "viewer-password-2");
+  });
 });

@@ -172,6 +172,10 @@ async fn every_server_function_refuses_a_request_without_a_session() {
     let panel = Panel::start().await;
     for (name, form) in [
         ("me", vec![]),
+        (
+            "change_password",
+            vec![("current", "x"), ("new", "long password 2")],
+        ),
         ("list_nodes", vec![]),
         ("get_node", vec![("id", "x")]),
         ("refresh_node", vec![("id", "x")]),

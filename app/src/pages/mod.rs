@@ -1,3 +1,4 @@
+pub mod account;
 pub mod keys;
 pub mod login;
 pub mod node;

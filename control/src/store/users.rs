@@ -110,6 +110,35 @@ impl Store {
         Ok(result.rows_affected() == 1)
     }
 
+    pub async fn set_password_hash(
+        &self,
+        id: &str,
+        hash: &str,
+        now_ms: i64,
+    ) -> Result<(), ControlError> {
+        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+            .bind(hash)
+            .bind(now_ms)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Ends every session of a user except the one with `keep_hash`.
+    pub async fn delete_other_sessions(
+        &self,
+        user_id: &str,
+        keep_hash: &str,
+    ) -> Result<u64, ControlError> {
+        let r = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+            .bind(user_id)
+            .bind(keep_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
     pub async fn insert_session(
         &self,
         token_hash: &str,
