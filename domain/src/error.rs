@@ -34,6 +34,9 @@ pub enum AppError {
     NotFound(String),
     #[error("{0}")]
     Validation(ValidationError),
+    /// Several fields need attention (forms with many fields).
+    #[error("{} field(s) need attention: {}", .0.len(), .0.first().map(|e| e.message.as_str()).unwrap_or_default())]
+    Invalid(Vec<ValidationError>),
     #[error("{0}")]
     Conflict(String),
     #[error("Too many failed attempts. Try again in {retry_after_secs} s.")]
@@ -55,7 +58,7 @@ impl AppError {
             AppError::Unauthorized | AppError::BadCredentials => 401,
             AppError::Forbidden => 403,
             AppError::NotFound(_) => 404,
-            AppError::Validation(_) => 422,
+            AppError::Validation(_) | AppError::Invalid(_) => 422,
             AppError::Conflict(_) => 409,
             AppError::Throttled { .. } => 429,
             AppError::Unavailable(_) => 503,
@@ -67,6 +70,7 @@ impl AppError {
     pub fn field_error(&self, field: &str) -> Option<&str> {
         match self {
             AppError::Validation(v) if v.field == field => Some(&v.message),
+            AppError::Invalid(all) => all.iter().find(|v| v.field == field).map(|v| v.message.as_str()),
             _ => None,
         }
     }

@@ -6,9 +6,12 @@
 //! the browser and again on the server.
 #![forbid(unsafe_code)]
 
+pub mod cluster;
 pub mod enrolment;
 pub mod error;
 pub mod event;
+pub mod health;
+pub mod net;
 pub mod node;
 pub mod protocol;
 pub mod role;

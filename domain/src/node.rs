@@ -192,7 +192,8 @@ pub fn primary_addresses(facts: &NodeFacts) -> Vec<String> {
         .collect()
 }
 
-fn is_container_plumbing(name: &str) -> bool {
+/// Docker-made bridges and veths.
+pub fn is_container_plumbing(name: &str) -> bool {
     name.starts_with("docker")
         || name.starts_with("veth")
         || name.starts_with("br-")
