@@ -108,3 +108,270 @@ mod tests {
         );
     }
 }
+
+/// Swarm operations. Each one first checks whether its effect already holds, so a command resent
+/// after a reconnect (or a workflow step retried after a panel restart) does not act twice.
+pub mod swarm {
+    use std::collections::HashMap;
+
+    use bollard::Docker;
+    use bollard::models::{
+        LocalNodeState, Node, NodeSpecAvailabilityEnum, NodeSpecRoleEnum, NodeState, Reachability,
+        SwarmInitRequest, SwarmJoinRequest,
+    };
+    use bollard::query_parameters::{
+        DeleteNodeOptionsBuilder, LeaveSwarmOptionsBuilder, UpdateNodeOptionsBuilder, UpdateSwarmOptionsBuilder,
+    };
+    use domain::cluster::{NodeLabel, SwarmRole};
+    use domain::health::Availability;
+    use domain::protocol::{JoinTokens, NodeUpdate, SwarmInit, SwarmJoin, SwarmMember, SwarmNodeView, SwarmSnapshot};
+
+    use super::{CALL_TIMEOUT, connect};
+
+    async fn bounded<T, E: std::fmt::Display>(
+        what: &str,
+        f: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, String> {
+        // Joins and inits can take longer than plain reads.
+        tokio::time::timeout(CALL_TIMEOUT * 6, f)
+            .await
+            .map_err(|_| format!("{what}: the engine did not answer in time"))?
+            .map_err(|e| format!("{what}: {e}"))
+    }
+
+    struct Local {
+        state: LocalNodeState,
+        node_id: String,
+        cluster_id: String,
+        is_manager: bool,
+    }
+
+    async fn local(docker: &Docker) -> Result<Local, String> {
+        let info = bounded("info", docker.info()).await?;
+        let swarm = info.swarm.unwrap_or_default();
+        Ok(Local {
+            state: swarm.local_node_state.unwrap_or(LocalNodeState::EMPTY),
+            node_id: swarm.node_id.unwrap_or_default(),
+            cluster_id: swarm.cluster.and_then(|c| c.id).unwrap_or_default(),
+            is_manager: swarm.control_available.unwrap_or(false),
+        })
+    }
+
+    async fn tokens(docker: &Docker) -> Result<JoinTokens, String> {
+        let swarm = bounded("inspect swarm", docker.inspect_swarm()).await?;
+        let t = swarm.join_tokens.unwrap_or_default();
+        Ok(JoinTokens { worker: t.worker.unwrap_or_default(), manager: t.manager.unwrap_or_default() })
+    }
+
+    /// The IPv4 address of `interface` in this node's network namespace.
+    pub fn interface_address(interface: &str) -> Result<String, String> {
+        let ifs = crate::facts::interfaces().map_err(|e| e.to_string())?;
+        ifs.iter()
+            .find(|i| i.name == interface)
+            .and_then(|i| i.addresses.iter().find(|a| !a.contains(':')))
+            .and_then(|a| a.split('/').next())
+            .map(str::to_owned)
+            .ok_or_else(|| format!("interface {interface} has no IPv4 address on this node"))
+    }
+
+    async fn member(docker: &Docker, address: String) -> Result<SwarmMember, String> {
+        let l = local(docker).await?;
+        let tokens = if l.is_manager { Some(tokens(docker).await?) } else { None };
+        Ok(SwarmMember { swarm_node_id: l.node_id, cluster_id: l.cluster_id, address, tokens })
+    }
+
+    pub async fn init(host: &str, req: &SwarmInit) -> Result<SwarmMember, String> {
+        let docker = connect(host).await?;
+        let ip = interface_address(&req.interface)?;
+        let l = local(&docker).await?;
+        match l.state {
+            LocalNodeState::ACTIVE if l.is_manager => return member(&docker, ip).await,
+            LocalNodeState::ACTIVE | LocalNodeState::PENDING => {
+                return Err("this node is already in a swarm as a worker".into());
+            }
+            _ => {}
+        }
+        let body = SwarmInitRequest {
+            listen_addr: Some(format!("{ip}:{}", req.listen_port)),
+            advertise_addr: Some(format!("{ip}:{}", req.listen_port)),
+            data_path_addr: Some(ip.clone()),
+            data_path_port: Some(u32::from(req.data_path_port)),
+            default_addr_pool: Some(req.address_pools.clone()),
+            subnet_size: Some(u32::from(req.subnet_size)),
+            ..Default::default()
+        };
+        bounded("swarm init", docker.init_swarm(body)).await?;
+        member(&docker, ip).await
+    }
+
+    pub async fn join(host: &str, req: &SwarmJoin) -> Result<SwarmMember, String> {
+        let docker = connect(host).await?;
+        let ip = interface_address(&req.interface)?;
+        let l = local(&docker).await?;
+        if l.state == LocalNodeState::ACTIVE {
+            return member(&docker, ip).await;
+        }
+        let body = SwarmJoinRequest {
+            listen_addr: Some(format!("{ip}:{}", req.listen_port)),
+            advertise_addr: Some(format!("{ip}:{}", req.listen_port)),
+            data_path_addr: Some(ip.clone()),
+            remote_addrs: Some(vec![req.remote.clone()]),
+            join_token: Some(req.token.clone()),
+        };
+        bounded("swarm join", docker.join_swarm(body)).await?;
+        member(&docker, ip).await
+    }
+
+    pub async fn leave(host: &str, force: bool) -> Result<(), String> {
+        let docker = connect(host).await?;
+        let l = local(&docker).await?;
+        if matches!(l.state, LocalNodeState::INACTIVE | LocalNodeState::EMPTY) {
+            return Ok(());
+        }
+        bounded("swarm leave", docker.leave_swarm(Some(LeaveSwarmOptionsBuilder::new().force(force).build()))).await
+    }
+
+    pub async fn join_tokens(host: &str, rotate: bool) -> Result<JoinTokens, String> {
+        let docker = connect(host).await?;
+        if rotate {
+            let swarm = bounded("inspect swarm", docker.inspect_swarm()).await?;
+            let version = swarm.version.and_then(|v| v.index).unwrap_or_default() as i64;
+            let spec = swarm.spec.unwrap_or_default();
+            let options = UpdateSwarmOptionsBuilder::new()
+                .version(version)
+                .rotate_worker_token(true)
+                .rotate_manager_token(true)
+                .build();
+            bounded("rotate tokens", docker.update_swarm(spec, options)).await?;
+        }
+        tokens(&docker).await
+    }
+
+    pub async fn update_node(host: &str, req: &NodeUpdate) -> Result<(), String> {
+        let docker = connect(host).await?;
+        let node = bounded("inspect node", docker.inspect_node(&req.swarm_node_id)).await?;
+        let version = node.version.and_then(|v| v.index).unwrap_or_default() as i64;
+        let mut spec = node.spec.unwrap_or_default();
+        let before = spec.clone();
+        if let Some(role) = req.role {
+            spec.role = Some(match role {
+                SwarmRole::Manager => NodeSpecRoleEnum::MANAGER,
+                SwarmRole::Worker => NodeSpecRoleEnum::WORKER,
+            });
+        }
+        if let Some(a) = req.availability {
+            spec.availability = Some(match a {
+                Availability::Active => NodeSpecAvailabilityEnum::ACTIVE,
+                Availability::Pause => NodeSpecAvailabilityEnum::PAUSE,
+                Availability::Drain => NodeSpecAvailabilityEnum::DRAIN,
+            });
+        }
+        if let Some(labels) = &req.labels {
+            spec.labels = Some(labels.iter().map(|l| (l.key.clone(), l.value.clone())).collect::<HashMap<_, _>>());
+        }
+        if spec == before {
+            return Ok(());
+        }
+        let options = UpdateNodeOptionsBuilder::new().version(version).build();
+        bounded("update node", docker.update_node(&req.swarm_node_id, spec, options)).await
+    }
+
+    pub async fn remove_node(host: &str, swarm_node_id: &str) -> Result<(), String> {
+        let docker = connect(host).await?;
+        match bounded("inspect node", docker.inspect_node(swarm_node_id)).await {
+            Err(e) if e.contains("404") || e.contains("not found") => return Ok(()),
+            Err(e) => return Err(e),
+            Ok(_) => {}
+        }
+        bounded("remove node", docker.delete_node(swarm_node_id, Some(DeleteNodeOptionsBuilder::new().force(true).build())))
+            .await
+    }
+
+    /// What this node sees of its swarm, when it is a manager.
+    pub async fn snapshot(host: &str) -> Result<Option<SwarmSnapshot>, String> {
+        let docker = connect(host).await?;
+        let l = local(&docker).await?;
+        if l.state != LocalNodeState::ACTIVE || !l.is_manager {
+            return Ok(None);
+        }
+        let swarm = bounded("inspect swarm", docker.inspect_swarm()).await?;
+        let mut nodes: Vec<SwarmNodeView> =
+            bounded("list nodes", docker.list_nodes(None::<bollard::query_parameters::ListNodesOptions>)).await?.into_iter().map(node_view).collect();
+        nodes.sort_by(|a, b| a.hostname.cmp(&b.hostname).then(a.id.cmp(&b.id)));
+        Ok(Some(SwarmSnapshot {
+            cluster_id: l.cluster_id,
+            nodes,
+            default_addr_pool: swarm.default_addr_pool.unwrap_or_default(),
+            subnet_size: swarm.subnet_size.unwrap_or_default(),
+            data_path_port: swarm.data_path_port.unwrap_or_default(),
+        }))
+    }
+
+    fn node_view(n: Node) -> SwarmNodeView {
+        let spec = n.spec.unwrap_or_default();
+        let desc = n.description.unwrap_or_default();
+        let status = n.status.unwrap_or_default();
+        let mut labels: Vec<NodeLabel> =
+            spec.labels.unwrap_or_default().into_iter().map(|(key, value)| NodeLabel { key, value }).collect();
+        labels.sort_by(|a, b| a.key.cmp(&b.key));
+        SwarmNodeView {
+            id: n.id.unwrap_or_default(),
+            hostname: desc.hostname.unwrap_or_default(),
+            role: match spec.role {
+                Some(NodeSpecRoleEnum::MANAGER) => SwarmRole::Manager,
+                _ => SwarmRole::Worker,
+            },
+            availability: match spec.availability {
+                Some(NodeSpecAvailabilityEnum::PAUSE) => Availability::Pause,
+                Some(NodeSpecAvailabilityEnum::DRAIN) => Availability::Drain,
+                _ => Availability::Active,
+            },
+            state: match status.state {
+                Some(NodeState::READY) => "ready",
+                Some(NodeState::DOWN) => "down",
+                Some(NodeState::DISCONNECTED) => "disconnected",
+                _ => "unknown",
+            }
+            .into(),
+            leader: n.manager_status.as_ref().and_then(|m| m.leader).unwrap_or(false),
+            reachability: n.manager_status.as_ref().map(|m| {
+                match m.reachability {
+                    Some(Reachability::REACHABLE) => "reachable",
+                    Some(Reachability::UNREACHABLE) => "unreachable",
+                    _ => "unknown",
+                }
+                .to_string()
+            }),
+            address: status.addr.unwrap_or_default(),
+            engine_version: desc.engine.and_then(|e| e.engine_version).unwrap_or_default(),
+            labels,
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+        use bollard::models::{ManagerStatus, NodeDescription, NodeSpec, NodeStatus};
+
+        #[test]
+        fn node_views_convert_docker_models() {
+            let node = Node {
+                id: Some("abc".into()),
+                spec: Some(NodeSpec {
+                    role: Some(NodeSpecRoleEnum::MANAGER),
+                    availability: Some(NodeSpecAvailabilityEnum::DRAIN),
+                    labels: Some(HashMap::from([("zone".to_string(), "a".to_string())])),
+                    ..Default::default()
+                }),
+                description: Some(NodeDescription { hostname: Some("edge-1".into()), ..Default::default() }),
+                status: Some(NodeStatus { state: Some(NodeState::READY), addr: Some("10.77.0.11".into()), ..Default::default() }),
+                manager_status: Some(ManagerStatus { leader: Some(true), reachability: Some(Reachability::REACHABLE), ..Default::default() }),
+                ..Default::default()
+            };
+            let v = node_view(node);
+            assert_eq!((v.role, v.availability, v.state.as_str(), v.leader), (SwarmRole::Manager, Availability::Drain, "ready", true));
+            assert_eq!(v.reachability.as_deref(), Some("reachable"));
+            assert_eq!(v.labels, vec![NodeLabel { key: "zone".into(), value: "a".into() }]);
+        }
+    }
+}

@@ -6,12 +6,14 @@
 //!   module that sees bollard.
 //! * [`facts`]: what the node is (hostname, machine id, OS, resources, interfaces, versions).
 //! * [`state`]: the node identity on disk (0600).
+//! * [`vip`]: KeepAlived for the cluster's virtual IPs.
 #![forbid(unsafe_code)]
 
 pub mod docker;
 pub mod facts;
 pub mod link;
 pub mod state;
+pub mod vip;
 
 use std::path::PathBuf;
 

@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 
 use domain::protocol::{
     self, AgentMessage, CONNECT_PATH, Command, ENROL_PATH, EnrolRequest, EnrolResponse, Envelope,
-    Outcome, PROTOCOL_VERSION, PanelMessage,
+    Outcome, PROTOCOL_VERSION, PanelMessage, Reply,
 };
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -18,12 +18,18 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::state::{self, Identity};
+use crate::vip::Keepalived;
 use crate::{AgentError, Config, facts};
 
 pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
 const FACTS_EVERY: Duration = Duration::from_secs(30);
+/// Managers report their swarm's node list when it changes, checked this often.
+const SWARM_EVERY: Duration = Duration::from_secs(3);
+/// VIP ownership is checked this often (a failover takes a few hundred milliseconds).
+const VIP_OBSERVE_EVERY: Duration = Duration::from_millis(200);
+const SUPERVISE_EVERY: Duration = Duration::from_secs(5);
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// A connection that lasted this long resets the backoff.
@@ -181,18 +187,37 @@ async fn session(
     let heartbeat = match tokio::time::timeout(WELCOME_TIMEOUT, next_panel_message(&mut rx)).await {
         Err(_) => return Err(AgentError::Protocol("no welcome in time".into())),
         Ok(None) => return Ok(()),
-        Ok(Some(Envelope {
-            msg: PanelMessage::Welcome(w),
-            ..
-        })) => {
+        Ok(Some(Envelope { msg: PanelMessage::Welcome(w), .. })) => {
             tracing::info!(node = %w.node_id, heartbeat_secs = w.heartbeat_secs, "connected to the panel");
             Duration::from_secs(u64::from(w.heartbeat_secs.max(1)))
         }
         Ok(Some(_)) => return Err(AgentError::Protocol("expected welcome".into())),
     };
-    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
-    let mut facts_tick =
-        tokio::time::interval_at(tokio::time::Instant::now() + FACTS_EVERY, FACTS_EVERY);
+    let vips = std::sync::Arc::new(Keepalived::new(&config.state_dir, &config.docker_host, &last_facts.hostname));
+    // Commands run one at a time in a worker, so heartbeats continue during a slow swarm join.
+    let (work_tx, mut work_rx) = mpsc::channel::<(String, Command)>(32);
+    let (done_tx, mut done_rx) = mpsc::channel::<(String, Outcome, bool)>(32);
+    let worker = {
+        let (config, vips) = (config.clone(), vips.clone());
+        tokio::spawn(async move {
+            while let Some((id, command)) = work_rx.recv().await {
+                let (outcome, changed) = execute(&config, &vips, &command).await;
+                if done_tx.send((id, outcome, changed)).await.is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let _stop_worker = AbortOnDrop(worker);
+    let mut in_flight: Vec<String> = vec![];
+    let mut last_swarm = None;
+    let mut last_vips = vec![];
+    let now = tokio::time::Instant::now();
+    let mut beat = tokio::time::interval_at(now + heartbeat, heartbeat);
+    let mut facts_tick = tokio::time::interval_at(now + FACTS_EVERY, FACTS_EVERY);
+    let mut swarm_tick = tokio::time::interval(SWARM_EVERY);
+    let mut vip_tick = tokio::time::interval(VIP_OBSERVE_EVERY);
+    let mut supervise_tick = tokio::time::interval(SUPERVISE_EVERY);
     loop {
         tokio::select! {
             _ = beat.tick() => tx.send(frame(AgentMessage::Heartbeat)).await.map_err(send_err)?,
@@ -203,22 +228,50 @@ async fn session(
                 }
                 last_facts = now;
             }
+            _ = swarm_tick.tick() => {
+                match crate::docker::swarm::snapshot(&config.docker_host).await {
+                    Ok(snapshot) => {
+                        if let Some(s) = &snapshot && last_swarm.as_ref() != Some(s) {
+                            tx.send(frame(AgentMessage::Swarm(s.clone()))).await.map_err(send_err)?;
+                        }
+                        last_swarm = snapshot;
+                    }
+                    Err(e) => tracing::debug!(error = %e, "no swarm snapshot"),
+                }
+            }
+            _ = vip_tick.tick() => {
+                let now = vips.observe();
+                if now != last_vips {
+                    tx.send(frame(AgentMessage::Vips(now.clone()))).await.map_err(send_err)?;
+                    last_vips = now;
+                }
+            }
+            _ = supervise_tick.tick() => {
+                if let Err(e) = vips.ensure_running() {
+                    tracing::error!(error = %e, "cannot keep keepalived running");
+                }
+            }
             message = next_panel_message(&mut rx) => {
                 let Some(envelope) = message else { return Ok(()) };
                 let PanelMessage::Command(command) = envelope.msg else { continue };
-                let outcome = match recent.get(&envelope.id) {
-                    Some(done) => done,
-                    None => {
-                        let (outcome, new_facts) = execute(config, &command).await;
-                        if let Some(f) = new_facts {
-                            tx.send(frame(AgentMessage::Facts(Box::new(f.clone())))).await.map_err(send_err)?;
-                            last_facts = f;
-                        }
-                        recent.remember(&envelope.id, outcome.clone());
-                        outcome
-                    }
-                };
-                let result = Envelope::new(envelope.id, AgentMessage::CommandResult(outcome)).encode();
+                if let Some(done) = recent.get(&envelope.id) {
+                    let result = Envelope::new(envelope.id, AgentMessage::CommandResult(done)).encode();
+                    tx.send(Message::text(result)).await.map_err(send_err)?;
+                } else if !in_flight.contains(&envelope.id) {
+                    in_flight.push(envelope.id.clone());
+                    let _ = work_tx.send((envelope.id, command)).await;
+                }
+            }
+            Some((id, outcome, changed)) = done_rx.recv() => {
+                in_flight.retain(|i| *i != id);
+                recent.remember(&id, outcome.clone());
+                if changed {
+                    let now = facts::collect(config).await?;
+                    tx.send(frame(AgentMessage::Facts(Box::new(now.clone())))).await.map_err(send_err)?;
+                    last_facts = now;
+                    swarm_tick.reset_immediately();
+                }
+                let result = Envelope::new(id, AgentMessage::CommandResult(outcome)).encode();
                 tx.send(Message::text(result)).await.map_err(send_err)?;
             }
             _ = shutdown.changed() => {
@@ -227,6 +280,14 @@ async fn session(
                 return Ok(());
             }
         }
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -256,17 +317,30 @@ where
     }
 }
 
-async fn execute(config: &Config, command: &Command) -> (Outcome, Option<domain::node::NodeFacts>) {
+/// Runs one command. Returns its outcome and whether the node's facts may have changed.
+async fn execute(config: &Config, vips: &Keepalived, command: &Command) -> (Outcome, bool) {
+    use crate::docker::swarm;
+    let host = config.docker_host.as_str();
+    let member = |r: Result<domain::protocol::SwarmMember, String>| match r {
+        Ok(m) => Outcome::Done { reply: Reply::Member(m) },
+        Err(message) => Outcome::Failed { message },
+    };
+    let done = |r: Result<(), String>| match r {
+        Ok(()) => Outcome::DONE,
+        Err(message) => Outcome::Failed { message },
+    };
     match command {
-        Command::RefreshFacts => match facts::collect(config).await {
-            Ok(f) => (Outcome::Done, Some(f)),
-            Err(e) => (
-                Outcome::Failed {
-                    message: e.to_string(),
-                },
-                None,
-            ),
+        Command::RefreshFacts => (Outcome::DONE, true),
+        Command::SwarmInit(req) => (member(swarm::init(host, req).await), true),
+        Command::SwarmJoin(req) => (member(swarm::join(host, req).await), true),
+        Command::SwarmLeave { force } => (done(swarm::leave(host, *force).await), true),
+        Command::NodeUpdate(req) => (done(swarm::update_node(host, req).await), false),
+        Command::NodeRemove { swarm_node_id } => (done(swarm::remove_node(host, swarm_node_id).await), false),
+        Command::JoinTokens { rotate } => match swarm::join_tokens(host, *rotate).await {
+            Ok(t) => (Outcome::Done { reply: Reply::Tokens(t) }, false),
+            Err(message) => (Outcome::Failed { message }, false),
         },
+        Command::Vips(cfg) => (done(vips.apply(cfg).await), false),
     }
 }
 
@@ -357,10 +431,10 @@ mod tests {
     #[test]
     fn recent_commands_are_remembered_and_bounded() {
         let mut r = RecentCommands::default();
-        r.remember("c-1", Outcome::Done);
-        assert_eq!(r.get("c-1"), Some(Outcome::Done));
+        r.remember("c-1", Outcome::DONE);
+        assert_eq!(r.get("c-1"), Some(Outcome::DONE));
         for i in 0..RecentCommands::CAPACITY {
-            r.remember(&format!("x-{i}"), Outcome::Done);
+            r.remember(&format!("x-{i}"), Outcome::DONE);
         }
         assert_eq!(r.get("c-1"), None);
         assert_eq!(r.done.len(), RecentCommands::CAPACITY);

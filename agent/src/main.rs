@@ -9,12 +9,15 @@ use clap::Parser;
 #[command(
     name = "flotilla-agent",
     version,
-    about = "The Flotilla node agent: dials out to the panel, reports this node and runs its commands."
+    about = "The Flotilla node agent: dials out to the panel, reports this node and runs its commands.",
+    args_conflicts_with_subcommands = true
 )]
 struct Args {
+    #[command(subcommand)]
+    helper: Option<Helper>,
     /// Panel URL the agent dials, e.g. http://panel.example:3100
     #[arg(long, env = "FLOTILLA_PANEL_URL")]
-    panel: String,
+    panel: Option<String>,
     /// Enrolment key from the panel (only needed the first time).
     #[arg(long, env = "FLOTILLA_ENROLMENT_KEY", hide_env_values = true)]
     enrolment_key: Option<String>,
@@ -54,9 +57,60 @@ struct Args {
     log: String,
 }
 
+/// Helpers KeepAlived runs; not for interactive use.
+#[derive(clap::Subcommand, Debug)]
+enum Helper {
+    /// Exit 0 when this node may hold a virtual IP (KeepAlived's track script).
+    Health {
+        #[arg(long, default_value = "unix:///var/run/docker.sock")]
+        docker_host: String,
+        /// Also require an active swarm membership.
+        #[arg(long)]
+        require_swarm: bool,
+        /// Also require a local TCP port to accept connections.
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Record a VRRP state change (KeepAlived's notify hook: TYPE NAME STATE PRIORITY).
+    VipNotify {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(num_args = 0..)]
+        event: Vec<String>,
+    },
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    match args.helper {
+        Some(Helper::Health { docker_host, require_swarm, port }) => {
+            return match agent::vip::healthy(&docker_host, require_swarm, port).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("unhealthy: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Helper::VipNotify { dir, event }) => {
+            return match event.as_slice() {
+                [_, name, state, ..] => match agent::vip::record_state(&dir, name, state) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("cannot record state: {e}");
+                        ExitCode::FAILURE
+                    }
+                },
+                _ => ExitCode::from(2),
+            };
+        }
+        None => {}
+    }
+    let Some(panel_url) = args.panel else {
+        eprintln!("flotilla-agent: --panel (or FLOTILLA_PANEL_URL) is required");
+        return ExitCode::from(2);
+    };
     tracing_subscriber::fmt()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(
@@ -64,7 +118,7 @@ async fn main() -> ExitCode {
         )
         .init();
     let config = Config {
-        panel_url: args.panel,
+        panel_url,
         enrolment_key: args.enrolment_key,
         state_dir: args.state_dir,
         docker_host: args.docker_host,

@@ -58,7 +58,7 @@ impl Nodes {
             .command(id, Command::RefreshFacts, COMMAND_TIMEOUT)
             .await?
         {
-            Outcome::Done => Ok(()),
+            Outcome::Done { .. } => Ok(()),
             Outcome::Failed { message } => Err(ControlError::Unavailable(format!(
                 "The agent could not refresh: {message}"
             ))),

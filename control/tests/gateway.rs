@@ -272,17 +272,17 @@ async fn commands_round_trip_by_id() {
     // The agent answers a different id first (ignored), then the right one.
     a.to_panel
         .send(Inbound::Text(
-            Envelope::new("c-other", AgentMessage::CommandResult(Outcome::Done)).encode(),
+            Envelope::new("c-other", AgentMessage::CommandResult(Outcome::DONE)).encode(),
         ))
         .await
         .expect("sent");
     a.to_panel
         .send(Inbound::Text(
-            Envelope::new(frame.id, AgentMessage::CommandResult(Outcome::Done)).encode(),
+            Envelope::new(frame.id, AgentMessage::CommandResult(Outcome::DONE)).encode(),
         ))
         .await
         .expect("sent");
-    assert_eq!(call.await.expect("joins").expect("answered"), Outcome::Done);
+    assert_eq!(call.await.expect("joins").expect("answered"), Outcome::DONE);
 }
 
 #[tokio::test]

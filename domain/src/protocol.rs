@@ -12,6 +12,8 @@
 //! not act twice.
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::{NodeLabel, SwarmRole};
+use crate::health::Availability;
 use crate::node::NodeFacts;
 
 pub const PROTOCOL_VERSION: u16 = 1;
@@ -53,6 +55,10 @@ pub enum AgentMessage {
     /// Facts changed (or a `refresh_facts` command asked for them).
     Facts(Box<NodeFacts>),
     CommandResult(Outcome),
+    /// A manager's view of its swarm, sent when it changes (checked every few seconds).
+    Swarm(SwarmSnapshot),
+    /// The KeepAlived state of this node's virtual IPs, sent when it changes.
+    Vips(Vec<VipObservation>),
 }
 
 /// Panel → agent.
@@ -74,13 +80,175 @@ pub struct Welcome {
 pub enum Command {
     /// Collect facts now and send them.
     RefreshFacts,
+    /// Create a swarm with this node as its first manager. Idempotent: a node that already
+    /// manages a swarm answers with that swarm.
+    SwarmInit(SwarmInit),
+    /// Join a swarm. Idempotent: a node already in a swarm answers with its membership.
+    SwarmJoin(SwarmJoin),
+    /// Leave the swarm (`force` for managers). Idempotent: a node outside a swarm is done.
+    SwarmLeave { force: bool },
+    /// Change a swarm node (run on a manager). Only the given fields change.
+    NodeUpdate(NodeUpdate),
+    /// Remove a node that left from the swarm's node list (run on a manager).
+    NodeRemove { swarm_node_id: String },
+    /// Read (or rotate, then read) the join tokens (run on a manager).
+    JoinTokens { rotate: bool },
+    /// Run KeepAlived for these virtual IPs (replacing any previous set); empty stops it.
+    Vips(VipConfig),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwarmInit {
+    /// Interface whose IPv4 address is used to advertise, listen and carry the data path.
+    pub interface: String,
+    pub listen_port: u16,
+    pub data_path_port: u16,
+    pub address_pools: Vec<String>,
+    pub subnet_size: u8,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwarmJoin {
+    pub interface: String,
+    pub listen_port: u16,
+    /// `ip:port` of a manager.
+    pub remote: String,
+    pub token: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeUpdate {
+    pub swarm_node_id: String,
+    pub role: Option<SwarmRole>,
+    pub availability: Option<Availability>,
+    pub labels: Option<Vec<NodeLabel>>,
+}
+
+/// Everything KeepAlived needs on one node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VipConfig {
+    pub instances: Vec<VipInstance>,
+    /// Advertisement interval in centiseconds.
+    pub advert_cs: u16,
+    /// Hold a VIP only while this node is an active swarm member with a reachable engine.
+    pub require_swarm: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VipInstance {
+    /// `address/prefix`.
+    pub address: String,
+    pub interface: String,
+    pub vrid: u8,
+    pub priority: u8,
+    pub unicast_peers: Vec<String>,
+    /// Also require a healthy local TCP port (host-mode published service).
+    pub track_port: Option<u16>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VrrpState {
+    Master,
+    Backup,
+    Fault,
+    Stopped,
+    Unknown,
+}
+
+impl VrrpState {
+    pub fn label(self) -> &'static str {
+        match self {
+            VrrpState::Master => "MASTER",
+            VrrpState::Backup => "BACKUP",
+            VrrpState::Fault => "FAULT",
+            VrrpState::Stopped => "STOPPED",
+            VrrpState::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VipObservation {
+    pub address: String,
+    pub vrid: u8,
+    pub state: VrrpState,
+    /// The address is on this node's interface right now.
+    pub holds: bool,
+}
+
+/// One node as a manager sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwarmNodeView {
+    pub id: String,
+    pub hostname: String,
+    pub role: SwarmRole,
+    pub availability: Availability,
+    /// `ready`, `down`, `unknown`, `disconnected`.
+    pub state: String,
+    pub leader: bool,
+    /// Manager reachability: `reachable`, `unreachable`, `unknown`; `None` for workers.
+    pub reachability: Option<String>,
+    pub address: String,
+    pub engine_version: String,
+    pub labels: Vec<NodeLabel>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwarmSnapshot {
+    pub cluster_id: String,
+    pub nodes: Vec<SwarmNodeView>,
+    pub default_addr_pool: Vec<String>,
+    pub subnet_size: u32,
+    pub data_path_port: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
-    Done,
-    Failed { message: String },
+    Done {
+        #[serde(default)]
+        reply: Reply,
+    },
+    Failed {
+        message: String,
+    },
+}
+
+impl Outcome {
+    pub const DONE: Outcome = Outcome::Done { reply: Reply::None };
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Reply {
+    #[default]
+    None,
+    /// This node's swarm membership after init or join.
+    Member(SwarmMember),
+    Tokens(JoinTokens),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwarmMember {
+    pub swarm_node_id: String,
+    pub cluster_id: String,
+    /// The address the node advertises (`ip`), resolved from the requested interface.
+    pub address: String,
+    /// Join tokens, when the node is a manager.
+    pub tokens: Option<JoinTokens>,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinTokens {
+    pub worker: String,
+    pub manager: String,
+}
+
+impl std::fmt::Debug for JoinTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JoinTokens(<redacted>)")
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
