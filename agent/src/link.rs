@@ -29,7 +29,7 @@ const FACTS_EVERY: Duration = Duration::from_secs(30);
 const SWARM_EVERY: Duration = Duration::from_secs(3);
 /// VIP ownership is checked this often (a failover takes a few hundred milliseconds).
 const VIP_OBSERVE_EVERY: Duration = Duration::from_millis(200);
-const SUPERVISE_EVERY: Duration = Duration::from_secs(5);
+const SUPERVISE_EVERY: Duration = Duration::from_secs(1);
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// A connection that lasted this long resets the backoff.
@@ -136,11 +136,25 @@ pub async fn run(config: &Config, mut shutdown: watch::Receiver<bool>) -> Result
             identity
         }
     };
+    // KeepAlived is supervised whether or not the panel is reachable: VIPs must keep working.
+    let vips = std::sync::Arc::new(Keepalived::new(&config.state_dir, &config.docker_host, &facts::hostname()?));
+    let _supervisor = AbortOnDrop({
+        let vips = vips.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(SUPERVISE_EVERY);
+            loop {
+                tick.tick().await;
+                if let Err(e) = vips.ensure_running() {
+                    tracing::error!(error = %e, "cannot keep keepalived running");
+                }
+            }
+        })
+    });
     let mut backoff = Backoff::default();
     let mut recent = RecentCommands::default();
     loop {
         let started = Instant::now();
-        match session(config, &identity, &mut recent, &mut shutdown).await {
+        match session(config, &identity, &vips, &mut recent, &mut shutdown).await {
             Ok(()) if *shutdown.borrow() => return Ok(()),
             Ok(()) => tracing::warn!("panel closed the connection"),
             Err(AgentError::TokenRefused) => tracing::error!("{}", AgentError::TokenRefused),
@@ -169,6 +183,7 @@ async fn sleep_or_shutdown(d: Duration, shutdown: &mut watch::Receiver<bool>) ->
 async fn session(
     config: &Config,
     identity: &Identity,
+    vips: &std::sync::Arc<Keepalived>,
     recent: &mut RecentCommands,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), AgentError> {
@@ -193,7 +208,6 @@ async fn session(
         }
         Ok(Some(_)) => return Err(AgentError::Protocol("expected welcome".into())),
     };
-    let vips = std::sync::Arc::new(Keepalived::new(&config.state_dir, &config.docker_host, &last_facts.hostname));
     // Commands run one at a time in a worker, so heartbeats continue during a slow swarm join.
     let (work_tx, mut work_rx) = mpsc::channel::<(String, Command)>(32);
     let (done_tx, mut done_rx) = mpsc::channel::<(String, Outcome, bool)>(32);
@@ -217,7 +231,6 @@ async fn session(
     let mut facts_tick = tokio::time::interval_at(now + FACTS_EVERY, FACTS_EVERY);
     let mut swarm_tick = tokio::time::interval(SWARM_EVERY);
     let mut vip_tick = tokio::time::interval(VIP_OBSERVE_EVERY);
-    let mut supervise_tick = tokio::time::interval(SUPERVISE_EVERY);
     loop {
         tokio::select! {
             _ = beat.tick() => tx.send(frame(AgentMessage::Heartbeat)).await.map_err(send_err)?,
@@ -244,11 +257,6 @@ async fn session(
                 if now != last_vips {
                     tx.send(frame(AgentMessage::Vips(now.clone()))).await.map_err(send_err)?;
                     last_vips = now;
-                }
-            }
-            _ = supervise_tick.tick() => {
-                if let Err(e) = vips.ensure_running() {
-                    tracing::error!(error = %e, "cannot keep keepalived running");
                 }
             }
             message = next_panel_message(&mut rx) => {

@@ -7,7 +7,6 @@
 //! check is `flotilla-agent health`: the engine answers and this node is an active swarm member
 //! (and, optionally, a local TCP port accepts connections).
 use std::fmt::Write as _;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,6 +15,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 pub struct Keepalived {
+    /// Serialises starts, reloads and stops between `apply` and the supervisor.
+    lifecycle: std::sync::Mutex<()>,
     dir: PathBuf,
     agent_exe: PathBuf,
     docker_host: String,
@@ -25,7 +26,7 @@ pub struct Keepalived {
 impl Keepalived {
     pub fn new(state_dir: &Path, docker_host: &str, router_id: &str) -> Self {
         let agent_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("flotilla-agent"));
-        Self { dir: state_dir.join("keepalived"), agent_exe, docker_host: docker_host.to_owned(), router_id: router_id.to_owned() }
+        Self { lifecycle: std::sync::Mutex::new(()), dir: state_dir.join("keepalived"), agent_exe, docker_host: docker_host.to_owned(), router_id: router_id.to_owned() }
     }
 
     fn conf(&self) -> PathBuf {
@@ -64,6 +65,7 @@ impl Keepalived {
             let detail = String::from_utf8_lossy(&test.stderr);
             return Err(format!("KeepAlived refused the configuration: {}", detail.trim()));
         }
+        let _guard = self.lock();
         let changed = std::fs::read_to_string(self.conf()).ok().as_deref() != Some(text.as_str());
         std::fs::rename(&candidate, self.conf()).map_err(|e| e.to_string())?;
         std::fs::write(self.desired(), serde_json::to_vec(config).unwrap_or_default()).map_err(|e| e.to_string())?;
@@ -74,13 +76,27 @@ impl Keepalived {
         }
     }
 
-    /// Starts KeepAlived if a configuration exists and it is not running (supervision).
+    /// Starts KeepAlived if a configuration exists and it is not running (supervision). A
+    /// KeepAlived that died without cleaning up may have left a VIP on an interface: it is
+    /// removed first, so two nodes never answer for the same address.
     pub fn ensure_running(&self) -> Result<(), String> {
-        if self.conf().exists() && self.running_pid().is_none() {
-            tracing::warn!("keepalived is not running; starting it");
-            return self.start();
+        let _guard = self.lock();
+        if !self.conf().exists() || self.running_pid().is_some() {
+            return Ok(());
         }
-        Ok(())
+        tracing::warn!("keepalived is not running; starting it");
+        if let Some(config) = self.desired_config() {
+            let held: Vec<(String, String)> = crate::facts::interfaces()
+                .map(|ifs| ifs.into_iter().flat_map(|i| i.addresses.into_iter().map(move |a| (i.name.clone(), a))).collect())
+                .unwrap_or_default();
+            for inst in &config.instances {
+                for (dev, _) in held.iter().filter(|(_, a)| *a == inst.address) {
+                    let removed = std::process::Command::new("ip").args(["addr", "del", &inst.address, "dev", dev]).status();
+                    tracing::warn!(address = %inst.address, dev = %dev, ok = removed.map(|s| s.success()).unwrap_or(false), "removed a VIP left behind");
+                }
+            }
+        }
+        self.start()
     }
 
     fn start(&self) -> Result<(), String> {
@@ -91,7 +107,8 @@ impl Keepalived {
             .map_err(|e| e.to_string())?;
         let err = log.try_clone().map_err(|e| e.to_string())?;
         // -n: stay in the foreground (we hold the pid); -P: VRRP only; -l -G: log to our file.
-        std::process::Command::new("keepalived")
+        // tokio reaps the child when it exits (no zombie keeps its pid "alive").
+        tokio::process::Command::new("keepalived")
             .args(["-n", "-P", "-l", "-D", "-G", "-f"])
             .arg(self.conf())
             .arg("-p")
@@ -110,7 +127,13 @@ impl Keepalived {
 
     /// Stops KeepAlived (it releases its VIPs) and forgets the configuration.
     pub async fn stop(&self) -> Result<(), String> {
-        if let Some(pid) = self.running_pid() {
+        // Without a configuration the supervisor no longer restarts it.
+        let pid = {
+            let _guard = self.lock();
+            let _ = std::fs::remove_file(self.conf());
+            self.running_pid()
+        };
+        if let Some(pid) = pid {
             let _ = kill(pid, Signal::SIGTERM);
             for _ in 0..50 {
                 if kill(pid, None).is_err() {
@@ -128,11 +151,17 @@ impl Keepalived {
         }
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.lifecycle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn running_pid(&self) -> Option<Pid> {
         let pid: i32 = std::fs::read_to_string(self.pidfile()).ok()?.trim().parse().ok()?;
         let pid = Pid::from_raw(pid);
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
-        (kill(pid, None).is_ok() && comm.trim() == "keepalived").then_some(pid)
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // "<pid> (comm) <state> …": a zombie (Z) or another program is not our KeepAlived.
+        let alive = stat.contains("(keepalived) ") && !stat.contains("(keepalived) Z");
+        (kill(pid, None).is_ok() && alive).then_some(pid)
     }
 
     /// What KeepAlived says of each VIP and whether this node holds it right now.
@@ -192,6 +221,8 @@ pub fn render(config: &VipConfig, router_id: &str, agent_exe: &Path, docker_host
     let _ = writeln!(out, "  router_id {router_id}");
     let _ = writeln!(out, "  vrrp_version 3");
     let _ = writeln!(out, "  script_user root");
+    // Scripts run as root only from paths no other user can write (install the agent accordingly).
+    let _ = writeln!(out, "  enable_script_security");
     let _ = writeln!(out, "  vrrp_garp_master_delay 1");
     let _ = writeln!(out, "  vrrp_garp_master_repeat 3");
     let _ = writeln!(out, "  vrrp_higher_prio_send_advert true");

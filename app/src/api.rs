@@ -136,3 +136,50 @@ pub async fn set_role(id: String, role: String) -> Result<(), AppError> {
     let role = domain::Role::parse(&role).map_err(fail)?;
     panel.auth.set_role(&actor, &id, role).await.map_err(fail)
 }
+
+// ---- clusters ------------------------------------------------------------------------------
+
+#[server(endpoint = "list_clusters")]
+pub async fn list_clusters() -> Result<Snapshot<Vec<domain::cluster::ClusterSummary>>, AppError> {
+    let (panel, actor) = actor().await?;
+    let data = panel.clusters.list(&actor).await.map_err(fail)?;
+    Ok(Snapshot { now_ms: now_ms(), data })
+}
+
+#[server(endpoint = "get_cluster")]
+pub async fn get_cluster(id: String) -> Result<Snapshot<domain::cluster::ClusterDetail>, AppError> {
+    let (panel, actor) = actor().await?;
+    let data = panel.clusters.get(&actor, &id).await.map_err(fail)?;
+    Ok(Snapshot { now_ms: now_ms(), data })
+}
+
+#[server(endpoint = "cluster_candidates")]
+pub async fn cluster_candidates() -> Result<Vec<domain::cluster::Candidate>, AppError> {
+    let (panel, actor) = actor().await?;
+    panel.clusters.candidates(&actor).await.map_err(fail)
+}
+
+/// Takes JSON: the wizard's draft is nested.
+#[server(endpoint = "create_cluster", input = leptos::server_fn::codec::Json)]
+pub async fn create_cluster(draft: domain::cluster::ClusterDraft) -> Result<String, AppError> {
+    let (panel, actor) = actor().await?;
+    panel.clusters.create(&actor, draft).await.map_err(fail)
+}
+
+#[server(endpoint = "retry_cluster")]
+pub async fn retry_cluster(id: String) -> Result<(), AppError> {
+    let (panel, actor) = actor().await?;
+    panel.clusters.retry(&actor, &id).await.map_err(fail)
+}
+
+#[server(endpoint = "delete_cluster")]
+pub async fn delete_cluster(id: String) -> Result<(), AppError> {
+    let (panel, actor) = actor().await?;
+    panel.clusters.delete(&actor, &id).await.map_err(fail)
+}
+
+#[server(endpoint = "join_tokens")]
+pub async fn join_tokens(id: String, rotate: bool) -> Result<domain::protocol::JoinTokens, AppError> {
+    let (panel, actor) = actor().await?;
+    panel.clusters.join_tokens(&actor, &id, rotate).await.map_err(fail)
+}

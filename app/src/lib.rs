@@ -17,7 +17,7 @@ use leptos_router::{SsrMode, path};
 
 use components::Shell;
 use pages::{
-    account::AccountPage, keys::KeysPage, login::LoginPage, node::NodePage, nodes::NodesPage,
+    account::AccountPage, cluster::ClusterPage, cluster_new::NewClusterPage, clusters::ClustersPage, keys::KeysPage, login::LoginPage, node::NodePage, nodes::NodesPage,
     users::UsersPage,
 };
 
@@ -58,6 +58,9 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("") view=NodesPage ssr=SsrMode::Async/>
                         <Route path=path!("/nodes") view=NodesPage ssr=SsrMode::Async/>
                         <Route path=path!("/nodes/:id") view=NodePage ssr=SsrMode::Async/>
+                        <Route path=path!("/clusters") view=ClustersPage ssr=SsrMode::Async/>
+                        <Route path=path!("/clusters/new") view=NewClusterPage ssr=SsrMode::Async/>
+                        <Route path=path!("/clusters/:id") view=ClusterPage ssr=SsrMode::Async/>
                         <Route path=path!("/keys") view=KeysPage ssr=SsrMode::Async/>
                         <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>
                         <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>

@@ -9,6 +9,7 @@ pub struct Live {
     pub nodes: RwSignal<u64>,
     pub keys: RwSignal<u64>,
     pub users: RwSignal<u64>,
+    pub clusters: RwSignal<u64>,
     /// The browser's clock in ms, ticking every second once hydrated (None during SSR/hydration).
     pub now: RwSignal<Option<i64>>,
 }
@@ -19,6 +20,7 @@ impl Live {
             nodes: RwSignal::new(0),
             keys: RwSignal::new(0),
             users: RwSignal::new(0),
+            clusters: RwSignal::new(0),
             now: RwSignal::new(None),
         }
     }
@@ -123,7 +125,7 @@ mod browser {
         let Ok(source) = EventSource::new(UiEvent::SSE_PATH) else {
             return;
         };
-        let pending: StoredValue<[bool; 3], LocalStorage> = StoredValue::new_local([false; 3]);
+        let pending: StoredValue<[bool; 4], LocalStorage> = StoredValue::new_local([false; 4]);
         let bump = move |slot: usize, signal: RwSignal<u64>| {
             if pending.with_value(|p| p[slot]) {
                 return;
@@ -142,7 +144,12 @@ mod browser {
                 return;
             };
             match serde_json::from_str::<UiEvent>(&text) {
-                Ok(UiEvent::Node { .. }) => bump(0, live.nodes),
+                Ok(UiEvent::Node { .. }) => {
+                    bump(0, live.nodes);
+                    // Node presence feeds cluster status too.
+                    bump(3, live.clusters);
+                }
+                Ok(UiEvent::Cluster { .. }) => bump(3, live.clusters),
                 Ok(UiEvent::Keys) => bump(1, live.keys),
                 Ok(UiEvent::Users) => bump(2, live.users),
                 Err(_) => {}
@@ -152,6 +159,7 @@ mod browser {
             bump(0, live.nodes);
             bump(1, live.keys);
             bump(2, live.users);
+            bump(3, live.clusters);
         });
         let _ =
             source.add_event_listener_with_callback("change", on_change.as_ref().unchecked_ref());

@@ -9,6 +9,8 @@ use domain::{AppError, ValidationError};
 pub enum ControlError {
     #[error(transparent)]
     Validation(#[from] ValidationError),
+    #[error("{} fields are invalid", .0.len())]
+    Invalid(Vec<ValidationError>),
     #[error("no valid session")]
     Unauthenticated,
     #[error("wrong username or password")]
@@ -33,6 +35,8 @@ pub enum ControlError {
     Join(#[from] tokio::task::JoinError),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    #[error("secrets vault: {0}")]
+    Vault(String),
 }
 
 impl ControlError {
@@ -58,6 +62,7 @@ impl From<ControlError> for AppError {
     fn from(e: ControlError) -> Self {
         match e {
             ControlError::Validation(v) => AppError::Validation(v),
+            ControlError::Invalid(all) => AppError::Invalid(all),
             ControlError::Unauthenticated => AppError::Unauthorized,
             ControlError::BadCredentials => AppError::BadCredentials,
             ControlError::Forbidden => AppError::Forbidden,

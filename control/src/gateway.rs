@@ -18,6 +18,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use crate::ControlError;
 use crate::events::Events;
+use crate::observed::Observed;
 use crate::secret::{self, now_ms};
 use crate::store::Store;
 
@@ -97,6 +98,7 @@ impl Live {
 pub struct Gateway {
     store: Store,
     events: Events,
+    observed: Observed,
     heartbeat: Duration,
     live: Arc<Mutex<HashMap<String, Live>>>,
     pending: Arc<Mutex<HashMap<String, oneshot::Sender<Outcome>>>>,
@@ -104,10 +106,11 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    pub fn new(store: Store, events: Events, heartbeat: Duration) -> Self {
+    pub fn new(store: Store, events: Events, observed: Observed, heartbeat: Duration) -> Self {
         Self {
             store,
             events,
+            observed,
             heartbeat,
             live: Arc::default(),
             pending: Arc::default(),
@@ -228,6 +231,14 @@ impl Gateway {
                             self.events.publish(UiEvent::Node { id: node_id.to_owned() });
                         }
                         AgentMessage::CommandResult(outcome) => self.resolve(&envelope.id, outcome),
+                        AgentMessage::Swarm(snapshot) => {
+                            self.observed.set_swarm(node_id, snapshot);
+                            self.events.publish(UiEvent::Cluster { id: String::new() });
+                        }
+                        AgentMessage::Vips(vips) => {
+                            self.observed.set_vips(node_id, vips);
+                            self.events.publish(UiEvent::Cluster { id: String::new() });
+                        }
                     }
                 }
                 Some(out) = rx.recv() => {

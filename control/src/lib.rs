@@ -11,13 +11,17 @@
 #![forbid(unsafe_code)]
 
 pub mod auth;
+pub mod clusters;
 pub mod enrolment;
 pub mod error;
 pub mod events;
 pub mod gateway;
 pub mod nodes;
+pub mod observed;
+pub mod orchestrator;
 pub mod secret;
 pub mod store;
+pub mod vault;
 
 use std::time::Duration;
 
@@ -29,6 +33,8 @@ pub struct PanelConfig {
     pub database_url: String,
     pub heartbeat: Duration,
     pub session_ttl: Duration,
+    /// The master key for secrets at rest (created on first start, mode 0600).
+    pub key_file: std::path::PathBuf,
     /// Mark session cookies Secure (the panel is served over HTTPS).
     pub secure_cookies: bool,
 }
@@ -41,6 +47,8 @@ pub struct Panel {
     pub enrolment: enrolment::Enrolment,
     pub gateway: gateway::Gateway,
     pub nodes: nodes::Nodes,
+    pub clusters: clusters::Clusters,
+    pub orchestrator: orchestrator::Orchestrator,
 }
 
 impl Panel {
@@ -48,8 +56,21 @@ impl Panel {
     pub async fn open(config: &PanelConfig) -> Result<Self, ControlError> {
         let store = store::Store::open(&config.database_url).await?;
         let events = events::Events::new();
-        let gateway = gateway::Gateway::new(store.clone(), events.clone(), config.heartbeat);
+        let vault = vault::Vault::open_or_create(&config.key_file)?;
+        let observed = observed::Observed::default();
+        let gateway = gateway::Gateway::new(store.clone(), events.clone(), observed.clone(), config.heartbeat);
+        let orchestrator = orchestrator::Orchestrator::new(store.clone(), gateway.clone(), events.clone(), vault.clone());
+        let clusters = clusters::Clusters::new(
+            store.clone(),
+            gateway.clone(),
+            observed,
+            orchestrator.clone(),
+            events.clone(),
+            vault,
+        );
         Ok(Self {
+            clusters,
+            orchestrator,
             auth: auth::Auth::new(
                 store.clone(),
                 events.clone(),

@@ -26,6 +26,7 @@ async fn harness(heartbeat: Duration) -> Harness {
         heartbeat,
         session_ttl: Duration::from_secs(3600),
         secure_cookies: false,
+        key_file: dir.path().join("master.key"),
     };
     let panel = Panel::open(&config).await.expect("panel opens");
     panel

@@ -661,3 +661,95 @@ mod tests {
         assert_eq!(fields(draft.validate(&cands)), vec!["members"]);
     }
 }
+
+/// A VIP in the cluster list: its address and which node holds it now.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VipView {
+    pub address: String,
+    pub vrid: u8,
+    /// Hostnames of the nodes that hold it (exactly one when healthy).
+    pub owners: Vec<String>,
+}
+
+/// One row of the cluster list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusterSummary {
+    pub id: String,
+    pub name: String,
+    pub health: crate::health::Health,
+    pub reason: String,
+    pub online: usize,
+    pub available: usize,
+    pub members: usize,
+    pub managers: usize,
+    pub workloads: usize,
+    pub vips: Vec<VipView>,
+    pub created_at_ms: i64,
+}
+
+impl ClusterSummary {
+    pub fn matches(&self, query: &str) -> bool {
+        let q = query.trim().to_lowercase();
+        q.is_empty()
+            || self.name.to_lowercase().contains(&q)
+            || self.health.label().to_lowercase().contains(&q)
+            || self.reason.to_lowercase().contains(&q)
+            || self.vips.iter().any(|v| v.address.contains(&q) || v.owners.iter().any(|o| o.to_lowercase().contains(&q)))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MemberView {
+    pub node_id: String,
+    pub hostname: String,
+    pub role: SwarmRole,
+    pub labels: Vec<NodeLabel>,
+    pub interface: String,
+    pub vip: bool,
+    pub online: bool,
+    pub address: Option<String>,
+    /// What the swarm's managers say of this node.
+    pub swarm: Option<crate::protocol::SwarmNodeView>,
+    /// KeepAlived's view of this node's VIPs.
+    pub vip_states: Vec<crate::protocol::VipObservation>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    Pending,
+    Running,
+    Done,
+    Failed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepView {
+    pub title: String,
+    pub state: StepState,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowView {
+    /// `create`, `delete`, …
+    pub kind: String,
+    /// `running`, `failed`, `done`.
+    pub status: String,
+    pub steps: Vec<StepView>,
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusterDetail {
+    pub summary: ClusterSummary,
+    pub definition: Definition,
+    pub members: Vec<MemberView>,
+    pub workflow: Option<WorkflowView>,
+    pub leader: Option<String>,
+    /// Swarm settings as the swarm reports them (pool, subnet size, data-path port).
+    pub swarm_pools: Vec<String>,
+    pub swarm_subnet_size: Option<u32>,
+    pub swarm_data_path_port: Option<u32>,
+    pub has_tokens: bool,
+}

@@ -11,6 +11,9 @@ pub enum UiEvent {
     Keys,
     /// Users or roles changed.
     Users,
+    /// A cluster changed (workflow progress, swarm or VIP observations); `id` may be empty when
+    /// the change is not tied to one cluster.
+    Cluster { id: String },
 }
 
 impl UiEvent {

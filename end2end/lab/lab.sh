@@ -7,6 +7,8 @@
 #   lab.sh agents PANEL_URL KEY [NODE...]  start agents (default: every node) enrolling with KEY
 #   lab.sh stop-agent NODE...        stop a node's agent (SIGKILL: the node just vanishes)
 #   lab.sh start-agent NODE...       start it again (it reuses its stored token)
+#   lab.sh crash NODE                power loss: link down, every process and container killed
+#   lab.sh revive NODE               link up, dockerd and agent started again
 #   lab.sh docker NODE ARGS...       run the docker CLI against a node's engine
 #   lab.sh status                    what is running
 #   lab.sh down                      stop everything and remove every trace
@@ -112,15 +114,24 @@ wait_dockerd() {
   die "$n: dockerd did not come up within ${DOCKERD_WAIT}s"
 }
 
+# The agent is installed like on a real node: a root-owned copy, so KeepAlived (with
+# enable_script_security) may run its health and notify helpers as root.
+install_agent() {
+  [ -x "$AGENT_BIN" ] || die "agent binary $AGENT_BIN not found (cargo build -p agent)"
+  install -d -m 755 "$STATE/bin"
+  install -m 755 "$AGENT_BIN" "$STATE/bin/flotilla-agent.new"
+  mv -f "$STATE/bin/flotilla-agent.new" "$STATE/bin/flotilla-agent"
+}
+
 start_agent() {
   local n=$1 panel=$2 key=$3
-  [ -x "$AGENT_BIN" ] || die "agent binary $AGENT_BIN not found (cargo build -p agent)"
   alive "$RUN/$n/agent.pid" && return 0
+  [ -x "$STATE/bin/flotilla-agent" ] || install_agent
   local holder; holder=$(cat "$RUN/$n/holder.pid")
   echo "$panel" > "$RUN/$n/panel-url"
   local key_args=()
   [ -n "$key" ] && key_args=(--enrolment-key "$key")
-  nsenter -t "$holder" --net --uts setsid "$AGENT_BIN" \
+  nsenter -t "$holder" --net --uts setsid "$STATE/bin/flotilla-agent" \
     --panel "$panel" "${key_args[@]}" \
     --state-dir "$STATE/$n/agent" \
     --docker-host "unix://$(sock "$n")" \
@@ -183,6 +194,7 @@ cmd_up() {
 cmd_agents() {
   local panel=${1:?panel URL}; local key=${2:-}; shift 2 || shift $#
   local targets=("$@"); [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(nodes)
+  install_agent
   for n in "${targets[@]}"; do
     [ -d "$RUN/$n" ] || die "$n is not up"
     start_agent "$n" "$panel" "$key"
@@ -198,6 +210,30 @@ cmd_start_agent() {
     [ -f "$RUN/$n/panel-url" ] || die "$n: agents were never started (use: lab.sh agents)"
     start_agent "$n" "$(cat "$RUN/$n/panel-url")" ""
   done
+}
+
+cmd_crash() {
+  local n=$1 i; i=$(node_index "$n")
+  [ -d "$RUN/$n" ] || die "$n is not up"
+  # Link first, so no FIN/RST or VRRP goodbye escapes; then everything the node runs.
+  ip link set "vflt$i" down
+  for pid in $(ip netns pids "$(ns "$n")" 2>/dev/null); do
+    [ "$pid" = "$(cat "$RUN/$n/holder.pid" 2>/dev/null)" ] || kill -KILL "$pid" 2>/dev/null || true
+  done
+  for cg in /sys/fs/cgroup/*/flotilla-lab-"$n" /sys/fs/cgroup/flotilla-lab-"$n"; do
+    [ -d "$cg" ] && find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+  done
+  rm -f "$RUN/$n/agent.pid" "$RUN/$n/dockerd.pid"
+  log "$n: crashed"
+}
+
+cmd_revive() {
+  local n=$1 i; i=$(node_index "$n")
+  [ -d "$RUN/$n" ] || die "$n is not up"
+  ip link set "vflt$i" up
+  ensure_dockerd "$n"
+  wait_dockerd "$n"
+  cmd_start_agent "$n"
 }
 
 cmd_status() {
@@ -231,6 +267,8 @@ case "${1:-}" in
   agents) shift; cmd_agents "$@" ;;
   stop-agent) shift; cmd_stop_agent "$@" ;;
   start-agent) shift; cmd_start_agent "$@" ;;
+  crash) shift; cmd_crash "$@" ;;
+  revive) shift; cmd_revive "$@" ;;
   docker) shift; n=$1; shift; exec docker -H "unix://$(sock "$n")" "$@" ;;
   status) cmd_status ;;
   down) cmd_down ;;

@@ -101,6 +101,7 @@ pub async fn launch(
         heartbeat: settings.heartbeat,
         session_ttl: settings.session_ttl,
         secure_cookies: settings.secure_cookies,
+        key_file: settings.key_file.clone(),
     })
     .await
     .map_err(ServerError::Store)?;
@@ -116,6 +117,11 @@ pub async fn launch(
         );
     }
     let background = panel.spawn_background();
+    match panel.orchestrator.resume().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(workflows = n, "resumed interrupted workflows"),
+        Err(e) => tracing::error!(error = %control::error::chain(&e), "cannot resume workflows"),
+    }
     let (stop, stopping) = watch::channel(false);
     let state = AppState {
         leptos_options,

@@ -33,6 +33,9 @@ pub struct Args {
     /// Database URL [default: sqlite://<data dir>/flotilla.db].
     #[arg(long, env = "FLOTILLA_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// Master key for secrets at rest; created (mode 0600) on first start [default: <data dir>/master.key].
+    #[arg(long, env = "FLOTILLA_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
     /// Password of the first Administrator ("admin"), used only when there are no users yet;
     /// without it a password is generated and printed once.
     #[arg(long, env = "FLOTILLA_ADMIN_PASSWORD", hide_env_values = true)]
@@ -59,6 +62,7 @@ struct FileSettings {
     agent_listen: Option<SocketAddr>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
+    key_file: Option<PathBuf>,
     admin_password: Option<String>,
     heartbeat_secs: Option<u64>,
     session_hours: Option<u64>,
@@ -72,6 +76,7 @@ pub struct Settings {
     pub agent_listen: Option<SocketAddr>,
     pub data_dir: PathBuf,
     pub database_url: String,
+    pub key_file: PathBuf,
     pub admin_password: Option<String>,
     pub heartbeat: Duration,
     pub session_ttl: Duration,
@@ -133,6 +138,7 @@ impl Settings {
         Ok(Self {
             listen: args.listen.or(file.listen).unwrap_or(default_listen),
             agent_listen: args.agent_listen.or(file.agent_listen),
+            key_file: args.key_file.or(file.key_file).unwrap_or_else(|| data_dir.join("master.key")),
             data_dir,
             database_url,
             admin_password,
@@ -182,6 +188,7 @@ impl std::fmt::Debug for Settings {
             .field("agent_listen", &self.agent_listen)
             .field("data_dir", &self.data_dir)
             .field("database_url", &redact_url(&self.database_url))
+            .field("key_file", &self.key_file)
             .field(
                 "admin_password",
                 &self.admin_password.as_ref().map(|_| "<redacted>"),

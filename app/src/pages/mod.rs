@@ -1,4 +1,7 @@
 pub mod account;
+pub mod cluster;
+pub mod cluster_new;
+pub mod clusters;
 pub mod keys;
 pub mod login;
 pub mod node;

@@ -1,10 +1,12 @@
 //! Persistence through sqlx. Row types stay in this module; callers get domain types.
 //!
 //! The embedded default is a SQLite file (WAL mode). All SQL is static and uses bind parameters.
+mod clusters;
 mod keys;
 mod nodes;
 mod users;
 
+pub use clusters::{ClusterRow, MemberRow, NewCluster, VipRow, WorkflowRow};
 pub use keys::KeyRow;
 pub use nodes::{NodeEnrolment, NodeRow};
 pub use users::UserRow;

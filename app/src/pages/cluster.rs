@@ -1,0 +1,291 @@
+use domain::cluster::{ClusterDetail, MemberView, StepState, SwarmRole, labels_text};
+use domain::health::{self, Health};
+use domain::protocol::{JoinTokens, VrrpState};
+use domain::{AppError, Permission};
+use leptos::prelude::*;
+use leptos_router::components::A;
+use leptos_router::hooks::use_params_map;
+
+use crate::api;
+use crate::components::{Badge, Can, Card, ConfirmDialog, ErrorBox, BUTTON_SECONDARY, TABLE, TD, TH};
+use crate::live::{use_live, use_toasts};
+use crate::pages::clusters::health_tone;
+
+#[component]
+pub fn ClusterPage() -> impl IntoView {
+    let live = use_live();
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    let cluster = Resource::new(move || (id(), live.clusters.get()), |(id, _)| api::get_cluster(id));
+    view! {
+        <div class="mb-4 text-sm"><A href="/clusters" attr:class="text-sky-700 hover:underline">"← Clusters"</A></div>
+        <Transition fallback=|| view! { <p class="text-slate-500">"Loading cluster…"</p> }>
+            {move || Suspend::new(async move {
+                match cluster.await {
+                    Err(AppError::NotFound(_)) => view! {
+                        <div class="text-center py-12" data-testid="cluster-gone">
+                            <p class="font-medium text-slate-700">"This cluster does not exist (any more)."</p>
+                            <A href="/clusters" attr:class="text-sky-700 hover:underline">"Back to clusters"</A>
+                        </div>
+                    }.into_any(),
+                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                    Ok(s) => view! { <Detail detail=s.data/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Detail(detail: ClusterDetail) -> impl IntoView {
+    let toasts = use_toasts();
+    let live = use_live();
+    let retry = ServerAction::<api::RetryCluster>::new();
+    let delete = ServerAction::<api::DeleteCluster>::new();
+    for (action_value, done) in [(retry.value(), "Retrying."), (delete.value(), "Deleting the cluster.")] {
+        Effect::new(move |_| match action_value.get() {
+            Some(Ok(())) => {
+                toasts.success(done);
+                live.clusters.update(|n| *n += 1);
+            }
+            Some(Err(e)) => toasts.error(&e),
+            None => {}
+        });
+    }
+    let confirm = RwSignal::new(None::<(String, String)>);
+    let s = detail.summary.clone();
+    let id = StoredValue::new(s.id.clone());
+    let name = s.name.clone();
+    let failed = detail.workflow.as_ref().is_some_and(|w| w.status == "failed");
+    let busy = detail.workflow.as_ref().is_some_and(|w| w.status == "running");
+    let vips = s.vips.clone();
+    let vip_addresses: Vec<String> = s.vips.iter().map(|v| v.address.clone()).collect();
+    let topology_members = detail.members.clone();
+    let rows = detail.members.clone();
+    view! {
+        <div class="flex items-start justify-between gap-4 mb-6">
+            <div>
+                <h1 class="text-2xl font-semibold text-slate-900" data-testid="cluster-name">{s.name.clone()}</h1>
+                <div class="mt-1 flex items-center gap-2">
+                    <span data-testid="cluster-health" data-health=s.health.label()><Badge text=s.health.label().to_string() tone=health_tone(s.health)/></span>
+                    <span class="text-sm text-slate-500" data-testid="cluster-reason">{s.reason.clone()}</span>
+                </div>
+            </div>
+            <div class="flex items-center gap-2">
+                {failed.then(|| view! {
+                    <Can permission=Permission::Operate>
+                        <button class=BUTTON_SECONDARY data-testid="retry" on:click=move |_| { retry.dispatch(api::RetryCluster { id: id.get_value() }); }>"Retry"</button>
+                    </Can>
+                })}
+                {(!busy && s.health != Health::Deleting).then(|| {
+                    let name = name.clone();
+                    view! {
+                        <Can permission=Permission::Supervise>
+                            {
+                                let name = name.clone();
+                                view! {
+                                    <button class="inline-flex items-center rounded-md border border-rose-300 bg-white px-3 py-2 text-sm font-medium text-rose-700 hover:bg-rose-50"
+                                        data-testid="delete-cluster" on:click=move |_| confirm.set(Some((id.get_value(), name.clone())))>"Delete cluster"</button>
+                                }
+                            }
+                        </Can>
+                    }
+                })}
+            </div>
+        </div>
+        {detail.workflow.clone().filter(|w| w.status != "done").map(|w| view! {
+            <div class="mb-6">
+                <Card title=if w.kind == "delete" { "Deleting" } else { "Building the cluster" }>
+                    <ol class="space-y-1 text-sm" data-testid="progress">
+                        {w.steps.into_iter().map(|step| {
+                            let (mark, class) = match step.state {
+                                StepState::Done => ("✓", "text-emerald-700"),
+                                StepState::Running => ("…", "text-sky-700 font-medium"),
+                                StepState::Failed => ("✗", "text-rose-700 font-medium"),
+                                StepState::Pending => ("○", "text-slate-400"),
+                            };
+                            view! {
+                                <li class=class data-testid="step" data-state=format!("{:?}", step.state).to_lowercase()>
+                                    <span class="inline-block w-5">{mark}</span>{step.title}
+                                    {step.error.map(|e| view! { <p class="ml-5 text-rose-700">{e}</p> })}
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ol>
+                </Card>
+            </div>
+        })}
+        <div class="grid gap-6 lg:grid-cols-3 mb-6">
+            <Card title="Swarm">
+                <dl class="text-sm space-y-1.5">
+                    {fact("Leader", detail.leader.clone().unwrap_or_else(|| "—".into()), "leader")}
+                    {fact("Managers", format!("{} (tolerates {} down)", s.managers, health::tolerated_failures(s.managers)), "managers")}
+                    {fact("Online", format!("{}/{}", s.online, s.members), "online")}
+                    {fact("Available", format!("{}/{}", s.available, s.members), "available")}
+                    {fact("Address pools", if detail.swarm_pools.is_empty() { detail.definition.pools.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ") } else { detail.swarm_pools.join(", ") }, "pools")}
+                    {fact("Subnet size", format!("/{}", detail.swarm_subnet_size.unwrap_or(u32::from(detail.definition.subnet_size))), "subnet-size")}
+                    {fact("Data-path port", detail.swarm_data_path_port.unwrap_or(u32::from(detail.definition.data_path_port)).to_string(), "data-path-port")}
+                    {fact("Listen port", detail.definition.listen_port.to_string(), "listen-port")}
+                    {fact("Cluster volumes", if detail.definition.volumes { "enabled".into() } else { "disabled".into() }, "volumes")}
+                </dl>
+            </Card>
+            <Card title="Virtual IPs">
+                {if vips.is_empty() {
+                    view! { <p class="text-sm text-slate-500">"Virtual IPs are off for this cluster."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="text-sm space-y-2">
+                            {vips.iter().map(|v| view! {
+                                <li data-testid="vip" data-address=v.address.clone()>
+                                    <span class="font-mono">{v.address.clone()}</span>
+                                    <span class="text-slate-500">{format!(" · VRID {}", v.vrid)}</span>
+                                    <p class="text-slate-700">"Held by: " <span data-testid="vip-owner">{if v.owners.is_empty() { "nobody".to_string() } else { v.owners.join(", ") }}</span></p>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                        <p class="mt-3 text-xs text-slate-500">{format!("VRRPv3, advertisement every {} s.", f64::from(detail.definition.synctime_cs) / 100.0)}</p>
+                    }.into_any()
+                }}
+            </Card>
+            <Card title="Join tokens">
+                <Tokens id=s.id.clone() available=detail.has_tokens/>
+            </Card>
+        </div>
+        <div class="mb-6">
+            <Card title="Topology">
+                <Topology members=topology_members vips=vip_addresses/>
+            </Card>
+        </div>
+        <Card title="Nodes">
+            <div class="overflow-x-auto">
+                <table class=TABLE>
+                    <thead><tr>
+                        <th class=TH>"Node"</th><th class=TH>"Role"</th><th class=TH>"Availability"</th><th class=TH>"State"</th>
+                        <th class=TH>"Address"</th><th class=TH>"Engine"</th><th class=TH>"Labels"</th><th class=TH>"VRRP"</th>
+                    </tr></thead>
+                    <tbody class="divide-y divide-slate-100">
+                        {rows.into_iter().map(member_row).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </Card>
+        <ConfirmDialog
+            subject=confirm
+            title="Delete this cluster?"
+            action_label="Delete cluster"
+            explain=|name: String| format!("Every node of {name} leaves the swarm, KeepAlived stops and its virtual IPs go away. Services running on the cluster stop. This cannot be undone.")
+            on_confirm=move |id: String| { delete.dispatch(api::DeleteCluster { id }); }
+        />
+    }
+}
+
+fn fact(label: &'static str, value: String, testid: &'static str) -> impl IntoView {
+    view! {
+        <div class="flex justify-between gap-4">
+            <dt class="text-slate-500">{label}</dt>
+            <dd class="text-slate-900 text-right" data-testid=format!("swarm-{testid}")>{value}</dd>
+        </div>
+    }
+}
+
+fn member_row(m: MemberView) -> impl IntoView {
+    let swarm = m.swarm.clone();
+    let role = match (&swarm, m.role) {
+        (Some(v), _) if v.leader => "Leader".to_string(),
+        (Some(v), _) => v.role.label().to_string(),
+        (None, r) => r.label().to_string(),
+    };
+    let vrrp = m.vip_states.iter().map(|v| format!("{} {}", v.address, v.state.label())).collect::<Vec<_>>().join(", ");
+    let host = m.hostname.clone();
+    view! {
+        <tr data-testid="member" data-hostname=host
+            data-availability=swarm.as_ref().map(|v| v.availability.as_str()).unwrap_or("unknown")>
+            <td class=TD>
+                <A href=format!("/nodes/{}", m.node_id) attr:class="font-medium text-sky-700 hover:underline">{m.hostname.clone()}</A>
+                {(!m.online).then(|| view! { <span class="ml-2"><Badge text="offline".into() tone="red"/></span> })}
+            </td>
+            <td class=TD data-testid="role">{role}</td>
+            <td class=TD data-testid="availability">{swarm.as_ref().map(|v| v.availability.as_str().to_string()).unwrap_or_else(|| "—".into())}</td>
+            <td class=TD>{swarm.as_ref().map(|v| match &v.reachability { Some(r) => format!("{} · {r}", v.state), None => v.state.clone() }).unwrap_or_else(|| "—".into())}</td>
+            <td class=TD><span class="font-mono text-xs">{m.address.clone().unwrap_or_else(|| m.interface.clone())}</span></td>
+            <td class=TD>{swarm.as_ref().map(|v| v.engine_version.clone()).unwrap_or_else(|| "—".into())}</td>
+            <td class=TD data-testid="labels">{swarm.as_ref().map(|v| labels_text(&v.labels)).unwrap_or_else(|| labels_text(&m.labels))}</td>
+            <td class=TD><span class="text-xs" data-testid="vrrp">{if vrrp.is_empty() { "—".to_string() } else { vrrp }}</span></td>
+        </tr>
+    }
+}
+
+/// A picture of the cluster: one card per node with its role, leadership, VIPs and health.
+#[component]
+fn Topology(members: Vec<MemberView>, vips: Vec<String>) -> impl IntoView {
+    view! {
+        <div class="flex flex-wrap items-stretch gap-4" data-testid="topology">
+            {vips.into_iter().map(|v| view! {
+                <div class="flex flex-col items-center justify-center rounded-full border-2 border-dashed border-sky-400 px-5 py-3 text-sm text-sky-800">
+                    <span class="text-xs uppercase tracking-wide">"VIP"</span>
+                    <span class="font-mono">{v}</span>
+                </div>
+            }).collect_view()}
+            {members.into_iter().map(|m| {
+                let leader = m.swarm.as_ref().is_some_and(|s| s.leader);
+                let up = m.online && m.swarm.as_ref().is_some_and(|s| s.state == "ready");
+                let holds: Vec<String> = m.vip_states.iter().filter(|v| v.holds).map(|v| v.address.clone()).collect();
+                let border = if up { "border-emerald-400" } else { "border-rose-400" };
+                let fault = m.vip_states.iter().any(|v| v.state == VrrpState::Fault);
+                view! {
+                    <div class=format!("w-48 rounded-lg border-2 {border} bg-white p-3 text-sm shadow-sm") data-testid="topology-node" data-hostname=m.hostname.clone()>
+                        <div class="flex items-center justify-between">
+                            <span class="font-semibold text-slate-900">{m.hostname.clone()}</span>
+                            {leader.then(|| view! { <span title="Raft leader" class="text-amber-500">"★"</span> })}
+                        </div>
+                        <p class="text-slate-600">{if m.role == SwarmRole::Manager { "manager" } else { "worker" }}
+                            {m.swarm.as_ref().map(|s| format!(" · {}", s.availability.as_str()))}</p>
+                        <p class="text-xs text-slate-500">{if up { "up" } else if m.online { "agent up, not in swarm" } else { "offline" }}</p>
+                        {(!holds.is_empty()).then(|| view! {
+                            <p class="mt-1 rounded bg-sky-100 px-2 py-0.5 text-xs text-sky-800" data-testid="holds-vip">{format!("holds {}", holds.join(", "))}</p>
+                        })}
+                        {fault.then(|| view! { <p class="mt-1 text-xs text-rose-700">"VRRP FAULT"</p> })}
+                    </div>
+                }
+            }).collect_view()}
+        </div>
+    }
+}
+
+#[component]
+fn Tokens(id: String, available: bool) -> impl IntoView {
+    let toasts = use_toasts();
+    let reveal = ServerAction::<api::JoinTokens>::new();
+    let shown = RwSignal::new(None::<JoinTokens>);
+    Effect::new(move |_| match reveal.value().get() {
+        Some(Ok(t)) => shown.set(Some(t)),
+        Some(Err(e)) => toasts.error(&e),
+        None => {}
+    });
+    let id = StoredValue::new(id);
+    if !available {
+        return view! { <p class="text-sm text-slate-500">"The swarm has no join tokens yet."</p> }.into_any();
+    }
+    view! {
+        <div class="space-y-2 text-sm">
+            {move || match shown.get() {
+                Some(t) => view! {
+                    <p class="text-slate-500">"Worker"</p>
+                    <code class="block break-all rounded bg-slate-100 px-2 py-1 text-xs" data-testid="worker-token">{t.worker}</code>
+                    <p class="text-slate-500">"Manager"</p>
+                    <code class="block break-all rounded bg-slate-100 px-2 py-1 text-xs">{t.manager}</code>
+                }.into_any(),
+                None => view! {
+                    <p class="font-mono text-slate-500" data-testid="masked-token">"SWMTKN-1-••••••••••••"</p>
+                }.into_any(),
+            }}
+            <Can permission=Permission::Supervise>
+                <div class="flex gap-2">
+                    <button class=BUTTON_SECONDARY on:click=move |_| { reveal.dispatch(api::JoinTokens { id: id.get_value(), rotate: false }); }>"Reveal"</button>
+                    <button class=BUTTON_SECONDARY on:click=move |_| { reveal.dispatch(api::JoinTokens { id: id.get_value(), rotate: true }); }>"Rotate"</button>
+                </div>
+            </Can>
+        </div>
+    }
+    .into_any()
+}

@@ -1,0 +1,139 @@
+use domain::cluster::ClusterSummary;
+use domain::health::Health;
+use domain::Permission;
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::api;
+use crate::components::{Badge, Can, EmptyState, ErrorBox, PageHeader, BUTTON, BUTTON_SECONDARY, TABLE, TD, TH};
+use crate::live::use_live;
+
+pub fn health_tone(h: Health) -> &'static str {
+    match h {
+        Health::Healthy => "green",
+        Health::Degraded | Health::Creating | Health::Deleting => "amber",
+        Health::Unavailable | Health::Error => "red",
+    }
+}
+
+/// Optional columns of the cluster list; the choice is remembered in this browser.
+const COLUMNS: [(&str, &str); 4] = [("online", "Online"), ("availability", "Availability"), ("workloads", "Workloads"), ("vips", "Virtual IPs")];
+#[cfg(feature = "hydrate")]
+const COLUMNS_KEY: &str = "flotilla.clusters.columns";
+
+#[component]
+pub fn ClustersPage() -> impl IntoView {
+    let live = use_live();
+    let clusters = Resource::new(move || live.clusters.get(), |_| api::list_clusters());
+    let query = RwSignal::new(String::new());
+    let hidden = RwSignal::new(Vec::<String>::new());
+    let chooser = RwSignal::new(false);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if let Some(saved) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()).and_then(|s| s.get_item(COLUMNS_KEY).ok().flatten()) {
+            hidden.set(saved.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect());
+        }
+    });
+    let toggle = move |key: &'static str| {
+        hidden.update(|h| {
+            if let Some(i) = h.iter().position(|k| k == key) {
+                h.remove(i);
+            } else {
+                h.push(key.to_owned());
+            }
+        });
+        #[cfg(feature = "hydrate")]
+        if let Some(storage) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
+            let _ = storage.set_item(COLUMNS_KEY, &hidden.get_untracked().join(","));
+        }
+    };
+    let shown = move |key: &str| !hidden.with(|h| h.iter().any(|k| k == key));
+    view! {
+        <PageHeader title="Clusters" subtitle="Docker Swarm clusters with floating virtual IPs, built and operated by Flotilla.">
+            <input type="search" placeholder="Search clusters…" aria-label="Search clusters"
+                class="w-64 rounded-md border border-slate-300 px-3 py-2 text-sm focus:outline-none focus:ring-2 focus:ring-sky-300"
+                prop:value=move || query.get() on:input=move |ev| query.set(event_target_value(&ev))/>
+            <div class="relative">
+                <button class=BUTTON_SECONDARY on:click=move |_| chooser.update(|c| *c = !*c) aria-expanded=move || chooser.get().to_string()>"Columns"</button>
+                <Show when=move || chooser.get()>
+                    <div class="absolute right-0 mt-2 w-48 rounded-md border border-slate-200 bg-white shadow-lg p-2 z-30" data-testid="column-chooser">
+                        {COLUMNS.into_iter().map(|(key, label)| view! {
+                            <label class="flex items-center gap-2 px-2 py-1 text-sm text-slate-700">
+                                <input type="checkbox" prop:checked=move || shown(key) on:change=move |_| toggle(key)/>
+                                {label}
+                            </label>
+                        }).collect_view()}
+                    </div>
+                </Show>
+            </div>
+            <Can permission=Permission::Operate>
+                <A href="/clusters/new" attr:class=BUTTON>"Add cluster"</A>
+            </Can>
+        </PageHeader>
+        <Transition fallback=|| view! { <p class="text-slate-500">"Loading clusters…"</p> }>
+            {move || Suspend::new(async move {
+                match clusters.await {
+                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                    Ok(s) if s.data.is_empty() => view! {
+                        <EmptyState title="No clusters yet" hint="Add a cluster to build a swarm from online nodes, with floating virtual IPs."/>
+                    }.into_any(),
+                    Ok(s) => {
+                        let all = StoredValue::new(s.data);
+                        let rows = move || {
+                            let q = query.get();
+                            all.with_value(|c| c.iter().filter(|c| c.matches(&q)).cloned().collect::<Vec<_>>())
+                        };
+                        view! {
+                            <div class="overflow-x-auto bg-white rounded-lg border border-slate-200 shadow-sm">
+                                <table class=TABLE>
+                                    <thead><tr>
+                                        <th class=TH>"Name"</th><th class=TH>"Status"</th>
+                                        <Show when=move || shown("online")><th class=TH>"Online"</th></Show>
+                                        <Show when=move || shown("availability")><th class=TH>"Availability"</th></Show>
+                                        <Show when=move || shown("workloads")><th class=TH>"Workloads"</th></Show>
+                                        <Show when=move || shown("vips")><th class=TH>"Virtual IPs"</th></Show>
+                                    </tr></thead>
+                                    <tbody class="divide-y divide-slate-100">
+                                        <For each=rows key=|c| format!("{:?}", c) let:c>
+                                            {cluster_row(c, shown)}
+                                        </For>
+                                    </tbody>
+                                </table>
+                            </div>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+fn cluster_row(c: ClusterSummary, shown: impl Fn(&str) -> bool + Copy + Send + Sync + 'static) -> impl IntoView {
+    let vips = c
+        .vips
+        .iter()
+        .map(|v| {
+            let owner = if v.owners.is_empty() { "no owner".to_string() } else { v.owners.join(", ") };
+            format!("{} → {owner}", v.address)
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let name = c.name.clone();
+    view! {
+        <tr data-testid="cluster-row" data-name=name data-health=c.health.label() class="hover:bg-slate-50">
+            <td class=TD><A href=format!("/clusters/{}", c.id) attr:class="font-medium text-sky-700 hover:underline">{c.name.clone()}</A></td>
+            <td class=TD>
+                <div class="flex flex-col gap-0.5">
+                    <span><Badge text=c.health.label().to_string() tone=health_tone(c.health)/></span>
+                    <span class="text-xs text-slate-500" data-testid="reason">{c.reason.clone()}</span>
+                </div>
+            </td>
+            <Show when=move || shown("online")><td class=TD data-testid="online">{format!("{}/{}", c.online, c.members)}</td></Show>
+            <Show when=move || shown("availability")><td class=TD>{format!("{}/{}", c.available, c.members)}</td></Show>
+            <Show when=move || shown("workloads")><td class=TD>{c.workloads}</td></Show>
+            <Show when=move || shown("vips")>
+                <td class=TD><span class="font-mono text-xs" data-testid="vips">{if vips.is_empty() { "—".to_string() } else { vips.clone() }}</span></td>
+            </Show>
+        </tr>
+    }
+}
