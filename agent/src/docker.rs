@@ -22,6 +22,34 @@ pub async fn connect(host: &str) -> Result<Docker, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Whether this node may hold a virtual IP, decided within about 0.9 s (KeepAlived's script
+/// timeout is 1 s): the engine must answer `/_ping`; with `require_swarm`, an engine that says it
+/// is not an active swarm member is unhealthy. While a swarm elects a new leader `/info` can
+/// hang: an unanswered `/info` is not held against the node, or losing the leader would take
+/// every VIP down with it.
+pub async fn vip_health(host: &str, require_swarm: bool) -> Result<(), String> {
+    let path = host
+        .strip_prefix("unix://")
+        .ok_or_else(|| format!("{host}: only unix:// sockets are supported"))?;
+    let docker =
+        Docker::connect_with_unix(path, 1, API_DEFAULT_VERSION).map_err(|e| e.to_string())?;
+    tokio::time::timeout(Duration::from_millis(400), docker.ping())
+        .await
+        .map_err(|_| "the engine did not answer /_ping in time".to_string())?
+        .map_err(|e| format!("engine: {e}"))?;
+    if !require_swarm {
+        return Ok(());
+    }
+    match tokio::time::timeout(Duration::from_millis(450), docker.info()).await {
+        Err(_) => Ok(()),
+        Ok(Err(e)) => Err(format!("engine info: {e}")),
+        Ok(Ok(info)) => match swarm_facts(&info).state {
+            SwarmState::Active => Ok(()),
+            other => Err(format!("swarm state is {}", other.label())),
+        },
+    }
+}
+
 /// The engine's version and swarm state, or why they could not be read.
 pub async fn engine_facts(host: &str) -> EngineFacts {
     match read(host).await {
@@ -120,11 +148,14 @@ pub mod swarm {
         SwarmInitRequest, SwarmJoinRequest,
     };
     use bollard::query_parameters::{
-        DeleteNodeOptionsBuilder, LeaveSwarmOptionsBuilder, UpdateNodeOptionsBuilder, UpdateSwarmOptionsBuilder,
+        DeleteNodeOptionsBuilder, LeaveSwarmOptionsBuilder, UpdateNodeOptionsBuilder,
+        UpdateSwarmOptionsBuilder,
     };
     use domain::cluster::{NodeLabel, SwarmRole};
     use domain::health::Availability;
-    use domain::protocol::{JoinTokens, NodeUpdate, SwarmInit, SwarmJoin, SwarmMember, SwarmNodeView, SwarmSnapshot};
+    use domain::protocol::{
+        JoinTokens, NodeUpdate, SwarmInit, SwarmJoin, SwarmMember, SwarmNodeView, SwarmSnapshot,
+    };
 
     use super::{CALL_TIMEOUT, connect};
 
@@ -160,7 +191,10 @@ pub mod swarm {
     async fn tokens(docker: &Docker) -> Result<JoinTokens, String> {
         let swarm = bounded("inspect swarm", docker.inspect_swarm()).await?;
         let t = swarm.join_tokens.unwrap_or_default();
-        Ok(JoinTokens { worker: t.worker.unwrap_or_default(), manager: t.manager.unwrap_or_default() })
+        Ok(JoinTokens {
+            worker: t.worker.unwrap_or_default(),
+            manager: t.manager.unwrap_or_default(),
+        })
     }
 
     /// The IPv4 address of `interface` in this node's network namespace.
@@ -176,8 +210,17 @@ pub mod swarm {
 
     async fn member(docker: &Docker, address: String) -> Result<SwarmMember, String> {
         let l = local(docker).await?;
-        let tokens = if l.is_manager { Some(tokens(docker).await?) } else { None };
-        Ok(SwarmMember { swarm_node_id: l.node_id, cluster_id: l.cluster_id, address, tokens })
+        let tokens = if l.is_manager {
+            Some(tokens(docker).await?)
+        } else {
+            None
+        };
+        Ok(SwarmMember {
+            swarm_node_id: l.node_id,
+            cluster_id: l.cluster_id,
+            address,
+            tokens,
+        })
     }
 
     pub async fn init(host: &str, req: &SwarmInit) -> Result<SwarmMember, String> {
@@ -228,7 +271,11 @@ pub mod swarm {
         if matches!(l.state, LocalNodeState::INACTIVE | LocalNodeState::EMPTY) {
             return Ok(());
         }
-        bounded("swarm leave", docker.leave_swarm(Some(LeaveSwarmOptionsBuilder::new().force(force).build()))).await
+        bounded(
+            "swarm leave",
+            docker.leave_swarm(Some(LeaveSwarmOptionsBuilder::new().force(force).build())),
+        )
+        .await
     }
 
     pub async fn join_tokens(host: &str, rotate: bool) -> Result<JoinTokens, String> {
@@ -267,13 +314,22 @@ pub mod swarm {
             });
         }
         if let Some(labels) = &req.labels {
-            spec.labels = Some(labels.iter().map(|l| (l.key.clone(), l.value.clone())).collect::<HashMap<_, _>>());
+            spec.labels = Some(
+                labels
+                    .iter()
+                    .map(|l| (l.key.clone(), l.value.clone()))
+                    .collect::<HashMap<_, _>>(),
+            );
         }
         if spec == before {
             return Ok(());
         }
         let options = UpdateNodeOptionsBuilder::new().version(version).build();
-        bounded("update node", docker.update_node(&req.swarm_node_id, spec, options)).await
+        bounded(
+            "update node",
+            docker.update_node(&req.swarm_node_id, spec, options),
+        )
+        .await
     }
 
     pub async fn remove_node(host: &str, swarm_node_id: &str) -> Result<(), String> {
@@ -283,8 +339,14 @@ pub mod swarm {
             Err(e) => return Err(e),
             Ok(_) => {}
         }
-        bounded("remove node", docker.delete_node(swarm_node_id, Some(DeleteNodeOptionsBuilder::new().force(true).build())))
-            .await
+        bounded(
+            "remove node",
+            docker.delete_node(
+                swarm_node_id,
+                Some(DeleteNodeOptionsBuilder::new().force(true).build()),
+            ),
+        )
+        .await
     }
 
     /// What this node sees of its swarm, when it is a manager.
@@ -295,8 +357,14 @@ pub mod swarm {
             return Ok(None);
         }
         let swarm = bounded("inspect swarm", docker.inspect_swarm()).await?;
-        let mut nodes: Vec<SwarmNodeView> =
-            bounded("list nodes", docker.list_nodes(None::<bollard::query_parameters::ListNodesOptions>)).await?.into_iter().map(node_view).collect();
+        let mut nodes: Vec<SwarmNodeView> = bounded(
+            "list nodes",
+            docker.list_nodes(None::<bollard::query_parameters::ListNodesOptions>),
+        )
+        .await?
+        .into_iter()
+        .map(node_view)
+        .collect();
         nodes.sort_by(|a, b| a.hostname.cmp(&b.hostname).then(a.id.cmp(&b.id)));
         Ok(Some(SwarmSnapshot {
             cluster_id: l.cluster_id,
@@ -311,8 +379,12 @@ pub mod swarm {
         let spec = n.spec.unwrap_or_default();
         let desc = n.description.unwrap_or_default();
         let status = n.status.unwrap_or_default();
-        let mut labels: Vec<NodeLabel> =
-            spec.labels.unwrap_or_default().into_iter().map(|(key, value)| NodeLabel { key, value }).collect();
+        let mut labels: Vec<NodeLabel> = spec
+            .labels
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(key, value)| NodeLabel { key, value })
+            .collect();
         labels.sort_by(|a, b| a.key.cmp(&b.key));
         SwarmNodeView {
             id: n.id.unwrap_or_default(),
@@ -333,7 +405,11 @@ pub mod swarm {
                 _ => "unknown",
             }
             .into(),
-            leader: n.manager_status.as_ref().and_then(|m| m.leader).unwrap_or(false),
+            leader: n
+                .manager_status
+                .as_ref()
+                .and_then(|m| m.leader)
+                .unwrap_or(false),
             reachability: n.manager_status.as_ref().map(|m| {
                 match m.reachability {
                     Some(Reachability::REACHABLE) => "reachable",
@@ -343,7 +419,10 @@ pub mod swarm {
                 .to_string()
             }),
             address: status.addr.unwrap_or_default(),
-            engine_version: desc.engine.and_then(|e| e.engine_version).unwrap_or_default(),
+            engine_version: desc
+                .engine
+                .and_then(|e| e.engine_version)
+                .unwrap_or_default(),
             labels,
         }
     }
@@ -363,15 +442,35 @@ pub mod swarm {
                     labels: Some(HashMap::from([("zone".to_string(), "a".to_string())])),
                     ..Default::default()
                 }),
-                description: Some(NodeDescription { hostname: Some("edge-1".into()), ..Default::default() }),
-                status: Some(NodeStatus { state: Some(NodeState::READY), addr: Some("10.77.0.11".into()), ..Default::default() }),
-                manager_status: Some(ManagerStatus { leader: Some(true), reachability: Some(Reachability::REACHABLE), ..Default::default() }),
+                description: Some(NodeDescription {
+                    hostname: Some("edge-1".into()),
+                    ..Default::default()
+                }),
+                status: Some(NodeStatus {
+                    state: Some(NodeState::READY),
+                    addr: Some("10.77.0.11".into()),
+                    ..Default::default()
+                }),
+                manager_status: Some(ManagerStatus {
+                    leader: Some(true),
+                    reachability: Some(Reachability::REACHABLE),
+                    ..Default::default()
+                }),
                 ..Default::default()
             };
             let v = node_view(node);
-            assert_eq!((v.role, v.availability, v.state.as_str(), v.leader), (SwarmRole::Manager, Availability::Drain, "ready", true));
+            assert_eq!(
+                (v.role, v.availability, v.state.as_str(), v.leader),
+                (SwarmRole::Manager, Availability::Drain, "ready", true)
+            );
             assert_eq!(v.reachability.as_deref(), Some("reachable"));
-            assert_eq!(v.labels, vec![NodeLabel { key: "zone".into(), value: "a".into() }]);
+            assert_eq!(
+                v.labels,
+                vec![NodeLabel {
+                    key: "zone".into(),
+                    value: "a".into()
+                }]
+            );
         }
     }
 }

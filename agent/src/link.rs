@@ -137,7 +137,11 @@ pub async fn run(config: &Config, mut shutdown: watch::Receiver<bool>) -> Result
         }
     };
     // KeepAlived is supervised whether or not the panel is reachable: VIPs must keep working.
-    let vips = std::sync::Arc::new(Keepalived::new(&config.state_dir, &config.docker_host, &facts::hostname()?));
+    let vips = std::sync::Arc::new(Keepalived::new(
+        &config.state_dir,
+        &config.docker_host,
+        &facts::hostname()?,
+    ));
     let _supervisor = AbortOnDrop({
         let vips = vips.clone();
         tokio::spawn(async move {
@@ -202,7 +206,10 @@ async fn session(
     let heartbeat = match tokio::time::timeout(WELCOME_TIMEOUT, next_panel_message(&mut rx)).await {
         Err(_) => return Err(AgentError::Protocol("no welcome in time".into())),
         Ok(None) => return Ok(()),
-        Ok(Some(Envelope { msg: PanelMessage::Welcome(w), .. })) => {
+        Ok(Some(Envelope {
+            msg: PanelMessage::Welcome(w),
+            ..
+        })) => {
             tracing::info!(node = %w.node_id, heartbeat_secs = w.heartbeat_secs, "connected to the panel");
             Duration::from_secs(u64::from(w.heartbeat_secs.max(1)))
         }
@@ -330,7 +337,9 @@ async fn execute(config: &Config, vips: &Keepalived, command: &Command) -> (Outc
     use crate::docker::swarm;
     let host = config.docker_host.as_str();
     let member = |r: Result<domain::protocol::SwarmMember, String>| match r {
-        Ok(m) => Outcome::Done { reply: Reply::Member(m) },
+        Ok(m) => Outcome::Done {
+            reply: Reply::Member(m),
+        },
         Err(message) => Outcome::Failed { message },
     };
     let done = |r: Result<(), String>| match r {
@@ -343,9 +352,16 @@ async fn execute(config: &Config, vips: &Keepalived, command: &Command) -> (Outc
         Command::SwarmJoin(req) => (member(swarm::join(host, req).await), true),
         Command::SwarmLeave { force } => (done(swarm::leave(host, *force).await), true),
         Command::NodeUpdate(req) => (done(swarm::update_node(host, req).await), false),
-        Command::NodeRemove { swarm_node_id } => (done(swarm::remove_node(host, swarm_node_id).await), false),
+        Command::NodeRemove { swarm_node_id } => {
+            (done(swarm::remove_node(host, swarm_node_id).await), false)
+        }
         Command::JoinTokens { rotate } => match swarm::join_tokens(host, *rotate).await {
-            Ok(t) => (Outcome::Done { reply: Reply::Tokens(t) }, false),
+            Ok(t) => (
+                Outcome::Done {
+                    reply: Reply::Tokens(t),
+                },
+                false,
+            ),
             Err(message) => (Outcome::Failed { message }, false),
         },
         Command::Vips(cfg) => (done(vips.apply(cfg).await), false),

@@ -84,7 +84,11 @@ enum Helper {
 async fn main() -> ExitCode {
     let args = Args::parse();
     match args.helper {
-        Some(Helper::Health { docker_host, require_swarm, port }) => {
+        Some(Helper::Health {
+            docker_host,
+            require_swarm,
+            port,
+        }) => {
             return match agent::vip::healthy(&docker_host, require_swarm, port).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -26,7 +26,13 @@ pub struct Keepalived {
 impl Keepalived {
     pub fn new(state_dir: &Path, docker_host: &str, router_id: &str) -> Self {
         let agent_exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("flotilla-agent"));
-        Self { lifecycle: std::sync::Mutex::new(()), dir: state_dir.join("keepalived"), agent_exe, docker_host: docker_host.to_owned(), router_id: router_id.to_owned() }
+        Self {
+            lifecycle: std::sync::Mutex::new(()),
+            dir: state_dir.join("keepalived"),
+            agent_exe,
+            docker_host: docker_host.to_owned(),
+            router_id: router_id.to_owned(),
+        }
     }
 
     fn conf(&self) -> PathBuf {
@@ -41,7 +47,9 @@ impl Keepalived {
 
     /// The configuration last applied, if any.
     pub fn desired_config(&self) -> Option<VipConfig> {
-        std::fs::read_to_string(self.desired()).ok().and_then(|t| serde_json::from_str(&t).ok())
+        std::fs::read_to_string(self.desired())
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
     }
 
     /// Applies `config`: validates it with `keepalived -t`, writes it, and starts KeepAlived or
@@ -51,7 +59,13 @@ impl Keepalived {
             return self.stop().await;
         }
         std::fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
-        let text = render(config, &self.router_id, &self.agent_exe, &self.docker_host, &self.dir);
+        let text = render(
+            config,
+            &self.router_id,
+            &self.agent_exe,
+            &self.docker_host,
+            &self.dir,
+        );
         let candidate = self.dir.join("keepalived.conf.new");
         std::fs::write(&candidate, &text).map_err(|e| e.to_string())?;
         let test = tokio::process::Command::new("keepalived")
@@ -63,14 +77,23 @@ impl Keepalived {
             .map_err(|e| format!("cannot run keepalived: {e}"))?;
         if !test.status.success() {
             let detail = String::from_utf8_lossy(&test.stderr);
-            return Err(format!("KeepAlived refused the configuration: {}", detail.trim()));
+            return Err(format!(
+                "KeepAlived refused the configuration: {}",
+                detail.trim()
+            ));
         }
         let _guard = self.lock();
         let changed = std::fs::read_to_string(self.conf()).ok().as_deref() != Some(text.as_str());
         std::fs::rename(&candidate, self.conf()).map_err(|e| e.to_string())?;
-        std::fs::write(self.desired(), serde_json::to_vec(config).unwrap_or_default()).map_err(|e| e.to_string())?;
+        std::fs::write(
+            self.desired(),
+            serde_json::to_vec(config).unwrap_or_default(),
+        )
+        .map_err(|e| e.to_string())?;
         match self.running_pid() {
-            Some(pid) if changed => kill(pid, Signal::SIGHUP).map_err(|e| format!("reload keepalived: {e}")),
+            Some(pid) if changed => {
+                kill(pid, Signal::SIGHUP).map_err(|e| format!("reload keepalived: {e}"))
+            }
             Some(_) => Ok(()),
             None => self.start(),
         }
@@ -87,11 +110,17 @@ impl Keepalived {
         tracing::warn!("keepalived is not running; starting it");
         if let Some(config) = self.desired_config() {
             let held: Vec<(String, String)> = crate::facts::interfaces()
-                .map(|ifs| ifs.into_iter().flat_map(|i| i.addresses.into_iter().map(move |a| (i.name.clone(), a))).collect())
+                .map(|ifs| {
+                    ifs.into_iter()
+                        .flat_map(|i| i.addresses.into_iter().map(move |a| (i.name.clone(), a)))
+                        .collect()
+                })
                 .unwrap_or_default();
             for inst in &config.instances {
                 for (dev, _) in held.iter().filter(|(_, a)| *a == inst.address) {
-                    let removed = std::process::Command::new("ip").args(["addr", "del", &inst.address, "dev", dev]).status();
+                    let removed = std::process::Command::new("ip")
+                        .args(["addr", "del", &inst.address, "dev", dev])
+                        .status();
                     tracing::warn!(address = %inst.address, dev = %dev, ok = removed.map(|s| s.success()).unwrap_or(false), "removed a VIP left behind");
                 }
             }
@@ -146,7 +175,9 @@ impl Keepalived {
             }
         }
         match std::fs::remove_dir_all(&self.dir) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("{}: {e}", self.dir.display())),
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(format!("{}: {e}", self.dir.display()))
+            }
             _ => Ok(()),
         }
     }
@@ -156,7 +187,11 @@ impl Keepalived {
     }
 
     fn running_pid(&self) -> Option<Pid> {
-        let pid: i32 = std::fs::read_to_string(self.pidfile()).ok()?.trim().parse().ok()?;
+        let pid: i32 = std::fs::read_to_string(self.pidfile())
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
         let pid = Pid::from_raw(pid);
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
         // "<pid> (comm) <state> …": a zombie (Z) or another program is not our KeepAlived.
@@ -166,7 +201,9 @@ impl Keepalived {
 
     /// What KeepAlived says of each VIP and whether this node holds it right now.
     pub fn observe(&self) -> Vec<VipObservation> {
-        let Some(config) = self.desired_config() else { return vec![] };
+        let Some(config) = self.desired_config() else {
+            return vec![];
+        };
         let running = self.running_pid().is_some();
         let held: Vec<String> = crate::facts::interfaces()
             .map(|ifs| ifs.into_iter().flat_map(|i| i.addresses).collect())
@@ -182,7 +219,12 @@ impl Keepalived {
                 } else {
                     VrrpState::Stopped
                 };
-                VipObservation { address: i.address.clone(), vrid: i.vrid, state, holds: held.contains(&i.address) }
+                VipObservation {
+                    address: i.address.clone(),
+                    vrid: i.vrid,
+                    state,
+                    holds: held.contains(&i.address),
+                }
             })
             .collect()
     }
@@ -212,7 +254,13 @@ pub fn record_state(dir: &Path, name: &str, state: &str) -> std::io::Result<()> 
 /// Renders keepalived.conf: VRRPv3, sub-second adverts, equal base priorities (the panel can
 /// steer later), a health script with `init_fail` so a booting node never grabs a VIP early, and
 /// the notify hook.
-pub fn render(config: &VipConfig, router_id: &str, agent_exe: &Path, docker_host: &str, dir: &Path) -> String {
+pub fn render(
+    config: &VipConfig,
+    router_id: &str,
+    agent_exe: &Path,
+    docker_host: &str,
+    dir: &Path,
+) -> String {
     let mut out = String::new();
     let exe = agent_exe.display();
     let advert = format!("{}.{:02}", config.advert_cs / 100, config.advert_cs % 100);
@@ -240,7 +288,10 @@ pub fn render(config: &VipConfig, router_id: &str, agent_exe: &Path, docker_host
         }
         let _ = writeln!(out, "vrrp_script {} {{", script_name(*port));
         let _ = writeln!(out, "  script \"{script}\"");
-        let _ = writeln!(out, "  interval 1\n  timeout 1\n  fall 2\n  rise 2\n  init_fail");
+        let _ = writeln!(
+            out,
+            "  interval 1\n  timeout 1\n  fall 2\n  rise 2\n  init_fail"
+        );
         let _ = writeln!(out, "}}");
     }
     for i in &config.instances {
@@ -258,8 +309,16 @@ pub fn render(config: &VipConfig, router_id: &str, agent_exe: &Path, docker_host
             let _ = writeln!(out, "  }}");
             let _ = writeln!(out, "  unicast_fault_no_peer");
         }
-        let _ = writeln!(out, "  virtual_ipaddress {{\n    {} dev {}\n  }}", i.address, i.interface);
-        let _ = writeln!(out, "  track_script {{\n    {}\n  }}", script_name(i.track_port));
+        let _ = writeln!(
+            out,
+            "  virtual_ipaddress {{\n    {} dev {}\n  }}",
+            i.address, i.interface
+        );
+        let _ = writeln!(
+            out,
+            "  track_script {{\n    {}\n  }}",
+            script_name(i.track_port)
+        );
         let _ = writeln!(out, "  notify \"{exe} vip-notify --dir {}\"", dir.display());
         let _ = writeln!(out, "}}");
     }
@@ -274,18 +333,15 @@ fn script_name(port: Option<u16>) -> String {
 }
 
 /// The health check behind the track script.
-pub async fn healthy(docker_host: &str, require_swarm: bool, port: Option<u16>) -> Result<(), String> {
-    match crate::docker::engine_facts(docker_host).await {
-        domain::node::EngineFacts::Unreachable { reason } => return Err(format!("engine unreachable: {reason}")),
-        domain::node::EngineFacts::Up { swarm, .. } => {
-            if require_swarm && swarm.state != domain::node::SwarmState::Active {
-                return Err(format!("swarm state is {}", swarm.state.label()));
-            }
-        }
-    }
+pub async fn healthy(
+    docker_host: &str,
+    require_swarm: bool,
+    port: Option<u16>,
+) -> Result<(), String> {
+    crate::docker::vip_health(docker_host, require_swarm).await?;
     if let Some(p) = port {
         let connect = tokio::net::TcpStream::connect(("127.0.0.1", p));
-        tokio::time::timeout(Duration::from_millis(500), connect)
+        tokio::time::timeout(Duration::from_millis(300), connect)
             .await
             .map_err(|_| format!("port {p} did not answer in time"))?
             .map_err(|e| format!("port {p}: {e}"))?;
@@ -314,7 +370,13 @@ mod tests {
 
     #[test]
     fn renders_a_vrrp3_instance_with_health_and_notify() {
-        let text = render(&config(), "edge-1", Path::new("/usr/bin/flotilla-agent"), "unix:///run/docker.sock", Path::new("/var/lib/fa/keepalived"));
+        let text = render(
+            &config(),
+            "edge-1",
+            Path::new("/usr/bin/flotilla-agent"),
+            "unix:///run/docker.sock",
+            Path::new("/var/lib/fa/keepalived"),
+        );
         for want in [
             "vrrp_version 3",
             "vrrp_instance flotilla_vrid_51 {",
@@ -337,7 +399,10 @@ mod tests {
         c.instances[0].track_port = Some(8080);
         c.advert_cs = 150;
         let text = render(&c, "edge-1", Path::new("/a"), "unix:///s", Path::new("/d"));
-        assert!(text.contains("unicast_peer {\n    10.77.0.12\n    10.77.0.13\n  }"), "{text}");
+        assert!(
+            text.contains("unicast_peer {\n    10.77.0.12\n    10.77.0.13\n  }"),
+            "{text}"
+        );
         assert!(text.contains("--port 8080") && text.contains("flotilla_health_port_8080"));
         assert!(text.contains("advert_int 1.50"));
     }

@@ -86,3 +86,22 @@ async fn collected_facts_describe_this_machine() {
         facts.engine
     );
 }
+
+#[tokio::test]
+#[ignore = "needs a real dockerd: run through ./dev test"]
+async fn vip_health_requires_an_answering_engine_and_when_asked_an_active_swarm() {
+    let host = docker_host();
+    assert_eq!(agent::docker::vip_health(&host, false).await, Ok(()));
+    let state = docker_cli(&host, &["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+    let with_swarm = agent::docker::vip_health(&host, true).await;
+    if state == "active" {
+        assert_eq!(with_swarm, Ok(()));
+    } else {
+        assert_eq!(with_swarm, Err(format!("swarm state is {state}")));
+    }
+    assert!(
+        agent::docker::vip_health("unix:///nonexistent.sock", false)
+            .await
+            .is_err()
+    );
+}

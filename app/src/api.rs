@@ -143,14 +143,20 @@ pub async fn set_role(id: String, role: String) -> Result<(), AppError> {
 pub async fn list_clusters() -> Result<Snapshot<Vec<domain::cluster::ClusterSummary>>, AppError> {
     let (panel, actor) = actor().await?;
     let data = panel.clusters.list(&actor).await.map_err(fail)?;
-    Ok(Snapshot { now_ms: now_ms(), data })
+    Ok(Snapshot {
+        now_ms: now_ms(),
+        data,
+    })
 }
 
 #[server(endpoint = "get_cluster")]
 pub async fn get_cluster(id: String) -> Result<Snapshot<domain::cluster::ClusterDetail>, AppError> {
     let (panel, actor) = actor().await?;
     let data = panel.clusters.get(&actor, &id).await.map_err(fail)?;
-    Ok(Snapshot { now_ms: now_ms(), data })
+    Ok(Snapshot {
+        now_ms: now_ms(),
+        data,
+    })
 }
 
 #[server(endpoint = "cluster_candidates")]
@@ -179,7 +185,29 @@ pub async fn delete_cluster(id: String) -> Result<(), AppError> {
 }
 
 #[server(endpoint = "join_tokens")]
-pub async fn join_tokens(id: String, rotate: bool) -> Result<domain::protocol::JoinTokens, AppError> {
+pub async fn join_tokens(
+    id: String,
+    rotate: bool,
+) -> Result<domain::protocol::JoinTokens, AppError> {
     let (panel, actor) = actor().await?;
-    panel.clusters.join_tokens(&actor, &id, rotate).await.map_err(fail)
+    panel
+        .clusters
+        .join_tokens(&actor, &id, rotate)
+        .await
+        .map_err(fail)
+}
+
+/// Takes JSON: the action is tagged.
+#[server(endpoint = "cluster_node_action", input = leptos::server_fn::codec::Json)]
+pub async fn cluster_node_action(
+    id: String,
+    node_id: String,
+    action: domain::cluster::NodeAction,
+) -> Result<(), AppError> {
+    let (panel, actor) = actor().await?;
+    panel
+        .clusters
+        .node_action(&actor, &id, &node_id, action)
+        .await
+        .map_err(fail)
 }

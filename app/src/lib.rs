@@ -17,7 +17,8 @@ use leptos_router::{SsrMode, path};
 
 use components::Shell;
 use pages::{
-    account::AccountPage, cluster::ClusterPage, cluster_new::NewClusterPage, clusters::ClustersPage, keys::KeysPage, login::LoginPage, node::NodePage, nodes::NodesPage,
+    account::AccountPage, cluster::ClusterPage, cluster_new::NewClusterPage,
+    clusters::ClustersPage, keys::KeysPage, login::LoginPage, node::NodePage, nodes::NodesPage,
     users::UsersPage,
 };
 

@@ -1,11 +1,12 @@
 //! Cluster use cases: candidates, create, list, details, retry, delete, join tokens.
 use domain::cluster::{
-    Candidate, ClusterDetail, ClusterDraft, ClusterSummary, Definition, MemberView, NodeLabel, SwarmRole, VipView,
+    Candidate, ClusterDetail, ClusterDraft, ClusterSummary, Definition, MemberView, NodeAction,
+    NodeLabel, SwarmRole, VipView,
 };
 use domain::event::UiEvent;
 use domain::health::{self, Availability, Lifecycle, MemberState};
 use domain::node::{EngineFacts, SwarmState};
-use domain::protocol::{Command, JoinTokens, Outcome, Reply, SwarmSnapshot};
+use domain::protocol::{Command, JoinTokens, NodeUpdate, Outcome, Reply, SwarmSnapshot};
 use domain::{Permission, ValidationError};
 
 use crate::ControlError;
@@ -38,8 +39,22 @@ struct Gathered {
 }
 
 impl Clusters {
-    pub fn new(store: Store, gateway: Gateway, observed: Observed, orchestrator: Orchestrator, events: Events, vault: Vault) -> Self {
-        Self { store, gateway, observed, orchestrator, events, vault }
+    pub fn new(
+        store: Store,
+        gateway: Gateway,
+        observed: Observed,
+        orchestrator: Orchestrator,
+        events: Events,
+        vault: Vault,
+    ) -> Self {
+        Self {
+            store,
+            gateway,
+            observed,
+            orchestrator,
+            events,
+            vault,
+        }
     }
 
     /// Every enrolled node with what the wizard needs to offer or refuse it.
@@ -63,7 +78,10 @@ impl Clusters {
                 Candidate {
                     online: presence.contains_key(&n.id),
                     cluster,
-                    swarm_state: facts.as_ref().map(|f| f.engine.swarm_label()).unwrap_or_else(|| "unknown".into()),
+                    swarm_state: facts
+                        .as_ref()
+                        .map(|f| f.engine.swarm_label())
+                        .unwrap_or_else(|| "unknown".into()),
                     interfaces: facts.map(|f| f.interfaces).unwrap_or_default(),
                     node_id: n.id,
                     hostname: n.hostname,
@@ -79,13 +97,17 @@ impl Clusters {
         let spec = draft.validate(&candidates).map_err(ControlError::Invalid)?;
         let def = &spec.definition;
         if self.store.cluster_name_taken(&def.name).await? {
-            return Err(ControlError::Invalid(vec![ValidationError::new("name", format!("a cluster named {} exists", def.name))]));
+            return Err(ControlError::Invalid(vec![ValidationError::new(
+                "name",
+                format!("a cluster named {} exists", def.name),
+            )]));
         }
         let id = uuid::Uuid::new_v4().to_string();
         let cluster = ClusterRow {
             id: id.clone(),
             name: def.name.clone(),
-            definition: serde_json::to_string(def).map_err(|e| ControlError::Corrupt(e.to_string()))?,
+            definition: serde_json::to_string(def)
+                .map_err(|e| ControlError::Corrupt(e.to_string()))?,
             phase: "creating".into(),
             swarm_id: None,
             worker_token: None,
@@ -114,17 +136,28 @@ impl Clusters {
             .enumerate()
             .map(|(i, v)| {
                 let peers: Vec<String> = v.peers.iter().map(ToString::to_string).collect();
-                (i as i64, v.address.to_string(), v.interface.clone(), serde_json::to_string(&peers).unwrap_or_else(|_| "[]".into()))
+                (
+                    i as i64,
+                    v.address.to_string(),
+                    v.interface.clone(),
+                    serde_json::to_string(&peers).unwrap_or_else(|_| "[]".into()),
+                )
             })
             .collect();
-        let names: Vec<(String, String)> =
-            candidates.iter().map(|c| (c.node_id.clone(), c.hostname.clone())).collect();
+        let names: Vec<(String, String)> = candidates
+            .iter()
+            .map(|c| (c.node_id.clone(), c.hostname.clone()))
+            .collect();
         let plan: Vec<PlanMember<'_>> = spec
             .members
             .iter()
             .map(|m| PlanMember {
                 node_id: &m.node_id,
-                hostname: names.iter().find(|(id, _)| *id == m.node_id).map(|(_, h)| h.as_str()).unwrap_or(&m.node_id),
+                hostname: names
+                    .iter()
+                    .find(|(id, _)| *id == m.node_id)
+                    .map(|(_, h)| h.as_str())
+                    .unwrap_or(&m.node_id),
                 role: m.role,
                 has_labels: !m.labels.is_empty(),
                 vip: m.vip,
@@ -134,22 +167,39 @@ impl Clusters {
         let workflow = orchestrator::new_workflow(&id, "create", &steps);
         let inserted = self
             .store
-            .insert_cluster(NewCluster { cluster: &cluster, created_by: &actor.username, members: &members, vips: &vips, workflow: &workflow })
+            .insert_cluster(NewCluster {
+                cluster: &cluster,
+                created_by: &actor.username,
+                members: &members,
+                vips: &vips,
+                workflow: &workflow,
+            })
             .await;
         match inserted {
             Err(e) if e.is_unique_violation() => {
-                return Err(ControlError::Conflict("A chosen node joined another cluster meanwhile, or the name was just taken.".into()));
+                return Err(ControlError::Conflict(
+                    "A chosen node joined another cluster meanwhile, or the name was just taken."
+                        .into(),
+                ));
             }
             other => other?,
         }
-        self.store.audit(&actor.username, "cluster.create", Some(&id), Some(&def.name)).await?;
+        self.store
+            .audit(
+                &actor.username,
+                "cluster.create",
+                Some(&id),
+                Some(&def.name),
+            )
+            .await?;
         self.events.publish(UiEvent::Cluster { id: id.clone() });
         self.orchestrator.spawn(workflow.id);
         Ok(id)
     }
 
     async fn gather(&self, cluster: ClusterRow) -> Result<Gathered, ControlError> {
-        let definition: Definition = serde_json::from_str(&cluster.definition).map_err(|e| ControlError::Corrupt(e.to_string()))?;
+        let definition: Definition = serde_json::from_str(&cluster.definition)
+            .map_err(|e| ControlError::Corrupt(e.to_string()))?;
         let mut members = vec![];
         for m in self.store.members(&cluster.id).await? {
             let node = self.store.node_by_id(&m.node_id).await?;
@@ -158,7 +208,10 @@ impl Clusters {
         Ok(Gathered {
             vips: self.store.vips(&cluster.id).await?,
             workflow: self.store.latest_workflow(&cluster.id).await?,
-            snapshot: cluster.swarm_id.as_deref().and_then(|s| self.observed.swarm(s)),
+            snapshot: cluster
+                .swarm_id
+                .as_deref()
+                .and_then(|s| self.observed.swarm(s)),
             definition,
             members,
             cluster,
@@ -167,9 +220,18 @@ impl Clusters {
 
     fn summary(&self, g: &Gathered) -> ClusterSummary {
         let presence = self.gateway.presence();
-        let hostname = |m: &MemberRow, n: &Option<NodeRow>| n.as_ref().map(|n| n.hostname.clone()).unwrap_or_else(|| m.node_id.clone());
+        let hostname = |m: &MemberRow, n: &Option<NodeRow>| {
+            n.as_ref()
+                .map(|n| n.hostname.clone())
+                .unwrap_or_else(|| m.node_id.clone())
+        };
         let swarm_view = |m: &MemberRow| {
-            g.snapshot.as_ref().and_then(|s| s.nodes.iter().find(|v| Some(&v.id) == m.swarm_node_id.as_ref()).cloned())
+            g.snapshot.as_ref().and_then(|s| {
+                s.nodes
+                    .iter()
+                    .find(|v| Some(&v.id) == m.swarm_node_id.as_ref())
+                    .cloned()
+            })
         };
         let states: Vec<MemberState> = g
             .members
@@ -197,13 +259,21 @@ impl Clusters {
                 owners: g
                     .members
                     .iter()
-                    .filter(|(m, _)| self.observed.vips_of(&m.node_id).iter().any(|o| o.address == v.address && o.holds))
+                    .filter(|(m, _)| {
+                        self.observed
+                            .vips_of(&m.node_id)
+                            .iter()
+                            .any(|o| o.address == v.address && o.holds)
+                    })
                     .map(|(m, n)| hostname(m, n))
                     .collect(),
             })
             .collect();
         let lifecycle = lifecycle(&g.cluster.phase, g.workflow.as_ref());
-        let owners: Vec<(String, usize)> = vips.iter().map(|v| (v.address.clone(), v.owners.len())).collect();
+        let owners: Vec<(String, usize)> = vips
+            .iter()
+            .map(|v| (v.address.clone(), v.owners.len()))
+            .collect();
         let (health, reason) = health::status(&lifecycle, &states, &owners);
         ClusterSummary {
             id: g.cluster.id.clone(),
@@ -218,7 +288,10 @@ impl Clusters {
                 .filter(|v| v.availability == Availability::Active && v.state == "ready")
                 .count(),
             members: states.len(),
-            managers: states.iter().filter(|s| s.role == SwarmRole::Manager).count(),
+            managers: states
+                .iter()
+                .filter(|s| s.role == SwarmRole::Manager)
+                .count(),
             workloads: 0,
             vips,
             created_at_ms: g.cluster.created_at,
@@ -237,7 +310,11 @@ impl Clusters {
 
     pub async fn get(&self, actor: &Actor, id: &str) -> Result<ClusterDetail, ControlError> {
         actor.require(Permission::Read)?;
-        let cluster = self.store.cluster(id).await?.ok_or(ControlError::NotFound("Cluster"))?;
+        let cluster = self
+            .store
+            .cluster(id)
+            .await?
+            .ok_or(ControlError::NotFound("Cluster"))?;
         let g = self.gather(cluster).await?;
         let summary = self.summary(&g);
         let presence = self.gateway.presence();
@@ -246,23 +323,39 @@ impl Clusters {
             .iter()
             .map(|(m, n)| MemberView {
                 node_id: m.node_id.clone(),
-                hostname: n.as_ref().map(|n| n.hostname.clone()).unwrap_or_else(|| m.node_id.clone()),
+                hostname: n
+                    .as_ref()
+                    .map(|n| n.hostname.clone())
+                    .unwrap_or_else(|| m.node_id.clone()),
                 role: parse_role(&m.role),
                 labels: serde_json::from_str::<Vec<NodeLabel>>(&m.labels).unwrap_or_default(),
                 interface: m.interface.clone(),
                 vip: m.vip,
                 online: presence.contains_key(&m.node_id),
                 address: m.address.clone(),
-                swarm: g.snapshot.as_ref().and_then(|s| s.nodes.iter().find(|v| Some(&v.id) == m.swarm_node_id.as_ref()).cloned()),
+                swarm: g.snapshot.as_ref().and_then(|s| {
+                    s.nodes
+                        .iter()
+                        .find(|v| Some(&v.id) == m.swarm_node_id.as_ref())
+                        .cloned()
+                }),
                 vip_states: self.observed.vips_of(&m.node_id),
             })
             .collect::<Vec<_>>();
-        let leader = g.snapshot.as_ref().and_then(|s| s.nodes.iter().find(|v| v.leader)).map(|v| v.hostname.clone());
+        let leader = g
+            .snapshot
+            .as_ref()
+            .and_then(|s| s.nodes.iter().find(|v| v.leader))
+            .map(|v| v.hostname.clone());
         Ok(ClusterDetail {
             summary,
             workflow: g.workflow.as_ref().map(orchestrator::view),
             leader,
-            swarm_pools: g.snapshot.as_ref().map(|s| s.default_addr_pool.clone()).unwrap_or_default(),
+            swarm_pools: g
+                .snapshot
+                .as_ref()
+                .map(|s| s.default_addr_pool.clone())
+                .unwrap_or_default(),
             swarm_subnet_size: g.snapshot.as_ref().map(|s| s.subnet_size),
             swarm_data_path_port: g.snapshot.as_ref().map(|s| s.data_path_port),
             has_tokens: g.cluster.worker_token.is_some(),
@@ -274,27 +367,52 @@ impl Clusters {
     /// Restarts a failed workflow from its failed step.
     pub async fn retry(&self, actor: &Actor, id: &str) -> Result<(), ControlError> {
         actor.require(Permission::Operate)?;
-        self.store.cluster(id).await?.ok_or(ControlError::NotFound("Cluster"))?;
-        let w = self.store.latest_workflow(id).await?.filter(|w| w.status == "failed");
-        let w = w.ok_or_else(|| ControlError::Conflict("Nothing to retry: the last operation did not fail.".into()))?;
-        self.store.audit(&actor.username, "cluster.retry", Some(id), Some(&w.kind)).await?;
+        self.store
+            .cluster(id)
+            .await?
+            .ok_or(ControlError::NotFound("Cluster"))?;
+        let w = self
+            .store
+            .latest_workflow(id)
+            .await?
+            .filter(|w| w.status == "failed");
+        let w = w.ok_or_else(|| {
+            ControlError::Conflict("Nothing to retry: the last operation did not fail.".into())
+        })?;
+        self.store
+            .audit(&actor.username, "cluster.retry", Some(id), Some(&w.kind))
+            .await?;
         self.orchestrator.retry(&w).await
     }
 
     /// Takes the cluster apart on its nodes (nothing left behind), then forgets it.
     pub async fn delete(&self, actor: &Actor, id: &str) -> Result<(), ControlError> {
         actor.require(Permission::Supervise)?;
-        let cluster = self.store.cluster(id).await?.ok_or(ControlError::NotFound("Cluster"))?;
+        let cluster = self
+            .store
+            .cluster(id)
+            .await?
+            .ok_or(ControlError::NotFound("Cluster"))?;
         if let Some(w) = self.store.latest_workflow(id).await?
             && w.status == "running"
         {
-            return Err(ControlError::Conflict(format!("Wait for the running {} operation to finish or fail.", w.kind)));
+            return Err(ControlError::Conflict(format!(
+                "Wait for the running {} operation to finish or fail.",
+                w.kind
+            )));
         }
         let g = self.gather(cluster).await?;
         let names: Vec<(String, String)> = g
             .members
             .iter()
-            .map(|(m, n)| (m.node_id.clone(), n.as_ref().map(|n| n.hostname.clone()).unwrap_or_else(|| m.node_id.clone())))
+            .map(|(m, n)| {
+                (
+                    m.node_id.clone(),
+                    n.as_ref()
+                        .map(|n| n.hostname.clone())
+                        .unwrap_or_else(|| m.node_id.clone()),
+                )
+            })
             .collect();
         let plan: Vec<PlanMember<'_>> = g
             .members
@@ -312,39 +430,243 @@ impl Clusters {
         let workflow = orchestrator::new_workflow(id, "delete", &steps);
         self.store.set_cluster_phase(id, "deleting").await?;
         self.store.add_workflow(&workflow).await?;
-        self.store.audit(&actor.username, "cluster.delete", Some(id), Some(&g.cluster.name)).await?;
+        self.store
+            .audit(
+                &actor.username,
+                "cluster.delete",
+                Some(id),
+                Some(&g.cluster.name),
+            )
+            .await?;
         self.events.publish(UiEvent::Cluster { id: id.to_owned() });
         self.orchestrator.spawn(workflow.id);
         Ok(())
     }
 
+    /// Changes one node: availability, role or labels. Refuses what would lose quorum, remove
+    /// the last manager or leave no active node, with the reason.
+    pub async fn node_action(
+        &self,
+        actor: &Actor,
+        id: &str,
+        node_id: &str,
+        action: NodeAction,
+    ) -> Result<(), ControlError> {
+        actor.require(Permission::Operate)?;
+        let cluster = self
+            .store
+            .cluster(id)
+            .await?
+            .ok_or(ControlError::NotFound("Cluster"))?;
+        if cluster.phase != "active" {
+            return Err(ControlError::Conflict(
+                "The cluster is not active (it is being built, deleted or failed).".into(),
+            ));
+        }
+        let g = self.gather(cluster).await?;
+        let (member, _) = g
+            .members
+            .iter()
+            .find(|(m, _)| m.node_id == node_id)
+            .ok_or(ControlError::NotFound("Cluster node"))?;
+        let swarm_node_id = member
+            .swarm_node_id
+            .clone()
+            .ok_or_else(|| ControlError::Conflict("The node has not joined the swarm.".into()))?;
+        let snapshot = g.snapshot.as_ref().ok_or_else(|| {
+            ControlError::Unavailable(
+                "No manager has reported the swarm yet; try again in a moment.".into(),
+            )
+        })?;
+        let refuse = |m: String| Err(ControlError::Conflict(m));
+        let managers: Vec<_> = snapshot
+            .nodes
+            .iter()
+            .filter(|n| n.role == SwarmRole::Manager)
+            .collect();
+        let reachable = |n: &domain::protocol::SwarmNodeView| {
+            n.leader || n.reachability.as_deref() == Some("reachable")
+        };
+        let target = snapshot.nodes.iter().find(|n| n.id == swarm_node_id);
+        let mut update = NodeUpdate {
+            swarm_node_id: swarm_node_id.clone(),
+            role: None,
+            availability: None,
+            labels: None,
+        };
+        let mut new_role = None;
+        let mut new_labels = None;
+        match &action {
+            NodeAction::Availability { availability } => {
+                let others_active = snapshot
+                    .nodes
+                    .iter()
+                    .filter(|n| {
+                        n.id != swarm_node_id
+                            && n.availability == Availability::Active
+                            && n.state == "ready"
+                    })
+                    .count();
+                if *availability != Availability::Active && others_active == 0 {
+                    return refuse("At least one other ready node must stay active to run the cluster's tasks.".into());
+                }
+                update.availability = Some(*availability);
+            }
+            NodeAction::Promote => {
+                if parse_role(&member.role) == SwarmRole::Manager {
+                    return refuse("The node is already a manager.".into());
+                }
+                update.role = Some(SwarmRole::Manager);
+                new_role = Some(SwarmRole::Manager);
+            }
+            NodeAction::Demote => {
+                if parse_role(&member.role) != SwarmRole::Manager {
+                    return refuse("The node is not a manager.".into());
+                }
+                let up = managers.iter().filter(|n| reachable(n)).count();
+                health::check_manager_leaves(managers.len(), up, target.is_some_and(reachable))
+                    .map_err(ControlError::Conflict)?;
+                update.role = Some(SwarmRole::Worker);
+                new_role = Some(SwarmRole::Worker);
+            }
+            NodeAction::Labels { labels } => {
+                let parsed = domain::cluster::parse_labels(labels)
+                    .map_err(|m| ControlError::Validation(ValidationError::new("labels", m)))?;
+                update.labels = Some(parsed.clone());
+                new_labels = Some(parsed);
+            }
+        }
+        let managers_rows: Vec<MemberRow> = g.members.iter().map(|(m, _)| m.clone()).collect();
+        let mut last = "no manager of this cluster is reachable".to_string();
+        let mut done = false;
+        for m in managers_rows
+            .iter()
+            .filter(|m| {
+                parse_role(&m.role) == SwarmRole::Manager
+                    && m.node_id != node_id
+                    && self.gateway.is_online(&m.node_id).is_some()
+            })
+            .chain(managers_rows.iter().filter(|m| {
+                parse_role(&m.role) == SwarmRole::Manager
+                    && m.node_id == node_id
+                    && self.gateway.is_online(&m.node_id).is_some()
+            }))
+        {
+            match self
+                .gateway
+                .command(
+                    &m.node_id,
+                    Command::NodeUpdate(update.clone()),
+                    orchestrator::STEP_TIMEOUT,
+                )
+                .await
+            {
+                Ok(Outcome::Done { .. }) => {
+                    done = true;
+                    break;
+                }
+                Ok(Outcome::Failed { message }) => last = message,
+                Err(e) => last = domain::AppError::from(e).to_string(),
+            }
+        }
+        if !done {
+            return Err(ControlError::Unavailable(format!(
+                "The change was not applied: {last}"
+            )));
+        }
+        if let Some(role) = new_role {
+            self.store.set_member_role(node_id, role.as_str()).await?;
+        }
+        if let Some(labels) = new_labels {
+            self.store
+                .set_member_labels(
+                    node_id,
+                    &serde_json::to_string(&labels).unwrap_or_else(|_| "[]".into()),
+                )
+                .await?;
+        }
+        self.store
+            .audit(
+                &actor.username,
+                "cluster.node",
+                Some(node_id),
+                Some(&serde_json::to_string(&action).unwrap_or_default()),
+            )
+            .await?;
+        self.events.publish(UiEvent::Cluster { id: id.to_owned() });
+        Ok(())
+    }
+
     /// Reveals (or rotates, then reveals) the join tokens. Administrators and Supervisors only.
-    pub async fn join_tokens(&self, actor: &Actor, id: &str, rotate: bool) -> Result<JoinTokens, ControlError> {
+    pub async fn join_tokens(
+        &self,
+        actor: &Actor,
+        id: &str,
+        rotate: bool,
+    ) -> Result<JoinTokens, ControlError> {
         actor.require(Permission::Supervise)?;
-        let cluster = self.store.cluster(id).await?.ok_or(ControlError::NotFound("Cluster"))?;
+        let cluster = self
+            .store
+            .cluster(id)
+            .await?
+            .ok_or(ControlError::NotFound("Cluster"))?;
         if rotate {
             let members = self.store.members(id).await?;
             let mut fresh = None;
-            for m in members.iter().filter(|m| parse_role(&m.role) == SwarmRole::Manager && self.gateway.is_online(&m.node_id).is_some()) {
-                if let Ok(Outcome::Done { reply: Reply::Tokens(t) }) =
-                    self.gateway.command(&m.node_id, Command::JoinTokens { rotate: true }, orchestrator::STEP_TIMEOUT).await
+            for m in members.iter().filter(|m| {
+                parse_role(&m.role) == SwarmRole::Manager
+                    && self.gateway.is_online(&m.node_id).is_some()
+            }) {
+                if let Ok(Outcome::Done {
+                    reply: Reply::Tokens(t),
+                }) = self
+                    .gateway
+                    .command(
+                        &m.node_id,
+                        Command::JoinTokens { rotate: true },
+                        orchestrator::STEP_TIMEOUT,
+                    )
+                    .await
                 {
                     fresh = Some(t);
                     break;
                 }
             }
-            let t = fresh.ok_or_else(|| ControlError::Unavailable("No manager of this cluster could rotate the tokens.".into()))?;
+            let t = fresh.ok_or_else(|| {
+                ControlError::Unavailable(
+                    "No manager of this cluster could rotate the tokens.".into(),
+                )
+            })?;
             let worker = self.vault.seal(&t.worker, &token_context(id, "worker"))?;
             let manager = self.vault.seal(&t.manager, &token_context(id, "manager"))?;
-            self.store.set_cluster_swarm(id, cluster.swarm_id.as_deref().unwrap_or_default(), &worker, &manager).await?;
-            self.store.audit(&actor.username, "cluster.rotate_tokens", Some(id), None).await?;
+            self.store
+                .set_cluster_swarm(
+                    id,
+                    cluster.swarm_id.as_deref().unwrap_or_default(),
+                    &worker,
+                    &manager,
+                )
+                .await?;
+            self.store
+                .audit(&actor.username, "cluster.rotate_tokens", Some(id), None)
+                .await?;
             return Ok(t);
         }
-        let (Some(w), Some(m)) = (cluster.worker_token.as_deref(), cluster.manager_token.as_deref()) else {
-            return Err(ControlError::Conflict("The swarm has no join tokens yet.".into()));
+        let (Some(w), Some(m)) = (
+            cluster.worker_token.as_deref(),
+            cluster.manager_token.as_deref(),
+        ) else {
+            return Err(ControlError::Conflict(
+                "The swarm has no join tokens yet.".into(),
+            ));
         };
-        self.store.audit(&actor.username, "cluster.reveal_tokens", Some(id), None).await?;
-        Ok(JoinTokens { worker: self.vault.open(w, &token_context(id, "worker"))?, manager: self.vault.open(m, &token_context(id, "manager"))? })
+        self.store
+            .audit(&actor.username, "cluster.reveal_tokens", Some(id), None)
+            .await?;
+        Ok(JoinTokens {
+            worker: self.vault.open(w, &token_context(id, "worker"))?,
+            manager: self.vault.open(m, &token_context(id, "manager"))?,
+        })
     }
 }
 
@@ -353,17 +675,26 @@ fn lifecycle(phase: &str, workflow: Option<&WorkflowRow>) -> Lifecycle {
         let view = orchestrator::view(w);
         let n = view.steps.len();
         let i = (w.current as usize).min(n.saturating_sub(1));
-        view.steps.get(i).map(|s| format!("step {} of {n}: {}", i + 1, s.title)).unwrap_or_default()
+        view.steps
+            .get(i)
+            .map(|s| format!("step {} of {n}: {}", i + 1, s.title))
+            .unwrap_or_default()
     };
     match (phase, workflow) {
-        ("failed", Some(w)) => Lifecycle::Failed { error: w.error.clone().unwrap_or_else(|| "creation failed".into()) },
-        ("failed", None) => Lifecycle::Failed { error: "creation failed".into() },
-        ("deleting", Some(w)) if w.status == "failed" => {
-            Lifecycle::Failed { error: format!("deletion stopped: {}", w.error.clone().unwrap_or_default()) }
-        }
+        ("failed", Some(w)) => Lifecycle::Failed {
+            error: w.error.clone().unwrap_or_else(|| "creation failed".into()),
+        },
+        ("failed", None) => Lifecycle::Failed {
+            error: "creation failed".into(),
+        },
+        ("deleting", Some(w)) if w.status == "failed" => Lifecycle::Failed {
+            error: format!("deletion stopped: {}", w.error.clone().unwrap_or_default()),
+        },
         ("deleting", Some(w)) => Lifecycle::Deleting { step: progress(w) },
         ("creating", Some(w)) => Lifecycle::Creating { step: progress(w) },
-        ("creating" | "deleting", None) => Lifecycle::Creating { step: String::new() },
+        ("creating" | "deleting", None) => Lifecycle::Creating {
+            step: String::new(),
+        },
         _ => Lifecycle::Active,
     }
 }

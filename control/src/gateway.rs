@@ -302,9 +302,11 @@ impl Gateway {
             tracing::error!(node = %node_id, error = %crate::error::chain(&e), "could not store last seen");
         }
         if removed {
+            self.observed.forget_node(node_id);
             self.events.publish(UiEvent::Node {
                 id: node_id.to_owned(),
             });
+            self.events.publish(UiEvent::Cluster { id: String::new() });
         }
     }
 

@@ -58,8 +58,18 @@ impl Panel {
         let events = events::Events::new();
         let vault = vault::Vault::open_or_create(&config.key_file)?;
         let observed = observed::Observed::default();
-        let gateway = gateway::Gateway::new(store.clone(), events.clone(), observed.clone(), config.heartbeat);
-        let orchestrator = orchestrator::Orchestrator::new(store.clone(), gateway.clone(), events.clone(), vault.clone());
+        let gateway = gateway::Gateway::new(
+            store.clone(),
+            events.clone(),
+            observed.clone(),
+            config.heartbeat,
+        );
+        let orchestrator = orchestrator::Orchestrator::new(
+            store.clone(),
+            gateway.clone(),
+            events.clone(),
+            vault.clone(),
+        );
         let clusters = clusters::Clusters::new(
             store.clone(),
             gateway.clone(),

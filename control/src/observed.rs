@@ -24,7 +24,9 @@ impl Observed {
     }
 
     pub fn set_swarm(&self, reporter: &str, snapshot: SwarmSnapshot) {
-        self.lock().swarms.insert(snapshot.cluster_id.clone(), (reporter.to_owned(), snapshot));
+        self.lock()
+            .swarms
+            .insert(snapshot.cluster_id.clone(), (reporter.to_owned(), snapshot));
     }
 
     pub fn set_vips(&self, node_id: &str, vips: Vec<VipObservation>) {

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use domain::cluster::{Definition, NodeLabel, StepState, StepView, SwarmRole, WorkflowView};
 use domain::event::UiEvent;
-use domain::protocol::{Command, NodeUpdate, Outcome, Reply, SwarmInit, SwarmJoin, VipConfig, VipInstance};
+use domain::protocol::{
+    Command, NodeUpdate, Outcome, Reply, SwarmInit, SwarmJoin, VipConfig, VipInstance,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::ControlError;
@@ -49,7 +51,12 @@ pub struct Step {
 
 impl Step {
     fn new(op: Op, title: String) -> Self {
-        Self { op, title, state: StepState::Pending, error: None }
+        Self {
+            op,
+            title,
+            state: StepState::Pending,
+            error: None,
+        }
     }
 }
 
@@ -66,21 +73,44 @@ pub struct PlanMember<'a> {
 /// VIP nodes, mark active.
 pub fn create_plan(members: &[PlanMember<'_>], has_vips: bool) -> Vec<Step> {
     let mut steps = vec![];
-    let mut order: Vec<&PlanMember<'_>> = members.iter().filter(|m| m.role == SwarmRole::Manager).collect();
+    let mut order: Vec<&PlanMember<'_>> = members
+        .iter()
+        .filter(|m| m.role == SwarmRole::Manager)
+        .collect();
     order.extend(members.iter().filter(|m| m.role == SwarmRole::Worker));
     for (i, m) in order.iter().enumerate() {
         if i == 0 {
-            steps.push(Step::new(Op::Init { node_id: m.node_id.into() }, format!("Initialise the swarm on {}", m.hostname)));
+            steps.push(Step::new(
+                Op::Init {
+                    node_id: m.node_id.into(),
+                },
+                format!("Initialise the swarm on {}", m.hostname),
+            ));
         } else {
-            steps.push(Step::new(Op::Join { node_id: m.node_id.into() }, format!("Join {} as {}", m.hostname, m.role.as_str())));
+            steps.push(Step::new(
+                Op::Join {
+                    node_id: m.node_id.into(),
+                },
+                format!("Join {} as {}", m.hostname, m.role.as_str()),
+            ));
         }
     }
     for m in order.iter().filter(|m| m.has_labels) {
-        steps.push(Step::new(Op::Label { node_id: m.node_id.into() }, format!("Label {}", m.hostname)));
+        steps.push(Step::new(
+            Op::Label {
+                node_id: m.node_id.into(),
+            },
+            format!("Label {}", m.hostname),
+        ));
     }
     if has_vips {
         for m in order.iter().filter(|m| m.vip) {
-            steps.push(Step::new(Op::Vips { node_id: m.node_id.into() }, format!("Start KeepAlived on {}", m.hostname)));
+            steps.push(Step::new(
+                Op::Vips {
+                    node_id: m.node_id.into(),
+                },
+                format!("Start KeepAlived on {}", m.hostname),
+            ));
         }
     }
     steps.push(Step::new(Op::Activate, "Mark the cluster active".into()));
@@ -93,20 +123,48 @@ pub fn delete_plan(members: &[PlanMember<'_>], has_vips: bool) -> Vec<Step> {
     let mut steps = vec![];
     if has_vips {
         for m in members.iter().filter(|m| m.vip) {
-            steps.push(Step::new(Op::StopVips { node_id: m.node_id.into() }, format!("Stop KeepAlived on {}", m.hostname)));
+            steps.push(Step::new(
+                Op::StopVips {
+                    node_id: m.node_id.into(),
+                },
+                format!("Stop KeepAlived on {}", m.hostname),
+            ));
         }
     }
     for m in members.iter().filter(|m| m.role == SwarmRole::Worker) {
-        steps.push(Step::new(Op::Leave { node_id: m.node_id.into(), force: false }, format!("{} leaves the swarm", m.hostname)));
+        steps.push(Step::new(
+            Op::Leave {
+                node_id: m.node_id.into(),
+                force: false,
+            },
+            format!("{} leaves the swarm", m.hostname),
+        ));
     }
-    let managers: Vec<&PlanMember<'_>> = members.iter().filter(|m| m.role == SwarmRole::Manager).collect();
+    let managers: Vec<&PlanMember<'_>> = members
+        .iter()
+        .filter(|m| m.role == SwarmRole::Manager)
+        .collect();
     if let Some((anchor, others)) = managers.split_first() {
         for m in others {
-            steps.push(Step::new(Op::Demote { node_id: m.node_id.into() }, format!("Demote {}", m.hostname)));
-            steps.push(Step::new(Op::Leave { node_id: m.node_id.into(), force: false }, format!("{} leaves the swarm", m.hostname)));
+            steps.push(Step::new(
+                Op::Demote {
+                    node_id: m.node_id.into(),
+                },
+                format!("Demote {}", m.hostname),
+            ));
+            steps.push(Step::new(
+                Op::Leave {
+                    node_id: m.node_id.into(),
+                    force: false,
+                },
+                format!("{} leaves the swarm", m.hostname),
+            ));
         }
         steps.push(Step::new(
-            Op::Leave { node_id: anchor.node_id.into(), force: true },
+            Op::Leave {
+                node_id: anchor.node_id.into(),
+                force: true,
+            },
             format!("{} leaves the swarm (the swarm ends)", anchor.hostname),
         ));
     }
@@ -119,7 +177,14 @@ pub fn view(w: &WorkflowRow) -> WorkflowView {
     WorkflowView {
         kind: w.kind.clone(),
         status: w.status.clone(),
-        steps: steps.into_iter().map(|s| StepView { title: s.title, state: s.state, error: s.error }).collect(),
+        steps: steps
+            .into_iter()
+            .map(|s| StepView {
+                title: s.title,
+                state: s.state,
+                error: s.error,
+            })
+            .collect(),
         error: w.error.clone(),
     }
 }
@@ -152,7 +217,13 @@ pub struct Orchestrator {
 
 impl Orchestrator {
     pub fn new(store: Store, gateway: Gateway, events: Events, vault: Vault) -> Self {
-        Self { store, gateway, events, vault, running: Arc::default() }
+        Self {
+            store,
+            gateway,
+            events,
+            vault,
+            running: Arc::default(),
+        }
     }
 
     /// Runs a workflow in the background (once, even if asked twice).
@@ -185,11 +256,14 @@ impl Orchestrator {
 
     async fn run(&self, id: &str) -> Result<(), ControlError> {
         loop {
-            let Some(mut w) = self.store.workflow(id).await? else { return Ok(()) };
+            let Some(mut w) = self.store.workflow(id).await? else {
+                return Ok(());
+            };
             if w.status != "running" {
                 return Ok(());
             }
-            let mut steps: Vec<Step> = serde_json::from_str(&w.steps).map_err(|e| ControlError::Corrupt(e.to_string()))?;
+            let mut steps: Vec<Step> =
+                serde_json::from_str(&w.steps).map_err(|e| ControlError::Corrupt(e.to_string()))?;
             let i = w.current as usize;
             if i >= steps.len() {
                 w.status = "done".into();
@@ -213,7 +287,9 @@ impl Orchestrator {
                     w.status = "failed".into();
                     w.error = Some(format!("{}: {message}", steps[i].title));
                     if w.kind == "create" {
-                        self.store.set_cluster_phase(&w.cluster_id, "failed").await?;
+                        self.store
+                            .set_cluster_phase(&w.cluster_id, "failed")
+                            .await?;
                     }
                 }
             }
@@ -225,14 +301,17 @@ impl Orchestrator {
         let mut w = w.clone();
         w.steps = serde_json::to_string(steps).map_err(|e| ControlError::Corrupt(e.to_string()))?;
         self.store.save_workflow(&w).await?;
-        self.events.publish(UiEvent::Cluster { id: w.cluster_id.clone() });
+        self.events.publish(UiEvent::Cluster {
+            id: w.cluster_id.clone(),
+        });
         Ok(())
     }
 
     /// Sets a failed workflow running again from its failed step.
     pub async fn retry(&self, w: &WorkflowRow) -> Result<(), ControlError> {
         let mut w = w.clone();
-        let mut steps: Vec<Step> = serde_json::from_str(&w.steps).map_err(|e| ControlError::Corrupt(e.to_string()))?;
+        let mut steps: Vec<Step> =
+            serde_json::from_str(&w.steps).map_err(|e| ControlError::Corrupt(e.to_string()))?;
         if let Some(s) = steps.get_mut(w.current as usize) {
             s.state = StepState::Pending;
             s.error = None;
@@ -240,7 +319,9 @@ impl Orchestrator {
         w.status = "running".into();
         w.error = None;
         if w.kind == "create" {
-            self.store.set_cluster_phase(&w.cluster_id, "creating").await?;
+            self.store
+                .set_cluster_phase(&w.cluster_id, "creating")
+                .await?;
         }
         self.save(&w, &steps).await?;
         self.spawn(w.id.clone());
@@ -255,12 +336,21 @@ impl Orchestrator {
         };
         let cluster = self.store.cluster(cluster_id).await.map_err(internal)?;
         let Some(cluster) = cluster else {
-            return if *op == Op::Forget { Ok(()) } else { Err("the cluster no longer exists".into()) };
+            return if *op == Op::Forget {
+                Ok(())
+            } else {
+                Err("the cluster no longer exists".into())
+            };
         };
-        let def: Definition = serde_json::from_str(&cluster.definition).map_err(|e| internal(ControlError::Corrupt(e.to_string())))?;
+        let def: Definition = serde_json::from_str(&cluster.definition)
+            .map_err(|e| internal(ControlError::Corrupt(e.to_string())))?;
         let members = self.store.members(cluster_id).await.map_err(internal)?;
         let member = |node_id: &str| {
-            members.iter().find(|m| m.node_id == node_id).cloned().ok_or_else(|| "the node is no longer a member".to_string())
+            members
+                .iter()
+                .find(|m| m.node_id == node_id)
+                .cloned()
+                .ok_or_else(|| "the node is no longer a member".to_string())
         };
         match op {
             Op::Init { node_id } => {
@@ -275,27 +365,58 @@ impl Orchestrator {
                 let Reply::Member(joined) = self.command(node_id, cmd).await? else {
                     return Err("the agent did not report its swarm membership".into());
                 };
-                let tokens = joined.tokens.ok_or("the first manager did not return join tokens")?;
-                let worker = self.vault.seal(&tokens.worker, &token_context(cluster_id, "worker")).map_err(internal)?;
-                let manager = self.vault.seal(&tokens.manager, &token_context(cluster_id, "manager")).map_err(internal)?;
-                self.store.set_cluster_swarm(cluster_id, &joined.cluster_id, &worker, &manager).await.map_err(internal)?;
-                self.store.set_member_swarm(node_id, &joined.swarm_node_id, &joined.address).await.map_err(internal)
+                let tokens = joined
+                    .tokens
+                    .ok_or("the first manager did not return join tokens")?;
+                let worker = self
+                    .vault
+                    .seal(&tokens.worker, &token_context(cluster_id, "worker"))
+                    .map_err(internal)?;
+                let manager = self
+                    .vault
+                    .seal(&tokens.manager, &token_context(cluster_id, "manager"))
+                    .map_err(internal)?;
+                self.store
+                    .set_cluster_swarm(cluster_id, &joined.cluster_id, &worker, &manager)
+                    .await
+                    .map_err(internal)?;
+                self.store
+                    .set_member_swarm(node_id, &joined.swarm_node_id, &joined.address)
+                    .await
+                    .map_err(internal)
             }
             Op::Join { node_id } => {
                 let m = member(node_id)?;
                 let role = parse_role(&m.role);
-                let which = if role == SwarmRole::Manager { "manager" } else { "worker" };
+                let which = if role == SwarmRole::Manager {
+                    "manager"
+                } else {
+                    "worker"
+                };
                 let sealed = match role {
                     SwarmRole::Manager => cluster.manager_token.as_deref(),
                     SwarmRole::Worker => cluster.worker_token.as_deref(),
                 }
                 .ok_or("the swarm has no join token yet (the init step did not complete)")?;
-                let token = self.vault.open(sealed, &token_context(cluster_id, which)).map_err(internal)?;
+                let token = self
+                    .vault
+                    .open(sealed, &token_context(cluster_id, which))
+                    .map_err(internal)?;
                 let remote = members
                     .iter()
                     .filter(|o| o.node_id != *node_id && parse_role(&o.role) == SwarmRole::Manager)
-                    .find_map(|o| o.address.as_ref().filter(|_| self.gateway.is_online(&o.node_id).is_some()))
-                    .or_else(|| members.iter().find_map(|o| o.address.as_ref().filter(|_| parse_role(&o.role) == SwarmRole::Manager)))
+                    .find_map(|o| {
+                        o.address
+                            .as_ref()
+                            .filter(|_| self.gateway.is_online(&o.node_id).is_some())
+                    })
+                    .or_else(|| {
+                        members.iter().find_map(|o| {
+                            o.address
+                                .as_ref()
+                                .filter(|_| parse_role(&o.role) == SwarmRole::Manager)
+                        })
+                    })
                     .ok_or("no manager address is known yet")?;
                 let cmd = Command::SwarmJoin(SwarmJoin {
                     interface: m.interface.clone(),
@@ -306,33 +427,71 @@ impl Orchestrator {
                 let Reply::Member(joined) = self.command(node_id, cmd).await? else {
                     return Err("the agent did not report its swarm membership".into());
                 };
-                self.store.set_member_swarm(node_id, &joined.swarm_node_id, &joined.address).await.map_err(internal)
+                self.store
+                    .set_member_swarm(node_id, &joined.swarm_node_id, &joined.address)
+                    .await
+                    .map_err(internal)
             }
             Op::Label { node_id } => {
                 let m = member(node_id)?;
                 let labels: Vec<NodeLabel> = serde_json::from_str(&m.labels).unwrap_or_default();
-                let swarm_node_id = m.swarm_node_id.clone().ok_or("the node has not joined the swarm")?;
-                let cmd = Command::NodeUpdate(NodeUpdate { swarm_node_id, role: None, availability: None, labels: Some(labels) });
+                let swarm_node_id = m
+                    .swarm_node_id
+                    .clone()
+                    .ok_or("the node has not joined the swarm")?;
+                let cmd = Command::NodeUpdate(NodeUpdate {
+                    swarm_node_id,
+                    role: None,
+                    availability: None,
+                    labels: Some(labels),
+                });
                 self.on_manager(&members, None, cmd).await.map(|_| ())
             }
             Op::Vips { node_id } => {
                 let m = member(node_id)?;
-                let cfg = self.vip_config(cluster_id, &def, &m).await.map_err(internal)?;
+                let cfg = self
+                    .vip_config(cluster_id, &def, &m)
+                    .await
+                    .map_err(internal)?;
                 self.command(node_id, Command::Vips(cfg)).await.map(|_| ())
             }
             Op::StopVips { node_id } => {
-                let cfg = VipConfig { instances: vec![], advert_cs: def.synctime_cs, require_swarm: true };
+                let cfg = VipConfig {
+                    instances: vec![],
+                    advert_cs: def.synctime_cs,
+                    require_swarm: true,
+                };
                 self.command(node_id, Command::Vips(cfg)).await.map(|_| ())
             }
-            Op::Activate => self.store.set_cluster_phase(cluster_id, "active").await.map_err(internal),
+            Op::Activate => self
+                .store
+                .set_cluster_phase(cluster_id, "active")
+                .await
+                .map_err(internal),
             Op::Demote { node_id } => {
                 let m = member(node_id)?;
-                let Some(swarm_node_id) = m.swarm_node_id.clone() else { return Ok(()) };
-                let cmd = Command::NodeUpdate(NodeUpdate { swarm_node_id, role: Some(SwarmRole::Worker), availability: None, labels: None });
-                self.on_manager(&members, Some(node_id), cmd).await.map(|_| ())
+                let Some(swarm_node_id) = m.swarm_node_id.clone() else {
+                    return Ok(());
+                };
+                let cmd = Command::NodeUpdate(NodeUpdate {
+                    swarm_node_id,
+                    role: Some(SwarmRole::Worker),
+                    availability: None,
+                    labels: None,
+                });
+                self.on_manager(&members, Some(node_id), cmd)
+                    .await
+                    .map(|_| ())
             }
-            Op::Leave { node_id, force } => self.command(node_id, Command::SwarmLeave { force: *force }).await.map(|_| ()),
-            Op::Forget => self.store.delete_cluster(cluster_id).await.map_err(internal),
+            Op::Leave { node_id, force } => self
+                .command(node_id, Command::SwarmLeave { force: *force })
+                .await
+                .map(|_| ()),
+            Op::Forget => self
+                .store
+                .delete_cluster(cluster_id)
+                .await
+                .map_err(internal),
         }
     }
 
@@ -359,19 +518,35 @@ impl Orchestrator {
                 }
             })
             .collect();
-        Ok(VipConfig { instances, advert_cs: def.synctime_cs, require_swarm: true })
+        Ok(VipConfig {
+            instances,
+            advert_cs: def.synctime_cs,
+            require_swarm: true,
+        })
     }
 
     /// Runs a command on the first reachable manager (other than `except`).
-    async fn on_manager(&self, members: &[MemberRow], except: Option<&str>, cmd: Command) -> Result<Reply, String> {
+    async fn on_manager(
+        &self,
+        members: &[MemberRow],
+        except: Option<&str>,
+        cmd: Command,
+    ) -> Result<Reply, String> {
         let managers: Vec<&MemberRow> = members
             .iter()
             .filter(|m| parse_role(&m.role) == SwarmRole::Manager && m.swarm_node_id.is_some())
             .filter(|m| Some(m.node_id.as_str()) != except)
             .collect();
         let mut last = "no manager of this cluster is reachable".to_string();
-        for m in managers.iter().filter(|m| self.gateway.is_online(&m.node_id).is_some()) {
-            match self.gateway.command(&m.node_id, cmd.clone(), STEP_TIMEOUT).await {
+        for m in managers
+            .iter()
+            .filter(|m| self.gateway.is_online(&m.node_id).is_some())
+        {
+            match self
+                .gateway
+                .command(&m.node_id, cmd.clone(), STEP_TIMEOUT)
+                .await
+            {
                 Ok(Outcome::Done { reply }) => return Ok(reply),
                 Ok(Outcome::Failed { message }) => last = message,
                 Err(e) => last = domain::AppError::from(e).to_string(),
@@ -385,7 +560,14 @@ impl Orchestrator {
         let deadline = tokio::time::Instant::now() + NODE_WAIT;
         while self.gateway.is_online(node_id).is_none() {
             if tokio::time::Instant::now() >= deadline {
-                let name = self.store.node_by_id(node_id).await.ok().flatten().map(|n| n.hostname).unwrap_or_else(|| node_id.into());
+                let name = self
+                    .store
+                    .node_by_id(node_id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|n| n.hostname)
+                    .unwrap_or_else(|| node_id.into());
                 return Err(format!("{name} is offline"));
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -399,7 +581,11 @@ impl Orchestrator {
 }
 
 pub fn parse_role(role: &str) -> SwarmRole {
-    if role == SwarmRole::Manager.as_str() { SwarmRole::Manager } else { SwarmRole::Worker }
+    if role == SwarmRole::Manager.as_str() {
+        SwarmRole::Manager
+    } else {
+        SwarmRole::Worker
+    }
 }
 
 #[cfg(test)]
@@ -407,23 +593,45 @@ mod tests {
     use super::*;
 
     fn m<'a>(id: &'a str, role: SwarmRole, labels: bool, vip: bool) -> PlanMember<'a> {
-        PlanMember { node_id: id, hostname: id, role, has_labels: labels, vip }
+        PlanMember {
+            node_id: id,
+            hostname: id,
+            role,
+            has_labels: labels,
+            vip,
+        }
     }
 
     #[test]
     fn create_inits_on_the_first_manager_and_joins_managers_first() {
-        let members = [m("w1", SwarmRole::Worker, true, true), m("m1", SwarmRole::Manager, false, true), m("m2", SwarmRole::Manager, false, false)];
+        let members = [
+            m("w1", SwarmRole::Worker, true, true),
+            m("m1", SwarmRole::Manager, false, true),
+            m("m2", SwarmRole::Manager, false, false),
+        ];
         let steps = create_plan(&members, true);
         let ops: Vec<&Op> = steps.iter().map(|s| &s.op).collect();
         assert_eq!(
             ops,
             vec![
-                &Op::Init { node_id: "m1".into() },
-                &Op::Join { node_id: "m2".into() },
-                &Op::Join { node_id: "w1".into() },
-                &Op::Label { node_id: "w1".into() },
-                &Op::Vips { node_id: "m1".into() },
-                &Op::Vips { node_id: "w1".into() },
+                &Op::Init {
+                    node_id: "m1".into()
+                },
+                &Op::Join {
+                    node_id: "m2".into()
+                },
+                &Op::Join {
+                    node_id: "w1".into()
+                },
+                &Op::Label {
+                    node_id: "w1".into()
+                },
+                &Op::Vips {
+                    node_id: "m1".into()
+                },
+                &Op::Vips {
+                    node_id: "w1".into()
+                },
                 &Op::Activate,
             ]
         );
@@ -433,22 +641,51 @@ mod tests {
 
     #[test]
     fn delete_stops_vips_then_workers_then_managers_and_the_anchor_last() {
-        let members = [m("m1", SwarmRole::Manager, false, true), m("m2", SwarmRole::Manager, false, true), m("w1", SwarmRole::Worker, false, false)];
-        let ops: Vec<Op> = delete_plan(&members, true).into_iter().map(|s| s.op).collect();
+        let members = [
+            m("m1", SwarmRole::Manager, false, true),
+            m("m2", SwarmRole::Manager, false, true),
+            m("w1", SwarmRole::Worker, false, false),
+        ];
+        let ops: Vec<Op> = delete_plan(&members, true)
+            .into_iter()
+            .map(|s| s.op)
+            .collect();
         assert_eq!(
             ops,
             vec![
-                Op::StopVips { node_id: "m1".into() },
-                Op::StopVips { node_id: "m2".into() },
-                Op::Leave { node_id: "w1".into(), force: false },
-                Op::Demote { node_id: "m2".into() },
-                Op::Leave { node_id: "m2".into(), force: false },
-                Op::Leave { node_id: "m1".into(), force: true },
+                Op::StopVips {
+                    node_id: "m1".into()
+                },
+                Op::StopVips {
+                    node_id: "m2".into()
+                },
+                Op::Leave {
+                    node_id: "w1".into(),
+                    force: false
+                },
+                Op::Demote {
+                    node_id: "m2".into()
+                },
+                Op::Leave {
+                    node_id: "m2".into(),
+                    force: false
+                },
+                Op::Leave {
+                    node_id: "m1".into(),
+                    force: true
+                },
                 Op::Forget,
             ]
         );
-        let without_vips: Vec<Op> = delete_plan(&members, false).into_iter().map(|s| s.op).collect();
-        assert!(!without_vips.iter().any(|o| matches!(o, Op::StopVips { .. })));
+        let without_vips: Vec<Op> = delete_plan(&members, false)
+            .into_iter()
+            .map(|s| s.op)
+            .collect();
+        assert!(
+            !without_vips
+                .iter()
+                .any(|o| matches!(o, Op::StopVips { .. }))
+        );
     }
 
     #[test]

@@ -44,7 +44,12 @@ impl Vault {
                 }
                 let mut key = vec![0u8; 32];
                 rand::rng().fill_bytes(&mut key);
-                let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io)?;
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(path)
+                    .map_err(io)?;
                 f.write_all(&key).and_then(|_| f.sync_all()).map_err(io)?;
                 tracing::info!(path = %path.display(), "created the master key for secrets at rest");
                 key
@@ -52,10 +57,17 @@ impl Vault {
             Err(e) => return Err(io(e)),
         };
         if key.len() != 32 {
-            return Err(ControlError::Vault(format!("{}: a master key has 32 bytes, this file has {}", path.display(), key.len())));
+            return Err(ControlError::Vault(format!(
+                "{}: a master key has 32 bytes, this file has {}",
+                path.display(),
+                key.len()
+            )));
         }
-        let cipher = XChaCha20Poly1305::new_from_slice(&key).map_err(|e| ControlError::Vault(e.to_string()))?;
-        Ok(Vault { cipher: Arc::new(cipher) })
+        let cipher = XChaCha20Poly1305::new_from_slice(&key)
+            .map_err(|e| ControlError::Vault(e.to_string()))?;
+        Ok(Vault {
+            cipher: Arc::new(cipher),
+        })
     }
 
     pub fn seal(&self, plaintext: &str, context: &str) -> Result<String, ControlError> {
@@ -63,22 +75,46 @@ impl Vault {
         rand::rng().fill_bytes(&mut nonce);
         let sealed = self
             .cipher
-            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plaintext.as_bytes(), aad: context.as_bytes() })
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: context.as_bytes(),
+                },
+            )
             .map_err(|_| ControlError::Vault("encryption failed".into()))?;
         let mut out = nonce.to_vec();
         out.extend_from_slice(&sealed);
-        Ok(format!("{PREFIX}{}", base64::engine::general_purpose::STANDARD_NO_PAD.encode(out)))
+        Ok(format!(
+            "{PREFIX}{}",
+            base64::engine::general_purpose::STANDARD_NO_PAD.encode(out)
+        ))
     }
 
     pub fn open(&self, sealed: &str, context: &str) -> Result<String, ControlError> {
-        let bad = || ControlError::Vault(format!("a sealed value for {context} does not open (wrong key or tampered)"));
+        let bad = || {
+            ControlError::Vault(format!(
+                "a sealed value for {context} does not open (wrong key or tampered)"
+            ))
+        };
         let raw = sealed.strip_prefix(PREFIX).ok_or_else(bad)?;
-        let bytes = base64::engine::general_purpose::STANDARD_NO_PAD.decode(raw).map_err(|_| bad())?;
+        let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(raw)
+            .map_err(|_| bad())?;
         if bytes.len() < 24 {
             return Err(bad());
         }
         let (nonce, ct) = bytes.split_at(24);
-        let plain = self.cipher.decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: context.as_bytes() }).map_err(|_| bad())?;
+        let plain = self
+            .cipher
+            .decrypt(
+                XNonce::from_slice(nonce),
+                Payload {
+                    msg: ct,
+                    aad: context.as_bytes(),
+                },
+            )
+            .map_err(|_| bad())?;
         String::from_utf8(plain).map_err(|_| bad())
     }
 }
@@ -92,13 +128,31 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("master.key");
         let v = Vault::open_or_create(&path).expect("created");
-        assert_eq!(std::fs::metadata(&path).expect("exists").permissions().mode() & 0o777, 0o600);
-        let sealed = v.seal("SWMTKN-1-secret", "cluster:a:worker").expect("sealed");
+        assert_eq!(
+            std::fs::metadata(&path)
+                .expect("exists")
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+        let sealed = v
+            .seal("SWMTKN-1-secret", "cluster:a:worker")
+            .expect("sealed");
         assert!(sealed.starts_with("v1:") && !sealed.contains("SWMTKN"));
-        assert_eq!(v.open(&sealed, "cluster:a:worker").expect("opens"), "SWMTKN-1-secret");
-        assert!(v.open(&sealed, "cluster:b:worker").is_err(), "bound to its context");
+        assert_eq!(
+            v.open(&sealed, "cluster:a:worker").expect("opens"),
+            "SWMTKN-1-secret"
+        );
+        assert!(
+            v.open(&sealed, "cluster:b:worker").is_err(),
+            "bound to its context"
+        );
         let again = Vault::open_or_create(&path).expect("reopened");
-        assert_eq!(again.open(&sealed, "cluster:a:worker").expect("same key"), "SWMTKN-1-secret");
+        assert_eq!(
+            again.open(&sealed, "cluster:a:worker").expect("same key"),
+            "SWMTKN-1-secret"
+        );
         let other = Vault::open_or_create(&dir.path().join("other.key")).expect("created");
         assert!(other.open(&sealed, "cluster:a:worker").is_err());
         assert!(v.open("v1:@@@", "x").is_err());

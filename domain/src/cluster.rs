@@ -56,18 +56,28 @@ pub fn parse_label_key(key: &str) -> Result<String, String> {
     if k.is_empty() || k.len() > 100 {
         return Err("a label key needs 1 to 100 characters".into());
     }
-    if !k.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-') {
-        return Err(format!("label key \"{k}\": use lowercase letters, digits, '.' and '-'"));
+    if !k
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+    {
+        return Err(format!(
+            "label key \"{k}\": use lowercase letters, digits, '.' and '-'"
+        ));
     }
-    let first_last_ok = k.starts_with(|c: char| c.is_ascii_lowercase()) && k.ends_with(|c: char| c.is_ascii_lowercase());
+    let first_last_ok = k.starts_with(|c: char| c.is_ascii_lowercase())
+        && k.ends_with(|c: char| c.is_ascii_lowercase());
     if !first_last_ok {
-        return Err(format!("label key \"{k}\" must start and end with a lowercase letter"));
+        return Err(format!(
+            "label key \"{k}\" must start and end with a lowercase letter"
+        ));
     }
     if k.contains("..") || k.contains("--") || k.contains(".-") || k.contains("-.") {
         return Err(format!("label key \"{k}\" has consecutive separators"));
     }
     if RESERVED_LABEL_PREFIXES.iter().any(|p| k.starts_with(p)) {
-        return Err(format!("label key \"{k}\" is in a namespace reserved by Docker"));
+        return Err(format!(
+            "label key \"{k}\" is in a namespace reserved by Docker"
+        ));
     }
     Ok(k.to_owned())
 }
@@ -75,23 +85,38 @@ pub fn parse_label_key(key: &str) -> Result<String, String> {
 /// Labels as typed: one `key=value` per line or separated by commas; keys unique.
 pub fn parse_labels(text: &str) -> Result<Vec<NodeLabel>, String> {
     let mut labels: Vec<NodeLabel> = vec![];
-    for item in text.split([',', '\n']).map(str::trim).filter(|s| !s.is_empty()) {
-        let (key, value) = item.split_once('=').ok_or_else(|| format!("\"{item}\" is not key=value"))?;
+    for item in text
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let (key, value) = item
+            .split_once('=')
+            .ok_or_else(|| format!("\"{item}\" is not key=value"))?;
         let key = parse_label_key(key)?;
         let value = value.trim();
         if value.len() > 255 || value.chars().any(char::is_control) {
-            return Err(format!("the value of \"{key}\" must be at most 255 printable characters"));
+            return Err(format!(
+                "the value of \"{key}\" must be at most 255 printable characters"
+            ));
         }
         if labels.iter().any(|l| l.key == key) {
             return Err(format!("label \"{key}\" is given twice"));
         }
-        labels.push(NodeLabel { key, value: value.to_owned() });
+        labels.push(NodeLabel {
+            key,
+            value: value.to_owned(),
+        });
     }
     Ok(labels)
 }
 
 pub fn labels_text(labels: &[NodeLabel]) -> String {
-    labels.iter().map(|l| format!("{}={}", l.key, l.value)).collect::<Vec<_>>().join(", ")
+    labels
+        .iter()
+        .map(|l| format!("{}={}", l.key, l.value))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Cluster names: 2–40 characters, letters, digits, `-` and `_`, starting with a letter or digit.
@@ -103,7 +128,10 @@ pub fn parse_cluster_name(value: &str) -> Result<String, String> {
     if !v.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         return Err("start with a letter or digit".into());
     }
-    if !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+    if !v
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
         return Err("use only letters, digits, '-' and '_'".into());
     }
     Ok(v.to_owned())
@@ -112,7 +140,10 @@ pub fn parse_cluster_name(value: &str) -> Result<String, String> {
 /// Synctime: the VRRP advertisement interval between the cluster's KeepAlived peers, in seconds;
 /// more than 0.005 and at most 40.95 (VRRPv3's limit), kept in centiseconds.
 pub fn parse_synctime(value: &str) -> Result<u16, String> {
-    let secs: f64 = value.trim().parse().map_err(|_| "enter a number of seconds, e.g. 0.1".to_string())?;
+    let secs: f64 = value
+        .trim()
+        .parse()
+        .map_err(|_| "enter a number of seconds, e.g. 0.1".to_string())?;
     if !secs.is_finite() || secs <= 0.005 || secs > 40.95 {
         return Err("must be more than 0.005 and at most 40.95 seconds".into());
     }
@@ -255,7 +286,12 @@ impl Candidate {
         self.interfaces
             .iter()
             .filter(|i| i.up && i.name != "lo" && !crate::node::is_container_plumbing(&i.name))
-            .filter_map(|i| i.addresses.iter().find_map(|a| Cidr::parse(a).ok()).map(|c| (i.name.as_str(), c)))
+            .filter_map(|i| {
+                i.addresses
+                    .iter()
+                    .find_map(|a| Cidr::parse(a).ok())
+                    .map(|c| (i.name.as_str(), c))
+            })
             .collect()
     }
 
@@ -269,7 +305,10 @@ impl Candidate {
     }
 
     pub fn address_on(&self, interface: &str) -> Option<Cidr> {
-        self.usable_interfaces().into_iter().find(|(n, _)| *n == interface).map(|(_, c)| c)
+        self.usable_interfaces()
+            .into_iter()
+            .find(|(n, _)| *n == interface)
+            .map(|(_, c)| c)
     }
 }
 
@@ -281,25 +320,48 @@ impl DefinitionDraft {
     /// Step one on its own (no node context): every problem, each with its field.
     pub fn validate(&self) -> Result<Definition, Vec<ValidationError>> {
         let mut e = vec![];
-        let name = parse_cluster_name(&self.name).map_err(|m| err(&mut e, "name", m)).ok();
-        let synctime_cs = parse_synctime(&self.synctime).map_err(|m| err(&mut e, "synctime", m)).ok();
-        let data_path_port = parse_port(&self.data_path_port, 1024, 49151).map_err(|m| err(&mut e, "data_path_port", m)).ok();
-        let listen_port = parse_port(&self.listen_port, 1024, 65535).map_err(|m| err(&mut e, "listen_port", m)).ok();
+        let name = parse_cluster_name(&self.name)
+            .map_err(|m| err(&mut e, "name", m))
+            .ok();
+        let synctime_cs = parse_synctime(&self.synctime)
+            .map_err(|m| err(&mut e, "synctime", m))
+            .ok();
+        let data_path_port = parse_port(&self.data_path_port, 1024, 49151)
+            .map_err(|m| err(&mut e, "data_path_port", m))
+            .ok();
+        let listen_port = parse_port(&self.listen_port, 1024, 65535)
+            .map_err(|m| err(&mut e, "listen_port", m))
+            .ok();
         if let (Some(d), Some(l)) = (data_path_port, listen_port) {
             if d == l {
                 err(&mut e, "listen_port", "must differ from the data-path port");
             } else if l == GOSSIP_PORT || d == GOSSIP_PORT {
-                err(&mut e, if l == GOSSIP_PORT { "listen_port" } else { "data_path_port" }, "7946 is Swarm's gossip port");
+                err(
+                    &mut e,
+                    if l == GOSSIP_PORT {
+                        "listen_port"
+                    } else {
+                        "data_path_port"
+                    },
+                    "7946 is Swarm's gossip port",
+                );
             }
         }
         let mut pools: Vec<Cidr> = vec![];
         if self.pools.iter().all(|p| p.trim().is_empty()) {
             err(&mut e, "pools.0", "add at least one address pool");
         }
-        for (i, p) in self.pools.iter().enumerate().filter(|(_, p)| !p.trim().is_empty()) {
+        for (i, p) in self
+            .pools
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.trim().is_empty())
+        {
             match Cidr::parse_network(p) {
                 Err(m) => err(&mut e, format!("pools.{i}"), m),
-                Ok(c) if c.prefix < 8 || c.prefix > 28 => err(&mut e, format!("pools.{i}"), "use a prefix from /8 to /28"),
+                Ok(c) if c.prefix < 8 || c.prefix > 28 => {
+                    err(&mut e, format!("pools.{i}"), "use a prefix from /8 to /28")
+                }
                 Ok(c) => match pools.iter().find(|o| o.overlaps(&c)) {
                     Some(o) => err(&mut e, format!("pools.{i}"), format!("overlaps pool {o}")),
                     None => pools.push(c),
@@ -309,7 +371,11 @@ impl DefinitionDraft {
         let subnet_size = match self.subnet_size.trim().parse::<u8>() {
             Ok(s) if (16..=29).contains(&s) => match pools.iter().find(|p| p.prefix > s) {
                 Some(p) => {
-                    err(&mut e, "subnet_size", format!("a /{s} subnet does not fit in pool {p}"));
+                    err(
+                        &mut e,
+                        "subnet_size",
+                        format!("a /{s} subnet does not fit in pool {p}"),
+                    );
                     None
                 }
                 None => Some(s),
@@ -322,12 +388,25 @@ impl DefinitionDraft {
         let mut vips: Vec<VipSpec> = vec![];
         if self.vip_enabled {
             if self.vips.iter().all(|v| v.address.trim().is_empty()) {
-                err(&mut e, "vips.0.address", "add at least one virtual IP, or turn virtual IPs off");
+                err(
+                    &mut e,
+                    "vips.0.address",
+                    "add at least one virtual IP, or turn virtual IPs off",
+                );
             }
-            for (i, v) in self.vips.iter().enumerate().filter(|(_, v)| !v.address.trim().is_empty()) {
+            for (i, v) in self
+                .vips
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| !v.address.trim().is_empty())
+            {
                 if let Some(spec) = v.validate(i, &mut e) {
                     if vips.iter().any(|o| o.address.addr == spec.address.addr) {
-                        err(&mut e, format!("vips.{i}.address"), "this virtual IP is given twice");
+                        err(
+                            &mut e,
+                            format!("vips.{i}.address"),
+                            "this virtual IP is given twice",
+                        );
                     } else {
                         vips.push(spec);
                     }
@@ -335,9 +414,22 @@ impl DefinitionDraft {
             }
         }
         match (name, synctime_cs, data_path_port, listen_port, subnet_size) {
-            (Some(name), Some(synctime_cs), Some(data_path_port), Some(listen_port), Some(subnet_size)) if e.is_empty() => {
-                Ok(Definition { name, volumes: self.volumes, vips, synctime_cs, pools, subnet_size, data_path_port, listen_port })
-            }
+            (
+                Some(name),
+                Some(synctime_cs),
+                Some(data_path_port),
+                Some(listen_port),
+                Some(subnet_size),
+            ) if e.is_empty() => Ok(Definition {
+                name,
+                volumes: self.volumes,
+                vips,
+                synctime_cs,
+                pools,
+                subnet_size,
+                data_path_port,
+                listen_port,
+            }),
             _ => Err(e),
         }
     }
@@ -347,11 +439,19 @@ impl VipDraft {
     fn validate(&self, i: usize, e: &mut Vec<ValidationError>) -> Option<VipSpec> {
         let address = match Cidr::parse(&self.address) {
             Ok(c) if c.prefix == 0 => {
-                err(e, format!("vips.{i}.address"), "use the prefix of the network the VIP lives in, e.g. /24");
+                err(
+                    e,
+                    format!("vips.{i}.address"),
+                    "use the prefix of the network the VIP lives in, e.g. /24",
+                );
                 None
             }
             Ok(c) if c.addr == c.network() && c.prefix < 31 => {
-                err(e, format!("vips.{i}.address"), format!("{} is the network address, not a host", c.addr));
+                err(
+                    e,
+                    format!("vips.{i}.address"),
+                    format!("{} is the network address, not a host", c.addr),
+                );
                 None
             }
             Ok(c) => Some(c),
@@ -362,12 +462,23 @@ impl VipDraft {
         };
         let interface = self.interface.trim();
         if !interface.is_empty() && !valid_interface_name(interface) {
-            err(e, format!("vips.{i}.interface"), "not a valid interface name");
+            err(
+                e,
+                format!("vips.{i}.interface"),
+                "not a valid interface name",
+            );
         }
         let mut peers = vec![];
-        for p in self.peers.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()) {
+        for p in self
+            .peers
+            .split([',', ' ', '\n'])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             match parse_ipv4(p) {
-                Ok(ip) if peers.contains(&ip) => err(e, format!("vips.{i}.peers"), format!("{ip} is given twice")),
+                Ok(ip) if peers.contains(&ip) => {
+                    err(e, format!("vips.{i}.peers"), format!("{ip} is given twice"))
+                }
                 Ok(ip) => peers.push(ip),
                 Err(m) => err(e, format!("vips.{i}.peers"), m),
             }
@@ -383,13 +494,19 @@ impl VipDraft {
 pub fn valid_interface_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 15
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
 }
 
 /// Advice that does not stop creation.
 pub fn warnings(spec: &ClusterSpec) -> Vec<String> {
     let mut w = vec![];
-    let managers = spec.members.iter().filter(|m| m.role == SwarmRole::Manager).count();
+    let managers = spec
+        .members
+        .iter()
+        .filter(|m| m.role == SwarmRole::Manager)
+        .count();
     if managers > 0 && managers % 2 == 0 {
         w.push(format!(
             "{managers} managers tolerate no more failures than {}: prefer an odd number.",
@@ -425,14 +542,28 @@ impl ClusterDraft {
                 continue;
             };
             if let Some(why) = c.ineligible() {
-                err(&mut e, field("node"), format!("{} cannot join: {why}", c.hostname));
+                err(
+                    &mut e,
+                    field("node"),
+                    format!("{} cannot join: {why}", c.hostname),
+                );
                 continue;
             }
-            let labels = parse_labels(&m.labels).map_err(|msg| err(&mut e, field("labels"), msg)).ok();
+            let labels = parse_labels(&m.labels)
+                .map_err(|msg| err(&mut e, field("labels"), msg))
+                .ok();
             let interface = m.interface.trim();
             if c.address_on(interface).is_none() {
                 let names: Vec<&str> = c.usable_interfaces().into_iter().map(|(n, _)| n).collect();
-                err(&mut e, field("interface"), format!("{} has no IPv4 address on \"{interface}\" (has: {})", c.hostname, names.join(", ")));
+                err(
+                    &mut e,
+                    field("interface"),
+                    format!(
+                        "{} has no IPv4 address on \"{interface}\" (has: {})",
+                        c.hostname,
+                        names.join(", ")
+                    ),
+                );
             }
             if let Some(labels) = labels {
                 members.push(MemberSpec {
@@ -447,33 +578,70 @@ impl ClusterDraft {
         if !self.members.is_empty() && !self.members.iter().any(|m| m.role == SwarmRole::Manager) {
             err(&mut e, "members", "a cluster needs at least one manager");
         }
-        let chosen: Vec<&Candidate> = candidates.iter().filter(|c| seen.contains(c.node_id.as_str())).collect();
+        let chosen: Vec<&Candidate> = candidates
+            .iter()
+            .filter(|c| seen.contains(c.node_id.as_str()))
+            .collect();
         if let Ok(def) = &definition {
             for (i, pool) in def.pools.iter().enumerate() {
-                let clash = chosen.iter().find_map(|c| c.networks().into_iter().find(|n| n.overlaps(pool)).map(|n| (c, n)));
+                let clash = chosen.iter().find_map(|c| {
+                    c.networks()
+                        .into_iter()
+                        .find(|n| n.overlaps(pool))
+                        .map(|n| (c, n))
+                });
                 if let Some((c, n)) = clash {
-                    err(&mut e, format!("pools.{i}"), format!("overlaps {}'s network {}", c.hostname, n.as_network()));
+                    err(
+                        &mut e,
+                        format!("pools.{i}"),
+                        format!("overlaps {}'s network {}", c.hostname, n.as_network()),
+                    );
                 }
             }
             if !def.vips.is_empty() && !self.members.iter().any(|m| m.vip) {
-                err(&mut e, "members", "choose at least one node that may hold the virtual IPs");
+                err(
+                    &mut e,
+                    "members",
+                    "choose at least one node that may hold the virtual IPs",
+                );
             }
             for (i, vip) in def.vips.iter().enumerate() {
                 let field = format!("vips.{i}.address");
-                if let Some(c) = chosen.iter().find(|c| c.networks().iter().any(|n| n.addr == vip.address.addr)) {
-                    err(&mut e, field.clone(), format!("{} is {}'s own address", vip.address.addr, c.hostname));
+                if let Some(c) = chosen
+                    .iter()
+                    .find(|c| c.networks().iter().any(|n| n.addr == vip.address.addr))
+                {
+                    err(
+                        &mut e,
+                        field.clone(),
+                        format!("{} is {}'s own address", vip.address.addr, c.hostname),
+                    );
                 }
                 let reachable = self.members.iter().filter(|m| m.vip).any(|m| {
                     let iface = vip.interface.as_deref().unwrap_or(m.interface.as_str());
-                    chosen.iter().find(|c| c.node_id == m.node_id).and_then(|c| c.address_on(iface)).is_some_and(|a| a.contains(vip.address.addr))
+                    chosen
+                        .iter()
+                        .find(|c| c.node_id == m.node_id)
+                        .and_then(|c| c.address_on(iface))
+                        .is_some_and(|a| a.contains(vip.address.addr))
                 });
                 if !reachable && self.members.iter().any(|m| m.vip) {
-                    err(&mut e, field, format!("{} is not in the network of any VIP node's interface", vip.address));
+                    err(
+                        &mut e,
+                        field,
+                        format!(
+                            "{} is not in the network of any VIP node's interface",
+                            vip.address
+                        ),
+                    );
                 }
             }
         }
         match definition {
-            Ok(definition) if e.is_empty() => Ok(ClusterSpec { definition, members }),
+            Ok(definition) if e.is_empty() => Ok(ClusterSpec {
+                definition,
+                members,
+            }),
             _ => Err(e),
         }
     }
@@ -481,7 +649,10 @@ impl ClusterDraft {
 
 /// The first message for `field` in a list of problems.
 pub fn problem<'a>(problems: &'a [ValidationError], field: &str) -> Option<&'a str> {
-    problems.iter().find(|p| p.field == field).map(|p| p.message.as_str())
+    problems
+        .iter()
+        .find(|p| p.field == field)
+        .map(|p| p.message.as_str())
 }
 
 #[cfg(test)]
@@ -492,7 +663,11 @@ mod tests {
         DefinitionDraft {
             name: "line-3".into(),
             vip_enabled: true,
-            vips: vec![VipDraft { address: "10.77.0.100/24".into(), interface: String::new(), peers: String::new() }],
+            vips: vec![VipDraft {
+                address: "10.77.0.100/24".into(),
+                interface: String::new(),
+                peers: String::new(),
+            }],
             ..Default::default()
         }
     }
@@ -505,19 +680,44 @@ mod tests {
             cluster: None,
             swarm_state: "inactive".into(),
             interfaces: vec![
-                NetInterface { name: "lo".into(), mac: None, up: true, addresses: vec!["127.0.0.1/8".into()] },
-                NetInterface { name: "eth0".into(), mac: None, up: true, addresses: vec![format!("{ip}/24")] },
-                NetInterface { name: "docker0".into(), mac: None, up: true, addresses: vec!["172.31.1.1/24".into()] },
+                NetInterface {
+                    name: "lo".into(),
+                    mac: None,
+                    up: true,
+                    addresses: vec!["127.0.0.1/8".into()],
+                },
+                NetInterface {
+                    name: "eth0".into(),
+                    mac: None,
+                    up: true,
+                    addresses: vec![format!("{ip}/24")],
+                },
+                NetInterface {
+                    name: "docker0".into(),
+                    mac: None,
+                    up: true,
+                    addresses: vec!["172.31.1.1/24".into()],
+                },
             ],
         }
     }
 
     fn member(id: &str, role: SwarmRole) -> MemberDraft {
-        MemberDraft { node_id: id.into(), role, labels: String::new(), interface: "eth0".into(), vip: true }
+        MemberDraft {
+            node_id: id.into(),
+            role,
+            labels: String::new(),
+            interface: "eth0".into(),
+            vip: true,
+        }
     }
 
     fn fields(r: Result<impl std::fmt::Debug, Vec<ValidationError>>) -> Vec<String> {
-        r.err().unwrap_or_default().into_iter().map(|e| e.field).collect()
+        r.err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
     }
 
     #[test]
@@ -537,7 +737,11 @@ mod tests {
             name: "-x".into(),
             volumes: false,
             vip_enabled: true,
-            vips: vec![VipDraft { address: "10.77.0.0/24".into(), interface: "eth 0".into(), peers: "10.0.0.1, nope".into() }],
+            vips: vec![VipDraft {
+                address: "10.77.0.0/24".into(),
+                interface: "eth 0".into(),
+                peers: "10.0.0.1, nope".into(),
+            }],
             synctime: "0.005".into(),
             pools: vec!["10.200.1.0/16".into(), "300.1.1.1/8".into()],
             subnet_size: "12".into(),
@@ -545,7 +749,18 @@ mod tests {
             listen_port: "70000".into(),
         };
         let f = fields(bad.validate());
-        for want in ["name", "synctime", "data_path_port", "listen_port", "pools.0", "pools.1", "subnet_size", "vips.0.address", "vips.0.interface", "vips.0.peers"] {
+        for want in [
+            "name",
+            "synctime",
+            "data_path_port",
+            "listen_port",
+            "pools.0",
+            "pools.1",
+            "subnet_size",
+            "vips.0.address",
+            "vips.0.interface",
+            "vips.0.peers",
+        ] {
             assert!(f.contains(&want.to_string()), "missing {want} in {f:?}");
         }
     }
@@ -556,7 +771,11 @@ mod tests {
         d.pools = vec!["10.200.0.0/16".into(), "10.200.128.0/17".into()];
         assert_eq!(fields(d.validate()), vec!["pools.1"]);
         d.pools = vec!["10.200.0.0/29".into()];
-        assert_eq!(fields(d.validate()), vec!["pools.0"], "pools longer than /28 are too small");
+        assert_eq!(
+            fields(d.validate()),
+            vec!["pools.0"],
+            "pools longer than /28 are too small"
+        );
     }
 
     #[test]
@@ -565,7 +784,10 @@ mod tests {
         d.pools = vec!["10.200.0.0/16".into(), "10.210.0.0/26".into()];
         d.subnet_size = "24".into();
         let problems = d.validate().expect_err("does not fit");
-        assert_eq!(problem(&problems, "subnet_size"), Some("a /24 subnet does not fit in pool 10.210.0.0/26"));
+        assert_eq!(
+            problem(&problems, "subnet_size"),
+            Some("a /24 subnet does not fit in pool 10.210.0.0/26")
+        );
     }
 
     #[test]
@@ -584,7 +806,10 @@ mod tests {
 
     #[test]
     fn labels_follow_dockers_rules() {
-        assert_eq!(parse_labels("zone=a, rack=r1\nrole.edge=gw").map(|l| l.len()), Ok(3));
+        assert_eq!(
+            parse_labels("zone=a, rack=r1\nrole.edge=gw").map(|l| l.len()),
+            Ok(3)
+        );
         assert!(parse_labels("Zone=a").is_err());
         assert!(parse_labels("zone").is_err());
         assert!(parse_labels("1zone=a").is_err());
@@ -593,7 +818,10 @@ mod tests {
         assert!(parse_labels("com.docker.x=y").is_err());
         assert!(parse_labels("zone=a,zone=b").is_err());
         assert_eq!(parse_labels("  ").map(|l| l.len()), Ok(0));
-        assert_eq!(labels_text(&parse_labels("a=1,b=2").unwrap_or_default()), "a=1, b=2");
+        assert_eq!(
+            labels_text(&parse_labels("a=1,b=2").unwrap_or_default()),
+            "a=1, b=2"
+        );
     }
 
     #[test]
@@ -606,10 +834,18 @@ mod tests {
 
     #[test]
     fn a_three_node_cluster_validates_against_its_nodes() {
-        let cands = [candidate("1", "10.77.0.11"), candidate("2", "10.77.0.12"), candidate("3", "10.77.0.13")];
+        let cands = [
+            candidate("1", "10.77.0.11"),
+            candidate("2", "10.77.0.12"),
+            candidate("3", "10.77.0.13"),
+        ];
         let draft = ClusterDraft {
             definition: good(),
-            members: vec![member("1", SwarmRole::Manager), member("2", SwarmRole::Worker), member("3", SwarmRole::Worker)],
+            members: vec![
+                member("1", SwarmRole::Manager),
+                member("2", SwarmRole::Worker),
+                member("3", SwarmRole::Worker),
+            ],
         };
         let spec = draft.validate(&cands).expect("valid");
         assert_eq!(spec.members.len(), 3);
@@ -619,14 +855,27 @@ mod tests {
     #[test]
     fn node_checks() {
         let mut cands = vec![candidate("1", "10.77.0.11"), candidate("2", "10.77.0.12")];
-        let mut draft = ClusterDraft { definition: good(), members: vec![member("1", SwarmRole::Worker), member("2", SwarmRole::Worker)] };
-        assert!(fields(draft.validate(&cands)).contains(&"members".to_string()), "zero managers refused");
+        let mut draft = ClusterDraft {
+            definition: good(),
+            members: vec![
+                member("1", SwarmRole::Worker),
+                member("2", SwarmRole::Worker),
+            ],
+        };
+        assert!(
+            fields(draft.validate(&cands)).contains(&"members".to_string()),
+            "zero managers refused"
+        );
 
         draft.members[0].role = SwarmRole::Manager;
         draft.members[1].interface = "wlan0".into();
         draft.members[1].labels = "Bad=1".into();
         let f = fields(draft.validate(&cands));
-        assert!(f.contains(&"members.2.interface".to_string()) && f.contains(&"members.2.labels".to_string()), "{f:?}");
+        assert!(
+            f.contains(&"members.2.interface".to_string())
+                && f.contains(&"members.2.labels".to_string()),
+            "{f:?}"
+        );
 
         draft.members[1] = member("2", SwarmRole::Manager);
         let spec = draft.validate(&cands).expect("valid");
@@ -642,15 +891,23 @@ mod tests {
     #[test]
     fn pools_must_not_overlap_the_nodes_networks_and_vips_must_be_reachable() {
         let cands = [candidate("1", "10.77.0.11")];
-        let mut draft = ClusterDraft { definition: good(), members: vec![member("1", SwarmRole::Manager)] };
+        let mut draft = ClusterDraft {
+            definition: good(),
+            members: vec![member("1", SwarmRole::Manager)],
+        };
         draft.definition.pools = vec!["10.0.0.0/8".into()];
         let problems = draft.validate(&cands).expect_err("overlap");
-        assert_eq!(problem(&problems, "pools.0"), Some("overlaps edge-1's network 10.77.0.0/24"));
+        assert_eq!(
+            problem(&problems, "pools.0"),
+            Some("overlaps edge-1's network 10.77.0.0/24")
+        );
 
         draft.definition.pools = vec!["10.200.0.0/16".into()];
         draft.definition.vips[0].address = "192.168.9.9/24".into();
         let problems = draft.validate(&cands).expect_err("unreachable vip");
-        assert!(problem(&problems, "vips.0.address").is_some_and(|m| m.contains("not in the network")));
+        assert!(
+            problem(&problems, "vips.0.address").is_some_and(|m| m.contains("not in the network"))
+        );
 
         draft.definition.vips[0].address = "10.77.0.11/24".into();
         let problems = draft.validate(&cands).expect_err("node address");
@@ -694,7 +951,9 @@ impl ClusterSummary {
             || self.name.to_lowercase().contains(&q)
             || self.health.label().to_lowercase().contains(&q)
             || self.reason.to_lowercase().contains(&q)
-            || self.vips.iter().any(|v| v.address.contains(&q) || v.owners.iter().any(|o| o.to_lowercase().contains(&q)))
+            || self.vips.iter().any(|v| {
+                v.address.contains(&q) || v.owners.iter().any(|o| o.to_lowercase().contains(&q))
+            })
     }
 }
 
@@ -752,4 +1011,18 @@ pub struct ClusterDetail {
     pub swarm_subnet_size: Option<u32>,
     pub swarm_data_path_port: Option<u32>,
     pub has_tokens: bool,
+}
+
+/// What an operator can do to one node of a cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum NodeAction {
+    Availability {
+        availability: crate::health::Availability,
+    },
+    Promote,
+    Demote,
+    Labels {
+        labels: String,
+    },
 }

@@ -70,7 +70,10 @@ impl AppError {
     pub fn field_error(&self, field: &str) -> Option<&str> {
         match self {
             AppError::Validation(v) if v.field == field => Some(&v.message),
-            AppError::Invalid(all) => all.iter().find(|v| v.field == field).map(|v| v.message.as_str()),
+            AppError::Invalid(all) => all
+                .iter()
+                .find(|v| v.field == field)
+                .map(|v| v.message.as_str()),
             _ => None,
         }
     }

@@ -16,7 +16,11 @@ pub fn tolerated_failures(managers: usize) -> usize {
 
 /// Whether removing or demoting one manager keeps the swarm writable. `reachable` counts the
 /// managers that are up now, `target_reachable` whether the one leaving is among them.
-pub fn check_manager_leaves(total: usize, reachable: usize, target_reachable: bool) -> Result<(), String> {
+pub fn check_manager_leaves(
+    total: usize,
+    reachable: usize,
+    target_reachable: bool,
+) -> Result<(), String> {
     if total <= 1 {
         return Err("It is the last manager: promote another node first.".into());
     }
@@ -40,7 +44,11 @@ pub enum Availability {
 }
 
 impl Availability {
-    pub const ALL: [Availability; 3] = [Availability::Active, Availability::Pause, Availability::Drain];
+    pub const ALL: [Availability; 3] = [
+        Availability::Active,
+        Availability::Pause,
+        Availability::Drain,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -51,7 +59,9 @@ impl Availability {
     }
 
     pub fn parse(value: &str) -> Option<Availability> {
-        Availability::ALL.into_iter().find(|a| a.as_str() == value.trim())
+        Availability::ALL
+            .into_iter()
+            .find(|a| a.as_str() == value.trim())
     }
 }
 
@@ -100,7 +110,11 @@ pub enum Lifecycle {
 }
 
 /// The status and its reason, e.g. (Degraded, "1 of 3 managers down: quorum holds").
-pub fn status(lifecycle: &Lifecycle, members: &[MemberState], vip_owners: &[(String, usize)]) -> (Health, String) {
+pub fn status(
+    lifecycle: &Lifecycle,
+    members: &[MemberState],
+    vip_owners: &[(String, usize)],
+) -> (Health, String) {
     match lifecycle {
         Lifecycle::Creating { step } => return (Health::Creating, step.clone()),
         Lifecycle::Deleting { step } => return (Health::Deleting, step.clone()),
@@ -108,18 +122,30 @@ pub fn status(lifecycle: &Lifecycle, members: &[MemberState], vip_owners: &[(Str
         Lifecycle::Active => {}
     }
     let up = |m: &MemberState| m.online && m.in_swarm;
-    let managers: Vec<&MemberState> = members.iter().filter(|m| m.role == SwarmRole::Manager).collect();
+    let managers: Vec<&MemberState> = members
+        .iter()
+        .filter(|m| m.role == SwarmRole::Manager)
+        .collect();
     let managers_up = managers.iter().filter(|m| up(m)).count();
     let mut reasons = vec![];
     let managers_down = managers.len() - managers_up;
     if managers_up < quorum(managers.len()) {
-        let reason = format!("{managers_down} of {} managers down: quorum lost", managers.len());
+        let reason = format!(
+            "{managers_down} of {} managers down: quorum lost",
+            managers.len()
+        );
         return (Health::Unavailable, reason);
     }
     if managers_down > 0 {
-        reasons.push(format!("{managers_down} of {} managers down: quorum holds", managers.len()));
+        reasons.push(format!(
+            "{managers_down} of {} managers down: quorum holds",
+            managers.len()
+        ));
     }
-    let workers: Vec<&MemberState> = members.iter().filter(|m| m.role == SwarmRole::Worker).collect();
+    let workers: Vec<&MemberState> = members
+        .iter()
+        .filter(|m| m.role == SwarmRole::Worker)
+        .collect();
     let workers_down = workers.iter().filter(|m| !up(m)).count();
     if workers_down > 0 {
         reasons.push(format!("{workers_down} of {} workers down", workers.len()));
@@ -132,8 +158,15 @@ pub fn status(lifecycle: &Lifecycle, members: &[MemberState], vip_owners: &[(Str
         }
     }
     if reasons.is_empty() {
-        let drained = members.iter().filter(|m| m.availability == Some(Availability::Drain)).count();
-        let note = if drained > 0 { format!("all {} nodes up, {drained} drained", members.len()) } else { format!("all {} nodes up", members.len()) };
+        let drained = members
+            .iter()
+            .filter(|m| m.availability == Some(Availability::Drain))
+            .count();
+        let note = if drained > 0 {
+            format!("all {} nodes up, {drained} drained", members.len())
+        } else {
+            format!("all {} nodes up", members.len())
+        };
         (Health::Healthy, note)
     } else {
         (Health::Degraded, reasons.join("; "))
@@ -145,45 +178,117 @@ mod tests {
     use super::*;
 
     fn m(role: SwarmRole, online: bool) -> MemberState {
-        MemberState { hostname: "n".into(), role, online, in_swarm: online, availability: Some(Availability::Active) }
+        MemberState {
+            hostname: "n".into(),
+            role,
+            online,
+            in_swarm: online,
+            availability: Some(Availability::Active),
+        }
     }
 
     #[test]
     fn quorum_math() {
         assert_eq!((quorum(1), quorum(2), quorum(3), quorum(5)), (1, 2, 2, 3));
-        assert_eq!((tolerated_failures(1), tolerated_failures(3), tolerated_failures(4), tolerated_failures(5)), (0, 1, 1, 2));
+        assert_eq!(
+            (
+                tolerated_failures(1),
+                tolerated_failures(3),
+                tolerated_failures(4),
+                tolerated_failures(5)
+            ),
+            (0, 1, 1, 2)
+        );
     }
 
     #[test]
     fn manager_departures_that_would_lose_quorum_are_refused() {
         assert!(check_manager_leaves(1, 1, true).is_err(), "last manager");
-        assert!(check_manager_leaves(3, 3, true).is_ok(), "3 -> 2 with both up");
-        assert!(check_manager_leaves(3, 2, true).is_err(), "3 with one down: leaves 1 of 2");
-        assert!(check_manager_leaves(3, 2, false).is_ok(), "removing the down one leaves 2 of 2");
+        assert!(
+            check_manager_leaves(3, 3, true).is_ok(),
+            "3 -> 2 with both up"
+        );
+        assert!(
+            check_manager_leaves(3, 2, true).is_err(),
+            "3 with one down: leaves 1 of 2"
+        );
+        assert!(
+            check_manager_leaves(3, 2, false).is_ok(),
+            "removing the down one leaves 2 of 2"
+        );
         assert!(check_manager_leaves(2, 2, true).is_ok(), "2 -> 1");
         let msg = check_manager_leaves(3, 2, true).expect_err("refused");
-        assert_eq!(msg, "The swarm would lose quorum: 1 of 2 managers would be reachable, 2 are needed.");
+        assert_eq!(
+            msg,
+            "The swarm would lose quorum: 1 of 2 managers would be reachable, 2 are needed."
+        );
     }
 
     #[test]
     fn statuses_with_reasons() {
-        let all_up = [m(SwarmRole::Manager, true), m(SwarmRole::Manager, true), m(SwarmRole::Manager, true)];
+        let all_up = [
+            m(SwarmRole::Manager, true),
+            m(SwarmRole::Manager, true),
+            m(SwarmRole::Manager, true),
+        ];
         let vip = [("10.77.0.100".to_string(), 1)];
-        assert_eq!(status(&Lifecycle::Active, &all_up, &vip), (Health::Healthy, "all 3 nodes up".into()));
+        assert_eq!(
+            status(&Lifecycle::Active, &all_up, &vip),
+            (Health::Healthy, "all 3 nodes up".into())
+        );
 
-        let one_down = [m(SwarmRole::Manager, false), m(SwarmRole::Manager, true), m(SwarmRole::Manager, true)];
-        assert_eq!(status(&Lifecycle::Active, &one_down, &vip), (Health::Degraded, "1 of 3 managers down: quorum holds".into()));
+        let one_down = [
+            m(SwarmRole::Manager, false),
+            m(SwarmRole::Manager, true),
+            m(SwarmRole::Manager, true),
+        ];
+        assert_eq!(
+            status(&Lifecycle::Active, &one_down, &vip),
+            (
+                Health::Degraded,
+                "1 of 3 managers down: quorum holds".into()
+            )
+        );
 
-        let two_down = [m(SwarmRole::Manager, false), m(SwarmRole::Manager, false), m(SwarmRole::Manager, true)];
-        assert_eq!(status(&Lifecycle::Active, &two_down, &vip).0, Health::Unavailable);
+        let two_down = [
+            m(SwarmRole::Manager, false),
+            m(SwarmRole::Manager, false),
+            m(SwarmRole::Manager, true),
+        ];
+        assert_eq!(
+            status(&Lifecycle::Active, &two_down, &vip).0,
+            Health::Unavailable
+        );
 
         let worker_down = [m(SwarmRole::Manager, true), m(SwarmRole::Worker, false)];
         let no_owner = [("10.77.0.100".to_string(), 0)];
         assert_eq!(
             status(&Lifecycle::Active, &worker_down, &no_owner),
-            (Health::Degraded, "1 of 1 workers down; VIP 10.77.0.100 has no owner".into())
+            (
+                Health::Degraded,
+                "1 of 1 workers down; VIP 10.77.0.100 has no owner".into()
+            )
         );
-        assert_eq!(status(&Lifecycle::Failed { error: "boom".into() }, &all_up, &vip), (Health::Error, "boom".into()));
-        assert_eq!(status(&Lifecycle::Creating { step: "joining edge-2".into() }, &[], &[]).0, Health::Creating);
+        assert_eq!(
+            status(
+                &Lifecycle::Failed {
+                    error: "boom".into()
+                },
+                &all_up,
+                &vip
+            ),
+            (Health::Error, "boom".into())
+        );
+        assert_eq!(
+            status(
+                &Lifecycle::Creating {
+                    step: "joining edge-2".into()
+                },
+                &[],
+                &[]
+            )
+            .0,
+            Health::Creating
+        );
     }
 }

@@ -16,8 +16,13 @@ impl Cidr {
     /// Parses `a.b.c.d/n` (n in 0..=32). The address may have host bits set.
     pub fn parse(value: &str) -> Result<Cidr, String> {
         let v = value.trim();
-        let (addr, prefix) = v.split_once('/').ok_or_else(|| format!("\"{v}\" needs a prefix length, e.g. {v}/24"))?;
-        let addr: Ipv4Addr = addr.trim().parse().map_err(|_| format!("\"{}\" is not an IPv4 address", addr.trim()))?;
+        let (addr, prefix) = v
+            .split_once('/')
+            .ok_or_else(|| format!("\"{v}\" needs a prefix length, e.g. {v}/24"))?;
+        let addr: Ipv4Addr = addr
+            .trim()
+            .parse()
+            .map_err(|_| format!("\"{}\" is not an IPv4 address", addr.trim()))?;
         let prefix: u8 = prefix
             .trim()
             .parse()
@@ -31,13 +36,22 @@ impl Cidr {
     pub fn parse_network(value: &str) -> Result<Cidr, String> {
         let c = Cidr::parse(value)?;
         if c.network() != c.addr {
-            return Err(format!("use the network address {}/{} for \"{}\"", c.network(), c.prefix, value.trim()));
+            return Err(format!(
+                "use the network address {}/{} for \"{}\"",
+                c.network(),
+                c.prefix,
+                value.trim()
+            ));
         }
         Ok(c)
     }
 
     pub fn mask(&self) -> u32 {
-        if self.prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(self.prefix)) }
+        if self.prefix == 0 {
+            0
+        } else {
+            u32::MAX << (32 - u32::from(self.prefix))
+        }
     }
 
     pub fn network(&self) -> Ipv4Addr {
@@ -51,13 +65,20 @@ impl Cidr {
     /// True when the two networks share any address.
     pub fn overlaps(&self, other: &Cidr) -> bool {
         let shorter = self.prefix.min(other.prefix);
-        let m = Cidr { addr: self.addr, prefix: shorter }.mask();
+        let m = Cidr {
+            addr: self.addr,
+            prefix: shorter,
+        }
+        .mask();
         u32::from(self.addr) & m == u32::from(other.addr) & m
     }
 
     /// The same network with host bits cleared.
     pub fn as_network(&self) -> Cidr {
-        Cidr { addr: self.network(), prefix: self.prefix }
+        Cidr {
+            addr: self.network(),
+            prefix: self.prefix,
+        }
     }
 }
 
@@ -68,7 +89,10 @@ impl fmt::Display for Cidr {
 }
 
 pub fn parse_ipv4(value: &str) -> Result<Ipv4Addr, String> {
-    value.trim().parse().map_err(|_| format!("\"{}\" is not an IPv4 address", value.trim()))
+    value
+        .trim()
+        .parse()
+        .map_err(|_| format!("\"{}\" is not an IPv4 address", value.trim()))
 }
 
 #[cfg(test)]

@@ -7,9 +7,14 @@
 #   lab.sh agents PANEL_URL KEY [NODE...]  start agents (default: every node) enrolling with KEY
 #   lab.sh stop-agent NODE...        stop a node's agent (SIGKILL: the node just vanishes)
 #   lab.sh start-agent NODE...       start it again (it reuses its stored token)
+#   lab.sh image                     build the test image flotilla-lab/busybox:1 into every node
+#   lab.sh vip-holders ADDR          the nodes whose eth0 carries ADDR (one per line)
+#   lab.sh failover NODE ADDR        crash NODE (which holds ADDR) and print the ms until another
+#                                    node carries ADDR (gives up after 10 s)
 #   lab.sh crash NODE                power loss: link down, every process and container killed
 #   lab.sh revive NODE               link up, dockerd and agent started again
 #   lab.sh docker NODE ARGS...       run the docker CLI against a node's engine
+#   lab.sh ps NODE                   names of the processes in a node's network namespace
 #   lab.sh status                    what is running
 #   lab.sh down                      stop everything and remove every trace
 #
@@ -212,6 +217,59 @@ cmd_start_agent() {
   done
 }
 
+TEST_IMAGE=flotilla-lab/busybox:1
+
+# A FROM-scratch image with Debian's static busybox: no registry is reachable from the lab.
+cmd_image() {
+  [ -x /bin/busybox ] || die "busybox-static is not installed"
+  local first="" tmp
+  for n in $(nodes); do
+    if docker -H "unix://$(sock "$n")" image inspect "$TEST_IMAGE" >/dev/null 2>&1; then
+      first=${first:-$n}
+      continue
+    fi
+    if [ -z "$first" ]; then
+      tmp=$(mktemp -d)
+      cp /bin/busybox "$tmp/busybox"
+      printf 'FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT ["/bin/busybox"]\nCMD ["sleep", "3600"]\n' > "$tmp/Dockerfile"
+      docker -H "unix://$(sock "$n")" build -q -t "$TEST_IMAGE" "$tmp" >/dev/null
+      rm -rf "$tmp"
+      first=$n
+    else
+      docker -H "unix://$(sock "$first")" save "$TEST_IMAGE" | docker -H "unix://$(sock "$n")" load -q >/dev/null
+    fi
+  done
+  log "image $TEST_IMAGE on every node"
+}
+
+cmd_vip_holders() {
+  local addr=${1%/*}
+  for n in $(nodes); do
+    ip -n "$(ns "$n")" -4 -o addr show dev eth0 2>/dev/null | grep -q " $addr/" && echo "$n"
+  done
+  return 0
+}
+
+cmd_failover() {
+  local victim=$1 addr=${2%/*}
+  local others=()
+  for n in $(nodes); do [ "$n" != "$victim" ] && others+=("$n"); done
+  local start now
+  start=$(date +%s%N)
+  cmd_crash "$victim" 2>/dev/null
+  while :; do
+    for n in "${others[@]}"; do
+      if ip -n "$(ns "$n")" -4 -o addr show dev eth0 | grep -q " $addr/"; then
+        now=$(date +%s%N)
+        echo "$n $(( (now - start) / 1000000 ))"
+        return 0
+      fi
+    done
+    now=$(date +%s%N)
+    [ $(( (now - start) / 1000000 )) -lt 10000 ] || die "no node took $addr over within 10 s"
+  done
+}
+
 cmd_crash() {
   local n=$1 i; i=$(node_index "$n")
   [ -d "$RUN/$n" ] || die "$n is not up"
@@ -267,6 +325,10 @@ case "${1:-}" in
   agents) shift; cmd_agents "$@" ;;
   stop-agent) shift; cmd_stop_agent "$@" ;;
   start-agent) shift; cmd_start_agent "$@" ;;
+  image) cmd_image ;;
+  ps) shift; pids=$(ip netns pids "$(ns "$1")" | tr '\n' ','); [ -z "$pids" ] || ps -o comm= -p "${pids%,}" ;;
+  vip-holders) shift; cmd_vip_holders "$@" ;;
+  failover) shift; cmd_failover "$@" ;;
   crash) shift; cmd_crash "$@" ;;
   revive) shift; cmd_revive "$@" ;;
   docker) shift; n=$1; shift; exec docker -H "unix://$(sock "$n")" "$@" ;;

@@ -138,7 +138,10 @@ impl Settings {
         Ok(Self {
             listen: args.listen.or(file.listen).unwrap_or(default_listen),
             agent_listen: args.agent_listen.or(file.agent_listen),
-            key_file: args.key_file.or(file.key_file).unwrap_or_else(|| data_dir.join("master.key")),
+            key_file: args
+                .key_file
+                .or(file.key_file)
+                .unwrap_or_else(|| data_dir.join("master.key")),
             data_dir,
             database_url,
             admin_password,

@@ -1,5 +1,5 @@
-use domain::cluster::{ClusterDetail, MemberView, StepState, SwarmRole, labels_text};
-use domain::health::{self, Health};
+use domain::cluster::{ClusterDetail, MemberView, NodeAction, StepState, SwarmRole, labels_text};
+use domain::health::{self, Availability, Health};
 use domain::protocol::{JoinTokens, VrrpState};
 use domain::{AppError, Permission};
 use leptos::prelude::*;
@@ -7,7 +7,9 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
 use crate::api;
-use crate::components::{Badge, Can, Card, ConfirmDialog, ErrorBox, BUTTON_SECONDARY, TABLE, TD, TH};
+use crate::components::{
+    BUTTON_SECONDARY, Badge, Can, Card, ConfirmDialog, ErrorBox, TABLE, TD, TH,
+};
 use crate::live::{use_live, use_toasts};
 use crate::pages::clusters::health_tone;
 
@@ -16,7 +18,10 @@ pub fn ClusterPage() -> impl IntoView {
     let live = use_live();
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
-    let cluster = Resource::new(move || (id(), live.clusters.get()), |(id, _)| api::get_cluster(id));
+    let cluster = Resource::new(
+        move || (id(), live.clusters.get()),
+        |(id, _)| api::get_cluster(id),
+    );
     view! {
         <div class="mb-4 text-sm"><A href="/clusters" attr:class="text-sky-700 hover:underline">"← Clusters"</A></div>
         <Transition fallback=|| view! { <p class="text-slate-500">"Loading cluster…"</p> }>
@@ -42,7 +47,10 @@ fn Detail(detail: ClusterDetail) -> impl IntoView {
     let live = use_live();
     let retry = ServerAction::<api::RetryCluster>::new();
     let delete = ServerAction::<api::DeleteCluster>::new();
-    for (action_value, done) in [(retry.value(), "Retrying."), (delete.value(), "Deleting the cluster.")] {
+    for (action_value, done) in [
+        (retry.value(), "Retrying."),
+        (delete.value(), "Deleting the cluster."),
+    ] {
         Effect::new(move |_| match action_value.get() {
             Some(Ok(())) => {
                 toasts.success(done);
@@ -53,11 +61,26 @@ fn Detail(detail: ClusterDetail) -> impl IntoView {
         });
     }
     let confirm = RwSignal::new(None::<(String, String)>);
+    let node_action = ServerAction::<api::ClusterNodeAction>::new();
+    Effect::new(move |_| match node_action.value().get() {
+        Some(Ok(())) => {
+            toasts.success("Done.");
+            live.clusters.update(|n| *n += 1);
+        }
+        Some(Err(e)) => toasts.error(&e),
+        None => {}
+    });
     let s = detail.summary.clone();
     let id = StoredValue::new(s.id.clone());
     let name = s.name.clone();
-    let failed = detail.workflow.as_ref().is_some_and(|w| w.status == "failed");
-    let busy = detail.workflow.as_ref().is_some_and(|w| w.status == "running");
+    let failed = detail
+        .workflow
+        .as_ref()
+        .is_some_and(|w| w.status == "failed");
+    let busy = detail
+        .workflow
+        .as_ref()
+        .is_some_and(|w| w.status == "running");
     let vips = s.vips.clone();
     let vip_addresses: Vec<String> = s.vips.iter().map(|v| v.address.clone()).collect();
     let topology_members = detail.members.clone();
@@ -162,9 +185,10 @@ fn Detail(detail: ClusterDetail) -> impl IntoView {
                     <thead><tr>
                         <th class=TH>"Node"</th><th class=TH>"Role"</th><th class=TH>"Availability"</th><th class=TH>"State"</th>
                         <th class=TH>"Address"</th><th class=TH>"Engine"</th><th class=TH>"Labels"</th><th class=TH>"VRRP"</th>
+                        <th class=TH>"Actions"</th>
                     </tr></thead>
                     <tbody class="divide-y divide-slate-100">
-                        {rows.into_iter().map(member_row).collect_view()}
+                        {rows.into_iter().map(|m| member_row(m, id.get_value(), node_action)).collect_view()}
                     </tbody>
                 </table>
             </div>
@@ -188,14 +212,36 @@ fn fact(label: &'static str, value: String, testid: &'static str) -> impl IntoVi
     }
 }
 
-fn member_row(m: MemberView) -> impl IntoView {
+fn member_row(
+    m: MemberView,
+    cluster_id: String,
+    action: ServerAction<api::ClusterNodeAction>,
+) -> impl IntoView {
+    let ids = StoredValue::new((cluster_id, m.node_id.clone()));
+    let run = move |a: NodeAction| {
+        let (id, node_id) = ids.get_value();
+        action.dispatch(api::ClusterNodeAction {
+            id,
+            node_id,
+            action: a,
+        });
+    };
+    let editing = RwSignal::new(None::<String>);
+    let current_labels = labels_text(&m.labels);
+    let is_manager = m.role == SwarmRole::Manager;
+    let current_availability = m.swarm.as_ref().map(|v| v.availability);
     let swarm = m.swarm.clone();
     let role = match (&swarm, m.role) {
         (Some(v), _) if v.leader => "Leader".to_string(),
         (Some(v), _) => v.role.label().to_string(),
         (None, r) => r.label().to_string(),
     };
-    let vrrp = m.vip_states.iter().map(|v| format!("{} {}", v.address, v.state.label())).collect::<Vec<_>>().join(", ");
+    let vrrp = m
+        .vip_states
+        .iter()
+        .map(|v| format!("{} {}", v.address, v.state.label()))
+        .collect::<Vec<_>>()
+        .join(", ");
     let host = m.hostname.clone();
     view! {
         <tr data-testid="member" data-hostname=host
@@ -211,6 +257,43 @@ fn member_row(m: MemberView) -> impl IntoView {
             <td class=TD>{swarm.as_ref().map(|v| v.engine_version.clone()).unwrap_or_else(|| "—".into())}</td>
             <td class=TD data-testid="labels">{swarm.as_ref().map(|v| labels_text(&v.labels)).unwrap_or_else(|| labels_text(&m.labels))}</td>
             <td class=TD><span class="text-xs" data-testid="vrrp">{if vrrp.is_empty() { "—".to_string() } else { vrrp }}</span></td>
+            <td class=TD>
+                <Can permission=Permission::Operate>
+                    {
+                        let current_labels = current_labels.clone();
+                        view! {
+                            <div class="flex flex-wrap items-center gap-2">
+                                <select aria-label="Availability" class="rounded-md border border-slate-300 px-2 py-1 text-xs"
+                                    on:change=move |ev| {
+                                        if let Some(a) = Availability::parse(&event_target_value(&ev)) {
+                                            run(NodeAction::Availability { availability: a });
+                                        }
+                                    }>
+                                    {Availability::ALL.into_iter().map(|a| view! {
+                                        <option value=a.as_str() selected=current_availability == Some(a)>{a.as_str()}</option>
+                                    }).collect_view()}
+                                </select>
+                                <button class="text-xs text-sky-700 hover:underline"
+                                    on:click=move |_| run(if is_manager { NodeAction::Demote } else { NodeAction::Promote })>
+                                    {if is_manager { "Demote" } else { "Promote" }}
+                                </button>
+                                <button class="text-xs text-sky-700 hover:underline" on:click=move |_| editing.set(Some(current_labels.clone()))>"Labels"</button>
+                            </div>
+                        }
+                    }
+                </Can>
+                {move || editing.get().map(|text| {
+                    let value = RwSignal::new(text);
+                    view! {
+                        <div class="mt-2 flex items-center gap-1">
+                            <input aria-label="New labels" class="rounded-md border border-slate-300 px-2 py-1 text-xs w-40" placeholder="zone=a, rack=1"
+                                prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))/>
+                            <button class="text-xs text-sky-700 hover:underline" on:click=move |_| { run(NodeAction::Labels { labels: value.get_untracked() }); editing.set(None); }>"Save"</button>
+                            <button class="text-xs text-slate-500 hover:underline" on:click=move |_| editing.set(None)>"Cancel"</button>
+                        </div>
+                    }
+                })}
+            </td>
         </tr>
     }
 }
@@ -264,7 +347,8 @@ fn Tokens(id: String, available: bool) -> impl IntoView {
     });
     let id = StoredValue::new(id);
     if !available {
-        return view! { <p class="text-sm text-slate-500">"The swarm has no join tokens yet."</p> }.into_any();
+        return view! { <p class="text-sm text-slate-500">"The swarm has no join tokens yet."</p> }
+            .into_any();
     }
     view! {
         <div class="space-y-2 text-sm">

@@ -9,7 +9,7 @@ use leptos_router::components::A;
 use leptos_router::hooks::use_navigate;
 
 use crate::api;
-use crate::components::{Card, ErrorBox, Field, PageHeader, BUTTON, BUTTON_SECONDARY};
+use crate::components::{BUTTON, BUTTON_SECONDARY, Card, ErrorBox, Field, PageHeader};
 
 const INPUT: &str = "block w-full rounded-md border border-slate-300 px-3 py-2 text-sm focus:outline-none focus:ring-2 focus:ring-sky-300";
 const INPUT_BAD: &str = "block w-full rounded-md border border-rose-400 px-3 py-2 text-sm focus:outline-none focus:ring-2 focus:ring-rose-300";
@@ -54,10 +54,22 @@ pub fn NewClusterPage() -> impl IntoView {
     });
     let cands = Memo::new(move |_| candidates.get().and_then(Result::ok).unwrap_or_default());
     let problems = Memo::new(move |_| {
-        let server = create.value().get().and_then(Result::err).map(|e| server_problems(&e)).unwrap_or_default();
-        let mut local = if tried1.get() { draft.get().validate().err().unwrap_or_default() } else { vec![] };
+        let server = create
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| server_problems(&e))
+            .unwrap_or_default();
+        let mut local = if tried1.get() {
+            draft.get().validate().err().unwrap_or_default()
+        } else {
+            vec![]
+        };
         if tried2.get() {
-            let whole = ClusterDraft { definition: draft.get(), members: members.get() };
+            let whole = ClusterDraft {
+                definition: draft.get(),
+                members: members.get(),
+            };
             for p in whole.validate(&cands.get()).err().unwrap_or_default() {
                 if !local.contains(&p) {
                     local.push(p);
@@ -66,7 +78,9 @@ pub fn NewClusterPage() -> impl IntoView {
         }
         if local.is_empty() { server } else { local }
     });
-    let err = move |field: String| Signal::derive(move || problem(&problems.get(), &field).map(str::to_owned));
+    let err = move |field: String| {
+        Signal::derive(move || problem(&problems.get(), &field).map(str::to_owned))
+    };
     let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(Ok(id)) = create.value().get() {
@@ -84,7 +98,10 @@ pub fn NewClusterPage() -> impl IntoView {
     let submit = move |_| {
         tried1.set(true);
         tried2.set(true);
-        let whole = ClusterDraft { definition: draft.get_untracked(), members: members.get_untracked() };
+        let whole = ClusterDraft {
+            definition: draft.get_untracked(),
+            members: members.get_untracked(),
+        };
         if whole.validate(&cands.get_untracked()).is_ok() {
             create.dispatch(api::CreateCluster { draft: whole });
         }
@@ -194,8 +211,17 @@ pub fn NewClusterPage() -> impl IntoView {
 }
 
 #[component]
-fn VipRows(vips: RwSignal<Vec<VipDraft>>, err: impl Fn(String) -> Signal<Option<String>> + Copy + Send + Sync + 'static) -> impl IntoView {
-    let set = move |i: usize, f: fn(&mut VipDraft, String), v: String| vips.update(|all| if let Some(d) = all.get_mut(i) { f(d, v) });
+fn VipRows(
+    vips: RwSignal<Vec<VipDraft>>,
+    err: impl Fn(String) -> Signal<Option<String>> + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let set = move |i: usize, f: fn(&mut VipDraft, String), v: String| {
+        vips.update(|all| {
+            if let Some(d) = all.get_mut(i) {
+                f(d, v)
+            }
+        })
+    };
     view! {
         <div class="space-y-3">
             <For each=move || 0..vips.with(Vec::len) key=|i| *i let:i>
@@ -233,7 +259,10 @@ fn VipRows(vips: RwSignal<Vec<VipDraft>>, err: impl Fn(String) -> Signal<Option<
 }
 
 #[component]
-fn PoolRows(pools: RwSignal<Vec<String>>, err: impl Fn(String) -> Signal<Option<String>> + Copy + Send + Sync + 'static) -> impl IntoView {
+fn PoolRows(
+    pools: RwSignal<Vec<String>>,
+    err: impl Fn(String) -> Signal<Option<String>> + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     view! {
         <div class="space-y-2">
             <p class="block text-sm font-medium text-slate-700">"Default address pools"</p>
@@ -288,8 +317,16 @@ fn member_row(
     err: impl Fn(String) -> Signal<Option<String>> + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let id = StoredValue::new(c.node_id.clone());
-    let interfaces: Vec<String> = c.usable_interfaces().into_iter().map(|(n, a)| format!("{n}|{n} ({a})")).collect();
-    let first_interface = c.usable_interfaces().first().map(|(n, _)| n.to_string()).unwrap_or_default();
+    let interfaces: Vec<String> = c
+        .usable_interfaces()
+        .into_iter()
+        .map(|(n, a)| format!("{n}|{n} ({a})"))
+        .collect();
+    let first_interface = c
+        .usable_interfaces()
+        .first()
+        .map(|(n, _)| n.to_string())
+        .unwrap_or_default();
     let ineligible = c.ineligible();
     let selected = move || members.with(|m| m.iter().any(|d| d.node_id == id.get_value()));
     let with_member = move |f: &dyn Fn(&mut MemberDraft)| {
@@ -304,18 +341,35 @@ fn member_row(
             if let Some(i) = all.iter().position(|d| d.node_id == id.get_value()) {
                 all.remove(i);
             } else {
-                let role = if all.iter().any(|d| d.role == SwarmRole::Manager) { SwarmRole::Worker } else { SwarmRole::Manager };
-                all.push(MemberDraft { node_id: id.get_value(), role, labels: String::new(), interface: first_interface.clone(), vip: true });
+                let role = if all.iter().any(|d| d.role == SwarmRole::Manager) {
+                    SwarmRole::Worker
+                } else {
+                    SwarmRole::Manager
+                };
+                all.push(MemberDraft {
+                    node_id: id.get_value(),
+                    role,
+                    labels: String::new(),
+                    interface: first_interface.clone(),
+                    vip: true,
+                });
             }
         })
     };
     let field = move |f: &str| err(format!("members.{}.{f}", id.get_value()));
     let (node_err, label_err, if_err) = (field("node"), field("labels"), field("interface"));
     let host = c.hostname.clone();
-    let row_class = if ineligible.is_some() { "opacity-60" } else { "" };
+    let row_class = if ineligible.is_some() {
+        "opacity-60"
+    } else {
+        ""
+    };
     let disabled = ineligible.is_some();
-    let (if_label, labels_label, vip_label) =
-        (format!("Interface of {host}"), format!("Labels of {host}"), format!("{host} may hold VIPs"));
+    let (if_label, labels_label, vip_label) = (
+        format!("Interface of {host}"),
+        format!("Labels of {host}"),
+        format!("{host} may hold VIPs"),
+    );
     view! {
         <tr data-testid="candidate" data-hostname=c.hostname.clone() class=row_class>
             <td class="px-3 py-2 align-top">

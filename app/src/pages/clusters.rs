@@ -1,11 +1,13 @@
+use domain::Permission;
 use domain::cluster::ClusterSummary;
 use domain::health::Health;
-use domain::Permission;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::api;
-use crate::components::{Badge, Can, EmptyState, ErrorBox, PageHeader, BUTTON, BUTTON_SECONDARY, TABLE, TD, TH};
+use crate::components::{
+    BUTTON, BUTTON_SECONDARY, Badge, Can, EmptyState, ErrorBox, PageHeader, TABLE, TD, TH,
+};
 use crate::live::use_live;
 
 pub fn health_tone(h: Health) -> &'static str {
@@ -17,7 +19,12 @@ pub fn health_tone(h: Health) -> &'static str {
 }
 
 /// Optional columns of the cluster list; the choice is remembered in this browser.
-const COLUMNS: [(&str, &str); 4] = [("online", "Online"), ("availability", "Availability"), ("workloads", "Workloads"), ("vips", "Virtual IPs")];
+const COLUMNS: [(&str, &str); 4] = [
+    ("online", "Online"),
+    ("availability", "Availability"),
+    ("workloads", "Workloads"),
+    ("vips", "Virtual IPs"),
+];
 #[cfg(feature = "hydrate")]
 const COLUMNS_KEY: &str = "flotilla.clusters.columns";
 
@@ -30,8 +37,17 @@ pub fn ClustersPage() -> impl IntoView {
     let chooser = RwSignal::new(false);
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
-        if let Some(saved) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()).and_then(|s| s.get_item(COLUMNS_KEY).ok().flatten()) {
-            hidden.set(saved.split(',').filter(|s| !s.is_empty()).map(str::to_owned).collect());
+        if let Some(saved) = web_sys::window()
+            .and_then(|w| w.local_storage().ok().flatten())
+            .and_then(|s| s.get_item(COLUMNS_KEY).ok().flatten())
+        {
+            hidden.set(
+                saved
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            );
         }
     });
     let toggle = move |key: &'static str| {
@@ -108,12 +124,19 @@ pub fn ClustersPage() -> impl IntoView {
     }
 }
 
-fn cluster_row(c: ClusterSummary, shown: impl Fn(&str) -> bool + Copy + Send + Sync + 'static) -> impl IntoView {
+fn cluster_row(
+    c: ClusterSummary,
+    shown: impl Fn(&str) -> bool + Copy + Send + Sync + 'static,
+) -> impl IntoView {
     let vips = c
         .vips
         .iter()
         .map(|v| {
-            let owner = if v.owners.is_empty() { "no owner".to_string() } else { v.owners.join(", ") };
+            let owner = if v.owners.is_empty() {
+                "no owner".to_string()
+            } else {
+                v.owners.join(", ")
+            };
             format!("{} → {owner}", v.address)
         })
         .collect::<Vec<_>>()

@@ -58,7 +58,8 @@ pub struct NewCluster<'a> {
     pub workflow: &'a WorkflowRow,
 }
 
-const CLUSTER_COLUMNS: &str = "id, name, definition, phase, swarm_id, worker_token, manager_token, created_at";
+const CLUSTER_COLUMNS: &str =
+    "id, name, definition, phase, swarm_id, worker_token, manager_token, created_at";
 
 impl Store {
     /// Creates the cluster, claims its nodes (a node belongs to at most one cluster), allocates a
@@ -96,7 +97,9 @@ impl Store {
             .await?;
         }
         for (position, address, interface, peers) in new.vips {
-            let used: Vec<i64> = sqlx::query_scalar("SELECT vrid FROM vips ORDER BY vrid").fetch_all(&mut *tx).await?;
+            let used: Vec<i64> = sqlx::query_scalar("SELECT vrid FROM vips ORDER BY vrid")
+                .fetch_all(&mut *tx)
+                .await?;
             let vrid = (1..=255).find(|v| !used.contains(v)).ok_or_else(|| {
                 ControlError::Conflict("All 255 VRRP router ids are in use on this panel.".into())
             })?;
@@ -124,10 +127,12 @@ impl Store {
     }
 
     pub async fn cluster(&self, id: &str) -> Result<Option<ClusterRow>, ControlError> {
-        Ok(sqlx::query_as::<_, ClusterRow>(sqlx::AssertSqlSafe(format!("SELECT {CLUSTER_COLUMNS} FROM clusters WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?)
+        Ok(sqlx::query_as::<_, ClusterRow>(sqlx::AssertSqlSafe(format!(
+            "SELECT {CLUSTER_COLUMNS} FROM clusters WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     pub async fn cluster_name_taken(&self, name: &str) -> Result<bool, ControlError> {
@@ -149,7 +154,13 @@ impl Store {
     }
 
     /// Records the swarm and its (sealed) join tokens after init or rotation.
-    pub async fn set_cluster_swarm(&self, id: &str, swarm_id: &str, worker: &str, manager: &str) -> Result<(), ControlError> {
+    pub async fn set_cluster_swarm(
+        &self,
+        id: &str,
+        swarm_id: &str,
+        worker: &str,
+        manager: &str,
+    ) -> Result<(), ControlError> {
         sqlx::query("UPDATE clusters SET swarm_id = $1, worker_token = $2, manager_token = $3, updated_at = $4 WHERE id = $5")
             .bind(swarm_id)
             .bind(worker)
@@ -162,7 +173,10 @@ impl Store {
     }
 
     pub async fn delete_cluster(&self, id: &str) -> Result<(), ControlError> {
-        sqlx::query("DELETE FROM clusters WHERE id = $1").bind(id).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM clusters WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -185,10 +199,35 @@ impl Store {
         .await?)
     }
 
-    pub async fn set_member_swarm(&self, node_id: &str, swarm_node_id: &str, address: &str) -> Result<(), ControlError> {
-        sqlx::query("UPDATE cluster_members SET swarm_node_id = $1, address = $2 WHERE node_id = $3")
-            .bind(swarm_node_id)
-            .bind(address)
+    pub async fn set_member_swarm(
+        &self,
+        node_id: &str,
+        swarm_node_id: &str,
+        address: &str,
+    ) -> Result<(), ControlError> {
+        sqlx::query(
+            "UPDATE cluster_members SET swarm_node_id = $1, address = $2 WHERE node_id = $3",
+        )
+        .bind(swarm_node_id)
+        .bind(address)
+        .bind(node_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_member_role(&self, node_id: &str, role: &str) -> Result<(), ControlError> {
+        sqlx::query("UPDATE cluster_members SET role = $1 WHERE node_id = $2")
+            .bind(role)
+            .bind(node_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_member_labels(&self, node_id: &str, labels: &str) -> Result<(), ControlError> {
+        sqlx::query("UPDATE cluster_members SET labels = $1 WHERE node_id = $2")
+            .bind(labels)
             .bind(node_id)
             .execute(&self.pool)
             .await?;
@@ -214,7 +253,10 @@ impl Store {
     }
 
     /// The newest workflow of a cluster.
-    pub async fn latest_workflow(&self, cluster_id: &str) -> Result<Option<WorkflowRow>, ControlError> {
+    pub async fn latest_workflow(
+        &self,
+        cluster_id: &str,
+    ) -> Result<Option<WorkflowRow>, ControlError> {
         Ok(sqlx::query_as::<_, WorkflowRow>(
             "SELECT id, cluster_id, kind, status, steps, current, error, created_at FROM workflows \
              WHERE cluster_id = $1 ORDER BY created_at DESC, rowid DESC LIMIT 1",
