@@ -144,17 +144,20 @@ pub mod swarm {
 
     use bollard::Docker;
     use bollard::models::{
-        LocalNodeState, Node, NodeSpecAvailabilityEnum, NodeSpecRoleEnum, NodeState, Reachability,
-        SwarmInitRequest, SwarmJoinRequest,
+        Ipam, IpamConfig, LocalNodeState, Network, NetworkCreateRequest, Node,
+        NodeSpecAvailabilityEnum, NodeSpecRoleEnum, NodeState, Reachability, SwarmInitRequest,
+        SwarmJoinRequest,
     };
     use bollard::query_parameters::{
-        DeleteNodeOptionsBuilder, LeaveSwarmOptionsBuilder, UpdateNodeOptionsBuilder,
-        UpdateSwarmOptionsBuilder,
+        DeleteNodeOptionsBuilder, LeaveSwarmOptionsBuilder, ListNetworksOptionsBuilder,
+        ListServicesOptions, UpdateNodeOptionsBuilder, UpdateSwarmOptionsBuilder,
     };
     use domain::cluster::{NodeLabel, SwarmRole};
     use domain::health::Availability;
+    use domain::network::NetworkView;
     use domain::protocol::{
-        JoinTokens, NodeUpdate, SwarmInit, SwarmJoin, SwarmMember, SwarmNodeView, SwarmSnapshot,
+        JoinTokens, NetworkCreate, NodeUpdate, SwarmInit, SwarmJoin, SwarmMember, SwarmNodeView,
+        SwarmSnapshot,
     };
 
     use super::{CALL_TIMEOUT, connect};
@@ -349,6 +352,121 @@ pub mod swarm {
         .await
     }
 
+    /// Creates a swarm-scoped overlay network; one that exists already is done.
+    pub async fn create_network(host: &str, req: &NetworkCreate) -> Result<(), String> {
+        let docker = connect(host).await?;
+        if overlay_networks(&docker)
+            .await?
+            .iter()
+            .any(|n| n.name.as_deref() == Some(req.name.as_str()))
+        {
+            return Ok(());
+        }
+        let mut options = HashMap::new();
+        if req.encrypted {
+            options.insert("encrypted".to_string(), String::new());
+        }
+        let body = NetworkCreateRequest {
+            name: req.name.clone(),
+            driver: Some("overlay".into()),
+            scope: Some("swarm".into()),
+            attachable: Some(req.attachable),
+            options: Some(options),
+            ipam: req.subnet.as_ref().map(|s| Ipam {
+                config: Some(vec![IpamConfig {
+                    subnet: Some(s.clone()),
+                    ..Default::default()
+                }]),
+                ..Default::default()
+            }),
+            labels: Some(HashMap::from([(
+                "io.flotilla.managed".to_string(),
+                "true".to_string(),
+            )])),
+            ..Default::default()
+        };
+        bounded("create network", docker.create_network(body))
+            .await
+            .map(|_| ())
+    }
+
+    /// Removes an overlay network; a missing one is done. Docker refuses one that is in use.
+    pub async fn remove_network(host: &str, name: &str) -> Result<(), String> {
+        let docker = connect(host).await?;
+        if !overlay_networks(&docker)
+            .await?
+            .iter()
+            .any(|n| n.name.as_deref() == Some(name))
+        {
+            return Ok(());
+        }
+        bounded("remove network", docker.remove_network(name)).await
+    }
+
+    async fn overlay_networks(docker: &Docker) -> Result<Vec<Network>, String> {
+        let filters = HashMap::from([("driver", vec!["overlay"])]);
+        let options = ListNetworksOptionsBuilder::new().filters(&filters).build();
+        Ok(
+            bounded("list networks", docker.list_networks(Some(options)))
+                .await?
+                .into_iter()
+                .filter(|n| n.scope.as_deref() == Some("swarm"))
+                .collect(),
+        )
+    }
+
+    async fn network_views(docker: &Docker) -> Result<Vec<NetworkView>, String> {
+        let services = bounded(
+            "list services",
+            docker.list_services(None::<ListServicesOptions>),
+        )
+        .await?;
+        let attached: Vec<String> = services
+            .iter()
+            .filter_map(|s| s.spec.as_ref())
+            .flat_map(|spec| {
+                let from_task = spec
+                    .task_template
+                    .as_ref()
+                    .and_then(|t| t.networks.clone())
+                    .unwrap_or_default();
+                let from_spec = spec.networks.clone().unwrap_or_default();
+                from_task
+                    .into_iter()
+                    .chain(from_spec)
+                    .filter_map(|n| n.target)
+            })
+            .collect();
+        let mut views: Vec<NetworkView> = overlay_networks(docker)
+            .await?
+            .into_iter()
+            .map(|n| {
+                let id = n.id.clone().unwrap_or_default();
+                let name = n.name.clone().unwrap_or_default();
+                NetworkView {
+                    services: attached.iter().filter(|t| **t == id || **t == name).count(),
+                    subnets: n
+                        .ipam
+                        .and_then(|i| i.config)
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|c| c.subnet)
+                        .collect(),
+                    attachable: n.attachable.unwrap_or(false),
+                    encrypted: n
+                        .options
+                        .as_ref()
+                        .is_some_and(|o| o.contains_key("encrypted")),
+                    ingress: n.ingress.unwrap_or(false),
+                    id,
+                    name,
+                }
+            })
+            .collect();
+        views.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(views)
+    }
+
     /// What this node sees of its swarm, when it is a manager.
     pub async fn snapshot(host: &str) -> Result<Option<SwarmSnapshot>, String> {
         let docker = connect(host).await?;
@@ -372,6 +490,7 @@ pub mod swarm {
             default_addr_pool: swarm.default_addr_pool.unwrap_or_default(),
             subnet_size: swarm.subnet_size.unwrap_or_default(),
             data_path_port: swarm.data_path_port.unwrap_or_default(),
+            networks: network_views(&docker).await?,
         }))
     }
 

@@ -365,6 +365,8 @@ async fn execute(config: &Config, vips: &Keepalived, command: &Command) -> (Outc
             Err(message) => (Outcome::Failed { message }, false),
         },
         Command::Vips(cfg) => (done(vips.apply(cfg).await), false),
+        Command::NetworkCreate(req) => (done(swarm::create_network(host, req).await), true),
+        Command::NetworkRemove { name } => (done(swarm::remove_network(host, name).await), true),
     }
 }
 

@@ -211,3 +211,26 @@ pub async fn cluster_node_action(
         .await
         .map_err(fail)
 }
+
+#[server(endpoint = "create_network", input = leptos::server_fn::codec::Json)]
+pub async fn create_network(
+    id: String,
+    draft: domain::network::NetworkDraft,
+) -> Result<(), AppError> {
+    let (panel, actor) = actor().await?;
+    panel
+        .clusters
+        .create_network(&actor, &id, draft)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "delete_network")]
+pub async fn delete_network(id: String, name: String) -> Result<(), AppError> {
+    let (panel, actor) = actor().await?;
+    panel
+        .clusters
+        .delete_network(&actor, &id, &name)
+        .await
+        .map_err(fail)
+}

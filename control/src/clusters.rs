@@ -5,8 +5,11 @@ use domain::cluster::{
 };
 use domain::event::UiEvent;
 use domain::health::{self, Availability, Lifecycle, MemberState};
+use domain::network::NetworkDraft;
 use domain::node::{EngineFacts, SwarmState};
-use domain::protocol::{Command, JoinTokens, NodeUpdate, Outcome, Reply, SwarmSnapshot};
+use domain::protocol::{
+    Command, JoinTokens, NetworkCreate, NodeUpdate, Outcome, Reply, SwarmSnapshot,
+};
 use domain::{Permission, ValidationError};
 
 use crate::ControlError;
@@ -359,6 +362,11 @@ impl Clusters {
             swarm_subnet_size: g.snapshot.as_ref().map(|s| s.subnet_size),
             swarm_data_path_port: g.snapshot.as_ref().map(|s| s.data_path_port),
             has_tokens: g.cluster.worker_token.is_some(),
+            networks: g
+                .snapshot
+                .as_ref()
+                .map(|s| s.networks.clone())
+                .unwrap_or_default(),
             definition: g.definition,
             members,
         })
@@ -484,8 +492,16 @@ impl Clusters {
             .iter()
             .filter(|n| n.role == SwarmRole::Manager)
             .collect();
+        // Reachable by the swarm's own account and, to be safe with a report a few seconds old,
+        // with its agent connected to the panel.
+        let presence = self.gateway.presence();
+        let agent_up = |swarm_id: &str| {
+            g.members.iter().any(|(m, _)| {
+                m.swarm_node_id.as_deref() == Some(swarm_id) && presence.contains_key(&m.node_id)
+            })
+        };
         let reachable = |n: &domain::protocol::SwarmNodeView| {
-            n.leader || n.reachability.as_deref() == Some("reachable")
+            (n.leader || n.reachability.as_deref() == Some("reachable")) && agent_up(&n.id)
         };
         let target = snapshot.nodes.iter().find(|n| n.id == swarm_node_id);
         let mut update = NodeUpdate {
@@ -536,44 +552,8 @@ impl Clusters {
                 new_labels = Some(parsed);
             }
         }
-        let managers_rows: Vec<MemberRow> = g.members.iter().map(|(m, _)| m.clone()).collect();
-        let mut last = "no manager of this cluster is reachable".to_string();
-        let mut done = false;
-        for m in managers_rows
-            .iter()
-            .filter(|m| {
-                parse_role(&m.role) == SwarmRole::Manager
-                    && m.node_id != node_id
-                    && self.gateway.is_online(&m.node_id).is_some()
-            })
-            .chain(managers_rows.iter().filter(|m| {
-                parse_role(&m.role) == SwarmRole::Manager
-                    && m.node_id == node_id
-                    && self.gateway.is_online(&m.node_id).is_some()
-            }))
-        {
-            match self
-                .gateway
-                .command(
-                    &m.node_id,
-                    Command::NodeUpdate(update.clone()),
-                    orchestrator::STEP_TIMEOUT,
-                )
-                .await
-            {
-                Ok(Outcome::Done { .. }) => {
-                    done = true;
-                    break;
-                }
-                Ok(Outcome::Failed { message }) => last = message,
-                Err(e) => last = domain::AppError::from(e).to_string(),
-            }
-        }
-        if !done {
-            return Err(ControlError::Unavailable(format!(
-                "The change was not applied: {last}"
-            )));
-        }
+        self.run_on_manager(&g, Some(node_id), Command::NodeUpdate(update))
+            .await?;
         if let Some(role) = new_role {
             self.store.set_member_role(node_id, role.as_str()).await?;
         }
@@ -595,6 +575,143 @@ impl Clusters {
             .await?;
         self.events.publish(UiEvent::Cluster { id: id.to_owned() });
         Ok(())
+    }
+
+    /// Creates an overlay network on the cluster (its subnet, if given, inside the cluster's pools).
+    pub async fn create_network(
+        &self,
+        actor: &Actor,
+        id: &str,
+        draft: NetworkDraft,
+    ) -> Result<(), ControlError> {
+        actor.require(Permission::Operate)?;
+        let (g, snapshot) = self.active_with_swarm(id).await?;
+        let spec = draft
+            .validate(&g.definition.pools, &snapshot.networks)
+            .map_err(ControlError::Invalid)?;
+        let cmd = Command::NetworkCreate(NetworkCreate {
+            name: spec.name.clone(),
+            subnet: spec.subnet.map(|c| c.to_string()),
+            attachable: spec.attachable,
+            encrypted: spec.encrypted,
+        });
+        self.run_on_manager(&g, None, cmd).await?;
+        self.store
+            .audit(
+                &actor.username,
+                "cluster.network.create",
+                Some(id),
+                Some(&spec.name),
+            )
+            .await?;
+        self.events.publish(UiEvent::Cluster { id: id.to_owned() });
+        Ok(())
+    }
+
+    /// Deletes an overlay network that no service uses.
+    pub async fn delete_network(
+        &self,
+        actor: &Actor,
+        id: &str,
+        name: &str,
+    ) -> Result<(), ControlError> {
+        actor.require(Permission::Operate)?;
+        let (g, snapshot) = self.active_with_swarm(id).await?;
+        let network = snapshot
+            .networks
+            .iter()
+            .find(|n| n.name == name)
+            .ok_or(ControlError::NotFound("Network"))?;
+        if network.ingress {
+            return Err(ControlError::Conflict(
+                "The ingress network belongs to Swarm's routing mesh.".into(),
+            ));
+        }
+        if network.services > 0 {
+            return Err(ControlError::Conflict(format!(
+                "{name} is used by {} service(s): remove them from it first.",
+                network.services
+            )));
+        }
+        self.run_on_manager(
+            &g,
+            None,
+            Command::NetworkRemove {
+                name: name.to_owned(),
+            },
+        )
+        .await?;
+        self.store
+            .audit(
+                &actor.username,
+                "cluster.network.delete",
+                Some(id),
+                Some(name),
+            )
+            .await?;
+        self.events.publish(UiEvent::Cluster { id: id.to_owned() });
+        Ok(())
+    }
+
+    async fn active_with_swarm(&self, id: &str) -> Result<(Gathered, SwarmSnapshot), ControlError> {
+        let cluster = self
+            .store
+            .cluster(id)
+            .await?
+            .ok_or(ControlError::NotFound("Cluster"))?;
+        if cluster.phase != "active" {
+            return Err(ControlError::Conflict(
+                "The cluster is not active (it is being built, deleted or failed).".into(),
+            ));
+        }
+        let g = self.gather(cluster).await?;
+        let snapshot = g.snapshot.clone().ok_or_else(|| {
+            ControlError::Unavailable(
+                "No manager has reported the swarm yet; try again in a moment.".into(),
+            )
+        })?;
+        Ok((g, snapshot))
+    }
+
+    /// Runs a command on a reachable manager, preferring one other than `avoid`.
+    async fn run_on_manager(
+        &self,
+        g: &Gathered,
+        avoid: Option<&str>,
+        cmd: Command,
+    ) -> Result<Reply, ControlError> {
+        let managers: Vec<&MemberRow> = g
+            .members
+            .iter()
+            .map(|(m, _)| m)
+            .filter(|m| {
+                parse_role(&m.role) == SwarmRole::Manager
+                    && self.gateway.is_online(&m.node_id).is_some()
+            })
+            .collect();
+        let ordered = managers
+            .iter()
+            .filter(|m| Some(m.node_id.as_str()) != avoid)
+            .chain(
+                managers
+                    .iter()
+                    .filter(|m| Some(m.node_id.as_str()) == avoid),
+            );
+        let mut last = "no manager of this cluster is reachable".to_string();
+        for m in ordered {
+            match self
+                .gateway
+                .command(&m.node_id, cmd.clone(), orchestrator::STEP_TIMEOUT)
+                .await
+            {
+                Ok(Outcome::Done { reply }) => return Ok(reply),
+                Ok(Outcome::Failed { message }) => last = message,
+                Err(e) => last = domain::AppError::from(e).to_string(),
+            }
+        }
+        Err(ControlError::Unavailable(format!(
+            "The change was not applied: {last}"
+        )))
     }
 
     /// Reveals (or rotates, then reveals) the join tokens. Administrators and Supervisors only.

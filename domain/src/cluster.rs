@@ -1011,6 +1011,8 @@ pub struct ClusterDetail {
     pub swarm_subnet_size: Option<u32>,
     pub swarm_data_path_port: Option<u32>,
     pub has_tokens: bool,
+    /// Overlay networks as a manager reports them (empty until one has).
+    pub networks: Vec<crate::network::NetworkView>,
 }
 
 /// What an operator can do to one node of a cluster.

@@ -12,6 +12,7 @@ pub mod error;
 pub mod event;
 pub mod health;
 pub mod net;
+pub mod network;
 pub mod node;
 pub mod protocol;
 pub mod role;

@@ -95,6 +95,11 @@ pub enum Command {
     JoinTokens { rotate: bool },
     /// Run KeepAlived for these virtual IPs (replacing any previous set); empty stops it.
     Vips(VipConfig),
+    /// Create an overlay network (run on a manager). Idempotent: an existing overlay network of
+    /// that name is done.
+    NetworkCreate(NetworkCreate),
+    /// Remove an overlay network (run on a manager). Idempotent: a missing network is done.
+    NetworkRemove { name: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +119,14 @@ pub struct SwarmJoin {
     /// `ip:port` of a manager.
     pub remote: String,
     pub token: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkCreate {
+    pub name: String,
+    pub subnet: Option<String>,
+    pub attachable: bool,
+    pub encrypted: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,6 +214,9 @@ pub struct SwarmSnapshot {
     pub default_addr_pool: Vec<String>,
     pub subnet_size: u32,
     pub data_path_port: u32,
+    /// Swarm-scoped overlay networks.
+    #[serde(default)]
+    pub networks: Vec<crate::network::NetworkView>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

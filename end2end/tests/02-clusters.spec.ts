@@ -208,6 +208,60 @@ test.describe.serial("clusters", () => {
     expect(holders()).toHaveLength(1);
   });
 
+  test("overlay networks: created from the pools, listed, refused while in use, deleted when unused", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    await openCluster(page, "line-3");
+    // Any manager answers for the swarm (the leader may have moved in the failover test).
+    const onSwarm = (...args: string[]) => {
+      for (const n of ["n1", "n2", "n3"]) {
+        try {
+          return lab("docker", n, ...args);
+        } catch {
+          /* next manager */
+        }
+      }
+      throw new Error(`no manager answered ${args.join(" ")}`);
+    };
+
+    await page.getByLabel("Network name").fill("backend");
+    await page.getByLabel("Subnet (optional)").fill("10.99.0.0/24");
+    await page.getByRole("button", { name: "Create network" }).click();
+    await expect(page.getByTestId("error-network_subnet")).toContainText("inside the cluster's address pools");
+    await page.getByLabel("Subnet (optional)").fill("");
+    await page.getByRole("button", { name: "Create network" }).click();
+    await expect(page.getByTestId("toast").last()).toContainText("Network created.");
+    const row = page.locator('[data-testid="network"][data-name="backend"]');
+    await expect(row).toBeVisible({ timeout: 20_000 });
+    await expect(row.getByTestId("network-subnet")).toContainText("10.200.");
+    expect(onSwarm("network", "inspect", "backend", "--format", "{{.Driver}} {{.Scope}} {{.Attachable}}")).toBe("overlay swarm true");
+    expect(onSwarm("network", "inspect", "backend", "--format", "{{range .IPAM.Config}}{{.Subnet}}{{end}}")).toMatch(/^10\.200\.\d+\.0\/24$/);
+
+    await page.getByLabel("Network name").fill("secure");
+    await page.getByLabel("Encrypted").check();
+    await page.getByRole("button", { name: "Create network" }).click();
+    await expect(page.locator('[data-testid="network"][data-name="secure"]')).toBeVisible({ timeout: 20_000 });
+    expect(onSwarm("network", "inspect", "secure", "--format", "{{json .Options}}")).toContain("encrypted");
+
+    // In use: the delete button is disabled and the server refuses a direct call.
+    onSwarm("service", "create", "-q", "--name", "api", "--network", "backend", "--replicas", "1", "--no-resolve-image", "flotilla-lab/busybox:1");
+    await expect(row.getByTestId("network-services")).toHaveText("1", { timeout: 20_000 });
+    await expect(row.getByRole("button", { name: "Delete" })).toBeDisabled();
+    const clusterId = page.url().split("/").pop()!;
+    const refused = await page.request.post("/api/delete_network", {
+      form: { id: clusterId, name: "backend" },
+      headers: { Accept: "application/json" },
+    });
+    expect(refused.status()).toBe(409);
+    expect(await refused.text()).toContain("used by 1 service");
+
+    onSwarm("service", "rm", "api");
+    await expect(row.getByTestId("network-services")).toHaveText("0", { timeout: 20_000 });
+    await row.getByRole("button", { name: "Delete" }).click();
+    await page.getByTestId("confirm").click();
+    await expect(row).toHaveCount(0, { timeout: 20_000 });
+    expect(onSwarm("network", "ls", "--format", "{{.Name}}")).not.toContain("backend");
+  });
+
   test("deleting the cluster leaves standalone nodes: no swarm, no KeepAlived, no VIP", async ({ page }) => {
     await login(page, "admin", ADMIN_PASSWORD);
     await openCluster(page, "line-3");

@@ -12,10 +12,61 @@ use crate::components::{
 };
 use crate::live::{use_live, use_toasts};
 use crate::pages::clusters::health_tone;
+use crate::pages::networks::Networks;
+
+/// Actions and form state of the cluster page. They live above the part that re-renders on every
+/// live refresh, so an answer that arrives after a refresh still shows, and typing survives it.
+#[derive(Clone, Copy)]
+pub struct PageState {
+    pub retry: ServerAction<api::RetryCluster>,
+    pub delete: ServerAction<api::DeleteCluster>,
+    pub node_action: ServerAction<api::ClusterNodeAction>,
+    pub tokens: ServerAction<api::JoinTokens>,
+    pub shown_tokens: RwSignal<Option<JoinTokens>>,
+    pub confirm_delete: RwSignal<Option<(String, String)>>,
+    /// (node id, labels being edited).
+    pub editing_labels: RwSignal<Option<(String, String)>>,
+    pub networks: crate::pages::networks::NetworkState,
+}
+
+impl PageState {
+    fn new() -> Self {
+        let toasts = use_toasts();
+        let live = use_live();
+        let state = Self {
+            retry: ServerAction::new(),
+            delete: ServerAction::new(),
+            node_action: ServerAction::new(),
+            tokens: ServerAction::new(),
+            shown_tokens: RwSignal::new(None),
+            confirm_delete: RwSignal::new(None),
+            editing_labels: RwSignal::new(None),
+            networks: crate::pages::networks::NetworkState::new(),
+        };
+        let report = move |result: Option<Result<(), AppError>>, done: &'static str| match result {
+            Some(Ok(())) => {
+                toasts.success(done);
+                live.clusters.update(|n| *n += 1);
+            }
+            Some(Err(e)) => toasts.error(&e),
+            None => {}
+        };
+        Effect::new(move |_| report(state.retry.value().get(), "Retrying."));
+        Effect::new(move |_| report(state.delete.value().get(), "Deleting the cluster."));
+        Effect::new(move |_| report(state.node_action.value().get(), "Done."));
+        Effect::new(move |_| match state.tokens.value().get() {
+            Some(Ok(t)) => state.shown_tokens.set(Some(t)),
+            Some(Err(e)) => toasts.error(&e),
+            None => {}
+        });
+        state
+    }
+}
 
 #[component]
 pub fn ClusterPage() -> impl IntoView {
     let live = use_live();
+    let state = PageState::new();
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let cluster = Resource::new(
@@ -34,7 +85,7 @@ pub fn ClusterPage() -> impl IntoView {
                         </div>
                     }.into_any(),
                     Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                    Ok(s) => view! { <Detail detail=s.data/> }.into_any(),
+                    Ok(s) => view! { <Detail detail=s.data state/> }.into_any(),
                 }
             })}
         </Transition>
@@ -42,34 +93,13 @@ pub fn ClusterPage() -> impl IntoView {
 }
 
 #[component]
-fn Detail(detail: ClusterDetail) -> impl IntoView {
-    let toasts = use_toasts();
-    let live = use_live();
-    let retry = ServerAction::<api::RetryCluster>::new();
-    let delete = ServerAction::<api::DeleteCluster>::new();
-    for (action_value, done) in [
-        (retry.value(), "Retrying."),
-        (delete.value(), "Deleting the cluster."),
-    ] {
-        Effect::new(move |_| match action_value.get() {
-            Some(Ok(())) => {
-                toasts.success(done);
-                live.clusters.update(|n| *n += 1);
-            }
-            Some(Err(e)) => toasts.error(&e),
-            None => {}
-        });
-    }
-    let confirm = RwSignal::new(None::<(String, String)>);
-    let node_action = ServerAction::<api::ClusterNodeAction>::new();
-    Effect::new(move |_| match node_action.value().get() {
-        Some(Ok(())) => {
-            toasts.success("Done.");
-            live.clusters.update(|n| *n += 1);
-        }
-        Some(Err(e)) => toasts.error(&e),
-        None => {}
-    });
+fn Detail(detail: ClusterDetail, state: PageState) -> impl IntoView {
+    let PageState {
+        retry,
+        delete,
+        confirm_delete: confirm,
+        ..
+    } = state;
     let s = detail.summary.clone();
     let id = StoredValue::new(s.id.clone());
     let name = s.name.clone();
@@ -84,6 +114,12 @@ fn Detail(detail: ClusterDetail) -> impl IntoView {
     let vips = s.vips.clone();
     let vip_addresses: Vec<String> = s.vips.iter().map(|v| v.address.clone()).collect();
     let topology_members = detail.members.clone();
+    let (network_cluster, network_list, network_pools, network_reported) = (
+        s.id.clone(),
+        detail.networks.clone(),
+        detail.definition.pools.clone(),
+        detail.leader.is_some(),
+    );
     let rows = detail.members.clone();
     view! {
         <div class="flex items-start justify-between gap-4 mb-6">
@@ -171,12 +207,17 @@ fn Detail(detail: ClusterDetail) -> impl IntoView {
                 }}
             </Card>
             <Card title="Join tokens">
-                <Tokens id=s.id.clone() available=detail.has_tokens/>
+                <Tokens id=s.id.clone() available=detail.has_tokens state/>
             </Card>
         </div>
         <div class="mb-6">
             <Card title="Topology">
                 <Topology members=topology_members vips=vip_addresses/>
+            </Card>
+        </div>
+        <div class="mb-6">
+            <Card title="Overlay networks">
+                <Networks cluster_id=network_cluster networks=network_list pools=network_pools reported=network_reported state=state.networks/>
             </Card>
         </div>
         <Card title="Nodes">
@@ -188,7 +229,7 @@ fn Detail(detail: ClusterDetail) -> impl IntoView {
                         <th class=TH>"Actions"</th>
                     </tr></thead>
                     <tbody class="divide-y divide-slate-100">
-                        {rows.into_iter().map(|m| member_row(m, id.get_value(), node_action)).collect_view()}
+                        {rows.into_iter().map(|m| member_row(m, id.get_value(), state)).collect_view()}
                     </tbody>
                 </table>
             </div>
@@ -212,11 +253,8 @@ fn fact(label: &'static str, value: String, testid: &'static str) -> impl IntoVi
     }
 }
 
-fn member_row(
-    m: MemberView,
-    cluster_id: String,
-    action: ServerAction<api::ClusterNodeAction>,
-) -> impl IntoView {
+fn member_row(m: MemberView, cluster_id: String, state: PageState) -> impl IntoView {
+    let action = state.node_action;
     let ids = StoredValue::new((cluster_id, m.node_id.clone()));
     let run = move |a: NodeAction| {
         let (id, node_id) = ids.get_value();
@@ -226,7 +264,10 @@ fn member_row(
             action: a,
         });
     };
-    let editing = RwSignal::new(None::<String>);
+    let editing = state.editing_labels;
+    let node = StoredValue::new(m.node_id.clone());
+    let is_editing =
+        move || editing.with(|e| e.as_ref().is_some_and(|(n, _)| *n == node.get_value()));
     let current_labels = labels_text(&m.labels);
     let is_manager = m.role == SwarmRole::Manager;
     let current_availability = m.swarm.as_ref().map(|v| v.availability);
@@ -277,22 +318,24 @@ fn member_row(
                                     on:click=move |_| run(if is_manager { NodeAction::Demote } else { NodeAction::Promote })>
                                     {if is_manager { "Demote" } else { "Promote" }}
                                 </button>
-                                <button class="text-xs text-sky-700 hover:underline" on:click=move |_| editing.set(Some(current_labels.clone()))>"Labels"</button>
+                                <button class="text-xs text-sky-700 hover:underline" on:click=move |_| editing.set(Some((node.get_value(), current_labels.clone())))>"Labels"</button>
                             </div>
                         }
                     }
                 </Can>
-                {move || editing.get().map(|text| {
-                    let value = RwSignal::new(text);
-                    view! {
-                        <div class="mt-2 flex items-center gap-1">
-                            <input aria-label="New labels" class="rounded-md border border-slate-300 px-2 py-1 text-xs w-40" placeholder="zone=a, rack=1"
-                                prop:value=move || value.get() on:input=move |ev| value.set(event_target_value(&ev))/>
-                            <button class="text-xs text-sky-700 hover:underline" on:click=move |_| { run(NodeAction::Labels { labels: value.get_untracked() }); editing.set(None); }>"Save"</button>
-                            <button class="text-xs text-slate-500 hover:underline" on:click=move |_| editing.set(None)>"Cancel"</button>
-                        </div>
-                    }
-                })}
+                <Show when=is_editing>
+                    <div class="mt-2 flex items-center gap-1">
+                        <input aria-label="New labels" class="rounded-md border border-slate-300 px-2 py-1 text-xs w-40" placeholder="zone=a, rack=1"
+                            prop:value=move || editing.with(|e| e.as_ref().map(|(_, t)| t.clone()).unwrap_or_default())
+                            on:input=move |ev| editing.set(Some((node.get_value(), event_target_value(&ev))))/>
+                        <button class="text-xs text-sky-700 hover:underline" on:click=move |_| {
+                            let text = editing.with_untracked(|e| e.as_ref().map(|(_, t)| t.clone()).unwrap_or_default());
+                            run(NodeAction::Labels { labels: text });
+                            editing.set(None);
+                        }>"Save"</button>
+                        <button class="text-xs text-slate-500 hover:underline" on:click=move |_| editing.set(None)>"Cancel"</button>
+                    </div>
+                </Show>
             </td>
         </tr>
     }
@@ -336,15 +379,8 @@ fn Topology(members: Vec<MemberView>, vips: Vec<String>) -> impl IntoView {
 }
 
 #[component]
-fn Tokens(id: String, available: bool) -> impl IntoView {
-    let toasts = use_toasts();
-    let reveal = ServerAction::<api::JoinTokens>::new();
-    let shown = RwSignal::new(None::<JoinTokens>);
-    Effect::new(move |_| match reveal.value().get() {
-        Some(Ok(t)) => shown.set(Some(t)),
-        Some(Err(e)) => toasts.error(&e),
-        None => {}
-    });
+fn Tokens(id: String, available: bool, state: PageState) -> impl IntoView {
+    let (reveal, shown) = (state.tokens, state.shown_tokens);
     let id = StoredValue::new(id);
     if !available {
         return view! { <p class="text-sm text-slate-500">"The swarm has no join tokens yet."</p> }

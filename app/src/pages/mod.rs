@@ -4,6 +4,7 @@ pub mod cluster_new;
 pub mod clusters;
 pub mod keys;
 pub mod login;
+pub mod networks;
 pub mod node;
 pub mod nodes;
 pub mod users;
