@@ -133,18 +133,21 @@ impl Clusters {
                 address: None,
             })
             .collect();
-        let vips: Vec<(i64, String, Option<String>, String)> = def
+        let vips: Vec<VipRow> = def
             .vips
             .iter()
             .enumerate()
             .map(|(i, v)| {
                 let peers: Vec<String> = v.peers.iter().map(ToString::to_string).collect();
-                (
-                    i as i64,
-                    v.address.to_string(),
-                    v.interface.clone(),
-                    serde_json::to_string(&peers).unwrap_or_else(|_| "[]".into()),
-                )
+                VipRow {
+                    cluster_id: id.clone(),
+                    position: i as i64,
+                    address: v.address.to_string(),
+                    interface: v.interface.clone(),
+                    peers: serde_json::to_string(&peers).unwrap_or_else(|_| "[]".into()),
+                    vrid: 0,
+                    track_port: v.track_port.map(i64::from),
+                }
             })
             .collect();
         let names: Vec<(String, String)> = candidates
@@ -259,6 +262,7 @@ impl Clusters {
             .map(|v| VipView {
                 address: v.address.clone(),
                 vrid: v.vrid as u8,
+                track_port: v.track_port.and_then(|p| u16::try_from(p).ok()),
                 owners: g
                     .members
                     .iter()

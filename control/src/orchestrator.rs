@@ -514,7 +514,7 @@ impl Orchestrator {
                     vrid: v.vrid as u8,
                     priority: 100,
                     unicast_peers: peers.into_iter().filter(|p| *p != own).collect(),
-                    track_port: None,
+                    track_port: v.track_port.and_then(|p| u16::try_from(p).ok()),
                 }
             })
             .collect();

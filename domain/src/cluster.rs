@@ -197,6 +197,10 @@ pub struct VipDraft {
     pub interface: String,
     /// Optional unicast peers, comma separated (multicast when empty).
     pub peers: String,
+    /// Optional TCP port: only a node where it answers locally (a healthy host-mode published
+    /// task) may hold the VIP.
+    #[serde(default)]
+    pub track_port: String,
 }
 
 /// One node of the wizard's second step, as chosen.
@@ -236,6 +240,8 @@ pub struct VipSpec {
     pub address: Cidr,
     pub interface: Option<String>,
     pub peers: Vec<Ipv4Addr>,
+    #[serde(default)]
+    pub track_port: Option<u16>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -483,10 +489,25 @@ impl VipDraft {
                 Err(m) => err(e, format!("vips.{i}.peers"), m),
             }
         }
+        let track_port = match self.track_port.trim() {
+            "" => None,
+            p => match p.parse::<u16>() {
+                Ok(port) if port > 0 => Some(port),
+                _ => {
+                    err(
+                        e,
+                        format!("vips.{i}.track_port"),
+                        "enter a port from 1 to 65535, or leave it empty",
+                    );
+                    None
+                }
+            },
+        };
         address.map(|address| VipSpec {
             address,
             interface: (!interface.is_empty()).then(|| interface.to_owned()),
             peers,
+            track_port,
         })
     }
 }
@@ -665,8 +686,8 @@ mod tests {
             vip_enabled: true,
             vips: vec![VipDraft {
                 address: "10.77.0.100/24".into(),
-                interface: String::new(),
-                peers: String::new(),
+                track_port: "8080".into(),
+                ..Default::default()
             }],
             ..Default::default()
         }
@@ -729,6 +750,7 @@ mod tests {
         assert_eq!(d.subnet_size, 24);
         assert_eq!(d.pools[0].to_string(), "10.200.0.0/16");
         assert_eq!(d.vips[0].address.to_string(), "10.77.0.100/24");
+        assert_eq!(d.vips[0].track_port, Some(8080));
     }
 
     #[test]
@@ -741,6 +763,7 @@ mod tests {
                 address: "10.77.0.0/24".into(),
                 interface: "eth 0".into(),
                 peers: "10.0.0.1, nope".into(),
+                track_port: "0".into(),
             }],
             synctime: "0.005".into(),
             pools: vec!["10.200.1.0/16".into(), "300.1.1.1/8".into()],
@@ -760,6 +783,7 @@ mod tests {
             "vips.0.address",
             "vips.0.interface",
             "vips.0.peers",
+            "vips.0.track_port",
         ] {
             assert!(f.contains(&want.to_string()), "missing {want} in {f:?}");
         }
@@ -926,6 +950,8 @@ pub struct VipView {
     pub vrid: u8,
     /// Hostnames of the nodes that hold it (exactly one when healthy).
     pub owners: Vec<String>,
+    /// Only nodes where this TCP port answers locally may hold it.
+    pub track_port: Option<u16>,
 }
 
 /// One row of the cluster list.

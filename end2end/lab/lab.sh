@@ -93,7 +93,9 @@ ensure_dockerd() {
   local n=$1 i; i=$(node_index "$n")
   local holder; holder=$(cat "$RUN/$n/holder.pid")
   if ! alive "$RUN/$n/dockerd.pid"; then
-    rm -f "$(sock "$n")"
+    # After a crash the pid in containerd's pid file may belong to another process by now;
+    # dockerd would wait for that "containerd" forever.
+    rm -f "$(sock "$n")" "$RUN/$n/exec/containerd/containerd.pid"
     mkdir -p "$RUN/$n/exec" "$STATE/$n/docker"
     DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 nsenter -t "$holder" --net --uts \
       setsid dockerd \

@@ -198,6 +198,7 @@ fn Detail(detail: ClusterDetail, state: PageState) -> impl IntoView {
                                 <li data-testid="vip" data-address=v.address.clone()>
                                     <span class="font-mono">{v.address.clone()}</span>
                                     <span class="text-slate-500">{format!(" · VRID {}", v.vrid)}</span>
+                                    {v.track_port.map(|p| view! { <span class="text-slate-500">{format!(" · needs local port {p}")}</span> })}
                                     <p class="text-slate-700">"Held by: " <span data-testid="vip-owner">{if v.owners.is_empty() { "nobody".to_string() } else { v.owners.join(", ") }}</span></p>
                                 </li>
                             }).collect_view()}

@@ -225,8 +225,8 @@ fn VipRows(
     view! {
         <div class="space-y-3">
             <For each=move || 0..vips.with(Vec::len) key=|i| *i let:i>
-                <div class="grid gap-3 md:grid-cols-[1fr_10rem_1fr_auto] items-start" data-testid="vip-row">
-                    {[("address", "Address/prefix", "10.77.0.100/24"), ("interface", "Interface", "node's cluster interface"), ("peers", "Unicast peers (optional)", "10.77.0.12, 10.77.0.13")]
+                <div class="grid gap-3 md:grid-cols-[1fr_9rem_1fr_9rem_auto] items-start" data-testid="vip-row">
+                    {[("address", "Address/prefix", "10.77.0.100/24"), ("interface", "Interface", "node's cluster interface"), ("peers", "Unicast peers (optional)", "10.77.0.12, 10.77.0.13"), ("track_port", "Require local port (optional)", "e.g. 8080")]
                         .into_iter()
                         .map(|(f, label, placeholder)| {
                             let e = err(format!("vips.{i}.{f}"));
@@ -235,12 +235,13 @@ fn VipRows(
                                 <div class="space-y-1">
                                     <label for=id.clone() class="block text-xs font-medium text-slate-600">{label}</label>
                                     <input id=id placeholder=placeholder class=move || if e.get().is_some() { INPUT_BAD } else { INPUT }
-                                        prop:value=move || vips.with(|all| all.get(i).map(|d| match f { "address" => d.address.clone(), "interface" => d.interface.clone(), _ => d.peers.clone() }).unwrap_or_default())
+                                        prop:value=move || vips.with(|all| all.get(i).map(|d| match f { "address" => d.address.clone(), "interface" => d.interface.clone(), "track_port" => d.track_port.clone(), _ => d.peers.clone() }).unwrap_or_default())
                                         on:input=move |ev| {
                                             let v = event_target_value(&ev);
                                             match f {
                                                 "address" => set(i, |d, v| d.address = v, v),
                                                 "interface" => set(i, |d, v| d.interface = v, v),
+                                                "track_port" => set(i, |d, v| d.track_port = v, v),
                                                 _ => set(i, |d, v| d.peers = v, v),
                                             }
                                         }/>

@@ -34,6 +34,7 @@ pub struct VipRow {
     pub interface: Option<String>,
     pub peers: String,
     pub vrid: i64,
+    pub track_port: Option<i64>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -53,8 +54,8 @@ pub struct NewCluster<'a> {
     pub cluster: &'a ClusterRow,
     pub created_by: &'a str,
     pub members: &'a [MemberRow],
-    /// (position, address, interface, peers JSON); VRIDs are allocated inside the transaction.
-    pub vips: &'a [(i64, String, Option<String>, String)],
+    /// VRIDs are allocated inside the transaction (the rows' `vrid` is ignored).
+    pub vips: &'a [VipRow],
     pub workflow: &'a WorkflowRow,
 }
 
@@ -96,22 +97,26 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
-        for (position, address, interface, peers) in new.vips {
+        for v in new.vips {
             let used: Vec<i64> = sqlx::query_scalar("SELECT vrid FROM vips ORDER BY vrid")
                 .fetch_all(&mut *tx)
                 .await?;
-            let vrid = (1..=255).find(|v| !used.contains(v)).ok_or_else(|| {
+            let vrid = (1..=255).find(|n| !used.contains(n)).ok_or_else(|| {
                 ControlError::Conflict("All 255 VRRP router ids are in use on this panel.".into())
             })?;
-            sqlx::query("INSERT INTO vips (cluster_id, position, address, interface, peers, vrid) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(&c.id)
-                .bind(position)
-                .bind(address)
-                .bind(interface)
-                .bind(peers)
-                .bind(vrid)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO vips (cluster_id, position, address, interface, peers, vrid, track_port) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&c.id)
+            .bind(v.position)
+            .bind(&v.address)
+            .bind(&v.interface)
+            .bind(&v.peers)
+            .bind(vrid)
+            .bind(v.track_port)
+            .execute(&mut *tx)
+            .await?;
         }
         insert_workflow(&mut tx, new.workflow, now).await?;
         tx.commit().await?;
@@ -236,7 +241,7 @@ impl Store {
 
     pub async fn vips(&self, cluster_id: &str) -> Result<Vec<VipRow>, ControlError> {
         Ok(sqlx::query_as::<_, VipRow>(
-            "SELECT cluster_id, position, address, interface, peers, vrid FROM vips WHERE cluster_id = $1 ORDER BY position",
+            "SELECT cluster_id, position, address, interface, peers, vrid, track_port FROM vips WHERE cluster_id = $1 ORDER BY position",
         )
         .bind(cluster_id)
         .fetch_all(&self.pool)
