@@ -274,11 +274,23 @@ pub mod swarm {
         if matches!(l.state, LocalNodeState::INACTIVE | LocalNodeState::EMPTY) {
             return Ok(());
         }
-        bounded(
-            "swarm leave",
-            docker.leave_swarm(Some(LeaveSwarmOptionsBuilder::new().force(force).build())),
-        )
-        .await
+        // Right after a demotion the node may still count itself a manager for a moment; a
+        // plain leave is refused then, so it is retried for a while.
+        let mut attempts = 0;
+        loop {
+            let result = bounded(
+                "swarm leave",
+                docker.leave_swarm(Some(LeaveSwarmOptionsBuilder::new().force(force).build())),
+            )
+            .await;
+            match result {
+                Err(e) if !force && e.contains("participating as a manager") && attempts < 30 => {
+                    attempts += 1;
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     pub async fn join_tokens(host: &str, rotate: bool) -> Result<JoinTokens, String> {
@@ -332,7 +344,24 @@ pub mod swarm {
             "update node",
             docker.update_node(&req.swarm_node_id, spec, options),
         )
-        .await
+        .await?;
+        // A role change takes effect through Raft; answer once it has, so the next step (e.g. a
+        // plain leave after a demotion) sees it.
+        if let Some(role) = req.role {
+            for _ in 0..60 {
+                let node = bounded("inspect node", docker.inspect_node(&req.swarm_node_id)).await?;
+                let is_manager = node.manager_status.is_some();
+                if is_manager == (role == SwarmRole::Manager) {
+                    return Ok(());
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            return Err(format!(
+                "the node's role did not become {} within 30 s",
+                role.as_str()
+            ));
+        }
+        Ok(())
     }
 
     pub async fn remove_node(host: &str, swarm_node_id: &str) -> Result<(), String> {

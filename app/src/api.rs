@@ -234,3 +234,32 @@ pub async fn delete_network(id: String, name: String) -> Result<(), AppError> {
         .await
         .map_err(fail)
 }
+
+#[server(endpoint = "add_cluster_node", input = leptos::server_fn::codec::Json)]
+pub async fn add_cluster_node(
+    id: String,
+    draft: domain::cluster::MemberDraft,
+) -> Result<(), AppError> {
+    let (panel, actor) = actor().await?;
+    panel
+        .clusters
+        .add_node(&actor, &id, draft)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "remove_cluster_node")]
+pub async fn remove_cluster_node(id: String, node_id: String) -> Result<(), AppError> {
+    let (panel, actor) = actor().await?;
+    panel
+        .clusters
+        .remove_node(&actor, &id, &node_id)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "edit_cluster", input = leptos::server_fn::codec::Json)]
+pub async fn edit_cluster(id: String, edit: domain::cluster::ClusterEdit) -> Result<(), AppError> {
+    let (panel, actor) = actor().await?;
+    panel.clusters.edit(&actor, &id, edit).await.map_err(fail)
+}

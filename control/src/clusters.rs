@@ -1,7 +1,7 @@
 //! Cluster use cases: candidates, create, list, details, retry, delete, join tokens.
 use domain::cluster::{
-    Candidate, ClusterDetail, ClusterDraft, ClusterSummary, Definition, MemberView, NodeAction,
-    NodeLabel, SwarmRole, VipView,
+    Candidate, ClusterDetail, ClusterDraft, ClusterEdit, ClusterSummary, Definition, MemberDraft,
+    MemberView, NodeAction, NodeLabel, SwarmRole, VipView,
 };
 use domain::event::UiEvent;
 use domain::health::{self, Availability, Lifecycle, MemberState};
@@ -579,6 +579,219 @@ impl Clusters {
             .await?;
         self.events.publish(UiEvent::Cluster { id: id.to_owned() });
         Ok(())
+    }
+
+    /// Adds an eligible node to a running cluster (join, labels, KeepAlived) as a workflow.
+    pub async fn add_node(
+        &self,
+        actor: &Actor,
+        id: &str,
+        draft: MemberDraft,
+    ) -> Result<(), ControlError> {
+        actor.require(Permission::Operate)?;
+        let g = self.idle_active(id).await?;
+        let candidates = self.candidates(actor).await?;
+        let spec = draft
+            .validate_addition(&candidates, &g.definition)
+            .map_err(ControlError::Invalid)?;
+        let hostname = candidates
+            .iter()
+            .find(|c| c.node_id == spec.node_id)
+            .map(|c| c.hostname.clone())
+            .unwrap_or_default();
+        let row = MemberRow {
+            node_id: spec.node_id.clone(),
+            cluster_id: id.to_owned(),
+            position: 0,
+            role: spec.role.as_str().into(),
+            labels: serde_json::to_string(&spec.labels).unwrap_or_else(|_| "[]".into()),
+            interface: spec.interface.clone(),
+            vip: spec.vip,
+            swarm_node_id: None,
+            address: None,
+        };
+        let plan = PlanMember {
+            node_id: &spec.node_id,
+            hostname: &hostname,
+            role: spec.role,
+            has_labels: !spec.labels.is_empty(),
+            vip: spec.vip,
+        };
+        let workflow = orchestrator::new_workflow(
+            id,
+            "add-node",
+            &orchestrator::add_plan(&plan, !g.vips.is_empty()),
+        );
+        match self.store.add_member(&row, &workflow).await {
+            Err(e) if e.is_unique_violation() => {
+                return Err(ControlError::Conflict(format!(
+                    "{hostname} joined another cluster meanwhile."
+                )));
+            }
+            other => other?,
+        }
+        self.store
+            .audit(
+                &actor.username,
+                "cluster.node.add",
+                Some(id),
+                Some(&hostname),
+            )
+            .await?;
+        self.events.publish(UiEvent::Cluster { id: id.to_owned() });
+        self.orchestrator.spawn(workflow.id);
+        Ok(())
+    }
+
+    /// Removes a node from a running cluster. Refuses to remove the last node, the last manager
+    /// or a manager whose departure would lose quorum.
+    pub async fn remove_node(
+        &self,
+        actor: &Actor,
+        id: &str,
+        node_id: &str,
+    ) -> Result<(), ControlError> {
+        actor.require(Permission::Operate)?;
+        let g = self.idle_active(id).await?;
+        let (member, node) = g
+            .members
+            .iter()
+            .find(|(m, _)| m.node_id == node_id)
+            .ok_or(ControlError::NotFound("Cluster node"))?;
+        if g.members.len() == 1 {
+            return Err(ControlError::Conflict(
+                "It is the cluster's only node: delete the cluster instead.".into(),
+            ));
+        }
+        let presence = self.gateway.presence();
+        let role = parse_role(&member.role);
+        if role == SwarmRole::Manager {
+            let managers: Vec<&MemberRow> = g
+                .members
+                .iter()
+                .map(|(m, _)| m)
+                .filter(|m| parse_role(&m.role) == SwarmRole::Manager)
+                .collect();
+            let up = |m: &MemberRow| {
+                presence.contains_key(&m.node_id)
+                    && g.snapshot.as_ref().is_some_and(|s| {
+                        s.nodes.iter().any(|n| {
+                            Some(&n.id) == m.swarm_node_id.as_ref()
+                                && (n.leader || n.reachability.as_deref() == Some("reachable"))
+                        })
+                    })
+            };
+            let reachable = managers.iter().filter(|m| up(m)).count();
+            health::check_manager_leaves(managers.len(), reachable, up(member))
+                .map_err(ControlError::Conflict)?;
+        }
+        let hostname = node
+            .as_ref()
+            .map(|n| n.hostname.clone())
+            .unwrap_or_else(|| node_id.to_owned());
+        let plan = PlanMember {
+            node_id,
+            hostname: &hostname,
+            role,
+            has_labels: false,
+            vip: member.vip,
+        };
+        let steps =
+            orchestrator::remove_plan(&plan, presence.contains_key(node_id), !g.vips.is_empty());
+        let workflow = orchestrator::new_workflow(id, "remove-node", &steps);
+        self.store.add_workflow(&workflow).await?;
+        self.store
+            .audit(
+                &actor.username,
+                "cluster.node.remove",
+                Some(id),
+                Some(&hostname),
+            )
+            .await?;
+        self.events.publish(UiEvent::Cluster { id: id.to_owned() });
+        self.orchestrator.spawn(workflow.id);
+        Ok(())
+    }
+
+    /// Renames the cluster and changes its synctime (pushing the new KeepAlived configuration).
+    pub async fn edit(
+        &self,
+        actor: &Actor,
+        id: &str,
+        edit: ClusterEdit,
+    ) -> Result<(), ControlError> {
+        actor.require(Permission::Operate)?;
+        let mut g = self.idle_active(id).await?;
+        let (name, synctime_cs) = edit.validate().map_err(ControlError::Invalid)?;
+        if !name.eq_ignore_ascii_case(&g.cluster.name)
+            && self.store.cluster_name_taken(&name).await?
+        {
+            return Err(ControlError::Invalid(vec![ValidationError::new(
+                "name",
+                format!("a cluster named {name} exists"),
+            )]));
+        }
+        let synctime_changed = synctime_cs != g.definition.synctime_cs;
+        g.definition.name = name.clone();
+        g.definition.synctime_cs = synctime_cs;
+        let definition = serde_json::to_string(&g.definition)
+            .map_err(|e| ControlError::Corrupt(e.to_string()))?;
+        self.store.update_cluster(id, &name, &definition).await?;
+        self.store
+            .audit(&actor.username, "cluster.edit", Some(id), Some(&name))
+            .await?;
+        if synctime_changed && !g.vips.is_empty() {
+            let names: Vec<String> = g
+                .members
+                .iter()
+                .map(|(m, n)| {
+                    n.as_ref()
+                        .map(|n| n.hostname.clone())
+                        .unwrap_or_else(|| m.node_id.clone())
+                })
+                .collect();
+            let plan: Vec<PlanMember<'_>> = g
+                .members
+                .iter()
+                .zip(&names)
+                .map(|((m, _), h)| PlanMember {
+                    node_id: &m.node_id,
+                    hostname: h,
+                    role: parse_role(&m.role),
+                    has_labels: false,
+                    vip: m.vip,
+                })
+                .collect();
+            let workflow =
+                orchestrator::new_workflow(id, "update-vips", &orchestrator::vips_plan(&plan));
+            self.store.add_workflow(&workflow).await?;
+            self.orchestrator.spawn(workflow.id);
+        }
+        self.events.publish(UiEvent::Cluster { id: id.to_owned() });
+        Ok(())
+    }
+
+    /// An active cluster with no workflow running.
+    async fn idle_active(&self, id: &str) -> Result<Gathered, ControlError> {
+        let cluster = self
+            .store
+            .cluster(id)
+            .await?
+            .ok_or(ControlError::NotFound("Cluster"))?;
+        if cluster.phase != "active" {
+            return Err(ControlError::Conflict(
+                "The cluster is not active (it is being built, deleted or failed).".into(),
+            ));
+        }
+        if let Some(w) = self.store.latest_workflow(id).await?
+            && w.status == "running"
+        {
+            return Err(ControlError::Conflict(format!(
+                "Wait for the running {} operation to finish.",
+                w.kind
+            )));
+        }
+        self.gather(cluster).await
     }
 
     /// Creates an overlay network on the cluster (its subnet, if given, inside the cluster's pools).

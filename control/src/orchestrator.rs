@@ -30,14 +30,37 @@ pub const STEP_TIMEOUT: Duration = Duration::from_secs(90);
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
-    Init { node_id: String },
-    Join { node_id: String },
-    Label { node_id: String },
-    Vips { node_id: String },
+    Init {
+        node_id: String,
+    },
+    Join {
+        node_id: String,
+    },
+    Label {
+        node_id: String,
+    },
+    Vips {
+        node_id: String,
+    },
     Activate,
-    StopVips { node_id: String },
-    Demote { node_id: String },
-    Leave { node_id: String, force: bool },
+    StopVips {
+        node_id: String,
+    },
+    Demote {
+        node_id: String,
+    },
+    Leave {
+        node_id: String,
+        force: bool,
+    },
+    /// Remove a node's entry from the swarm (through a manager).
+    Unregister {
+        node_id: String,
+    },
+    /// Drop a node from the cluster's members.
+    ForgetMember {
+        node_id: String,
+    },
     Forget,
 }
 
@@ -170,6 +193,93 @@ pub fn delete_plan(members: &[PlanMember<'_>], has_vips: bool) -> Vec<Step> {
     }
     steps.push(Step::new(Op::Forget, "Forget the cluster".into()));
     steps
+}
+
+/// Add a node to a running cluster: join, label, KeepAlived.
+pub fn add_plan(m: &PlanMember<'_>, has_vips: bool) -> Vec<Step> {
+    let mut steps = vec![Step::new(
+        Op::Join {
+            node_id: m.node_id.into(),
+        },
+        format!("Join {} as {}", m.hostname, m.role.as_str()),
+    )];
+    if m.has_labels {
+        steps.push(Step::new(
+            Op::Label {
+                node_id: m.node_id.into(),
+            },
+            format!("Label {}", m.hostname),
+        ));
+    }
+    if has_vips && m.vip {
+        steps.push(Step::new(
+            Op::Vips {
+                node_id: m.node_id.into(),
+            },
+            format!("Start KeepAlived on {}", m.hostname),
+        ));
+    }
+    steps
+}
+
+/// Remove a node: stop its KeepAlived, demote it, let it leave, drop its swarm entry, forget it.
+/// A node that is offline cannot act itself: only the swarm-side steps run.
+pub fn remove_plan(m: &PlanMember<'_>, online: bool, has_vips: bool) -> Vec<Step> {
+    let mut steps = vec![];
+    if online && has_vips && m.vip {
+        steps.push(Step::new(
+            Op::StopVips {
+                node_id: m.node_id.into(),
+            },
+            format!("Stop KeepAlived on {}", m.hostname),
+        ));
+    }
+    if m.role == SwarmRole::Manager {
+        steps.push(Step::new(
+            Op::Demote {
+                node_id: m.node_id.into(),
+            },
+            format!("Demote {}", m.hostname),
+        ));
+    }
+    if online {
+        steps.push(Step::new(
+            Op::Leave {
+                node_id: m.node_id.into(),
+                force: false,
+            },
+            format!("{} leaves the swarm", m.hostname),
+        ));
+    }
+    steps.push(Step::new(
+        Op::Unregister {
+            node_id: m.node_id.into(),
+        },
+        format!("Remove {} from the swarm's node list", m.hostname),
+    ));
+    steps.push(Step::new(
+        Op::ForgetMember {
+            node_id: m.node_id.into(),
+        },
+        format!("Forget {} in this cluster", m.hostname),
+    ));
+    steps
+}
+
+/// Push the VIP configuration again (after the cluster's synctime changed).
+pub fn vips_plan(members: &[PlanMember<'_>]) -> Vec<Step> {
+    members
+        .iter()
+        .filter(|m| m.vip)
+        .map(|m| {
+            Step::new(
+                Op::Vips {
+                    node_id: m.node_id.into(),
+                },
+                format!("Update KeepAlived on {}", m.hostname),
+            )
+        })
+        .collect()
 }
 
 pub fn view(w: &WorkflowRow) -> WorkflowView {
@@ -487,6 +597,22 @@ impl Orchestrator {
                 .command(node_id, Command::SwarmLeave { force: *force })
                 .await
                 .map(|_| ()),
+            Op::Unregister { node_id } => {
+                let m = member(node_id)?;
+                let Some(swarm_node_id) = m.swarm_node_id.clone() else {
+                    return Ok(());
+                };
+                self.on_manager(
+                    &members,
+                    Some(node_id),
+                    Command::NodeRemove { swarm_node_id },
+                )
+                .await
+                .map(|_| ())
+            }
+            Op::ForgetMember { node_id } => {
+                self.store.delete_member(node_id).await.map_err(internal)
+            }
             Op::Forget => self
                 .store
                 .delete_cluster(cluster_id)

@@ -541,6 +541,77 @@ pub fn warnings(spec: &ClusterSpec) -> Vec<String> {
     w
 }
 
+impl MemberDraft {
+    /// One node's choices against what the panel knows of it (eligibility, labels, interface);
+    /// problems are keyed `members.<node id>.<field>`.
+    pub fn validate(&self, candidates: &[Candidate]) -> Result<MemberSpec, Vec<ValidationError>> {
+        let mut e = vec![];
+        let field = |f: &str| format!("members.{}.{f}", self.node_id);
+        let Some(c) = candidates.iter().find(|c| c.node_id == self.node_id) else {
+            return Err(vec![ValidationError::new(field("node"), "unknown node")]);
+        };
+        if let Some(why) = c.ineligible() {
+            return Err(vec![ValidationError::new(
+                field("node"),
+                format!("{} cannot join: {why}", c.hostname),
+            )]);
+        }
+        let labels = parse_labels(&self.labels)
+            .map_err(|msg| err(&mut e, field("labels"), msg))
+            .ok();
+        let interface = self.interface.trim();
+        if c.address_on(interface).is_none() {
+            let names: Vec<&str> = c.usable_interfaces().into_iter().map(|(n, _)| n).collect();
+            err(
+                &mut e,
+                field("interface"),
+                format!(
+                    "{} has no IPv4 address on \"{interface}\" (has: {})",
+                    c.hostname,
+                    names.join(", ")
+                ),
+            );
+        }
+        match labels {
+            Some(labels) if e.is_empty() => Ok(MemberSpec {
+                node_id: self.node_id.clone(),
+                role: self.role,
+                labels,
+                interface: interface.to_owned(),
+                vip: self.vip,
+            }),
+            _ => Err(e),
+        }
+    }
+
+    /// A node added to an existing cluster: its own checks plus the cluster's pools against the
+    /// node's networks.
+    pub fn validate_addition(
+        &self,
+        candidates: &[Candidate],
+        definition: &Definition,
+    ) -> Result<MemberSpec, Vec<ValidationError>> {
+        let spec = self.validate(candidates)?;
+        let mut e = vec![];
+        if let Some(c) = candidates.iter().find(|c| c.node_id == self.node_id) {
+            for pool in &definition.pools {
+                if let Some(n) = c.networks().into_iter().find(|n| n.overlaps(pool)) {
+                    err(
+                        &mut e,
+                        format!("members.{}.node", self.node_id),
+                        format!(
+                            "{}'s network {} overlaps the cluster's pool {pool}",
+                            c.hostname,
+                            n.as_network()
+                        ),
+                    );
+                }
+            }
+        }
+        if e.is_empty() { Ok(spec) } else { Err(e) }
+    }
+}
+
 impl ClusterDraft {
     /// The whole wizard against what the panel knows of the chosen nodes. Run in the browser for
     /// inline messages and again on the server, where `candidates` are fresh.
@@ -558,42 +629,9 @@ impl ClusterDraft {
                 err(&mut e, field("node"), "this node is chosen twice");
                 continue;
             }
-            let Some(c) = candidates.iter().find(|c| c.node_id == m.node_id) else {
-                err(&mut e, field("node"), "unknown node");
-                continue;
-            };
-            if let Some(why) = c.ineligible() {
-                err(
-                    &mut e,
-                    field("node"),
-                    format!("{} cannot join: {why}", c.hostname),
-                );
-                continue;
-            }
-            let labels = parse_labels(&m.labels)
-                .map_err(|msg| err(&mut e, field("labels"), msg))
-                .ok();
-            let interface = m.interface.trim();
-            if c.address_on(interface).is_none() {
-                let names: Vec<&str> = c.usable_interfaces().into_iter().map(|(n, _)| n).collect();
-                err(
-                    &mut e,
-                    field("interface"),
-                    format!(
-                        "{} has no IPv4 address on \"{interface}\" (has: {})",
-                        c.hostname,
-                        names.join(", ")
-                    ),
-                );
-            }
-            if let Some(labels) = labels {
-                members.push(MemberSpec {
-                    node_id: m.node_id.clone(),
-                    role: m.role,
-                    labels,
-                    interface: interface.to_owned(),
-                    vip: m.vip,
-                });
+            match m.validate(candidates) {
+                Ok(spec) => members.push(spec),
+                Err(problems) => e.extend(problems),
             }
         }
         if !self.members.is_empty() && !self.members.iter().any(|m| m.role == SwarmRole::Manager) {
@@ -913,6 +951,26 @@ mod tests {
     }
 
     #[test]
+    fn an_added_node_is_checked_against_the_cluster() {
+        let def = good().validate().expect("valid");
+        let cands = [candidate("4", "10.77.0.14"), candidate("5", "10.200.3.4")];
+        assert!(
+            member("4", SwarmRole::Worker)
+                .validate_addition(&cands, &def)
+                .is_ok()
+        );
+        let clash = member("5", SwarmRole::Worker)
+            .validate_addition(&cands, &def)
+            .expect_err("overlap");
+        assert_eq!(clash[0].field, "members.5.node");
+        let mut bad = member("4", SwarmRole::Worker);
+        bad.labels = "x".into();
+        bad.interface = "wlan0".into();
+        let problems = bad.validate_addition(&cands, &def).expect_err("bad");
+        assert_eq!(problems.len(), 2);
+    }
+
+    #[test]
     fn pools_must_not_overlap_the_nodes_networks_and_vips_must_be_reachable() {
         let cands = [candidate("1", "10.77.0.11")];
         let mut draft = ClusterDraft {
@@ -1053,4 +1111,29 @@ pub enum NodeAction {
     Labels {
         labels: String,
     },
+}
+
+/// What can change on an existing cluster. Pools, subnet size and ports are fixed when the swarm
+/// is created (Docker cannot change them), VIP addresses come with the cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterEdit {
+    pub name: String,
+    pub synctime: String,
+}
+
+impl ClusterEdit {
+    /// The new name and synctime (centiseconds).
+    pub fn validate(&self) -> Result<(String, u16), Vec<ValidationError>> {
+        let mut e = vec![];
+        let name = parse_cluster_name(&self.name)
+            .map_err(|m| err(&mut e, "name", m))
+            .ok();
+        let synctime = parse_synctime(&self.synctime)
+            .map_err(|m| err(&mut e, "synctime", m))
+            .ok();
+        match (name, synctime) {
+            (Some(n), Some(s)) => Ok((n, s)),
+            _ => Err(e),
+        }
+    }
 }

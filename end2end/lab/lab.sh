@@ -14,6 +14,7 @@
 #   lab.sh crash NODE                power loss: link down, every process and container killed
 #   lab.sh revive NODE               link up, dockerd and agent started again
 #   lab.sh docker NODE ARGS...       run the docker CLI against a node's engine
+#   lab.sh keepalived-conf NODE      the KeepAlived configuration the node's agent wrote
 #   lab.sh ps NODE                   names of the processes in a node's network namespace
 #   lab.sh status                    what is running
 #   lab.sh down                      stop everything and remove every trace
@@ -328,6 +329,7 @@ case "${1:-}" in
   stop-agent) shift; cmd_stop_agent "$@" ;;
   start-agent) shift; cmd_start_agent "$@" ;;
   image) cmd_image ;;
+  keepalived-conf) shift; cat "$STATE/$1/agent/keepalived/keepalived.conf" 2>/dev/null || true ;;
   ps) shift; pids=$(ip netns pids "$(ns "$1")" | tr '\n' ','); [ -z "$pids" ] || ps -o comm= -p "${pids%,}" ;;
   vip-holders) shift; cmd_vip_holders "$@" ;;
   failover) shift; cmd_failover "$@" ;;

@@ -263,6 +263,60 @@ test.describe.serial("clusters", () => {
     await expect.poll(() => onSwarm("network", "ls", "--format", "{{.Name}}"), { timeout: 20_000 }).not.toContain("backend");
   });
 
+  test("a node is removed from and added to the running cluster, and the cluster is edited", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    await openCluster(page, "line-3");
+    const onSwarm = (...args: string[]) => {
+      for (const n of ["n1", "n2"]) {
+        try {
+          return lab("docker", n, ...args);
+        } catch {
+          /* next manager */
+        }
+      }
+      throw new Error(`no manager answered ${args.join(" ")}`);
+    };
+
+    // Remove edge-3 (a manager; the other two are up, so quorum holds).
+    const edge3 = page.locator('[data-testid="member"][data-hostname="edge-3"]');
+    await edge3.getByRole("button", { name: "Remove" }).click();
+    await expect(page.getByRole("dialog")).toContainText("edge-3 leaves the swarm");
+    await page.getByTestId("confirm").click();
+    await expect(edge3).toHaveCount(0, { timeout: 90_000 });
+    await expect.poll(() => lab("docker", "n3", "info", "--format", "{{.Swarm.LocalNodeState}}")).toBe("inactive");
+    await expect.poll(() => onSwarm("node", "ls", "--format", "{{.Hostname}}").split("\n").sort()).toEqual(["edge-1", "edge-2"]);
+    expect(lab("ps", "n3")).not.toContain("keepalived");
+    expect(holders()).not.toContain("n3");
+
+    // Add it back as a worker with a label.
+    await page.locator("#add-node").selectOption({ label: "edge-3" });
+    await page.locator("#add-labels").fill("zone=c");
+    await page.getByRole("button", { name: "Add node" }).click();
+    await expect(edge3).toBeVisible({ timeout: 30_000 });
+    await expect(edge3.getByTestId("role")).toHaveText("Worker", { timeout: 90_000 });
+    await expect(page.getByTestId("cluster-health")).toHaveAttribute("data-health", "Healthy", { timeout: 90_000 });
+    expect(onSwarm("node", "inspect", "edge-3", "--format", "{{.Spec.Role}} {{json .Spec.Labels}}")).toBe('worker {"zone":"c"}');
+    await expect.poll(() => lab("ps", "n3")).toContain("keepalived");
+
+    // Edit: a new name and a slower advertisement interval reach every KeepAlived.
+    await page.getByTestId("edit-cluster").click();
+    await page.getByLabel("Cluster name").fill("line 3");
+    await page.getByRole("button", { name: "Save" }).click();
+    await expect(page.getByTestId("error-edit_name")).toContainText("letters, digits");
+    await page.getByLabel("Cluster name").fill("line-3b");
+    await page.getByLabel("Synctime (seconds)").fill("0.2");
+    await page.getByRole("button", { name: "Save" }).click();
+    await expect(page.getByTestId("cluster-name")).toHaveText("line-3b");
+    for (const n of ["n1", "n2", "n3"]) {
+      await expect.poll(() => lab("keepalived-conf", n), { timeout: 60_000 }).toContain("advert_int 0.20");
+    }
+    await expect(page.getByTestId("progress")).toHaveCount(0, { timeout: 30_000 });
+    await page.getByTestId("edit-cluster").click();
+    await page.getByLabel("Cluster name").fill("line-3");
+    await page.getByRole("button", { name: "Save" }).click();
+    await expect(page.getByTestId("cluster-name")).toHaveText("line-3");
+  });
+
   test("deleting the cluster leaves standalone nodes: no swarm, no KeepAlived, no VIP", async ({ page }) => {
     await login(page, "admin", ADMIN_PASSWORD);
     await openCluster(page, "line-3");

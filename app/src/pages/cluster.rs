@@ -11,6 +11,7 @@ use crate::components::{
     BUTTON_SECONDARY, Badge, Can, Card, ConfirmDialog, ErrorBox, TABLE, TD, TH,
 };
 use crate::live::{use_live, use_toasts};
+use crate::pages::cluster_nodes::{AddNode, EditCluster, MembershipState};
 use crate::pages::clusters::health_tone;
 use crate::pages::networks::Networks;
 
@@ -27,6 +28,7 @@ pub struct PageState {
     /// (node id, labels being edited).
     pub editing_labels: RwSignal<Option<(String, String)>>,
     pub networks: crate::pages::networks::NetworkState,
+    pub membership: MembershipState,
 }
 
 impl PageState {
@@ -42,6 +44,7 @@ impl PageState {
             confirm_delete: RwSignal::new(None),
             editing_labels: RwSignal::new(None),
             networks: crate::pages::networks::NetworkState::new(),
+            membership: MembershipState::new(),
         };
         let report = move |result: Option<Result<(), AppError>>, done: &'static str| match result {
             Some(Ok(())) => {
@@ -121,6 +124,14 @@ fn Detail(detail: ClusterDetail, state: PageState) -> impl IntoView {
         detail.leader.is_some(),
     );
     let rows = detail.members.clone();
+    let membership = state.membership;
+    let (edit_name, edit_synctime) = (s.name.clone(), detail.definition.synctime_cs);
+    let has_vips = !s.vips.is_empty();
+    let idle = !busy
+        && s.health != Health::Deleting
+        && s.health != Health::Creating
+        && s.health != Health::Error;
+    let cluster_id_for_forms = s.id.clone();
     view! {
         <div class="flex items-start justify-between gap-4 mb-6">
             <div>
@@ -135,6 +146,20 @@ fn Detail(detail: ClusterDetail, state: PageState) -> impl IntoView {
                     <Can permission=Permission::Operate>
                         <button class=BUTTON_SECONDARY data-testid="retry" on:click=move |_| { retry.dispatch(api::RetryCluster { id: id.get_value() }); }>"Retry"</button>
                     </Can>
+                })}
+                {idle.then(|| {
+                    let edit_name = edit_name.clone();
+                    view! {
+                        <Can permission=Permission::Operate>
+                            {
+                                let edit_name = edit_name.clone();
+                                view! {
+                                    <button class=BUTTON_SECONDARY data-testid="edit-cluster"
+                                        on:click=move |_| membership.open_edit(edit_name.clone(), edit_synctime)>"Edit"</button>
+                                }
+                            }
+                        </Can>
+                    }
                 })}
                 {(!busy && s.health != Health::Deleting).then(|| {
                     let name = name.clone();
@@ -152,9 +177,23 @@ fn Detail(detail: ClusterDetail, state: PageState) -> impl IntoView {
                 })}
             </div>
         </div>
+        {
+            let id = cluster_id_for_forms.clone();
+            view! {
+                <Show when=move || membership.editing.get()>
+                    <div class="mb-6"><EditCluster id=id.clone() state=membership/></div>
+                </Show>
+            }
+        }
         {detail.workflow.clone().filter(|w| w.status != "done").map(|w| view! {
             <div class="mb-6">
-                <Card title=if w.kind == "delete" { "Deleting" } else { "Building the cluster" }>
+                <Card title=match w.kind.as_str() {
+                    "delete" => "Deleting",
+                    "add-node" => "Adding a node",
+                    "remove-node" => "Removing a node",
+                    "update-vips" => "Updating KeepAlived",
+                    _ => "Building the cluster",
+                }>
                     <ol class="space-y-1 text-sm" data-testid="progress">
                         {w.steps.into_iter().map(|step| {
                             let (mark, class) = match step.state {
@@ -234,7 +273,19 @@ fn Detail(detail: ClusterDetail, state: PageState) -> impl IntoView {
                     </tbody>
                 </table>
             </div>
+            {idle.then(|| view! {
+                <Can permission=Permission::Operate>
+                    <AddNode id=cluster_id_for_forms.clone() state=membership has_vips/>
+                </Can>
+            })}
         </Card>
+        <ConfirmDialog
+            subject=membership.confirm_remove
+            title="Remove this node from the cluster?"
+            action_label="Remove node"
+            explain=|name: String| format!("{name} leaves the swarm (its tasks move to other nodes) and its KeepAlived stops. It becomes a standalone node.")
+            on_confirm=move |node_id: String| { membership.remove.dispatch(api::RemoveClusterNode { id: id.get_value(), node_id }); }
+        />
         <ConfirmDialog
             subject=confirm
             title="Delete this cluster?"
@@ -270,6 +321,7 @@ fn member_row(m: MemberView, cluster_id: String, state: PageState) -> impl IntoV
     let is_editing =
         move || editing.with(|e| e.as_ref().is_some_and(|(n, _)| *n == node.get_value()));
     let current_labels = labels_text(&m.labels);
+    let host_for_remove = m.hostname.clone();
     let is_manager = m.role == SwarmRole::Manager;
     let current_availability = m.swarm.as_ref().map(|v| v.availability);
     let swarm = m.swarm.clone();
@@ -303,6 +355,7 @@ fn member_row(m: MemberView, cluster_id: String, state: PageState) -> impl IntoV
                 <Can permission=Permission::Operate>
                     {
                         let current_labels = current_labels.clone();
+                        let host_for_remove = host_for_remove.clone();
                         view! {
                             <div class="flex flex-wrap items-center gap-2">
                                 <select aria-label="Availability" class="rounded-md border border-slate-300 px-2 py-1 text-xs"
@@ -320,6 +373,8 @@ fn member_row(m: MemberView, cluster_id: String, state: PageState) -> impl IntoV
                                     {if is_manager { "Demote" } else { "Promote" }}
                                 </button>
                                 <button class="text-xs text-sky-700 hover:underline" on:click=move |_| editing.set(Some((node.get_value(), current_labels.clone())))>"Labels"</button>
+                                <button class="text-xs text-rose-700 hover:underline"
+                                    on:click=move |_| state.membership.confirm_remove.set(Some((node.get_value(), host_for_remove.clone())))>"Remove"</button>
                             </div>
                         }
                     }

@@ -1,6 +1,7 @@
 pub mod account;
 pub mod cluster;
 pub mod cluster_new;
+pub mod cluster_nodes;
 pub mod clusters;
 pub mod keys;
 pub mod login;

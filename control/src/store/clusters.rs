@@ -221,6 +221,56 @@ impl Store {
         Ok(())
     }
 
+    /// Adds a member to an existing cluster together with the workflow that joins it.
+    pub async fn add_member(
+        &self,
+        m: &MemberRow,
+        workflow: &WorkflowRow,
+    ) -> Result<(), ControlError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO cluster_members (node_id, cluster_id, position, role, labels, interface, vip) \
+             VALUES ($1, $2, (SELECT COALESCE(MAX(position), -1) + 1 FROM cluster_members WHERE cluster_id = $2), $3, $4, $5, $6)",
+        )
+        .bind(&m.node_id)
+        .bind(&m.cluster_id)
+        .bind(&m.role)
+        .bind(&m.labels)
+        .bind(&m.interface)
+        .bind(m.vip)
+        .execute(&mut *tx)
+        .await?;
+        insert_workflow(&mut tx, workflow, crate::secret::now_ms()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_member(&self, node_id: &str) -> Result<(), ControlError> {
+        sqlx::query("DELETE FROM cluster_members WHERE node_id = $1")
+            .bind(node_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Renames a cluster and stores its edited definition.
+    pub async fn update_cluster(
+        &self,
+        id: &str,
+        name: &str,
+        definition: &str,
+    ) -> Result<(), ControlError> {
+        sqlx::query("UPDATE clusters SET name = $1, name_key = $2, definition = $3, updated_at = $4 WHERE id = $5")
+            .bind(name)
+            .bind(name.to_lowercase())
+            .bind(definition)
+            .bind(crate::secret::now_ms())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     pub async fn set_member_role(&self, node_id: &str, role: &str) -> Result<(), ControlError> {
         sqlx::query("UPDATE cluster_members SET role = $1 WHERE node_id = $2")
             .bind(role)

@@ -1,0 +1,261 @@
+//! Adding a node to a running cluster, removing one, and editing the cluster.
+use domain::cluster::{Candidate, ClusterEdit, MemberDraft, SwarmRole, problem};
+use domain::{AppError, ValidationError};
+use leptos::prelude::*;
+
+use crate::api;
+use crate::components::{BUTTON, BUTTON_SECONDARY, Card, ErrorBox, Field};
+use crate::live::{use_live, use_toasts};
+
+fn problems_of(e: Option<Result<(), AppError>>) -> Vec<ValidationError> {
+    match e {
+        Some(Err(AppError::Invalid(v))) => v,
+        Some(Err(AppError::Validation(v))) => vec![v],
+        _ => vec![],
+    }
+}
+
+fn other_error(e: Option<Result<(), AppError>>) -> Option<AppError> {
+    e.and_then(Result::err)
+        .filter(|e| !matches!(e, AppError::Invalid(_) | AppError::Validation(_)))
+}
+
+/// Actions and forms for membership and editing; kept above the live-refreshed part of the page.
+#[derive(Clone, Copy)]
+pub struct MembershipState {
+    pub add: ServerAction<api::AddClusterNode>,
+    pub remove: ServerAction<api::RemoveClusterNode>,
+    pub edit: ServerAction<api::EditCluster>,
+    pub confirm_remove: RwSignal<Option<(String, String)>>,
+    pub editing: RwSignal<bool>,
+    edit_name: RwSignal<String>,
+    edit_synctime: RwSignal<String>,
+    add_node: RwSignal<String>,
+    add_role: RwSignal<String>,
+    add_labels: RwSignal<String>,
+    add_interface: RwSignal<String>,
+    add_vip: RwSignal<bool>,
+}
+
+impl MembershipState {
+    pub fn new() -> Self {
+        let toasts = use_toasts();
+        let live = use_live();
+        let s = Self {
+            add: ServerAction::new(),
+            remove: ServerAction::new(),
+            edit: ServerAction::new(),
+            confirm_remove: RwSignal::new(None),
+            editing: RwSignal::new(false),
+            edit_name: RwSignal::new(String::new()),
+            edit_synctime: RwSignal::new(String::new()),
+            add_node: RwSignal::new(String::new()),
+            add_role: RwSignal::new("worker".into()),
+            add_labels: RwSignal::new(String::new()),
+            add_interface: RwSignal::new(String::new()),
+            add_vip: RwSignal::new(true),
+        };
+        Effect::new(move |_| match s.add.value().get() {
+            Some(Ok(())) => {
+                toasts.success("Adding the node.");
+                s.add_node.set(String::new());
+                s.add_labels.set(String::new());
+                live.clusters.update(|n| *n += 1);
+            }
+            other => {
+                if let Some(e) = other_error(other) {
+                    toasts.error(&e)
+                }
+            }
+        });
+        Effect::new(move |_| match s.remove.value().get() {
+            Some(Ok(())) => {
+                toasts.success("Removing the node.");
+                live.clusters.update(|n| *n += 1);
+            }
+            Some(Err(e)) => toasts.error(&e),
+            None => {}
+        });
+        Effect::new(move |_| match s.edit.value().get() {
+            Some(Ok(())) => {
+                toasts.success("Cluster updated.");
+                s.editing.set(false);
+                live.clusters.update(|n| *n += 1);
+            }
+            other => {
+                if let Some(e) = other_error(other) {
+                    toasts.error(&e)
+                }
+            }
+        });
+        s
+    }
+
+    pub fn open_edit(&self, name: String, synctime_cs: u16) {
+        self.edit_name.set(name);
+        self.edit_synctime
+            .set(format!("{}", f64::from(synctime_cs) / 100.0));
+        self.editing.set(true);
+    }
+}
+
+#[component]
+pub fn EditCluster(id: String, state: MembershipState) -> impl IntoView {
+    let id = StoredValue::new(id);
+    let touched = RwSignal::new(false);
+    let edit = move || ClusterEdit {
+        name: state.edit_name.get(),
+        synctime: state.edit_synctime.get(),
+    };
+    let problems = Memo::new(move |_| {
+        if touched.get() {
+            edit().validate().err().unwrap_or_default()
+        } else {
+            problems_of(state.edit.value().get())
+        }
+    });
+    let err = move |f: &'static str| {
+        Signal::derive(move || problem(&problems.get(), f).map(str::to_owned))
+    };
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        touched.set(true);
+        if edit().validate().is_ok() {
+            touched.set(false);
+            state.edit.dispatch(api::EditCluster {
+                id: id.get_value(),
+                edit: edit(),
+            });
+        }
+    };
+    view! {
+        <Card title="Edit cluster">
+            <form class="grid gap-4 md:grid-cols-[1fr_12rem_auto_auto] items-start" on:submit=submit data-testid="edit-cluster-form">
+                <Field label="Cluster name" name="edit_name" value=state.edit_name error=err("name")/>
+                <Field label="Synctime (seconds)" name="edit_synctime" value=state.edit_synctime error=err("synctime")/>
+                <button type="submit" class=format!("{BUTTON} md:mt-6") disabled=move || state.edit.pending().get()>"Save"</button>
+                <button type="button" class=format!("{BUTTON_SECONDARY} md:mt-6") on:click=move |_| state.editing.set(false)>"Cancel"</button>
+            </form>
+            <p class="mt-3 text-xs text-slate-500">"Address pools, subnet size and ports are fixed when the swarm is created."</p>
+        </Card>
+    }
+}
+
+#[component]
+pub fn AddNode(id: String, state: MembershipState, has_vips: bool) -> impl IntoView {
+    let candidates = Resource::new(|| (), |_| api::cluster_candidates());
+    let id = StoredValue::new(id);
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let list: Vec<Candidate> = match candidates.await {
+                    Ok(l) => l.into_iter().filter(|c| c.ineligible().is_none()).collect(),
+                    Err(e) => return view! { <ErrorBox error=e/> }.into_any(),
+                };
+                if list.is_empty() {
+                    return view! { <p class="mt-4 text-sm text-slate-500">"No other node can join: every online node is in a cluster."</p> }.into_any();
+                }
+                view! { <AddNodeForm id=id.get_value() list state has_vips/> }.into_any()
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn AddNodeForm(
+    id: String,
+    list: Vec<Candidate>,
+    state: MembershipState,
+    has_vips: bool,
+) -> impl IntoView {
+    let list = StoredValue::new(list);
+    let id = StoredValue::new(id);
+    let chosen = move || {
+        list.with_value(|l| {
+            l.iter()
+                .find(|c| c.node_id == state.add_node.get())
+                .cloned()
+        })
+    };
+    Effect::new(move |_| {
+        // Default the interface to the chosen node's first usable one.
+        if let Some(c) = chosen() {
+            let first = c
+                .usable_interfaces()
+                .first()
+                .map(|(n, _)| n.to_string())
+                .unwrap_or_default();
+            state.add_interface.set(first);
+        }
+    });
+    let draft = move || MemberDraft {
+        node_id: state.add_node.get(),
+        role: if state.add_role.get() == "manager" {
+            SwarmRole::Manager
+        } else {
+            SwarmRole::Worker
+        },
+        labels: state.add_labels.get(),
+        interface: state.add_interface.get(),
+        vip: has_vips && state.add_vip.get(),
+    };
+    let problems = move || problems_of(state.add.value().get());
+    let field_err = move |f: &'static str| {
+        Signal::derive(move || {
+            let node = state.add_node.get();
+            problem(&problems(), &format!("members.{node}.{f}")).map(str::to_owned)
+        })
+    };
+    let labels_err = field_err("labels");
+    let node_err = field_err("node");
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        if !state.add_node.get_untracked().is_empty() {
+            state.add.dispatch(api::AddClusterNode {
+                id: id.get_value(),
+                draft: draft(),
+            });
+        }
+    };
+    let select = "block w-full rounded-md border border-slate-300 px-2 py-2 text-sm";
+    view! {
+        <form class="mt-4 grid gap-3 md:grid-cols-[1fr_8rem_9rem_1fr_auto_auto] items-start" on:submit=submit data-testid="add-node-form">
+            <div class="space-y-1">
+                <label for="add-node" class="block text-xs font-medium text-slate-600">"Node to add"</label>
+                <select id="add-node" class=select on:change=move |ev| state.add_node.set(event_target_value(&ev))>
+                    <option value="" selected=move || state.add_node.get().is_empty()>"Choose a node…"</option>
+                    {list.get_value().into_iter().map(|c| view! { <option value=c.node_id.clone()>{c.hostname.clone()}</option> }).collect_view()}
+                </select>
+                {move || node_err.get().map(|m| view! { <p class="text-xs text-rose-700">{m}</p> })}
+            </div>
+            <div class="space-y-1">
+                <label for="add-role" class="block text-xs font-medium text-slate-600">"Role"</label>
+                <select id="add-role" class=select on:change=move |ev| state.add_role.set(event_target_value(&ev))>
+                    <option value="worker">"Worker"</option>
+                    <option value="manager">"Manager"</option>
+                </select>
+            </div>
+            <div class="space-y-1">
+                <label for="add-interface" class="block text-xs font-medium text-slate-600">"Interface"</label>
+                <select id="add-interface" class=select on:change=move |ev| state.add_interface.set(event_target_value(&ev))>
+                    {move || chosen().map(|c| c.usable_interfaces().into_iter().map(|(n, a)| {
+                        let n = n.to_string();
+                        view! { <option value=n.clone()>{format!("{n} ({a})")}</option> }
+                    }).collect_view())}
+                </select>
+            </div>
+            <div class="space-y-1">
+                <label for="add-labels" class="block text-xs font-medium text-slate-600">"Labels"</label>
+                <input id="add-labels" class=select placeholder="zone=d" prop:value=move || state.add_labels.get()
+                    on:input=move |ev| state.add_labels.set(event_target_value(&ev))/>
+                {move || labels_err.get().map(|m| view! { <p class="text-xs text-rose-700" data-testid="error-add-labels">{m}</p> })}
+            </div>
+            {has_vips.then(|| view! {
+                <label class="mt-6 flex items-center gap-1 text-sm text-slate-700">
+                    <input type="checkbox" prop:checked=move || state.add_vip.get() on:change=move |_| state.add_vip.update(|v| *v = !*v)/>"May hold VIPs"
+                </label>
+            })}
+            <button type="submit" class=format!("{BUTTON} mt-5") disabled=move || state.add.pending().get() || state.add_node.get().is_empty()>"Add node"</button>
+        </form>
+    }
+}
