@@ -9,12 +9,20 @@ use domain::node::{EngineFacts, SwarmFacts, SwarmState};
 /// Every Docker call is bounded: calls hang while a swarm has no Raft leader.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Swarm changes (init, join, leave) can take much longer than reads.
+pub const SWARM_CALL_TIMEOUT: Duration = Duration::from_secs(90);
+
 /// Connects to `host` (`unix:///path`), negotiating the API version with the daemon.
 pub async fn connect(host: &str) -> Result<Docker, String> {
+    connect_with(host, CALL_TIMEOUT).await
+}
+
+/// Like [`connect`], with the client's per-request timeout set to `timeout`.
+pub async fn connect_with(host: &str, timeout: Duration) -> Result<Docker, String> {
     let path = host
         .strip_prefix("unix://")
         .ok_or_else(|| format!("{host}: only unix:// sockets are supported"))?;
-    let docker = Docker::connect_with_unix(path, CALL_TIMEOUT.as_secs(), API_DEFAULT_VERSION)
+    let docker = Docker::connect_with_unix(path, timeout.as_secs(), API_DEFAULT_VERSION)
         .map_err(|e| e.to_string())?;
     tokio::time::timeout(CALL_TIMEOUT, docker.negotiate_version())
         .await
@@ -160,14 +168,18 @@ pub mod swarm {
         SwarmSnapshot,
     };
 
-    use super::{CALL_TIMEOUT, connect};
+    use super::{SWARM_CALL_TIMEOUT, connect_with};
+
+    async fn connect(host: &str) -> Result<Docker, String> {
+        connect_with(host, SWARM_CALL_TIMEOUT).await
+    }
 
     async fn bounded<T, E: std::fmt::Display>(
         what: &str,
         f: impl std::future::Future<Output = Result<T, E>>,
     ) -> Result<T, String> {
         // Joins and inits can take longer than plain reads.
-        tokio::time::timeout(CALL_TIMEOUT * 6, f)
+        tokio::time::timeout(SWARM_CALL_TIMEOUT, f)
             .await
             .map_err(|_| format!("{what}: the engine did not answer in time"))?
             .map_err(|e| format!("{what}: {e}"))

@@ -40,6 +40,8 @@ pub async fn collect(config: &Config) -> Result<NodeFacts, AgentError> {
         agent_version: AGENT_VERSION.to_owned(),
         firmware_version: firmware_version(&config.firmware_version_file),
         uptime_secs: uptime(&std::fs::read_to_string("/proc/uptime").unwrap_or_default()),
+        // Per network namespace, present once the ip_vs module is loaded.
+        ipvs: Path::new("/proc/net/ip_vs").exists(),
     })
 }
 
@@ -263,6 +265,7 @@ mod tests {
             agent_version: "v".into(),
             firmware_version: "f".into(),
             uptime_secs: 1,
+            ipvs: false,
         }
     }
 }

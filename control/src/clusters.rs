@@ -371,6 +371,13 @@ impl Clusters {
                 .as_ref()
                 .map(|s| s.networks.clone())
                 .unwrap_or_default(),
+            without_ipvs: g
+                .members
+                .iter()
+                .filter_map(|(_, n)| n.as_ref())
+                .filter(|n| n.facts().is_some_and(|f| !f.ipvs))
+                .map(|n| n.hostname.clone())
+                .collect(),
             definition: g.definition,
             members,
         })

@@ -25,7 +25,7 @@ use crate::vault::Vault;
 /// How long a step waits for an offline node to come back before it fails.
 pub const NODE_WAIT: Duration = Duration::from_secs(60);
 /// How long one agent command may take (a swarm join can be slow).
-pub const STEP_TIMEOUT: Duration = Duration::from_secs(90);
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(120);
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]

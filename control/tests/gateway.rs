@@ -82,6 +82,7 @@ fn facts(hostname: &str) -> NodeFacts {
         agent_version: "test".into(),
         firmware_version: "fw".into(),
         uptime_secs: 1,
+        ipvs: false,
     }
 }
 

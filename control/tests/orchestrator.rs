@@ -60,6 +60,7 @@ fn facts(host: &str, ip: &str) -> NodeFacts {
         agent_version: "test".into(),
         firmware_version: "fw".into(),
         uptime_secs: 1,
+        ipvs: false,
     }
 }
 

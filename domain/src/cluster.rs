@@ -1097,6 +1097,9 @@ pub struct ClusterDetail {
     pub has_tokens: bool,
     /// Overlay networks as a manager reports them (empty until one has).
     pub networks: Vec<crate::network::NetworkView>,
+    /// Members whose kernel lacks IPVS: there the ingress routing mesh cannot carry traffic and
+    /// services publish in host mode with dnsrr endpoints.
+    pub without_ipvs: Vec<String>,
 }
 
 /// What an operator can do to one node of a cluster.

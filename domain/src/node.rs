@@ -21,6 +21,9 @@ pub struct NodeFacts {
     pub agent_version: String,
     pub firmware_version: String,
     pub uptime_secs: u64,
+    /// The kernel has IPVS (Swarm's ingress routing mesh and VIP endpoints need it).
+    #[serde(default)]
+    pub ipvs: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -258,6 +261,7 @@ pub(crate) mod tests {
             agent_version: "0.1.0".into(),
             firmware_version: "fw-1.0".into(),
             uptime_secs: 10,
+            ipvs: false,
         }
     }
 

@@ -142,6 +142,9 @@ test.describe.serial("clusters", () => {
     const owner = holders()[0];
     await expect(page.getByTestId("vip-owner")).toHaveText(`edge-${owner.slice(1)}`);
     await expect(page.getByTestId("swarm-data-path-port")).toHaveText("4790");
+    // This lab's kernel has no IPVS: the page says how to publish instead.
+    await expect(page.getByTestId("publishing")).toContainText("No IPVS on edge-1, edge-2, edge-3");
+    await expect(page.getByTestId("publishing")).toContainText("host mode with endpoint mode dnsrr");
     await page.getByRole("link", { name: "← Clusters" }).click();
     const row = page.locator('[data-testid="cluster-row"][data-name="line-3"]');
     await expect(row).toHaveAttribute("data-health", "Healthy");
@@ -177,10 +180,12 @@ test.describe.serial("clusters", () => {
     await login(page, "admin", ADMIN_PASSWORD);
     await openCluster(page, "line-3");
     const owner = holders()[0];
-    const [newOwner, ms] = lab("failover", owner, VIP).split(" ");
-    console.log(`VIP failover after killing ${owner}: ${ms} ms (to ${newOwner})`);
-    // Two backups of equal priority may both take over for an advertisement or two; then one.
-    await expect.poll(() => holders().filter((n) => n !== owner), { timeout: 5_000 }).toEqual([newOwner]);
+    const [first, ms] = lab("failover", owner, VIP).split(" ");
+    console.log(`VIP failover after killing ${owner}: ${ms} ms (first taken over by ${first})`);
+    // Two backups of equal priority may both take over for an advertisement or two; then the
+    // higher address wins and exactly one holds it.
+    await expect.poll(() => holders().filter((n) => n !== owner).length, { timeout: 5_000 }).toBe(1);
+    const newOwner = holders().filter((n) => n !== owner)[0];
 
     await expect(page.getByTestId("vip-owner")).toHaveText(`edge-${newOwner.slice(1)}`, { timeout: 30_000 });
     await expect(page.getByTestId("cluster-health")).toHaveAttribute("data-health", "Degraded", { timeout: 30_000 });
@@ -372,7 +377,9 @@ test.describe.serial("VIP on nodes with a healthy local task", () => {
     await expect(page.getByTestId("vip-owner")).toHaveText(`edge-${holder.slice(1)}`, { timeout: 20_000 });
 
     // The holder dies: the VIP goes to the other node with the service, never to edge-3.
-    const [next] = lab("failover", holder, WEB_VIP).split(" ");
+    lab("failover", holder, WEB_VIP);
+    await expect.poll(() => webHolders().filter((n) => n !== holder).length, { timeout: 5_000 }).toBe(1);
+    const next = webHolders().filter((n) => n !== holder)[0];
     expect(next).not.toBe("n3");
     expect(["n1", "n2"]).toContain(next);
     lab("revive", holder);

@@ -185,5 +185,6 @@ fn facts(name: &str) -> NodeFacts {
         agent_version: agent::facts::AGENT_VERSION.into(),
         firmware_version: "sim".into(),
         uptime_secs: 1,
+        ipvs: false,
     }
 }

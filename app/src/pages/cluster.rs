@@ -124,6 +124,7 @@ fn Detail(detail: ClusterDetail, state: PageState) -> impl IntoView {
         detail.leader.is_some(),
     );
     let rows = detail.members.clone();
+    let without_ipvs = detail.without_ipvs.clone();
     let membership = state.membership;
     let (edit_name, edit_synctime) = (s.name.clone(), detail.definition.synctime_cs);
     let has_vips = !s.vips.is_empty();
@@ -253,6 +254,24 @@ fn Detail(detail: ClusterDetail, state: PageState) -> impl IntoView {
         <div class="mb-6">
             <Card title="Topology">
                 <Topology members=topology_members vips=vip_addresses/>
+            </Card>
+        </div>
+        <div class="mb-6">
+            <Card title="Publishing">
+                {if without_ipvs.is_empty() {
+                    view! {
+                        <p class="text-sm text-slate-700" data-testid="publishing">
+                            "Every node has IPVS: Swarm's ingress routing mesh works, so a published port answers on every node and a VIP reaches the service from any node."
+                        </p>
+                    }.into_any()
+                } else {
+                    view! {
+                        <p class="text-sm text-slate-700" data-testid="publishing">
+                            {format!("No IPVS on {}: the ingress routing mesh cannot carry traffic there. ", without_ipvs.join(", "))}
+                            "Publish services in host mode with endpoint mode dnsrr, and give the VIP the published port (\"Require local port\") so that only nodes running a healthy task hold it."
+                        </p>
+                    }.into_any()
+                }}
             </Card>
         </div>
         <div class="mb-6">
