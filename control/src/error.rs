@@ -25,6 +25,8 @@ pub enum ControlError {
     Throttled { retry_after_secs: u64 },
     #[error("{0}")]
     Unavailable(String),
+    #[error("configuration: {0}")]
+    Config(String),
     #[error("database error")]
     Database(#[from] sqlx::Error),
     #[error("database migration failed")]

@@ -22,7 +22,7 @@ struct Harness {
 async fn harness(heartbeat: Duration) -> Harness {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = PanelConfig {
-        database_url: format!("sqlite://{}/panel.db", dir.path().display()),
+        database_url: control::store::testing::scratch_url(dir.path()).await,
         heartbeat,
         session_ttl: Duration::from_secs(3600),
         secure_cookies: false,

@@ -17,9 +17,9 @@ use domain::protocol::{
 use futures::channel::mpsc;
 use futures::{SinkExt, StreamExt};
 
-fn config(dir: &Path) -> PanelConfig {
+async fn config(dir: &Path) -> PanelConfig {
     PanelConfig {
-        database_url: format!("sqlite://{}/panel.db", dir.display()),
+        database_url: control::store::testing::scratch_url(dir).await,
         heartbeat: Duration::from_secs(5),
         session_ttl: Duration::from_secs(3600),
         secure_cookies: false,
@@ -169,10 +169,10 @@ async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
 #[test]
 fn a_restarted_panel_resumes_cluster_creation_without_repeating_steps() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let cfg = config(dir.path());
 
     // Panel A: starts building, then dies while the join step waits for an answer.
     let first = tokio::runtime::Runtime::new().expect("runtime");
+    let cfg = first.block_on(config(dir.path()));
     let (key, n1, n2, cluster_id) = first.block_on(async {
         let panel = Panel::open(&cfg).await.expect("opens");
         panel

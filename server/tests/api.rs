@@ -29,6 +29,7 @@ impl Panel {
         let addr = listener.local_addr().expect("addr");
         let args = Args {
             data_dir: Some(dir.path().to_path_buf()),
+            database_url: Some(control::store::testing::scratch_url(dir.path()).await),
             admin_password: Some(ADMIN_PASSWORD.into()),
             heartbeat_secs: Some(1),
             ..Default::default()

@@ -1,3 +1,6 @@
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
 use super::Store;
 use crate::ControlError;
 
@@ -13,7 +16,7 @@ pub struct ClusterRow {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct MemberRow {
     pub node_id: String,
     pub cluster_id: String,
@@ -24,6 +27,23 @@ pub struct MemberRow {
     pub vip: bool,
     pub swarm_node_id: Option<String>,
     pub address: Option<String>,
+}
+
+/// `vip` is an integer column on both backends (sqlx's `Any` driver reads no SQLite booleans).
+impl<'r> sqlx::FromRow<'r, AnyRow> for MemberRow {
+    fn from_row(row: &'r AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            node_id: row.try_get("node_id")?,
+            cluster_id: row.try_get("cluster_id")?,
+            position: row.try_get("position")?,
+            role: row.try_get("role")?,
+            labels: row.try_get("labels")?,
+            interface: row.try_get("interface")?,
+            vip: row.try_get::<i64, _>("vip")? != 0,
+            swarm_node_id: row.try_get("swarm_node_id")?,
+            address: row.try_get("address")?,
+        })
+    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -93,7 +113,7 @@ impl Store {
             .bind(&m.role)
             .bind(&m.labels)
             .bind(&m.interface)
-            .bind(m.vip)
+            .bind(i64::from(m.vip))
             .execute(&mut *tx)
             .await?;
         }
@@ -237,7 +257,7 @@ impl Store {
         .bind(&m.role)
         .bind(&m.labels)
         .bind(&m.interface)
-        .bind(m.vip)
+        .bind(i64::from(m.vip))
         .execute(&mut *tx)
         .await?;
         insert_workflow(&mut tx, workflow, crate::secret::now_ms()).await?;
@@ -314,7 +334,7 @@ impl Store {
     ) -> Result<Option<WorkflowRow>, ControlError> {
         Ok(sqlx::query_as::<_, WorkflowRow>(
             "SELECT id, cluster_id, kind, status, steps, current, error, created_at FROM workflows \
-             WHERE cluster_id = $1 ORDER BY created_at DESC, rowid DESC LIMIT 1",
+             WHERE cluster_id = $1 ORDER BY created_at DESC LIMIT 1",
         )
         .bind(cluster_id)
         .fetch_optional(&self.pool)
@@ -352,11 +372,21 @@ impl Store {
     }
 }
 
+/// Records a workflow. Its `created_at` is later than every earlier workflow of the cluster, so
+/// that "the newest workflow" is well defined even within one millisecond.
 async fn insert_workflow(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     w: &WorkflowRow,
     now: i64,
 ) -> Result<(), ControlError> {
+    let previous: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(created_at) FROM workflows WHERE cluster_id = $1")
+            .bind(&w.cluster_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    let created_at = now
+        .max(w.created_at)
+        .max(previous.map_or(i64::MIN, |p| p + 1));
     sqlx::query(
         "INSERT INTO workflows (id, cluster_id, kind, status, steps, current, error, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
@@ -368,8 +398,84 @@ async fn insert_workflow(
     .bind(&w.steps)
     .bind(w.current)
     .bind(&w.error)
-    .bind(now.max(w.created_at))
+    .bind(created_at)
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::temp_store;
+
+    fn workflow(id: &str, cluster_id: &str, created_at: i64) -> WorkflowRow {
+        WorkflowRow {
+            id: id.into(),
+            cluster_id: cluster_id.into(),
+            kind: "create".into(),
+            status: "running".into(),
+            steps: "[]".into(),
+            current: 0,
+            error: None,
+            created_at,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_newest_workflow_is_the_last_recorded_even_within_one_millisecond() {
+        let (store, _dir) = temp_store().await;
+        let far_future = crate::secret::now_ms() + 3_600_000;
+        let cluster = ClusterRow {
+            id: "c1".into(),
+            name: "Line-1".into(),
+            definition: "{}".into(),
+            phase: "creating".into(),
+            swarm_id: None,
+            worker_token: None,
+            manager_token: None,
+            created_at: far_future,
+        };
+        let vip = VipRow {
+            cluster_id: "c1".into(),
+            position: 0,
+            address: "10.0.0.100/24".into(),
+            interface: None,
+            peers: "[]".into(),
+            vrid: 0,
+            track_port: Some(8080),
+        };
+        store
+            .insert_cluster(NewCluster {
+                cluster: &cluster,
+                created_by: "admin",
+                members: &[],
+                vips: std::slice::from_ref(&vip),
+                workflow: &workflow("w1", "c1", far_future),
+            })
+            .await
+            .expect("inserts");
+        // Same timestamp as the first: the store still orders it after.
+        store
+            .add_workflow(&workflow("w2", "c1", far_future))
+            .await
+            .expect("adds");
+        let latest = store
+            .latest_workflow("c1")
+            .await
+            .expect("reads")
+            .expect("exists");
+        assert_eq!(latest.id, "w2");
+        assert!(latest.created_at > far_future);
+
+        let vips = store.vips("c1").await.expect("vips");
+        assert_eq!(vips.len(), 1);
+        assert_eq!(vips[0].vrid, 1, "the first free VRID");
+        assert_eq!(vips[0].track_port, Some(8080));
+        assert_eq!(
+            store.cluster("c1").await.expect("reads").map(|c| c.name),
+            Some("Line-1".into())
+        );
+        assert!(store.cluster_name_taken("line-1").await.expect("reads"));
+    }
 }

@@ -1,6 +1,8 @@
 //! Persistence through sqlx. Row types stay in this module; callers get domain types.
 //!
-//! The embedded default is a SQLite file (WAL mode). All SQL is static and uses bind parameters.
+//! Two backends behind one pool (sqlx's `Any` driver): the embedded default, a SQLite file in
+//! WAL mode, and PostgreSQL as the scale-out store. All SQL is static, portable between the two and
+//! uses bind parameters; each backend has its own migrations with the same version numbers.
 mod clusters;
 mod keys;
 mod nodes;
@@ -11,35 +13,73 @@ pub use keys::KeyRow;
 pub use nodes::{NodeEnrolment, NodeRow};
 pub use users::UserRow;
 
-use std::str::FromStr;
-use std::time::Duration;
-
-use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
 
 use crate::ControlError;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database a URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    fn of(url: &str) -> Result<Self, ControlError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Self::Postgres)
+        } else {
+            Err(ControlError::Config(
+                "the database URL must start with sqlite: or postgres:".into(),
+            ))
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
 }
 
 impl Store {
-    /// Opens (creating if missing) the database at `url` and applies pending migrations.
+    /// Opens the database at `url` and applies pending migrations. A SQLite file is created when
+    /// missing; a PostgreSQL database must exist (the panel's role needs no CREATEDB).
     pub async fn open(url: &str) -> Result<Self, ControlError> {
-        let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .connect_with(options)
+        install_default_drivers();
+        let backend = Backend::of(url)?;
+        let (url, max_connections) = match backend {
+            Backend::Sqlite if url.contains("mode=") => (url.to_string(), 8),
+            Backend::Sqlite if url.contains('?') => (format!("{url}&mode=rwc"), 8),
+            Backend::Sqlite => (format!("{url}?mode=rwc"), 8),
+            Backend::Postgres => (url.to_string(), 16),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // Per connection; foreign keys and a 5 s busy timeout are sqlx's defaults.
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
             .await?;
-        MIGRATOR.run(&pool).await?;
+        match backend {
+            Backend::Sqlite => {
+                // WAL is a property of the file: set once, kept by every later connection.
+                pool.execute("PRAGMA journal_mode = WAL").await?;
+                SQLITE_MIGRATIONS.run(&pool).await?;
+            }
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+        }
         Ok(Self { pool })
     }
 
@@ -84,32 +124,54 @@ impl Store {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod testing {
-    use super::Store;
+/// Scratch databases for tests: a SQLite file in a temporary directory, or, when
+/// `FLOTILLA_TEST_POSTGRES_URL` names a PostgreSQL server (`postgres://user@host`, no database),
+/// a fresh database there, so that the same tests prove both backends.
+#[cfg(any(test, feature = "testing"))]
+pub mod testing {
+    use sqlx::migrate::MigrateDatabase;
 
-    /// A migrated store in a temporary directory that lives as long as the guard.
-    pub async fn temp_store() -> (Store, tempfile::TempDir) {
+    pub async fn scratch_url(dir: &std::path::Path) -> String {
+        match std::env::var("FLOTILLA_TEST_POSTGRES_URL") {
+            Ok(server) if !server.is_empty() => {
+                sqlx::any::install_default_drivers();
+                let url = format!(
+                    "{}/flotilla_test_{}",
+                    server.trim_end_matches('/'),
+                    uuid::Uuid::new_v4().simple()
+                );
+                sqlx::Any::create_database(&url)
+                    .await
+                    .expect("creates a scratch PostgreSQL database");
+                url
+            }
+            _ => format!("sqlite://{}/test.db", dir.display()),
+        }
+    }
+
+    /// A migrated store that lives as long as the guard.
+    #[cfg(test)]
+    pub async fn temp_store() -> (super::Store, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}/test.db", dir.path().display());
-        let store = Store::open(&url).await.expect("store opens");
+        let store = super::Store::open(&scratch_url(dir.path()).await)
+            .await
+            .expect("store opens");
         (store, dir)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::testing::temp_store;
-
     #[tokio::test]
     async fn migrations_apply_once_and_reopen_keeps_data() {
-        let (store, dir) = temp_store().await;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = super::testing::scratch_url(dir.path()).await;
+        let store = super::Store::open(&url).await.expect("opens");
         store
             .audit("admin", "test.action", Some("t"), None)
             .await
             .expect("audit");
         store.close().await;
-        let url = format!("sqlite://{}/test.db", dir.path().display());
         let reopened = super::Store::open(&url).await.expect("reopens");
         assert_eq!(
             reopened.audit_actions().await.expect("reads"),
