@@ -1,5 +1,6 @@
 //! flotilla-agent: the node side of Flotilla.
 //!
+//! * [`endpoint`]: the panel's address and TLS trust.
 //! * [`link`]: enrol once, then hold one WebSocket to the panel (hello, heartbeats, commands),
 //!   reconnecting with jittered backoff.
 //! * [`docker`]: the bollard adapter; converts Docker models into domain types and is the only
@@ -10,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod docker;
+pub mod endpoint;
 pub mod facts;
 pub mod link;
 pub mod state;
@@ -20,8 +22,8 @@ use std::path::PathBuf;
 /// Everything the agent needs to run, from flags or the environment.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Panel base URL, e.g. `http://10.77.0.1:3100`.
-    pub panel_url: String,
+    /// The panel, e.g. `http://10.77.0.1:3100` or `https://panel.example` with its TLS trust.
+    pub panel: endpoint::PanelEndpoint,
     /// One-time enrolment key; only needed until the node has a token.
     pub enrolment_key: Option<String>,
     pub state_dir: PathBuf,
@@ -44,8 +46,10 @@ pub enum AgentError {
     NoKey,
     #[error("enrolment refused by the panel: {0}")]
     EnrolRefused(String),
-    #[error("panel URL {0:?} must start with http:// or ws://")]
+    #[error("panel URL {0:?} must be http(s)://host[:port]")]
     BadUrl(String),
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("cannot reach the panel: {0}")]
     Connect(String),
     #[error("the panel refused this node's token (revoked or unknown); re-enrol the node")]

@@ -9,19 +9,16 @@ use domain::protocol::{
 };
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+pub use crate::endpoint::{PanelEndpoint, Socket};
 use crate::state::{self, Identity};
 use crate::vip::Keepalived;
 use crate::{AgentError, Config, facts};
-
-pub type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
 const FACTS_EVERY: Duration = Duration::from_secs(30);
@@ -35,26 +32,19 @@ const BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// A connection that lasted this long resets the backoff.
 const STABLE_AFTER: Duration = Duration::from_secs(30);
 
-/// Turns the panel's base URL into the WebSocket URL of `path`.
-pub fn ws_url(panel_url: &str, path: &str) -> Result<String, AgentError> {
-    let base = panel_url.trim().trim_end_matches('/');
-    let rest = base
-        .strip_prefix("http://")
-        .or_else(|| base.strip_prefix("ws://"))
-        .filter(|r| !r.is_empty())
-        .ok_or_else(|| AgentError::BadUrl(panel_url.to_owned()))?;
-    Ok(format!("ws://{rest}{path}"))
-}
-
 /// Exchanges an enrolment key for a node identity.
 pub async fn enrol(
-    panel_url: &str,
+    panel: &PanelEndpoint,
     key: &str,
     hostname: &str,
     machine_id: &str,
 ) -> Result<Identity, AgentError> {
-    let url = ws_url(panel_url, ENROL_PATH)?;
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+    let request = panel
+        .url(ENROL_PATH)
+        .into_client_request()
+        .map_err(|e| AgentError::BadUrl(e.to_string()))?;
+    let mut ws = panel
+        .connect(request)
         .await
         .map_err(|e| AgentError::Connect(e.to_string()))?;
     let request = EnrolRequest {
@@ -90,8 +80,9 @@ pub async fn enrol(
 }
 
 /// Opens the authenticated session socket.
-pub async fn open(panel_url: &str, token: &str) -> Result<Socket, AgentError> {
-    let mut request = ws_url(panel_url, CONNECT_PATH)?
+pub async fn open(panel: &PanelEndpoint, token: &str) -> Result<Socket, AgentError> {
+    let mut request = panel
+        .url(CONNECT_PATH)
         .into_client_request()
         .map_err(|e| AgentError::BadUrl(e.to_string()))?;
     let bearer = format!("Bearer {token}")
@@ -100,8 +91,8 @@ pub async fn open(panel_url: &str, token: &str) -> Result<Socket, AgentError> {
     request
         .headers_mut()
         .insert(http::header::AUTHORIZATION, bearer);
-    match tokio_tungstenite::connect_async(request).await {
-        Ok((ws, _)) => Ok(ws),
+    match panel.connect(request).await {
+        Ok(ws) => Ok(ws),
         Err(tungstenite::Error::Http(resp)) if resp.status() == http::StatusCode::UNAUTHORIZED => {
             Err(AgentError::TokenRefused)
         }
@@ -118,7 +109,7 @@ pub async fn run(config: &Config, mut shutdown: watch::Receiver<bool>) -> Result
             let identity = loop {
                 let hostname = facts::hostname()?;
                 let machine_id = facts::machine_id(&config.machine_id_file)?;
-                match enrol(&config.panel_url, key, &hostname, &machine_id).await {
+                match enrol(&config.panel, key, &hostname, &machine_id).await {
                     Ok(id) => break id,
                     Err(e @ (AgentError::EnrolRefused(_) | AgentError::BadUrl(_))) => {
                         return Err(e);
@@ -191,7 +182,7 @@ async fn session(
     recent: &mut RecentCommands,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), AgentError> {
-    let ws = open(&config.panel_url, &identity.token).await?;
+    let ws = open(&config.panel, &identity.token).await?;
     let (mut tx, mut rx) = ws.split();
     let send_err = |e: tungstenite::Error| AgentError::Connect(e.to_string());
     let mut seq: u64 = 0;
@@ -230,35 +221,40 @@ async fn session(
         })
     };
     let _stop_worker = AbortOnDrop(worker);
+    // The engine and the host are read off this loop: a manager whose swarm is electing a leader
+    // can leave API calls unanswered for many seconds, and heartbeats must go on meanwhile.
+    let (seen_tx, mut seen_rx) = mpsc::channel::<Observed>(8);
+    let refresh = std::sync::Arc::new(tokio::sync::Notify::new());
+    let _stop_observer = AbortOnDrop(tokio::spawn(observe(
+        config.clone(),
+        refresh.clone(),
+        seen_tx,
+    )));
     let mut in_flight: Vec<String> = vec![];
     let mut last_swarm = None;
     let mut last_vips = vec![];
+    let mut facts_due = false;
     let now = tokio::time::Instant::now();
     let mut beat = tokio::time::interval_at(now + heartbeat, heartbeat);
-    let mut facts_tick = tokio::time::interval_at(now + FACTS_EVERY, FACTS_EVERY);
-    let mut swarm_tick = tokio::time::interval(SWARM_EVERY);
     let mut vip_tick = tokio::time::interval(VIP_OBSERVE_EVERY);
     loop {
         tokio::select! {
             _ = beat.tick() => tx.send(frame(AgentMessage::Heartbeat)).await.map_err(send_err)?,
-            _ = facts_tick.tick() => {
-                let now = facts::collect(config).await?;
-                if facts::stable(&now) != facts::stable(&last_facts) {
-                    tx.send(frame(AgentMessage::Facts(Box::new(now.clone())))).await.map_err(send_err)?;
-                }
-                last_facts = now;
-            }
-            _ = swarm_tick.tick() => {
-                match crate::docker::swarm::snapshot(&config.docker_host).await {
-                    Ok(snapshot) => {
-                        if let Some(s) = &snapshot && last_swarm.as_ref() != Some(s) {
-                            tx.send(frame(AgentMessage::Swarm(s.clone()))).await.map_err(send_err)?;
-                        }
-                        last_swarm = snapshot;
+            Some(seen) = seen_rx.recv() => match seen {
+                Observed::Facts(now) => {
+                    if facts_due || facts::stable(&now) != facts::stable(&last_facts) {
+                        tx.send(frame(AgentMessage::Facts(now.clone()))).await.map_err(send_err)?;
+                        facts_due = false;
                     }
-                    Err(e) => tracing::debug!(error = %e, "no swarm snapshot"),
+                    last_facts = *now;
                 }
-            }
+                Observed::Swarm(snapshot) => {
+                    if let Some(s) = &snapshot && last_swarm.as_ref() != Some(s) {
+                        tx.send(frame(AgentMessage::Swarm(s.clone()))).await.map_err(send_err)?;
+                    }
+                    last_swarm = snapshot;
+                }
+            },
             _ = vip_tick.tick() => {
                 let now = vips.observe();
                 if now != last_vips {
@@ -281,10 +277,8 @@ async fn session(
                 in_flight.retain(|i| *i != id);
                 recent.remember(&id, outcome.clone());
                 if changed {
-                    let now = facts::collect(config).await?;
-                    tx.send(frame(AgentMessage::Facts(Box::new(now.clone())))).await.map_err(send_err)?;
-                    last_facts = now;
-                    swarm_tick.reset_immediately();
+                    facts_due = true;
+                    refresh.notify_one();
                 }
                 let result = Envelope::new(id, AgentMessage::CommandResult(outcome)).encode();
                 tx.send(Message::text(result)).await.map_err(send_err)?;
@@ -293,6 +287,54 @@ async fn session(
                 let bye = CloseFrame { code: CloseCode::Away, reason: "agent stopping".into() };
                 let _ = tx.send(Message::Close(Some(bye))).await;
                 return Ok(());
+            }
+        }
+    }
+}
+
+/// What the observer read, for the session loop to report when it changed.
+enum Observed {
+    Facts(Box<domain::node::NodeFacts>),
+    Swarm(Option<domain::protocol::SwarmSnapshot>),
+}
+
+/// Reads facts every [`FACTS_EVERY`] and, on managers, the swarm every [`SWARM_EVERY`]; both at
+/// once when `refresh` is notified (after a command changed the node). Ends with the session.
+async fn observe(
+    config: Config,
+    refresh: std::sync::Arc<tokio::sync::Notify>,
+    seen: mpsc::Sender<Observed>,
+) {
+    let now = tokio::time::Instant::now();
+    let mut facts_tick = tokio::time::interval_at(now + FACTS_EVERY, FACTS_EVERY);
+    let mut swarm_tick = tokio::time::interval(SWARM_EVERY);
+    loop {
+        let (read_facts, read_swarm) = tokio::select! {
+            _ = facts_tick.tick() => (true, false),
+            _ = swarm_tick.tick() => (false, true),
+            () = refresh.notified() => {
+                swarm_tick.reset();
+                (true, true)
+            }
+        };
+        if read_facts {
+            match facts::collect(&config).await {
+                Ok(f) => {
+                    if seen.send(Observed::Facts(Box::new(f))).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot read the node's facts"),
+            }
+        }
+        if read_swarm {
+            match crate::docker::swarm::snapshot(&config.docker_host).await {
+                Ok(snapshot) => {
+                    if seen.send(Observed::Swarm(snapshot)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "no swarm snapshot"),
             }
         }
     }
@@ -419,22 +461,6 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls() {
-        assert_eq!(
-            ws_url("http://10.0.0.1:3100/", CONNECT_PATH)
-                .ok()
-                .as_deref(),
-            Some("ws://10.0.0.1:3100/agent/v1/connect")
-        );
-        assert_eq!(
-            ws_url("ws://panel:80", ENROL_PATH).ok().as_deref(),
-            Some("ws://panel:80/agent/v1/enrol")
-        );
-        assert!(ws_url("ftp://x", ENROL_PATH).is_err());
-        assert!(ws_url("http://", ENROL_PATH).is_err());
-    }
 
     #[test]
     fn backoff_grows_with_jitter_and_caps() {

@@ -15,9 +15,13 @@ use clap::Parser;
 struct Args {
     #[command(subcommand)]
     helper: Option<Helper>,
-    /// Panel URL the agent dials, e.g. http://panel.example:3100
+    /// Panel URL the agent dials, e.g. https://panel.example:3100 (http:// only on a trusted network)
     #[arg(long, env = "FLOTILLA_PANEL_URL")]
     panel: Option<String>,
+    /// PEM file with the CA certificate(s) that signed the panel's certificate (https only);
+    /// without it the system's trust store is used.
+    #[arg(long, env = "FLOTILLA_CA_FILE")]
+    ca_file: Option<PathBuf>,
     /// Enrolment key from the panel (only needed the first time).
     #[arg(long, env = "FLOTILLA_ENROLMENT_KEY", hide_env_values = true)]
     enrolment_key: Option<String>,
@@ -121,8 +125,15 @@ async fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_new(&args.log).unwrap_or_else(|_| "info".into()),
         )
         .init();
+    let panel = match agent::endpoint::PanelEndpoint::new(&panel_url, args.ca_file.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("flotilla-agent: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let config = Config {
-        panel_url,
+        panel,
         enrolment_key: args.enrolment_key,
         state_dir: args.state_dir,
         docker_host: args.docker_host,
@@ -130,7 +141,7 @@ async fn main() -> ExitCode {
         firmware_version_file: args.firmware_version_file,
         disk_path: args.disk_path,
     };
-    tracing::info!(version = agent::facts::AGENT_VERSION, panel = %config.panel_url, state_dir = %config.state_dir.display(), "starting");
+    tracing::info!(version = agent::facts::AGENT_VERSION, panel = ?config.panel, state_dir = %config.state_dir.display(), "starting");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         wait_for_signal().await;

@@ -1,5 +1,4 @@
 //! The agent endpoints: adapt axum WebSockets to the gateway's transport-agnostic session.
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -67,7 +66,7 @@ async fn run_enrolment(panel: Panel, mut socket: WebSocket) {
 
 async fn connect(
     State(panel): State<Panel>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(crate::tls::PeerAddr(peer)): ConnectInfo<crate::tls::PeerAddr>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {

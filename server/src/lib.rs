@@ -7,9 +7,9 @@
 mod agents;
 pub mod settings;
 mod sse;
+pub mod tls;
 
 use std::future::Future;
-use std::net::SocketAddr;
 
 use app::{App, shell};
 use axum::extract::{FromRef, State};
@@ -41,6 +41,8 @@ pub enum ServerError {
     Store(#[source] control::ControlError),
     #[error("cannot create the first Administrator: {0}")]
     Bootstrap(#[source] control::ControlError),
+    #[error("TLS: {0}")]
+    Tls(#[from] tls::TlsError),
     #[error("server I/O: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -96,6 +98,7 @@ pub async fn launch(
     agent_listener: Option<TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    let tls = settings.tls.as_ref().map(tls::acceptor).transpose()?;
     let panel = Panel::open(&PanelConfig {
         database_url: settings.database_url.clone(),
         heartbeat: settings.heartbeat,
@@ -137,11 +140,14 @@ pub async fn launch(
         gateway.close_all();
     });
 
-    tracing::info!(addr = %listener.local_addr()?, "panel listening");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(addr = %listener.local_addr()?, scheme, "panel listening");
+    let listener = tls::PanelListener::new(listener, tls.clone())?;
     let ui = serve(listener, router(state.clone()), stopping.clone());
     let result = match agent_listener {
         Some(agent_listener) => {
-            tracing::info!(addr = %agent_listener.local_addr()?, "agent endpoint listening");
+            tracing::info!(addr = %agent_listener.local_addr()?, scheme, "agent endpoint listening");
+            let agent_listener = tls::PanelListener::new(agent_listener, tls)?;
             let agents = serve(agent_listener, agent_router(state), stopping);
             tokio::try_join!(ui, agents).map(|_| ())
         }
@@ -156,13 +162,13 @@ pub async fn launch(
 }
 
 async fn serve(
-    listener: TcpListener,
+    listener: tls::PanelListener,
     router: Router,
     mut stopping: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     axum::serve(
         listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
+        router.into_make_service_with_connect_info::<tls::PeerAddr>(),
     )
     .with_graceful_shutdown(async move {
         let _ = stopping.wait_for(|s| *s).await;

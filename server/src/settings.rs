@@ -46,7 +46,14 @@ pub struct Args {
     /// How long a sign-in lasts, in hours [default: 12].
     #[arg(long, env = "FLOTILLA_SESSION_HOURS")]
     pub session_hours: Option<u64>,
-    /// Mark the session cookie Secure (set when the panel is served over HTTPS) [default: false].
+    /// Serve both listeners over HTTPS with this PEM certificate chain (needs --tls-key).
+    #[arg(long, env = "FLOTILLA_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "FLOTILLA_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// Mark the session cookie Secure [default: true with --tls-cert, else false; set it behind
+    /// a TLS-terminating proxy].
     #[arg(long, env = "FLOTILLA_SECURE_COOKIES")]
     pub secure_cookies: Option<bool>,
     /// Log filter in tracing's EnvFilter syntax [default: info].
@@ -66,8 +73,17 @@ struct FileSettings {
     admin_password: Option<String>,
     heartbeat_secs: Option<u64>,
     session_hours: Option<u64>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     secure_cookies: Option<bool>,
     log: Option<String>,
+}
+
+/// The certificate chain and key both listeners serve HTTPS with.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 #[derive(Clone)]
@@ -80,6 +96,7 @@ pub struct Settings {
     pub admin_password: Option<String>,
     pub heartbeat: Duration,
     pub session_ttl: Duration,
+    pub tls: Option<TlsFiles>,
     pub secure_cookies: bool,
     pub log: String,
 }
@@ -135,6 +152,22 @@ impl Settings {
             domain::user::Password::parse(p)
                 .map_err(|e| SettingsError::Invalid(format!("admin_password: {}", e.message)))?;
         }
+        let tls = match (
+            args.tls_cert.or(file.tls_cert),
+            args.tls_key.or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => {
+                return Err(SettingsError::Invalid(
+                    "tls_cert and tls_key go together: give both or neither".into(),
+                ));
+            }
+        };
+        let secure_cookies = args
+            .secure_cookies
+            .or(file.secure_cookies)
+            .unwrap_or(tls.is_some());
         Ok(Self {
             listen: args.listen.or(file.listen).unwrap_or(default_listen),
             agent_listen: args.agent_listen.or(file.agent_listen),
@@ -147,7 +180,8 @@ impl Settings {
             admin_password,
             heartbeat: Duration::from_secs(heartbeat_secs),
             session_ttl: Duration::from_secs(session_hours * 3600),
-            secure_cookies: args.secure_cookies.or(file.secure_cookies).unwrap_or(false),
+            tls,
+            secure_cookies,
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
         })
     }
@@ -198,6 +232,7 @@ impl std::fmt::Debug for Settings {
             )
             .field("heartbeat", &self.heartbeat)
             .field("session_ttl", &self.session_ttl)
+            .field("tls", &self.tls)
             .field("secure_cookies", &self.secure_cookies)
             .field("log", &self.log)
             .finish()
@@ -270,6 +305,34 @@ mod tests {
             default_listen(),
         );
         assert!(matches!(err, Err(SettingsError::Invalid(m)) if m.contains("admin_password")));
+        let err = Settings::resolve(
+            Args {
+                tls_cert: Some("panel.pem".into()),
+                ..Default::default()
+            },
+            default_listen(),
+        );
+        assert!(matches!(err, Err(SettingsError::Invalid(m)) if m.contains("tls_key")));
+    }
+
+    #[test]
+    fn tls_turns_secure_cookies_on_unless_told_otherwise() {
+        let tls = || Args {
+            tls_cert: Some("panel.pem".into()),
+            tls_key: Some("panel.key".into()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(tls(), default_listen()).expect("valid");
+        assert!(s.secure_cookies && s.tls.is_some());
+        let s = Settings::resolve(
+            Args {
+                secure_cookies: Some(false),
+                ..tls()
+            },
+            default_listen(),
+        )
+        .expect("valid");
+        assert!(!s.secure_cookies);
     }
 
     #[test]

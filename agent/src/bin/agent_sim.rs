@@ -40,6 +40,13 @@ struct Args {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    let panel = match link::PanelEndpoint::new(&args.panel, None) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("flotilla-agent-sim: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     let count = args.count.min(5000);
     let hold = Duration::from_secs(args.duration_secs.min(3600));
     let connected = Arc::new(AtomicUsize::new(0));
@@ -49,7 +56,7 @@ async fn main() -> std::process::ExitCode {
     let pause = Duration::from_micros(1_000_000 / args.ramp_per_sec.max(1));
     let mut tasks = Vec::with_capacity(count);
     for i in 0..count {
-        let (panel, key) = (args.panel.clone(), args.enrolment_key.clone());
+        let (panel, key) = (panel.clone(), args.enrolment_key.clone());
         let name = format!("{}-{i:05}", args.prefix);
         let (connected, failed, beats) = (connected.clone(), failed.clone(), beats.clone());
         tasks.push(tokio::spawn(async move {
@@ -94,7 +101,7 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn simulate(
-    panel: &str,
+    panel: &link::PanelEndpoint,
     key: &str,
     name: &str,
     deadline: tokio::time::Instant,

@@ -1,0 +1,173 @@
+//! Where and how the agent reaches the panel: `http://` (plain WebSocket, for a trusted network
+//! such as the lab) or `https://` (WebSocket over TLS, verified against the system's trust store
+//! or a private CA given with `--ca-file`).
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::ClientConfig;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream, tungstenite};
+
+use crate::AgentError;
+
+pub type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+#[derive(Clone)]
+pub struct PanelEndpoint {
+    /// `ws://host:port` or `wss://host:port`, without a trailing slash.
+    base: String,
+    tls: Option<Arc<ClientConfig>>,
+}
+
+impl std::fmt::Debug for PanelEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.base)
+    }
+}
+
+impl PanelEndpoint {
+    /// Parses the panel's base URL and, for `https://`, builds the TLS trust: only the
+    /// certificates in `ca_file` when given, else the system's trust store.
+    pub fn new(panel_url: &str, ca_file: Option<&Path>) -> Result<Self, AgentError> {
+        let base = panel_url.trim().trim_end_matches('/');
+        let bad = || AgentError::BadUrl(panel_url.to_owned());
+        let (secure, rest) = if let Some(rest) = base.strip_prefix("https://") {
+            (true, rest)
+        } else if let Some(rest) = base.strip_prefix("wss://") {
+            (true, rest)
+        } else if let Some(rest) = base.strip_prefix("http://") {
+            (false, rest)
+        } else if let Some(rest) = base.strip_prefix("ws://") {
+            (false, rest)
+        } else {
+            return Err(bad());
+        };
+        if rest.is_empty() || rest.contains('/') {
+            return Err(bad());
+        }
+        if !secure {
+            if ca_file.is_some() {
+                return Err(AgentError::Tls(
+                    "--ca-file only applies to an https:// panel URL".into(),
+                ));
+            }
+            return Ok(Self {
+                base: format!("ws://{rest}"),
+                tls: None,
+            });
+        }
+        Ok(Self {
+            base: format!("wss://{rest}"),
+            tls: Some(Arc::new(client_config(ca_file)?)),
+        })
+    }
+
+    /// The WebSocket URL of `path` on the panel.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn connect(&self, request: Request) -> Result<Socket, tungstenite::Error> {
+        let connector = self.tls.clone().map(Connector::Rustls);
+        let (ws, _) =
+            tokio_tungstenite::connect_async_tls_with_config(request, None, false, connector)
+                .await?;
+        Ok(ws)
+    }
+}
+
+fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, AgentError> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let shown = path.display();
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+                .map_err(|e| AgentError::Tls(format!("cannot read the CA file {shown}: {e}")))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| AgentError::Tls(format!("the CA file {shown} is not PEM: {e}")))?;
+            if certs.is_empty() {
+                return Err(AgentError::Tls(format!(
+                    "the CA file {shown} holds no certificate"
+                )));
+            }
+            for cert in certs {
+                roots.add(cert).map_err(|e| {
+                    AgentError::Tls(format!(
+                        "the CA file {shown} holds an unusable certificate: {e}"
+                    ))
+                })?;
+            }
+        }
+        None => {
+            let found = rustls_native_certs::load_native_certs();
+            for e in &found.errors {
+                tracing::warn!(error = %e, "skipping part of the system trust store");
+            }
+            let (added, _) = roots.add_parsable_certificates(found.certs);
+            if added == 0 {
+                return Err(AgentError::Tls(
+                    "the system trust store is empty; give the panel's CA with --ca-file".into(),
+                ));
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| AgentError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_map_to_websockets() {
+        let plain = PanelEndpoint::new("http://10.0.0.1:3100/", None).expect("valid");
+        assert_eq!(
+            plain.url("/agent/v1/connect"),
+            "ws://10.0.0.1:3100/agent/v1/connect"
+        );
+        assert_eq!(
+            PanelEndpoint::new("ws://panel:80", None)
+                .expect("valid")
+                .url("/x"),
+            "ws://panel:80/x"
+        );
+        for bad in [
+            "http://",
+            "ftp://panel",
+            "panel:3000",
+            "http://panel/sub/path",
+        ] {
+            assert!(
+                matches!(PanelEndpoint::new(bad, None), Err(AgentError::BadUrl(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_ca_file_needs_https_and_real_certificates() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let missing = dir.path().join("missing.pem");
+        assert!(matches!(
+            PanelEndpoint::new("http://panel:3000", Some(&missing)),
+            Err(AgentError::Tls(m)) if m.contains("https://")
+        ));
+        assert!(matches!(
+            PanelEndpoint::new("https://panel:3000", Some(&missing)),
+            Err(AgentError::Tls(m)) if m.contains("cannot read")
+        ));
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "not a certificate\n").expect("writes");
+        assert!(matches!(
+            PanelEndpoint::new("https://panel:3000", Some(&empty)),
+            Err(AgentError::Tls(m)) if m.contains("no certificate")
+        ));
+    }
+}
