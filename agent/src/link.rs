@@ -224,16 +224,15 @@ async fn session(
     // The engine and the host are read off this loop: a manager whose swarm is electing a leader
     // can leave API calls unanswered for many seconds, and heartbeats must go on meanwhile.
     let (seen_tx, mut seen_rx) = mpsc::channel::<Observed>(8);
-    let refresh = std::sync::Arc::new(tokio::sync::Notify::new());
-    let _stop_observer = AbortOnDrop(tokio::spawn(observe(
-        config.clone(),
-        refresh.clone(),
-        seen_tx,
-    )));
+    // A command that changed the node asks for a fresh reading (generation n); its result is
+    // held until facts read after that request have been sent.
+    let (refresh, refresh_rx) = watch::channel(0u64);
+    let _stop_observer = AbortOnDrop(tokio::spawn(observe(config.clone(), refresh_rx, seen_tx)));
+    let mut generation = 0u64;
     let mut in_flight: Vec<String> = vec![];
     let mut last_swarm = None;
     let mut last_vips = vec![];
-    let mut facts_due = false;
+    let mut held_results: Vec<(u64, Message)> = vec![];
     let now = tokio::time::Instant::now();
     let mut beat = tokio::time::interval_at(now + heartbeat, heartbeat);
     let mut vip_tick = tokio::time::interval(VIP_OBSERVE_EVERY);
@@ -241,12 +240,20 @@ async fn session(
         tokio::select! {
             _ = beat.tick() => tx.send(frame(AgentMessage::Heartbeat)).await.map_err(send_err)?,
             Some(seen) = seen_rx.recv() => match seen {
-                Observed::Facts(now) => {
-                    if facts_due || facts::stable(&now) != facts::stable(&last_facts) {
-                        tx.send(frame(AgentMessage::Facts(now.clone()))).await.map_err(send_err)?;
-                        facts_due = false;
+                Observed::Facts { read, answers } => {
+                    let released = held_results.iter().filter(|(g, _)| *g <= answers).count();
+                    match read {
+                        Ok(now) => {
+                            if released > 0 || facts::stable(&now) != facts::stable(&last_facts) {
+                                tx.send(frame(AgentMessage::Facts(now.clone()))).await.map_err(send_err)?;
+                            }
+                            last_facts = *now;
+                        }
+                        Err(e) => tracing::warn!(error = %e, "cannot read the node's facts"),
                     }
-                    last_facts = *now;
+                    for (_, result) in held_results.drain(..released) {
+                        tx.send(result).await.map_err(send_err)?;
+                    }
                 }
                 Observed::Swarm(snapshot) => {
                     if let Some(s) = &snapshot && last_swarm.as_ref() != Some(s) {
@@ -276,12 +283,16 @@ async fn session(
             Some((id, outcome, changed)) = done_rx.recv() => {
                 in_flight.retain(|i| *i != id);
                 recent.remember(&id, outcome.clone());
+                let result = Message::text(Envelope::new(id, AgentMessage::CommandResult(outcome)).encode());
                 if changed {
-                    facts_due = true;
-                    refresh.notify_one();
+                    // The panel gets the node's new facts before the result (it may validate
+                    // the next change against them), so the result waits for a fresh reading.
+                    generation += 1;
+                    held_results.push((generation, result));
+                    refresh.send_replace(generation);
+                } else {
+                    tx.send(result).await.map_err(send_err)?;
                 }
-                let result = Envelope::new(id, AgentMessage::CommandResult(outcome)).encode();
-                tx.send(Message::text(result)).await.map_err(send_err)?;
             }
             _ = shutdown.changed() => {
                 let bye = CloseFrame { code: CloseCode::Away, reason: "agent stopping".into() };
@@ -294,37 +305,37 @@ async fn session(
 
 /// What the observer read, for the session loop to report when it changed.
 enum Observed {
-    Facts(Box<domain::node::NodeFacts>),
+    /// `answers` is the refresh generation asked for before this reading began (0: periodic).
+    Facts {
+        read: Result<Box<domain::node::NodeFacts>, AgentError>,
+        answers: u64,
+    },
     Swarm(Option<domain::protocol::SwarmSnapshot>),
 }
 
 /// Reads facts every [`FACTS_EVERY`] and, on managers, the swarm every [`SWARM_EVERY`]; both at
-/// once when `refresh` is notified (after a command changed the node). Ends with the session.
-async fn observe(
-    config: Config,
-    refresh: std::sync::Arc<tokio::sync::Notify>,
-    seen: mpsc::Sender<Observed>,
-) {
+/// once when `refresh` moves to a new generation (a command changed the node). Ends with the
+/// session.
+async fn observe(config: Config, mut refresh: watch::Receiver<u64>, seen: mpsc::Sender<Observed>) {
     let now = tokio::time::Instant::now();
     let mut facts_tick = tokio::time::interval_at(now + FACTS_EVERY, FACTS_EVERY);
     let mut swarm_tick = tokio::time::interval(SWARM_EVERY);
     loop {
-        let (read_facts, read_swarm) = tokio::select! {
-            _ = facts_tick.tick() => (true, false),
-            _ = swarm_tick.tick() => (false, true),
-            () = refresh.notified() => {
+        let (read_facts, read_swarm, answers) = tokio::select! {
+            _ = facts_tick.tick() => (true, false, 0),
+            _ = swarm_tick.tick() => (false, true, 0),
+            changed = refresh.changed() => {
+                if changed.is_err() {
+                    return;
+                }
                 swarm_tick.reset();
-                (true, true)
+                (true, true, *refresh.borrow_and_update())
             }
         };
         if read_facts {
-            match facts::collect(&config).await {
-                Ok(f) => {
-                    if seen.send(Observed::Facts(Box::new(f))).await.is_err() {
-                        return;
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "cannot read the node's facts"),
+            let read = facts::collect(&config).await.map(Box::new);
+            if seen.send(Observed::Facts { read, answers }).await.is_err() {
+                return;
             }
         }
         if read_swarm {
