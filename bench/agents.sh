@@ -3,6 +3,9 @@
 # and heartbeat every 5 s. Bounded: N <= 5000, loopback only, stops by itself.
 #
 #   bench/agents.sh [AGENTS] [WINDOW_SECS]      (defaults: 1000 agents, 60 s measuring window)
+#
+#   BENCH_TLS=1            serve HTTPS with a throwaway CA (openssl); agents use wss:// and --ca-file
+#   BENCH_DATABASE_URL=…   the panel's store (default: SQLite in a temporary directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 AGENTS=${1:-1000}
@@ -23,28 +26,46 @@ cleanup() {
 }
 trap cleanup EXIT
 
+SCHEME=http
+CURL=(curl -sf)
+SIM_TLS=()
+if [ -n "${BENCH_TLS:-}" ]; then
+  ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+  openssl req -x509 "${ec[@]}" -keyout "$DATA/ca.key" -out "$DATA/ca.pem" -days 1 -subj "/CN=bench CA" 2>/dev/null
+  openssl req "${ec[@]}" -keyout "$DATA/panel.key" -out "$DATA/panel.csr" -subj /CN=localhost 2>/dev/null
+  printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$DATA/panel.ext"
+  openssl x509 -req -in "$DATA/panel.csr" -CA "$DATA/ca.pem" -CAkey "$DATA/ca.key" -CAcreateserial \
+    -out "$DATA/panel.pem" -days 1 -extfile "$DATA/panel.ext" 2>/dev/null
+  export FLOTILLA_TLS_CERT="$DATA/panel.pem" FLOTILLA_TLS_KEY="$DATA/panel.key"
+  SCHEME=https
+  CURL+=(--cacert "$DATA/ca.pem")
+  SIM_TLS=(--ca-file "$DATA/ca.pem")
+fi
+BASE="$SCHEME://localhost:$PORT"
+[ -n "${BENCH_DATABASE_URL:-}" ] && export FLOTILLA_DATABASE_URL="$BENCH_DATABASE_URL"
+
 LEPTOS_SITE_ROOT=target/site LEPTOS_OUTPUT_NAME=flotilla FLOTILLA_DATA_DIR="$DATA" \
   FLOTILLA_ADMIN_PASSWORD="$PASSWORD" FLOTILLA_LISTEN="127.0.0.1:$PORT" FLOTILLA_HEARTBEAT_SECS=5 \
   FLOTILLA_LOG=warn target/release/flotilla-panel >"$DATA/panel.log" 2>&1 &
 PANEL=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+for _ in $(seq 100); do "${CURL[@]}" "$BASE/healthz" >/dev/null && break; sleep 0.1; done
 
-curl -sf -c "$DATA/cookies" -H 'Accept: application/json' \
-  -d "username=admin&password=$PASSWORD" "http://127.0.0.1:$PORT/api/login" >/dev/null
-KEY=$(curl -sf -b "$DATA/cookies" -H 'Accept: application/json' \
-  -d 'label=bench&expires_in_hours=1' "http://127.0.0.1:$PORT/api/create_key" | sed -E 's/.*"secret":"([^"]+)".*/\1/')
+"${CURL[@]}" -c "$DATA/cookies" -H 'Accept: application/json' \
+  -d "username=admin&password=$PASSWORD" "$BASE/api/login" >/dev/null
+KEY=$("${CURL[@]}" -b "$DATA/cookies" -H 'Accept: application/json' \
+  -d 'label=bench&expires_in_hours=1' "$BASE/api/create_key" | sed -E 's/.*"secret":"([^"]+)".*/\1/')
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$PANEL/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$PANEL/stat"; }
 idle_rss=$(rss_kib)
 
 HOLD=$(( AGENTS / 200 + WARMUP + WINDOW + 10 ))
-target/release/flotilla-agent-sim --panel "http://127.0.0.1:$PORT" --enrolment-key "$KEY" \
+target/release/flotilla-agent-sim --panel "$BASE" "${SIM_TLS[@]}" --enrolment-key "$KEY" \
   --count "$AGENTS" --duration-secs "$HOLD" --ramp-per-sec 200 >"$DATA/sim.log" 2>&1 &
 SIM=$!
 
 sleep $(( AGENTS / 200 + WARMUP ))
-online=$(curl -sf -b "$DATA/cookies" -H 'Accept: application/json' -X POST "http://127.0.0.1:$PORT/api/list_nodes" | grep -o '"Online"' | wc -l)
+online=$("${CURL[@]}" -b "$DATA/cookies" -H 'Accept: application/json' -X POST "$BASE/api/list_nodes" | grep -o '"Online"' | wc -l)
 hz=$(getconf CLK_TCK)
 t0=$(cpu_ticks); s0=$(date +%s.%N)
 peak=0
@@ -62,6 +83,7 @@ failed=$(grep -o 'failed=[0-9]*' "$DATA/sim.log" | tail -1)
 cat <<REPORT
 agents online:          $online of $AGENTS ($failed, $beats)
 heartbeat period:       5 s
+transport, store:       $SCHEME, $(if [ -n "${BENCH_DATABASE_URL:-}" ]; then echo "${BENCH_DATABASE_URL%%:*}"; else echo sqlite; fi)
 panel RSS idle:         $(( idle_rss / 1024 )) MiB
 panel RSS with agents:  $(( steady / 1024 )) MiB (peak $(( peak / 1024 )) MiB over ${WINDOW} s)
 panel CPU with agents:  ${cpu} % of one core (mean over ${WINDOW} s)

@@ -21,6 +21,9 @@ use tokio_tungstenite::tungstenite::Message;
 struct Args {
     #[arg(long)]
     panel: String,
+    /// CA certificate(s) for an https:// panel.
+    #[arg(long)]
+    ca_file: Option<std::path::PathBuf>,
     #[arg(long)]
     enrolment_key: String,
     /// Number of simulated agents (at most 5000).
@@ -40,7 +43,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let panel = match link::PanelEndpoint::new(&args.panel, None) {
+    let panel = match link::PanelEndpoint::new(&args.panel, args.ca_file.as_deref()) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("flotilla-agent-sim: {e}");
