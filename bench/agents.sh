@@ -30,12 +30,7 @@ SCHEME=http
 CURL=(curl -sf)
 SIM_TLS=()
 if [ -n "${BENCH_TLS:-}" ]; then
-  ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
-  openssl req -x509 "${ec[@]}" -keyout "$DATA/ca.key" -out "$DATA/ca.pem" -days 1 -subj "/CN=bench CA" 2>/dev/null
-  openssl req "${ec[@]}" -keyout "$DATA/panel.key" -out "$DATA/panel.csr" -subj /CN=localhost 2>/dev/null
-  printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$DATA/panel.ext"
-  openssl x509 -req -in "$DATA/panel.csr" -CA "$DATA/ca.pem" -CAkey "$DATA/ca.key" -CAcreateserial \
-    -out "$DATA/panel.pem" -days 1 -extfile "$DATA/panel.ext" 2>/dev/null
+  end2end/lab/certs.sh "$DATA" DNS:localhost IP:127.0.0.1
   export FLOTILLA_TLS_CERT="$DATA/panel.pem" FLOTILLA_TLS_KEY="$DATA/panel.key"
   SCHEME=https
   CURL+=(--cacert "$DATA/ca.pem")

@@ -1,7 +1,7 @@
 import { defineConfig } from "@playwright/test";
 
-// The panel under test: `./dev test` starts it through `cargo leptos end-to-end` (which serves
-// the freshly built site) with a throw-away data directory and the lab's agent listener.
+// The panel under test: `./dev test` starts the release build over HTTPS (BASE_URL) with a
+// throwaway data directory and the lab's agent listener; without it, `cargo leptos serve`.
 const BASE_URL = process.env.BASE_URL ?? "http://127.0.0.1:3000";
 
 export default defineConfig({
@@ -14,6 +14,8 @@ export default defineConfig({
   reporter: [["list"]],
   use: {
     baseURL: BASE_URL,
+    // `./dev test` serves HTTPS with a certificate from a throwaway CA that Chromium does not know.
+    ignoreHTTPSErrors: true,
     browserName: "chromium",
     headless: true,
     trace: "off",
@@ -35,6 +37,7 @@ export default defineConfig({
     cwd: "..",
     url: `${BASE_URL}/healthz`,
     reuseExistingServer: true,
+    ignoreHTTPSErrors: true,
     timeout: 900_000,
     stdout: "ignore",
     stderr: "pipe",

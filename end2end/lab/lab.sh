@@ -4,7 +4,8 @@
 # Every command is idempotent and safe after a crash. Needs root.
 #
 #   lab.sh up [N]                    bridge + N nodes with a running dockerd each (default 3)
-#   lab.sh agents PANEL_URL KEY [NODE...]  start agents (default: every node) enrolling with KEY
+#   lab.sh agents PANEL_URL KEY [NODE...]  start agents (default: every node) enrolling with KEY;
+#                                    for an https:// panel, FLOTILLA_CA_FILE names its CA
 #   lab.sh stop-agent NODE...        stop a node's agent (SIGKILL: the node just vanishes)
 #   lab.sh start-agent NODE...       start it again (it reuses its stored token)
 #   lab.sh image                     build the test image flotilla-lab/busybox:1 into every node
@@ -137,10 +138,16 @@ start_agent() {
   [ -x "$STATE/bin/flotilla-agent" ] || install_agent
   local holder; holder=$(cat "$RUN/$n/holder.pid")
   echo "$panel" > "$RUN/$n/panel-url"
-  local key_args=()
-  [ -n "$key" ] && key_args=(--enrolment-key "$key")
-  nsenter -t "$holder" --net --uts setsid "$STATE/bin/flotilla-agent" \
-    --panel "$panel" "${key_args[@]}" \
+  # An https:// panel with a private CA: FLOTILLA_CA_FILE when the agents are first started,
+  # remembered for later restarts.
+  local ca=${FLOTILLA_CA_FILE:-}
+  if [ -z "$ca" ] && [ -f "$RUN/$n/ca-file" ]; then ca=$(cat "$RUN/$n/ca-file"); fi
+  echo "$ca" > "$RUN/$n/ca-file"
+  local extra=()
+  [ -n "$key" ] && extra+=(--enrolment-key "$key")
+  [ -n "$ca" ] && extra+=(--ca-file "$ca")
+  env -u FLOTILLA_CA_FILE nsenter -t "$holder" --net --uts setsid "$STATE/bin/flotilla-agent" \
+    --panel "$panel" "${extra[@]}" \
     --state-dir "$STATE/$n/agent" \
     --docker-host "unix://$(sock "$n")" \
     --machine-id-file "$STATE/$n/machine-id" \
@@ -338,5 +345,5 @@ case "${1:-}" in
   docker) shift; n=$1; shift; exec docker -H "unix://$(sock "$n")" "$@" ;;
   status) cmd_status ;;
   down) cmd_down ;;
-  *) sed -n '2,16p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,24p' "$0" >&2; exit 2 ;;
 esac
