@@ -14,11 +14,17 @@ use crate::store::{KeyRow, NodeEnrolment, Store};
 pub struct Enrolment {
     store: Store,
     events: Events,
+    agent_url: String,
 }
 
 impl Enrolment {
-    pub fn new(store: Store, events: Events) -> Self {
-        Self { store, events }
+    /// `agent_url` is the panel as agents reach it (shown in the enrolment command).
+    pub fn new(store: Store, events: Events, agent_url: String) -> Self {
+        Self {
+            store,
+            events,
+            agent_url,
+        }
     }
 
     pub async fn create_key(
@@ -50,6 +56,7 @@ impl Enrolment {
         self.events.publish(UiEvent::Keys);
         Ok(CreatedEnrolmentKey {
             key: row.into(),
+            agent_command: domain::enrolment::agent_command(&self.agent_url, &secret),
             secret,
         })
     }

@@ -37,6 +37,8 @@ pub struct PanelConfig {
     pub key_file: std::path::PathBuf,
     /// Mark session cookies Secure (the panel is served over HTTPS).
     pub secure_cookies: bool,
+    /// The panel as agents reach it, e.g. `https://panel.example:3100`.
+    pub agent_url: String,
 }
 
 #[derive(Clone)]
@@ -87,7 +89,11 @@ impl Panel {
                 config.session_ttl.as_millis() as i64,
                 config.secure_cookies,
             ),
-            enrolment: enrolment::Enrolment::new(store.clone(), events.clone()),
+            enrolment: enrolment::Enrolment::new(
+                store.clone(),
+                events.clone(),
+                config.agent_url.clone(),
+            ),
             nodes: nodes::Nodes::new(store.clone(), gateway.clone()),
             gateway,
             events,

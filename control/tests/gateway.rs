@@ -26,6 +26,7 @@ async fn harness(heartbeat: Duration) -> Harness {
         heartbeat,
         session_ttl: Duration::from_secs(3600),
         secure_cookies: false,
+        agent_url: "http://10.9.0.1:3100".into(),
         key_file: dir.path().join("master.key"),
     };
     let panel = Panel::open(&config).await.expect("panel opens");

@@ -23,6 +23,7 @@ async fn config(dir: &Path) -> PanelConfig {
         heartbeat: Duration::from_secs(5),
         session_ttl: Duration::from_secs(3600),
         secure_cookies: false,
+        agent_url: "http://10.9.0.1:3100".into(),
         key_file: dir.join("master.key"),
     }
 }

@@ -101,11 +101,26 @@ impl EnrolmentKeyView {
 pub struct CreatedEnrolmentKey {
     pub key: EnrolmentKeyView,
     pub secret: String,
+    /// The command that enrols a node with this key, ready to copy.
+    pub agent_command: String,
+}
+
+/// The command line that enrols a node: `panel_url` is the panel as agents reach it.
+pub fn agent_command(panel_url: &str, secret: &str) -> String {
+    format!("flotilla-agent --panel {panel_url} --enrolment-key {secret}")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_agent_command_names_the_panel_and_the_key() {
+        assert_eq!(
+            agent_command("https://10.0.0.1:3100", "flt_ek_x"),
+            "flotilla-agent --panel https://10.0.0.1:3100 --enrolment-key flt_ek_x"
+        );
+    }
 
     #[test]
     fn labels() {

@@ -37,6 +37,10 @@ test.describe.serial("walking skeleton", () => {
     await page.getByTestId("create-key").click();
     secret = (await page.getByTestId("enrolment-secret").innerText()).trim();
     expect(secret).toMatch(/^flt_ek_/);
+    // The command to run on a node names the panel as agents reach it (the agent listener).
+    await expect(page.getByTestId("agent-command")).toHaveText(
+      `flotilla-agent --panel ${AGENT_URL} --enrolment-key ${secret}`,
+    );
     await expect(page.locator('[data-testid="key-row"][data-label="lab e2e"]')).toHaveAttribute("data-state", "Active");
   });
 

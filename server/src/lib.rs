@@ -104,6 +104,7 @@ pub async fn launch(
         heartbeat: settings.heartbeat,
         session_ttl: settings.session_ttl,
         secure_cookies: settings.secure_cookies,
+        agent_url: settings.agent_url.clone(),
         key_file: settings.key_file.clone(),
     })
     .await

@@ -27,6 +27,10 @@ pub struct Args {
     /// edge network; agents can always use the UI address too.
     #[arg(long, env = "FLOTILLA_AGENT_LISTEN")]
     pub agent_listen: Option<SocketAddr>,
+    /// The panel's URL as agents reach it, shown in the enrolment command [default: from
+    /// --agent-listen, else --listen, with https when TLS is on].
+    #[arg(long, env = "FLOTILLA_AGENT_URL")]
+    pub agent_url: Option<String>,
     /// Directory for the embedded database [default: ./data].
     #[arg(long, env = "FLOTILLA_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -67,6 +71,7 @@ pub struct Args {
 struct FileSettings {
     listen: Option<SocketAddr>,
     agent_listen: Option<SocketAddr>,
+    agent_url: Option<String>,
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     key_file: Option<PathBuf>,
@@ -90,6 +95,7 @@ pub struct TlsFiles {
 pub struct Settings {
     pub listen: SocketAddr,
     pub agent_listen: Option<SocketAddr>,
+    pub agent_url: String,
     pub data_dir: PathBuf,
     pub database_url: String,
     pub key_file: PathBuf,
@@ -168,9 +174,28 @@ impl Settings {
             .secure_cookies
             .or(file.secure_cookies)
             .unwrap_or(tls.is_some());
+        let listen = args.listen.or(file.listen).unwrap_or(default_listen);
+        let agent_listen = args.agent_listen.or(file.agent_listen);
+        let agent_url = match args.agent_url.or(file.agent_url) {
+            Some(url) => {
+                let url = url.trim().trim_end_matches('/').to_owned();
+                let rest = url
+                    .strip_prefix("https://")
+                    .or_else(|| url.strip_prefix("http://"))
+                    .unwrap_or_default();
+                if rest.is_empty() || rest.contains(['/', ' ']) {
+                    return Err(SettingsError::Invalid(
+                        "agent_url must be http(s)://host[:port]".into(),
+                    ));
+                }
+                url
+            }
+            None => default_agent_url(agent_listen.unwrap_or(listen), tls.is_some()),
+        };
         Ok(Self {
-            listen: args.listen.or(file.listen).unwrap_or(default_listen),
-            agent_listen: args.agent_listen.or(file.agent_listen),
+            listen,
+            agent_listen,
+            agent_url,
             key_file: args
                 .key_file
                 .or(file.key_file)
@@ -192,6 +217,17 @@ impl Settings {
             std::fs::create_dir_all(&self.data_dir)?;
         }
         Ok(())
+    }
+}
+
+/// `scheme://address` of the listener agents use; a wildcard address becomes a placeholder the
+/// operator replaces (or sets `agent_url`).
+fn default_agent_url(addr: SocketAddr, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    if addr.ip().is_unspecified() {
+        format!("{scheme}://<panel-address>:{}", addr.port())
+    } else {
+        format!("{scheme}://{addr}")
     }
 }
 
@@ -223,6 +259,7 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("listen", &self.listen)
             .field("agent_listen", &self.agent_listen)
+            .field("agent_url", &self.agent_url)
             .field("data_dir", &self.data_dir)
             .field("database_url", &redact_url(&self.database_url))
             .field("key_file", &self.key_file)
@@ -313,6 +350,54 @@ mod tests {
             default_listen(),
         );
         assert!(matches!(err, Err(SettingsError::Invalid(m)) if m.contains("tls_key")));
+    }
+
+    #[test]
+    fn the_agent_url_follows_the_agent_listener_and_tls_unless_given() {
+        let s = Settings::resolve(Args::default(), default_listen()).expect("valid");
+        assert_eq!(s.agent_url, format!("http://{}", default_listen()));
+        let s = Settings::resolve(
+            Args {
+                agent_listen: Some("10.77.0.1:3100".parse().expect("addr")),
+                tls_cert: Some("panel.pem".into()),
+                tls_key: Some("panel.key".into()),
+                ..Default::default()
+            },
+            default_listen(),
+        )
+        .expect("valid");
+        assert_eq!(s.agent_url, "https://10.77.0.1:3100");
+        let s = Settings::resolve(
+            Args {
+                listen: Some("0.0.0.0:3000".parse().expect("addr")),
+                ..Default::default()
+            },
+            default_listen(),
+        )
+        .expect("valid");
+        assert_eq!(s.agent_url, "http://<panel-address>:3000");
+        let s = Settings::resolve(
+            Args {
+                agent_url: Some("https://panel.example/".into()),
+                ..Default::default()
+            },
+            default_listen(),
+        )
+        .expect("valid");
+        assert_eq!(s.agent_url, "https://panel.example");
+        for bad in ["panel.example", "https://", "ftp://x", "https://x/y"] {
+            let err = Settings::resolve(
+                Args {
+                    agent_url: Some(bad.into()),
+                    ..Default::default()
+                },
+                default_listen(),
+            );
+            assert!(
+                matches!(err, Err(SettingsError::Invalid(m)) if m.contains("agent_url")),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -169,9 +169,11 @@ fn CreateKey() -> impl IntoView {
                     <code class="block break-all rounded bg-white border border-emerald-200 px-3 py-2 font-mono text-slate-900 select-all"
                         data-testid="enrolment-secret">{k.secret.clone()}</code>
                     <p class="text-emerald-900">"On the node:"</p>
-                    <code class="block break-all rounded bg-slate-900 text-slate-100 px-3 py-2 font-mono text-xs">
-                        {format!("flotilla-agent --panel http://<panel-address>:3000 --enrolment-key {}", k.secret)}
-                    </code>
+                    <code class="block break-all rounded bg-slate-900 text-slate-100 px-3 py-2 font-mono text-xs select-all"
+                        data-testid="agent-command">{k.agent_command.clone()}</code>
+                    {k.agent_command.contains("--panel https://").then(|| view! {
+                        <p class="text-emerald-900">"Add --ca-file with the CA certificate when the panel's certificate comes from a private CA."</p>
+                    })}
                 </div>
             })}
         </Card>
