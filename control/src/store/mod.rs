@@ -162,6 +162,18 @@ pub mod testing {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn both_backends_have_the_same_migrations() {
+        let versions = |m: &sqlx::migrate::Migrator| {
+            m.iter()
+                .map(|m| (m.version, m.description.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let sqlite = versions(&super::SQLITE_MIGRATIONS);
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, versions(&super::POSTGRES_MIGRATIONS));
+    }
+
     #[tokio::test]
     async fn migrations_apply_once_and_reopen_keeps_data() {
         let dir = tempfile::tempdir().expect("temp dir");
