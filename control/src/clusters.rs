@@ -190,15 +190,8 @@ impl Clusters {
             }
             other => other?,
         }
-        self.store
-            .audit(
-                &actor.username,
-                "cluster.create",
-                Some(&id),
-                Some(&def.name),
-            )
+        self.changed(actor, &id, "cluster.create", &id, Some(&def.name))
             .await?;
-        self.events.publish(UiEvent::Cluster { id: id.clone() });
         self.orchestrator.spawn(workflow.id);
         Ok(id)
     }
@@ -449,15 +442,8 @@ impl Clusters {
         let workflow = orchestrator::new_workflow(id, "delete", &steps);
         self.store.set_cluster_phase(id, "deleting").await?;
         self.store.add_workflow(&workflow).await?;
-        self.store
-            .audit(
-                &actor.username,
-                "cluster.delete",
-                Some(id),
-                Some(&g.cluster.name),
-            )
+        self.changed(actor, id, "cluster.delete", id, Some(&g.cluster.name))
             .await?;
-        self.events.publish(UiEvent::Cluster { id: id.to_owned() });
         self.orchestrator.spawn(workflow.id);
         Ok(())
     }
@@ -576,16 +562,14 @@ impl Clusters {
                 )
                 .await?;
         }
-        self.store
-            .audit(
-                &actor.username,
-                "cluster.node",
-                Some(node_id),
-                Some(&serde_json::to_string(&action).unwrap_or_default()),
-            )
-            .await?;
-        self.events.publish(UiEvent::Cluster { id: id.to_owned() });
-        Ok(())
+        self.changed(
+            actor,
+            id,
+            "cluster.node",
+            node_id,
+            Some(&serde_json::to_string(&action).unwrap_or_default()),
+        )
+        .await
     }
 
     /// Adds an eligible node to a running cluster (join, labels, KeepAlived) as a workflow.
@@ -637,15 +621,8 @@ impl Clusters {
             }
             other => other?,
         }
-        self.store
-            .audit(
-                &actor.username,
-                "cluster.node.add",
-                Some(id),
-                Some(&hostname),
-            )
+        self.changed(actor, id, "cluster.node.add", id, Some(&hostname))
             .await?;
-        self.events.publish(UiEvent::Cluster { id: id.to_owned() });
         self.orchestrator.spawn(workflow.id);
         Ok(())
     }
@@ -707,15 +684,8 @@ impl Clusters {
             orchestrator::remove_plan(&plan, presence.contains_key(node_id), !g.vips.is_empty());
         let workflow = orchestrator::new_workflow(id, "remove-node", &steps);
         self.store.add_workflow(&workflow).await?;
-        self.store
-            .audit(
-                &actor.username,
-                "cluster.node.remove",
-                Some(id),
-                Some(&hostname),
-            )
+        self.changed(actor, id, "cluster.node.remove", id, Some(&hostname))
             .await?;
-        self.events.publish(UiEvent::Cluster { id: id.to_owned() });
         self.orchestrator.spawn(workflow.id);
         Ok(())
     }
@@ -744,8 +714,7 @@ impl Clusters {
         let definition = serde_json::to_string(&g.definition)
             .map_err(|e| ControlError::Corrupt(e.to_string()))?;
         self.store.update_cluster(id, &name, &definition).await?;
-        self.store
-            .audit(&actor.username, "cluster.edit", Some(id), Some(&name))
+        self.changed(actor, id, "cluster.edit", id, Some(&name))
             .await?;
         if synctime_changed && !g.vips.is_empty() {
             let names: Vec<String> = g
@@ -774,11 +743,29 @@ impl Clusters {
             self.store.add_workflow(&workflow).await?;
             self.orchestrator.spawn(workflow.id);
         }
-        self.events.publish(UiEvent::Cluster { id: id.to_owned() });
         Ok(())
     }
 
     /// An active cluster with no workflow running.
+    /// Records a change made through the panel (audit log) and tells open browsers that the
+    /// cluster changed.
+    async fn changed(
+        &self,
+        actor: &Actor,
+        cluster_id: &str,
+        action: &str,
+        target: &str,
+        detail: Option<&str>,
+    ) -> Result<(), ControlError> {
+        self.store
+            .audit(&actor.username, action, Some(target), detail)
+            .await?;
+        self.events.publish(UiEvent::Cluster {
+            id: cluster_id.to_owned(),
+        });
+        Ok(())
+    }
+
     async fn idle_active(&self, id: &str) -> Result<Gathered, ControlError> {
         let cluster = self
             .store
@@ -820,16 +807,8 @@ impl Clusters {
             encrypted: spec.encrypted,
         });
         self.run_on_manager(&g, None, cmd).await?;
-        self.store
-            .audit(
-                &actor.username,
-                "cluster.network.create",
-                Some(id),
-                Some(&spec.name),
-            )
-            .await?;
-        self.events.publish(UiEvent::Cluster { id: id.to_owned() });
-        Ok(())
+        self.changed(actor, id, "cluster.network.create", id, Some(&spec.name))
+            .await
     }
 
     /// Deletes an overlay network that no service uses.
@@ -865,16 +844,8 @@ impl Clusters {
             },
         )
         .await?;
-        self.store
-            .audit(
-                &actor.username,
-                "cluster.network.delete",
-                Some(id),
-                Some(name),
-            )
-            .await?;
-        self.events.publish(UiEvent::Cluster { id: id.to_owned() });
-        Ok(())
+        self.changed(actor, id, "cluster.network.delete", id, Some(name))
+            .await
     }
 
     async fn active_with_swarm(&self, id: &str) -> Result<(Gathered, SwarmSnapshot), ControlError> {

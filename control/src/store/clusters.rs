@@ -79,8 +79,22 @@ pub struct NewCluster<'a> {
     pub workflow: &'a WorkflowRow,
 }
 
-const CLUSTER_COLUMNS: &str =
-    "id, name, definition, phase, swarm_id, worker_token, manager_token, created_at";
+// Column lists as literals, so that every query stays a static string (`concat!`).
+macro_rules! cluster_columns {
+    () => {
+        "id, name, definition, phase, swarm_id, worker_token, manager_token, created_at"
+    };
+}
+macro_rules! member_columns {
+    () => {
+        "node_id, cluster_id, position, role, labels, interface, vip, swarm_node_id, address"
+    };
+}
+macro_rules! workflow_columns {
+    () => {
+        "id, cluster_id, kind, status, steps, current, error, created_at"
+    };
+}
 
 impl Store {
     /// Creates the cluster, claims its nodes (a node belongs to at most one cluster), allocates a
@@ -144,17 +158,21 @@ impl Store {
     }
 
     pub async fn clusters(&self) -> Result<Vec<ClusterRow>, ControlError> {
-        Ok(sqlx::query_as::<_, ClusterRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {CLUSTER_COLUMNS} FROM clusters ORDER BY name_key"
-        )))
+        Ok(sqlx::query_as::<_, ClusterRow>(concat!(
+            "SELECT ",
+            cluster_columns!(),
+            " FROM clusters ORDER BY name_key"
+        ))
         .fetch_all(&self.pool)
         .await?)
     }
 
     pub async fn cluster(&self, id: &str) -> Result<Option<ClusterRow>, ControlError> {
-        Ok(sqlx::query_as::<_, ClusterRow>(sqlx::AssertSqlSafe(format!(
-            "SELECT {CLUSTER_COLUMNS} FROM clusters WHERE id = $1"
-        )))
+        Ok(sqlx::query_as::<_, ClusterRow>(concat!(
+            "SELECT ",
+            cluster_columns!(),
+            " FROM clusters WHERE id = $1"
+        ))
         .bind(id)
         .fetch_optional(&self.pool)
         .await?)
@@ -206,20 +224,22 @@ impl Store {
     }
 
     pub async fn members(&self, cluster_id: &str) -> Result<Vec<MemberRow>, ControlError> {
-        Ok(sqlx::query_as::<_, MemberRow>(
-            "SELECT node_id, cluster_id, position, role, labels, interface, vip, swarm_node_id, address \
-             FROM cluster_members WHERE cluster_id = $1 ORDER BY position",
-        )
+        Ok(sqlx::query_as::<_, MemberRow>(concat!(
+            "SELECT ",
+            member_columns!(),
+            " FROM cluster_members WHERE cluster_id = $1 ORDER BY position"
+        ))
         .bind(cluster_id)
         .fetch_all(&self.pool)
         .await?)
     }
 
     pub async fn all_members(&self) -> Result<Vec<MemberRow>, ControlError> {
-        Ok(sqlx::query_as::<_, MemberRow>(
-            "SELECT node_id, cluster_id, position, role, labels, interface, vip, swarm_node_id, address \
-             FROM cluster_members ORDER BY cluster_id, position",
-        )
+        Ok(sqlx::query_as::<_, MemberRow>(concat!(
+            "SELECT ",
+            member_columns!(),
+            " FROM cluster_members ORDER BY cluster_id, position"
+        ))
         .fetch_all(&self.pool)
         .await?)
     }
@@ -319,9 +339,11 @@ impl Store {
     }
 
     pub async fn workflow(&self, id: &str) -> Result<Option<WorkflowRow>, ControlError> {
-        Ok(sqlx::query_as::<_, WorkflowRow>(
-            "SELECT id, cluster_id, kind, status, steps, current, error, created_at FROM workflows WHERE id = $1",
-        )
+        Ok(sqlx::query_as::<_, WorkflowRow>(concat!(
+            "SELECT ",
+            workflow_columns!(),
+            " FROM workflows WHERE id = $1"
+        ))
         .bind(id)
         .fetch_optional(&self.pool)
         .await?)
@@ -332,20 +354,22 @@ impl Store {
         &self,
         cluster_id: &str,
     ) -> Result<Option<WorkflowRow>, ControlError> {
-        Ok(sqlx::query_as::<_, WorkflowRow>(
-            "SELECT id, cluster_id, kind, status, steps, current, error, created_at FROM workflows \
-             WHERE cluster_id = $1 ORDER BY created_at DESC LIMIT 1",
-        )
+        Ok(sqlx::query_as::<_, WorkflowRow>(concat!(
+            "SELECT ",
+            workflow_columns!(),
+            " FROM workflows WHERE cluster_id = $1 ORDER BY created_at DESC LIMIT 1"
+        ))
         .bind(cluster_id)
         .fetch_optional(&self.pool)
         .await?)
     }
 
     pub async fn running_workflows(&self) -> Result<Vec<WorkflowRow>, ControlError> {
-        Ok(sqlx::query_as::<_, WorkflowRow>(
-            "SELECT id, cluster_id, kind, status, steps, current, error, created_at FROM workflows \
-             WHERE status = 'running' ORDER BY created_at",
-        )
+        Ok(sqlx::query_as::<_, WorkflowRow>(concat!(
+            "SELECT ",
+            workflow_columns!(),
+            " FROM workflows WHERE status = 'running' ORDER BY created_at"
+        ))
         .fetch_all(&self.pool)
         .await?)
     }
