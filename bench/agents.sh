@@ -48,7 +48,7 @@ for _ in $(seq 100); do "${CURL[@]}" "$BASE/healthz" >/dev/null && break; sleep 
 "${CURL[@]}" -c "$DATA/cookies" -H 'Accept: application/json' \
   -d "username=admin&password=$PASSWORD" "$BASE/api/login" >/dev/null
 KEY=$("${CURL[@]}" -b "$DATA/cookies" -H 'Accept: application/json' \
-  -d 'label=bench&expires_in_hours=1' "$BASE/api/create_key" | sed -E 's/.*"secret":"([^"]+)".*/\1/')
+  -d 'label=bench&expires_in_hours=1&max_uses=0' "$BASE/api/create_key" | sed -E 's/.*"secret":"([^"]+)".*/\1/')
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$PANEL/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$PANEL/stat"; }

@@ -52,6 +52,7 @@ pub async fn enrol(
         key: key.trim().to_owned(),
         hostname: hostname.to_owned(),
         machine_id: machine_id.to_owned(),
+        node_token: None,
     };
     let json = serde_json::to_string(&request).map_err(|e| AgentError::Protocol(e.to_string()))?;
     ws.send(Message::text(json))

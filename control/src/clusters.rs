@@ -204,13 +204,19 @@ impl Clusters {
             let node = self.store.node_by_id(&m.node_id).await?;
             members.push((m, node));
         }
+        // Only this cluster's managers speak for its swarm.
+        let managers = members
+            .iter()
+            .filter(|(m, _)| parse_role(&m.role) == SwarmRole::Manager)
+            .map(|(m, _)| m.node_id.as_str());
+        let snapshot = cluster
+            .swarm_id
+            .as_deref()
+            .and_then(|s| self.observed.swarm(s, managers));
         Ok(Gathered {
             vips: self.store.vips(&cluster.id).await?,
             workflow: self.store.latest_workflow(&cluster.id).await?,
-            snapshot: cluster
-                .swarm_id
-                .as_deref()
-                .and_then(|s| self.observed.swarm(s)),
+            snapshot,
             definition,
             members,
             cluster,
@@ -457,7 +463,12 @@ impl Clusters {
         node_id: &str,
         action: NodeAction,
     ) -> Result<(), ControlError> {
-        actor.require(Permission::Operate)?;
+        // Demoting a manager weakens the swarm's fault tolerance: Supervisors and up.
+        actor.require(if action == NodeAction::Demote {
+            Permission::Supervise
+        } else {
+            Permission::Operate
+        })?;
         let cluster = self
             .store
             .cluster(id)
@@ -635,7 +646,7 @@ impl Clusters {
         id: &str,
         node_id: &str,
     ) -> Result<(), ControlError> {
-        actor.require(Permission::Operate)?;
+        actor.require(Permission::Supervise)?;
         let g = self.idle_active(id).await?;
         let (member, node) = g
             .members
@@ -818,7 +829,7 @@ impl Clusters {
         id: &str,
         name: &str,
     ) -> Result<(), ControlError> {
-        actor.require(Permission::Operate)?;
+        actor.require(Permission::Supervise)?;
         let (g, snapshot) = self.active_with_swarm(id).await?;
         let network = snapshot
             .networks

@@ -7,22 +7,29 @@ use domain::protocol::{EnrolRequest, EnrolResponse, PROTOCOL_VERSION};
 use crate::ControlError;
 use crate::auth::Actor;
 use crate::events::Events;
+use crate::gateway::Gateway;
 use crate::secret::{self, now_ms};
-use crate::store::{KeyRow, NodeEnrolment, Store};
+use crate::store::{Enrolled, KeyRow, NodeEnrolment, Store};
 
 #[derive(Clone)]
 pub struct Enrolment {
     store: Store,
     events: Events,
+    gateway: Gateway,
     agent_url: String,
 }
 
+/// What an agent is told when its machine is enrolled already and it proved nothing.
+const MACHINE_TAKEN: &str = "this machine is enrolled already: enrol with the node's current \
+                             token, or ask an Administrator to allow re-enrolment on its node page";
+
 impl Enrolment {
     /// `agent_url` is the panel as agents reach it (shown in the enrolment command).
-    pub fn new(store: Store, events: Events, agent_url: String) -> Self {
+    pub fn new(store: Store, events: Events, gateway: Gateway, agent_url: String) -> Self {
         Self {
             store,
             events,
+            gateway,
             agent_url,
         }
     }
@@ -42,6 +49,7 @@ impl Enrolment {
             expires_at: now + i64::from(new.expires_in_hours) * 3_600_000,
             revoked_at: None,
             uses: 0,
+            max_uses: new.max_uses.map(i64::from),
         };
         let secret = secret::token("flt_ek_");
         self.store.insert_key(&row, &secret::hash(&secret)).await?;
@@ -97,8 +105,11 @@ impl Enrolment {
         Ok(())
     }
 
-    /// Exchanges an enrolment key for a node id and a fresh node token. Refusals carry a reason
-    /// the agent logs; they never reveal whether a key ever existed beyond "unknown".
+    /// Exchanges an enrolment key for a node id and a fresh node token. A machine id that is
+    /// enrolled already needs the node's current token or an Administrator's permission.
+    /// Refusals carry a reason the agent logs; they never reveal whether a key ever existed
+    /// beyond "unknown". Nothing is written unless the key and the machine are accepted, so a
+    /// flood of bogus enrolments only reads.
     pub async fn enrol(&self, request: EnrolRequest) -> Result<EnrolResponse, ControlError> {
         let refuse = |reason: &str| {
             Ok(EnrolResponse::Refused {
@@ -111,15 +122,39 @@ impl Enrolment {
         let hostname = request.hostname.trim();
         let machine_id = request.machine_id.trim();
         if hostname.is_empty()
-            || hostname.len() > 253
+            || hostname.len() > domain::node::caps::HOSTNAME
             || machine_id.is_empty()
-            || machine_id.len() > 128
+            || machine_id.len() > domain::node::caps::MACHINE_ID
+            || request.key.len() > 256
         {
             return refuse("hostname and machine id are required (at most 253 and 128 characters)");
         }
-        let key_hash = secret::hash(request.key.trim());
-        let token = secret::token("flt_nt_");
         let now = now_ms();
+        let key_hash = secret::hash(request.key.trim());
+        let key_problem = match self.store.key_by_hash(&key_hash).await? {
+            None => Some("unknown enrolment key"),
+            Some(k) => k.unusable(now),
+        };
+        if let Some(reason) = key_problem {
+            tracing::warn!(hostname, reason, "enrolment refused");
+            return refuse(reason);
+        }
+        let presented = request
+            .node_token
+            .as_deref()
+            .map(|t| secret::hash(t.trim()));
+        if presented.is_none()
+            && let Some(node) = self.store.node_by_machine(machine_id).await?
+            && node.reenrol_until.is_none_or(|until| until <= now)
+        {
+            tracing::warn!(
+                hostname,
+                machine_id,
+                "enrolment refused: machine enrolled already"
+            );
+            return refuse(MACHINE_TAKEN);
+        }
+        let token = secret::token("flt_nt_");
         let new_node_id = uuid::Uuid::new_v4().to_string();
         let token_hash = secret::hash(&token);
         let enrolled = self
@@ -130,22 +165,40 @@ impl Enrolment {
                 machine_id,
                 hostname,
                 token_hash: &token_hash,
+                presented_token_hash: presented.as_deref(),
                 now_ms: now,
             })
             .await?;
-        let Some(node_id) = enrolled else {
-            let reason = match self.store.key_by_hash(&key_hash).await? {
-                None => "unknown enrolment key",
-                Some(k) if k.revoked_at.is_some() => "enrolment key revoked",
-                Some(_) => "enrolment key expired",
-            };
-            tracing::warn!(hostname, reason, "enrolment refused");
-            return refuse(reason);
+        let node_id = match enrolled {
+            Enrolled::Node(id) => id,
+            Enrolled::KeyRefused => {
+                // Used up or revoked between the look-up and the write.
+                tracing::warn!(hostname, "enrolment refused: key no longer usable");
+                return refuse("enrolment key used up");
+            }
+            Enrolled::MachineTaken => {
+                tracing::warn!(
+                    hostname,
+                    machine_id,
+                    "enrolment refused: machine enrolled already"
+                );
+                return refuse(MACHINE_TAKEN);
+            }
         };
+        let again = node_id != new_node_id;
+        if again {
+            // The old token no longer works: a session that used it ends now.
+            self.gateway.disconnect(&node_id);
+        }
         self.store
-            .audit("agent", "node.enrol", Some(&node_id), Some(hostname))
+            .audit(
+                "agent",
+                if again { "node.reenrol" } else { "node.enrol" },
+                Some(&node_id),
+                Some(hostname),
+            )
             .await?;
-        tracing::info!(node = %node_id, hostname, "node enrolled");
+        tracing::info!(node = %node_id, hostname, again, "node enrolled");
         self.events.publish(UiEvent::Node {
             id: node_id.clone(),
         });

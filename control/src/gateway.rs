@@ -6,13 +6,21 @@
 //! Presence lives in memory. A heartbeat only stores a timestamp in an atomic; the database sees
 //! facts (on hello and when they change), the disconnect time, and a batched last-seen flush every
 //! [`FLUSH_EVERY`], so the heartbeat path never writes to the database.
+//!
+//! An agent speaks only for its own node: its facts must carry the machine id it enrolled with
+//! and are capped in size, its observations are kept per node (one swarm report, a bounded list
+//! of VIPs) and read only where that node is entitled to report, it can answer only commands sent
+//! to it, and facts/swarm/VIP frames are rate-limited per connection ([`FrameBudget`]).
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use domain::event::UiEvent;
-use domain::protocol::{self, AgentMessage, Command, Envelope, Outcome, PanelMessage, Welcome};
+use domain::node::NodeFacts;
+use domain::protocol::{
+    self, AgentMessage, Command, Envelope, MAX_REPORTED_VIPS, Outcome, PanelMessage, Welcome,
+};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::{Notify, mpsc, oneshot};
 
@@ -20,7 +28,7 @@ use crate::ControlError;
 use crate::events::Events;
 use crate::observed::Observed;
 use crate::secret::{self, now_ms};
-use crate::store::Store;
+use crate::store::{AgentIdentity, Store};
 
 /// How long a new connection may take to say hello.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -73,11 +81,78 @@ impl Close {
         code: 1012,
         reason: "panel restarting",
     };
+    const REVOKED: Close = Close {
+        code: 1008,
+        reason: "node removed, re-enrolled or its token revoked",
+    };
+    const WRONG_MACHINE: Close = Close {
+        code: 1008,
+        reason: "facts name another machine than the one this node enrolled from",
+    };
+    const FLOODING: Close = Close {
+        code: 1008,
+        reason: "too many frames",
+    };
 }
 
 const KICK_REPLACED: u8 = 1;
 const KICK_SILENT: u8 = 2;
 const KICK_SHUTDOWN: u8 = 3;
+const KICK_REVOKED: u8 = 4;
+
+/// Facts, swarm and VIP frames one connection may send: a bucket of [`FrameBudget::BURST`]
+/// frames refilled at [`FrameBudget::PER_SEC`] a second. An agent sends them when something
+/// changed (facts at most every few seconds, swarm reports every 3 s, VIP changes during a
+/// failover), far below this. Excess frames are dropped and counted; a connection that keeps
+/// exceeding it ([`FrameBudget::DISCONNECT_AFTER`] drops within [`FrameBudget::WINDOW_MS`]) is
+/// closed.
+pub struct FrameBudget {
+    tokens: f64,
+    last_ms: i64,
+    window_start_ms: i64,
+    dropped_in_window: u32,
+}
+
+impl FrameBudget {
+    pub const BURST: f64 = 30.0;
+    pub const PER_SEC: f64 = 2.0;
+    pub const WINDOW_MS: i64 = 10_000;
+    pub const DISCONNECT_AFTER: u32 = 60;
+
+    pub fn new(now_ms: i64) -> Self {
+        Self {
+            tokens: Self::BURST,
+            last_ms: now_ms,
+            window_start_ms: now_ms,
+            dropped_in_window: 0,
+        }
+    }
+
+    /// Whether a frame may pass now; `Err` once the connection should be closed.
+    pub fn take(&mut self, now_ms: i64) -> Result<bool, Overrun> {
+        let elapsed = (now_ms - self.last_ms).max(0) as f64 / 1000.0;
+        self.tokens = (self.tokens + elapsed * Self::PER_SEC).min(Self::BURST);
+        self.last_ms = now_ms;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            return Ok(true);
+        }
+        if now_ms - self.window_start_ms >= Self::WINDOW_MS {
+            self.window_start_ms = now_ms;
+            self.dropped_in_window = 0;
+        }
+        self.dropped_in_window += 1;
+        if self.dropped_in_window > Self::DISCONNECT_AFTER {
+            Err(Overrun)
+        } else {
+            Ok(false)
+        }
+    }
+}
+
+/// A connection kept exceeding its [`FrameBudget`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct Overrun;
 
 struct Live {
     conn_id: u64,
@@ -94,6 +169,19 @@ impl Live {
     }
 }
 
+/// A command waiting for its result, and the node it was sent to (only that node may answer).
+struct Pending {
+    node_id: String,
+    done: oneshot::Sender<Outcome>,
+}
+
+/// What one established connection carries along.
+struct Session<'a> {
+    agent: &'a AgentIdentity,
+    last_seen: &'a AtomicI64,
+    budget: FrameBudget,
+}
+
 #[derive(Clone)]
 pub struct Gateway {
     store: Store,
@@ -101,8 +189,10 @@ pub struct Gateway {
     observed: Observed,
     heartbeat: Duration,
     live: Arc<Mutex<HashMap<String, Live>>>,
-    pending: Arc<Mutex<HashMap<String, oneshot::Sender<Outcome>>>>,
+    pending: Arc<Mutex<HashMap<String, Pending>>>,
     next_conn: Arc<AtomicU64>,
+    /// Frames dropped by [`FrameBudget`]s or for exceeding bounds, since start.
+    dropped: Arc<AtomicU64>,
 }
 
 impl Gateway {
@@ -115,7 +205,13 @@ impl Gateway {
             live: Arc::default(),
             pending: Arc::default(),
             next_conn: Arc::new(AtomicU64::new(1)),
+            dropped: Arc::default(),
         }
+    }
+
+    /// How many agent frames were dropped (rate limit or bounds) since the panel started.
+    pub fn dropped_frames(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 
     pub fn heartbeat(&self) -> Duration {
@@ -127,10 +223,12 @@ impl Gateway {
         &self,
         token: Option<&str>,
         peer: &str,
-    ) -> Result<String, ControlError> {
-        let token = token.map(str::trim).filter(|t| !t.is_empty());
+    ) -> Result<AgentIdentity, ControlError> {
+        let token = token
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 256);
         let found = match token {
-            Some(t) => self.store.node_id_by_token(&secret::hash(t)).await?,
+            Some(t) => self.store.agent_by_token(&secret::hash(t)).await?,
             None => None,
         };
         found.ok_or_else(|| {
@@ -144,12 +242,13 @@ impl Gateway {
     }
 
     /// Runs one agent connection until it ends, and says why it ended.
-    pub async fn serve<I, O>(&self, node_id: String, mut incoming: I, mut outgoing: O) -> Close
+    pub async fn serve<I, O>(&self, agent: AgentIdentity, mut incoming: I, mut outgoing: O) -> Close
     where
         I: Stream<Item = Inbound> + Unpin,
         O: Sink<String> + Unpin,
     {
-        let facts = match tokio::time::timeout(HELLO_TIMEOUT, incoming.next()).await {
+        let node_id = agent.node_id.clone();
+        let mut facts = match tokio::time::timeout(HELLO_TIMEOUT, incoming.next()).await {
             Err(_) => return Close::NO_HELLO,
             Ok(None) => return Close::NORMAL,
             Ok(Some(frame)) => match decode(&node_id, frame) {
@@ -161,9 +260,8 @@ impl Gateway {
                 Err(close) => return close,
             },
         };
-        if let Err(e) = self.store.save_facts(&node_id, &facts, now_ms()).await {
-            tracing::error!(node = %node_id, error = %crate::error::chain(&e), "could not store facts");
-            return Close::INTERNAL;
+        if let Err(close) = self.accept_facts(&agent, &mut facts).await {
+            return close;
         }
         let (conn_id, last_seen, mut rx, kick, kick_reason) = self.register(&node_id);
         tracing::info!(node = %node_id, hostname = %facts.hostname, conn = conn_id, "agent connected");
@@ -180,11 +278,15 @@ impl Gateway {
             self.events.publish(UiEvent::Node {
                 id: node_id.clone(),
             });
+            let mut session = Session {
+                agent: &agent,
+                last_seen: &last_seen,
+                budget: FrameBudget::new(now_ms()),
+            };
             self.session_loop(
-                &node_id,
+                &mut session,
                 &mut incoming,
                 &mut outgoing,
-                &last_seen,
                 &mut rx,
                 &kick,
                 &kick_reason,
@@ -197,13 +299,53 @@ impl Gateway {
         close
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Caps the facts, checks that they come from the machine the node enrolled from, and stores
+    /// them.
+    async fn accept_facts(
+        &self,
+        agent: &AgentIdentity,
+        facts: &mut NodeFacts,
+    ) -> Result<(), Close> {
+        if facts.cap() {
+            tracing::warn!(node = %agent.node_id, "facts over the size limits were cut");
+        }
+        if facts.machine_id.trim() != agent.machine_id {
+            tracing::warn!(
+                node = %agent.node_id,
+                reported = %facts.machine_id,
+                "facts name another machine; closing this connection"
+            );
+            return Err(Close::WRONG_MACHINE);
+        }
+        if let Err(e) = self.store.save_facts(&agent.node_id, facts, now_ms()).await {
+            tracing::error!(node = %agent.node_id, error = %crate::error::chain(&e), "could not store facts");
+            return Err(Close::INTERNAL);
+        }
+        Ok(())
+    }
+
+    /// Whether a facts/swarm/VIP frame may pass the connection's budget; counts what does not.
+    fn within_budget(&self, session: &mut Session<'_>, what: &str) -> Result<bool, Close> {
+        match session.budget.take(now_ms()) {
+            Ok(true) => Ok(true),
+            Ok(false) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(node = %session.agent.node_id, what, "frame over the rate limit dropped");
+                Ok(false)
+            }
+            Err(Overrun) => {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(node = %session.agent.node_id, "agent keeps exceeding its frame budget; closing");
+                Err(Close::FLOODING)
+            }
+        }
+    }
+
     async fn session_loop<I, O>(
         &self,
-        node_id: &str,
+        session: &mut Session<'_>,
         incoming: &mut I,
         outgoing: &mut O,
-        last_seen: &AtomicI64,
         rx: &mut mpsc::Receiver<String>,
         kick: &Notify,
         kick_reason: &AtomicU8,
@@ -212,33 +354,18 @@ impl Gateway {
         I: Stream<Item = Inbound> + Unpin,
         O: Sink<String> + Unpin,
     {
+        let node_id = session.agent.node_id.clone();
         loop {
             tokio::select! {
                 frame = incoming.next() => {
                     let Some(frame) = frame else { return Close::NORMAL };
-                    let envelope = match decode(node_id, frame) {
+                    let envelope = match decode(&node_id, frame) {
                         Ok(e) => e,
                         Err(close) => return close,
                     };
-                    last_seen.store(now_ms(), Ordering::Relaxed);
-                    match envelope.msg {
-                        AgentMessage::Heartbeat => {}
-                        AgentMessage::Hello(facts) | AgentMessage::Facts(facts) => {
-                            if let Err(e) = self.store.save_facts(node_id, &facts, now_ms()).await {
-                                tracing::error!(node = %node_id, error = %crate::error::chain(&e), "could not store facts");
-                                return Close::INTERNAL;
-                            }
-                            self.events.publish(UiEvent::Node { id: node_id.to_owned() });
-                        }
-                        AgentMessage::CommandResult(outcome) => self.resolve(&envelope.id, outcome),
-                        AgentMessage::Swarm(snapshot) => {
-                            self.observed.set_swarm(node_id, snapshot);
-                            self.events.publish(UiEvent::Cluster { id: String::new() });
-                        }
-                        AgentMessage::Vips(vips) => {
-                            self.observed.set_vips(node_id, vips);
-                            self.events.publish(UiEvent::Cluster { id: String::new() });
-                        }
+                    session.last_seen.store(now_ms(), Ordering::Relaxed);
+                    if let Err(close) = self.handle(session, envelope).await {
+                        return close;
                     }
                 }
                 Some(out) = rx.recv() => {
@@ -250,11 +377,52 @@ impl Gateway {
                     return match kick_reason.load(Ordering::Relaxed) {
                         KICK_REPLACED => Close::REPLACED,
                         KICK_SHUTDOWN => Close::RESTARTING,
+                        KICK_REVOKED => Close::REVOKED,
                         _ => Close::SILENT,
                     };
                 }
             }
         }
+    }
+
+    /// Acts on one frame of an established session.
+    async fn handle(
+        &self,
+        session: &mut Session<'_>,
+        envelope: Envelope<AgentMessage>,
+    ) -> Result<(), Close> {
+        let node_id = session.agent.node_id.as_str();
+        match envelope.msg {
+            AgentMessage::Heartbeat => {}
+            AgentMessage::CommandResult(outcome) => self.resolve(node_id, &envelope.id, outcome),
+            AgentMessage::Hello(mut facts) | AgentMessage::Facts(mut facts) => {
+                if self.within_budget(session, "facts")? {
+                    self.accept_facts(session.agent, &mut facts).await?;
+                    self.events.publish(UiEvent::Node {
+                        id: node_id.to_owned(),
+                    });
+                }
+            }
+            AgentMessage::Swarm(snapshot) => {
+                if !snapshot.within_bounds() {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(node = %node_id, "oversized swarm report dropped");
+                } else if self.within_budget(session, "swarm")? {
+                    self.observed.set_swarm(node_id, snapshot);
+                    self.events.publish(UiEvent::Cluster { id: String::new() });
+                }
+            }
+            AgentMessage::Vips(vips) => {
+                if vips.len() > MAX_REPORTED_VIPS {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(node = %node_id, count = vips.len(), "oversized VIP report dropped");
+                } else if self.within_budget(session, "vips")? {
+                    self.observed.set_vips(node_id, vips);
+                    self.events.publish(UiEvent::Cluster { id: String::new() });
+                }
+            }
+        }
+        Ok(())
     }
 
     #[allow(clippy::type_complexity)]
@@ -338,6 +506,14 @@ impl Gateway {
         silent.len()
     }
 
+    /// Ends the node's session now (removed, re-enrolled or its token revoked); a new
+    /// connection with a token that is no longer valid is refused.
+    pub fn disconnect(&self, node_id: &str) {
+        if let Some(l) = self.lock_live().get(node_id) {
+            l.kick(KICK_REVOKED);
+        }
+    }
+
     /// Ends every session (graceful shutdown); agents reconnect with backoff.
     pub fn close_all(&self) {
         for l in self.lock_live().values() {
@@ -365,7 +541,13 @@ impl Gateway {
             .ok_or_else(|| ControlError::Unavailable("The node is offline.".into()))?;
         let id = format!("c-{}", uuid::Uuid::new_v4());
         let (done, wait) = oneshot::channel();
-        self.lock_pending().insert(id.clone(), done);
+        self.lock_pending().insert(
+            id.clone(),
+            Pending {
+                node_id: node_id.to_owned(),
+                done,
+            },
+        );
         let frame = Envelope::new(id.clone(), PanelMessage::Command(command)).encode();
         if tx.send(frame).await.is_err() {
             self.lock_pending().remove(&id);
@@ -383,10 +565,17 @@ impl Gateway {
         }
     }
 
-    fn resolve(&self, id: &str, outcome: Outcome) {
-        match self.lock_pending().remove(id) {
-            Some(done) => {
-                let _ = done.send(outcome);
+    /// Hands a result to the command waiting for it, if it was sent to this node.
+    fn resolve(&self, node_id: &str, id: &str, outcome: Outcome) {
+        let mut pending = self.lock_pending();
+        match pending.get(id) {
+            Some(p) if p.node_id == node_id => {
+                if let Some(p) = pending.remove(id) {
+                    let _ = p.done.send(outcome);
+                }
+            }
+            Some(_) => {
+                tracing::warn!(node = %node_id, command = id, "result for another node's command ignored")
             }
             None => tracing::debug!(command = id, "result for an unknown or timed-out command"),
         }
@@ -416,7 +605,7 @@ impl Gateway {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, oneshot::Sender<Outcome>>> {
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -433,4 +622,38 @@ fn decode(node_id: &str, frame: Inbound) -> Result<Envelope<AgentMessage>, Close
         tracing::warn!(node = %node_id, error = %e, "malformed frame from agent; closing this connection");
         Close::MALFORMED
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_frame_budget_allows_bursts_drops_floods_and_refills() {
+        let mut b = FrameBudget::new(0);
+        for _ in 0..FrameBudget::BURST as usize {
+            assert_eq!(b.take(0), Ok(true));
+        }
+        assert_eq!(b.take(0), Ok(false), "over the burst: dropped");
+        for _ in 0..FrameBudget::PER_SEC as usize {
+            assert_eq!(b.take(1_000), Ok(true), "refilled after a second");
+        }
+        for _ in 1..FrameBudget::DISCONNECT_AFTER {
+            assert_eq!(b.take(1_000), Ok(false));
+        }
+        assert_eq!(
+            b.take(1_000),
+            Err(Overrun),
+            "a persistent offender is cut off"
+        );
+
+        let mut slow = FrameBudget::new(0);
+        for second in 0..600 {
+            assert_eq!(
+                slow.take(second * 1_000),
+                Ok(true),
+                "one a second is always fine"
+            );
+        }
+    }
 }

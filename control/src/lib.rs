@@ -21,6 +21,8 @@ pub mod observed;
 pub mod orchestrator;
 pub mod secret;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod vault;
 
 use std::time::Duration;
@@ -92,9 +94,10 @@ impl Panel {
             enrolment: enrolment::Enrolment::new(
                 store.clone(),
                 events.clone(),
+                gateway.clone(),
                 config.agent_url.clone(),
             ),
-            nodes: nodes::Nodes::new(store.clone(), gateway.clone()),
+            nodes: nodes::Nodes::new(store.clone(), gateway.clone(), events.clone()),
             gateway,
             events,
             store,

@@ -2,25 +2,35 @@
 use std::time::Duration;
 
 use domain::Permission;
-use domain::node::{Connectivity, NodeDetail, NodeView};
+use domain::event::UiEvent;
+use domain::node::{Connectivity, IdentityAction, NodeDetail, NodeIdentity, NodeView};
 use domain::protocol::{Command, Outcome};
 
 use crate::ControlError;
 use crate::auth::Actor;
+use crate::events::Events;
 use crate::gateway::Gateway;
+use crate::secret::now_ms;
 use crate::store::{NodeRow, Store};
 
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long an Administrator's "allow re-enrolment" lasts.
+pub const REENROL_WINDOW: Duration = Duration::from_secs(3600);
 
 #[derive(Clone)]
 pub struct Nodes {
     store: Store,
     gateway: Gateway,
+    events: Events,
 }
 
 impl Nodes {
-    pub fn new(store: Store, gateway: Gateway) -> Self {
-        Self { store, gateway }
+    pub fn new(store: Store, gateway: Gateway, events: Events) -> Self {
+        Self {
+            store,
+            gateway,
+            events,
+        }
     }
 
     pub async fn list(&self, actor: &Actor) -> Result<Vec<NodeView>, ControlError> {
@@ -42,8 +52,84 @@ impl Nodes {
             .node_by_id(id)
             .await?
             .ok_or(ControlError::NotFound("Node"))?;
-        let (node, facts) = view(&row, self.gateway.is_online(id));
-        Ok(NodeDetail { node, facts })
+        let (node, mut facts) = view(&row, self.gateway.is_online(id));
+        // Anyone who knows a machine id may ask to re-enrol it: Viewers do not see it.
+        let may_see_machine = actor.role.allows(Permission::Operate);
+        if !may_see_machine && let Some(f) = facts.as_mut() {
+            f.machine_id.clear();
+        }
+        let identity = NodeIdentity {
+            machine_id: may_see_machine.then(|| row.machine_id.clone()),
+            token_revoked_at_ms: row.token_revoked_at,
+            reenrol_until_ms: row.reenrol_until.filter(|until| *until > now_ms()),
+            cluster: self.store.cluster_name_of_node(id).await?,
+        };
+        Ok(NodeDetail {
+            node,
+            facts,
+            identity,
+        })
+    }
+
+    /// Removes a node, revokes its token or allows its machine to re-enrol (Administrators).
+    pub async fn identity_action(
+        &self,
+        actor: &Actor,
+        id: &str,
+        action: IdentityAction,
+    ) -> Result<(), ControlError> {
+        actor.require(Permission::Administer)?;
+        let row = self
+            .store
+            .node_by_id(id)
+            .await?
+            .ok_or(ControlError::NotFound("Node"))?;
+        let (done, audit) = match action {
+            IdentityAction::Remove => {
+                if let Some(cluster) = self.store.cluster_name_of_node(id).await? {
+                    return Err(ControlError::Conflict(format!(
+                        "{} is a member of cluster {cluster}: remove it from the cluster first.",
+                        row.hostname
+                    )));
+                }
+                (self.store.delete_node(id).await?, "node.remove")
+            }
+            IdentityAction::RevokeToken => {
+                if row.token_revoked_at.is_some() {
+                    return Err(ControlError::Conflict(format!(
+                        "The token of {} is revoked already.",
+                        row.hostname
+                    )));
+                }
+                (
+                    self.store.revoke_node_token(id, now_ms()).await?,
+                    "node.token_revoke",
+                )
+            }
+            IdentityAction::AllowReenrolment => {
+                let until = now_ms() + REENROL_WINDOW.as_millis() as i64;
+                (
+                    self.store.allow_reenrolment(id, until).await?,
+                    "node.reenrol_allow",
+                )
+            }
+        };
+        if !done {
+            // Changed under us (joined a cluster, removed or revoked meanwhile).
+            return Err(ControlError::Conflict(format!(
+                "{} changed meanwhile; reload and try again.",
+                row.hostname
+            )));
+        }
+        if action != IdentityAction::AllowReenrolment {
+            self.gateway.disconnect(id);
+        }
+        self.store
+            .audit(&actor.username, audit, Some(id), Some(&row.hostname))
+            .await?;
+        tracing::info!(node = %id, hostname = %row.hostname, by = %actor.username, ?action, "node identity changed");
+        self.events.publish(UiEvent::Node { id: id.to_owned() });
+        Ok(())
     }
 
     /// Asks the node's agent to collect and send its facts now.

@@ -1,5 +1,10 @@
 //! Observed state reported by agents that is not worth a database write: managers' views of their
 //! swarms and every node's KeepAlived state. Kept in memory; agents resend on reconnect.
+//!
+//! Each node has at most one swarm report and one VIP list here (the gateway bounds their sizes),
+//! so what a connection can make the panel hold is bounded. A report counts only where its node
+//! is entitled to speak: [`Observed::swarm`] reads the reports of the cluster's managers only, so
+//! a node of another cluster cannot pass off its view as this one's.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -12,9 +17,8 @@ pub struct Observed {
 
 #[derive(Default)]
 struct Inner {
-    /// Swarm cluster id → reporting manager → (report sequence, snapshot). Every manager
-    /// reports, so the view survives the loss of any one of them.
-    swarms: HashMap<String, HashMap<String, (u64, SwarmSnapshot)>>,
+    /// Reporting node → (report sequence, its newest swarm report).
+    swarms: HashMap<String, (u64, SwarmSnapshot)>,
     /// Orders reports: the newest one wins.
     seq: u64,
     /// Node id → its VIPs.
@@ -30,11 +34,7 @@ impl Observed {
         let mut inner = self.lock();
         inner.seq += 1;
         let seq = inner.seq;
-        inner
-            .swarms
-            .entry(snapshot.cluster_id.clone())
-            .or_default()
-            .insert(reporter.to_owned(), (seq, snapshot));
+        inner.swarms.insert(reporter.to_owned(), (seq, snapshot));
     }
 
     pub fn set_vips(&self, node_id: &str, vips: Vec<VipObservation>) {
@@ -45,20 +45,23 @@ impl Observed {
     pub fn forget_node(&self, node_id: &str) {
         let mut inner = self.lock();
         inner.vips.remove(node_id);
-        for reports in inner.swarms.values_mut() {
-            reports.remove(node_id);
-        }
-        inner.swarms.retain(|_, reports| !reports.is_empty());
+        inner.swarms.remove(node_id);
     }
 
-    /// The newest report of a swarm from a manager that is still connected.
-    pub fn swarm(&self, swarm_id: &str) -> Option<SwarmSnapshot> {
-        self.lock().swarms.get(swarm_id).and_then(|reports| {
-            reports
-                .values()
-                .max_by_key(|(at, _)| *at)
-                .map(|(_, s)| s.clone())
-        })
+    /// The newest report of swarm `swarm_id` from one of `managers` (the cluster's manager
+    /// nodes) that is still connected. Reports from anybody else are ignored.
+    pub fn swarm<'a>(
+        &self,
+        swarm_id: &str,
+        managers: impl IntoIterator<Item = &'a str>,
+    ) -> Option<SwarmSnapshot> {
+        let inner = self.lock();
+        managers
+            .into_iter()
+            .filter_map(|m| inner.swarms.get(m))
+            .filter(|(_, s)| s.cluster_id == swarm_id)
+            .max_by_key(|(at, _)| *at)
+            .map(|(_, s)| s.clone())
     }
 
     pub fn vips_of(&self, node_id: &str) -> Vec<VipObservation> {
@@ -70,9 +73,9 @@ impl Observed {
 mod tests {
     use super::*;
 
-    fn snapshot(nodes: usize) -> SwarmSnapshot {
+    fn snapshot(swarm: &str, nodes: usize) -> SwarmSnapshot {
         SwarmSnapshot {
-            cluster_id: "swarm".into(),
+            cluster_id: swarm.into(),
             nodes: (0..nodes)
                 .map(|i| domain::protocol::SwarmNodeView {
                     id: format!("s{i}"),
@@ -97,21 +100,42 @@ mod tests {
     #[test]
     fn the_swarm_view_survives_the_loss_of_its_reporter() {
         let o = Observed::default();
-        o.set_swarm("a", snapshot(3));
-        o.set_swarm("b", snapshot(2));
+        o.set_swarm("a", snapshot("swarm", 3));
+        o.set_swarm("b", snapshot("swarm", 2));
+        let managers = ["a", "b"];
         assert_eq!(
-            o.swarm("swarm").map(|s| s.nodes.len()),
+            o.swarm("swarm", managers).map(|s| s.nodes.len()),
             Some(2),
             "newest report wins"
         );
         o.forget_node("b");
         assert_eq!(
-            o.swarm("swarm").map(|s| s.nodes.len()),
+            o.swarm("swarm", managers).map(|s| s.nodes.len()),
             Some(3),
             "another manager's report remains"
         );
         o.forget_node("a");
-        assert!(o.swarm("swarm").is_none());
+        assert!(o.swarm("swarm", managers).is_none());
+    }
+
+    #[test]
+    fn reports_count_only_from_the_clusters_managers() {
+        let o = Observed::default();
+        o.set_swarm("manager", snapshot("swarm", 3));
+        // A node of another cluster (or a worker) claims to report this swarm.
+        o.set_swarm("intruder", snapshot("swarm", 1));
+        assert_eq!(
+            o.swarm("swarm", ["manager"]).map(|s| s.nodes.len()),
+            Some(3),
+            "the newer report of a node that is not a manager here is ignored"
+        );
+        // A manager's report of another swarm does not count for this one either.
+        o.set_swarm("manager", snapshot("elsewhere", 5));
+        assert!(o.swarm("swarm", ["manager"]).is_none());
+        assert_eq!(
+            o.swarm("elsewhere", ["manager"]).map(|s| s.nodes.len()),
+            Some(5)
+        );
     }
 
     #[test]

@@ -1,152 +1,19 @@
 //! Gateway sessions driven through in-memory channels instead of a WebSocket.
 use std::time::Duration;
 
-use control::auth::Actor;
-use control::gateway::{Close, Inbound};
-use control::{ControlError, Panel, PanelConfig};
-use domain::enrolment::NewEnrolmentKey;
-use domain::node::{Connectivity, EngineFacts, NodeFacts, SwarmFacts, SwarmState};
-use domain::protocol::{
-    self, AgentMessage, Command, EnrolRequest, EnrolResponse, Envelope, Outcome, PanelMessage,
-};
-use futures::channel::mpsc;
-use futures::{SinkExt, StreamExt};
+use control::ControlError;
+use control::gateway::{FrameBudget, Inbound};
+use control::testing::{AgentLink, TestPanel, enrol_request, facts};
+use domain::node::{Connectivity, IdentityAction};
+use domain::protocol::{AgentMessage, Command, EnrolResponse, Outcome};
+use futures::SinkExt;
 
-struct Harness {
-    panel: Panel,
-    admin: Actor,
-    key: String,
-    _dir: tempfile::TempDir,
+async fn connect(h: &TestPanel, host: &str) -> AgentLink {
+    let node = h.enrol(host).await;
+    AgentLink::connect(&h.panel, &node.token, facts(host, None)).await
 }
 
-async fn harness(heartbeat: Duration) -> Harness {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let config = PanelConfig {
-        database_url: control::store::testing::scratch_url(dir.path()).await,
-        heartbeat,
-        session_ttl: Duration::from_secs(3600),
-        secure_cookies: false,
-        agent_url: "http://10.9.0.1:3100".into(),
-        key_file: dir.path().join("master.key"),
-    };
-    let panel = Panel::open(&config).await.expect("panel opens");
-    panel
-        .auth
-        .bootstrap_admin(Some("correct horse battery"))
-        .await
-        .expect("bootstrap");
-    let admin = panel
-        .auth
-        .login("admin", "correct horse battery")
-        .await
-        .expect("login")
-        .actor;
-    let key = panel
-        .enrolment
-        .create_key(&admin, NewEnrolmentKey::parse("lab", "1").expect("valid"))
-        .await
-        .expect("key")
-        .secret;
-    Harness {
-        panel,
-        admin,
-        key,
-        _dir: dir,
-    }
-}
-
-fn facts(hostname: &str) -> NodeFacts {
-    NodeFacts {
-        hostname: hostname.into(),
-        machine_id: format!("machine-{hostname}"),
-        os: "Debian".into(),
-        kernel: "6.1".into(),
-        arch: "x86_64".into(),
-        cpu_model: "cpu".into(),
-        cpu_count: 2,
-        memory_total_bytes: 1,
-        memory_available_bytes: 1,
-        disk_path: "/".into(),
-        disk_total_bytes: 1,
-        disk_available_bytes: 1,
-        interfaces: vec![],
-        engine: EngineFacts::Up {
-            version: "20.10.24".into(),
-            api_version: "1.41".into(),
-            swarm: SwarmFacts {
-                state: SwarmState::Inactive,
-                node_id: None,
-                is_manager: false,
-                cluster_id: None,
-            },
-        },
-        agent_version: "test".into(),
-        firmware_version: "fw".into(),
-        uptime_secs: 1,
-        ipvs: false,
-    }
-}
-
-/// An enrolled node and the agent side of its connection.
-struct Agent {
-    node_id: String,
-    to_panel: mpsc::Sender<Inbound>,
-    from_panel: mpsc::Receiver<String>,
-    session: tokio::task::JoinHandle<Close>,
-}
-
-impl Agent {
-    async fn connect(h: &Harness, hostname: &str) -> Agent {
-        let request = EnrolRequest {
-            v: protocol::PROTOCOL_VERSION,
-            key: h.key.clone(),
-            hostname: hostname.into(),
-            machine_id: format!("machine-{hostname}"),
-        };
-        let EnrolResponse::Enrolled { token, .. } =
-            h.panel.enrolment.enrol(request).await.expect("enrol runs")
-        else {
-            panic!("enrolment refused");
-        };
-        let node_id = h
-            .panel
-            .gateway
-            .authenticate(Some(&token), "test")
-            .await
-            .expect("token accepted");
-        let (mut to_panel, incoming) = mpsc::channel(16);
-        let (outgoing, mut from_panel) = mpsc::channel(16);
-        let gw = h.panel.gateway.clone();
-        let id = node_id.clone();
-        let session =
-            tokio::spawn(
-                async move { gw.serve(id, incoming, outgoing.sink_map_err(|_| ())).await },
-            );
-        let hello = Envelope::new("1", AgentMessage::Hello(Box::new(facts(hostname))));
-        to_panel
-            .send(Inbound::Text(hello.encode()))
-            .await
-            .expect("hello sent");
-        let welcome: Envelope<PanelMessage> =
-            protocol::decode(&from_panel.next().await.expect("welcome")).expect("decodes");
-        assert!(matches!(welcome.msg, PanelMessage::Welcome(ref w) if w.node_id == node_id));
-        Agent {
-            node_id,
-            to_panel,
-            from_panel,
-            session,
-        }
-    }
-
-    async fn send(&mut self, msg: AgentMessage) {
-        self.to_panel
-            .send(Inbound::Text(Envelope::new("x", msg).encode()))
-            .await
-            .expect("sent");
-    }
-}
-
-async fn connectivity(h: &Harness, node_id: &str) -> Connectivity {
+async fn connectivity(h: &TestPanel, node_id: &str) -> Connectivity {
     h.panel
         .nodes
         .get(&h.admin, node_id)
@@ -158,8 +25,8 @@ async fn connectivity(h: &Harness, node_id: &str) -> Connectivity {
 
 #[tokio::test]
 async fn hello_brings_a_node_online_and_heartbeats_do_not_write_the_store() {
-    let h = harness(Duration::from_secs(5)).await;
-    let mut a = Agent::connect(&h, "edge-1").await;
+    let h = TestPanel::open(Duration::from_secs(5)).await;
+    let mut a = connect(&h, "edge-1").await;
     assert_eq!(connectivity(&h, &a.node_id).await, Connectivity::Online);
     let stored_before = h
         .panel
@@ -193,9 +60,9 @@ async fn hello_brings_a_node_online_and_heartbeats_do_not_write_the_store() {
 
 #[tokio::test]
 async fn a_malformed_frame_closes_only_that_connection() {
-    let h = harness(Duration::from_secs(5)).await;
-    let mut bad = Agent::connect(&h, "edge-bad").await;
-    let mut good = Agent::connect(&h, "edge-good").await;
+    let h = TestPanel::open(Duration::from_secs(5)).await;
+    let mut bad = connect(&h, "edge-bad").await;
+    let mut good = connect(&h, "edge-good").await;
     bad.to_panel
         .send(Inbound::Text("{\"v\":1,\"kind\":".into()))
         .await
@@ -210,31 +77,25 @@ async fn a_malformed_frame_closes_only_that_connection() {
 
 #[tokio::test]
 async fn binary_frames_and_missing_hello_are_refused() {
-    let h = harness(Duration::from_secs(5)).await;
-    let mut a = Agent::connect(&h, "edge-1").await;
+    let h = TestPanel::open(Duration::from_secs(5)).await;
+    let node = h.enrol("edge-1").await;
+    let mut a = AgentLink::connect(&h.panel, &node.token, facts("edge-1", None)).await;
     a.to_panel.send(Inbound::Binary).await.expect("sent");
     assert_eq!(a.session.await.expect("ends").code, 1008);
 
-    let (mut to_panel, incoming) = mpsc::channel(4);
-    let (outgoing, _rx) = mpsc::channel::<String>(4);
-    to_panel
-        .send(Inbound::Text(
-            Envelope::new("1", AgentMessage::Heartbeat).encode(),
-        ))
-        .await
-        .expect("sent");
-    let close = h
-        .panel
-        .gateway
-        .serve(a.node_id.clone(), incoming, outgoing.sink_map_err(|_| ()))
-        .await;
-    assert_eq!(close.reason, "expected hello first");
+    let mut b = AgentLink::open(&h.panel, node.identity.clone());
+    b.send(AgentMessage::Heartbeat).await;
+    assert_eq!(
+        b.session.await.expect("ends").reason,
+        "expected hello first"
+    );
 }
 
 #[tokio::test]
 async fn wrong_tokens_are_refused() {
-    let h = harness(Duration::from_secs(5)).await;
-    for token in [Some("flt_nt_forged"), Some(""), None] {
+    let h = TestPanel::open(Duration::from_secs(5)).await;
+    let long = "x".repeat(10_000);
+    for token in [Some("flt_nt_forged"), Some(""), Some(long.as_str()), None] {
         assert!(matches!(
             h.panel.gateway.authenticate(token, "test").await,
             Err(ControlError::Unauthenticated)
@@ -244,8 +105,8 @@ async fn wrong_tokens_are_refused() {
 
 #[tokio::test]
 async fn a_silent_node_goes_offline_after_three_heartbeats() {
-    let h = harness(Duration::from_millis(100)).await;
-    let a = Agent::connect(&h, "edge-1").await;
+    let h = TestPanel::open(Duration::from_millis(100)).await;
+    let a = connect(&h, "edge-1").await;
     assert_eq!(h.panel.gateway.sweep(), 0, "fresh connection is not silent");
     tokio::time::sleep(Duration::from_millis(350)).await;
     assert_eq!(h.panel.gateway.sweep(), 1);
@@ -260,38 +121,42 @@ async fn a_silent_node_goes_offline_after_three_heartbeats() {
 }
 
 #[tokio::test]
-async fn commands_round_trip_by_id() {
-    let h = harness(Duration::from_secs(5)).await;
-    let mut a = Agent::connect(&h, "edge-1").await;
+async fn commands_round_trip_by_id_and_only_their_node_may_answer() {
+    let h = TestPanel::open(Duration::from_secs(5)).await;
+    let mut a = connect(&h, "edge-1").await;
+    let mut other = connect(&h, "edge-2").await;
     let gw = h.panel.gateway.clone();
     let id = a.node_id.clone();
     let call = tokio::spawn(async move {
         gw.command(&id, Command::RefreshFacts, Duration::from_secs(5))
             .await
     });
-    let frame: Envelope<PanelMessage> =
-        protocol::decode(&a.from_panel.next().await.expect("command")).expect("decodes");
-    assert_eq!(frame.msg, PanelMessage::Command(Command::RefreshFacts));
-    // The agent answers a different id first (ignored), then the right one.
-    a.to_panel
-        .send(Inbound::Text(
-            Envelope::new("c-other", AgentMessage::CommandResult(Outcome::DONE)).encode(),
-        ))
-        .await
-        .expect("sent");
-    a.to_panel
-        .send(Inbound::Text(
-            Envelope::new(frame.id, AgentMessage::CommandResult(Outcome::DONE)).encode(),
-        ))
-        .await
-        .expect("sent");
+    let (command_id, command) = a.next_command().await.expect("command");
+    assert_eq!(command, Command::RefreshFacts);
+    // Another node answers that command (ignored), the agent answers another id (ignored)...
+    other
+        .answer(
+            &command_id,
+            Outcome::Failed {
+                message: "spoofed".into(),
+            },
+        )
+        .await;
+    a.answer("c-other", Outcome::DONE).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        !call.is_finished(),
+        "nobody but the node answers its command"
+    );
+    // ...then the right one.
+    a.answer(&command_id, Outcome::DONE).await;
     assert_eq!(call.await.expect("joins").expect("answered"), Outcome::DONE);
 }
 
 #[tokio::test]
 async fn commands_to_offline_or_mute_nodes_fail_clearly() {
-    let h = harness(Duration::from_secs(5)).await;
-    let a = Agent::connect(&h, "edge-1").await;
+    let h = TestPanel::open(Duration::from_secs(5)).await;
+    let a = connect(&h, "edge-1").await;
     let err = h
         .panel
         .gateway
@@ -316,9 +181,10 @@ async fn commands_to_offline_or_mute_nodes_fail_clearly() {
 
 #[tokio::test]
 async fn a_second_connection_replaces_the_first() {
-    let h = harness(Duration::from_secs(5)).await;
-    let first = Agent::connect(&h, "edge-1").await;
-    let _second = Agent::connect(&h, "edge-1").await;
+    let h = TestPanel::open(Duration::from_secs(5)).await;
+    let node = h.enrol("edge-1").await;
+    let first = AgentLink::connect(&h.panel, &node.token, facts("edge-1", None)).await;
+    let _second = AgentLink::connect(&h.panel, &node.token, facts("edge-1", None)).await;
     assert_eq!(
         first.session.await.expect("ends").reason,
         "replaced by a newer connection"
@@ -328,24 +194,273 @@ async fn a_second_connection_replaces_the_first() {
 
 #[tokio::test]
 async fn revoked_keys_enrol_nothing() {
-    let h = harness(Duration::from_secs(5)).await;
+    let h = TestPanel::open(Duration::from_secs(5)).await;
     let keys = h.panel.enrolment.list_keys(&h.admin).await.expect("list");
     h.panel
         .enrolment
         .revoke_key(&h.admin, &keys[0].id)
         .await
         .expect("revoke");
-    let request = EnrolRequest {
-        v: 1,
-        key: h.key.clone(),
-        hostname: "edge".into(),
-        machine_id: "m".into(),
-    };
     assert_eq!(
-        h.panel.enrolment.enrol(request).await.expect("runs"),
+        h.panel
+            .enrolment
+            .enrol(enrol_request(&h.key, "edge"))
+            .await
+            .expect("runs"),
         EnrolResponse::Refused {
             reason: "enrolment key revoked".into()
         }
     );
     assert!(h.panel.nodes.list(&h.admin).await.expect("list").is_empty());
+}
+
+/// Issue: anybody with a key and a node's machine id (a Viewer could read it) re-enrolled as
+/// that node, locked the real agent out and received its commands.
+#[tokio::test]
+async fn re_enrolment_by_machine_id_alone_cannot_take_a_node_over() {
+    let h = TestPanel::open(Duration::from_secs(5)).await;
+    let node = h.enrol("edge-1").await;
+    let mut real = AgentLink::connect(&h.panel, &node.token, facts("edge-1", None)).await;
+    let refused = h
+        .panel
+        .enrolment
+        .enrol(enrol_request(&h.key, "edge-1"))
+        .await
+        .expect("runs");
+    assert!(
+        matches!(refused, EnrolResponse::Refused { ref reason } if reason.contains("enrolled already")),
+        "{refused:?}"
+    );
+    real.send(AgentMessage::Heartbeat).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        !real.session.is_finished(),
+        "the real agent stays connected"
+    );
+    assert!(
+        h.panel
+            .gateway
+            .authenticate(Some(&node.token), "t")
+            .await
+            .is_ok()
+    );
+
+    // A Viewer does not even see the machine id.
+    let viewer = h
+        .panel
+        .auth
+        .create_user(
+            &h.admin,
+            domain::user::Username::parse("vera").expect("name"),
+            domain::user::Password::parse("viewer password").expect("pw"),
+            domain::Role::Viewer,
+        )
+        .await
+        .expect("user");
+    let vera = h
+        .panel
+        .auth
+        .login(&viewer.username, "viewer password", control::testing::HERE)
+        .await
+        .expect("login")
+        .actor;
+    let seen = h
+        .panel
+        .nodes
+        .get(&vera, &node.identity.node_id)
+        .await
+        .expect("node");
+    assert_eq!(seen.identity.machine_id, None);
+    assert_eq!(seen.facts.map(|f| f.machine_id), Some(String::new()));
+
+    // With the node's current token it may re-enrol (rotating its token); the old session ends.
+    let mut with_token = enrol_request(&h.key, "edge-1");
+    with_token.node_token = Some(node.token.clone());
+    let EnrolResponse::Enrolled { node_id, token } =
+        h.panel.enrolment.enrol(with_token).await.expect("runs")
+    else {
+        panic!("refused")
+    };
+    assert_eq!(node_id, node.identity.node_id);
+    assert_eq!(real.session.await.expect("ends").code, 1008);
+    assert!(
+        h.panel
+            .gateway
+            .authenticate(Some(&node.token), "t")
+            .await
+            .is_err()
+    );
+    assert!(
+        h.panel
+            .gateway
+            .authenticate(Some(&token), "t")
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn administrators_revoke_tokens_remove_nodes_and_allow_re_enrolment() {
+    let h = TestPanel::open(Duration::from_secs(5)).await;
+    let node = h.enrol("edge-1").await;
+    let id = node.identity.node_id.clone();
+    let a = AgentLink::connect(&h.panel, &node.token, facts("edge-1", None)).await;
+    h.panel
+        .nodes
+        .identity_action(&h.admin, &id, IdentityAction::RevokeToken)
+        .await
+        .expect("revokes");
+    assert_eq!(a.session.await.expect("disconnected at once").code, 1008);
+    assert!(
+        h.panel
+            .gateway
+            .authenticate(Some(&node.token), "t")
+            .await
+            .is_err()
+    );
+    // The device comes back only with an Administrator's permission.
+    assert!(matches!(
+        h.panel
+            .enrolment
+            .enrol(enrol_request(&h.key, "edge-1"))
+            .await
+            .expect("runs"),
+        EnrolResponse::Refused { .. }
+    ));
+    h.panel
+        .nodes
+        .identity_action(&h.admin, &id, IdentityAction::AllowReenrolment)
+        .await
+        .expect("allows");
+    let again = h.enrol("edge-1").await;
+    assert_eq!(again.identity.node_id, id, "same machine, same node");
+    let b = AgentLink::connect(&h.panel, &again.token, facts("edge-1", None)).await;
+
+    h.panel
+        .nodes
+        .identity_action(&h.admin, &id, IdentityAction::Remove)
+        .await
+        .expect("removes");
+    assert_eq!(b.session.await.expect("disconnected at once").code, 1008);
+    assert!(
+        h.panel
+            .gateway
+            .authenticate(Some(&again.token), "t")
+            .await
+            .is_err()
+    );
+    assert!(matches!(
+        h.panel.nodes.get(&h.admin, &id).await,
+        Err(ControlError::NotFound(_))
+    ));
+    let audit = h.panel.store.audit_actions().await.expect("audit");
+    for action in ["node.token_revoke", "node.reenrol_allow", "node.remove"] {
+        assert!(audit.iter().any(|a| a == action), "{action} in {audit:?}");
+    }
+}
+
+#[tokio::test]
+async fn only_administrators_change_node_identities() {
+    let h = TestPanel::open(Duration::from_secs(5)).await;
+    let node = h.enrol("edge-1").await;
+    let editor = h
+        .panel
+        .auth
+        .create_user(
+            &h.admin,
+            domain::user::Username::parse("eddie").expect("name"),
+            domain::user::Password::parse("editor password").expect("pw"),
+            domain::Role::Supervisor,
+        )
+        .await
+        .expect("user");
+    let eddie = h
+        .panel
+        .auth
+        .login(&editor.username, "editor password", control::testing::HERE)
+        .await
+        .expect("login")
+        .actor;
+    for action in [
+        IdentityAction::Remove,
+        IdentityAction::RevokeToken,
+        IdentityAction::AllowReenrolment,
+    ] {
+        assert!(matches!(
+            h.panel
+                .nodes
+                .identity_action(&eddie, &node.identity.node_id, action)
+                .await,
+            Err(ControlError::Forbidden)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn facts_from_another_machine_close_the_session_and_oversized_facts_are_capped() {
+    let h = TestPanel::open(Duration::from_secs(5)).await;
+    let node = h.enrol("edge-1").await;
+    // Hello naming another machine: refused.
+    let mut f = facts("edge-1", None);
+    f.machine_id = "machine-somebody-else".into();
+    let mut a = AgentLink::open(&h.panel, node.identity.clone());
+    a.send(AgentMessage::Hello(Box::new(f))).await;
+    let close = a.session.await.expect("ends");
+    assert_eq!(close.code, 1008);
+    assert!(close.reason.contains("another machine"), "{}", close.reason);
+
+    // Huge strings are cut to size before they are stored.
+    let mut f = facts("edge-1", None);
+    f.hostname = "h".repeat(100_000);
+    f.os = "o".repeat(100_000);
+    let _b = AgentLink::connect(&h.panel, &node.token, f).await;
+    let row = h
+        .panel
+        .store
+        .node_by_id(&node.identity.node_id)
+        .await
+        .expect("query")
+        .expect("row");
+    assert_eq!(row.hostname.len(), domain::node::caps::HOSTNAME);
+    assert!(row.facts.as_deref().is_some_and(|f| f.len() < 4_000));
+}
+
+#[tokio::test]
+async fn a_flood_of_reports_is_dropped_counted_and_finally_disconnected() {
+    let h = TestPanel::open(Duration::from_secs(5)).await;
+    let mut flood = connect(&h, "edge-flood").await;
+    let mut calm = connect(&h, "edge-calm").await;
+    let mut sent = 0;
+    while !flood.session.is_finished() && sent < 500 {
+        flood.send(AgentMessage::Vips(vec![])).await;
+        sent += 1;
+        tokio::task::yield_now().await;
+    }
+    let close = flood.session.await.expect("ends");
+    assert_eq!(close.reason, "too many frames");
+    let dropped = h.panel.gateway.dropped_frames();
+    assert!(
+        dropped > FrameBudget::DISCONNECT_AFTER as u64,
+        "dropped frames are counted: {dropped}"
+    );
+    calm.send(AgentMessage::Vips(vec![])).await;
+    calm.send(AgentMessage::Heartbeat).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!calm.session.is_finished(), "other agents are unaffected");
+    assert_eq!(connectivity(&h, &calm.node_id).await, Connectivity::Online);
+    // Oversized observations are refused whole.
+    let vip = domain::protocol::VipObservation {
+        address: "10.0.0.1/24".into(),
+        vrid: 1,
+        state: domain::protocol::VrrpState::Master,
+        holds: true,
+    };
+    calm.send(AgentMessage::Vips(vec![
+        vip;
+        domain::protocol::MAX_REPORTED_VIPS
+            + 1
+    ]))
+    .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(h.panel.gateway.dropped_frames() > dropped);
 }

@@ -1,100 +1,29 @@
 //! A panel that dies in the middle of building a cluster resumes after a restart, without
 //! running finished steps again. The agents here are scripted peers on in-memory channels (the
 //! real agents and engines are exercised by the browser tests against the lab).
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use control::gateway::Inbound;
-use control::{Panel, PanelConfig};
+use control::Panel;
+use control::testing::{AgentLink, TestPanel, facts, sign_in, wait_for};
 use domain::cluster::{ClusterDraft, DefinitionDraft, MemberDraft, SwarmRole};
-use domain::enrolment::NewEnrolmentKey;
-use domain::node::{EngineFacts, NetInterface, NodeFacts, SwarmFacts, SwarmState};
-use domain::protocol::{
-    self, AgentMessage, Command, EnrolRequest, EnrolResponse, Envelope, JoinTokens, Outcome,
-    PanelMessage, Reply, SwarmMember,
-};
-use futures::channel::mpsc;
-use futures::{SinkExt, StreamExt};
-
-async fn config(dir: &Path) -> PanelConfig {
-    PanelConfig {
-        database_url: control::store::testing::scratch_url(dir).await,
-        heartbeat: Duration::from_secs(5),
-        session_ttl: Duration::from_secs(3600),
-        secure_cookies: false,
-        agent_url: "http://10.9.0.1:3100".into(),
-        key_file: dir.join("master.key"),
-    }
-}
-
-fn facts(host: &str, ip: &str) -> NodeFacts {
-    NodeFacts {
-        hostname: host.into(),
-        machine_id: format!("machine-{host}"),
-        os: "test".into(),
-        kernel: "6".into(),
-        arch: "x86_64".into(),
-        cpu_model: "cpu".into(),
-        cpu_count: 1,
-        memory_total_bytes: 1,
-        memory_available_bytes: 1,
-        disk_path: "/".into(),
-        disk_total_bytes: 1,
-        disk_available_bytes: 1,
-        interfaces: vec![NetInterface {
-            name: "eth0".into(),
-            mac: None,
-            up: true,
-            addresses: vec![format!("{ip}/24")],
-        }],
-        engine: EngineFacts::Up {
-            version: "20.10".into(),
-            api_version: "1.41".into(),
-            swarm: SwarmFacts {
-                state: SwarmState::Inactive,
-                node_id: None,
-                is_manager: false,
-                cluster_id: None,
-            },
-        },
-        agent_version: "test".into(),
-        firmware_version: "fw".into(),
-        uptime_secs: 1,
-        ipvs: false,
-    }
-}
+use domain::protocol::{Command, JoinTokens, Outcome, Reply, SwarmMember};
 
 /// A scripted agent: answers swarm commands like a healthy node would, except that it can be told
 /// to never answer a join (so the panel dies while that step runs). Records what it was asked.
 fn scripted_agent(
     panel: &Panel,
-    node_id: String,
+    token: String,
     host: &'static str,
     ip: &'static str,
     answer_join: bool,
 ) -> Arc<Mutex<Vec<String>>> {
     let seen = Arc::new(Mutex::new(vec![]));
-    let (mut to_panel, incoming) = mpsc::channel(16);
-    let (outgoing, mut from_panel) = mpsc::channel::<String>(16);
-    let gw = panel.gateway.clone();
-    tokio::spawn(async move {
-        gw.serve(node_id, incoming, outgoing.sink_map_err(|_| ()))
-            .await
-    });
     let log = seen.clone();
+    let panel = panel.clone();
     tokio::spawn(async move {
-        let hello = Envelope::new("1", AgentMessage::Hello(Box::new(facts(host, ip))));
-        let _ = to_panel.send(Inbound::Text(hello.encode())).await;
-        while let Some(frame) = from_panel.next().await {
-            let Ok(Envelope {
-                id,
-                msg: PanelMessage::Command(cmd),
-                ..
-            }) = protocol::decode::<PanelMessage>(&frame)
-            else {
-                continue;
-            };
+        let mut link = AgentLink::connect(&panel, &token, facts(host, Some(ip))).await;
+        while let Some((id, cmd)) = link.next_command().await {
             let member = |tokens| {
                 Reply::Member(SwarmMember {
                     swarm_node_id: format!("swarm-{host}"),
@@ -133,70 +62,25 @@ fn scripted_agent(
             };
             log.lock().expect("lock").push(kind.to_string());
             if let Some(outcome) = outcome {
-                let _ = to_panel
-                    .send(Inbound::Text(
-                        Envelope::new(id, AgentMessage::CommandResult(outcome)).encode(),
-                    ))
-                    .await;
+                link.answer(&id, outcome).await;
             }
         }
     });
     seen
 }
 
-async fn enrol(panel: &Panel, key: &str, host: &str) -> String {
-    let req = EnrolRequest {
-        v: 1,
-        key: key.into(),
-        hostname: host.into(),
-        machine_id: format!("machine-{host}"),
-    };
-    match panel.enrolment.enrol(req).await.expect("enrol runs") {
-        EnrolResponse::Enrolled { node_id, .. } => node_id,
-        other => panic!("refused: {other:?}"),
-    }
-}
-
-async fn wait_for(what: &str, mut check: impl AsyncFnMut() -> bool) {
-    for _ in 0..200 {
-        if check().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
-}
-
 #[test]
 fn a_restarted_panel_resumes_cluster_creation_without_repeating_steps() {
-    let dir = tempfile::tempdir().expect("temp dir");
-
     // Panel A: starts building, then dies while the join step waits for an answer.
     let first = tokio::runtime::Runtime::new().expect("runtime");
-    let cfg = first.block_on(config(dir.path()));
-    let (key, n1, n2, cluster_id) = first.block_on(async {
-        let panel = Panel::open(&cfg).await.expect("opens");
-        panel
-            .auth
-            .bootstrap_admin(Some("correct horse battery"))
-            .await
-            .expect("bootstrap");
-        let admin = panel
-            .auth
-            .login("admin", "correct horse battery")
-            .await
-            .expect("login")
-            .actor;
-        let key = panel
-            .enrolment
-            .create_key(&admin, NewEnrolmentKey::parse("lab", "1").expect("valid"))
-            .await
-            .expect("key")
-            .secret;
-        let n1 = enrol(&panel, &key, "edge-1").await;
-        let n2 = enrol(&panel, &key, "edge-2").await;
-        let seen1 = scripted_agent(&panel, n1.clone(), "edge-1", "10.9.0.11", true);
-        let seen2 = scripted_agent(&panel, n2.clone(), "edge-2", "10.9.0.12", false);
+    let (cfg, _files, t1, t2, cluster_id) = first.block_on(async {
+        let h = TestPanel::open(Duration::from_secs(5)).await;
+        let (panel, admin) = (h.panel.clone(), h.admin.clone());
+        let e1 = h.enrol("edge-1").await;
+        let e2 = h.enrol("edge-2").await;
+        let (n1, n2) = (e1.node_id().to_owned(), e2.node_id().to_owned());
+        let seen1 = scripted_agent(&panel, e1.token.clone(), "edge-1", "10.9.0.11", true);
+        let seen2 = scripted_agent(&panel, e2.token.clone(), "edge-2", "10.9.0.12", false);
         wait_for("both agents online", async || {
             panel.gateway.presence().len() == 2
         })
@@ -221,28 +105,24 @@ fn a_restarted_panel_resumes_cluster_creation_without_repeating_steps() {
         })
         .await;
         assert_eq!(*seen1.lock().expect("lock"), vec!["init"]);
-        (key, n1, n2, cluster_id)
+        (
+            h.config.clone(),
+            h.keep_files(),
+            e1.token,
+            e2.token,
+            cluster_id,
+        )
     });
     drop(first); // the panel dies: every task of it stops mid-step
 
-    // Panel B: same database and key; the agents reconnect; the workflow resumes at the join.
+    // Panel B: same database; the agents reconnect with their tokens; the workflow resumes at
+    // the join.
     let second = tokio::runtime::Runtime::new().expect("runtime");
     second.block_on(async {
         let panel = Panel::open(&cfg).await.expect("reopens");
-        let admin = panel
-            .auth
-            .login("admin", "correct horse battery")
-            .await
-            .expect("login")
-            .actor;
-        assert_eq!(
-            enrol(&panel, &key, "edge-1").await,
-            n1,
-            "same machine, same node"
-        );
-        assert_eq!(enrol(&panel, &key, "edge-2").await, n2);
-        let seen1 = scripted_agent(&panel, n1.clone(), "edge-1", "10.9.0.11", true);
-        let seen2 = scripted_agent(&panel, n2.clone(), "edge-2", "10.9.0.12", true);
+        let admin = sign_in(&panel).await;
+        let seen1 = scripted_agent(&panel, t1, "edge-1", "10.9.0.11", true);
+        let seen2 = scripted_agent(&panel, t2, "edge-2", "10.9.0.12", true);
         wait_for("both agents online", async || {
             panel.gateway.presence().len() == 2
         })
@@ -284,4 +164,108 @@ fn a_restarted_panel_resumes_cluster_creation_without_repeating_steps() {
             "the interrupted join runs again, once"
         );
     });
+}
+
+/// A swarm report counts only from the cluster's own managers: a node of another cluster (or of
+/// none) that claims to speak for this swarm is ignored.
+#[tokio::test]
+async fn a_spoofed_swarm_report_from_another_node_is_ignored() {
+    let h = TestPanel::open(Duration::from_secs(5)).await;
+    let manager = h.enrol("edge-1").await;
+    let intruder = h.enrol("edge-9").await;
+    let mut m =
+        AgentLink::connect(&h.panel, &manager.token, facts("edge-1", Some("10.9.0.11"))).await;
+    let mut i = AgentLink::connect(
+        &h.panel,
+        &intruder.token,
+        facts("edge-9", Some("10.9.0.19")),
+    )
+    .await;
+    let draft = ClusterDraft {
+        definition: DefinitionDraft {
+            name: "guarded".into(),
+            ..Default::default()
+        },
+        members: vec![MemberDraft {
+            node_id: manager.node_id().to_owned(),
+            role: SwarmRole::Manager,
+            labels: String::new(),
+            interface: "eth0".into(),
+            vip: false,
+        }],
+    };
+    let cluster_id = h
+        .panel
+        .clusters
+        .create(&h.admin, draft)
+        .await
+        .expect("created");
+    let (id, cmd) = m.next_command().await.expect("init");
+    assert!(matches!(cmd, Command::SwarmInit(_)), "{cmd:?}");
+    m.answer(
+        &id,
+        Outcome::Done {
+            reply: Reply::Member(SwarmMember {
+                swarm_node_id: "swarm-edge-1".into(),
+                cluster_id: "swarm-1".into(),
+                address: "10.9.0.11".into(),
+                tokens: Some(JoinTokens {
+                    worker: "SWMTKN-w".into(),
+                    manager: "SWMTKN-m".into(),
+                }),
+            }),
+        },
+    )
+    .await;
+    wait_for("the cluster to be active", async || {
+        h.panel
+            .clusters
+            .get(&h.admin, &cluster_id)
+            .await
+            .ok()
+            .and_then(|d| d.workflow)
+            .is_some_and(|w| w.status == "done")
+    })
+    .await;
+    let report = |leader: &str, subnet_size: u32| domain::protocol::SwarmSnapshot {
+        cluster_id: "swarm-1".into(),
+        nodes: vec![domain::protocol::SwarmNodeView {
+            id: "swarm-edge-1".into(),
+            hostname: leader.into(),
+            role: SwarmRole::Manager,
+            availability: domain::health::Availability::Active,
+            state: "ready".into(),
+            leader: true,
+            reachability: Some("reachable".into()),
+            address: "10.9.0.11".into(),
+            engine_version: "20.10".into(),
+            labels: vec![],
+        }],
+        default_addr_pool: vec!["10.200.0.0/16".into()],
+        subnet_size,
+        data_path_port: 4789,
+        networks: vec![],
+    };
+    m.send(domain::protocol::AgentMessage::Swarm(report("edge-1", 24)))
+        .await;
+    wait_for("the manager's report", async || {
+        h.panel
+            .clusters
+            .get(&h.admin, &cluster_id)
+            .await
+            .is_ok_and(|d| d.swarm_subnet_size == Some(24))
+    })
+    .await;
+    // The intruder's newer report of the same swarm changes nothing.
+    i.send(domain::protocol::AgentMessage::Swarm(report("edge-9", 28)))
+        .await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let detail = h
+        .panel
+        .clusters
+        .get(&h.admin, &cluster_id)
+        .await
+        .expect("cluster");
+    assert_eq!(detail.swarm_subnet_size, Some(24));
+    assert_eq!(detail.leader.as_deref(), Some("edge-1"));
 }

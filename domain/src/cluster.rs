@@ -82,8 +82,35 @@ pub fn parse_label_key(key: &str) -> Result<String, String> {
     Ok(k.to_owned())
 }
 
+/// Bounds on what an operator may send in one request. Checked before any other rule, so a
+/// draft with thousands of entries is refused by its size, never by a check that compares every
+/// entry with every other one.
+pub mod limits {
+    pub const VIPS: usize = 16;
+    pub const POOLS: usize = 16;
+    pub const MEMBERS: usize = 128;
+    pub const PEERS_PER_VIP: usize = 32;
+    pub const LABELS: usize = 64;
+    /// Any one text field (labels, peers, names…), in bytes.
+    pub const TEXT: usize = 8 * 1024;
+}
+
+fn too_long(text: &str) -> Option<String> {
+    (text.len() > limits::TEXT).then(|| format!("use at most {} characters", limits::TEXT))
+}
+
 /// Labels as typed: one `key=value` per line or separated by commas; keys unique.
 pub fn parse_labels(text: &str) -> Result<Vec<NodeLabel>, String> {
+    if let Some(m) = too_long(text) {
+        return Err(m);
+    }
+    let items = text
+        .split([',', '\n'])
+        .filter(|s| !s.trim().is_empty())
+        .count();
+    if items > limits::LABELS {
+        return Err(format!("use at most {} labels", limits::LABELS));
+    }
     let mut labels: Vec<NodeLabel> = vec![];
     for item in text
         .split([',', '\n'])
@@ -323,8 +350,60 @@ fn err(errors: &mut Vec<ValidationError>, field: impl Into<String>, message: imp
 }
 
 impl DefinitionDraft {
+    /// Refuses a draft larger than [`limits`] allow, before any other check.
+    fn check_size(&self) -> Result<(), Vec<ValidationError>> {
+        let mut e = vec![];
+        if self.vips.len() > limits::VIPS {
+            err(
+                &mut e,
+                "vips",
+                format!("use at most {} virtual IPs", limits::VIPS),
+            );
+        }
+        if self.pools.len() > limits::POOLS {
+            err(
+                &mut e,
+                "pools",
+                format!("use at most {} address pools", limits::POOLS),
+            );
+        }
+        let texts = [
+            &self.name,
+            &self.synctime,
+            &self.subnet_size,
+            &self.data_path_port,
+        ]
+        .into_iter()
+        .chain([&self.listen_port])
+        .chain(self.pools.iter())
+        .chain(
+            self.vips
+                .iter()
+                .flat_map(|v| [&v.address, &v.interface, &v.peers, &v.track_port]),
+        );
+        if let Some(m) = texts.into_iter().find_map(|t| too_long(t)) {
+            err(&mut e, "definition", m);
+        }
+        for (i, v) in self.vips.iter().enumerate() {
+            if v.peers
+                .split([',', ' ', '\n'])
+                .filter(|p| !p.is_empty())
+                .count()
+                > limits::PEERS_PER_VIP
+            {
+                err(
+                    &mut e,
+                    format!("vips.{i}.peers"),
+                    format!("use at most {} peers", limits::PEERS_PER_VIP),
+                );
+            }
+        }
+        if e.is_empty() { Ok(()) } else { Err(e) }
+    }
+
     /// Step one on its own (no node context): every problem, each with its field.
     pub fn validate(&self) -> Result<Definition, Vec<ValidationError>> {
+        self.check_size()?;
         let mut e = vec![];
         let name = parse_cluster_name(&self.name)
             .map_err(|m| err(&mut e, "name", m))
@@ -547,6 +626,12 @@ impl MemberDraft {
     pub fn validate(&self, candidates: &[Candidate]) -> Result<MemberSpec, Vec<ValidationError>> {
         let mut e = vec![];
         let field = |f: &str| format!("members.{}.{f}", self.node_id);
+        if let Some(m) = [&self.node_id, &self.labels, &self.interface]
+            .into_iter()
+            .find_map(|t| too_long(t))
+        {
+            return Err(vec![ValidationError::new("members", m)]);
+        }
         let Some(c) = candidates.iter().find(|c| c.node_id == self.node_id) else {
             return Err(vec![ValidationError::new(field("node"), "unknown node")]);
         };
@@ -616,6 +701,13 @@ impl ClusterDraft {
     /// The whole wizard against what the panel knows of the chosen nodes. Run in the browser for
     /// inline messages and again on the server, where `candidates` are fresh.
     pub fn validate(&self, candidates: &[Candidate]) -> Result<ClusterSpec, Vec<ValidationError>> {
+        if self.members.len() > limits::MEMBERS {
+            return Err(vec![ValidationError::new(
+                "members",
+                format!("choose at most {} nodes", limits::MEMBERS),
+            )]);
+        }
+        self.definition.check_size()?;
         let definition = self.definition.validate();
         let mut e = definition.as_ref().err().cloned().unwrap_or_default();
         let mut members: Vec<MemberSpec> = vec![];
@@ -777,6 +869,33 @@ mod tests {
             .into_iter()
             .map(|e| e.field)
             .collect()
+    }
+
+    #[test]
+    fn oversized_drafts_are_refused_by_their_size() {
+        let mut d = good();
+        d.vip_enabled = true;
+        d.vips = vec![VipDraft::default(); 5_000];
+        d.pools = vec!["10.0.0.0/8".into(); 5_000];
+        assert_eq!(fields(d.validate()), vec!["vips", "pools"]);
+        let mut d = good();
+        d.vips[0].peers = "10.0.0.1 ".repeat(33);
+        assert_eq!(fields(d.validate()), vec!["vips.0.peers"]);
+        d.vips[0].peers = "x".repeat(limits::TEXT + 1);
+        assert!(fields(d.validate()).contains(&"definition".to_string()));
+
+        let draft = ClusterDraft {
+            definition: good(),
+            members: (0..10_000)
+                .map(|i| member(&format!("n{i}"), SwarmRole::Manager))
+                .collect(),
+        };
+        assert_eq!(fields(draft.validate(&[])), vec!["members"]);
+
+        let labels: Vec<String> = (0..65).map(|i| format!("k{i}x=v")).collect();
+        assert!(parse_labels(&labels.join(",")).is_err());
+        assert!(parse_labels(&labels[..64].join(",")).is_ok());
+        assert!(parse_labels(&"a".repeat(limits::TEXT + 1)).is_err());
     }
 
     #[test]
@@ -1128,6 +1247,9 @@ impl ClusterEdit {
     /// The new name and synctime (centiseconds).
     pub fn validate(&self) -> Result<(String, u16), Vec<ValidationError>> {
         let mut e = vec![];
+        if let Some(m) = too_long(&self.name).or_else(|| too_long(&self.synctime)) {
+            return Err(vec![ValidationError::new("name", m)]);
+        }
         let name = parse_cluster_name(&self.name)
             .map_err(|m| err(&mut e, "name", m))
             .ok();

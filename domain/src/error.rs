@@ -97,12 +97,32 @@ mod server_fn_impl {
         fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
             match value {
                 ServerFnErrorErr::Args(m) | ServerFnErrorErr::MissingArg(m) => {
-                    AppError::Validation(super::ValidationError::new("request", m))
+                    AppError::Validation(super::request_error(&m))
+                }
+                // On the server this is a request body that does not decode: the client's
+                // mistake (4xx). In the browser it is an answer that does not decode.
+                #[cfg(not(target_arch = "wasm32"))]
+                ServerFnErrorErr::Deserialization(m) => {
+                    AppError::Validation(super::request_error(&m))
                 }
                 other => AppError::Transport(other.to_string()),
             }
         }
     }
+}
+
+/// A request whose arguments do not decode, keyed by the field the decoder names
+/// ("missing field `label`") so the answer says which one; `request` when it names none.
+pub fn request_error(message: &str) -> ValidationError {
+    let field = ["missing field `", "unknown field `"]
+        .iter()
+        .find_map(|p| {
+            let rest = &message[message.find(p)? + p.len()..];
+            rest.find('`').map(|end| &rest[..end])
+        })
+        .filter(|f| !f.is_empty() && f.len() <= 64 && !f.contains(' '))
+        .unwrap_or("request");
+    ValidationError::new(field, format!("The request is malformed: {message}"))
 }
 
 #[cfg(test)]
@@ -123,6 +143,21 @@ mod tests {
         assert_eq!(
             AppError::Validation(ValidationError::new("a", "b")).status(),
             422
+        );
+    }
+
+    #[test]
+    fn malformed_requests_name_their_field() {
+        assert_eq!(request_error("missing field `label`").field, "label");
+        assert_eq!(
+            request_error("missing field `draft` at line 1 column 2").field,
+            "draft"
+        );
+        assert_eq!(request_error("expected value at line 1").field, "request");
+        assert!(
+            request_error("missing field `label`")
+                .message
+                .contains("missing field `label`")
         );
     }
 

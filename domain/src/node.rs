@@ -26,6 +26,86 @@ pub struct NodeFacts {
     pub ipvs: bool,
 }
 
+/// Bounds on what one node may report: the panel keeps facts per node, so a misbehaving agent
+/// must not be able to make them large.
+pub mod caps {
+    pub const HOSTNAME: usize = 253;
+    pub const MACHINE_ID: usize = 128;
+    /// Any other text fact (OS, kernel, versions, reasons, paths).
+    pub const TEXT: usize = 256;
+    pub const INTERFACES: usize = 64;
+    pub const ADDRESSES_PER_INTERFACE: usize = 32;
+    /// Interface names, MAC and addresses.
+    pub const SHORT: usize = 64;
+}
+
+/// Cuts `s` to at most `max` bytes on a character boundary; true when something was cut.
+fn cap(s: &mut String, max: usize) -> bool {
+    if s.len() <= max {
+        return false;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.truncate(end);
+    true
+}
+
+impl NodeFacts {
+    /// Bounds every string and list to [`caps`]; true when anything was cut. The panel applies
+    /// it to every `hello` and `facts` frame before it stores or shows them.
+    pub fn cap(&mut self) -> bool {
+        let mut cut = cap(&mut self.hostname, caps::HOSTNAME);
+        cut |= cap(&mut self.machine_id, caps::MACHINE_ID);
+        for s in [
+            &mut self.os,
+            &mut self.kernel,
+            &mut self.arch,
+            &mut self.cpu_model,
+            &mut self.disk_path,
+            &mut self.agent_version,
+            &mut self.firmware_version,
+        ] {
+            cut |= cap(s, caps::TEXT);
+        }
+        if self.interfaces.len() > caps::INTERFACES {
+            self.interfaces.truncate(caps::INTERFACES);
+            cut = true;
+        }
+        for i in &mut self.interfaces {
+            cut |= cap(&mut i.name, caps::SHORT);
+            if let Some(mac) = &mut i.mac {
+                cut |= cap(mac, caps::SHORT);
+            }
+            if i.addresses.len() > caps::ADDRESSES_PER_INTERFACE {
+                i.addresses.truncate(caps::ADDRESSES_PER_INTERFACE);
+                cut = true;
+            }
+            for a in &mut i.addresses {
+                cut |= cap(a, caps::SHORT);
+            }
+        }
+        match &mut self.engine {
+            EngineFacts::Up {
+                version,
+                api_version,
+                swarm,
+            } => {
+                cut |= cap(version, caps::SHORT) | cap(api_version, caps::SHORT);
+                for s in [&mut swarm.node_id, &mut swarm.cluster_id]
+                    .into_iter()
+                    .flatten()
+                {
+                    cut |= cap(s, caps::TEXT);
+                }
+            }
+            EngineFacts::Unreachable { reason } => cut |= cap(reason, caps::TEXT),
+        }
+        cut
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetInterface {
     pub name: String,
@@ -203,11 +283,39 @@ pub fn is_container_plumbing(name: &str) -> bool {
         || name == "docker_gwbridge"
 }
 
-/// The node page: the row plus every fact.
+/// The node page: the row plus every fact, and how the node proves who it is.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NodeDetail {
     pub node: NodeView,
+    /// Every fact; `machine_id` is blank for roles that may not see it (Viewers).
     pub facts: Option<NodeFacts>,
+    pub identity: NodeIdentity,
+}
+
+/// What an Administrator can do to a node's identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityAction {
+    /// Forget the node (it must have left its cluster); its agent is disconnected and refused.
+    Remove,
+    /// Revoke its token: the agent is disconnected and refused until the node enrols again.
+    RevokeToken,
+    /// Let its machine enrol again with a key for an hour (e.g. a re-imaged device).
+    AllowReenrolment,
+}
+
+/// The node's enrolment as an operator sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeIdentity {
+    /// The machine id it enrolled with; `None` for roles that may not see it. Anyone who knows
+    /// it can ask to re-enrol, so it is not shown to Viewers.
+    pub machine_id: Option<String>,
+    /// The node token was revoked: the agent is refused until it enrols again.
+    pub token_revoked_at_ms: Option<i64>,
+    /// An Administrator allowed this machine to enrol again (with a key) until then.
+    pub reenrol_until_ms: Option<i64>,
+    /// The cluster the node belongs to (it must leave before it can be removed).
+    pub cluster: Option<String>,
 }
 
 #[cfg(test)]
@@ -263,6 +371,39 @@ pub(crate) mod tests {
             uptime_secs: 10,
             ipvs: false,
         }
+    }
+
+    #[test]
+    fn capping_bounds_every_string_and_list() {
+        let mut f = facts("edge-1");
+        assert!(!f.cap(), "ordinary facts are untouched");
+        f.hostname = "h".repeat(10_000);
+        f.os = "é".repeat(1_000);
+        f.interfaces = (0..500)
+            .map(|i| NetInterface {
+                name: format!("eth{i}"),
+                mac: Some("m".repeat(500)),
+                up: true,
+                addresses: vec!["10.0.0.1/24".into(); 100],
+            })
+            .collect();
+        f.engine = EngineFacts::Unreachable {
+            reason: "r".repeat(100_000),
+        };
+        assert!(f.cap());
+        assert_eq!(f.hostname.len(), caps::HOSTNAME);
+        assert!(f.os.len() <= caps::TEXT && f.os.chars().all(|c| c == 'é'));
+        assert_eq!(f.interfaces.len(), caps::INTERFACES);
+        assert!(
+            f.interfaces
+                .iter()
+                .all(|i| i.addresses.len() == caps::ADDRESSES_PER_INTERFACE
+                    && i.mac.as_ref().is_some_and(|m| m.len() == caps::SHORT))
+        );
+        assert!(
+            matches!(f.engine, EngineFacts::Unreachable { ref reason } if reason.len() == caps::TEXT)
+        );
+        assert!(!f.cap(), "capping twice changes nothing");
     }
 
     #[test]

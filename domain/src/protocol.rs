@@ -267,19 +267,62 @@ impl std::fmt::Debug for JoinTokens {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrolRequest {
     pub v: u16,
     pub key: String,
     pub hostname: String,
     pub machine_id: String,
+    /// The node's current token, when a node that is already enrolled enrols again (e.g. to
+    /// rotate its token). A machine id that is already enrolled needs it, or an Administrator's
+    /// "allow re-enrolment" on that node; otherwise anybody who learnt the machine id could take
+    /// the node over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_token: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+impl std::fmt::Debug for EnrolRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrolRequest")
+            .field("v", &self.v)
+            .field("hostname", &self.hostname)
+            .field("machine_id", &self.machine_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum EnrolResponse {
     Enrolled { node_id: String, token: String },
     Refused { reason: String },
+}
+
+impl std::fmt::Debug for EnrolResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EnrolResponse::Enrolled { node_id, .. } => f
+                .debug_struct("Enrolled")
+                .field("node_id", node_id)
+                .finish_non_exhaustive(),
+            EnrolResponse::Refused { reason } => {
+                f.debug_struct("Refused").field("reason", reason).finish()
+            }
+        }
+    }
+}
+
+/// Most virtual IPs one node may report (a cluster has far fewer).
+pub const MAX_REPORTED_VIPS: usize = 64;
+/// Most nodes and networks in one swarm report.
+pub const MAX_REPORTED_SWARM_NODES: usize = 1000;
+pub const MAX_REPORTED_NETWORKS: usize = 1000;
+
+impl SwarmSnapshot {
+    /// Whether the report stays inside the bounds the panel keeps per connection.
+    pub fn within_bounds(&self) -> bool {
+        self.nodes.len() <= MAX_REPORTED_SWARM_NODES && self.networks.len() <= MAX_REPORTED_NETWORKS
+    }
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]

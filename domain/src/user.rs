@@ -74,6 +74,18 @@ pub struct UserView {
     pub username: String,
     pub role: Role,
     pub created_at_ms: i64,
+    /// A disabled user cannot sign in; their sessions ended when they were disabled.
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+/// What an Administrator can do to another account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserAction {
+    Disable,
+    Enable,
+    Delete,
 }
 
 /// The signed-in user.

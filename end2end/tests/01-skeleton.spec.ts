@@ -34,6 +34,12 @@ test.describe.serial("walking skeleton", () => {
     await page.getByTestId("create-key").click();
     await expect(page.getByTestId("error-label")).toContainText("Give the key a name");
     await page.getByLabel("Name").fill("lab e2e");
+    // A key enrols one node unless told otherwise; the lab has three.
+    await expect(page.getByLabel("Nodes it may enrol")).toHaveValue("1");
+    await page.getByLabel("Nodes it may enrol").fill("three");
+    await page.getByTestId("create-key").click();
+    await expect(page.getByTestId("error-max_uses")).toContainText("how many nodes");
+    await page.getByLabel("Nodes it may enrol").fill("3");
     await page.getByTestId("create-key").click();
     secret = (await page.getByTestId("enrolment-secret").innerText()).trim();
     expect(secret).toMatch(/^flt_ek_/);
@@ -59,6 +65,11 @@ test.describe.serial("walking skeleton", () => {
       await expect(row.getByTestId("engine")).toHaveText(engine);
     }
     await expect(page.getByTestId("node-count")).toHaveText("3 of 3 online");
+    // The key is spent: a fourth machine could not enrol with it.
+    await page.getByRole("link", { name: "Enrolment keys" }).click();
+    const key = page.locator('[data-testid="key-row"][data-label="lab e2e"]');
+    await expect(key).toHaveAttribute("data-state", "Used up");
+    await expect(key.getByTestId("key-uses")).toHaveText("3 of 3");
   });
 
   test("the node page shows every fact", async ({ page }) => {

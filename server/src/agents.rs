@@ -1,18 +1,23 @@
 //! The agent endpoints: adapt axum WebSockets to the gateway's transport-agnostic session.
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Extension, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use control::auth::ClientAddr;
 use control::gateway::Inbound;
+use control::store::AgentIdentity;
 use control::{ControlError, Panel};
 use domain::protocol::{CONNECT_PATH, ENROL_PATH, EnrolRequest, EnrolResponse, MAX_FRAME_BYTES};
 use futures_util::{SinkExt, StreamExt, future};
 
 use crate::AppState;
+use crate::limit::AgentLimits;
 
 const ENROL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Agent frames are small (a heartbeat is ~40 bytes, facts a few KiB); small per-connection
@@ -32,7 +37,26 @@ pub fn routes() -> Router<AppState> {
         .route(CONNECT_PATH, get(connect))
 }
 
-async fn enrol(State(panel): State<Panel>, ws: WebSocketUpgrade) -> Response {
+/// 429 with a hint when to come back.
+fn too_many(retry_after_secs: u32) -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(header::RETRY_AFTER, retry_after_secs.to_string())],
+        "too many attempts from this address",
+    )
+        .into_response()
+}
+
+async fn enrol(
+    State(panel): State<Panel>,
+    State(rate): State<Arc<AgentLimits>>,
+    Extension(ClientAddr(source)): Extension<ClientAddr>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if !rate.enrol.take(source) {
+        tracing::warn!(%source, "enrolment attempts over the limit refused");
+        return too_many(5);
+    }
     limits(ws).on_upgrade(move |socket| run_enrolment(panel, socket))
 }
 
@@ -66,17 +90,23 @@ async fn run_enrolment(panel: Panel, mut socket: WebSocket) {
 
 async fn connect(
     State(panel): State<Panel>,
-    ConnectInfo(crate::tls::PeerAddr(peer)): ConnectInfo<crate::tls::PeerAddr>,
+    State(rate): State<Arc<AgentLimits>>,
+    Extension(ClientAddr(source)): Extension<ClientAddr>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    // A source that keeps presenting bad tokens is refused before its token is looked up.
+    if !rate.refused_connects.allows(source) {
+        return too_many(1);
+    }
     let token = headers
-        .get(axum::http::header::AUTHORIZATION)
+        .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
-    let node_id = match panel.gateway.authenticate(token, &peer.to_string()).await {
-        Ok(id) => id,
+    let agent = match panel.gateway.authenticate(token, &source.to_string()).await {
+        Ok(agent) => agent,
         Err(ControlError::Unauthenticated) => {
+            rate.refused_connects.take(source);
             return (StatusCode::UNAUTHORIZED, "unknown or revoked node token").into_response();
         }
         Err(e) => {
@@ -84,10 +114,10 @@ async fn connect(
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    limits(ws).on_upgrade(move |socket| run_session(panel, node_id, socket))
+    limits(ws).on_upgrade(move |socket| run_session(panel, agent, socket))
 }
 
-async fn run_session(panel: Panel, node_id: String, socket: WebSocket) {
+async fn run_session(panel: Panel, agent: AgentIdentity, socket: WebSocket) {
     let (mut sink, stream) = socket.split();
     // The session ends at the agent's close frame or a transport error; pings are answered by axum.
     let incoming = stream
@@ -104,7 +134,7 @@ async fn run_session(panel: Panel, node_id: String, socket: WebSocket) {
             .with(|text: String| future::ready(Ok::<_, axum::Error>(Message::Text(text.into()))));
         panel
             .gateway
-            .serve(node_id, Box::pin(incoming), Box::pin(outgoing))
+            .serve(agent, Box::pin(incoming), Box::pin(outgoing))
             .await
     };
     let frame = CloseFrame {

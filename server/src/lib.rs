@@ -5,26 +5,32 @@
 #![forbid(unsafe_code)]
 
 mod agents;
+mod guard;
+mod limit;
+mod serve;
 pub mod settings;
 mod sse;
 pub mod tls;
 
 use std::future::Future;
+use std::sync::Arc;
 
 use app::{App, shell};
-use axum::extract::{FromRef, State};
+use axum::extract::{DefaultBodyLimit, FromRef, State};
 use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use control::{Panel, PanelConfig};
 use leptos::config::LeptosOptions;
-use leptos::prelude::provide_context;
+use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::trace::TraceLayer;
 
+pub use guard::TrustedProxies;
 pub use settings::{Args, Settings};
 
 #[derive(Clone, FromRef)]
@@ -33,7 +39,13 @@ pub struct AppState {
     pub panel: Panel,
     /// Turns true when the panel is shutting down; long-lived streams end on it.
     pub stopping: watch::Receiver<bool>,
+    pub agent_limits: Arc<limit::AgentLimits>,
+    pub proxies: TrustedProxies,
+    pub tls: guard::Tls,
 }
+
+/// Largest request body the UI accepts (server-function arguments are small).
+const BODY_LIMIT: usize = 1 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -51,18 +63,30 @@ pub enum ServerError {
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let panel = state.panel.clone();
+    let context = move || {
+        provide_context(panel.clone());
+        provide_csp_nonce();
+    };
     let options = state.leptos_options.clone();
     Router::new()
         .route("/healthz", get(healthz))
         .route(domain::event::UiEvent::SSE_PATH, get(sse::events))
         .merge(agents::routes())
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || provide_context(panel.clone()),
-            move || shell(options.clone()),
-        )
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || {
+            shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(context, shell))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(from_fn(guard::client_errors))
+        .layer(from_fn(guard::same_origin))
+        .layer(from_fn_with_state(state.tls, guard::security_headers))
+        .layer(from_fn_with_state(
+            state.proxies.clone(),
+            guard::client_addr,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -72,8 +96,22 @@ pub fn agent_router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(agents::routes())
+        .layer(from_fn_with_state(
+            state.proxies.clone(),
+            guard::client_addr,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Hands the response's CSP nonce (made by [`guard::security_headers`]) to Leptos, so the
+/// hydration scripts it renders carry the nonce the header allows.
+fn provide_csp_nonce() {
+    if let Some(parts) = use_context::<http::request::Parts>()
+        && let Some(guard::CspNonce(nonce)) = parts.extensions.get::<guard::CspNonce>()
+    {
+        provide_context(leptos::nonce::Nonce::from_value(nonce.clone()));
+    }
 }
 
 async fn healthz(State(panel): State<Panel>) -> impl IntoResponse {
@@ -131,6 +169,13 @@ pub async fn launch(
         leptos_options,
         panel: panel.clone(),
         stopping: stopping.clone(),
+        agent_limits: Arc::default(),
+        proxies: TrustedProxies(settings.trusted_proxies.clone()),
+        tls: guard::Tls(tls.is_some()),
+    };
+    let limits = serve::Limits {
+        max_connections: settings.max_connections,
+        header_read_timeout: serve::HEADER_READ_TIMEOUT,
     };
 
     let gateway = panel.gateway.clone();
@@ -144,12 +189,12 @@ pub async fn launch(
     let scheme = if tls.is_some() { "https" } else { "http" };
     tracing::info!(addr = %listener.local_addr()?, scheme, "panel listening");
     let listener = tls::PanelListener::new(listener, tls.clone())?;
-    let ui = serve(listener, router(state.clone()), stopping.clone());
+    let ui = serve::serve(listener, router(state.clone()), limits, stopping.clone());
     let result = match agent_listener {
         Some(agent_listener) => {
             tracing::info!(addr = %agent_listener.local_addr()?, scheme, "agent endpoint listening");
             let agent_listener = tls::PanelListener::new(agent_listener, tls)?;
-            let agents = serve(agent_listener, agent_router(state), stopping);
+            let agents = serve::serve(agent_listener, agent_router(state), limits, stopping);
             tokio::try_join!(ui, agents).map(|_| ())
         }
         None => ui.await,
@@ -160,19 +205,4 @@ pub async fn launch(
     panel.shutdown().await;
     tracing::info!("stopped");
     result.map_err(ServerError::Io)
-}
-
-async fn serve(
-    listener: tls::PanelListener,
-    router: Router,
-    mut stopping: watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<tls::PeerAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        let _ = stopping.wait_for(|s| *s).await;
-    })
-    .await
 }

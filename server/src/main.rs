@@ -27,6 +27,7 @@ async fn main() -> ExitCode {
         )
         .init();
     tracing::info!(?settings, "starting");
+    raise_file_limit(settings.max_connections);
     if let Err(e) = settings.prepare_data_dir() {
         tracing::error!(dir = %settings.data_dir.display(), error = %e, "cannot create the data directory");
         return ExitCode::FAILURE;
@@ -62,6 +63,29 @@ async fn main() -> ExitCode {
             tracing::error!(error = %control::error::chain(&e), "panel failed");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Every connection is a file descriptor: lift the soft limit (often 1024) towards the hard one,
+/// so `max_connections` (on two listeners) can actually be reached.
+fn raise_file_limit(max_connections: usize) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let want = (2 * max_connections as u64).saturating_add(256);
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < want => {
+            let new = want.min(hard);
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, new, hard) {
+                tracing::warn!(error = %e, "cannot raise the open-file limit");
+            } else if new < want {
+                tracing::warn!(
+                    limit = new,
+                    max_connections,
+                    "the open-file limit caps connections below max_connections"
+                );
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot read the open-file limit"),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Panel settings, layered: built-in defaults ← optional TOML file (`--config`) ← environment
 //! (`FLOTILLA_*`) ← command-line flags. Secrets are redacted from `Debug` output and logs.
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -63,6 +63,13 @@ pub struct Args {
     /// Log filter in tracing's EnvFilter syntax [default: info].
     #[arg(long, env = "FLOTILLA_LOG")]
     pub log: Option<String>,
+    /// Most open connections per listener; more are closed at once [default: 16384].
+    #[arg(long, env = "FLOTILLA_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
+    /// Reverse proxies (IP addresses, comma separated) whose X-Forwarded-For names the client,
+    /// for login throttling and rate limits [default: none].
+    #[arg(long, env = "FLOTILLA_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Option<Vec<IpAddr>>,
 }
 
 /// The same options in a file (all optional).
@@ -82,6 +89,8 @@ struct FileSettings {
     tls_key: Option<PathBuf>,
     secure_cookies: Option<bool>,
     log: Option<String>,
+    max_connections: Option<usize>,
+    trusted_proxies: Option<Vec<IpAddr>>,
 }
 
 /// The certificate chain and key both listeners serve HTTPS with.
@@ -105,6 +114,8 @@ pub struct Settings {
     pub tls: Option<TlsFiles>,
     pub secure_cookies: bool,
     pub log: String,
+    pub max_connections: usize,
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +185,19 @@ impl Settings {
             .secure_cookies
             .or(file.secure_cookies)
             .unwrap_or(tls.is_some());
+        let max_connections = args
+            .max_connections
+            .or(file.max_connections)
+            .unwrap_or(16_384);
+        if !(16..=1_000_000).contains(&max_connections) {
+            return Err(SettingsError::Invalid(
+                "max_connections must be between 16 and 1000000".into(),
+            ));
+        }
+        let trusted_proxies = args
+            .trusted_proxies
+            .or(file.trusted_proxies)
+            .unwrap_or_default();
         let listen = args.listen.or(file.listen).unwrap_or(default_listen);
         let agent_listen = args.agent_listen.or(file.agent_listen);
         let agent_url = match args.agent_url.or(file.agent_url) {
@@ -208,6 +232,8 @@ impl Settings {
             tls,
             secure_cookies,
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
+            max_connections,
+            trusted_proxies,
         })
     }
 
@@ -272,6 +298,8 @@ impl std::fmt::Debug for Settings {
             .field("tls", &self.tls)
             .field("secure_cookies", &self.secure_cookies)
             .field("log", &self.log)
+            .field("max_connections", &self.max_connections)
+            .field("trusted_proxies", &self.trusted_proxies)
             .finish()
     }
 }
@@ -350,6 +378,34 @@ mod tests {
             default_listen(),
         );
         assert!(matches!(err, Err(SettingsError::Invalid(m)) if m.contains("tls_key")));
+        let err = Settings::resolve(
+            Args {
+                max_connections: Some(1),
+                ..Default::default()
+            },
+            default_listen(),
+        );
+        assert!(matches!(err, Err(SettingsError::Invalid(m)) if m.contains("max_connections")));
+    }
+
+    #[test]
+    fn trusted_proxies_come_from_the_file_or_the_flags() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("panel.toml");
+        std::fs::write(&path, "trusted_proxies = [\"10.0.0.2\"]\n").expect("write");
+        let s = Settings::resolve(
+            Args {
+                config: Some(path),
+                ..Default::default()
+            },
+            default_listen(),
+        )
+        .expect("valid");
+        assert_eq!(
+            s.trusted_proxies,
+            vec!["10.0.0.2".parse::<IpAddr>().expect("ip")]
+        );
+        assert_eq!(s.max_connections, 16_384);
     }
 
     #[test]

@@ -1,5 +1,8 @@
-//! `GET /events`: server-sent change notifications for signed-in browsers.
+//! `GET /events`: server-sent change notifications for signed-in browsers. The stream checks its
+//! session again every [`RECHECK`], so a browser that signed out (or whose user was disabled or
+//! deleted, or whose session expired) stops receiving within seconds.
 use std::convert::Infallible;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -11,25 +14,51 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::AppState;
 
+/// How often an open stream checks that its session is still valid.
+pub const RECHECK: Duration = Duration::from_secs(3);
+
 pub async fn events(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let token = headers
         .get(axum::http::header::COOKIE)
         .and_then(|v| v.to_str().ok())
-        .and_then(session_token_from_cookies);
-    if state.panel.auth.session(token).await.is_err() {
+        .and_then(session_token_from_cookies)
+        .map(str::to_owned);
+    if state.panel.auth.session(token.as_deref()).await.is_err() {
         return StatusCode::UNAUTHORIZED.into_response();
     }
-    Sse::new(stream_events(state))
+    Sse::new(stream_events(state, token.unwrap_or_default()))
         .keep_alive(KeepAlive::default())
         .into_response()
 }
 
-fn stream_events(state: AppState) -> impl Stream<Item = Result<Event, Infallible>> {
-    let rx = state.panel.events.subscribe();
-    stream::unfold((rx, state.stopping), |(mut rx, mut stopping)| async move {
-        let received = tokio::select! {
-            _ = stopping.wait_for(|s| *s) => return None,
-            received = rx.recv() => received,
+struct Open {
+    state: AppState,
+    token: String,
+    rx: tokio::sync::broadcast::Receiver<domain::event::UiEvent>,
+    recheck: tokio::time::Interval,
+}
+
+fn stream_events(state: AppState, token: String) -> impl Stream<Item = Result<Event, Infallible>> {
+    let mut recheck = tokio::time::interval(RECHECK);
+    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let open = Open {
+        rx: state.panel.events.subscribe(),
+        state,
+        token,
+        recheck,
+    };
+    stream::unfold(open, |mut open| async move {
+        let mut stopping = open.state.stopping.clone();
+        let received = loop {
+            tokio::select! {
+                () = crate::serve::stopped(&mut stopping) => return None,
+                _ = open.recheck.tick() => {
+                    if open.state.panel.auth.session(Some(&open.token)).await.is_err() {
+                        return None;
+                    }
+                }
+                received = open.rx.recv() => break received,
+            }
         };
         let event = match received {
             Ok(event) => {
@@ -40,6 +69,6 @@ fn stream_events(state: AppState) -> impl Stream<Item = Result<Event, Infallible
             Err(RecvError::Lagged(_)) => Event::default().event("resync").data("{}"),
             Err(RecvError::Closed) => return None,
         };
-        Some((Ok(event), (rx, stopping)))
+        Some((Ok(event), open))
     })
 }

@@ -387,13 +387,25 @@ fn member_row(m: MemberView, cluster_id: String, state: PageState) -> impl IntoV
                                         <option value=a.as_str() selected=current_availability == Some(a)>{a.as_str()}</option>
                                     }).collect_view()}
                                 </select>
-                                <button class="text-xs text-sky-700 hover:underline"
-                                    on:click=move |_| run(if is_manager { NodeAction::Demote } else { NodeAction::Promote })>
-                                    {if is_manager { "Demote" } else { "Promote" }}
-                                </button>
+                                {(!is_manager).then(|| view! {
+                                    <button class="text-xs text-sky-700 hover:underline"
+                                        on:click=move |_| run(NodeAction::Promote)>"Promote"</button>
+                                })}
                                 <button class="text-xs text-sky-700 hover:underline" on:click=move |_| editing.set(Some((node.get_value(), current_labels.clone())))>"Labels"</button>
-                                <button class="text-xs text-rose-700 hover:underline"
-                                    on:click=move |_| state.membership.confirm_remove.set(Some((node.get_value(), host_for_remove.clone())))>"Remove"</button>
+                                // Destructive: Supervisors and up.
+                                <Can permission=Permission::Supervise>
+                                    {
+                                        let host_for_remove = host_for_remove.clone();
+                                        view! {
+                                            {is_manager.then(|| view! {
+                                                <button class="text-xs text-sky-700 hover:underline"
+                                                    on:click=move |_| run(NodeAction::Demote)>"Demote"</button>
+                                            })}
+                                            <button class="text-xs text-rose-700 hover:underline"
+                                                on:click=move |_| state.membership.confirm_remove.set(Some((node.get_value(), host_for_remove.clone())))>"Remove"</button>
+                                        }
+                                    }
+                                </Can>
                             </div>
                         }
                     }

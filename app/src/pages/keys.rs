@@ -32,7 +32,7 @@ pub fn KeysPage() -> impl IntoView {
     });
     let confirm = RwSignal::new(None::<(String, String)>);
     view! {
-        <PageHeader title="Enrolment keys" subtitle="A node uses a key once to enrol; it then holds its own token."/>
+        <PageHeader title="Enrolment keys" subtitle="A node enrols once with a key; it then holds its own token. A key enrols as many nodes as its limit allows."/>
         <Can permission=Permission::Administer>
             <div class="mb-6"><CreateKey/></div>
         </Can>
@@ -55,7 +55,7 @@ pub fn KeysPage() -> impl IntoView {
                                     <tbody class="divide-y divide-slate-100">
                                         {s.data.into_iter().map(|k| {
                                             let state = k.state(now);
-                                            let tone = match state { KeyState::Active => "green", KeyState::Expired => "amber", KeyState::Revoked => "red" };
+                                            let tone = match state { KeyState::Active => "green", KeyState::UsedUp | KeyState::Expired => "amber", KeyState::Revoked => "red" };
                                             let subject = (k.id.clone(), k.label.clone());
                                             view! {
                                                 <tr data-testid="key-row" data-label=k.label.clone() data-state=state.label()>
@@ -63,7 +63,7 @@ pub fn KeysPage() -> impl IntoView {
                                                     <td class=TD><Badge text=state.label().to_string() tone/></td>
                                                     <td class=TD>{format!("{} by {}", time::ago(now, k.created_at_ms), k.created_by)}</td>
                                                     <td class=TD>{time::until(now, k.expires_at_ms)}</td>
-                                                    <td class=TD>{k.uses}</td>
+                                                    <td class=TD data-testid="key-uses">{k.uses_label()}</td>
                                                     <td class=format!("{TD} text-right")>
                                                         {(state == KeyState::Active).then(|| view! {
                                                             <Can permission=Permission::Administer>
@@ -104,6 +104,7 @@ fn CreateKey() -> impl IntoView {
     let create = ServerAction::<api::CreateKey>::new();
     let label = RwSignal::new(String::new());
     let expiry = RwSignal::new("24".to_string());
+    let max_uses = RwSignal::new(enrolment::DEFAULT_USES.to_string());
     let touched = RwSignal::new(false);
     // The same validation the server runs, inline.
     let label_error = Signal::derive(move || {
@@ -121,11 +122,27 @@ fn CreateKey() -> impl IntoView {
             server
         }
     });
+    let uses_error = Signal::derive(move || {
+        let server = create
+            .value()
+            .get()
+            .and_then(Result::err)
+            .and_then(|e| e.field_error("max_uses").map(str::to_owned));
+        if touched.get() {
+            enrolment::parse_max_uses(&max_uses.get())
+                .err()
+                .map(|e| e.message)
+                .or(server)
+        } else {
+            server
+        }
+    });
     let created = RwSignal::new(None::<CreatedEnrolmentKey>);
     Effect::new(move |_| {
         if let Some(Ok(k)) = create.value().get() {
             created.set(Some(k));
             label.set(String::new());
+            max_uses.set(enrolment::DEFAULT_USES.to_string());
             touched.set(false);
             live.keys.update(|n| *n += 1);
         }
@@ -133,18 +150,23 @@ fn CreateKey() -> impl IntoView {
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         touched.set(true);
-        if enrolment::NewEnrolmentKey::parse(&label.get_untracked(), &expiry.get_untracked())
-            .is_ok()
+        if enrolment::NewEnrolmentKey::parse(
+            &label.get_untracked(),
+            &expiry.get_untracked(),
+            Some(&max_uses.get_untracked()),
+        )
+        .is_ok()
         {
             create.dispatch(api::CreateKey {
                 label: label.get_untracked(),
                 expires_in_hours: expiry.get_untracked(),
+                max_uses: Some(max_uses.get_untracked()),
             });
         }
     };
     view! {
         <Card title="New enrolment key">
-            <form class="grid gap-4 md:grid-cols-[1fr_12rem_auto] items-start" on:submit=submit data-testid="create-key-form">
+            <form class="grid gap-4 md:grid-cols-[1fr_12rem_10rem_auto] items-start" on:submit=submit data-testid="create-key-form">
                 <Field label="Name" name="label" value=label error=label_error placeholder="e.g. line 3 gateways"
                     hint="Shown in the list and the audit log."/>
                 <div class="space-y-1">
@@ -154,11 +176,13 @@ fn CreateKey() -> impl IntoView {
                         {EXPIRY_CHOICES.into_iter().map(|(v, l)| view! { <option value=v selected=v == "24">{l}</option> }).collect_view()}
                     </select>
                 </div>
+                <Field label="Nodes it may enrol" name="max_uses" value=max_uses error=uses_error
+                    hint="0 for no limit."/>
                 <button type="submit" class=format!("{BUTTON} md:mt-6") disabled=move || create.pending().get() data-testid="create-key">
                     {move || if create.pending().get() { "Creating…" } else { "Create key" }}
                 </button>
             </form>
-            {move || create.value().get().and_then(Result::err).filter(|e| e.field_error("label").is_none()).map(|e| view! {
+            {move || create.value().get().and_then(Result::err).filter(|e| e.field_error("label").is_none() && e.field_error("max_uses").is_none()).map(|e| view! {
                 <div class="mt-4"><ErrorBox error=e/></div>
             })}
             {move || created.get().map(|k| view! {

@@ -96,7 +96,7 @@ pub fn Networks(
                                     <td class=TD data-testid="network-services">{n.services}</td>
                                     <td class=format!("{TD} text-right")>
                                         {(!n.ingress).then(|| view! {
-                                            <Can permission=Permission::Operate>
+                                            <Can permission=Permission::Supervise>
                                                 {
                                                     let subject = subject.clone();
                                                     view! {

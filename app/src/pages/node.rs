@@ -1,11 +1,11 @@
-use domain::node::{EngineFacts, NodeDetail};
+use domain::node::{EngineFacts, IdentityAction, NodeDetail, NodeIdentity};
 use domain::{Permission, time};
 use leptos::prelude::*;
 use leptos_router::components::A;
-use leptos_router::hooks::use_params_map;
+use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::api;
-use crate::components::{BUTTON_SECONDARY, Can, Card, ErrorBox, TABLE, TD, TH};
+use crate::components::{BUTTON_SECONDARY, Can, Card, ConfirmDialog, ErrorBox, TABLE, TD, TH};
 use crate::live::{use_live, use_toasts};
 use crate::pages::nodes::status_badge;
 
@@ -50,9 +50,18 @@ fn Detail(detail: NodeDetail, server_now: i64) -> impl IntoView {
         Some(Err(e)) => toasts.error(&e),
         None => {}
     });
-    let NodeDetail { node, facts } = detail;
+    let NodeDetail {
+        node,
+        facts,
+        identity,
+    } = detail;
     let node_id = node.id.clone();
     let status_node = node.clone();
+    let identity_card = view! {
+        <div class="mb-6">
+            <IdentityCard node_id=node.id.clone() hostname=node.hostname.clone() identity server_now/>
+        </div>
+    };
     view! {
         <div class="flex items-start justify-between gap-4 mb-6">
             <div>
@@ -74,6 +83,7 @@ fn Detail(detail: NodeDetail, server_now: i64) -> impl IntoView {
                 </Can>
             </div>
         </div>
+        {identity_card}
         {match facts {
             None => view! {
                 <p class="text-slate-500">"This node enrolled but has not reported its facts yet."</p>
@@ -98,7 +108,6 @@ fn Detail(detail: NodeDetail, server_now: i64) -> impl IntoView {
                         <Card title="Overview">
                             <dl class="text-sm">
                                 {row("Hostname", f.hostname.clone())}
-                                {row("Machine id", f.machine_id.clone())}
                                 {row("Enrolled", time::ago(server_now, node.enrolled_at_ms))}
                                 {row("Agent version", f.agent_version.clone())}
                                 {row("Firmware version", f.firmware_version.clone())}
@@ -137,5 +146,106 @@ fn Detail(detail: NodeDetail, server_now: i64) -> impl IntoView {
                 }.into_any()
             }
         }}
+    }
+}
+
+/// How the node proves who it is, and what an Administrator can do about it.
+#[component]
+fn IdentityCard(
+    node_id: String,
+    hostname: String,
+    identity: NodeIdentity,
+    server_now: i64,
+) -> impl IntoView {
+    let live = use_live();
+    let toasts = use_toasts();
+    let navigate = use_navigate();
+    let act = ServerAction::<api::NodeIdentity>::new();
+    let last = RwSignal::new(None::<IdentityAction>);
+    Effect::new(move |_| match act.value().get() {
+        Some(Ok(())) => {
+            match last.get_untracked() {
+                Some(IdentityAction::Remove) => {
+                    toasts.success("Node removed.");
+                    navigate("/nodes", Default::default());
+                }
+                Some(IdentityAction::RevokeToken) => {
+                    toasts.success("Token revoked: the agent was disconnected.")
+                }
+                _ => toasts.success("Re-enrolment allowed for one hour."),
+            }
+            live.nodes.update(|n| *n += 1);
+        }
+        Some(Err(e)) => toasts.error(&e),
+        None => {}
+    });
+    let run = move |id: String, action: IdentityAction| {
+        last.set(Some(action));
+        act.dispatch(api::NodeIdentity { id, action });
+    };
+    let confirm_remove = RwSignal::new(None::<(String, String)>);
+    let confirm_revoke = RwSignal::new(None::<(String, String)>);
+    let subject = (node_id.clone(), hostname.clone());
+    let in_cluster = identity.cluster.clone();
+    let revoked = identity.token_revoked_at_ms.is_some();
+    view! {
+        <Card title="Identity">
+            <dl class="text-sm">
+                {row("Machine id", identity.machine_id.clone().unwrap_or_else(|| "hidden for your role".into()))}
+                {row("Token", match identity.token_revoked_at_ms {
+                    Some(at) => format!("revoked {}", time::ago(server_now, at)),
+                    None => "active".into(),
+                })}
+                {row("Re-enrolment", match identity.reenrol_until_ms {
+                    Some(until) => format!("allowed for {}", time::until(server_now, until)),
+                    None => "needs the node's token".into(),
+                })}
+                {row("Cluster", identity.cluster.clone().unwrap_or_else(|| "—".into()))}
+            </dl>
+            <Can permission=Permission::Administer>
+                {
+                    let (subject, in_cluster) = (subject.clone(), in_cluster.clone());
+                    let node_id = node_id.clone();
+                    view! {
+                        <div class="mt-4 flex flex-wrap gap-2">
+                            <button class=BUTTON_SECONDARY disabled=move || act.pending().get()
+                                title="A re-imaged device can enrol again with a key within the next hour."
+                                on:click={
+                                    let node_id = node_id.clone();
+                                    move |_| run(node_id.clone(), IdentityAction::AllowReenrolment)
+                                }>"Allow re-enrolment"</button>
+                            {(!revoked).then(|| {
+                                let subject = subject.clone();
+                                view! {
+                                    <button class=BUTTON_SECONDARY disabled=move || act.pending().get()
+                                        on:click=move |_| confirm_revoke.set(Some(subject.clone()))>"Revoke token"</button>
+                                }
+                            })}
+                            <button class=BUTTON_SECONDARY
+                                disabled=in_cluster.is_some()
+                                title=in_cluster.as_ref().map(|c| format!("Remove it from cluster {c} first."))
+                                on:click={
+                                    let subject = subject.clone();
+                                    move |_| confirm_remove.set(Some(subject.clone()))
+                                }>"Remove node"</button>
+                        </div>
+                    }
+                }
+            </Can>
+        </Card>
+        <ConfirmDialog
+            subject=confirm_revoke
+            title="Revoke the node token?"
+            action_label="Revoke token"
+            explain=|name: String| format!("{name}'s agent is disconnected now and refused until an Administrator allows it to enrol again.")
+            on_confirm=move |id: String| run(id, IdentityAction::RevokeToken)
+        />
+        <ConfirmDialog
+            subject=confirm_remove
+            title="Remove the node?"
+            action_label="Remove node"
+            explain=|name: String| format!("The panel forgets {name}: its agent is disconnected and refused. To come back it must enrol again with a key (and an Administrator's permission).")
+            on_confirm=move |id: String| run(id, IdentityAction::Remove)
+        />
     }
 }

@@ -285,6 +285,20 @@ impl Store {
         Ok(())
     }
 
+    /// The name of the cluster a node belongs to, if any.
+    pub async fn cluster_name_of_node(
+        &self,
+        node_id: &str,
+    ) -> Result<Option<String>, ControlError> {
+        Ok(sqlx::query_scalar(
+            "SELECT c.name FROM cluster_members m JOIN clusters c ON c.id = m.cluster_id \
+             WHERE m.node_id = $1",
+        )
+        .bind(node_id)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
     pub async fn delete_member(&self, node_id: &str) -> Result<(), ControlError> {
         sqlx::query("DELETE FROM cluster_members WHERE node_id = $1")
             .bind(node_id)

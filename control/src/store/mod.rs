@@ -10,7 +10,7 @@ mod users;
 
 pub use clusters::{ClusterRow, MemberRow, NewCluster, VipRow, WorkflowRow};
 pub use keys::KeyRow;
-pub use nodes::{NodeEnrolment, NodeRow};
+pub use nodes::{AgentIdentity, Enrolled, NodeEnrolment, NodeRow};
 pub use users::UserRow;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -45,6 +45,15 @@ impl Backend {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    backend: Backend,
+}
+
+/// Advisory-lock keys of changes that must not interleave across connections (PostgreSQL runs
+/// transactions concurrently; SQLite has one writer at a time anyway).
+#[derive(Clone, Copy, Debug)]
+enum Serialized {
+    /// Changes that could leave the panel without an active Administrator.
+    Administrators = 7001,
 }
 
 impl Store {
@@ -80,7 +89,24 @@ impl Store {
             }
             Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
         }
-        Ok(Self { pool })
+        Ok(Self { pool, backend })
+    }
+
+    /// A transaction that runs one at a time with every other transaction for the same `what`,
+    /// also across panel processes on PostgreSQL (a transaction-scoped advisory lock). On SQLite
+    /// the single writer already serializes the guarded statements.
+    async fn begin_serialized(
+        &self,
+        what: Serialized,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, ControlError> {
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(what as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
     }
 
     /// Round-trips a trivial query (health checks).
@@ -114,8 +140,9 @@ impl Store {
         Ok(())
     }
 
-    #[cfg(test)]
-    pub(crate) async fn audit_actions(&self) -> Result<Vec<String>, ControlError> {
+    /// Every audited action, oldest first (tests check what was recorded).
+    #[cfg(any(test, feature = "testing"))]
+    pub async fn audit_actions(&self) -> Result<Vec<String>, ControlError> {
         Ok(
             sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id")
                 .fetch_all(&self.pool)
