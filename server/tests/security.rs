@@ -516,12 +516,16 @@ async fn enrolment_floods_are_limited_and_write_nothing_while_agents_stay_connec
     // A few bogus enrolments are answered (and write nothing)...
     for i in 0..5 {
         let answer = panel.enrol("flt_ek_bogus", &format!("x{i}")).await;
-        assert!(matches!(answer, domain::protocol::EnrolResponse::Refused { .. }));
+        assert!(matches!(
+            answer,
+            domain::protocol::EnrolResponse::Refused { .. }
+        ));
     }
     // ...then the source is turned away before its request is read.
     let mut limited = 0;
     for _ in 0..40 {
-        match tokio_tungstenite::connect_async(format!("ws://{}/agent/v1/enrol", panel.addr)).await {
+        match tokio_tungstenite::connect_async(format!("ws://{}/agent/v1/enrol", panel.addr)).await
+        {
             Err(tokio_tungstenite::tungstenite::Error::Http(r)) => {
                 assert_eq!(r.status().as_u16(), 429);
                 limited += 1;
