@@ -371,12 +371,11 @@ fn member_row(m: MemberView, cluster_id: String, state: PageState) -> impl IntoV
             <td class=TD data-testid="labels">{swarm.as_ref().map(|v| labels_text(&v.labels)).unwrap_or_else(|| labels_text(&m.labels))}</td>
             <td class=TD><span class="text-xs" data-testid="vrrp">{if vrrp.is_empty() { "—".to_string() } else { vrrp }}</span></td>
             <td class=TD>
-                <Can permission=Permission::Operate>
-                    {
-                        let current_labels = current_labels.clone();
-                        let host_for_remove = host_for_remove.clone();
-                        view! {
-                            <div class="flex flex-wrap items-center gap-2">
+                <div class="flex flex-wrap items-center gap-2">
+                    <Can permission=Permission::Operate>
+                        {
+                            let current_labels = current_labels.clone();
+                            view! {
                                 <select aria-label="Availability" class="rounded-md border border-slate-300 px-2 py-1 text-xs"
                                     on:change=move |ev| {
                                         if let Some(a) = Availability::parse(&event_target_value(&ev)) {
@@ -392,24 +391,24 @@ fn member_row(m: MemberView, cluster_id: String, state: PageState) -> impl IntoV
                                         on:click=move |_| run(NodeAction::Promote)>"Promote"</button>
                                 })}
                                 <button class="text-xs text-sky-700 hover:underline" on:click=move |_| editing.set(Some((node.get_value(), current_labels.clone())))>"Labels"</button>
-                                // Destructive: Supervisors and up.
-                                <Can permission=Permission::Supervise>
-                                    {
-                                        let host_for_remove = host_for_remove.clone();
-                                        view! {
-                                            {is_manager.then(|| view! {
-                                                <button class="text-xs text-sky-700 hover:underline"
-                                                    on:click=move |_| run(NodeAction::Demote)>"Demote"</button>
-                                            })}
-                                            <button class="text-xs text-rose-700 hover:underline"
-                                                on:click=move |_| state.membership.confirm_remove.set(Some((node.get_value(), host_for_remove.clone())))>"Remove"</button>
-                                        }
-                                    }
-                                </Can>
-                            </div>
+                            }
                         }
-                    }
-                </Can>
+                    </Can>
+                    // Destructive: Supervisors and up.
+                    <Can permission=Permission::Supervise>
+                        {
+                            let host_for_remove = host_for_remove.clone();
+                            view! {
+                                {is_manager.then(|| view! {
+                                    <button class="text-xs text-sky-700 hover:underline"
+                                        on:click=move |_| run(NodeAction::Demote)>"Demote"</button>
+                                })}
+                                <button class="text-xs text-rose-700 hover:underline"
+                                    on:click=move |_| state.membership.confirm_remove.set(Some((node.get_value(), host_for_remove.clone())))>"Remove"</button>
+                            }
+                        }
+                    </Can>
+                </div>
                 <Show when=is_editing>
                     <div class="mt-2 flex items-center gap-1">
                         <input aria-label="New labels" class="rounded-md border border-slate-300 px-2 py-1 text-xs w-40" placeholder="zone=a, rack=1"

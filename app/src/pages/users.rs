@@ -4,8 +4,8 @@ use leptos::prelude::*;
 
 use crate::api;
 use crate::components::{
-    BUTTON, BUTTON_SECONDARY, Badge, Card, ConfirmDialog, EmptyState, ErrorBox, Field, PageHeader,
-    TABLE, TD, TH, use_session,
+    BUTTON, BUTTON_SECONDARY, Badge, Can, Card, ConfirmDialog, EmptyState, ErrorBox, Field,
+    PageHeader, TABLE, TD, TH, use_session,
 };
 use crate::live::{use_live, use_toasts};
 
@@ -38,6 +38,11 @@ pub fn UsersPage() -> impl IntoView {
     let resetting = RwSignal::new(None::<(String, String)>);
     view! {
         <PageHeader title="Users" subtitle="Administrators manage users and roles. Viewers can read everything and change nothing."/>
+        // The form stays outside the list's Transition: a live refresh of the list must not
+        // re-create it (and lose what is being typed).
+        <Can permission=Permission::Administer>
+            <div class="mb-6"><CreateUser/></div>
+        </Can>
         <Transition fallback=|| view! { <p class="text-slate-500">"Loading users…"</p> }>
             {move || Suspend::new(async move {
                 let can_admin = session.0.await.map(|me| me.role.allows(Permission::Administer)).unwrap_or(false);
@@ -47,7 +52,6 @@ pub fn UsersPage() -> impl IntoView {
                     Ok(list) => {
                         let now = list.iter().map(|u| u.created_at_ms).max().unwrap_or_default();
                         view! {
-                            {can_admin.then(|| view! { <div class="mb-6"><CreateUser/></div> })}
                             <div class="overflow-x-auto bg-white rounded-lg border border-slate-200 shadow-sm">
                                 <table class=TABLE>
                                     <thead><tr><th class=TH>"Username"</th><th class=TH>"Role"</th><th class=TH>"State"</th><th class=TH>"Created"</th><th class=TH></th></tr></thead>
