@@ -17,19 +17,31 @@ pub fn use_session() -> Session {
     expect_context::<Session>()
 }
 
-/// Renders `children` only when the signed-in user's role allows `permission`.
+/// The signed-in user, known to every page (the shell renders pages only once it is known).
+#[derive(Clone)]
+pub struct SignedIn(pub Me);
+
+/// Whether the signed-in user's role allows `permission`.
+pub fn allowed(permission: Permission) -> bool {
+    use_context::<SignedIn>().is_some_and(|s| s.0.role.allows(permission))
+}
+
+/// Renders `children` only when the signed-in user's role allows `permission`. Decided once,
+/// from the user the shell provides, so the server and the hydrating browser agree.
 #[component]
 pub fn Can(permission: Permission, children: ChildrenFn) -> impl IntoView {
-    let session = use_session();
-    let children = StoredValue::new(children);
-    view! {
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                let allowed = session.0.await.map(|me| me.role.allows(permission)).unwrap_or(false);
-                allowed.then(|| children.with_value(|c| c()))
-            })}
-        </Transition>
-    }
+    allowed(permission).then(|| children())
+}
+
+/// Renders `children` in the browser only, once the page is hydrated. For controls whose
+/// server-rendered markup the hydration walker mis-steps over (the action cell of a cluster's
+/// node rows): they appear a moment later instead of breaking the page.
+#[component]
+pub fn AfterHydration(children: ChildrenFn) -> impl IntoView {
+    let ready = RwSignal::new(false);
+    // Effects run only in the browser, after hydration.
+    Effect::new(move |_| ready.set(true));
+    move || ready.get().then(|| children())
 }
 
 /// Layout of every signed-in page: navigation, user menu, toasts and the page itself.
@@ -54,6 +66,7 @@ pub fn Shell() -> impl IntoView {
 
 #[component]
 fn Frame(me: Me) -> impl IntoView {
+    provide_context(SignedIn(me.clone()));
     let logout = ServerAction::<api::Logout>::new();
     Effect::new(move |_| {
         if let Some(Ok(())) = logout.value().get() {

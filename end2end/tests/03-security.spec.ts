@@ -41,8 +41,30 @@ test.describe.serial("security", () => {
     if (await nodes.count()) paths.push((await nodes.first().getAttribute("href")) ?? "/nodes");
     await page.goto("/clusters");
     await hydrated(page);
-    const clusters = page.locator('main a[href^="/clusters/"]:not([href="/clusters/new"])');
-    if (await clusters.count()) paths.push((await clusters.first().getAttribute("href")) ?? "/clusters");
+    // A cluster page too: build a one-node cluster when the earlier tests left none.
+    let built = "";
+    const clusters = page.locator('[data-testid="cluster-row"] a[href^="/clusters/"]');
+    if ((await clusters.count()) === 0) {
+      const nodes = await (await page.request.post("/api/list_nodes", { headers: { Accept: "application/json" } })).json();
+      const node = nodes.data.find((n: { hostname: string }) => n.hostname === "edge-1");
+      const created = await page.request.post("/api/create_cluster", {
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        data: {
+          draft: {
+            definition: {
+              name: "csp-check", volumes: false, vip_enabled: false, vips: [],
+              synctime: "0.1", pools: ["10.200.0.0/16"], subnet_size: "24", data_path_port: "4789", listen_port: "2377",
+            },
+            members: [{ node_id: node.id, role: "manager", labels: "", interface: "eth0", vip: false }],
+          },
+        },
+      });
+      expect(created.status(), await created.text()).toBe(200);
+      built = await created.json();
+      await page.reload();
+      await expect(page.locator('[data-testid="cluster-row"][data-name="csp-check"]')).toHaveAttribute("data-health", "Healthy", { timeout: 60_000 });
+    }
+    paths.push((await clusters.first().getAttribute("href")) ?? "/clusters");
     for (const path of paths) {
       process.stdout.write(`CSP check: ${path}\n`);
       await page.goto(path);
@@ -53,6 +75,15 @@ test.describe.serial("security", () => {
       expect(await pageViolations(page), path).toEqual([]);
     }
     expect(logged).toEqual([]);
+    if (built) {
+      const deleted = await page.request.post("/api/delete_cluster", {
+        form: { id: built },
+        headers: { Accept: "application/json" },
+      });
+      expect(deleted.status()).toBe(200);
+      await page.goto(`/clusters/${built}`);
+      await expect(page.getByTestId("cluster-gone")).toBeVisible({ timeout: 60_000 });
+    }
   });
 
   test("machine ids are for Editors and up; Administrators manage nodes and accounts", async ({ page }) => {

@@ -8,7 +8,8 @@ use leptos_router::hooks::use_params_map;
 
 use crate::api;
 use crate::components::{
-    BUTTON_SECONDARY, Badge, Can, Card, ConfirmDialog, ErrorBox, TABLE, TD, TH,
+    AfterHydration, BUTTON_SECONDARY, Badge, Can, Card, ConfirmDialog, ErrorBox, TABLE, TD, TH,
+    allowed,
 };
 use crate::live::{use_live, use_toasts};
 use crate::pages::cluster_nodes::{AddNode, EditCluster, MembershipState};
@@ -78,6 +79,10 @@ pub fn ClusterPage() -> impl IntoView {
     );
     view! {
         <div class="mb-4 text-sm"><A href="/clusters" attr:class="text-sky-700 hover:underline">"← Clusters"</A></div>
+        // Rendered in the browser: the page is live and entirely interactive, and its
+        // server-rendered markup did not hydrate reliably (Leptos lost its place in it and the
+        // page stayed dead when loaded directly).
+        <AfterHydration>
         <Transition fallback=|| view! { <p class="text-slate-500">"Loading cluster…"</p> }>
             {move || Suspend::new(async move {
                 match cluster.await {
@@ -92,6 +97,7 @@ pub fn ClusterPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        </AfterHydration>
     }
 }
 
@@ -337,6 +343,7 @@ fn member_row(m: MemberView, cluster_id: String, state: PageState) -> impl IntoV
     };
     let editing = state.editing_labels;
     let node = StoredValue::new(m.node_id.clone());
+    let supervise = allowed(Permission::Supervise);
     let is_editing =
         move || editing.with(|e| e.as_ref().is_some_and(|(n, _)| *n == node.get_value()));
     let current_labels = labels_text(&m.labels);
@@ -375,6 +382,7 @@ fn member_row(m: MemberView, cluster_id: String, state: PageState) -> impl IntoV
                     <Can permission=Permission::Operate>
                         {
                             let current_labels = current_labels.clone();
+                            let host_for_remove = host_for_remove.clone();
                             view! {
                                 <select aria-label="Availability" class="rounded-md border border-slate-300 px-2 py-1 text-xs"
                                     on:change=move |ev| {
@@ -386,24 +394,13 @@ fn member_row(m: MemberView, cluster_id: String, state: PageState) -> impl IntoV
                                         <option value=a.as_str() selected=current_availability == Some(a)>{a.as_str()}</option>
                                     }).collect_view()}
                                 </select>
-                                {(!is_manager).then(|| view! {
-                                    <button class="text-xs text-sky-700 hover:underline"
-                                        on:click=move |_| run(NodeAction::Promote)>"Promote"</button>
-                                })}
+                                <button class="text-xs text-sky-700 hover:underline" hidden=is_manager
+                                    on:click=move |_| run(NodeAction::Promote)>"Promote"</button>
                                 <button class="text-xs text-sky-700 hover:underline" on:click=move |_| editing.set(Some((node.get_value(), current_labels.clone())))>"Labels"</button>
-                            }
-                        }
-                    </Can>
-                    // Destructive: Supervisors and up.
-                    <Can permission=Permission::Supervise>
-                        {
-                            let host_for_remove = host_for_remove.clone();
-                            view! {
-                                {is_manager.then(|| view! {
-                                    <button class="text-xs text-sky-700 hover:underline"
-                                        on:click=move |_| run(NodeAction::Demote)>"Demote"</button>
-                                })}
-                                <button class="text-xs text-rose-700 hover:underline"
+                                // Destructive: Supervisors and up.
+                                <button class="text-xs text-sky-700 hover:underline" hidden=!(is_manager && supervise)
+                                    on:click=move |_| run(NodeAction::Demote)>"Demote"</button>
+                                <button class="text-xs text-rose-700 hover:underline" hidden=!supervise
                                     on:click=move |_| state.membership.confirm_remove.set(Some((node.get_value(), host_for_remove.clone())))>"Remove"</button>
                             }
                         }

@@ -179,7 +179,7 @@ fn ResetPassword(
     view! {
         <Card title="Reset password">
             <form class="grid gap-4 md:grid-cols-[1fr_auto_auto] items-start" on:submit=submit data-testid="reset-password-form">
-                <Field label="New password" name="password" kind="password" value=password error
+                <Field label="New password" name="new_password" kind="password" value=password error
                     hint="At least 10 characters. Tell the user through another channel."/>
                 <button type="submit" class=format!("{BUTTON} md:mt-6") disabled=move || reset.pending().get()>
                     {format!("Set {name}'s password")}
