@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use domain::node::{NetInterface, NodeFacts};
+use domain::node::{EngineFacts, NetInterface, NodeFacts};
 use nix::ifaddrs::getifaddrs;
 use nix::net::if_::InterfaceFlags;
 
@@ -12,9 +12,8 @@ use crate::{AgentError, Config};
 
 pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Collects every fact; the Docker part comes from the adapter.
-pub async fn collect(config: &Config) -> Result<NodeFacts, AgentError> {
-    let engine = crate::docker::engine_facts(&config.docker_host).await;
+/// Collects every fact; what the engine says of itself (`engine`) comes from the Docker adapter.
+pub fn collect(config: &Config, engine: EngineFacts) -> Result<NodeFacts, AgentError> {
     let uname = nix::sys::utsname::uname().map_err(|e| io("uname", e))?;
     let (memory_total_bytes, memory_available_bytes) =
         memory(&read("/proc/meminfo", "/proc/meminfo")?);
@@ -149,6 +148,17 @@ fn uptime(proc_uptime: &str) -> u64 {
 }
 
 /// Interfaces of this network namespace with their MAC and addresses (CIDR), sorted by name.
+/// The IPv4 address of `interface` in this node's network namespace.
+pub fn interface_address(interface: &str) -> Result<String, String> {
+    let ifs = interfaces().map_err(|e| e.to_string())?;
+    ifs.iter()
+        .find(|i| i.name == interface)
+        .and_then(|i| i.addresses.iter().find(|a| !a.contains(':')))
+        .and_then(|a| a.split('/').next())
+        .map(str::to_owned)
+        .ok_or_else(|| format!("interface {interface} has no IPv4 address on this node"))
+}
+
 pub fn interfaces() -> Result<Vec<NetInterface>, AgentError> {
     let mut by_name: BTreeMap<String, NetInterface> = BTreeMap::new();
     for ifa in getifaddrs().map_err(|e| io("network interfaces", e))? {

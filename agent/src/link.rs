@@ -15,6 +15,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 
+use crate::docker::{Engine, EngineError};
 pub use crate::endpoint::{PanelEndpoint, Socket};
 use crate::state::{self, Identity};
 use crate::vip::Keepalived;
@@ -146,11 +147,22 @@ pub async fn run(config: &Config, mut shutdown: watch::Receiver<bool>) -> Result
             }
         })
     });
+    // One client for the engine, for the agent's lifetime.
+    let engine = std::sync::Arc::new(Engine::new(&config.docker_host));
     let mut backoff = Backoff::default();
     let mut recent = RecentCommands::default();
     loop {
         let started = Instant::now();
-        match session(config, &identity, &vips, &mut recent, &mut shutdown).await {
+        match session(
+            config,
+            &identity,
+            &engine,
+            &vips,
+            &mut recent,
+            &mut shutdown,
+        )
+        .await
+        {
             Ok(()) if *shutdown.borrow() => return Ok(()),
             Ok(()) => tracing::warn!("panel closed the connection"),
             Err(AgentError::TokenRefused) => tracing::error!("{}", AgentError::TokenRefused),
@@ -179,6 +191,7 @@ async fn sleep_or_shutdown(d: Duration, shutdown: &mut watch::Receiver<bool>) ->
 async fn session(
     config: &Config,
     identity: &Identity,
+    engine: &std::sync::Arc<Engine>,
     vips: &std::sync::Arc<Keepalived>,
     recent: &mut RecentCommands,
     shutdown: &mut watch::Receiver<bool>,
@@ -191,7 +204,7 @@ async fn session(
         seq += 1;
         Message::text(Envelope::new(seq.to_string(), msg).encode())
     };
-    let mut last_facts = facts::collect(config).await?;
+    let mut last_facts = facts::collect(config, engine.facts().await)?;
     tx.send(frame(AgentMessage::Hello(Box::new(last_facts.clone()))))
         .await
         .map_err(send_err)?;
@@ -211,10 +224,10 @@ async fn session(
     let (work_tx, mut work_rx) = mpsc::channel::<(String, Command)>(32);
     let (done_tx, mut done_rx) = mpsc::channel::<(String, Outcome, bool)>(32);
     let worker = {
-        let (config, vips) = (config.clone(), vips.clone());
+        let (engine, vips) = (engine.clone(), vips.clone());
         tokio::spawn(async move {
             while let Some((id, command)) = work_rx.recv().await {
-                let (outcome, changed) = execute(&config, &vips, &command).await;
+                let (outcome, changed) = execute(&engine, &vips, &command).await;
                 if done_tx.send((id, outcome, changed)).await.is_err() {
                     break;
                 }
@@ -228,7 +241,12 @@ async fn session(
     // A command that changed the node asks for a fresh reading (generation n); its result is
     // held until facts read after that request have been sent.
     let (refresh, refresh_rx) = watch::channel(0u64);
-    let _stop_observer = AbortOnDrop(tokio::spawn(observe(config.clone(), refresh_rx, seen_tx)));
+    let _stop_observer = AbortOnDrop(tokio::spawn(observe(
+        config.clone(),
+        engine.clone(),
+        refresh_rx,
+        seen_tx,
+    )));
     let mut generation = 0u64;
     let mut in_flight: Vec<String> = vec![];
     let mut last_swarm = None;
@@ -311,13 +329,18 @@ enum Observed {
         read: Result<Box<domain::node::NodeFacts>, AgentError>,
         answers: u64,
     },
-    Swarm(Option<domain::protocol::SwarmSnapshot>),
+    Swarm(Option<domain::swarm::SwarmSnapshot>),
 }
 
 /// Reads facts every [`FACTS_EVERY`] and, on managers, the swarm every [`SWARM_EVERY`]; both at
 /// once when `refresh` moves to a new generation (a command changed the node). Ends with the
 /// session.
-async fn observe(config: Config, mut refresh: watch::Receiver<u64>, seen: mpsc::Sender<Observed>) {
+async fn observe(
+    config: Config,
+    engine: std::sync::Arc<Engine>,
+    mut refresh: watch::Receiver<u64>,
+    seen: mpsc::Sender<Observed>,
+) {
     let now = tokio::time::Instant::now();
     let mut facts_tick = tokio::time::interval_at(now + FACTS_EVERY, FACTS_EVERY);
     let mut swarm_tick = tokio::time::interval(SWARM_EVERY);
@@ -334,13 +357,13 @@ async fn observe(config: Config, mut refresh: watch::Receiver<u64>, seen: mpsc::
             }
         };
         if read_facts {
-            let read = facts::collect(&config).await.map(Box::new);
+            let read = facts::collect(&config, engine.facts().await).map(Box::new);
             if seen.send(Observed::Facts { read, answers }).await.is_err() {
                 return;
             }
         }
         if read_swarm {
-            match crate::docker::swarm::snapshot(&config.docker_host).await {
+            match engine.snapshot().await {
                 Ok(snapshot) => {
                     if seen.send(Observed::Swarm(snapshot)).await.is_err() {
                         return;
@@ -387,40 +410,48 @@ where
 }
 
 /// Runs one command. Returns its outcome and whether the node's facts may have changed.
-async fn execute(config: &Config, vips: &Keepalived, command: &Command) -> (Outcome, bool) {
-    use crate::docker::swarm;
-    let host = config.docker_host.as_str();
-    let member = |r: Result<domain::protocol::SwarmMember, String>| match r {
+async fn execute(engine: &Engine, vips: &Keepalived, command: &Command) -> (Outcome, bool) {
+    let failed = |message: String| Outcome::Failed { message };
+    let member = |r: Result<domain::protocol::SwarmMember, EngineError>| match r {
         Ok(m) => Outcome::Done {
             reply: Reply::Member(m),
         },
-        Err(message) => Outcome::Failed { message },
+        Err(e) => failed(e.to_string()),
     };
-    let done = |r: Result<(), String>| match r {
+    let done = |r: Result<(), EngineError>| match r {
         Ok(()) => Outcome::DONE,
-        Err(message) => Outcome::Failed { message },
+        Err(e) => failed(e.to_string()),
     };
     match command {
         Command::RefreshFacts => (Outcome::DONE, true),
-        Command::SwarmInit(req) => (member(swarm::init(host, req).await), true),
-        Command::SwarmJoin(req) => (member(swarm::join(host, req).await), true),
-        Command::SwarmLeave { force } => (done(swarm::leave(host, *force).await), true),
-        Command::NodeUpdate(req) => (done(swarm::update_node(host, req).await), false),
+        Command::SwarmInit(req) => match facts::interface_address(&req.interface) {
+            Ok(ip) => (member(engine.init(req, ip).await), true),
+            Err(e) => (failed(e), false),
+        },
+        Command::SwarmJoin(req) => match facts::interface_address(&req.interface) {
+            Ok(ip) => (member(engine.join(req, ip).await), true),
+            Err(e) => (failed(e), false),
+        },
+        Command::SwarmLeave { force } => (done(engine.leave(*force).await), true),
+        Command::NodeUpdate(req) => (done(engine.update_node(req).await), false),
         Command::NodeRemove { swarm_node_id } => {
-            (done(swarm::remove_node(host, swarm_node_id).await), false)
+            (done(engine.remove_node(swarm_node_id).await), false)
         }
-        Command::JoinTokens { rotate } => match swarm::join_tokens(host, *rotate).await {
+        Command::JoinTokens { rotate } => match engine.join_tokens(*rotate).await {
             Ok(t) => (
                 Outcome::Done {
                     reply: Reply::Tokens(t),
                 },
                 false,
             ),
-            Err(message) => (Outcome::Failed { message }, false),
+            Err(e) => (failed(e.to_string()), false),
         },
-        Command::Vips(cfg) => (done(vips.apply(cfg).await), false),
-        Command::NetworkCreate(req) => (done(swarm::create_network(host, req).await), true),
-        Command::NetworkRemove { name } => (done(swarm::remove_network(host, name).await), true),
+        Command::Vips(cfg) => match vips.apply(cfg).await {
+            Ok(()) => (Outcome::DONE, false),
+            Err(message) => (failed(message), false),
+        },
+        Command::NetworkCreate(req) => (done(engine.create_network(req).await), true),
+        Command::NetworkRemove { name } => (done(engine.remove_network(name).await), true),
     }
 }
 

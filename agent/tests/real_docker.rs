@@ -29,7 +29,7 @@ fn docker_cli(host: &str, args: &[&str]) -> String {
 #[ignore = "needs a real dockerd: run through ./dev test"]
 async fn engine_facts_match_what_the_engine_says() {
     let host = docker_host();
-    let facts = agent::docker::engine_facts(&host).await;
+    let facts = agent::docker::Engine::new(&host).facts().await;
     let EngineFacts::Up {
         version,
         api_version,
@@ -70,7 +70,10 @@ async fn collected_facts_describe_this_machine() {
         firmware_version_file: firmware,
         disk_path: dir.path().to_path_buf(),
     };
-    let facts = agent::facts::collect(&config).await.expect("facts");
+    let engine = agent::docker::Engine::new(&config.docker_host)
+        .facts()
+        .await;
+    let facts = agent::facts::collect(&config, engine).expect("facts");
     assert_eq!(facts.machine_id, "0123456789abcdef");
     assert_eq!(facts.firmware_version, "fw-7.1");
     assert_eq!(facts.hostname, agent::facts::hostname().expect("hostname"));
@@ -104,4 +107,31 @@ async fn vip_health_requires_an_answering_engine_and_when_asked_an_active_swarm(
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+#[ignore = "needs a real dockerd: run through ./dev test"]
+async fn the_adapter_answers_with_typed_errors_and_idempotent_changes() {
+    use agent::docker::{Engine, EngineError};
+    let host = docker_host();
+    let engine = Engine::new(&host);
+    let state = docker_cli(&host, &["info", "--format", "{{.Swarm.LocalNodeState}}"]);
+    if state == "inactive" {
+        // Not in a swarm: manager-only calls say so, and leaving or removing nothing is done.
+        assert_eq!(engine.snapshot().await, Ok(None));
+        assert_eq!(engine.leave(false).await, Ok(()));
+        assert!(matches!(
+            engine.remove_node("no-such-node").await,
+            Err(EngineError::NotManager(_))
+        ));
+    }
+    assert_eq!(
+        engine.remove_network("flotilla-no-such-network").await,
+        Ok(())
+    );
+    let gone = Engine::new("unix:///nonexistent.sock");
+    assert!(matches!(
+        gone.join_tokens(false).await,
+        Err(EngineError::Unavailable(_))
+    ));
 }

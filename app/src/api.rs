@@ -310,3 +310,18 @@ pub async fn edit_cluster(id: String, edit: domain::cluster::ClusterEdit) -> Res
     let (panel, actor) = authorize(Permission::Operate).await?;
     panel.clusters.edit(&actor, &id, edit).await.map_err(fail)
 }
+
+/// Pauses, resumes, retries or aborts one of a cluster's workflows.
+#[server(endpoint = "act_on_workflow")]
+pub async fn act_on_workflow(
+    id: String,
+    workflow_id: String,
+    action: domain::workflow::WorkflowAction,
+) -> Result<(), AppError> {
+    let (panel, actor) = authorize(Permission::Operate).await?;
+    panel
+        .clusters
+        .workflow_action(&actor, &id, &workflow_id, action)
+        .await
+        .map_err(fail)
+}

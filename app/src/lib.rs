@@ -17,9 +17,9 @@ use leptos_router::{SsrMode, path};
 
 use components::Shell;
 use pages::{
-    account::AccountPage, cluster::ClusterPage, cluster_new::NewClusterPage,
-    clusters::ClustersPage, keys::KeysPage, login::LoginPage, node::NodePage, nodes::NodesPage,
-    users::UsersPage,
+    account::AccountPage, clusters::ClustersPage, clusters::detail::ClusterPage,
+    clusters::new::NewClusterPage, keys::KeysPage, login::LoginPage, nodes::NodesPage,
+    nodes::detail::NodePage, users::UsersPage,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {

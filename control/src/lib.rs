@@ -3,8 +3,10 @@
 //! * [`store`]: sqlx persistence and migrations.
 //! * [`auth`]: users, roles, sessions, password hashing, login throttling.
 //! * [`enrolment`]: enrolment keys and the key → node identity exchange.
-//! * [`gateway`]: agent sessions, presence and command dispatch.
+//! * [`gateway`]: agent sessions, presence, command dispatch and what agents observe.
 //! * [`nodes`]: node queries and commands for the UI.
+//! * [`workflow`]: the engine every long operation runs on.
+//! * [`clusters`]: Docker Swarm clusters with virtual IPs (a capability on the engine).
 //! * [`events`]: change notifications for open browsers.
 //!
 //! [`Panel`] bundles them; the server builds one and hands it to every request.
@@ -17,13 +19,12 @@ pub mod error;
 pub mod events;
 pub mod gateway;
 pub mod nodes;
-pub mod observed;
-pub mod orchestrator;
 pub mod secret;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod vault;
+pub mod workflow;
 
 use std::time::Duration;
 
@@ -41,6 +42,8 @@ pub struct PanelConfig {
     pub secure_cookies: bool,
     /// The panel as agents reach it, e.g. `https://panel.example:3100`.
     pub agent_url: String,
+    /// The workflow engine's lease and retry timing.
+    pub workflow: workflow::Timing,
 }
 
 #[derive(Clone)]
@@ -52,7 +55,7 @@ pub struct Panel {
     pub gateway: gateway::Gateway,
     pub nodes: nodes::Nodes,
     pub clusters: clusters::Clusters,
-    pub orchestrator: orchestrator::Orchestrator,
+    pub engine: workflow::Engine,
 }
 
 impl Panel {
@@ -61,30 +64,25 @@ impl Panel {
         let store = store::Store::open(&config.database_url).await?;
         let events = events::Events::new();
         let vault = vault::Vault::open_or_create(&config.key_file)?;
-        let observed = observed::Observed::default();
+        let observed = gateway::Observed::default();
         let gateway = gateway::Gateway::new(
             store.clone(),
             events.clone(),
             observed.clone(),
             config.heartbeat,
         );
-        let orchestrator = orchestrator::Orchestrator::new(
-            store.clone(),
-            gateway.clone(),
-            events.clone(),
-            vault.clone(),
-        );
+        let engine = workflow::Engine::new(store.clone(), events.clone(), config.workflow);
         let clusters = clusters::Clusters::new(
             store.clone(),
             gateway.clone(),
             observed,
-            orchestrator.clone(),
+            engine.clone(),
             events.clone(),
             vault,
         );
         Ok(Self {
             clusters,
-            orchestrator,
+            engine,
             auth: auth::Auth::new(
                 store.clone(),
                 events.clone(),
@@ -104,7 +102,8 @@ impl Panel {
         })
     }
 
-    /// Starts presence sweeping, last-seen flushing and hourly session purging.
+    /// Starts presence sweeping, last-seen flushing, hourly session purging and the takeover of
+    /// workflows whose driver died.
     pub fn spawn_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
         let auth = self.auth.clone();
         let purge = tokio::spawn(async move {
@@ -118,11 +117,16 @@ impl Panel {
                 }
             }
         });
-        vec![self.gateway.spawn_maintenance(), purge]
+        vec![
+            self.gateway.spawn_maintenance(),
+            purge,
+            self.engine.spawn_takeover(),
+        ]
     }
 
     /// Persists in-memory state and closes the store (graceful shutdown).
     pub async fn shutdown(&self) {
+        self.engine.release_all().await;
         if let Err(e) = self.gateway.flush().await {
             tracing::error!(error = %error::chain(&e), "final last-seen flush failed");
         }

@@ -34,6 +34,13 @@ pub async fn config(dir: &Path, heartbeat: Duration) -> PanelConfig {
         secure_cookies: false,
         agent_url: "http://10.9.0.1:3100".into(),
         key_file: dir.join("master.key"),
+        // Short enough that a test sees another process take a workflow over.
+        workflow: crate::workflow::Timing {
+            lease: Duration::from_secs(2),
+            renew_every: Duration::from_millis(500),
+            max_attempts: 3,
+            retry_after: Duration::from_millis(100),
+        },
     }
 }
 

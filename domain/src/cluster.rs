@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::ValidationError;
 use crate::net::{Cidr, parse_ipv4};
 use crate::node::NetInterface;
+use crate::swarm::{NodeLabel, SwarmRole, parse_labels};
 
 pub const DEFAULT_DATA_PATH_PORT: u16 = 4789;
 pub const DEFAULT_LISTEN_PORT: u16 = 2377;
@@ -17,69 +18,39 @@ pub const DEFAULT_SUBNET_SIZE: u8 = 24;
 /// VRRP advertisement interval in seconds (see `docs/clusters.md`: synctime).
 pub const DEFAULT_SYNCTIME: &str = "0.1";
 
+/// Where a cluster is in its life. Stored as text; anything else in the store is corrupt data.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum SwarmRole {
-    Manager,
-    Worker,
+pub enum ClusterPhase {
+    /// Its creation workflow runs (or is paused).
+    Creating,
+    Active,
+    /// Creation failed or was aborted; Retry or Delete.
+    Failed,
+    /// Its deletion workflow runs.
+    Deleting,
 }
 
-impl SwarmRole {
+impl ClusterPhase {
+    pub const ALL: [ClusterPhase; 4] = [
+        ClusterPhase::Creating,
+        ClusterPhase::Active,
+        ClusterPhase::Failed,
+        ClusterPhase::Deleting,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
-            SwarmRole::Manager => "manager",
-            SwarmRole::Worker => "worker",
+            ClusterPhase::Creating => "creating",
+            ClusterPhase::Active => "active",
+            ClusterPhase::Failed => "failed",
+            ClusterPhase::Deleting => "deleting",
         }
     }
 
-    pub fn label(self) -> &'static str {
-        match self {
-            SwarmRole::Manager => "Manager",
-            SwarmRole::Worker => "Worker",
-        }
+    pub fn parse(value: &str) -> Option<ClusterPhase> {
+        ClusterPhase::ALL.into_iter().find(|p| p.as_str() == value)
     }
-}
-
-/// A node label (`key=value`) following Docker's label rules.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct NodeLabel {
-    pub key: String,
-    pub value: String,
-}
-
-const RESERVED_LABEL_PREFIXES: [&str; 3] = ["com.docker.", "io.docker.", "org.dockerproject."];
-
-/// Docker's label-key rules: lowercase letters, digits, `.` and `-`; starts and ends with a
-/// letter; no `..` or `--`; not in Docker's reserved namespaces.
-pub fn parse_label_key(key: &str) -> Result<String, String> {
-    let k = key.trim();
-    if k.is_empty() || k.len() > 100 {
-        return Err("a label key needs 1 to 100 characters".into());
-    }
-    if !k
-        .chars()
-        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
-    {
-        return Err(format!(
-            "label key \"{k}\": use lowercase letters, digits, '.' and '-'"
-        ));
-    }
-    let first_last_ok = k.starts_with(|c: char| c.is_ascii_lowercase())
-        && k.ends_with(|c: char| c.is_ascii_lowercase());
-    if !first_last_ok {
-        return Err(format!(
-            "label key \"{k}\" must start and end with a lowercase letter"
-        ));
-    }
-    if k.contains("..") || k.contains("--") || k.contains(".-") || k.contains("-.") {
-        return Err(format!("label key \"{k}\" has consecutive separators"));
-    }
-    if RESERVED_LABEL_PREFIXES.iter().any(|p| k.starts_with(p)) {
-        return Err(format!(
-            "label key \"{k}\" is in a namespace reserved by Docker"
-        ));
-    }
-    Ok(k.to_owned())
 }
 
 /// Bounds on what an operator may send in one request. Checked before any other rule, so a
@@ -90,60 +61,13 @@ pub mod limits {
     pub const POOLS: usize = 16;
     pub const MEMBERS: usize = 128;
     pub const PEERS_PER_VIP: usize = 32;
-    pub const LABELS: usize = 64;
+    pub const LABELS: usize = crate::swarm::MAX_LABELS;
     /// Any one text field (labels, peers, names…), in bytes.
     pub const TEXT: usize = 8 * 1024;
 }
 
 fn too_long(text: &str) -> Option<String> {
     (text.len() > limits::TEXT).then(|| format!("use at most {} characters", limits::TEXT))
-}
-
-/// Labels as typed: one `key=value` per line or separated by commas; keys unique.
-pub fn parse_labels(text: &str) -> Result<Vec<NodeLabel>, String> {
-    if let Some(m) = too_long(text) {
-        return Err(m);
-    }
-    let items = text
-        .split([',', '\n'])
-        .filter(|s| !s.trim().is_empty())
-        .count();
-    if items > limits::LABELS {
-        return Err(format!("use at most {} labels", limits::LABELS));
-    }
-    let mut labels: Vec<NodeLabel> = vec![];
-    for item in text
-        .split([',', '\n'])
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        let (key, value) = item
-            .split_once('=')
-            .ok_or_else(|| format!("\"{item}\" is not key=value"))?;
-        let key = parse_label_key(key)?;
-        let value = value.trim();
-        if value.len() > 255 || value.chars().any(char::is_control) {
-            return Err(format!(
-                "the value of \"{key}\" must be at most 255 printable characters"
-            ));
-        }
-        if labels.iter().any(|l| l.key == key) {
-            return Err(format!("label \"{key}\" is given twice"));
-        }
-        labels.push(NodeLabel {
-            key,
-            value: value.to_owned(),
-        });
-    }
-    Ok(labels)
-}
-
-pub fn labels_text(labels: &[NodeLabel]) -> String {
-    labels
-        .iter()
-        .map(|l| format!("{}={}", l.key, l.value))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Cluster names: 2–40 characters, letters, digits, `-` and `_`, starting with a letter or digit.
@@ -891,11 +815,6 @@ mod tests {
                 .collect(),
         };
         assert_eq!(fields(draft.validate(&[])), vec!["members"]);
-
-        let labels: Vec<String> = (0..65).map(|i| format!("k{i}x=v")).collect();
-        assert!(parse_labels(&labels.join(",")).is_err());
-        assert!(parse_labels(&labels[..64].join(",")).is_ok());
-        assert!(parse_labels(&"a".repeat(limits::TEXT + 1)).is_err());
     }
 
     #[test]
@@ -983,26 +902,6 @@ mod tests {
         assert_eq!(fields(d.validate()), vec!["listen_port"]);
         d.listen_port = "7946".into();
         assert_eq!(fields(d.validate()), vec!["listen_port"]);
-    }
-
-    #[test]
-    fn labels_follow_dockers_rules() {
-        assert_eq!(
-            parse_labels("zone=a, rack=r1\nrole.edge=gw").map(|l| l.len()),
-            Ok(3)
-        );
-        assert!(parse_labels("Zone=a").is_err());
-        assert!(parse_labels("zone").is_err());
-        assert!(parse_labels("1zone=a").is_err());
-        assert!(parse_labels("zone-=a").is_err());
-        assert!(parse_labels("a..b=c").is_err());
-        assert!(parse_labels("com.docker.x=y").is_err());
-        assert!(parse_labels("zone=a,zone=b").is_err());
-        assert_eq!(parse_labels("  ").map(|l| l.len()), Ok(0));
-        assert_eq!(
-            labels_text(&parse_labels("a=1,b=2").unwrap_or_default()),
-            "a=1, b=2"
-        );
     }
 
     #[test]
@@ -1171,35 +1070,9 @@ pub struct MemberView {
     pub online: bool,
     pub address: Option<String>,
     /// What the swarm's managers say of this node.
-    pub swarm: Option<crate::protocol::SwarmNodeView>,
+    pub swarm: Option<crate::swarm::SwarmNodeView>,
     /// KeepAlived's view of this node's VIPs.
     pub vip_states: Vec<crate::protocol::VipObservation>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepState {
-    Pending,
-    Running,
-    Done,
-    Failed,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StepView {
-    pub title: String,
-    pub state: StepState,
-    pub error: Option<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WorkflowView {
-    /// `create`, `delete`, …
-    pub kind: String,
-    /// `running`, `failed`, `done`.
-    pub status: String,
-    pub steps: Vec<StepView>,
-    pub error: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -1207,7 +1080,10 @@ pub struct ClusterDetail {
     pub summary: ClusterSummary,
     pub definition: Definition,
     pub members: Vec<MemberView>,
-    pub workflow: Option<WorkflowView>,
+    /// The newest workflow (progress, or why it stopped).
+    pub workflow: Option<crate::workflow::WorkflowView>,
+    /// The newest workflows with their step timelines, newest first.
+    pub activity: Vec<crate::workflow::WorkflowView>,
     pub leader: Option<String>,
     /// Swarm settings as the swarm reports them (pool, subnet size, data-path port).
     pub swarm_pools: Vec<String>,
@@ -1226,7 +1102,7 @@ pub struct ClusterDetail {
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum NodeAction {
     Availability {
-        availability: crate::health::Availability,
+        availability: crate::swarm::Availability,
     },
     Promote,
     Demote,

@@ -2,7 +2,7 @@
 //! and the status shown in the cluster list.
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::SwarmRole;
+use crate::swarm::{Availability, SwarmRole};
 
 /// Managers needed for a Raft majority.
 pub fn quorum(managers: usize) -> usize {
@@ -33,36 +33,6 @@ pub fn check_manager_leaves(
         ));
     }
     Ok(())
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Availability {
-    Active,
-    Pause,
-    Drain,
-}
-
-impl Availability {
-    pub const ALL: [Availability; 3] = [
-        Availability::Active,
-        Availability::Pause,
-        Availability::Drain,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Availability::Active => "active",
-            Availability::Pause => "pause",
-            Availability::Drain => "drain",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Availability> {
-        Availability::ALL
-            .into_iter()
-            .find(|a| a.as_str() == value.trim())
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

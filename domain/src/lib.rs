@@ -16,8 +16,10 @@ pub mod network;
 pub mod node;
 pub mod protocol;
 pub mod role;
+pub mod swarm;
 pub mod time;
 pub mod user;
+pub mod workflow;
 
 pub use error::{AppError, ValidationError};
 pub use role::{Permission, Role};

@@ -12,9 +12,8 @@
 //! not act twice.
 use serde::{Deserialize, Serialize};
 
-use crate::cluster::{NodeLabel, SwarmRole};
-use crate::health::Availability;
 use crate::node::NodeFacts;
+use crate::swarm::{Availability, NodeLabel, SwarmRole, SwarmSnapshot};
 
 pub const PROTOCOL_VERSION: u16 = 1;
 pub const ENROL_PATH: &str = "/agent/v1/enrol";
@@ -190,35 +189,6 @@ pub struct VipObservation {
     pub holds: bool,
 }
 
-/// One node as a manager sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SwarmNodeView {
-    pub id: String,
-    pub hostname: String,
-    pub role: SwarmRole,
-    pub availability: Availability,
-    /// `ready`, `down`, `unknown`, `disconnected`.
-    pub state: String,
-    pub leader: bool,
-    /// Manager reachability: `reachable`, `unreachable`, `unknown`; `None` for workers.
-    pub reachability: Option<String>,
-    pub address: String,
-    pub engine_version: String,
-    pub labels: Vec<NodeLabel>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SwarmSnapshot {
-    pub cluster_id: String,
-    pub nodes: Vec<SwarmNodeView>,
-    pub default_addr_pool: Vec<String>,
-    pub subnet_size: u32,
-    pub data_path_port: u32,
-    /// Swarm-scoped overlay networks.
-    #[serde(default)]
-    pub networks: Vec<crate::network::NetworkView>,
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Outcome {
@@ -314,17 +284,6 @@ impl std::fmt::Debug for EnrolResponse {
 
 /// Most virtual IPs one node may report (a cluster has far fewer).
 pub const MAX_REPORTED_VIPS: usize = 64;
-/// Most nodes and networks in one swarm report.
-pub const MAX_REPORTED_SWARM_NODES: usize = 1000;
-pub const MAX_REPORTED_NETWORKS: usize = 1000;
-
-impl SwarmSnapshot {
-    /// Whether the report stays inside the bounds the panel keeps per connection.
-    pub fn within_bounds(&self) -> bool {
-        self.nodes.len() <= MAX_REPORTED_SWARM_NODES && self.networks.len() <= MAX_REPORTED_NETWORKS
-    }
-}
-
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ProtocolError {
     #[error("frame is not valid JSON for this protocol: {0}")]

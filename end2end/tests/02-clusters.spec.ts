@@ -145,6 +145,14 @@ test.describe.serial("clusters", () => {
     // This lab's kernel has no IPVS: the page says how to publish instead.
     await expect(page.getByTestId("publishing")).toContainText("No IPVS on edge-1, edge-2, edge-3");
     await expect(page.getByTestId("publishing")).toContainText("host mode with endpoint mode dnsrr");
+    // The activity view: the build with its timeline, every step done on its node.
+    const build = page.locator('[data-testid="workflow"][data-kind="create"]');
+    await expect(build).toHaveAttribute("data-status", "done");
+    const steps = build.getByTestId("timeline-step");
+    expect(await steps.count()).toBeGreaterThanOrEqual(7);
+    await expect(build.locator('[data-testid="timeline-step"]:not([data-status="done"])')).toHaveCount(0);
+    await expect(steps.first()).toContainText("Initialise the swarm on edge-");
+    await expect(build.getByTestId("workflow-pause")).toHaveCount(0);
     await page.getByRole("link", { name: "← Clusters" }).click();
     const row = page.locator('[data-testid="cluster-row"][data-name="line-3"]');
     await expect(row).toHaveAttribute("data-health", "Healthy");

@@ -144,6 +144,7 @@ pub async fn launch(
         secure_cookies: settings.secure_cookies,
         agent_url: settings.agent_url.clone(),
         key_file: settings.key_file.clone(),
+        workflow: control::workflow::Timing::default(),
     })
     .await
     .map_err(ServerError::Store)?;
@@ -159,7 +160,7 @@ pub async fn launch(
         );
     }
     let background = panel.spawn_background();
-    match panel.orchestrator.resume().await {
+    match panel.engine.start().await {
         Ok(0) => {}
         Ok(n) => tracing::info!(workflows = n, "resumed interrupted workflows"),
         Err(e) => tracing::error!(error = %control::error::chain(&e), "cannot resume workflows"),

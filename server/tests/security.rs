@@ -7,10 +7,9 @@ mod support;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use domain::cluster::{
-    ClusterDraft, ClusterEdit, DefinitionDraft, MemberDraft, NodeAction, SwarmRole,
-};
+use domain::cluster::{ClusterDraft, ClusterEdit, DefinitionDraft, MemberDraft, NodeAction};
 use domain::network::NetworkDraft;
+use domain::swarm::SwarmRole;
 use support::{ADMIN_PASSWORD, Panel, hello};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -139,6 +138,12 @@ fn catalogue() -> Vec<(&'static str, Access, &'static str, String)> {
             Write,
             JSON,
             json(serde_json::json!({ "id": "x", "edit": edit })),
+        ),
+        (
+            "act_on_workflow",
+            Write,
+            FORM,
+            "id=x&workflow_id=y&action=pause".into(),
         ),
     ]
 }

@@ -1,11 +1,7 @@
+//! One folder per capability: the pages and components of nodes, clusters… live together.
 pub mod account;
-pub mod cluster;
-pub mod cluster_new;
-pub mod cluster_nodes;
 pub mod clusters;
 pub mod keys;
 pub mod login;
-pub mod networks;
-pub mod node;
 pub mod nodes;
 pub mod users;

@@ -1,16 +1,23 @@
+//! Clusters, their members and virtual IPs. Rows are decoded here into typed values (phase and
+//! role enums, the definition, labels and peers): text the panel did not write is `Corrupt`,
+//! never a default.
+use domain::cluster::{ClusterPhase, Definition};
+use domain::swarm::{NodeLabel, SwarmRole};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::Store;
+use super::workflows::{NewWorkflow, insert_workflow};
 use crate::ControlError;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ClusterRow {
     pub id: String,
     pub name: String,
-    pub definition: String,
-    pub phase: String,
+    pub definition: Definition,
+    pub phase: ClusterPhase,
     pub swarm_id: Option<String>,
+    /// Join tokens, sealed by the vault.
     pub worker_token: Option<String>,
     pub manager_token: Option<String>,
     pub created_at: i64,
@@ -21,52 +28,25 @@ pub struct MemberRow {
     pub node_id: String,
     pub cluster_id: String,
     pub position: i64,
-    pub role: String,
-    pub labels: String,
+    pub role: SwarmRole,
+    pub labels: Vec<NodeLabel>,
     pub interface: String,
     pub vip: bool,
     pub swarm_node_id: Option<String>,
     pub address: Option<String>,
 }
 
-/// `vip` is an integer column on both backends (sqlx's `Any` driver reads no SQLite booleans).
-impl<'r> sqlx::FromRow<'r, AnyRow> for MemberRow {
-    fn from_row(row: &'r AnyRow) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            node_id: row.try_get("node_id")?,
-            cluster_id: row.try_get("cluster_id")?,
-            position: row.try_get("position")?,
-            role: row.try_get("role")?,
-            labels: row.try_get("labels")?,
-            interface: row.try_get("interface")?,
-            vip: row.try_get::<i64, _>("vip")? != 0,
-            swarm_node_id: row.try_get("swarm_node_id")?,
-            address: row.try_get("address")?,
-        })
-    }
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct VipRow {
     pub cluster_id: String,
     pub position: i64,
     pub address: String,
     pub interface: Option<String>,
-    pub peers: String,
-    pub vrid: i64,
-    pub track_port: Option<i64>,
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct WorkflowRow {
-    pub id: String,
-    pub cluster_id: String,
-    pub kind: String,
-    pub status: String,
-    pub steps: String,
-    pub current: i64,
-    pub error: Option<String>,
-    pub created_at: i64,
+    /// Unicast peers (IPv4 addresses).
+    pub peers: Vec<String>,
+    /// VRRP router id, unique on the panel (1–255).
+    pub vrid: u8,
+    pub track_port: Option<u16>,
 }
 
 /// Everything written when a cluster is created, in one transaction.
@@ -76,7 +56,76 @@ pub struct NewCluster<'a> {
     pub members: &'a [MemberRow],
     /// VRIDs are allocated inside the transaction (the rows' `vrid` is ignored).
     pub vips: &'a [VipRow],
-    pub workflow: &'a WorkflowRow,
+    pub workflow: &'a NewWorkflow,
+}
+
+pub(super) fn corrupt(what: &str, id: &str, e: impl std::fmt::Display) -> ControlError {
+    ControlError::Corrupt(format!("{what} of {id}: {e}"))
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<String, ControlError> {
+    serde_json::to_string(value).map_err(|e| ControlError::Corrupt(e.to_string()))
+}
+
+fn role(text: &str, node_id: &str) -> Result<SwarmRole, ControlError> {
+    match text {
+        "manager" => Ok(SwarmRole::Manager),
+        "worker" => Ok(SwarmRole::Worker),
+        other => Err(corrupt("role", node_id, format!("unknown role {other:?}"))),
+    }
+}
+
+fn cluster_row(row: &AnyRow) -> Result<ClusterRow, ControlError> {
+    let id: String = row.try_get("id")?;
+    let definition: String = row.try_get("definition")?;
+    let phase: String = row.try_get("phase")?;
+    Ok(ClusterRow {
+        definition: serde_json::from_str(&definition).map_err(|e| corrupt("definition", &id, e))?,
+        phase: ClusterPhase::parse(&phase)
+            .ok_or_else(|| corrupt("phase", &id, format!("unknown phase {phase:?}")))?,
+        name: row.try_get("name")?,
+        swarm_id: row.try_get("swarm_id")?,
+        worker_token: row.try_get("worker_token")?,
+        manager_token: row.try_get("manager_token")?,
+        created_at: row.try_get("created_at")?,
+        id,
+    })
+}
+
+/// `vip` is an integer column on both backends (sqlx's `Any` driver reads no SQLite booleans).
+fn member_row(row: &AnyRow) -> Result<MemberRow, ControlError> {
+    let node_id: String = row.try_get("node_id")?;
+    let labels: String = row.try_get("labels")?;
+    Ok(MemberRow {
+        role: role(&row.try_get::<String, _>("role")?, &node_id)?,
+        labels: serde_json::from_str(&labels).map_err(|e| corrupt("labels", &node_id, e))?,
+        cluster_id: row.try_get("cluster_id")?,
+        position: row.try_get("position")?,
+        interface: row.try_get("interface")?,
+        vip: row.try_get::<i64, _>("vip")? != 0,
+        swarm_node_id: row.try_get("swarm_node_id")?,
+        address: row.try_get("address")?,
+        node_id,
+    })
+}
+
+fn vip_row(row: &AnyRow) -> Result<VipRow, ControlError> {
+    let cluster_id: String = row.try_get("cluster_id")?;
+    let peers: String = row.try_get("peers")?;
+    let vrid: i64 = row.try_get("vrid")?;
+    let track_port: Option<i64> = row.try_get("track_port")?;
+    Ok(VipRow {
+        peers: serde_json::from_str(&peers).map_err(|e| corrupt("VIP peers", &cluster_id, e))?,
+        vrid: u8::try_from(vrid).map_err(|e| corrupt("VRID", &cluster_id, e))?,
+        track_port: track_port
+            .map(u16::try_from)
+            .transpose()
+            .map_err(|e| corrupt("VIP track port", &cluster_id, e))?,
+        position: row.try_get("position")?,
+        address: row.try_get("address")?,
+        interface: row.try_get("interface")?,
+        cluster_id,
+    })
 }
 
 // Column lists as literals, so that every query stays a static string (`concat!`).
@@ -88,11 +137,6 @@ macro_rules! cluster_columns {
 macro_rules! member_columns {
     () => {
         "node_id, cluster_id, position, role, labels, interface, vip, swarm_node_id, address"
-    };
-}
-macro_rules! workflow_columns {
-    () => {
-        "id, cluster_id, kind, status, steps, current, error, created_at"
     };
 }
 
@@ -110,8 +154,8 @@ impl Store {
         .bind(&c.id)
         .bind(&c.name)
         .bind(c.name.to_lowercase())
-        .bind(&c.definition)
-        .bind(&c.phase)
+        .bind(json(&c.definition)?)
+        .bind(c.phase.as_str())
         .bind(new.created_by)
         .bind(now)
         .execute(&mut *tx)
@@ -124,8 +168,8 @@ impl Store {
             .bind(&m.node_id)
             .bind(&c.id)
             .bind(m.position)
-            .bind(&m.role)
-            .bind(&m.labels)
+            .bind(m.role.as_str())
+            .bind(json(&m.labels)?)
             .bind(&m.interface)
             .bind(i64::from(m.vip))
             .execute(&mut *tx)
@@ -146,9 +190,9 @@ impl Store {
             .bind(v.position)
             .bind(&v.address)
             .bind(&v.interface)
-            .bind(&v.peers)
+            .bind(json(&v.peers)?)
             .bind(vrid)
-            .bind(v.track_port)
+            .bind(v.track_port.map(i64::from))
             .execute(&mut *tx)
             .await?;
         }
@@ -158,24 +202,30 @@ impl Store {
     }
 
     pub async fn clusters(&self) -> Result<Vec<ClusterRow>, ControlError> {
-        Ok(sqlx::query_as::<_, ClusterRow>(concat!(
+        sqlx::query(concat!(
             "SELECT ",
             cluster_columns!(),
             " FROM clusters ORDER BY name_key"
         ))
         .fetch_all(&self.pool)
-        .await?)
+        .await?
+        .iter()
+        .map(cluster_row)
+        .collect()
     }
 
     pub async fn cluster(&self, id: &str) -> Result<Option<ClusterRow>, ControlError> {
-        Ok(sqlx::query_as::<_, ClusterRow>(concat!(
+        sqlx::query(concat!(
             "SELECT ",
             cluster_columns!(),
             " FROM clusters WHERE id = $1"
         ))
         .bind(id)
         .fetch_optional(&self.pool)
-        .await?)
+        .await?
+        .as_ref()
+        .map(cluster_row)
+        .transpose()
     }
 
     pub async fn cluster_name_taken(&self, name: &str) -> Result<bool, ControlError> {
@@ -186,9 +236,13 @@ impl Store {
         Ok(n > 0)
     }
 
-    pub async fn set_cluster_phase(&self, id: &str, phase: &str) -> Result<(), ControlError> {
+    pub async fn set_cluster_phase(
+        &self,
+        id: &str,
+        phase: ClusterPhase,
+    ) -> Result<(), ControlError> {
         sqlx::query("UPDATE clusters SET phase = $1, updated_at = $2 WHERE id = $3")
-            .bind(phase)
+            .bind(phase.as_str())
             .bind(crate::secret::now_ms())
             .bind(id)
             .execute(&self.pool)
@@ -224,24 +278,30 @@ impl Store {
     }
 
     pub async fn members(&self, cluster_id: &str) -> Result<Vec<MemberRow>, ControlError> {
-        Ok(sqlx::query_as::<_, MemberRow>(concat!(
+        sqlx::query(concat!(
             "SELECT ",
             member_columns!(),
             " FROM cluster_members WHERE cluster_id = $1 ORDER BY position"
         ))
         .bind(cluster_id)
         .fetch_all(&self.pool)
-        .await?)
+        .await?
+        .iter()
+        .map(member_row)
+        .collect()
     }
 
     pub async fn all_members(&self) -> Result<Vec<MemberRow>, ControlError> {
-        Ok(sqlx::query_as::<_, MemberRow>(concat!(
+        sqlx::query(concat!(
             "SELECT ",
             member_columns!(),
             " FROM cluster_members ORDER BY cluster_id, position"
         ))
         .fetch_all(&self.pool)
-        .await?)
+        .await?
+        .iter()
+        .map(member_row)
+        .collect()
     }
 
     pub async fn set_member_swarm(
@@ -265,7 +325,7 @@ impl Store {
     pub async fn add_member(
         &self,
         m: &MemberRow,
-        workflow: &WorkflowRow,
+        workflow: &NewWorkflow,
     ) -> Result<(), ControlError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -274,8 +334,8 @@ impl Store {
         )
         .bind(&m.node_id)
         .bind(&m.cluster_id)
-        .bind(&m.role)
-        .bind(&m.labels)
+        .bind(m.role.as_str())
+        .bind(json(&m.labels)?)
         .bind(&m.interface)
         .bind(i64::from(m.vip))
         .execute(&mut *tx)
@@ -312,12 +372,12 @@ impl Store {
         &self,
         id: &str,
         name: &str,
-        definition: &str,
+        definition: &Definition,
     ) -> Result<(), ControlError> {
         sqlx::query("UPDATE clusters SET name = $1, name_key = $2, definition = $3, updated_at = $4 WHERE id = $5")
             .bind(name)
             .bind(name.to_lowercase())
-            .bind(definition)
+            .bind(json(definition)?)
             .bind(crate::secret::now_ms())
             .bind(id)
             .execute(&self.pool)
@@ -325,18 +385,26 @@ impl Store {
         Ok(())
     }
 
-    pub async fn set_member_role(&self, node_id: &str, role: &str) -> Result<(), ControlError> {
+    pub async fn set_member_role(
+        &self,
+        node_id: &str,
+        role: SwarmRole,
+    ) -> Result<(), ControlError> {
         sqlx::query("UPDATE cluster_members SET role = $1 WHERE node_id = $2")
-            .bind(role)
+            .bind(role.as_str())
             .bind(node_id)
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
-    pub async fn set_member_labels(&self, node_id: &str, labels: &str) -> Result<(), ControlError> {
+    pub async fn set_member_labels(
+        &self,
+        node_id: &str,
+        labels: &[NodeLabel],
+    ) -> Result<(), ControlError> {
         sqlx::query("UPDATE cluster_members SET labels = $1 WHERE node_id = $2")
-            .bind(labels)
+            .bind(json(&labels)?)
             .bind(node_id)
             .execute(&self.pool)
             .await?;
@@ -344,102 +412,16 @@ impl Store {
     }
 
     pub async fn vips(&self, cluster_id: &str) -> Result<Vec<VipRow>, ControlError> {
-        Ok(sqlx::query_as::<_, VipRow>(
+        sqlx::query(
             "SELECT cluster_id, position, address, interface, peers, vrid, track_port FROM vips WHERE cluster_id = $1 ORDER BY position",
         )
         .bind(cluster_id)
         .fetch_all(&self.pool)
-        .await?)
+        .await?
+        .iter()
+        .map(vip_row)
+        .collect()
     }
-
-    pub async fn workflow(&self, id: &str) -> Result<Option<WorkflowRow>, ControlError> {
-        Ok(sqlx::query_as::<_, WorkflowRow>(concat!(
-            "SELECT ",
-            workflow_columns!(),
-            " FROM workflows WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    /// The newest workflow of a cluster.
-    pub async fn latest_workflow(
-        &self,
-        cluster_id: &str,
-    ) -> Result<Option<WorkflowRow>, ControlError> {
-        Ok(sqlx::query_as::<_, WorkflowRow>(concat!(
-            "SELECT ",
-            workflow_columns!(),
-            " FROM workflows WHERE cluster_id = $1 ORDER BY created_at DESC LIMIT 1"
-        ))
-        .bind(cluster_id)
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    pub async fn running_workflows(&self) -> Result<Vec<WorkflowRow>, ControlError> {
-        Ok(sqlx::query_as::<_, WorkflowRow>(concat!(
-            "SELECT ",
-            workflow_columns!(),
-            " FROM workflows WHERE status = 'running' ORDER BY created_at"
-        ))
-        .fetch_all(&self.pool)
-        .await?)
-    }
-
-    pub async fn add_workflow(&self, w: &WorkflowRow) -> Result<(), ControlError> {
-        let mut tx = self.pool.begin().await?;
-        insert_workflow(&mut tx, w, crate::secret::now_ms()).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Writes a workflow's progress (before and after every step).
-    pub async fn save_workflow(&self, w: &WorkflowRow) -> Result<(), ControlError> {
-        sqlx::query("UPDATE workflows SET status = $1, steps = $2, current = $3, error = $4, updated_at = $5 WHERE id = $6")
-            .bind(&w.status)
-            .bind(&w.steps)
-            .bind(w.current)
-            .bind(&w.error)
-            .bind(crate::secret::now_ms())
-            .bind(&w.id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-}
-
-/// Records a workflow. Its `created_at` is later than every earlier workflow of the cluster, so
-/// that "the newest workflow" is well defined even within one millisecond.
-async fn insert_workflow(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    w: &WorkflowRow,
-    now: i64,
-) -> Result<(), ControlError> {
-    let previous: Option<i64> =
-        sqlx::query_scalar("SELECT MAX(created_at) FROM workflows WHERE cluster_id = $1")
-            .bind(&w.cluster_id)
-            .fetch_one(&mut **tx)
-            .await?;
-    let created_at = now
-        .max(w.created_at)
-        .max(previous.map_or(i64::MIN, |p| p + 1));
-    sqlx::query(
-        "INSERT INTO workflows (id, cluster_id, kind, status, steps, current, error, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-    )
-    .bind(&w.id)
-    .bind(&w.cluster_id)
-    .bind(&w.kind)
-    .bind(&w.status)
-    .bind(&w.steps)
-    .bind(w.current)
-    .bind(&w.error)
-    .bind(created_at)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -447,73 +429,87 @@ mod tests {
     use super::*;
     use crate::store::testing::temp_store;
 
-    fn workflow(id: &str, cluster_id: &str, created_at: i64) -> WorkflowRow {
-        WorkflowRow {
+    pub(crate) fn cluster(id: &str, created_at: i64) -> ClusterRow {
+        ClusterRow {
             id: id.into(),
-            cluster_id: cluster_id.into(),
-            kind: "create".into(),
-            status: "running".into(),
-            steps: "[]".into(),
-            current: 0,
-            error: None,
+            name: "Line-1".into(),
+            definition: domain::cluster::DefinitionDraft {
+                name: "Line-1".into(),
+                ..Default::default()
+            }
+            .validate()
+            .expect("valid"),
+            phase: ClusterPhase::Creating,
+            swarm_id: None,
+            worker_token: None,
+            manager_token: None,
             created_at,
         }
     }
 
     #[tokio::test]
-    async fn the_newest_workflow_is_the_last_recorded_even_within_one_millisecond() {
+    async fn clusters_and_vips_round_trip_typed() {
         let (store, _dir) = temp_store().await;
-        let far_future = crate::secret::now_ms() + 3_600_000;
-        let cluster = ClusterRow {
-            id: "c1".into(),
-            name: "Line-1".into(),
-            definition: "{}".into(),
-            phase: "creating".into(),
-            swarm_id: None,
-            worker_token: None,
-            manager_token: None,
-            created_at: far_future,
-        };
         let vip = VipRow {
             cluster_id: "c1".into(),
             position: 0,
             address: "10.0.0.100/24".into(),
             interface: None,
-            peers: "[]".into(),
+            peers: vec!["10.0.0.2".into()],
             vrid: 0,
             track_port: Some(8080),
         };
         store
             .insert_cluster(NewCluster {
-                cluster: &cluster,
+                cluster: &cluster("c1", 1),
                 created_by: "admin",
                 members: &[],
                 vips: std::slice::from_ref(&vip),
-                workflow: &workflow("w1", "c1", far_future),
+                workflow: &NewWorkflow::empty("w1", "c1"),
             })
             .await
             .expect("inserts");
-        // Same timestamp as the first: the store still orders it after.
-        store
-            .add_workflow(&workflow("w2", "c1", far_future))
-            .await
-            .expect("adds");
-        let latest = store
-            .latest_workflow("c1")
-            .await
-            .expect("reads")
-            .expect("exists");
-        assert_eq!(latest.id, "w2");
-        assert!(latest.created_at > far_future);
-
         let vips = store.vips("c1").await.expect("vips");
         assert_eq!(vips.len(), 1);
         assert_eq!(vips[0].vrid, 1, "the first free VRID");
         assert_eq!(vips[0].track_port, Some(8080));
+        assert_eq!(vips[0].peers, vec!["10.0.0.2".to_string()]);
+        let c = store.cluster("c1").await.expect("reads").expect("exists");
         assert_eq!(
-            store.cluster("c1").await.expect("reads").map(|c| c.name),
-            Some("Line-1".into())
+            (c.name.as_str(), c.phase),
+            ("Line-1", ClusterPhase::Creating)
         );
         assert!(store.cluster_name_taken("line-1").await.expect("reads"));
+    }
+
+    #[tokio::test]
+    async fn text_the_panel_did_not_write_is_corrupt_not_a_default() {
+        let (store, _dir) = temp_store().await;
+        store
+            .insert_cluster(NewCluster {
+                cluster: &cluster("c1", 1),
+                created_by: "admin",
+                members: &[],
+                vips: &[],
+                workflow: &NewWorkflow::empty("w1", "c1"),
+            })
+            .await
+            .expect("inserts");
+        sqlx::query("UPDATE clusters SET phase = 'sideways' WHERE id = 'c1'")
+            .execute(&store.pool)
+            .await
+            .expect("update");
+        assert!(matches!(
+            store.cluster("c1").await,
+            Err(ControlError::Corrupt(_))
+        ));
+        sqlx::query("UPDATE clusters SET phase = 'active', definition = '{}' WHERE id = 'c1'")
+            .execute(&store.pool)
+            .await
+            .expect("update");
+        assert!(matches!(
+            store.clusters().await,
+            Err(ControlError::Corrupt(_))
+        ));
     }
 }

@@ -7,11 +7,13 @@ mod clusters;
 mod keys;
 mod nodes;
 mod users;
+mod workflows;
 
-pub use clusters::{ClusterRow, MemberRow, NewCluster, VipRow, WorkflowRow};
+pub use clusters::{ClusterRow, MemberRow, NewCluster, VipRow};
 pub use keys::KeyRow;
 pub use nodes::{AgentIdentity, Enrolled, NodeEnrolment, NodeRow};
 pub use users::UserRow;
+pub use workflows::{NewStep, NewWorkflow, Rerun, StepRow, WorkflowRow};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
@@ -109,6 +111,11 @@ impl Store {
         Ok(tx)
     }
 
+    /// Whether only one panel process can use this store (the embedded SQLite file).
+    pub fn single_process(&self) -> bool {
+        self.backend == Backend::Sqlite
+    }
+
     /// Round-trips a trivial query (health checks).
     pub async fn ping(&self) -> Result<(), ControlError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
@@ -199,6 +206,42 @@ mod tests {
         let sqlite = versions(&super::SQLITE_MIGRATIONS);
         assert!(!sqlite.is_empty());
         assert_eq!(sqlite, versions(&super::POSTGRES_MIGRATIONS));
+    }
+
+    /// Workflows recorded before the engine (steps as a JSON column) come through the migration
+    /// as step rows, on both backends.
+    #[tokio::test]
+    async fn existing_workflows_survive_the_engine_migration() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = super::testing::scratch_url(dir.path()).await;
+        let (url, migrator) = match super::Backend::of(&url).expect("backend") {
+            super::Backend::Sqlite => (format!("{url}?mode=rwc"), &super::SQLITE_MIGRATIONS),
+            super::Backend::Postgres => (url.clone(), &super::POSTGRES_MIGRATIONS),
+        };
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.expect("connects");
+        migrator.run_to(4, &pool).await.expect("migrates to 4");
+        let steps = r#"[{"op":{"op":"init","node_id":"n1"},"title":"Initialise the swarm on edge-1","state":"done","error":null},{"op":{"op":"activate"},"title":"Mark the cluster active","state":"failed","error":"boom"}]"#;
+        sqlx::query(
+            "INSERT INTO workflows (id, cluster_id, kind, status, steps, current, error, created_at, updated_at) \
+             VALUES ('w1', 'c1', 'create', 'failed', $1, 1, 'boom', 5, 5)",
+        )
+        .bind(steps)
+        .execute(&pool)
+        .await
+        .expect("old row");
+        pool.close().await;
+        let store = super::Store::open(&url).await.expect("migrates the rest");
+        let w = store.workflow("w1").await.expect("reads").expect("exists");
+        assert_eq!(w.status, domain::workflow::WorkflowStatus::Failed);
+        let rows = store.steps("w1").await.expect("steps decode");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].title, "Initialise the swarm on edge-1");
+        assert_eq!(rows[0].node_id.as_deref(), Some("n1"));
+        assert_eq!(rows[1].status, domain::workflow::StepStatus::Failed);
+        assert_eq!(rows[1].error.as_deref(), Some("boom"));
+        let op: serde_json::Value = serde_json::from_str(&rows[0].step).expect("json");
+        assert_eq!(op["op"], "init");
     }
 
     #[tokio::test]

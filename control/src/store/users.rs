@@ -403,7 +403,7 @@ mod tests {
                 .await
                 .expect("list")
                 .into_iter()
-                .filter(|u| u.role == "administrator" && u.disabled_at.is_none())
+                .filter(|u| u.role().ok() == Some(Role::Administrator) && u.disabled_at.is_none())
                 .count();
             assert_eq!(active, 1, "round {round}");
             // Leave one Administrator per round only: remove the survivor's twin for the next round.
@@ -415,7 +415,7 @@ mod tests {
                 .await
                 .expect("list")
                 .into_iter()
-                .find(|u| u.role == "administrator" && u.disabled_at.is_none())
+                .find(|u| u.role().ok() == Some(Role::Administrator) && u.disabled_at.is_none())
                 .expect("one is left");
             sqlx::query("UPDATE users SET role = 'viewer' WHERE id = $1")
                 .bind(&survivor.id)

@@ -1,3 +1,11 @@
+//! Clusters: the list (here), a cluster's page, the Add Cluster wizard, its members, networks
+//! and activity.
+mod activity;
+pub mod detail;
+mod members;
+mod networks;
+pub mod new;
+
 use domain::Permission;
 use domain::cluster::ClusterSummary;
 use domain::health::Health;

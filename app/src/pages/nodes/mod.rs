@@ -1,3 +1,6 @@
+//! Nodes: the list (here) and a node's page.
+pub mod detail;
+
 use domain::node::{Connectivity, NodeView};
 use domain::time;
 use leptos::prelude::*;

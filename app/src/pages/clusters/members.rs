@@ -1,5 +1,6 @@
 //! Adding a node to a running cluster, removing one, and editing the cluster.
-use domain::cluster::{Candidate, ClusterEdit, MemberDraft, SwarmRole, problem};
+use domain::cluster::{Candidate, ClusterEdit, MemberDraft, problem};
+use domain::swarm::SwarmRole;
 use domain::{AppError, ValidationError};
 use leptos::prelude::*;
 

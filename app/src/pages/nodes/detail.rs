@@ -4,10 +4,10 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
+use super::status_badge;
 use crate::api;
 use crate::components::{BUTTON_SECONDARY, Can, Card, ConfirmDialog, ErrorBox, TABLE, TD, TH};
 use crate::live::{use_live, use_toasts};
-use crate::pages::nodes::status_badge;
 
 #[component]
 pub fn NodePage() -> impl IntoView {

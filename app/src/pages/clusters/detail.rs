@@ -1,20 +1,23 @@
-use domain::cluster::{ClusterDetail, MemberView, NodeAction, StepState, SwarmRole, labels_text};
-use domain::health::{self, Availability, Health};
+use domain::cluster::{ClusterDetail, MemberView, NodeAction};
+use domain::health::{self, Health};
 use domain::protocol::{JoinTokens, VrrpState};
+use domain::swarm::{Availability, SwarmNodeState, SwarmRole, labels_text};
+use domain::workflow::{StepStatus, WorkflowStatus};
 use domain::{AppError, Permission};
 use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
+use super::activity::{Activity, WorkflowControls, status_tone};
+use super::health_tone;
+use super::members::{AddNode, EditCluster, MembershipState};
+use super::networks::Networks;
 use crate::api;
 use crate::components::{
     AfterHydration, BUTTON_SECONDARY, Badge, Can, Card, ConfirmDialog, ErrorBox, TABLE, TD, TH,
     allowed,
 };
 use crate::live::{use_live, use_toasts};
-use crate::pages::cluster_nodes::{AddNode, EditCluster, MembershipState};
-use crate::pages::clusters::health_tone;
-use crate::pages::networks::Networks;
 
 /// Actions and form state of the cluster page. They live above the part that re-renders on every
 /// live refresh, so an answer that arrives after a refresh still shows, and typing survives it.
@@ -28,7 +31,7 @@ pub struct PageState {
     pub confirm_delete: RwSignal<Option<(String, String)>>,
     /// (node id, labels being edited).
     pub editing_labels: RwSignal<Option<(String, String)>>,
-    pub networks: crate::pages::networks::NetworkState,
+    pub networks: super::networks::NetworkState,
     pub membership: MembershipState,
 }
 
@@ -44,7 +47,7 @@ impl PageState {
             shown_tokens: RwSignal::new(None),
             confirm_delete: RwSignal::new(None),
             editing_labels: RwSignal::new(None),
-            networks: crate::pages::networks::NetworkState::new(),
+            networks: super::networks::NetworkState::new(),
             membership: MembershipState::new(),
         };
         let report = move |result: Option<Result<(), AppError>>, done: &'static str| match result {
@@ -93,7 +96,7 @@ pub fn ClusterPage() -> impl IntoView {
                         </div>
                     }.into_any(),
                     Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                    Ok(s) => view! { <Detail detail=s.data state/> }.into_any(),
+                    Ok(s) => view! { <Detail detail=s.data state server_now=s.now_ms/> }.into_any(),
                 }
             })}
         </Transition>
@@ -102,7 +105,7 @@ pub fn ClusterPage() -> impl IntoView {
 }
 
 #[component]
-fn Detail(detail: ClusterDetail, state: PageState) -> impl IntoView {
+fn Detail(detail: ClusterDetail, state: PageState, server_now: i64) -> impl IntoView {
     let PageState {
         retry,
         delete,
@@ -115,11 +118,10 @@ fn Detail(detail: ClusterDetail, state: PageState) -> impl IntoView {
     let failed = detail
         .workflow
         .as_ref()
-        .is_some_and(|w| w.status == "failed");
-    let busy = detail
-        .workflow
-        .as_ref()
-        .is_some_and(|w| w.status == "running");
+        .is_some_and(|w| w.status == WorkflowStatus::Failed);
+    let busy = detail.workflow.as_ref().is_some_and(|w| w.status.is_open());
+    let activity = detail.activity.clone();
+    let activity_for = s.id.clone();
     let vips = s.vips.clone();
     let vip_addresses: Vec<String> = s.vips.iter().map(|v| v.address.clone()).collect();
     let topology_members = detail.members.clone();
@@ -192,33 +194,34 @@ fn Detail(detail: ClusterDetail, state: PageState) -> impl IntoView {
                 </Show>
             }
         }
-        {detail.workflow.clone().filter(|w| w.status != "done").map(|w| view! {
-            <div class="mb-6">
-                <Card title=match w.kind.as_str() {
-                    "delete" => "Deleting",
-                    "add-node" => "Adding a node",
-                    "remove-node" => "Removing a node",
-                    "update-vips" => "Updating KeepAlived",
-                    _ => "Building the cluster",
-                }>
-                    <ol class="space-y-1 text-sm" data-testid="progress">
-                        {w.steps.into_iter().map(|step| {
-                            let (mark, class) = match step.state {
-                                StepState::Done => ("✓", "text-emerald-700"),
-                                StepState::Running => ("…", "text-sky-700 font-medium"),
-                                StepState::Failed => ("✗", "text-rose-700 font-medium"),
-                                StepState::Pending => ("○", "text-slate-400"),
-                            };
-                            view! {
-                                <li class=class data-testid="step" data-state=format!("{:?}", step.state).to_lowercase()>
-                                    <span class="inline-block w-5">{mark}</span>{step.title}
-                                    {step.error.map(|e| view! { <p class="ml-5 text-rose-700">{e}</p> })}
-                                </li>
-                            }
-                        }).collect_view()}
-                    </ol>
-                </Card>
-            </div>
+        {detail.workflow.clone().filter(|w| w.status != WorkflowStatus::Done).map(|w| {
+            let (controls_for, controls) = (s.id.clone(), w.clone());
+            view! {
+                <div class="mb-6">
+                    <Card title=w.kind.label()>
+                        <div class="mb-2 flex items-center gap-3 text-sm" data-testid="progress-status" data-status=w.status.as_str()>
+                            <Badge text=w.status.label().to_string() tone=status_tone(w.status)/>
+                            <WorkflowControls cluster_id=controls_for workflow=controls/>
+                        </div>
+                        <ol class="space-y-1 text-sm" data-testid="progress">
+                            {w.steps.into_iter().map(|step| {
+                                let (mark, class) = match step.status {
+                                    StepStatus::Done => ("✓", "text-emerald-700"),
+                                    StepStatus::Running => ("…", "text-sky-700 font-medium"),
+                                    StepStatus::Failed => ("✗", "text-rose-700 font-medium"),
+                                    StepStatus::Pending => ("○", "text-slate-400"),
+                                };
+                                view! {
+                                    <li class=class data-testid="step" data-state=step.status.as_str()>
+                                        <span class="inline-block w-5">{mark}</span>{step.title}
+                                        {step.error.map(|e| view! { <p class="ml-5 text-rose-700">{e}</p> })}
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ol>
+                    </Card>
+                </div>
+            }
         })}
         <div class="grid gap-6 lg:grid-cols-3 mb-6">
             <Card title="Swarm">
@@ -304,6 +307,9 @@ fn Detail(detail: ClusterDetail, state: PageState) -> impl IntoView {
                 </Can>
             })}
         </Card>
+        <div class="mt-6">
+            <Activity cluster_id=activity_for workflows=activity server_now/>
+        </div>
         <ConfirmDialog
             subject=membership.confirm_remove
             title="Remove this node from the cluster?"
@@ -372,7 +378,7 @@ fn member_row(m: MemberView, cluster_id: String, state: PageState) -> impl IntoV
             </td>
             <td class=TD data-testid="role">{role}</td>
             <td class=TD data-testid="availability">{swarm.as_ref().map(|v| v.availability.as_str().to_string()).unwrap_or_else(|| "—".into())}</td>
-            <td class=TD>{swarm.as_ref().map(|v| match &v.reachability { Some(r) => format!("{} · {r}", v.state), None => v.state.clone() }).unwrap_or_else(|| "—".into())}</td>
+            <td class=TD>{swarm.as_ref().map(|v| match v.reachability { Some(r) => format!("{} · {}", v.state.as_str(), r.as_str()), None => v.state.as_str().to_string() }).unwrap_or_else(|| "—".into())}</td>
             <td class=TD><span class="font-mono text-xs">{m.address.clone().unwrap_or_else(|| m.interface.clone())}</span></td>
             <td class=TD>{swarm.as_ref().map(|v| v.engine_version.clone()).unwrap_or_else(|| "—".into())}</td>
             <td class=TD data-testid="labels">{swarm.as_ref().map(|v| labels_text(&v.labels)).unwrap_or_else(|| labels_text(&m.labels))}</td>
@@ -437,7 +443,7 @@ fn Topology(members: Vec<MemberView>, vips: Vec<String>) -> impl IntoView {
             }).collect_view()}
             {members.into_iter().map(|m| {
                 let leader = m.swarm.as_ref().is_some_and(|s| s.leader);
-                let up = m.online && m.swarm.as_ref().is_some_and(|s| s.state == "ready");
+                let up = m.online && m.swarm.as_ref().is_some_and(|s| s.state == SwarmNodeState::Ready);
                 let holds: Vec<String> = m.vip_states.iter().filter(|v| v.holds).map(|v| v.address.clone()).collect();
                 let border = if up { "border-emerald-400" } else { "border-rose-400" };
                 let fault = m.vip_states.iter().any(|v| v.state == VrrpState::Fault);

@@ -1,8 +1,9 @@
 //! The Add Cluster wizard: 1 Cluster definition, 2 Node details. Validation is `domain`'s, run
 //! as you type once a step was submitted, and again by the server.
 use domain::cluster::{
-    self, Candidate, ClusterDraft, DefinitionDraft, MemberDraft, SwarmRole, VipDraft, problem,
+    self, Candidate, ClusterDraft, DefinitionDraft, MemberDraft, VipDraft, problem,
 };
+use domain::swarm::SwarmRole;
 use domain::{AppError, ValidationError};
 use leptos::prelude::*;
 use leptos_router::components::A;

@@ -8,7 +8,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use domain::protocol::{SwarmSnapshot, VipObservation};
+use domain::protocol::VipObservation;
+use domain::swarm::SwarmSnapshot;
 
 #[derive(Clone, Default)]
 pub struct Observed {
@@ -77,14 +78,14 @@ mod tests {
         SwarmSnapshot {
             cluster_id: swarm.into(),
             nodes: (0..nodes)
-                .map(|i| domain::protocol::SwarmNodeView {
+                .map(|i| domain::swarm::SwarmNodeView {
                     id: format!("s{i}"),
                     hostname: format!("edge-{i}"),
-                    role: domain::cluster::SwarmRole::Manager,
-                    availability: domain::health::Availability::Active,
-                    state: "ready".into(),
+                    role: domain::swarm::SwarmRole::Manager,
+                    availability: domain::swarm::Availability::Active,
+                    state: domain::swarm::SwarmNodeState::Ready,
                     leader: i == 0,
-                    reachability: Some("reachable".into()),
+                    reachability: Some(domain::swarm::Reachability::Reachable),
                     address: String::new(),
                     engine_version: String::new(),
                     labels: vec![],

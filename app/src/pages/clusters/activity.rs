@@ -1,0 +1,163 @@
+//! A cluster's activity: its workflows with their step timelines (step, node, start, duration,
+//! result, error), live, and the operator's pause / resume / retry / abort.
+use domain::workflow::{StepStatus, WorkflowAction, WorkflowStatus, WorkflowView};
+use domain::{Permission, time};
+use leptos::prelude::*;
+
+use crate::api;
+use crate::components::{Badge, Can, Card, ConfirmDialog, TABLE, TD, TH};
+use crate::live::{use_live, use_toasts};
+
+pub fn status_tone(status: WorkflowStatus) -> &'static str {
+    match status {
+        WorkflowStatus::Done => "green",
+        WorkflowStatus::Failed | WorkflowStatus::Aborted => "red",
+        WorkflowStatus::Paused => "amber",
+        WorkflowStatus::Running => "slate",
+    }
+}
+
+fn step_tone(status: StepStatus) -> &'static str {
+    match status {
+        StepStatus::Done => "green",
+        StepStatus::Failed => "red",
+        StepStatus::Running => "amber",
+        StepStatus::Pending => "slate",
+    }
+}
+
+fn duration(ms: i64) -> String {
+    if ms < 1_000 {
+        format!("{ms} ms")
+    } else {
+        time::duration((ms / 1_000) as u64)
+    }
+}
+
+/// The buttons an operator may press on a workflow in its state (Editors and up).
+#[component]
+pub fn WorkflowControls(cluster_id: String, workflow: WorkflowView) -> impl IntoView {
+    let live = use_live();
+    let toasts = use_toasts();
+    let act = ServerAction::<api::ActOnWorkflow>::new();
+    Effect::new(move |_| match act.value().get() {
+        Some(Ok(())) => live.clusters.update(|n| *n += 1),
+        Some(Err(e)) => toasts.error(&e),
+        None => {}
+    });
+    let confirm = RwSignal::new(None::<(String, String)>);
+    let ids = StoredValue::new((cluster_id, workflow.id.clone()));
+    let run = move |action: WorkflowAction| {
+        let (id, workflow_id) = ids.get_value();
+        act.dispatch(api::ActOnWorkflow {
+            id,
+            workflow_id,
+            action,
+        });
+    };
+    let buttons: Vec<WorkflowAction> = [
+        WorkflowAction::Pause,
+        WorkflowAction::Resume,
+        WorkflowAction::Retry,
+        WorkflowAction::Abort,
+    ]
+    .into_iter()
+    .filter(|a| workflow.status.allows(*a))
+    .collect();
+    let kind = workflow.kind.label().to_string();
+    view! {
+        <Can permission=Permission::Operate>
+            {
+                let (buttons, kind) = (buttons.clone(), kind.clone());
+                view! {
+                    <span class="inline-flex gap-3 text-sm">
+                        {buttons.into_iter().map(|a| {
+                            let kind = kind.clone();
+                            let class = if a == WorkflowAction::Abort { "text-rose-700 hover:underline" } else { "text-sky-700 hover:underline" };
+                            view! {
+                                <button class=class data-testid=format!("workflow-{}", a.label().to_lowercase())
+                                    disabled=move || act.pending().get()
+                                    on:click=move |_| {
+                                        if a == WorkflowAction::Abort {
+                                            confirm.set(Some((ids.get_value().1, kind.clone())));
+                                        } else {
+                                            run(a);
+                                        }
+                                    }>{a.label()}</button>
+                            }
+                        }).collect_view()}
+                    </span>
+                }
+            }
+        </Can>
+        <ConfirmDialog
+            subject=confirm
+            title="Abort this operation?"
+            action_label="Abort"
+            explain=|kind: String| format!("\"{kind}\" stops here: steps that are done stay done, the rest do not run. You can then retry the cluster's creation or delete it.")
+            on_confirm=move |_| run(WorkflowAction::Abort)
+        />
+    }
+}
+
+/// Every recent workflow of the cluster, newest first, each with its timeline.
+#[component]
+pub fn Activity(
+    cluster_id: String,
+    workflows: Vec<WorkflowView>,
+    server_now: i64,
+) -> impl IntoView {
+    let live = use_live();
+    view! {
+        <Card title="Activity">
+            {if workflows.is_empty() {
+                view! { <p class="text-sm text-slate-500">"Nothing has run on this cluster yet."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="space-y-6" data-testid="activity">
+                        {workflows.into_iter().map(|w| {
+                            let now = move || live.now.get().unwrap_or(server_now);
+                            let steps = w.steps.clone();
+                            view! {
+                                <section data-testid="workflow" data-kind=w.kind.as_str() data-status=w.status.as_str()>
+                                    <div class="flex flex-wrap items-center gap-3 mb-2">
+                                        <h3 class="font-medium text-slate-900">{w.kind.label()}</h3>
+                                        <Badge text=w.status.label().to_string() tone=status_tone(w.status)/>
+                                        <span class="text-xs text-slate-500">{time::ago(server_now, w.created_at_ms)}</span>
+                                        <WorkflowControls cluster_id=cluster_id.clone() workflow=w.clone()/>
+                                    </div>
+                                    {w.error.clone().map(|e| view! { <p class="mb-2 text-sm text-rose-700" data-testid="workflow-error">{e}</p> })}
+                                    <div class="overflow-x-auto">
+                                        <table class=TABLE>
+                                            <thead><tr>
+                                                <th class=TH>"Step"</th><th class=TH>"Node"</th><th class=TH>"Started"</th>
+                                                <th class=TH>"Duration"</th><th class=TH>"Result"</th><th class=TH>"Error"</th>
+                                            </tr></thead>
+                                            <tbody class="divide-y divide-slate-100">
+                                                {steps.into_iter().map(|s| {
+                                                    let started = s.started_at_ms.map(|t| time::ago(server_now, t)).unwrap_or_else(|| "—".into());
+                                                    let timed = s.clone();
+                                                    let attempts = (s.attempts > 1).then(|| format!(" ({} attempts)", s.attempts));
+                                                    view! {
+                                                        <tr data-testid="timeline-step" data-status=s.status.as_str()>
+                                                            <td class=TD>{s.title.clone()}</td>
+                                                            <td class=TD>{s.node.clone().unwrap_or_else(|| "—".into())}</td>
+                                                            <td class=TD>{started}</td>
+                                                            <td class=TD>{move || timed.duration_ms(now()).map(duration).unwrap_or_else(|| "—".into())}</td>
+                                                            <td class=TD><Badge text=s.status.as_str().to_string() tone=step_tone(s.status)/>{attempts}</td>
+                                                            <td class=TD><span class="text-rose-700">{s.error.clone().unwrap_or_default()}</span></td>
+                                                        </tr>
+                                                    }
+                                                }).collect_view()}
+                                            </tbody>
+                                        </table>
+                                    </div>
+                                </section>
+                            }
+                        }).collect_view()}
+                    </div>
+                }.into_any()
+            }}
+        </Card>
+    }
+}

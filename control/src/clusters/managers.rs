@@ -1,0 +1,108 @@
+//! Sending commands to a cluster's nodes: to one node (waiting a while for it to come online) or
+//! to a reachable manager. The one place that decides which manager runs a swarm-wide command.
+use std::time::Duration;
+
+use domain::protocol::{Command, Outcome, Reply};
+use domain::swarm::SwarmRole;
+
+use crate::ControlError;
+use crate::gateway::Gateway;
+use crate::store::{MemberRow, Store};
+
+/// How long a step waits for an offline node to come back before it fails.
+pub const NODE_WAIT: Duration = Duration::from_secs(60);
+/// How long one agent command may take (a swarm join can be slow).
+pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Why a command did not do its work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The node did not answer or dropped its connection: trying again may work.
+    Transient(String),
+    /// The node answered that it could not, or could not be reached at all.
+    Refused(String),
+}
+
+impl Failure {
+    pub fn message(&self) -> &str {
+        match self {
+            Failure::Transient(m) | Failure::Refused(m) => m,
+        }
+    }
+
+    /// For use cases: the change was not applied, and why.
+    pub fn into_error(self) -> ControlError {
+        ControlError::Unavailable(format!("The change was not applied: {}", self.message()))
+    }
+}
+
+async fn send(gateway: &Gateway, node_id: &str, cmd: Command) -> Result<Reply, Failure> {
+    match gateway.command(node_id, cmd, COMMAND_TIMEOUT).await {
+        Ok(Outcome::Done { reply }) => Ok(reply),
+        Ok(Outcome::Failed { message }) => Err(Failure::Refused(message)),
+        Err(e) => Err(Failure::Transient(domain::AppError::from(e).to_string())),
+    }
+}
+
+/// Sends a command to a node, waiting up to `wait` for it to be online.
+pub async fn on_node(
+    gateway: &Gateway,
+    store: &Store,
+    node_id: &str,
+    cmd: Command,
+    wait: Duration,
+) -> Result<Reply, Failure> {
+    let deadline = tokio::time::Instant::now() + wait;
+    while gateway.is_online(node_id).is_none() {
+        if tokio::time::Instant::now() >= deadline {
+            let name = store
+                .node_by_id(node_id)
+                .await
+                .ok()
+                .flatten()
+                .map_or_else(|| node_id.to_owned(), |n| n.hostname);
+            return Err(Failure::Refused(format!("{name} is offline")));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    send(gateway, node_id, cmd).await
+}
+
+/// Which manager a command should not run on.
+#[derive(Clone, Copy, Debug)]
+pub enum Avoid<'a> {
+    Nobody,
+    /// Try the others first (the node is about to change).
+    Prefer(&'a str),
+    /// Never on this one (it is the node being demoted or removed).
+    Exclude(&'a str),
+}
+
+/// Runs a command on the first manager that has joined the swarm, is online and does it.
+pub async fn on_manager(
+    gateway: &Gateway,
+    members: &[MemberRow],
+    avoid: Avoid<'_>,
+    cmd: Command,
+) -> Result<Reply, Failure> {
+    let usable = |m: &&MemberRow| {
+        m.role == SwarmRole::Manager
+            && m.swarm_node_id.is_some()
+            && gateway.is_online(&m.node_id).is_some()
+            && !matches!(avoid, Avoid::Exclude(id) if id == m.node_id)
+    };
+    let avoided = |m: &&&MemberRow| matches!(avoid, Avoid::Prefer(id) if id == m.node_id);
+    let managers: Vec<&MemberRow> = members.iter().filter(usable).collect();
+    let ordered = managers
+        .iter()
+        .filter(|m| !avoided(m))
+        .chain(managers.iter().filter(|m| avoided(m)));
+    let mut last = Failure::Transient("no manager of this cluster is reachable".into());
+    for m in ordered {
+        match send(gateway, &m.node_id, cmd.clone()).await {
+            Ok(reply) => return Ok(reply),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}

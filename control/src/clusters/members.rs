@@ -1,0 +1,237 @@
+//! One node of a cluster: its availability, role and labels, and adding or removing it. Changes
+//! that would lose quorum, remove the last manager or leave no node to run tasks are refused
+//! with the reason.
+use domain::cluster::{MemberDraft, NodeAction};
+use domain::health;
+use domain::protocol::{Command, NodeUpdate};
+use domain::swarm::{Availability, SwarmNodeView, SwarmRole, parse_labels};
+use domain::workflow::WorkflowKind;
+use domain::{Permission, ValidationError};
+
+use super::managers::{self, Avoid};
+use super::plans::{self, PlanMember};
+use super::{Clusters, Gathered};
+use crate::ControlError;
+use crate::auth::Actor;
+use crate::store::MemberRow;
+
+impl Clusters {
+    /// Changes one node: availability, role or labels.
+    pub async fn node_action(
+        &self,
+        actor: &Actor,
+        id: &str,
+        node_id: &str,
+        action: NodeAction,
+    ) -> Result<(), ControlError> {
+        // Demoting a manager weakens the swarm's fault tolerance: Supervisors and up.
+        actor.require(if action == NodeAction::Demote {
+            Permission::Supervise
+        } else {
+            Permission::Operate
+        })?;
+        let (g, snapshot) = self.active_with_swarm(id).await?;
+        let (member, _) = g
+            .members
+            .iter()
+            .find(|(m, _)| m.node_id == node_id)
+            .ok_or(ControlError::NotFound("Cluster node"))?;
+        let swarm_node_id = member
+            .swarm_node_id
+            .clone()
+            .ok_or_else(|| ControlError::Conflict("The node has not joined the swarm.".into()))?;
+        let refuse = |m: String| Err(ControlError::Conflict(m));
+        let mut update = NodeUpdate {
+            swarm_node_id: swarm_node_id.clone(),
+            role: None,
+            availability: None,
+            labels: None,
+        };
+        match &action {
+            NodeAction::Availability { availability } => {
+                let others_active = snapshot
+                    .nodes
+                    .iter()
+                    .filter(|n| n.id != swarm_node_id && n.schedulable())
+                    .count();
+                if *availability != Availability::Active && others_active == 0 {
+                    return refuse(
+                        "At least one other ready node must stay active to run the cluster's tasks."
+                            .into(),
+                    );
+                }
+                update.availability = Some(*availability);
+            }
+            NodeAction::Promote => {
+                if member.role == SwarmRole::Manager {
+                    return refuse("The node is already a manager.".into());
+                }
+                update.role = Some(SwarmRole::Manager);
+            }
+            NodeAction::Demote => {
+                if member.role != SwarmRole::Manager {
+                    return refuse("The node is not a manager.".into());
+                }
+                let managers: Vec<&SwarmNodeView> = snapshot
+                    .nodes
+                    .iter()
+                    .filter(|n| n.role == SwarmRole::Manager)
+                    .collect();
+                let up = managers.iter().filter(|n| self.reachable(&g, n)).count();
+                let target_up = managers
+                    .iter()
+                    .any(|n| n.id == swarm_node_id && self.reachable(&g, n));
+                health::check_manager_leaves(managers.len(), up, target_up)
+                    .map_err(ControlError::Conflict)?;
+                update.role = Some(SwarmRole::Worker);
+            }
+            NodeAction::Labels { labels } => {
+                let parsed = parse_labels(labels)
+                    .map_err(|m| ControlError::Validation(ValidationError::new("labels", m)))?;
+                update.labels = Some(parsed);
+            }
+        }
+        let members: Vec<MemberRow> = g.members.iter().map(|(m, _)| m.clone()).collect();
+        managers::on_manager(
+            &self.gateway,
+            &members,
+            Avoid::Prefer(node_id),
+            Command::NodeUpdate(update.clone()),
+        )
+        .await
+        .map_err(managers::Failure::into_error)?;
+        if let Some(role) = update.role {
+            self.store.set_member_role(node_id, role).await?;
+        }
+        if let Some(labels) = &update.labels {
+            self.store.set_member_labels(node_id, labels).await?;
+        }
+        let detail =
+            serde_json::to_string(&action).map_err(|e| ControlError::Corrupt(e.to_string()))?;
+        self.changed(actor, id, "cluster.node", node_id, Some(&detail))
+            .await
+    }
+
+    /// A manager counts as reachable only when the swarm says so *and* its agent is connected,
+    /// so a report a few seconds old cannot let a dangerous change through.
+    fn reachable(&self, g: &Gathered, n: &SwarmNodeView) -> bool {
+        n.reachable_manager()
+            && g.members.iter().any(|(m, _)| {
+                m.swarm_node_id.as_deref() == Some(n.id.as_str())
+                    && self.gateway.is_online(&m.node_id).is_some()
+            })
+    }
+
+    /// Adds an eligible node to a running cluster (join, labels, KeepAlived) as a workflow.
+    pub async fn add_node(
+        &self,
+        actor: &Actor,
+        id: &str,
+        draft: MemberDraft,
+    ) -> Result<(), ControlError> {
+        actor.require(Permission::Operate)?;
+        let g = self.idle_active(id).await?;
+        let candidates = self.candidates(actor).await?;
+        let spec = draft
+            .validate_addition(&candidates, &g.cluster.definition)
+            .map_err(ControlError::Invalid)?;
+        let hostname = candidates
+            .iter()
+            .find(|c| c.node_id == spec.node_id)
+            .map_or_else(|| spec.node_id.clone(), |c| c.hostname.clone());
+        let row = MemberRow {
+            node_id: spec.node_id.clone(),
+            cluster_id: id.to_owned(),
+            position: 0,
+            role: spec.role,
+            labels: spec.labels.clone(),
+            interface: spec.interface.clone(),
+            vip: spec.vip,
+            swarm_node_id: None,
+            address: None,
+        };
+        let plan = PlanMember {
+            node_id: &spec.node_id,
+            hostname: &hostname,
+            role: spec.role,
+            has_labels: !spec.labels.is_empty(),
+            vip: spec.vip,
+        };
+        let workflow = plans::workflow(
+            id,
+            WorkflowKind::AddNode,
+            &plans::add(&plan, !g.vips.is_empty()),
+        )?;
+        match self.store.add_member(&row, &workflow).await {
+            Err(e) if e.is_unique_violation() => {
+                return Err(ControlError::Conflict(format!(
+                    "{hostname} joined another cluster meanwhile."
+                )));
+            }
+            other => other?,
+        }
+        self.changed(actor, id, "cluster.node.add", id, Some(&hostname))
+            .await?;
+        self.engine.spawn(workflow.id);
+        Ok(())
+    }
+
+    /// Removes a node from a running cluster. Refuses to remove the last node, the last manager
+    /// or a manager whose departure would lose quorum.
+    pub async fn remove_node(
+        &self,
+        actor: &Actor,
+        id: &str,
+        node_id: &str,
+    ) -> Result<(), ControlError> {
+        actor.require(Permission::Supervise)?;
+        let g = self.idle_active(id).await?;
+        let (member, _) = g
+            .members
+            .iter()
+            .find(|(m, _)| m.node_id == node_id)
+            .ok_or(ControlError::NotFound("Cluster node"))?;
+        if g.members.len() == 1 {
+            return Err(ControlError::Conflict(
+                "It is the cluster's only node: delete the cluster instead.".into(),
+            ));
+        }
+        if member.role == SwarmRole::Manager {
+            let reachable = |m: &MemberRow| {
+                g.snapshot.as_ref().is_some_and(|s| {
+                    s.nodes
+                        .iter()
+                        .any(|n| Some(&n.id) == m.swarm_node_id.as_ref() && self.reachable(&g, n))
+                })
+            };
+            let managers: Vec<&MemberRow> = g
+                .members
+                .iter()
+                .map(|(m, _)| m)
+                .filter(|m| m.role == SwarmRole::Manager)
+                .collect();
+            let up = managers.iter().filter(|m| reachable(m)).count();
+            health::check_manager_leaves(managers.len(), up, reachable(member))
+                .map_err(ControlError::Conflict)?;
+        }
+        let hostname = g.hostname(node_id);
+        let plan = PlanMember {
+            node_id,
+            hostname: &hostname,
+            role: member.role,
+            has_labels: false,
+            vip: member.vip,
+        };
+        let online = self.gateway.is_online(node_id).is_some();
+        let workflow = plans::workflow(
+            id,
+            WorkflowKind::RemoveNode,
+            &plans::remove(&plan, online, !g.vips.is_empty()),
+        )?;
+        self.store.add_workflow(&workflow).await?;
+        self.changed(actor, id, "cluster.node.remove", id, Some(&hostname))
+            .await?;
+        self.engine.spawn(workflow.id);
+        Ok(())
+    }
+}

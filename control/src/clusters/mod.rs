@@ -1,0 +1,187 @@
+//! Clusters: Docker Swarm clusters with floating virtual IPs, built and operated through the
+//! nodes' agents. One room, one file per concern:
+//! * [`view`]: the nodes that may join, the list, a cluster's details and status;
+//! * [`lifecycle`]: create, edit and delete a cluster, and operator actions on its workflows;
+//! * [`members`]: one node's availability, role and labels; adding and removing nodes;
+//! * [`networks`]: overlay networks and join tokens;
+//! * [`plans`] and [`steps`]: what the cluster workflows do, run by the workflow engine;
+//! * [`managers`]: commands to one node, or to a reachable manager.
+mod lifecycle;
+mod managers;
+mod members;
+mod networks;
+pub mod plans;
+pub mod steps;
+mod view;
+
+use std::sync::Arc;
+
+use domain::cluster::ClusterPhase;
+use domain::event::UiEvent;
+use domain::swarm::SwarmSnapshot;
+use domain::workflow::WorkflowView;
+
+use crate::ControlError;
+use crate::auth::Actor;
+use crate::events::Events;
+use crate::gateway::{Gateway, Observed};
+use crate::store::{ClusterRow, MemberRow, NodeRow, Store, VipRow};
+use crate::vault::Vault;
+use crate::workflow::{Capability, Engine};
+
+#[derive(Clone)]
+pub struct Clusters {
+    store: Store,
+    gateway: Gateway,
+    observed: Observed,
+    engine: Engine,
+    events: Events,
+    vault: Vault,
+}
+
+/// Everything known about one cluster, gathered once per request.
+struct Gathered {
+    cluster: ClusterRow,
+    members: Vec<(MemberRow, Option<NodeRow>)>,
+    vips: Vec<VipRow>,
+    /// The newest workflows, newest first.
+    activity: Vec<WorkflowView>,
+    snapshot: Option<SwarmSnapshot>,
+}
+
+impl Gathered {
+    fn workflow(&self) -> Option<&WorkflowView> {
+        self.activity.first()
+    }
+
+    fn hostname(&self, node_id: &str) -> String {
+        self.members
+            .iter()
+            .find(|(m, _)| m.node_id == node_id)
+            .and_then(|(_, n)| n.as_ref())
+            .map_or_else(|| node_id.to_owned(), |n| n.hostname.clone())
+    }
+
+    /// Members with the names the plans show.
+    fn plan_names(&self) -> Vec<(String, String)> {
+        self.members
+            .iter()
+            .map(|(m, _)| (m.node_id.clone(), self.hostname(&m.node_id)))
+            .collect()
+    }
+}
+
+/// How many workflows the activity view shows.
+const ACTIVITY: i64 = 10;
+
+impl Clusters {
+    /// The cluster use cases; registers the runner of cluster steps with the engine.
+    pub fn new(
+        store: Store,
+        gateway: Gateway,
+        observed: Observed,
+        engine: Engine,
+        events: Events,
+        vault: Vault,
+    ) -> Self {
+        engine.register(
+            Capability::Clusters,
+            Arc::new(steps::ClusterSteps {
+                store: store.clone(),
+                gateway: gateway.clone(),
+                vault: vault.clone(),
+            }),
+        );
+        Self {
+            store,
+            gateway,
+            observed,
+            engine,
+            events,
+            vault,
+        }
+    }
+
+    async fn gather(&self, cluster: ClusterRow) -> Result<Gathered, ControlError> {
+        let mut members = vec![];
+        for m in self.store.members(&cluster.id).await? {
+            let node = self.store.node_by_id(&m.node_id).await?;
+            members.push((m, node));
+        }
+        // Only this cluster's managers speak for its swarm.
+        let managers = members
+            .iter()
+            .filter(|(m, _)| m.role == domain::swarm::SwarmRole::Manager)
+            .map(|(m, _)| m.node_id.as_str());
+        let snapshot = cluster
+            .swarm_id
+            .as_deref()
+            .and_then(|s| self.observed.swarm(s, managers));
+        Ok(Gathered {
+            vips: self.store.vips(&cluster.id).await?,
+            activity: self.engine.views_of(&cluster.id, ACTIVITY).await?,
+            snapshot,
+            members,
+            cluster,
+        })
+    }
+
+    async fn find(&self, id: &str) -> Result<ClusterRow, ControlError> {
+        self.store
+            .cluster(id)
+            .await?
+            .ok_or(ControlError::NotFound("Cluster"))
+    }
+
+    /// An active cluster with no workflow running or paused.
+    async fn idle_active(&self, id: &str) -> Result<Gathered, ControlError> {
+        let g = self.active(id).await?;
+        if let Some(w) = g.workflow().filter(|w| w.status.is_open()) {
+            return Err(ControlError::Conflict(format!(
+                "Wait for \"{}\" to finish (or abort it).",
+                w.kind.label()
+            )));
+        }
+        Ok(g)
+    }
+
+    async fn active(&self, id: &str) -> Result<Gathered, ControlError> {
+        let cluster = self.find(id).await?;
+        if cluster.phase != ClusterPhase::Active {
+            return Err(ControlError::Conflict(
+                "The cluster is not active (it is being built, deleted or failed).".into(),
+            ));
+        }
+        self.gather(cluster).await
+    }
+
+    /// An active cluster and the swarm as its managers report it.
+    async fn active_with_swarm(&self, id: &str) -> Result<(Gathered, SwarmSnapshot), ControlError> {
+        let g = self.active(id).await?;
+        let snapshot = g.snapshot.clone().ok_or_else(|| {
+            ControlError::Unavailable(
+                "No manager has reported the swarm yet; try again in a moment.".into(),
+            )
+        })?;
+        Ok((g, snapshot))
+    }
+
+    /// Records a change made through the panel (audit log) and tells open browsers that the
+    /// cluster changed.
+    async fn changed(
+        &self,
+        actor: &Actor,
+        cluster_id: &str,
+        action: &str,
+        target: &str,
+        detail: Option<&str>,
+    ) -> Result<(), ControlError> {
+        self.store
+            .audit(&actor.username, action, Some(target), detail)
+            .await?;
+        self.events.publish(UiEvent::Cluster {
+            id: cluster_id.to_owned(),
+        });
+        Ok(())
+    }
+}

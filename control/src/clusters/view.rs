@@ -1,0 +1,213 @@
+//! Reading clusters: the nodes that may join one, the list, a cluster's details, and the status
+//! with its reason (derived from the cluster's phase, its newest workflow and what is observed).
+use domain::Permission;
+use domain::cluster::{
+    Candidate, ClusterDetail, ClusterPhase, ClusterSummary, MemberView, VipView,
+};
+use domain::health::{self, Lifecycle, MemberState};
+use domain::node::{EngineFacts, SwarmState};
+use domain::swarm::{SwarmNodeView, SwarmRole};
+use domain::workflow::{WorkflowStatus, WorkflowView};
+
+use super::{Clusters, Gathered};
+use crate::ControlError;
+use crate::auth::Actor;
+use crate::store::{MemberRow, NodeRow};
+
+impl Clusters {
+    /// Every enrolled node with what the wizard needs to offer or refuse it.
+    pub async fn candidates(&self, actor: &Actor) -> Result<Vec<Candidate>, ControlError> {
+        actor.require(Permission::Read)?;
+        let members = self.store.all_members().await?;
+        let clusters = self.store.clusters().await?;
+        let presence = self.gateway.presence();
+        Ok(self
+            .store
+            .list_nodes()
+            .await?
+            .into_iter()
+            .map(|n| {
+                let facts = n.facts();
+                let cluster = members
+                    .iter()
+                    .find(|m| m.node_id == n.id)
+                    .and_then(|m| clusters.iter().find(|c| c.id == m.cluster_id))
+                    .map(|c| c.name.clone());
+                Candidate {
+                    online: presence.contains_key(&n.id),
+                    cluster,
+                    swarm_state: facts
+                        .as_ref()
+                        .map_or_else(|| "unknown".into(), |f| f.engine.swarm_label()),
+                    interfaces: facts.map(|f| f.interfaces).unwrap_or_default(),
+                    node_id: n.id,
+                    hostname: n.hostname,
+                }
+            })
+            .collect())
+    }
+
+    pub async fn list(&self, actor: &Actor) -> Result<Vec<ClusterSummary>, ControlError> {
+        actor.require(Permission::Read)?;
+        let mut out = vec![];
+        for c in self.store.clusters().await? {
+            let g = self.gather(c).await?;
+            out.push(self.summary(&g));
+        }
+        Ok(out)
+    }
+
+    pub async fn get(&self, actor: &Actor, id: &str) -> Result<ClusterDetail, ControlError> {
+        actor.require(Permission::Read)?;
+        let g = self.gather(self.find(id).await?).await?;
+        let summary = self.summary(&g);
+        let presence = self.gateway.presence();
+        let members = g
+            .members
+            .iter()
+            .map(|(m, n)| MemberView {
+                node_id: m.node_id.clone(),
+                hostname: hostname(m, n),
+                role: m.role,
+                labels: m.labels.clone(),
+                interface: m.interface.clone(),
+                vip: m.vip,
+                online: presence.contains_key(&m.node_id),
+                address: m.address.clone(),
+                swarm: swarm_view(&g, m),
+                vip_states: self.observed.vips_of(&m.node_id),
+            })
+            .collect::<Vec<_>>();
+        let snapshot = g.snapshot.as_ref();
+        Ok(ClusterDetail {
+            summary,
+            workflow: g.workflow().cloned(),
+            leader: snapshot
+                .and_then(|s| s.nodes.iter().find(|v| v.leader))
+                .map(|v| v.hostname.clone()),
+            swarm_pools: snapshot
+                .map(|s| s.default_addr_pool.clone())
+                .unwrap_or_default(),
+            swarm_subnet_size: snapshot.map(|s| s.subnet_size),
+            swarm_data_path_port: snapshot.map(|s| s.data_path_port),
+            has_tokens: g.cluster.worker_token.is_some(),
+            networks: snapshot.map(|s| s.networks.clone()).unwrap_or_default(),
+            without_ipvs: g
+                .members
+                .iter()
+                .filter_map(|(_, n)| n.as_ref())
+                .filter(|n| n.facts().is_some_and(|f| !f.ipvs))
+                .map(|n| n.hostname.clone())
+                .collect(),
+            definition: g.cluster.definition.clone(),
+            activity: g.activity.clone(),
+            members,
+        })
+    }
+
+    pub(super) fn summary(&self, g: &Gathered) -> ClusterSummary {
+        let presence = self.gateway.presence();
+        let states: Vec<MemberState> = g
+            .members
+            .iter()
+            .map(|(m, n)| MemberState {
+                hostname: hostname(m, n),
+                role: m.role,
+                online: presence.contains_key(&m.node_id),
+                in_swarm: n.as_ref().and_then(NodeRow::facts).is_some_and(|f| {
+                    matches!(f.engine, EngineFacts::Up { ref swarm, .. } if swarm.state == SwarmState::Active)
+                }),
+                availability: swarm_view(g, m).map(|v| v.availability),
+            })
+            .collect();
+        let vips: Vec<VipView> = g
+            .vips
+            .iter()
+            .map(|v| VipView {
+                address: v.address.clone(),
+                vrid: v.vrid,
+                track_port: v.track_port,
+                owners: g
+                    .members
+                    .iter()
+                    .filter(|(m, _)| {
+                        self.observed
+                            .vips_of(&m.node_id)
+                            .iter()
+                            .any(|o| o.address == v.address && o.holds)
+                    })
+                    .map(|(m, n)| hostname(m, n))
+                    .collect(),
+            })
+            .collect();
+        let owners: Vec<(String, usize)> = vips
+            .iter()
+            .map(|v| (v.address.clone(), v.owners.len()))
+            .collect();
+        let lifecycle = lifecycle(g.cluster.phase, g.workflow());
+        let (health, reason) = health::status(&lifecycle, &states, &owners);
+        ClusterSummary {
+            id: g.cluster.id.clone(),
+            name: g.cluster.name.clone(),
+            health,
+            reason,
+            online: states.iter().filter(|s| s.online).count(),
+            available: g
+                .members
+                .iter()
+                .filter_map(|(m, _)| swarm_view(g, m))
+                .filter(SwarmNodeView::schedulable)
+                .count(),
+            members: states.len(),
+            managers: states
+                .iter()
+                .filter(|s| s.role == SwarmRole::Manager)
+                .count(),
+            workloads: 0,
+            vips,
+            created_at_ms: g.cluster.created_at,
+        }
+    }
+}
+
+fn hostname(m: &MemberRow, n: &Option<NodeRow>) -> String {
+    n.as_ref()
+        .map_or_else(|| m.node_id.clone(), |n| n.hostname.clone())
+}
+
+/// What the swarm's managers say of a member.
+fn swarm_view(g: &Gathered, m: &MemberRow) -> Option<SwarmNodeView> {
+    g.snapshot.as_ref().and_then(|s| {
+        s.nodes
+            .iter()
+            .find(|v| Some(&v.id) == m.swarm_node_id.as_ref())
+            .cloned()
+    })
+}
+
+/// Where the cluster is in its life, from its phase and its newest workflow.
+fn lifecycle(phase: ClusterPhase, workflow: Option<&WorkflowView>) -> Lifecycle {
+    let progress = |w: &WorkflowView| match (w.status, &w.error) {
+        (WorkflowStatus::Paused, Some(why)) => format!("paused at {}: {why}", w.progress()),
+        _ => w.progress(),
+    };
+    let stopped =
+        |w: &WorkflowView| matches!(w.status, WorkflowStatus::Failed | WorkflowStatus::Aborted);
+    match (phase, workflow) {
+        (ClusterPhase::Failed, Some(w)) => Lifecycle::Failed {
+            error: w.error.clone().unwrap_or_else(|| "creation failed".into()),
+        },
+        (ClusterPhase::Failed, None) => Lifecycle::Failed {
+            error: "creation failed".into(),
+        },
+        (ClusterPhase::Deleting, Some(w)) if stopped(w) => Lifecycle::Failed {
+            error: format!("deletion stopped: {}", w.error.clone().unwrap_or_default()),
+        },
+        (ClusterPhase::Deleting, Some(w)) => Lifecycle::Deleting { step: progress(w) },
+        (ClusterPhase::Creating, Some(w)) => Lifecycle::Creating { step: progress(w) },
+        (ClusterPhase::Creating | ClusterPhase::Deleting, None) => Lifecycle::Creating {
+            step: String::new(),
+        },
+        (ClusterPhase::Active, _) => Lifecycle::Active,
+    }
+}

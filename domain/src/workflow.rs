@@ -1,0 +1,302 @@
+//! Long operations (workflows) as the panel runs and shows them: their kinds, lifecycle states and
+//! the step timeline of the activity view. Every state is an enum; the store decodes its columns
+//! into them and refuses anything else.
+use serde::{Deserialize, Serialize};
+
+/// What a workflow does. Each kind belongs to one capability, whose steps the engine runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WorkflowKind {
+    /// Build a cluster: swarm init and joins, labels, KeepAlived, activation.
+    Create,
+    /// Take a cluster apart on its nodes, then forget it.
+    Delete,
+    AddNode,
+    RemoveNode,
+    /// Push the KeepAlived configuration again (the synctime changed).
+    UpdateVips,
+}
+
+impl WorkflowKind {
+    pub const ALL: [WorkflowKind; 5] = [
+        WorkflowKind::Create,
+        WorkflowKind::Delete,
+        WorkflowKind::AddNode,
+        WorkflowKind::RemoveNode,
+        WorkflowKind::UpdateVips,
+    ];
+
+    /// The stored name (also the JSON name).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkflowKind::Create => "create",
+            WorkflowKind::Delete => "delete",
+            WorkflowKind::AddNode => "add-node",
+            WorkflowKind::RemoveNode => "remove-node",
+            WorkflowKind::UpdateVips => "update-vips",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<WorkflowKind> {
+        WorkflowKind::ALL.into_iter().find(|k| k.as_str() == value)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            WorkflowKind::Create => "Building the cluster",
+            WorkflowKind::Delete => "Deleting the cluster",
+            WorkflowKind::AddNode => "Adding a node",
+            WorkflowKind::RemoveNode => "Removing a node",
+            WorkflowKind::UpdateVips => "Updating KeepAlived",
+        }
+    }
+}
+
+/// Where a workflow is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkflowStatus {
+    /// A panel process drives it (or will, after a restart).
+    Running,
+    /// Stopped between steps by an operator, or by a gate that did not pass (the reason is the
+    /// workflow's error); Resume continues at the next unfinished step.
+    Paused,
+    /// A step failed; Retry runs it again.
+    Failed,
+    /// An operator ended it; what was done stays done.
+    Aborted,
+    Done,
+}
+
+impl WorkflowStatus {
+    pub const ALL: [WorkflowStatus; 5] = [
+        WorkflowStatus::Running,
+        WorkflowStatus::Paused,
+        WorkflowStatus::Failed,
+        WorkflowStatus::Aborted,
+        WorkflowStatus::Done,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkflowStatus::Running => "running",
+            WorkflowStatus::Paused => "paused",
+            WorkflowStatus::Failed => "failed",
+            WorkflowStatus::Aborted => "aborted",
+            WorkflowStatus::Done => "done",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<WorkflowStatus> {
+        WorkflowStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str() == value)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            WorkflowStatus::Running => "Running",
+            WorkflowStatus::Paused => "Paused",
+            WorkflowStatus::Failed => "Failed",
+            WorkflowStatus::Aborted => "Aborted",
+            WorkflowStatus::Done => "Done",
+        }
+    }
+
+    /// Not finished: it still holds its cluster (no other operation may start).
+    pub fn is_open(self) -> bool {
+        matches!(self, WorkflowStatus::Running | WorkflowStatus::Paused)
+    }
+
+    /// Which operator actions apply in this state.
+    pub fn allows(self, action: WorkflowAction) -> bool {
+        matches!(
+            (self, action),
+            (WorkflowStatus::Running, WorkflowAction::Pause)
+                | (WorkflowStatus::Paused, WorkflowAction::Resume)
+                | (WorkflowStatus::Failed, WorkflowAction::Retry)
+                | (
+                    WorkflowStatus::Running | WorkflowStatus::Paused | WorkflowStatus::Failed,
+                    WorkflowAction::Abort
+                )
+        )
+    }
+}
+
+/// What an operator can do to a workflow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkflowAction {
+    /// Stop after the step that is running.
+    Pause,
+    Resume,
+    /// Run the failed step again.
+    Retry,
+    /// End it here (what is done stays done).
+    Abort,
+}
+
+impl WorkflowAction {
+    pub fn label(self) -> &'static str {
+        match self {
+            WorkflowAction::Pause => "Pause",
+            WorkflowAction::Resume => "Resume",
+            WorkflowAction::Retry => "Retry",
+            WorkflowAction::Abort => "Abort",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Pending,
+    Running,
+    Done,
+    Failed,
+}
+
+impl StepStatus {
+    pub const ALL: [StepStatus; 4] = [
+        StepStatus::Pending,
+        StepStatus::Running,
+        StepStatus::Done,
+        StepStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Pending => "pending",
+            StepStatus::Running => "running",
+            StepStatus::Done => "done",
+            StepStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<StepStatus> {
+        StepStatus::ALL.into_iter().find(|s| s.as_str() == value)
+    }
+}
+
+/// One step of the timeline.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepView {
+    pub title: String,
+    /// The node it acts on (hostname), if one.
+    pub node: Option<String>,
+    pub status: StepStatus,
+    pub attempts: u32,
+    pub started_at_ms: Option<i64>,
+    pub finished_at_ms: Option<i64>,
+    pub error: Option<String>,
+}
+
+impl StepView {
+    /// How long it ran (or runs, at `now_ms`).
+    pub fn duration_ms(&self, now_ms: i64) -> Option<i64> {
+        let start = self.started_at_ms?;
+        Some(
+            self.finished_at_ms
+                .unwrap_or(now_ms)
+                .saturating_sub(start)
+                .max(0),
+        )
+    }
+}
+
+/// A workflow in the activity view.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowView {
+    pub id: String,
+    pub kind: WorkflowKind,
+    pub status: WorkflowStatus,
+    pub steps: Vec<StepView>,
+    /// Why it failed or paused.
+    pub error: Option<String>,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+}
+
+impl WorkflowView {
+    /// "step 2 of 5: Join edge-2 as manager" while it runs.
+    pub fn progress(&self) -> String {
+        let n = self.steps.len();
+        let i = self
+            .steps
+            .iter()
+            .position(|s| s.status != StepStatus::Done)
+            .unwrap_or(n.saturating_sub(1));
+        self.steps
+            .get(i)
+            .map(|s| format!("step {} of {n}: {}", i + 1, s.title))
+            .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_unknown_names_are_refused() {
+        for k in WorkflowKind::ALL {
+            assert_eq!(WorkflowKind::parse(k.as_str()), Some(k));
+            assert_eq!(
+                serde_json::to_string(&k).unwrap_or_default(),
+                format!("\"{}\"", k.as_str())
+            );
+        }
+        for s in WorkflowStatus::ALL {
+            assert_eq!(WorkflowStatus::parse(s.as_str()), Some(s));
+        }
+        for s in StepStatus::ALL {
+            assert_eq!(StepStatus::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(WorkflowKind::parse("Create"), None);
+        assert_eq!(WorkflowStatus::parse(""), None);
+    }
+
+    #[test]
+    fn operator_actions_follow_the_status() {
+        use WorkflowAction::*;
+        use WorkflowStatus::*;
+        assert!(Running.allows(Pause) && Running.allows(Abort) && !Running.allows(Retry));
+        assert!(Paused.allows(Resume) && Paused.allows(Abort) && !Paused.allows(Pause));
+        assert!(Failed.allows(Retry) && Failed.allows(Abort) && !Failed.allows(Resume));
+        for a in [Pause, Resume, Retry, Abort] {
+            assert!(!Done.allows(a) && !Aborted.allows(a));
+        }
+    }
+
+    #[test]
+    fn progress_names_the_first_unfinished_step() {
+        let step = |title: &str, status| StepView {
+            title: title.into(),
+            node: None,
+            status,
+            attempts: 0,
+            started_at_ms: None,
+            finished_at_ms: None,
+            error: None,
+        };
+        let w = WorkflowView {
+            id: "w".into(),
+            kind: WorkflowKind::Create,
+            status: WorkflowStatus::Running,
+            steps: vec![
+                step("init", StepStatus::Done),
+                step("join", StepStatus::Running),
+                step("activate", StepStatus::Pending),
+            ],
+            error: None,
+            created_at_ms: 0,
+            updated_at_ms: 0,
+        };
+        assert_eq!(w.progress(), "step 2 of 3: join");
+        let d = StepView {
+            started_at_ms: Some(100),
+            ..step("x", StepStatus::Running)
+        };
+        assert_eq!(d.duration_ms(350), Some(250));
+    }
+}
