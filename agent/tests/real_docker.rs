@@ -130,8 +130,9 @@ async fn the_adapter_answers_with_typed_errors_and_idempotent_changes() {
         Ok(())
     );
     let gone = Engine::new("unix:///nonexistent.sock");
-    assert!(matches!(
-        gone.join_tokens(false).await,
-        Err(EngineError::Unavailable(_))
-    ));
+    let answer = gone.join_tokens(false).await;
+    assert!(
+        matches!(answer, Err(EngineError::Unavailable(_))),
+        "{answer:?}"
+    );
 }

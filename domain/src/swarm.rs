@@ -24,6 +24,15 @@ impl SwarmRole {
         }
     }
 
+    /// The role `as_str` names; anything else is not a role.
+    pub fn parse(text: &str) -> Option<SwarmRole> {
+        match text {
+            "manager" => Some(SwarmRole::Manager),
+            "worker" => Some(SwarmRole::Worker),
+            _ => None,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             SwarmRole::Manager => "Manager",

@@ -60,6 +60,9 @@ impl EngineError {
                 }
             }
             BollardError::IOError { err } => EngineError::Unavailable(format!("{what}: {err}")),
+            BollardError::SocketNotFoundError(path) => {
+                EngineError::Unavailable(format!("{what}: no socket at {path}"))
+            }
             BollardError::RequestTimeoutError => EngineError::Timeout(what.to_owned()),
             other => {
                 let text = other.to_string();
@@ -187,6 +190,10 @@ mod tests {
         assert!(matches!(
             EngineError::from_bollard("info", server(500, "boom")),
             EngineError::Other(_)
+        ));
+        assert!(matches!(
+            EngineError::from_bollard("connect", BollardError::SocketNotFoundError("/x".into())),
+            EngineError::Unavailable(_)
         ));
     }
 

@@ -2,6 +2,7 @@
 use domain::Permission;
 use domain::network::NetworkDraft;
 use domain::protocol::{Command, JoinTokens, NetworkCreate, Reply};
+use domain::swarm::SwarmRole;
 
 use super::Clusters;
 use super::managers::{self, Avoid};
@@ -104,8 +105,12 @@ impl Clusters {
                     "The manager did not return join tokens.".into(),
                 ));
             };
-            let worker = self.vault.seal(&t.worker, &token_context(id, "worker"))?;
-            let manager = self.vault.seal(&t.manager, &token_context(id, "manager"))?;
+            let worker = self
+                .vault
+                .seal(&t.worker, &token_context(id, SwarmRole::Worker))?;
+            let manager = self
+                .vault
+                .seal(&t.manager, &token_context(id, SwarmRole::Manager))?;
             self.store
                 .set_cluster_swarm(id, &swarm_id, &worker, &manager)
                 .await?;
@@ -126,8 +131,8 @@ impl Clusters {
             .audit(&actor.username, "cluster.reveal_tokens", Some(id), None)
             .await?;
         Ok(JoinTokens {
-            worker: self.vault.open(w, &token_context(id, "worker"))?,
-            manager: self.vault.open(m, &token_context(id, "manager"))?,
+            worker: self.vault.open(w, &token_context(id, SwarmRole::Worker))?,
+            manager: self.vault.open(m, &token_context(id, SwarmRole::Manager))?,
         })
     }
 }

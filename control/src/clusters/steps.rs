@@ -17,8 +17,8 @@ use crate::vault::Vault;
 use crate::workflow::{Outcome, Runner};
 
 /// The vault context of a cluster's sealed join token (`which` is `worker` or `manager`).
-pub fn token_context(cluster_id: &str, which: &str) -> String {
-    format!("cluster:{cluster_id}:{which}_token")
+pub fn token_context(cluster_id: &str, role: SwarmRole) -> String {
+    format!("cluster:{cluster_id}:{}_token", role.as_str())
 }
 
 /// Runs cluster steps for the workflow engine.
@@ -200,11 +200,17 @@ impl ClusterSteps {
             .ok_or_else(|| refused("the first manager did not return join tokens"))?;
         let worker = self
             .vault
-            .seal(&tokens.worker, &token_context(&cluster.id, "worker"))
+            .seal(
+                &tokens.worker,
+                &token_context(&cluster.id, SwarmRole::Worker),
+            )
             .map_err(panel)?;
         let manager = self
             .vault
-            .seal(&tokens.manager, &token_context(&cluster.id, "manager"))
+            .seal(
+                &tokens.manager,
+                &token_context(&cluster.id, SwarmRole::Manager),
+            )
             .map_err(panel)?;
         self.store
             .set_cluster_swarm(&cluster.id, &joined.cluster_id, &worker, &manager)
@@ -225,16 +231,16 @@ impl ClusterSteps {
     ) -> Result<(), Failure> {
         let panel = |e: ControlError| Failure::Refused(internal(&cluster.id, e));
         let def: &Definition = &cluster.definition;
-        let (which, sealed) = match m.role {
-            SwarmRole::Manager => ("manager", cluster.manager_token.as_deref()),
-            SwarmRole::Worker => ("worker", cluster.worker_token.as_deref()),
+        let sealed = match m.role {
+            SwarmRole::Manager => cluster.manager_token.as_deref(),
+            SwarmRole::Worker => cluster.worker_token.as_deref(),
         };
         let sealed = sealed.ok_or_else(|| {
             refused("the swarm has no join token yet (the init step did not complete)")
         })?;
         let token = self
             .vault
-            .open(sealed, &token_context(&cluster.id, which))
+            .open(sealed, &token_context(&cluster.id, m.role))
             .map_err(panel)?;
         let manager_address = |online_only: bool| {
             members

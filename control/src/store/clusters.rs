@@ -68,11 +68,7 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String, ControlError> {
 }
 
 fn role(text: &str, node_id: &str) -> Result<SwarmRole, ControlError> {
-    match text {
-        "manager" => Ok(SwarmRole::Manager),
-        "worker" => Ok(SwarmRole::Worker),
-        other => Err(corrupt("role", node_id, format!("unknown role {other:?}"))),
-    }
+    SwarmRole::parse(text).ok_or_else(|| corrupt("role", node_id, format!("unknown role {text:?}")))
 }
 
 fn cluster_row(row: &AnyRow) -> Result<ClusterRow, ControlError> {

@@ -453,7 +453,7 @@ fn Topology(members: Vec<MemberView>, vips: Vec<String>) -> impl IntoView {
                             <span class="font-semibold text-slate-900">{m.hostname.clone()}</span>
                             {leader.then(|| view! { <span title="Raft leader" class="text-amber-500">"★"</span> })}
                         </div>
-                        <p class="text-slate-600">{if m.role == SwarmRole::Manager { "manager" } else { "worker" }}
+                        <p class="text-slate-600">{m.role.as_str()}
                             {m.swarm.as_ref().map(|s| format!(" · {}", s.availability.as_str()))}</p>
                         <p class="text-xs text-slate-500">{if up { "up" } else if m.online { "agent up, not in swarm" } else { "offline" }}</p>
                         {(!holds.is_empty()).then(|| view! {

@@ -32,7 +32,7 @@ pub struct MembershipState {
     edit_name: RwSignal<String>,
     edit_synctime: RwSignal<String>,
     add_node: RwSignal<String>,
-    add_role: RwSignal<String>,
+    add_role: RwSignal<SwarmRole>,
     add_labels: RwSignal<String>,
     add_interface: RwSignal<String>,
     add_vip: RwSignal<bool>,
@@ -51,7 +51,7 @@ impl MembershipState {
             edit_name: RwSignal::new(String::new()),
             edit_synctime: RwSignal::new(String::new()),
             add_node: RwSignal::new(String::new()),
-            add_role: RwSignal::new("worker".into()),
+            add_role: RwSignal::new(SwarmRole::Worker),
             add_labels: RwSignal::new(String::new()),
             add_interface: RwSignal::new(String::new()),
             add_vip: RwSignal::new(true),
@@ -191,11 +191,7 @@ fn AddNodeForm(
     });
     let draft = move || MemberDraft {
         node_id: state.add_node.get(),
-        role: if state.add_role.get() == "manager" {
-            SwarmRole::Manager
-        } else {
-            SwarmRole::Worker
-        },
+        role: state.add_role.get(),
         labels: state.add_labels.get(),
         interface: state.add_interface.get(),
         vip: has_vips && state.add_vip.get(),
@@ -231,9 +227,10 @@ fn AddNodeForm(
             </div>
             <div class="space-y-1">
                 <label for="add-role" class="block text-xs font-medium text-slate-600">"Role"</label>
-                <select id="add-role" class=select on:change=move |ev| state.add_role.set(event_target_value(&ev))>
-                    <option value="worker">"Worker"</option>
-                    <option value="manager">"Manager"</option>
+                <select id="add-role" class=select on:change=move |ev| {
+                    if let Some(role) = SwarmRole::parse(&event_target_value(&ev)) { state.add_role.set(role) }
+                }>
+                    {[SwarmRole::Worker, SwarmRole::Manager].into_iter().map(|r| view! { <option value=r.as_str()>{r.label()}</option> }).collect_view()}
                 </select>
             </div>
             <div class="space-y-1">

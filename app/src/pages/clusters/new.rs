@@ -385,7 +385,7 @@ fn member_row(
             </td>
             <td class="px-3 py-2 align-top">
                 <select aria-label=format!("Role of {host}") class="rounded-md border border-slate-300 px-2 py-1 text-sm" disabled=move || !selected()
-                    on:change=move |ev| { let v = event_target_value(&ev); with_member(&|d| d.role = if v == "manager" { SwarmRole::Manager } else { SwarmRole::Worker }); }>
+                    on:change=move |ev| if let Some(role) = SwarmRole::parse(&event_target_value(&ev)) { with_member(&|d| d.role = role) }>
                     {[SwarmRole::Manager, SwarmRole::Worker].into_iter().map(|r| view! {
                         <option value=r.as_str() selected=move || members.with(|m| m.iter().find(|d| d.node_id == id.get_value()).map(|d| d.role) == Some(r))>{r.label()}</option>
                     }).collect_view()}
