@@ -15,7 +15,7 @@ use throttle::Throttle;
 use crate::ControlError;
 use crate::events::Events;
 use crate::secret::{self, now_ms};
-use crate::store::Store;
+use crate::store::{Store, UserRow};
 
 /// Name of the session cookie (HttpOnly, SameSite=Strict).
 pub const SESSION_COOKIE: &str = "flotilla_session";
@@ -316,11 +316,7 @@ impl Auth {
         role: Role,
     ) -> Result<(), ControlError> {
         actor.require(Permission::Administer)?;
-        let user = self
-            .store
-            .user_by_id(user_id)
-            .await?
-            .ok_or(ControlError::NotFound("User"))?;
+        let user = self.user(user_id).await?;
         if !self.store.set_role(user_id, role, now_ms()).await? {
             return Err(ControlError::Conflict(
                 "The panel needs at least one active Administrator: promote someone else first."
@@ -339,6 +335,14 @@ impl Auth {
         Ok(())
     }
 
+    /// The user with this id, or NotFound.
+    async fn user(&self, user_id: &str) -> Result<UserRow, ControlError> {
+        self.store
+            .user_by_id(user_id)
+            .await?
+            .ok_or(ControlError::NotFound("User"))
+    }
+
     /// An Administrator sets another user's password; every session of that user ends.
     pub async fn reset_password(
         &self,
@@ -347,11 +351,7 @@ impl Auth {
         password: Password,
     ) -> Result<(), ControlError> {
         actor.require(Permission::Administer)?;
-        let user = self
-            .store
-            .user_by_id(user_id)
-            .await?
-            .ok_or(ControlError::NotFound("User"))?;
+        let user = self.user(user_id).await?;
         let hash = self.hash_password(&password).await?;
         self.store
             .set_password_hash(user_id, &hash, now_ms())
@@ -379,11 +379,7 @@ impl Auth {
         action: UserAction,
     ) -> Result<(), ControlError> {
         actor.require(Permission::Administer)?;
-        let user = self
-            .store
-            .user_by_id(user_id)
-            .await?
-            .ok_or(ControlError::NotFound("User"))?;
+        let user = self.user(user_id).await?;
         if user.id == actor.user_id && action != UserAction::Enable {
             return Err(ControlError::Conflict(
                 "You cannot disable or delete your own account.".into(),

@@ -160,19 +160,8 @@ impl Clusters {
                 w.kind.label()
             )));
         }
-        let names = g.plan_names();
-        let plan: Vec<PlanMember<'_>> = g
-            .members
-            .iter()
-            .zip(&names)
-            .map(|((m, _), (_, hostname))| PlanMember {
-                node_id: &m.node_id,
-                hostname,
-                role: m.role,
-                has_labels: false,
-                vip: m.vip,
-            })
-            .collect();
+        let names = g.hostnames();
+        let plan = g.plan(&names);
         let workflow = plans::workflow(
             id,
             WorkflowKind::Delete,
@@ -214,19 +203,8 @@ impl Clusters {
         self.changed(actor, id, "cluster.edit", id, Some(&name))
             .await?;
         if synctime_changed && !g.vips.is_empty() {
-            let names = g.plan_names();
-            let plan: Vec<PlanMember<'_>> = g
-                .members
-                .iter()
-                .zip(&names)
-                .map(|((m, _), (_, hostname))| PlanMember {
-                    node_id: &m.node_id,
-                    hostname,
-                    role: m.role,
-                    has_labels: false,
-                    vip: m.vip,
-                })
-                .collect();
+            let names = g.hostnames();
+            let plan = g.plan(&names);
             let workflow =
                 plans::workflow(id, WorkflowKind::UpdateVips, &plans::update_vips(&plan))?;
             self.store.add_workflow(&workflow).await?;

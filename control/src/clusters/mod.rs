@@ -28,6 +28,7 @@ use crate::gateway::{Gateway, Observed};
 use crate::store::{ClusterRow, MemberRow, NodeRow, Store, VipRow};
 use crate::vault::Vault;
 use crate::workflow::{Capability, Engine};
+use plans::PlanMember;
 
 #[derive(Clone)]
 pub struct Clusters {
@@ -62,11 +63,26 @@ impl Gathered {
             .map_or_else(|| node_id.to_owned(), |n| n.hostname.clone())
     }
 
-    /// Members with the names the plans show.
-    fn plan_names(&self) -> Vec<(String, String)> {
+    /// The members' hostnames, in member order.
+    fn hostnames(&self) -> Vec<String> {
         self.members
             .iter()
-            .map(|(m, _)| (m.node_id.clone(), self.hostname(&m.node_id)))
+            .map(|(m, _)| self.hostname(&m.node_id))
+            .collect()
+    }
+
+    /// The members as an update or delete plan sees them (`names` from `hostnames`).
+    fn plan<'a>(&'a self, names: &'a [String]) -> Vec<PlanMember<'a>> {
+        self.members
+            .iter()
+            .zip(names)
+            .map(|((m, _), hostname)| PlanMember {
+                node_id: &m.node_id,
+                hostname,
+                role: m.role,
+                has_labels: false,
+                vip: m.vip,
+            })
             .collect()
     }
 }
