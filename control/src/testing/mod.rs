@@ -1,7 +1,7 @@
 //! Test support shared by the tests of every crate (feature `testing`): a panel on a scratch
 //! database (SQLite, or PostgreSQL when `FLOTILLA_TEST_POSTGRES_URL` is set) with its first
 //! Administrator and an enrolment key, node facts, enrolment, and agents whose link is a pair of
-//! in-memory channels instead of a WebSocket.
+//! in-memory channels instead of a WebSocket, and a scripted fleet of them (`Fleet`).
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::Duration;
@@ -19,7 +19,10 @@ use crate::gateway::{Close, Inbound};
 use crate::store::AgentIdentity;
 use crate::{Panel, PanelConfig};
 
+mod fleet;
+
 pub use crate::store::testing::scratch_url;
+pub use fleet::{Fleet, FleetNode};
 
 pub const ADMIN_PASSWORD: &str = "correct horse battery";
 /// The address tests sign in from.

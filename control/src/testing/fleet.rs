@@ -1,0 +1,225 @@
+//! A scripted fleet for cluster scenarios: every agent answers like a healthy node would (init,
+//! join, leave, node changes, KeepAlived, networks), records what it was asked, and can send the
+//! swarm reports a manager would.
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use domain::cluster::{ClusterDraft, DefinitionDraft, MemberDraft};
+use domain::protocol::{AgentMessage, Command, JoinTokens, Outcome, Reply, SwarmMember};
+use domain::swarm::SwarmRole;
+use domain::workflow::WorkflowStatus;
+
+use super::{AgentLink, TestPanel, facts, wait_for};
+
+/// A test panel and its scripted agents.
+pub struct Fleet {
+    pub h: TestPanel,
+    nodes: Vec<FleetNode>,
+}
+
+pub struct FleetNode {
+    host: &'static str,
+    pub node_id: String,
+    log: Arc<Mutex<Vec<String>>>,
+    report: tokio::sync::mpsc::Sender<AgentMessage>,
+    /// The agent's task: aborting it takes the node offline.
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl FleetNode {
+    /// What the panel asked this node, in order.
+    pub fn asked(&self) -> Vec<String> {
+        self.log.lock().expect("lock").clone()
+    }
+}
+
+fn ip_of(host: &str) -> String {
+    format!(
+        "10.9.0.{}",
+        10 + host.trim_start_matches("edge-").parse::<u8>().unwrap_or(0)
+    )
+}
+
+impl Fleet {
+    /// A test panel with one scripted agent per host, every one online.
+    pub async fn new(hosts: &[&'static str]) -> Fleet {
+        let h = TestPanel::open(Duration::from_secs(5)).await;
+        let mut nodes = vec![];
+        for &host in hosts {
+            let e = h.enrol(host).await;
+            let (report, mut reports) = tokio::sync::mpsc::channel(8);
+            let log = Arc::new(Mutex::new(vec![]));
+            let seen = log.clone();
+            let panel = h.panel.clone();
+            let token = e.token.clone();
+            let task = tokio::spawn(async move {
+                let ip = ip_of(host);
+                let mut link = AgentLink::connect(&panel, &token, facts(host, Some(&ip))).await;
+                loop {
+                    let (id, cmd) = tokio::select! {
+                        next = link.next_command() => match next { Some(c) => c, None => return },
+                        Some(msg) = reports.recv() => { link.send(msg).await; continue; }
+                    };
+                    let member = |tokens| {
+                        Reply::Member(SwarmMember {
+                            swarm_node_id: format!("swarm-{host}"),
+                            cluster_id: "swarm-1".into(),
+                            address: ip.clone(),
+                            tokens,
+                        })
+                    };
+                    let tokens = || JoinTokens {
+                        worker: "SWMTKN-w".into(),
+                        manager: "SWMTKN-m".into(),
+                    };
+                    let (kind, reply) = match &cmd {
+                        Command::SwarmInit(_) => ("init".to_string(), member(Some(tokens()))),
+                        Command::SwarmJoin(j) => (format!("join:{}", j.token), member(None)),
+                        Command::SwarmLeave { force } => (format!("leave:{force}"), Reply::None),
+                        Command::NodeUpdate(u) => {
+                            (format!("update:{}", u.swarm_node_id), Reply::None)
+                        }
+                        Command::NodeRemove { swarm_node_id } => {
+                            (format!("remove:{swarm_node_id}"), Reply::None)
+                        }
+                        Command::NetworkCreate(n) => {
+                            (format!("network-create:{}", n.name), Reply::None)
+                        }
+                        Command::NetworkRemove { name } => {
+                            (format!("network-remove:{name}"), Reply::None)
+                        }
+                        Command::Vips(v) => (format!("vips:{}", v.instances.len()), Reply::None),
+                        Command::JoinTokens { .. } => ("tokens".into(), Reply::Tokens(tokens())),
+                        Command::RefreshFacts => ("refresh".into(), Reply::None),
+                    };
+                    seen.lock().expect("lock").push(kind);
+                    link.answer(&id, Outcome::Done { reply }).await;
+                }
+            });
+            nodes.push(FleetNode {
+                host,
+                node_id: e.node_id().to_owned(),
+                log,
+                report,
+                task,
+            });
+        }
+        let n = nodes.len();
+        let panel = h.panel.clone();
+        wait_for("every agent online", async || {
+            panel.gateway.presence().len() == n
+        })
+        .await;
+        Fleet { h, nodes }
+    }
+
+    pub fn node(&self, host: &str) -> &FleetNode {
+        self.nodes
+            .iter()
+            .find(|n| n.host == host)
+            .expect("a fleet node")
+    }
+
+    pub fn member(&self, host: &str, role: SwarmRole) -> MemberDraft {
+        MemberDraft {
+            node_id: self.node(host).node_id.clone(),
+            role,
+            labels: String::new(),
+            interface: "eth0".into(),
+            vip: false,
+        }
+    }
+
+    /// Builds a cluster of `members` and waits until it is active.
+    pub async fn cluster(&self, members: Vec<MemberDraft>) -> String {
+        let draft = ClusterDraft {
+            definition: DefinitionDraft {
+                name: "line-1".into(),
+                ..Default::default()
+            },
+            members,
+        };
+        let id = self
+            .h
+            .panel
+            .clusters
+            .create(&self.h.admin, draft)
+            .await
+            .expect("created");
+        self.settled(&id).await;
+        id
+    }
+
+    /// Waits until the cluster's newest workflow is done.
+    pub async fn settled(&self, id: &str) {
+        wait_for("the workflow to finish", async || {
+            self.h
+                .panel
+                .clusters
+                .get(&self.h.admin, id)
+                .await
+                .ok()
+                .and_then(|d| d.workflow)
+                .is_some_and(|w| w.status == WorkflowStatus::Done)
+        })
+        .await;
+    }
+
+    /// Every manager reports the swarm: `up` lists the hosts that are ready and reachable.
+    pub async fn report(
+        &self,
+        managers: &[&str],
+        workers: &[&str],
+        up: &[&str],
+        networks: Vec<domain::network::NetworkView>,
+    ) {
+        let view = |host: &str, role: SwarmRole| domain::swarm::SwarmNodeView {
+            id: format!("swarm-{host}"),
+            hostname: host.into(),
+            role,
+            availability: domain::swarm::Availability::Active,
+            state: if up.contains(&host) {
+                domain::swarm::SwarmNodeState::Ready
+            } else {
+                domain::swarm::SwarmNodeState::Down
+            },
+            leader: host == managers[0],
+            reachability: (role == SwarmRole::Manager).then_some(if up.contains(&host) {
+                domain::swarm::Reachability::Reachable
+            } else {
+                domain::swarm::Reachability::Unreachable
+            }),
+            address: ip_of(host),
+            engine_version: "20.10".into(),
+            labels: vec![],
+        };
+        let snapshot = domain::swarm::SwarmSnapshot {
+            cluster_id: "swarm-1".into(),
+            nodes: managers
+                .iter()
+                .map(|m| view(m, SwarmRole::Manager))
+                .chain(workers.iter().map(|w| view(w, SwarmRole::Worker)))
+                .collect(),
+            default_addr_pool: vec!["10.200.0.0/16".into()],
+            subnet_size: 24,
+            data_path_port: 4789,
+            networks,
+        };
+        for m in managers.iter().filter(|m| up.contains(m)) {
+            let _ = self
+                .node(m)
+                .report
+                .send(AgentMessage::Swarm(snapshot.clone()))
+                .await;
+        }
+        let (panel, admin) = (self.h.panel.clone(), self.h.admin.clone());
+        wait_for("the report", async || {
+            panel
+                .clusters
+                .list(&admin)
+                .await
+                .is_ok_and(|l| l.iter().all(|c| c.members == 0 || c.available > 0))
+        })
+        .await;
+    }
+}
