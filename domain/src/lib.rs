@@ -20,6 +20,7 @@ pub mod swarm;
 pub mod time;
 pub mod user;
 pub mod workflow;
+pub mod workload;
 
 pub use error::{AppError, ValidationError};
 pub use role::{Permission, Role};
