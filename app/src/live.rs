@@ -10,6 +10,7 @@ pub struct Live {
     pub keys: RwSignal<u64>,
     pub users: RwSignal<u64>,
     pub clusters: RwSignal<u64>,
+    pub library: RwSignal<u64>,
     /// The browser's clock in ms, ticking every second once hydrated (None during SSR/hydration).
     pub now: RwSignal<Option<i64>>,
 }
@@ -21,6 +22,7 @@ impl Live {
             keys: RwSignal::new(0),
             users: RwSignal::new(0),
             clusters: RwSignal::new(0),
+            library: RwSignal::new(0),
             now: RwSignal::new(None),
         }
     }
@@ -125,7 +127,7 @@ mod browser {
         let Ok(source) = EventSource::new(UiEvent::SSE_PATH) else {
             return;
         };
-        let pending: StoredValue<[bool; 4], LocalStorage> = StoredValue::new_local([false; 4]);
+        let pending: StoredValue<[bool; 5], LocalStorage> = StoredValue::new_local([false; 5]);
         let bump = move |slot: usize, signal: RwSignal<u64>| {
             if pending.with_value(|p| p[slot]) {
                 return;
@@ -152,6 +154,7 @@ mod browser {
                 Ok(UiEvent::Cluster { .. }) => bump(3, live.clusters),
                 Ok(UiEvent::Keys) => bump(1, live.keys),
                 Ok(UiEvent::Users) => bump(2, live.users),
+                Ok(UiEvent::Library) => bump(4, live.library),
                 Err(_) => {}
             }
         });
@@ -160,6 +163,7 @@ mod browser {
             bump(1, live.keys);
             bump(2, live.users);
             bump(3, live.clusters);
+            bump(4, live.library);
         });
         let _ =
             source.add_event_listener_with_callback("change", on_change.as_ref().unchecked_ref());

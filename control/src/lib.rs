@@ -7,6 +7,7 @@
 //! * [`nodes`]: node queries and commands for the UI.
 //! * [`workflow`]: the engine every long operation runs on.
 //! * [`clusters`]: Docker Swarm clusters with virtual IPs (a capability on the engine).
+//! * [`workloads`]: the library of apps and models, installed on clusters as Swarm services.
 //! * [`events`]: change notifications for open browsers.
 //!
 //! [`Panel`] bundles them; the server builds one and hands it to every request.
@@ -25,6 +26,7 @@ pub mod store;
 pub mod testing;
 pub mod vault;
 pub mod workflow;
+pub mod workloads;
 
 use std::time::Duration;
 
@@ -56,6 +58,7 @@ pub struct Panel {
     pub nodes: nodes::Nodes,
     pub clusters: clusters::Clusters,
     pub engine: workflow::Engine,
+    pub workloads: workloads::Workloads,
 }
 
 impl Panel {
@@ -81,6 +84,7 @@ impl Panel {
             vault,
         );
         Ok(Self {
+            workloads: workloads::Workloads::new(store.clone(), events.clone()),
             clusters,
             engine,
             auth: auth::Auth::new(

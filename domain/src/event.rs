@@ -14,6 +14,8 @@ pub enum UiEvent {
     /// A cluster changed (workflow progress, swarm or VIP observations); `id` may be empty when
     /// the change is not tied to one cluster.
     Cluster { id: String },
+    /// Apps, models or their versions changed.
+    Library,
 }
 
 impl UiEvent {

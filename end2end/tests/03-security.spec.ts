@@ -34,7 +34,7 @@ test.describe.serial("security", () => {
     await hydrated(page);
     await login(page, "admin", ADMIN_PASSWORD);
 
-    const paths = ["/nodes", "/clusters", "/clusters/new", "/keys", "/users", "/account"];
+    const paths = ["/nodes", "/clusters", "/clusters/new", "/library", "/keys", "/users", "/account"];
     await page.goto("/nodes");
     await hydrated(page);
     const nodes = page.locator('[data-testid="node-row"] a[href^="/nodes/"]');

@@ -145,6 +145,25 @@ fn catalogue() -> Vec<(&'static str, Access, &'static str, String)> {
             FORM,
             "id=x&workflow_id=y&action=pause".into(),
         ),
+        ("library", Read, FORM, String::new()),
+        (
+            "create_app",
+            Write,
+            JSON,
+            json(
+                serde_json::json!({"draft": {"name": "a", "kind": "app", "model_format": "", "description": ""}}),
+            ),
+        ),
+        (
+            "add_app_version",
+            Write,
+            JSON,
+            json(
+                serde_json::json!({"app_id": "x", "draft": {"version": "1", "compose": "services:\n  a:\n    image: busybox\n"}}),
+            ),
+        ),
+        ("version_compose", Read, FORM, "id=x".into()),
+        ("delete_app", Write, FORM, "id=x".into()),
     ]
 }
 

@@ -5,3 +5,4 @@ pub mod keys;
 pub mod login;
 pub mod nodes;
 pub mod users;
+pub mod workloads;

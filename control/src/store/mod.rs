@@ -5,12 +5,14 @@
 //! uses bind parameters; each backend has its own migrations with the same version numbers.
 mod clusters;
 mod keys;
+mod library;
 mod nodes;
 mod users;
 mod workflows;
 
 pub use clusters::{ClusterRow, MemberRow, NewCluster, VipRow};
 pub use keys::KeyRow;
+pub use library::{AppRow, VersionRow};
 pub use nodes::{AgentIdentity, Enrolled, NodeEnrolment, NodeRow};
 pub use users::UserRow;
 pub use workflows::{NewStep, NewWorkflow, Rerun, StepRow, WorkflowRow};

@@ -91,6 +91,28 @@ impl TestPanel {
         self._dir
     }
 
+    /// A signed-in user `name` with `role` (password `<name> password`).
+    pub async fn user(&self, name: &str, role: domain::Role) -> Actor {
+        let password = format!("{name} password");
+        let user = self
+            .panel
+            .auth
+            .create_user(
+                &self.admin,
+                domain::user::Username::parse(name).expect("name"),
+                domain::user::Password::parse(&password).expect("password"),
+                role,
+            )
+            .await
+            .expect("user");
+        self.panel
+            .auth
+            .login(&user.username, &password, HERE)
+            .await
+            .expect("login")
+            .actor
+    }
+
     /// Enrols `host` (machine id `machine-<host>`) with the panel's key.
     pub async fn enrol(&self, host: &str) -> Enrolled {
         enrol(&self.panel, &self.key, host).await

@@ -2,6 +2,7 @@
 //! both the browser and the server need: the compose parser, placement constraints and the units
 //! a compose file writes.
 pub mod compose;
+pub mod library;
 pub mod placement;
 pub mod units;
 pub mod yaml;
