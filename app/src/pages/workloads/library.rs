@@ -98,8 +98,7 @@ fn AppCard(
     );
     let subject = (app.id.clone(), app.name.clone());
     let kind = app.kind_label();
-    view! {
-        <section class="bg-white rounded-lg border border-slate-200 shadow-sm" data-testid="app-card" data-name=app.name.clone()>
+    let header = view! {
             <div class="px-5 py-3 border-b border-slate-200 flex items-center gap-3">
                 <h2 class="text-sm font-semibold text-slate-900">{app.name.clone()}</h2>
                 <span data-testid="app-kind"><Badge text=kind tone=if app.kind == WorkloadKind::Model { "amber" } else { "slate" }/></span>
@@ -120,13 +119,13 @@ fn AppCard(
                     }
                 </Can>
             </div>
-            {move || (adding.get().as_deref() == Some(&id.get_value())).then(|| view! {
-                <div class="p-5 border-b border-slate-200"><NewVersion app_id=id.get_value() adding/></div>
-            })}
-            {if app.versions.is_empty() {
-                view! { <p class="px-5 py-4 text-sm text-slate-500">"No versions yet."</p> }.into_any()
-            } else {
-                view! {
+    }
+    .into_any();
+    let name = app.name.clone();
+    let versions = if app.versions.is_empty() {
+        view! { <p class="px-5 py-4 text-sm text-slate-500">"No versions yet."</p> }.into_any()
+    } else {
+        view! {
                     <table class=TABLE>
                         <thead><tr>
                             <th class=TH>"Version"</th><th class=TH>"Services"</th><th class=TH>"Added"</th><th class=TH></th>
@@ -157,7 +156,14 @@ fn AppCard(
                         </tbody>
                     </table>
                 }.into_any()
-            }}
+    };
+    view! {
+        <section class="bg-white rounded-lg border border-slate-200 shadow-sm" data-testid="app-card" data-name=name>
+            {header}
+            {move || (adding.get().as_deref() == Some(&id.get_value())).then(|| view! {
+                <div class="p-5 border-b border-slate-200"><NewVersion app_id=id.get_value() adding/></div>
+            }.into_any())}
+            {versions}
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
                     match compose.await {
