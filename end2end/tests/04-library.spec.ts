@@ -18,8 +18,9 @@ const GOOD = [
 test.describe.serial("library", () => {
   test("a model and a version are added; a bad compose file is refused line by line, inline", async ({ page }) => {
     await login(page, "admin", ADMIN_PASSWORD);
-    await page.goto("/library");
     await hydrated(page);
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Library" }).click();
+    await expect(page).toHaveURL(/\/library$/);
 
     const form = page.getByTestId("new-app-form");
     await form.getByLabel("Name").fill("Defect finder");

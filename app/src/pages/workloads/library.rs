@@ -209,8 +209,8 @@ fn NewApp() -> impl IntoView {
     let error = move |field: &'static str| Signal::derive(move || messages(&errors.get(), field));
     Effect::new(move |_| {
         if let Some(Ok(_)) = create.value().get() {
+            // Kind and format stay: operators add several models of one format in a row.
             name.set(String::new());
-            format.set(String::new());
             description.set(String::new());
             touched.set(false);
             live.library.update(|n| *n += 1);
