@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use domain::protocol::{
     self, AgentMessage, CONNECT_PATH, Command, ENROL_PATH, EnrolRequest, EnrolResponse, Envelope,
-    Outcome, PROTOCOL_VERSION, PanelMessage, Reply,
+    MAX_LOG_LINES, Outcome, PROTOCOL_VERSION, PanelMessage, Reply,
 };
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
@@ -452,6 +452,20 @@ async fn execute(engine: &Engine, vips: &Keepalived, command: &Command) -> (Outc
         },
         Command::NetworkCreate(req) => (done(engine.create_network(req).await), true),
         Command::NetworkRemove { name } => (done(engine.remove_network(name).await), true),
+        Command::StackObjects(objects) => (done(engine.stack_objects(objects).await), true),
+        Command::ServiceApply(spec) => (done(engine.apply_service(spec).await), true),
+        Command::StackRemove { stack } => (done(engine.remove_stack(stack).await), true),
+        Command::ServiceLogs { name, tail } => {
+            match engine.service_logs(name, (*tail).min(MAX_LOG_LINES)).await {
+                Ok(lines) => (
+                    Outcome::Done {
+                        reply: Reply::Logs(lines),
+                    },
+                    false,
+                ),
+                Err(e) => (failed(e.to_string()), false),
+            }
+        }
     }
 }
 

@@ -249,11 +249,14 @@ async fn a_spoofed_swarm_report_from_another_node_is_ignored() {
             address: "10.9.0.11".into(),
             engine_version: "20.10".into(),
             labels: vec![],
+            os: "linux".into(),
+            arch: "x86_64".into(),
         }],
         default_addr_pool: vec!["10.200.0.0/16".into()],
         subnet_size,
         data_path_port: 4789,
         networks: vec![],
+        services: vec![],
     };
     m.send(domain::protocol::AgentMessage::Swarm(report("edge-1", 24)))
         .await;

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::node::NodeFacts;
 use crate::swarm::{Availability, NodeLabel, SwarmRole, SwarmSnapshot};
+use crate::workload::spec::{ServiceSpec, StackObjects};
 
 pub const PROTOCOL_VERSION: u16 = 1;
 pub const ENROL_PATH: &str = "/agent/v1/enrol";
@@ -74,7 +75,7 @@ pub struct Welcome {
     pub heartbeat_secs: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Command {
     /// Collect facts now and send them.
@@ -99,7 +100,21 @@ pub enum Command {
     NetworkCreate(NetworkCreate),
     /// Remove an overlay network (run on a manager). Idempotent: a missing network is done.
     NetworkRemove { name: String },
+    /// Create an app's own networks, secrets and configs (run on a manager). Idempotent: what
+    /// exists already is kept (Swarm secrets and configs cannot change).
+    StackObjects(StackObjects),
+    /// Create a service, or update the existing one of that name to this spec (run on a
+    /// manager). Idempotent.
+    ServiceApply(Box<ServiceSpec>),
+    /// Remove a stack's services, then its networks, secrets and configs (run on a manager).
+    /// Idempotent: what is gone is done.
+    StackRemove { stack: String },
+    /// The newest `tail` log lines of a service's tasks (run on a manager).
+    ServiceLogs { name: String, tail: u32 },
 }
+
+/// Most log lines one `service_logs` answer carries.
+pub const MAX_LOG_LINES: u32 = 500;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SwarmInit {
@@ -213,6 +228,8 @@ pub enum Reply {
     /// This node's swarm membership after init or join.
     Member(SwarmMember),
     Tokens(JoinTokens),
+    /// Log lines, oldest first, each prefixed with its task (`name.slot@node`).
+    Logs(Vec<String>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::network::NetworkView;
+use crate::workload::observe::{MAX_REPORTED_SERVICES, MAX_REPORTED_TASKS, ServiceObservation};
 
 /// Most labels one node may carry, and the most text they may be typed in.
 pub const MAX_LABELS: usize = 64;
@@ -214,6 +215,11 @@ pub struct SwarmNodeView {
     pub address: String,
     pub engine_version: String,
     pub labels: Vec<NodeLabel>,
+    /// Platform, as placement constraints see it (`node.platform.os`, `node.platform.arch`).
+    #[serde(default)]
+    pub os: String,
+    #[serde(default)]
+    pub arch: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,6 +232,9 @@ pub struct SwarmSnapshot {
     /// Swarm-scoped overlay networks.
     #[serde(default)]
     pub networks: Vec<NetworkView>,
+    /// Services with their newest tasks.
+    #[serde(default)]
+    pub services: Vec<ServiceObservation>,
 }
 
 impl SwarmNodeView {
@@ -248,7 +257,13 @@ pub const MAX_REPORTED_NETWORKS: usize = 1000;
 impl SwarmSnapshot {
     /// Whether the report stays inside the bounds the panel keeps per connection.
     pub fn within_bounds(&self) -> bool {
-        self.nodes.len() <= MAX_REPORTED_SWARM_NODES && self.networks.len() <= MAX_REPORTED_NETWORKS
+        self.nodes.len() <= MAX_REPORTED_SWARM_NODES
+            && self.networks.len() <= MAX_REPORTED_NETWORKS
+            && self.services.len() <= MAX_REPORTED_SERVICES
+            && self
+                .services
+                .iter()
+                .all(|s| s.tasks.len() <= MAX_REPORTED_TASKS)
     }
 }
 

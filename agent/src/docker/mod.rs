@@ -6,6 +6,7 @@
 //! and again after the engine was unreachable).
 mod health;
 mod networks;
+mod services;
 mod swarm;
 
 use std::time::Duration;

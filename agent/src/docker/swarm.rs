@@ -279,6 +279,7 @@ impl Engine {
             subnet_size: swarm.subnet_size.unwrap_or_default(),
             data_path_port: swarm.data_path_port.unwrap_or_default(),
             networks: self.network_views().await?,
+            services: self.service_views().await?,
         }))
     }
 }
@@ -323,6 +324,16 @@ fn node_view(n: Node) -> SwarmNodeView {
             _ => Reachability::Unknown,
         }),
         address: status.addr.unwrap_or_default(),
+        os: desc
+            .platform
+            .as_ref()
+            .and_then(|p| p.os.clone())
+            .unwrap_or_default(),
+        arch: desc
+            .platform
+            .as_ref()
+            .and_then(|p| p.architecture.clone())
+            .unwrap_or_default(),
         engine_version: desc
             .engine
             .and_then(|e| e.engine_version)

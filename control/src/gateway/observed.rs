@@ -89,12 +89,15 @@ mod tests {
                     address: String::new(),
                     engine_version: String::new(),
                     labels: vec![],
+                    os: "linux".into(),
+                    arch: "x86_64".into(),
                 })
                 .collect(),
             default_addr_pool: vec![],
             subnet_size: 24,
             data_path_port: 4789,
             networks: vec![],
+            services: vec![],
         }
     }
 

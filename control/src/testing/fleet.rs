@@ -1,6 +1,6 @@
 //! A scripted fleet for cluster scenarios: every agent answers like a healthy node would (init,
-//! join, leave, node changes, KeepAlived, networks), records what it was asked, and can send the
-//! swarm reports a manager would.
+//! join, leave, node changes, KeepAlived, networks, stacks and services), records what it was
+//! asked, and can send the swarm reports a manager would.
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -91,6 +91,19 @@ impl Fleet {
                         Command::Vips(v) => (format!("vips:{}", v.instances.len()), Reply::None),
                         Command::JoinTokens { .. } => ("tokens".into(), Reply::Tokens(tokens())),
                         Command::RefreshFacts => ("refresh".into(), Reply::None),
+                        Command::StackObjects(o) => {
+                            (format!("stack-objects:{}", o.stack), Reply::None)
+                        }
+                        Command::ServiceApply(s) => {
+                            (format!("service-apply:{}", s.name), Reply::None)
+                        }
+                        Command::StackRemove { stack } => {
+                            (format!("stack-remove:{stack}"), Reply::None)
+                        }
+                        Command::ServiceLogs { name, .. } => (
+                            format!("logs:{name}"),
+                            Reply::Logs(vec![format!("hello from {name}")]),
+                        ),
                     };
                     seen.lock().expect("lock").push(kind);
                     link.answer(&id, Outcome::Done { reply }).await;
@@ -192,6 +205,8 @@ impl Fleet {
             address: ip_of(host),
             engine_version: "20.10".into(),
             labels: vec![],
+            os: "linux".into(),
+            arch: "x86_64".into(),
         };
         let snapshot = domain::swarm::SwarmSnapshot {
             cluster_id: "swarm-1".into(),
@@ -204,6 +219,7 @@ impl Fleet {
             subnet_size: 24,
             data_path_port: 4789,
             networks,
+            services: vec![],
         };
         for m in managers.iter().filter(|m| up.contains(m)) {
             let _ = self

@@ -1,0 +1,370 @@
+//! What the panel sends a manager's agent to deploy: an app's stack objects (networks, secrets,
+//! configs it owns) and one [`ServiceSpec`] per service, with every name already resolved to its
+//! Swarm name (`<stack>_<name>`). Docker-independent: the agent's adapter maps it to the Engine
+//! API, the review step of the install wizard shows it as it is.
+use serde::{Deserialize, Serialize};
+
+use super::compose::{
+    Compose, FileRef, Healthcheck, Mount, MountKind, Port, Resources, RestartPolicy, ServiceMode,
+    UpdatePolicy,
+};
+
+/// Groups everything of one installed app, as `docker stack deploy` does (so `docker stack ls`
+/// and `docker stack ps` show Flotilla's workloads too).
+pub const STACK_LABEL: &str = "com.docker.stack.namespace";
+/// The library version a service was deployed from.
+pub const VERSION_LABEL: &str = "io.flotilla.version";
+
+/// An app's own networks, secrets and configs: created before its services, removed after them.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackObjects {
+    pub stack: String,
+    pub networks: Vec<StackNetwork>,
+    pub secrets: Vec<StackObject>,
+    pub configs: Vec<StackObject>,
+}
+
+impl std::fmt::Debug for StackObjects {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StackObjects")
+            .field("stack", &self.stack)
+            .field("networks", &self.networks)
+            .field("secrets", &self.secrets.len())
+            .field("configs", &self.configs.len())
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackNetwork {
+    pub name: String,
+    pub attachable: bool,
+    pub internal: bool,
+}
+
+/// A secret or config with its content (secrets are sent over the agent's TLS link only).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackObject {
+    pub name: String,
+    pub data: String,
+}
+
+/// Credentials for one registry, sent with a service so that every node can pull its image.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryAuth {
+    pub server: String,
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryAuth")
+            .field("server", &self.server)
+            .field("username", &self.username)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One Swarm service, complete: creating it or updating an existing one to it is the same command.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceSpec {
+    /// Swarm name: `<stack>_<service>`.
+    pub name: String,
+    pub stack: String,
+    pub image: String,
+    pub command: Option<Vec<String>>,
+    pub entrypoint: Option<Vec<String>>,
+    pub environment: Vec<(String, String)>,
+    /// Service labels (`deploy.labels`, the stack and version labels).
+    pub labels: Vec<(String, String)>,
+    /// Container labels (the service's `labels`).
+    pub container_labels: Vec<(String, String)>,
+    pub mode: ServiceMode,
+    /// Replicas (or completions, for a replicated job); `None` for global modes.
+    pub replicas: Option<u64>,
+    /// Docker's constraint expressions, e.g. `node.labels.zone == a`.
+    pub constraints: Vec<String>,
+    /// Spread preferences: the attribute each spreads over, e.g. `node.labels.zone`.
+    pub spread: Vec<String>,
+    pub max_replicas_per_node: Option<u64>,
+    pub ports: Vec<Port>,
+    /// Volume sources carry their Swarm name; bind sources their host path.
+    pub mounts: Vec<Mount>,
+    /// Swarm network names.
+    pub networks: Vec<String>,
+    /// Swarm secret names, each with its target path.
+    pub secrets: Vec<FileRef>,
+    pub configs: Vec<FileRef>,
+    pub update: Option<UpdatePolicy>,
+    pub rollback: Option<UpdatePolicy>,
+    pub resources: Resources,
+    pub restart: Option<RestartPolicy>,
+    pub healthcheck: Option<Healthcheck>,
+    /// Sent as the registry-auth header; never stored in the service's spec by Swarm.
+    pub registry_auth: Option<RegistryAuth>,
+}
+
+/// The Swarm name of an app's object `name`.
+pub fn scoped(stack: &str, name: &str) -> String {
+    format!("{stack}_{name}")
+}
+
+/// The registry an image is pulled from (Docker's rule: the first path component is a registry
+/// when it has a `.` or `:`, or is `localhost`); `None` for Docker Hub.
+pub fn registry_of(image: &str) -> Option<&str> {
+    let (first, rest) = image.split_once('/')?;
+    (!rest.is_empty() && (first.contains('.') || first.contains(':') || first == "localhost"))
+        .then_some(first)
+}
+
+/// What the operator chose for one service in the install wizard (defaults: the compose file's).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceChoice {
+    pub mode: Option<ServiceMode>,
+    pub replicas: Option<u64>,
+    /// Constraints as Docker writes them (parsed before they get here).
+    pub constraints: Option<Vec<String>>,
+    pub spread: Option<Vec<String>>,
+    pub ports: Option<Vec<Port>>,
+}
+
+/// Builds the stack objects and service specs of `compose` installed as `stack`, with the
+/// operator's `choices` per service and the app secrets' values. Names in the file become Swarm
+/// names; external objects keep their own name. The app's default network is `<stack>_default`.
+pub fn build(
+    stack: &str,
+    version: &str,
+    compose: &Compose,
+    choices: &[(String, ServiceChoice)],
+    secret_values: &[(String, String)],
+) -> (StackObjects, Vec<ServiceSpec>) {
+    let network_name = |n: &str| match compose.networks.iter().find(|d| d.name == n) {
+        Some(d) if d.external => n.to_owned(),
+        _ => scoped(stack, n),
+    };
+    let uses_default = compose.services.iter().any(|s| s.networks.is_empty());
+    let mut networks: Vec<StackNetwork> = compose
+        .networks
+        .iter()
+        .filter(|n| !n.external)
+        .map(|n| StackNetwork {
+            name: scoped(stack, &n.name),
+            attachable: n.attachable,
+            internal: n.internal,
+        })
+        .collect();
+    if uses_default && !compose.networks.iter().any(|n| n.name == "default") {
+        networks.push(StackNetwork {
+            name: scoped(stack, "default"),
+            attachable: false,
+            internal: false,
+        });
+    }
+    let object_name =
+        |decls: &[super::compose::ObjectDecl], n: &str| match decls.iter().find(|d| d.name == n) {
+            Some(d) if d.external => n.to_owned(),
+            _ => scoped(stack, n),
+        };
+    let objects = StackObjects {
+        stack: stack.to_owned(),
+        networks,
+        secrets: compose
+            .app_secrets()
+            .map(|d| StackObject {
+                name: scoped(stack, &d.name),
+                data: secret_values
+                    .iter()
+                    .find(|(n, _)| *n == d.name)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default(),
+            })
+            .collect(),
+        configs: compose
+            .configs
+            .iter()
+            .filter(|d| !d.external)
+            .map(|d| StackObject {
+                name: scoped(stack, &d.name),
+                data: d.content.clone().unwrap_or_default(),
+            })
+            .collect(),
+    };
+    let services = compose
+        .services
+        .iter()
+        .map(|s| {
+            let choice = choices
+                .iter()
+                .find(|(n, _)| *n == s.name)
+                .map(|(_, c)| c.clone())
+                .unwrap_or_default();
+            let mode = choice.mode.unwrap_or(s.deploy.mode);
+            let replicas = mode
+                .has_replicas()
+                .then(|| choice.replicas.or(s.deploy.replicas).unwrap_or(1));
+            let mut labels = s.deploy.labels.clone();
+            labels.push((STACK_LABEL.into(), stack.into()));
+            labels.push((VERSION_LABEL.into(), version.into()));
+            let file_ref = |decls: &[super::compose::ObjectDecl], r: &FileRef, dir: &str| FileRef {
+                source: object_name(decls, &r.source),
+                target: Some(
+                    r.target
+                        .clone()
+                        .unwrap_or_else(|| format!("{dir}{}", r.source)),
+                ),
+                mode: r.mode,
+            };
+            ServiceSpec {
+                name: scoped(stack, &s.name),
+                stack: stack.to_owned(),
+                image: s.image.clone(),
+                command: s.command.clone(),
+                entrypoint: s.entrypoint.clone(),
+                environment: s.environment.clone(),
+                labels,
+                container_labels: s.labels.clone(),
+                mode,
+                replicas,
+                constraints: choice.constraints.unwrap_or_else(|| {
+                    s.deploy
+                        .placement
+                        .constraints
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect()
+                }),
+                spread: choice.spread.unwrap_or_else(|| {
+                    s.deploy
+                        .placement
+                        .preferences
+                        .iter()
+                        .map(|p| p.0.to_string())
+                        .collect()
+                }),
+                max_replicas_per_node: s.deploy.placement.max_replicas_per_node,
+                ports: choice.ports.unwrap_or_else(|| s.ports.clone()),
+                mounts: s
+                    .mounts
+                    .iter()
+                    .map(|m| Mount {
+                        source: match (m.kind, &m.source) {
+                            (MountKind::Volume, Some(v)) => {
+                                Some(match compose.volumes.iter().find(|d| d.name == *v) {
+                                    Some(d) if d.external => v.clone(),
+                                    _ => scoped(stack, v),
+                                })
+                            }
+                            (_, other) => other.clone(),
+                        },
+                        ..m.clone()
+                    })
+                    .collect(),
+                networks: if s.networks.is_empty() {
+                    vec![scoped(stack, "default")]
+                } else {
+                    s.networks.iter().map(|n| network_name(n)).collect()
+                },
+                secrets: s
+                    .secrets
+                    .iter()
+                    .map(|r| file_ref(&compose.secrets, r, "/run/secrets/"))
+                    .collect(),
+                configs: s
+                    .configs
+                    .iter()
+                    .map(|r| file_ref(&compose.configs, r, "/"))
+                    .collect(),
+                update: s.deploy.update.clone(),
+                rollback: s.deploy.rollback.clone(),
+                resources: s.deploy.resources.clone(),
+                restart: s.deploy.restart.clone(),
+                healthcheck: s.healthcheck.clone(),
+                registry_auth: None,
+            }
+        })
+        .collect();
+    (objects, services)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workload::compose::parse;
+
+    const FILE: &str = "services:
+  web:
+    image: registry.lab:5000/flotilla/hello:1
+    ports: [\"8080:80\"]
+    secrets: [token]
+    volumes: [\"data:/data\"]
+    deploy:
+      replicas: 2
+      placement:
+        constraints: [node.labels.zone == a]
+        preferences:
+          - spread: node.labels.rack
+  once:
+    image: busybox
+    networks: [shared, back]
+    deploy:
+      mode: global-job
+networks:
+  back: {}
+  shared:
+    external: true
+volumes:
+  data: {}
+secrets:
+  token: {}
+";
+
+    #[test]
+    fn names_are_scoped_and_choices_win() {
+        let compose = parse(FILE).expect("parses");
+        let choice = ServiceChoice {
+            replicas: Some(3),
+            ..Default::default()
+        };
+        let (objects, services) = build(
+            "shop",
+            "1.0.0",
+            &compose,
+            &[("web".into(), choice)],
+            &[("token".into(), "s3cret".into())],
+        );
+        let names: Vec<&str> = objects.networks.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["shop_back", "shop_default"]);
+        assert_eq!(objects.secrets[0].name, "shop_token");
+        assert_eq!(objects.secrets[0].data, "s3cret");
+        assert!(!format!("{objects:?}").contains("s3cret"));
+
+        let web = &services[0];
+        assert_eq!(web.name, "shop_web");
+        assert_eq!(web.replicas, Some(3));
+        assert_eq!(web.constraints, ["node.labels.zone == a"]);
+        assert_eq!(web.spread, ["node.labels.rack"]);
+        assert_eq!(web.networks, ["shop_default"]);
+        assert_eq!(web.secrets[0].source, "shop_token");
+        assert_eq!(web.secrets[0].target.as_deref(), Some("/run/secrets/token"));
+        assert_eq!(web.mounts[0].source.as_deref(), Some("shop_data"));
+        assert!(web.labels.contains(&(STACK_LABEL.into(), "shop".into())));
+
+        let once = &services[1];
+        assert_eq!(once.mode, ServiceMode::GlobalJob);
+        assert_eq!(once.replicas, None);
+        assert_eq!(once.networks, ["shared", "shop_back"]);
+    }
+
+    #[test]
+    fn registries_follow_dockers_rule() {
+        assert_eq!(
+            registry_of("registry.lab:5000/flotilla/hello:1"),
+            Some("registry.lab:5000")
+        );
+        assert_eq!(registry_of("localhost/x"), Some("localhost"));
+        assert_eq!(registry_of("10.77.0.1:5000/x"), Some("10.77.0.1:5000"));
+        assert_eq!(registry_of("library/busybox"), None);
+        assert_eq!(registry_of("busybox"), None);
+    }
+}
