@@ -78,13 +78,20 @@ impl Panel {
         let clusters = clusters::Clusters::new(
             store.clone(),
             gateway.clone(),
-            observed,
+            observed.clone(),
             engine.clone(),
             events.clone(),
-            vault,
+            vault.clone(),
         );
         Ok(Self {
-            workloads: workloads::Workloads::new(store.clone(), events.clone()),
+            workloads: workloads::Workloads::new(
+                store.clone(),
+                events.clone(),
+                gateway.clone(),
+                observed,
+                engine.clone(),
+                vault,
+            ),
             clusters,
             engine,
             auth: auth::Auth::new(

@@ -15,15 +15,21 @@ pub enum WorkflowKind {
     RemoveNode,
     /// Push the KeepAlived configuration again (the synctime changed).
     UpdateVips,
+    /// Deploy an app version on a cluster: its networks, secrets and configs, then its services.
+    Install,
+    /// Remove an installed app's services and the objects it declared.
+    Uninstall,
 }
 
 impl WorkflowKind {
-    pub const ALL: [WorkflowKind; 5] = [
+    pub const ALL: [WorkflowKind; 7] = [
         WorkflowKind::Create,
         WorkflowKind::Delete,
         WorkflowKind::AddNode,
         WorkflowKind::RemoveNode,
         WorkflowKind::UpdateVips,
+        WorkflowKind::Install,
+        WorkflowKind::Uninstall,
     ];
 
     /// The stored name (also the JSON name).
@@ -34,6 +40,8 @@ impl WorkflowKind {
             WorkflowKind::AddNode => "add-node",
             WorkflowKind::RemoveNode => "remove-node",
             WorkflowKind::UpdateVips => "update-vips",
+            WorkflowKind::Install => "install",
+            WorkflowKind::Uninstall => "uninstall",
         }
     }
 
@@ -48,6 +56,8 @@ impl WorkflowKind {
             WorkflowKind::AddNode => "Adding a node",
             WorkflowKind::RemoveNode => "Removing a node",
             WorkflowKind::UpdateVips => "Updating KeepAlived",
+            WorkflowKind::Install => "Installing an app",
+            WorkflowKind::Uninstall => "Uninstalling an app",
         }
     }
 }

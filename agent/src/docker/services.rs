@@ -24,7 +24,7 @@ use bollard::query_parameters::{
     ListServicesOptionsBuilder, ListTasksOptions, LogsOptionsBuilder, UpdateServiceOptionsBuilder,
 };
 use domain::workload::compose::{
-    FailureAction, FileRef, MountKind, Protocol, PublishMode, RestartCondition, ServiceMode,
+    FailureAction, FileRef, MountKind, Port, Protocol, PublishMode, RestartCondition, ServiceMode,
     UpdateOrder, UpdatePolicy,
 };
 use domain::workload::observe::{
@@ -667,6 +667,26 @@ fn service_view(s: Service, mut tasks: Vec<Task>) -> ServiceObservation {
             .and_then(|t| t.container_spec)
             .and_then(|c| c.image)
             .unwrap_or_default(),
+        ports: spec
+            .endpoint_spec
+            .and_then(|e| e.ports)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| {
+                Some(Port {
+                    target: u16::try_from(p.target_port?).ok()?,
+                    published: p.published_port.and_then(|n| u16::try_from(n).ok()),
+                    protocol: match p.protocol {
+                        Some(EndpointPortConfigProtocolEnum::UDP) => Protocol::Udp,
+                        _ => Protocol::Tcp,
+                    },
+                    mode: match p.publish_mode {
+                        Some(EndpointPortConfigPublishModeEnum::HOST) => PublishMode::Host,
+                        _ => PublishMode::Ingress,
+                    },
+                })
+            })
+            .collect(),
         desired,
         running,
         completed: status.completed_tasks.unwrap_or(completed).max(completed),

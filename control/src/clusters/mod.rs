@@ -7,7 +7,7 @@
 //! * [`plans`] and [`steps`]: what the cluster workflows do, run by the workflow engine;
 //! * [`managers`]: commands to one node, or to a reachable manager.
 mod lifecycle;
-mod managers;
+pub(crate) mod managers;
 mod members;
 mod networks;
 pub mod plans;
@@ -51,8 +51,11 @@ struct Gathered {
 }
 
 impl Gathered {
+    /// The newest of the cluster's own workflows (apps have theirs in the same activity).
     fn workflow(&self) -> Option<&WorkflowView> {
-        self.activity.first()
+        self.activity
+            .iter()
+            .find(|w| Capability::of(w.kind) == Capability::Clusters)
     }
 
     fn hostname(&self, node_id: &str) -> String {
@@ -124,15 +127,9 @@ impl Clusters {
             let node = self.store.node_by_id(&m.node_id).await?;
             members.push((m, node));
         }
-        // Only this cluster's managers speak for its swarm.
-        let managers = members
-            .iter()
-            .filter(|(m, _)| m.role == domain::swarm::SwarmRole::Manager)
-            .map(|(m, _)| m.node_id.as_str());
-        let snapshot = cluster
-            .swarm_id
-            .as_deref()
-            .and_then(|s| self.observed.swarm(s, managers));
+        let snapshot = self
+            .observed
+            .swarm_of(&cluster, members.iter().map(|(m, _)| m));
         Ok(Gathered {
             vips: self.store.vips(&cluster.id).await?,
             activity: self.engine.views_of(&cluster.id, ACTIVITY).await?,

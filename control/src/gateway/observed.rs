@@ -65,6 +65,21 @@ impl Observed {
             .map(|(_, s)| s.clone())
     }
 
+    /// The newest report of a cluster's swarm from one of its managers.
+    pub fn swarm_of<'a>(
+        &self,
+        cluster: &crate::store::ClusterRow,
+        members: impl IntoIterator<Item = &'a crate::store::MemberRow>,
+    ) -> Option<SwarmSnapshot> {
+        let swarm_id = cluster.swarm_id.as_deref()?;
+        // Only the cluster's managers speak for its swarm.
+        let managers = members
+            .into_iter()
+            .filter(|m| m.role == domain::swarm::SwarmRole::Manager)
+            .map(|m| m.node_id.as_str());
+        self.swarm(swarm_id, managers)
+    }
+
     pub fn vips_of(&self, node_id: &str) -> Vec<VipObservation> {
         self.lock().vips.get(node_id).cloned().unwrap_or_default()
     }

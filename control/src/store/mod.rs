@@ -9,6 +9,7 @@ mod library;
 mod nodes;
 mod users;
 mod workflows;
+mod workloads;
 
 pub use clusters::{ClusterRow, MemberRow, NewCluster, VipRow};
 pub use keys::KeyRow;
@@ -16,6 +17,7 @@ pub use library::{AppRow, VersionRow};
 pub use nodes::{AgentIdentity, Enrolled, NodeEnrolment, NodeRow};
 pub use users::UserRow;
 pub use workflows::{NewStep, NewWorkflow, Rerun, StepRow, WorkflowRow};
+pub use workloads::WorkloadRow;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};

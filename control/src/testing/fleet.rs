@@ -186,6 +186,19 @@ impl Fleet {
         up: &[&str],
         networks: Vec<domain::network::NetworkView>,
     ) {
+        self.report_with(managers, workers, up, networks, vec![])
+            .await;
+    }
+
+    /// Every manager reports the swarm, with these services running on it.
+    pub async fn report_with(
+        &self,
+        managers: &[&str],
+        workers: &[&str],
+        up: &[&str],
+        networks: Vec<domain::network::NetworkView>,
+        services: Vec<domain::workload::observe::ServiceObservation>,
+    ) {
         let view = |host: &str, role: SwarmRole| domain::swarm::SwarmNodeView {
             id: format!("swarm-{host}"),
             hostname: host.into(),
@@ -219,7 +232,7 @@ impl Fleet {
             subnet_size: 24,
             data_path_port: 4789,
             networks,
-            services: vec![],
+            services,
         };
         for m in managers.iter().filter(|m| up.contains(m)) {
             let _ = self

@@ -1,5 +1,6 @@
 //! The workflow engine: every long operation of the panel (building, changing and deleting
-//! clusters today; deploys, config sync and firmware rollouts next) is a workflow run here.
+//! clusters, installing and removing apps; config sync and firmware rollouts next) is a workflow
+//! run here.
 //!
 //! A capability plans a workflow as a list of typed steps ([`Planned`]: the step, its title,
 //! the node it acts on and its [`Rerun`] rule) and stores it — usually in the same transaction as
@@ -34,6 +35,7 @@ use crate::store::{NewStep, NewWorkflow, StepRow, WorkflowRow};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Capability {
     Clusters,
+    Workloads,
 }
 
 impl Capability {
@@ -44,6 +46,7 @@ impl Capability {
             | WorkflowKind::AddNode
             | WorkflowKind::RemoveNode
             | WorkflowKind::UpdateVips => Capability::Clusters,
+            WorkflowKind::Install | WorkflowKind::Uninstall => Capability::Workloads,
         }
     }
 }

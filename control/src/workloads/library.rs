@@ -1,5 +1,5 @@
 //! The library use cases: list apps and models with their versions, add them, add versions and
-//! remove apps nobody runs.
+//! remove apps no cluster runs.
 use domain::Permission;
 use domain::ValidationError;
 use domain::event::UiEvent;
@@ -133,6 +133,13 @@ impl Workloads {
             .app_by_id(id)
             .await?
             .ok_or(ControlError::NotFound("App"))?;
+        let installed = self.store.count_workloads_of_app(id).await?;
+        if installed > 0 {
+            return Err(ControlError::Conflict(format!(
+                "{} is installed on {installed} cluster(s): uninstall it there first.",
+                app.name
+            )));
+        }
         if !self.store.delete_app(id).await? {
             return Err(ControlError::NotFound("App"));
         }

@@ -2,7 +2,7 @@
 //! derived from them in one place.
 use serde::{Deserialize, Serialize};
 
-use super::compose::ServiceMode;
+use super::compose::{Port, ServiceMode};
 
 /// Most services one swarm report carries, and most tasks per service (the newest).
 pub const MAX_REPORTED_SERVICES: usize = 1000;
@@ -136,6 +136,8 @@ pub struct ServiceObservation {
     pub mode: ServiceMode,
     pub replicas: Option<u64>,
     pub image: String,
+    /// Published ports.
+    pub ports: Vec<Port>,
     /// Tasks Swarm wants (replicas, eligible nodes of a global service, job completions).
     pub desired: u64,
     pub running: u64,
@@ -255,6 +257,7 @@ mod tests {
             mode,
             replicas: mode.has_replicas().then_some(desired),
             image: "busybox".into(),
+            ports: vec![],
             desired,
             running,
             completed: 0,

@@ -1,0 +1,222 @@
+//! Running workload steps: each [`WorkloadStep`] builds the app's specs afresh from the stored
+//! workload (version, choices, sealed secrets) and sends them to a reachable manager, so a step
+//! that runs again after a restart does the same thing. A workload's phase follows its workflows.
+use domain::event::UiEvent;
+use domain::protocol::Command;
+use domain::workflow::{WorkflowKind, WorkflowStatus};
+use domain::workload::compose::{self, ServiceMode};
+use domain::workload::install::WorkloadPhase;
+use domain::workload::spec::{self, ServiceSpec, StackObjects};
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+use crate::ControlError;
+use crate::clusters::managers::{self, Avoid, Failure};
+use crate::events::Events;
+use crate::gateway::Gateway;
+use crate::store::{StepRow, Store, WorkflowRow, WorkloadRow};
+use crate::vault::Vault;
+use crate::workflow::{Outcome, Planned, Runner};
+
+/// One step of an install or uninstall workflow.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum WorkloadStep {
+    /// Create the app's own networks, secrets and configs.
+    Objects { workload: String },
+    /// Create or update one service (by its name in the compose file).
+    Service { workload: String, service: String },
+    /// Remove the app's services, then its objects.
+    Remove { workload: String },
+}
+
+/// The steps that install `compose` as workload `id`.
+pub fn install_plan(id: &str, compose: &compose::Compose) -> Vec<Planned<WorkloadStep>> {
+    let mut steps = vec![Planned::safe(
+        WorkloadStep::Objects {
+            workload: id.to_owned(),
+        },
+        "Create networks, secrets and configs",
+        None,
+    )];
+    steps.extend(compose.services.iter().map(|s| {
+        Planned::safe(
+            WorkloadStep::Service {
+                workload: id.to_owned(),
+                service: s.name.clone(),
+            },
+            format!("Deploy service {}", s.name),
+            None,
+        )
+    }));
+    steps
+}
+
+/// The vault context of a workload's sealed app secrets.
+pub fn secrets_context(workload_id: &str) -> String {
+    format!("workload:{workload_id}:secrets")
+}
+
+/// The stack objects and service specs of a stored workload, as they are to run now.
+pub async fn specs(
+    store: &Store,
+    vault: &Vault,
+    w: &WorkloadRow,
+) -> Result<(StackObjects, Vec<ServiceSpec>), ControlError> {
+    let version = store
+        .version_by_id(&w.version_id)
+        .await?
+        .ok_or(ControlError::NotFound("Version"))?;
+    let compose = compose::parse(&version.compose).map_err(|e| {
+        ControlError::Corrupt(format!("compose file of version {}: {e:?}", version.id))
+    })?;
+    let secrets: Vec<(String, String)> =
+        serde_json::from_str(&vault.open(&w.secrets, &secrets_context(&w.id))?)
+            .map_err(|e| ControlError::Corrupt(format!("secrets of workload {}: {e}", w.id)))?;
+    let (objects, mut services) =
+        spec::build(&w.name, &version.version, &compose, &w.choices, &secrets);
+    if w.stopped {
+        for s in services
+            .iter_mut()
+            .filter(|s| s.mode == ServiceMode::Replicated)
+        {
+            s.replicas = Some(0);
+        }
+    }
+    Ok((objects, services))
+}
+
+/// Runs workload steps for the workflow engine.
+pub struct WorkloadSteps {
+    pub store: Store,
+    pub gateway: Gateway,
+    pub vault: Vault,
+    pub events: Events,
+}
+
+/// A panel-side failure: logged with its cause; the step shows a pointer to the log.
+fn internal(workflow: &str, e: ControlError) -> Failure {
+    tracing::error!(workflow, error = %crate::error::chain(&e), "workload step failed on a panel error");
+    Failure::Refused("panel error (see the panel log)".into())
+}
+
+impl Runner for WorkloadSteps {
+    fn run<'a>(&'a self, w: &'a WorkflowRow, step: &'a StepRow) -> BoxFuture<'a, Outcome> {
+        Box::pin(async move {
+            let result = match serde_json::from_str::<WorkloadStep>(&step.step) {
+                Ok(op) => self.execute(w, &op).await,
+                Err(e) => Err(internal(
+                    &w.id,
+                    ControlError::Corrupt(format!("step {} of {}: {e}", step.position, w.id)),
+                )),
+            };
+            match result {
+                Ok(()) => Outcome::Done,
+                Err(Failure::Transient(m)) => Outcome::Transient(m),
+                Err(Failure::Refused(m)) => Outcome::Failed(m),
+            }
+        })
+    }
+
+    fn status_changed<'a>(
+        &'a self,
+        w: &'a WorkflowRow,
+        status: WorkflowStatus,
+    ) -> BoxFuture<'a, Result<(), ControlError>> {
+        Box::pin(async move {
+            let Some(workload) = self.workload_of(w).await? else {
+                return Ok(());
+            };
+            match (w.kind, status) {
+                (WorkflowKind::Uninstall, WorkflowStatus::Done) => {
+                    self.store.delete_workload(&workload).await?;
+                }
+                (WorkflowKind::Install, WorkflowStatus::Done) => {
+                    self.store
+                        .set_workload_phase(&workload, WorkloadPhase::Deployed)
+                        .await?;
+                }
+                (WorkflowKind::Install, WorkflowStatus::Running) => {
+                    self.store
+                        .set_workload_phase(&workload, WorkloadPhase::Deploying)
+                        .await?;
+                }
+                (WorkflowKind::Uninstall, WorkflowStatus::Running) => {
+                    self.store
+                        .set_workload_phase(&workload, WorkloadPhase::Removing)
+                        .await?;
+                }
+                (_, WorkflowStatus::Failed | WorkflowStatus::Aborted) => {
+                    self.store
+                        .set_workload_phase(&workload, WorkloadPhase::Failed)
+                        .await?;
+                }
+                _ => return Ok(()),
+            }
+            self.events.publish(UiEvent::Cluster {
+                id: w.cluster_id.clone(),
+            });
+            Ok(())
+        })
+    }
+}
+
+impl WorkloadSteps {
+    /// The workload a workflow acts on (every step names it; the first one is enough).
+    async fn workload_of(&self, w: &WorkflowRow) -> Result<Option<String>, ControlError> {
+        let steps = self.store.steps(&w.id).await?;
+        let Some(first) = steps.first() else {
+            return Ok(None);
+        };
+        let op: WorkloadStep = serde_json::from_str(&first.step)
+            .map_err(|e| ControlError::Corrupt(format!("step 0 of {}: {e}", w.id)))?;
+        Ok(Some(match op {
+            WorkloadStep::Objects { workload }
+            | WorkloadStep::Service { workload, .. }
+            | WorkloadStep::Remove { workload } => workload,
+        }))
+    }
+
+    async fn execute(&self, w: &WorkflowRow, op: &WorkloadStep) -> Result<(), Failure> {
+        let panel = |e: ControlError| internal(&w.id, e);
+        let id = match op {
+            WorkloadStep::Objects { workload }
+            | WorkloadStep::Service { workload, .. }
+            | WorkloadStep::Remove { workload } => workload,
+        };
+        let workload = self
+            .store
+            .workload(id)
+            .await
+            .map_err(panel)?
+            .ok_or_else(|| Failure::Refused("the app is no longer installed".into()))?;
+        let members = self.store.members(&w.cluster_id).await.map_err(panel)?;
+        let cmd = match op {
+            WorkloadStep::Remove { .. } => Command::StackRemove {
+                stack: workload.name.clone(),
+            },
+            WorkloadStep::Objects { .. } => {
+                let (objects, _) = specs(&self.store, &self.vault, &workload)
+                    .await
+                    .map_err(panel)?;
+                Command::StackObjects(objects)
+            }
+            WorkloadStep::Service { service, .. } => {
+                let (_, services) = specs(&self.store, &self.vault, &workload)
+                    .await
+                    .map_err(panel)?;
+                let name = spec::scoped(&workload.name, service);
+                let s = services
+                    .into_iter()
+                    .find(|s| s.name == name)
+                    .ok_or_else(|| {
+                        Failure::Refused(format!("the version has no service {service}"))
+                    })?;
+                Command::ServiceApply(Box::new(s))
+            }
+        };
+        managers::on_manager(&self.gateway, &members, Avoid::Nobody, cmd)
+            .await
+            .map(drop)
+    }
+}

@@ -1,0 +1,218 @@
+//! Installing apps on a cluster of scripted agents: the install workflow sends the app's objects
+//! and services to a manager, bad drafts are refused before anything is stored, Viewers cannot
+//! write, and uninstall removes the stack and forgets the workload.
+use control::ControlError;
+use control::testing::{Fleet, wait_for};
+use domain::Role;
+use domain::swarm::SwarmRole;
+use domain::workload::compose::{Port, Protocol, PublishMode, ServiceMode};
+use domain::workload::install::{InstallDraft, WorkloadPhase};
+use domain::workload::library::{AppDraft, VersionDraft, WorkloadKind};
+use domain::workload::observe::ServiceObservation;
+
+const COMPOSE: &str = "services:
+  web:
+    image: registry.lab:5000/flotilla/hello:1
+    ports: [\"8080:80\"]
+    secrets: [token]
+    deploy:
+      replicas: 2
+  once:
+    image: busybox
+    deploy:
+      mode: replicated-job
+      replicas: 3
+secrets:
+  token: {}
+";
+
+/// A 3-manager cluster that reported its swarm, and the id of a library version of COMPOSE.
+async fn setup() -> (Fleet, String, String) {
+    let f = Fleet::new(&["edge-1", "edge-2", "edge-3"]).await;
+    let managers = ["edge-1", "edge-2", "edge-3"];
+    let id = f
+        .cluster(
+            managers
+                .iter()
+                .map(|m| f.member(m, SwarmRole::Manager))
+                .collect(),
+        )
+        .await;
+    f.report(&managers, &[], &managers, vec![]).await;
+    let lib = &f.h.panel.workloads;
+    let app = lib
+        .create_app(
+            &f.h.admin,
+            AppDraft {
+                name: "Hello".into(),
+                kind: WorkloadKind::App,
+                model_format: String::new(),
+                description: String::new(),
+            },
+        )
+        .await
+        .expect("app");
+    let version = lib
+        .add_version(
+            &f.h.admin,
+            &app,
+            VersionDraft {
+                version: "1".into(),
+                compose: COMPOSE.into(),
+            },
+        )
+        .await
+        .expect("version");
+    (f, id, version)
+}
+
+fn draft(version: &str) -> InstallDraft {
+    let compose = domain::workload::compose::parse(COMPOSE).expect("parses");
+    let mut d = InstallDraft::defaults(version, "hello", &compose);
+    d.secrets = vec![("token".into(), "s3cret".into())];
+    d
+}
+
+async fn phase(f: &Fleet, cluster: &str) -> Option<WorkloadPhase> {
+    f.h.panel
+        .workloads
+        .installed(&f.h.admin, cluster)
+        .await
+        .ok()
+        .and_then(|w| w.first().map(|w| w.phase))
+}
+
+#[tokio::test]
+async fn install_sends_objects_then_services_and_uninstall_removes_the_stack() {
+    let (f, cluster, version) = setup().await;
+    let editor = f.h.user("eddie", Role::Editor).await;
+    let lib = &f.h.panel.workloads;
+    lib.install(&editor, &cluster, draft(&version))
+        .await
+        .expect("installs");
+    wait_for("the install workflow", async || {
+        phase(&f, &cluster).await == Some(WorkloadPhase::Deployed)
+    })
+    .await;
+    let asked = f.node("edge-1").asked();
+    let deploys: Vec<&str> = asked
+        .iter()
+        .map(String::as_str)
+        .filter(|a| a.starts_with("stack") || a.starts_with("service"))
+        .collect();
+    assert_eq!(
+        deploys,
+        [
+            "stack-objects:hello",
+            "service-apply:hello_web",
+            "service-apply:hello_once"
+        ]
+    );
+
+    // The same name again is refused on the name field; nothing new is stored.
+    let again = lib.install(&editor, &cluster, draft(&version)).await;
+    assert!(matches!(&again, Err(ControlError::Invalid(e)) if e[0].field == "name"));
+    assert_eq!(
+        lib.installed(&editor, &cluster).await.map(|w| w.len()).ok(),
+        Some(1)
+    );
+
+    // Deleting an app that is installed is refused.
+    let app = lib.library(&f.h.admin).await.expect("library")[0]
+        .id
+        .clone();
+    assert!(matches!(
+        lib.delete_app(&f.h.admin, &app).await,
+        Err(ControlError::Conflict(_))
+    ));
+
+    // Editors may not uninstall; Supervisors may.
+    let installed = lib.installed(&editor, &cluster).await.expect("installed");
+    assert!(matches!(
+        lib.uninstall(&editor, &installed[0].id).await,
+        Err(ControlError::Forbidden)
+    ));
+    let supervisor = f.h.user("sue", Role::Supervisor).await;
+    lib.uninstall(&supervisor, &installed[0].id)
+        .await
+        .expect("uninstalls");
+    wait_for("the uninstall workflow", async || {
+        lib.installed(&f.h.admin, &cluster)
+            .await
+            .is_ok_and(|w| w.is_empty())
+    })
+    .await;
+    assert!(
+        f.node("edge-1")
+            .asked()
+            .contains(&"stack-remove:hello".to_string())
+    );
+}
+
+#[tokio::test]
+async fn bad_drafts_and_viewers_are_refused_before_anything_is_stored() {
+    let (f, cluster, version) = setup().await;
+    let lib = &f.h.panel.workloads;
+    let viewer = f.h.user("vic", Role::Viewer).await;
+    assert!(matches!(
+        lib.install(&viewer, &cluster, draft(&version)).await,
+        Err(ControlError::Forbidden)
+    ));
+
+    // Port 8080 is published on the cluster by another service already.
+    let managers = ["edge-1", "edge-2", "edge-3"];
+    let other = ServiceObservation {
+        id: "s1".into(),
+        name: "other_web".into(),
+        stack: Some("other".into()),
+        version: None,
+        mode: ServiceMode::Replicated,
+        replicas: Some(1),
+        image: "busybox".into(),
+        ports: vec![Port {
+            target: 80,
+            published: Some(8080),
+            protocol: Protocol::Tcp,
+            mode: PublishMode::Ingress,
+        }],
+        desired: 1,
+        running: 1,
+        completed: 0,
+        update: None,
+        tasks: vec![],
+    };
+    f.report_with(&managers, &[], &managers, vec![], vec![other])
+        .await;
+    let mut d = draft(&version);
+    d.secrets.clear();
+    d.services[1].replicas = "0".into();
+    d.services[0].constraints = "node.labels.zone = a".into();
+    let refused = lib.install(&f.h.admin, &cluster, d).await;
+    let Err(ControlError::Invalid(errors)) = refused else {
+        panic!("refused as invalid: {refused:?}");
+    };
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "secret.token",
+            "service.web.constraints",
+            "service.web.ports",
+            "service.once.replicas"
+        ]
+    );
+    assert!(errors[2].message.contains("other_web"));
+    assert!(
+        lib.installed(&f.h.admin, &cluster)
+            .await
+            .expect("lists")
+            .is_empty()
+    );
+    assert!(
+        !f.node("edge-1")
+            .asked()
+            .iter()
+            .any(|a| a.starts_with("stack") || a.starts_with("service")),
+        "nothing was sent"
+    );
+}
