@@ -19,7 +19,8 @@ use components::Shell;
 use pages::{
     account::AccountPage, clusters::ClustersPage, clusters::detail::ClusterPage,
     clusters::new::NewClusterPage, keys::KeysPage, login::LoginPage, nodes::NodesPage,
-    nodes::detail::NodePage, users::UsersPage, workloads::library::LibraryPage,
+    nodes::detail::NodePage, users::UsersPage, workloads::install::InstallPage,
+    workloads::library::LibraryPage,
 };
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -62,6 +63,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/clusters") view=ClustersPage ssr=SsrMode::Async/>
                         <Route path=path!("/clusters/new") view=NewClusterPage ssr=SsrMode::Async/>
                         <Route path=path!("/clusters/:id") view=ClusterPage ssr=SsrMode::Async/>
+                        <Route path=path!("/clusters/:id/install") view=InstallPage ssr=SsrMode::Async/>
                         <Route path=path!("/library") view=LibraryPage ssr=SsrMode::Async/>
                         <Route path=path!("/keys") view=KeysPage ssr=SsrMode::Async/>
                         <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>

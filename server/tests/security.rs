@@ -164,6 +164,19 @@ fn catalogue() -> Vec<(&'static str, Access, &'static str, String)> {
         ),
         ("version_compose", Read, FORM, "id=x".into()),
         ("delete_app", Write, FORM, "id=x".into()),
+        ("install_context", Read, FORM, "cluster_id=x".into()),
+        (
+            "install_app",
+            Write,
+            JSON,
+            json(
+                serde_json::json!({"cluster_id": "x", "draft": {"version_id": "v", "name": "hello", "secrets": [], "services": []}}),
+            ),
+        ),
+        ("installed_apps", Read, FORM, "cluster_id=x".into()),
+        ("uninstall_app", Write, FORM, "id=x".into()),
+        // Logs may hold what only operators should read.
+        ("service_logs", Write, FORM, "id=x&service=web".into()),
     ]
 }
 

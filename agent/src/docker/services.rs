@@ -7,25 +7,26 @@ use std::time::Duration;
 use bollard::auth::DockerCredentials;
 use bollard::models::{
     ConfigSpec, EndpointPortConfig, EndpointPortConfigProtocolEnum,
-    EndpointPortConfigPublishModeEnum, EndpointSpec, HealthConfig, Limit, Mount as DockerMount,
-    MountType, MountVolumeOptions, NetworkAttachmentConfig, NetworkCreateRequest, ResourceObject,
-    SecretSpec, Service, ServiceSpec as DockerServiceSpec, ServiceSpecMode,
-    ServiceSpecModeReplicated, ServiceSpecModeReplicatedJob, ServiceSpecRollbackConfig,
-    ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum,
-    ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
-    ServiceSpecUpdateConfigOrderEnum, ServiceUpdateStatusStateEnum, Task, TaskSpec,
-    TaskSpecContainerSpec, TaskSpecContainerSpecConfigs, TaskSpecContainerSpecFile,
-    TaskSpecContainerSpecFile1, TaskSpecContainerSpecSecrets, TaskSpecPlacement,
-    TaskSpecPlacementPreferences, TaskSpecPlacementSpread, TaskSpecResources,
-    TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState as DockerTaskState,
+    EndpointPortConfigPublishModeEnum, EndpointSpec, EndpointSpecModeEnum, HealthConfig, Limit,
+    Mount as DockerMount, MountType, MountVolumeOptions, NetworkAttachmentConfig,
+    NetworkCreateRequest, ResourceObject, SecretSpec, Service, ServiceSpec as DockerServiceSpec,
+    ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecModeReplicatedJob,
+    ServiceSpecRollbackConfig, ServiceSpecRollbackConfigFailureActionEnum,
+    ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig,
+    ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum,
+    ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskSpecContainerSpec,
+    TaskSpecContainerSpecConfigs, TaskSpecContainerSpecFile, TaskSpecContainerSpecFile1,
+    TaskSpecContainerSpecSecrets, TaskSpecPlacement, TaskSpecPlacementPreferences,
+    TaskSpecPlacementSpread, TaskSpecResources, TaskSpecRestartPolicy,
+    TaskSpecRestartPolicyConditionEnum, TaskState as DockerTaskState,
 };
 use bollard::query_parameters::{
     ListConfigsOptionsBuilder, ListNetworksOptionsBuilder, ListSecretsOptionsBuilder,
     ListServicesOptionsBuilder, ListTasksOptions, LogsOptionsBuilder, UpdateServiceOptionsBuilder,
 };
 use domain::workload::compose::{
-    FailureAction, FileRef, MountKind, Port, Protocol, PublishMode, RestartCondition, ServiceMode,
-    UpdateOrder, UpdatePolicy,
+    EndpointMode, FailureAction, FileRef, MountKind, Port, Protocol, PublishMode, RestartCondition,
+    ServiceMode, UpdateOrder, UpdatePolicy,
 };
 use domain::workload::observe::{
     MAX_REPORTED_SERVICES, MAX_REPORTED_TASKS, ServiceObservation, TaskObservation, TaskState,
@@ -535,7 +536,10 @@ fn docker_spec(
         update_config: spec.update.as_ref().map(update_config),
         rollback_config: spec.rollback.as_ref().map(rollback_config),
         endpoint_spec: Some(EndpointSpec {
-            mode: None,
+            mode: Some(match spec.endpoint_mode {
+                EndpointMode::Vip => EndpointSpecModeEnum::VIP,
+                EndpointMode::Dnsrr => EndpointSpecModeEnum::DNSRR,
+            }),
             ports: Some(
                 spec.ports
                     .iter()

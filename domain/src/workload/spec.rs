@@ -5,8 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::compose::{
-    Compose, FileRef, Healthcheck, Mount, MountKind, Port, Resources, RestartPolicy, ServiceMode,
-    UpdatePolicy,
+    Compose, EndpointMode, FileRef, Healthcheck, Mount, MountKind, Port, Resources, RestartPolicy,
+    ServiceMode, UpdatePolicy,
 };
 
 /// Groups everything of one installed app, as `docker stack deploy` does (so `docker stack ls`
@@ -88,6 +88,7 @@ pub struct ServiceSpec {
     /// Spread preferences: the attribute each spreads over, e.g. `node.labels.zone`.
     pub spread: Vec<String>,
     pub max_replicas_per_node: Option<u64>,
+    pub endpoint_mode: EndpointMode,
     pub ports: Vec<Port>,
     /// Volume sources carry their Swarm name; bind sources their host path.
     pub mounts: Vec<Mount>,
@@ -243,6 +244,7 @@ pub fn build(
                         .collect()
                 }),
                 max_replicas_per_node: s.deploy.placement.max_replicas_per_node,
+                endpoint_mode: s.deploy.endpoint_mode,
                 ports: choice.ports.unwrap_or_else(|| s.ports.clone()),
                 mounts: s
                     .mounts

@@ -18,6 +18,7 @@ use crate::components::{
     allowed,
 };
 use crate::live::{use_live, use_toasts};
+use crate::pages::workloads::installed::InstalledApps;
 
 /// Actions and form state of the cluster page. They live above the part that re-renders on every
 /// live refresh, so an answer that arrives after a refresh still shows, and typing survives it.
@@ -260,6 +261,17 @@ fn Detail(detail: ClusterDetail, state: PageState, server_now: i64) -> impl Into
                 <Tokens id=s.id.clone() available=detail.has_tokens state/>
             </Card>
         </div>
+        {
+            let apps_for = cluster_id_for_forms.clone();
+            view! {
+                <div class="mb-6">
+                    <Card title="Apps">
+                        <InstalledApps cluster_id=apps_for/>
+                    </Card>
+                </div>
+            }
+            .into_any()
+        }
         <div class="mb-6">
             <Card title="Topology">
                 <Topology members=topology_members vips=vip_addresses/>

@@ -99,6 +99,18 @@ pub struct Deploy {
     pub resources: Resources,
     pub restart: Option<RestartPolicy>,
     pub labels: Vec<(String, String)>,
+    /// How clients reach the tasks: a virtual IP (default, needs IPVS on the nodes) or DNS
+    /// round-robin (works without IPVS; no ingress-published ports).
+    #[serde(default)]
+    pub endpoint_mode: EndpointMode,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EndpointMode {
+    #[default]
+    Vip,
+    Dnsrr,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

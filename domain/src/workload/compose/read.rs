@@ -55,7 +55,6 @@ const NOT_YET: &[&str] = &[
     "domainname",
     "expose",
     "credential_spec",
-    "endpoint_mode",
 ];
 
 pub struct Cx {

@@ -1,9 +1,9 @@
 //! One service of a compose file, with its deploy section.
 use super::read::Cx;
 use super::{
-    Deploy, FailureAction, FileRef, Healthcheck, Mount, MountKind, Placement, Port, Protocol,
-    PublishMode, Resources, RestartCondition, RestartPolicy, Service, ServiceMode, UpdateOrder,
-    UpdatePolicy,
+    Deploy, EndpointMode, FailureAction, FileRef, Healthcheck, Mount, MountKind, Placement, Port,
+    Protocol, PublishMode, Resources, RestartCondition, RestartPolicy, Service, ServiceMode,
+    UpdateOrder, UpdatePolicy,
 };
 use crate::workload::placement::{Constraint, MAX_CONSTRAINTS, Spread};
 use crate::workload::yaml::{Node, Value};
@@ -70,6 +70,17 @@ pub fn parse(cx: &mut Cx, name: &str, line: usize, node: &Node) -> Option<Servic
             _ => deploy(cx, value).map(|d| service.deploy = d),
         };
         ok &= done.is_some();
+    }
+    if service.deploy.endpoint_mode == EndpointMode::Dnsrr
+        && service.ports.iter().any(|p| p.mode == PublishMode::Ingress)
+    {
+        cx.errors.push(crate::workload::yaml::YamlError {
+            line,
+            message: format!(
+                "{what}: endpoint_mode dnsrr cannot publish through the ingress mesh; publish its ports with mode: host"
+            ),
+        });
+        return None;
     }
     if service.image.is_empty() {
         cx.errors.push(crate::workload::yaml::YamlError {
@@ -401,6 +412,7 @@ fn deploy(cx: &mut Cx, node: &Node) -> Option<Deploy> {
             "resources",
             "restart_policy",
             "labels",
+            "endpoint_mode",
         ],
     )? {
         match key {
@@ -432,6 +444,18 @@ fn deploy(cx: &mut Cx, node: &Node) -> Option<Deploy> {
             "rollback_config" => d.rollback = Some(update_policy(cx, value, "rollback_config")?),
             "resources" => d.resources = resources(cx, value)?,
             "restart_policy" => d.restart = Some(restart_policy(cx, value)?),
+            "endpoint_mode" => {
+                d.endpoint_mode = match cx.text(value, "endpoint_mode")?.as_str() {
+                    "vip" => EndpointMode::Vip,
+                    "dnsrr" => EndpointMode::Dnsrr,
+                    other => {
+                        return cx.fail(
+                            value,
+                            format!("endpoint_mode is vip or dnsrr, not {other:?}"),
+                        );
+                    }
+                };
+            }
             _ => d.labels = cx.pairs(value, "labels")?,
         }
     }

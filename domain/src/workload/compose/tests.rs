@@ -212,9 +212,14 @@ fn unsupported_keys_are_refused_by_name() {
         "`imagee` is not a key of service web",
     );
     refused_with(
-        "services:\n  web:\n    image: busybox\n    deploy:\n      endpoint_mode: dnsrr\n",
+        "services:\n  web:\n    image: busybox\n    deploy:\n      endpoint_mode: round\n",
         5,
-        "`endpoint_mode` is not supported by Flotilla yet",
+        "endpoint_mode is vip or dnsrr",
+    );
+    refused_with(
+        "services:\n  web:\n    image: busybox\n    ports: [\"80:80\"]\n    deploy:\n      endpoint_mode: dnsrr\n",
+        2,
+        "publish its ports with mode: host",
     );
 }
 

@@ -1,0 +1,214 @@
+//! The apps installed on a cluster, one card each (on the cluster page): per service its mode,
+//! desired vs running tasks (jobs: completed x/y), its state with Swarm's errors, and the node of
+//! each task; logs per service; uninstall.
+use domain::Permission;
+use domain::workload::compose::ServiceMode;
+use domain::workload::install::{ServiceView, WorkloadPhase, WorkloadView};
+use domain::workload::observe::ServiceState;
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use crate::api;
+use crate::components::{BUTTON, BUTTON_SECONDARY, Badge, Can, ConfirmDialog, ErrorBox, TD, TH};
+use crate::live::{use_live, use_toasts};
+
+fn state_tone(s: ServiceState) -> &'static str {
+    match s {
+        ServiceState::Running | ServiceState::Completed => "green",
+        ServiceState::Installing | ServiceState::Degraded => "amber",
+        ServiceState::Failed => "red",
+        ServiceState::Stopped => "slate",
+    }
+}
+
+fn phase_label(p: WorkloadPhase) -> &'static str {
+    match p {
+        WorkloadPhase::Deploying => "Deploying",
+        WorkloadPhase::Deployed => "Deployed",
+        WorkloadPhase::Failed => "Deploy failed",
+        WorkloadPhase::Removing => "Removing",
+    }
+}
+
+/// Tasks of a service: "2/2 running" or, for jobs, "3/3 completed".
+fn progress(s: &ServiceView) -> String {
+    if s.mode.is_job() {
+        format!("{}/{} completed", s.completed, s.desired)
+    } else {
+        format!("{}/{} running", s.running, s.desired)
+    }
+}
+
+fn mode_label(m: ServiceMode) -> &'static str {
+    m.as_str()
+}
+
+/// The "Apps" section of a cluster page.
+#[component]
+pub fn InstalledApps(cluster_id: String) -> impl IntoView {
+    let live = use_live();
+    let toasts = use_toasts();
+    let id = StoredValue::new(cluster_id);
+    let apps = Resource::new(
+        move || live.clusters.get(),
+        move |_| api::installed_apps(id.get_value()),
+    );
+    let uninstall = ServerAction::<api::UninstallApp>::new();
+    Effect::new(move |_| match uninstall.value().get() {
+        Some(Ok(())) => {
+            toasts.success("Uninstalling.");
+            live.clusters.update(|n| *n += 1);
+        }
+        Some(Err(e)) => toasts.error(&e),
+        None => {}
+    });
+    let confirm = RwSignal::new(None::<(String, String)>);
+    view! {
+        <div class="flex items-center justify-between mb-3">
+            <p class="text-sm text-slate-500">"Apps and models deployed on this cluster as Swarm services."</p>
+            <Can permission=Permission::Operate>
+                <A href=move || format!("/clusters/{}/install", id.get_value()) attr:class=BUTTON attr:data-testid="install-app">"Install app"</A>
+            </Can>
+        </div>
+        <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading apps…"</p> }>
+            {move || Suspend::new(async move {
+                match apps.await {
+                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                    Ok(s) if s.data.is_empty() => view! {
+                        <p class="text-sm text-slate-500" data-testid="no-apps">"No app is installed on this cluster."</p>
+                    }.into_any(),
+                    Ok(s) => view! {
+                        <div class="space-y-4">
+                            {s.data.into_iter().map(|w| view! { <AppCard app=w confirm/> }).collect_view()}
+                        </div>
+                    }.into_any(),
+                }
+            })}
+        </Transition>
+        <ConfirmDialog
+            subject=confirm
+            title="Uninstall this app?"
+            action_label="Uninstall"
+            explain=|name: String| format!("The services of {name} stop and are removed, with the networks, secrets and configs it declared. Nothing else on the cluster changes.")
+            on_confirm=move |id: String| { uninstall.dispatch(api::UninstallApp { id }); }
+        />
+    }
+}
+
+#[component]
+fn AppCard(app: WorkloadView, confirm: RwSignal<Option<(String, String)>>) -> impl IntoView {
+    let (id, name) = (app.id.clone(), app.name.clone());
+    let removable = matches!(app.phase, WorkloadPhase::Deployed | WorkloadPhase::Failed);
+    let header = view! {
+        <div class="flex items-start justify-between gap-4 px-4 py-3 border-b border-slate-200">
+            <div>
+                <h3 class="font-semibold text-slate-900">{app.name.clone()}</h3>
+                <p class="text-sm text-slate-500">
+                    {format!("{} {} · {}", app.app_name, app.version, app.kind_label)}
+                </p>
+            </div>
+            <div class="flex items-center gap-2">
+                <span data-testid="app-phase" data-phase=app.phase.as_str()>
+                    <Badge text=phase_label(app.phase).to_string() tone=match app.phase { WorkloadPhase::Deployed => "green", WorkloadPhase::Failed => "red", _ => "amber" }/>
+                </span>
+                {removable.then(|| view! {
+                    <Can permission=Permission::Supervise>
+                        {
+                            let (id, name) = (id.clone(), name.clone());
+                            view! {
+                                <button class=BUTTON_SECONDARY data-testid="uninstall"
+                                    on:click=move |_| confirm.set(Some((id.clone(), name.clone())))>"Uninstall"</button>
+                            }
+                        }
+                    </Can>
+                })}
+            </div>
+        </div>
+    }
+    .into_any();
+    let services = if app.services.is_empty() {
+        view! { <p class="px-4 py-3 text-sm text-slate-500">"Waiting for the managers to report the services…"</p> }.into_any()
+    } else {
+        let workload = app.id.clone();
+        view! {
+            <table class="min-w-full divide-y divide-slate-200 text-sm">
+                <thead><tr>
+                    <th class=TH>"Service"</th><th class=TH>"Mode"</th><th class=TH>"Tasks"</th>
+                    <th class=TH>"State"</th><th class=TH>"Where"</th><th class=TH></th>
+                </tr></thead>
+                <tbody class="divide-y divide-slate-100">
+                    {app.services.into_iter().map(|s| view! { <ServiceRow service=s workload=workload.clone()/> }).collect_view()}
+                </tbody>
+            </table>
+        }
+        .into_any()
+    };
+    view! {
+        <section class="bg-white rounded-lg border border-slate-200 shadow-sm" data-testid="app-card" data-name=app.name.clone()>
+            {header}
+            <div class="overflow-x-auto">{services}</div>
+        </section>
+    }
+}
+
+#[component]
+fn ServiceRow(service: ServiceView, workload: String) -> impl IntoView {
+    let s = service;
+    let logs = ServerAction::<api::ServiceLogs>::new();
+    let open = RwSignal::new(false);
+    let (workload, name) = (StoredValue::new(workload), StoredValue::new(s.name.clone()));
+    let where_ = s
+        .tasks
+        .iter()
+        .filter(|t| !t.node.is_empty() && t.desired == t.state)
+        .map(|t| format!("{} ({})", t.node, t.state.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let details = view! {
+        {(!s.errors.is_empty()).then(|| view! {
+            <ul class="mt-1 text-xs text-rose-700" data-testid="service-errors">
+                {s.errors.iter().map(|e| view! { <li>{e.clone()}</li> }).collect_view()}
+            </ul>
+        })}
+        {s.update.clone().map(|u| view! { <p class="mt-1 text-xs text-amber-800" data-testid="service-update">{u}</p> })}
+    }
+    .into_any();
+    view! {
+        <tr data-testid="service-row" data-service=s.name.clone() data-state=s.state.as_str()
+            data-running=s.running.to_string() data-desired=s.desired.to_string() data-completed=s.completed.to_string()>
+            <td class=TD>
+                <span class="font-medium">{s.name.clone()}</span>
+                <p class="text-xs text-slate-500 font-mono">{s.image.clone()}</p>
+            </td>
+            <td class=TD>{mode_label(s.mode)}</td>
+            <td class=TD data-testid="service-progress">{progress(&s)}</td>
+            <td class=TD>
+                <Badge text=s.state.as_str().to_string() tone=state_tone(s.state)/>
+                {details}
+            </td>
+            <td class=TD data-testid="service-nodes">{where_}</td>
+            <td class=TD>
+                <Can permission=Permission::Operate>
+                    <button class="text-sky-700 hover:underline text-sm" data-testid="service-logs"
+                        on:click=move |_| {
+                            open.update(|o| *o = !*o);
+                            if open.get_untracked() {
+                                logs.dispatch(api::ServiceLogs { id: workload.get_value(), service: name.get_value() });
+                            }
+                        }>"Logs"</button>
+                </Can>
+            </td>
+        </tr>
+        <Show when=move || open.get()>
+            <tr><td colspan="6" class="px-4 pb-3">
+                {move || match logs.value().get() {
+                    None => view! { <p class="text-xs text-slate-500">"Reading logs…"</p> }.into_any(),
+                    Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
+                    Some(Ok(lines)) => view! {
+                        <pre class="max-h-64 overflow-auto rounded bg-slate-900 p-3 text-xs text-slate-100" data-testid="logs">{lines.join("\n")}</pre>
+                    }.into_any(),
+                }}
+            </td></tr>
+        </Show>
+    }
+}
