@@ -459,7 +459,7 @@ async fn execute(engine: &Engine, vips: &Keepalived, command: &Command) -> (Outc
             match engine.service_logs(name, (*tail).min(MAX_LOG_LINES)).await {
                 Ok(lines) => (
                     Outcome::Done {
-                        reply: Reply::Logs(lines),
+                        reply: Reply::Logs { lines },
                     },
                     false,
                 ),

@@ -228,8 +228,11 @@ pub enum Reply {
     /// This node's swarm membership after init or join.
     Member(SwarmMember),
     Tokens(JoinTokens),
-    /// Log lines, oldest first, each prefixed with its task (`name.slot@node`).
-    Logs(Vec<String>),
+    /// Log lines, oldest first. (A struct variant: the internally tagged enum cannot carry a
+    /// bare sequence.)
+    Logs {
+        lines: Vec<String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -370,6 +373,33 @@ mod tests {
             decode::<AgentMessage>(&big),
             Err(ProtocolError::TooLarge(_))
         ));
+    }
+
+    #[test]
+    fn every_reply_encodes() {
+        for reply in [
+            Reply::None,
+            Reply::Logs {
+                lines: vec!["hello".into()],
+            },
+            Reply::Tokens(JoinTokens {
+                worker: "w".into(),
+                manager: "m".into(),
+            }),
+        ] {
+            let frame = Envelope::new(
+                "1",
+                AgentMessage::CommandResult(Outcome::Done {
+                    reply: reply.clone(),
+                }),
+            )
+            .encode();
+            let back: Envelope<AgentMessage> = decode(&frame).expect("decodes");
+            assert_eq!(
+                back.msg,
+                AgentMessage::CommandResult(Outcome::Done { reply })
+            );
+        }
     }
 
     #[test]

@@ -102,7 +102,9 @@ impl Fleet {
                         }
                         Command::ServiceLogs { name, .. } => (
                             format!("logs:{name}"),
-                            Reply::Logs(vec![format!("hello from {name}")]),
+                            Reply::Logs {
+                                lines: vec![format!("hello from {name}")],
+                            },
                         ),
                     };
                     seen.lock().expect("lock").push(kind);

@@ -236,7 +236,7 @@ impl Workloads {
             .await
             .map_err(managers::Failure::into_error)?
         {
-            Reply::Logs(lines) => Ok(lines),
+            Reply::Logs { lines } => Ok(lines),
             _ => Err(ControlError::Unavailable(
                 "The manager answered without logs.".into(),
             )),

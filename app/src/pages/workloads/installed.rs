@@ -43,6 +43,14 @@ fn mode_label(m: ServiceMode) -> &'static str {
     m.as_str()
 }
 
+/// The service whose logs are open, and the action that reads them. Kept above the cards, which
+/// are rebuilt on every live refresh.
+#[derive(Clone, Copy)]
+struct Logs {
+    open: RwSignal<Option<(String, String)>>,
+    read: ServerAction<api::ServiceLogs>,
+}
+
 /// The "Apps" section of a cluster page.
 #[component]
 pub fn InstalledApps(cluster_id: String) -> impl IntoView {
@@ -63,6 +71,10 @@ pub fn InstalledApps(cluster_id: String) -> impl IntoView {
         None => {}
     });
     let confirm = RwSignal::new(None::<(String, String)>);
+    let logs = Logs {
+        open: RwSignal::new(None),
+        read: ServerAction::new(),
+    };
     view! {
         <div class="flex items-center justify-between mb-3">
             <p class="text-sm text-slate-500">"Apps and models deployed on this cluster as Swarm services."</p>
@@ -79,7 +91,7 @@ pub fn InstalledApps(cluster_id: String) -> impl IntoView {
                     }.into_any(),
                     Ok(s) => view! {
                         <div class="space-y-4">
-                            {s.data.into_iter().map(|w| view! { <AppCard app=w confirm/> }).collect_view()}
+                            {s.data.into_iter().map(|w| view! { <AppCard app=w confirm logs/> }).collect_view()}
                         </div>
                     }.into_any(),
                 }
@@ -96,7 +108,11 @@ pub fn InstalledApps(cluster_id: String) -> impl IntoView {
 }
 
 #[component]
-fn AppCard(app: WorkloadView, confirm: RwSignal<Option<(String, String)>>) -> impl IntoView {
+fn AppCard(
+    app: WorkloadView,
+    confirm: RwSignal<Option<(String, String)>>,
+    logs: Logs,
+) -> impl IntoView {
     let (id, name) = (app.id.clone(), app.name.clone());
     let removable = matches!(app.phase, WorkloadPhase::Deployed | WorkloadPhase::Failed);
     let header = view! {
@@ -137,7 +153,7 @@ fn AppCard(app: WorkloadView, confirm: RwSignal<Option<(String, String)>>) -> im
                     <th class=TH>"State"</th><th class=TH>"Where"</th><th class=TH></th>
                 </tr></thead>
                 <tbody class="divide-y divide-slate-100">
-                    {app.services.into_iter().map(|s| view! { <ServiceRow service=s workload=workload.clone()/> }).collect_view()}
+                    {app.services.into_iter().map(|s| view! { <ServiceRow service=s workload=workload.clone() logs/> }).collect_view()}
                 </tbody>
             </table>
         }
@@ -152,11 +168,11 @@ fn AppCard(app: WorkloadView, confirm: RwSignal<Option<(String, String)>>) -> im
 }
 
 #[component]
-fn ServiceRow(service: ServiceView, workload: String) -> impl IntoView {
+fn ServiceRow(service: ServiceView, workload: String, logs: Logs) -> impl IntoView {
     let s = service;
-    let logs = ServerAction::<api::ServiceLogs>::new();
-    let open = RwSignal::new(false);
-    let (workload, name) = (StoredValue::new(workload), StoredValue::new(s.name.clone()));
+    let key = (workload, s.name.clone());
+    let this = StoredValue::new(key.clone());
+    let open = move || logs.open.with(|o| o.as_ref() == Some(&key));
     let where_ = s
         .tasks
         .iter()
@@ -191,19 +207,26 @@ fn ServiceRow(service: ServiceView, workload: String) -> impl IntoView {
                 <Can permission=Permission::Operate>
                     <button class="text-sky-700 hover:underline text-sm" data-testid="service-logs"
                         on:click=move |_| {
-                            open.update(|o| *o = !*o);
-                            if open.get_untracked() {
-                                logs.dispatch(api::ServiceLogs { id: workload.get_value(), service: name.get_value() });
+                            let (id, service) = this.get_value();
+                            if logs.open.get_untracked().as_ref() == Some(&(id.clone(), service.clone())) {
+                                logs.open.set(None);
+                            } else {
+                                logs.open.set(Some((id.clone(), service.clone())));
+                                logs.read.dispatch(api::ServiceLogs { id, service });
                             }
                         }>"Logs"</button>
                 </Can>
             </td>
         </tr>
-        <Show when=move || open.get()>
+        <Show when=open.clone()>
             <tr><td colspan="6" class="px-4 pb-3">
-                {move || match logs.value().get() {
+                {move || match logs.read.value().get() {
+                    _ if logs.read.pending().get() => view! { <p class="text-xs text-slate-500">"Reading logs…"</p> }.into_any(),
                     None => view! { <p class="text-xs text-slate-500">"Reading logs…"</p> }.into_any(),
                     Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
+                    Some(Ok(lines)) if lines.is_empty() => view! {
+                        <p class="text-xs text-slate-500" data-testid="logs">"No log lines yet."</p>
+                    }.into_any(),
                     Some(Ok(lines)) => view! {
                         <pre class="max-h-64 overflow-auto rounded bg-slate-900 p-3 text-xs text-slate-100" data-testid="logs">{lines.join("\n")}</pre>
                     }.into_any(),
