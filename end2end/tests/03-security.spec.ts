@@ -64,7 +64,8 @@ test.describe.serial("security", () => {
       await page.reload();
       await expect(page.locator('[data-testid="cluster-row"][data-name="csp-check"]')).toHaveAttribute("data-health", "Healthy", { timeout: 60_000 });
     }
-    paths.push((await clusters.first().getAttribute("href")) ?? "/clusters");
+    const clusterPath = (await clusters.first().getAttribute("href")) ?? "/clusters";
+    paths.push(clusterPath, `${clusterPath}/install`);
     for (const path of paths) {
       process.stdout.write(`CSP check: ${path}\n`);
       await page.goto(path);

@@ -101,6 +101,9 @@ pub fn ClusterPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        // Outside the part that re-renders on every refresh: the app cards keep their open
+        // dialogs and logs, and refresh themselves.
+        {move || view! { <InstalledApps cluster_id=id()/> }}
         </AfterHydration>
     }
 }
@@ -261,17 +264,6 @@ fn Detail(detail: ClusterDetail, state: PageState, server_now: i64) -> impl Into
                 <Tokens id=s.id.clone() available=detail.has_tokens state/>
             </Card>
         </div>
-        {
-            let apps_for = cluster_id_for_forms.clone();
-            view! {
-                <div class="mb-6">
-                    <Card title="Apps">
-                        <InstalledApps cluster_id=apps_for/>
-                    </Card>
-                </div>
-            }
-            .into_any()
-        }
         <div class="mb-6">
             <Card title="Topology">
                 <Topology members=topology_members vips=vip_addresses/>

@@ -1,10 +1,10 @@
 //! The apps installed on a cluster, one card each (on the cluster page): per service its mode,
 //! desired vs running tasks (jobs: completed x/y), its state with Swarm's errors, and the node of
 //! each task; logs per service; uninstall.
-use domain::Permission;
 use domain::workload::compose::ServiceMode;
 use domain::workload::install::{ServiceView, WorkloadPhase, WorkloadView};
 use domain::workload::observe::ServiceState;
+use domain::{AppError, Permission};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -76,6 +76,8 @@ pub fn InstalledApps(cluster_id: String) -> impl IntoView {
         read: ServerAction::new(),
     };
     view! {
+        <section class="mt-6 bg-white rounded-lg border border-slate-200 shadow-sm p-5" data-testid="apps">
+        <h2 class="text-sm font-semibold text-slate-700 mb-2">"Apps"</h2>
         <div class="flex items-center justify-between mb-3">
             <p class="text-sm text-slate-500">"Apps and models deployed on this cluster as Swarm services."</p>
             <Can permission=Permission::Operate>
@@ -85,6 +87,8 @@ pub fn InstalledApps(cluster_id: String) -> impl IntoView {
         <Transition fallback=|| view! { <p class="text-sm text-slate-500">"Loading apps…"</p> }>
             {move || Suspend::new(async move {
                 match apps.await {
+                    // The cluster is gone: its page says so.
+                    Err(AppError::NotFound(_)) => ().into_any(),
                     Err(e) => view! { <ErrorBox error=e/> }.into_any(),
                     Ok(s) if s.data.is_empty() => view! {
                         <p class="text-sm text-slate-500" data-testid="no-apps">"No app is installed on this cluster."</p>
@@ -104,6 +108,7 @@ pub fn InstalledApps(cluster_id: String) -> impl IntoView {
             explain=|name: String| format!("The services of {name} stop and are removed, with the networks, secrets and configs it declared. Nothing else on the cluster changes.")
             on_confirm=move |id: String| { uninstall.dispatch(api::UninstallApp { id }); }
         />
+        </section>
     }
 }
 
