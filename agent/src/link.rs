@@ -454,6 +454,7 @@ async fn execute(engine: &Engine, vips: &Keepalived, command: &Command) -> (Outc
         Command::NetworkRemove { name } => (done(engine.remove_network(name).await), true),
         Command::StackObjects(objects) => (done(engine.stack_objects(objects).await), true),
         Command::ServiceApply(spec) => (done(engine.apply_service(spec).await), true),
+        Command::RegistryLogin(auth) => (done(engine.login(auth).await), false),
         Command::StackRemove { stack } => (done(engine.remove_stack(stack).await), true),
         Command::ServiceLogs { name, tail } => {
             match engine.service_logs(name, (*tail).min(MAX_LOG_LINES)).await {

@@ -9,6 +9,7 @@ use domain::workload::compose::{Port, Protocol, PublishMode, ServiceMode};
 use domain::workload::install::{InstallDraft, WorkloadPhase};
 use domain::workload::library::{AppDraft, VersionDraft, WorkloadKind};
 use domain::workload::observe::ServiceObservation;
+use domain::workload::registry::{CheckStatus, CredentialDraft};
 
 const COMPOSE: &str = "services:
   web:
@@ -215,4 +216,90 @@ async fn bad_drafts_and_viewers_are_refused_before_anything_is_stored() {
             .any(|a| a.starts_with("stack") || a.starts_with("service")),
         "nothing was sent"
     );
+}
+
+#[tokio::test]
+async fn credentials_are_checked_on_every_node_and_given_to_the_services_that_pull_from_there() {
+    let (f, cluster, version) = setup().await;
+    let lib = &f.h.panel.workloads;
+    lib.install(&f.h.admin, &cluster, draft(&version))
+        .await
+        .expect("installs");
+    wait_for("the install workflow", async || {
+        phase(&f, &cluster).await == Some(WorkloadPhase::Deployed)
+    })
+    .await;
+
+    let viewer = f.h.user("vic", Role::Viewer).await;
+    let good = CredentialDraft {
+        registry: "Registry.Lab:5000".into(),
+        username: "ci".into(),
+        password: "s3cret-pw".into(),
+    };
+    assert!(matches!(
+        lib.save_credential(&viewer, &cluster, good.clone()).await,
+        Err(ControlError::Forbidden)
+    ));
+    // An import with one bad line saves nothing.
+    let bad = lib
+        .import_credentials(&f.h.admin, &cluster, "other.lab,ci,pw\nnope\n")
+        .await;
+    assert!(matches!(&bad, Err(ControlError::Invalid(e)) if e[0].field == "csv.2"));
+    assert!(
+        lib.credentials(&viewer, &cluster)
+            .await
+            .expect("lists")
+            .is_empty()
+    );
+
+    lib.save_credential(&f.h.admin, &cluster, good)
+        .await
+        .expect("saved");
+    wait_for("every node's check", async || {
+        lib.credentials(&viewer, &cluster).await.is_ok_and(|c| {
+            c.len() == 1
+                && c[0].checks.len() == 3
+                && c[0].checks.iter().all(|k| k.status == CheckStatus::Valid)
+        })
+    })
+    .await;
+    for host in ["edge-1", "edge-2", "edge-3"] {
+        assert!(
+            f.node(host)
+                .asked()
+                .contains(&"login:registry.lab:5000".to_string()),
+            "{host} logged in"
+        );
+    }
+    // Only the service whose image is on that registry gets it again.
+    wait_for("the re-application", async || {
+        f.node("edge-1")
+            .asked()
+            .iter()
+            .filter(|a| *a == "service-apply:hello_web")
+            .count()
+            == 2
+    })
+    .await;
+    assert_eq!(
+        f.node("edge-1")
+            .asked()
+            .iter()
+            .filter(|a| *a == "service-apply:hello_once")
+            .count(),
+        1
+    );
+    // The password is sealed at rest and exported nowhere.
+    let export = lib
+        .export_credentials(&viewer, &cluster)
+        .await
+        .expect("exports");
+    assert_eq!(export, "registry,username\nregistry.lab:5000,ci\n");
+    let stored =
+        f.h.panel
+            .store
+            .credentials_of(&cluster)
+            .await
+            .expect("reads");
+    assert!(!stored[0].password.contains("s3cret-pw"));
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::node::NodeFacts;
 use crate::swarm::{Availability, NodeLabel, SwarmRole, SwarmSnapshot};
-use crate::workload::spec::{ServiceSpec, StackObjects};
+use crate::workload::spec::{RegistryAuth, ServiceSpec, StackObjects};
 
 pub const PROTOCOL_VERSION: u16 = 1;
 pub const ENROL_PATH: &str = "/agent/v1/enrol";
@@ -111,6 +111,9 @@ pub enum Command {
     StackRemove { stack: String },
     /// The newest `tail` log lines of a service's tasks (run on a manager).
     ServiceLogs { name: String, tail: u32 },
+    /// `docker login` on this node (the engine logs in to the registry from here); failed with
+    /// the registry's words when it refuses.
+    RegistryLogin(RegistryAuth),
 }
 
 /// Most log lines one `service_logs` answer carries.

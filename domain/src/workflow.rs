@@ -19,10 +19,12 @@ pub enum WorkflowKind {
     Install,
     /// Remove an installed app's services and the objects it declared.
     Uninstall,
+    /// Check registry credentials on every node, then give them to the services that use them.
+    ApplyCredentials,
 }
 
 impl WorkflowKind {
-    pub const ALL: [WorkflowKind; 7] = [
+    pub const ALL: [WorkflowKind; 8] = [
         WorkflowKind::Create,
         WorkflowKind::Delete,
         WorkflowKind::AddNode,
@@ -30,6 +32,7 @@ impl WorkflowKind {
         WorkflowKind::UpdateVips,
         WorkflowKind::Install,
         WorkflowKind::Uninstall,
+        WorkflowKind::ApplyCredentials,
     ];
 
     /// The stored name (also the JSON name).
@@ -42,6 +45,7 @@ impl WorkflowKind {
             WorkflowKind::UpdateVips => "update-vips",
             WorkflowKind::Install => "install",
             WorkflowKind::Uninstall => "uninstall",
+            WorkflowKind::ApplyCredentials => "apply-credentials",
         }
     }
 
@@ -58,6 +62,7 @@ impl WorkflowKind {
             WorkflowKind::UpdateVips => "Updating KeepAlived",
             WorkflowKind::Install => "Installing an app",
             WorkflowKind::Uninstall => "Uninstalling an app",
+            WorkflowKind::ApplyCredentials => "Checking and applying registry credentials",
         }
     }
 }

@@ -9,6 +9,10 @@
 #   lab.sh stop-agent NODE...        stop a node's agent (SIGKILL: the node just vanishes)
 #   lab.sh start-agent NODE...       start it again (it reuses its stored token)
 #   lab.sh image                     build the test image flotilla-lab/busybox:1 into every node
+#   lab.sh registry TLS_DIR          a private registry (Debian's docker-registry, htpasswd auth,
+#                                    TLS from TLS_DIR/panel.pem, .key, ca.pem) on 10.77.0.1:5000,
+#                                    trusted by every node's dockerd, holding the test images
+#                                    flotilla/hello:1 and flotilla/job:1 (user lab, REGISTRY_PASSWORD)
 #   lab.sh vip-holders ADDR          the nodes whose eth0 carries ADDR (one per line)
 #   lab.sh failover NODE ADDR        crash NODE (which holds ADDR) and print the ms until another
 #                                    node carries ADDR (gives up after 10 s)
@@ -252,6 +256,89 @@ cmd_image() {
   log "image $TEST_IMAGE on every node"
 }
 
+REGISTRY="$BRIDGE_IP:5000"
+REGISTRY_USER=lab
+REGISTRY_PASSWORD=${REGISTRY_PASSWORD:-lab-registry-secret}
+# Where every lab dockerd (they share this file system) looks for a registry's CA.
+REGISTRY_CERTS=/etc/docker/certs.d/$REGISTRY
+
+# Images with busybox's applets linked in (RUN in exec form needs no shell): an HTTP service on
+# port 8080 that answers with $NODE (give it NODE={{.Node.Hostname}}: its node's hostname) or the
+# container's hostname, and a job that exits 0.
+build_registry_images() {
+  local n=$1 tmp; tmp=$(mktemp -d)
+  cp /bin/busybox "$tmp/busybox"
+  cat >"$tmp/Dockerfile" <<'DOCKERFILE'
+FROM scratch
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+DOCKERFILE
+  cp "$tmp/Dockerfile" "$tmp/Dockerfile.hello"
+  printf '%s\n' 'CMD ["/bin/sh", "-c", "mkdir -p /www && echo ${NODE:-$(hostname)} > /www/index.html && echo serving on ${NODE:-$(hostname)} && exec httpd -f -p 8080 -h /www"]' >>"$tmp/Dockerfile.hello"
+  cp "$tmp/Dockerfile" "$tmp/Dockerfile.job"
+  printf '%s\n' 'CMD ["/bin/sh", "-c", "echo job done on $(hostname)"]' >>"$tmp/Dockerfile.job"
+  docker -H "unix://$(sock "$n")" build -q -f "$tmp/Dockerfile.hello" -t "$REGISTRY/flotilla/hello:1" "$tmp" >/dev/null
+  docker -H "unix://$(sock "$n")" build -q -f "$tmp/Dockerfile.job" -t "$REGISTRY/flotilla/job:1" "$tmp" >/dev/null
+  rm -rf "$tmp"
+}
+
+cmd_registry() {
+  local tls=${1:?TLS directory with panel.pem, panel.key and ca.pem}
+  command -v docker-registry >/dev/null || die "docker-registry is not installed"
+  command -v htpasswd >/dev/null || die "htpasswd (apache2-utils) is not installed"
+  local dir="$STATE/registry"
+  mkdir -p "$dir/data" "$RUN"
+  mkdir -p "$REGISTRY_CERTS"
+  cp "$tls/ca.pem" "$REGISTRY_CERTS/ca.crt"
+  if ! alive "$RUN/registry.pid"; then
+    cp "$tls/panel.pem" "$dir/cert.pem"
+    install -m 600 "$tls/panel.key" "$dir/key.pem"
+    htpasswd -Bbn "$REGISTRY_USER" "$REGISTRY_PASSWORD" >"$dir/htpasswd" 2>/dev/null
+    cat >"$dir/config.yml" <<CONFIG
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $dir/data
+http:
+  addr: $REGISTRY
+  tls:
+    certificate: $dir/cert.pem
+    key: $dir/key.pem
+auth:
+  htpasswd:
+    realm: flotilla-lab
+    path: $dir/htpasswd
+CONFIG
+    setsid docker-registry serve "$dir/config.yml" >"$RUN/registry.log" 2>&1 </dev/null &
+    echo $! >"$RUN/registry.pid"
+    local up=""
+    for _ in $(seq 50); do
+      if curl -s -o /dev/null --cacert "$tls/ca.pem" "https://$REGISTRY/v2/"; then up=1; break; fi
+      sleep 0.2
+    done
+    [ -n "$up" ] || { cat "$RUN/registry.log" >&2; die "the registry did not start"; }
+  fi
+  local first; first=$(nodes | head -1)
+  [ -n "$first" ] || die "no lab node is up"
+  if ! docker -H "unix://$(sock "$first")" image inspect "$REGISTRY/flotilla/hello:1" >/dev/null 2>&1; then
+    build_registry_images "$first"
+  fi
+  # Push with a throwaway CLI config: no credential stays behind on this machine.
+  local cfg; cfg=$(mktemp -d)
+  echo "$REGISTRY_PASSWORD" | DOCKER_CONFIG=$cfg docker -H "unix://$(sock "$first")" login -u "$REGISTRY_USER" --password-stdin "$REGISTRY" >/dev/null
+  for image in hello:1 job:1; do
+    DOCKER_CONFIG=$cfg docker -H "unix://$(sock "$first")" push -q "$REGISTRY/flotilla/$image" >/dev/null
+  done
+  rm -rf "$cfg"
+  # Only the registry has them now: every node must pull (with credentials).
+  for image in hello:1 job:1; do
+    docker -H "unix://$(sock "$first")" image rm -f "$REGISTRY/flotilla/$image" >/dev/null 2>&1 || true
+  done
+  log "registry $REGISTRY (user $REGISTRY_USER) holds flotilla/hello:1 and flotilla/job:1"
+}
+
 cmd_vip_holders() {
   local addr=${1%/*}
   for n in $(nodes); do
@@ -314,6 +401,8 @@ cmd_status() {
 }
 
 cmd_down() {
+  if alive "$RUN/registry.pid"; then kill "$(cat "$RUN/registry.pid")" 2>/dev/null || true; fi
+  rm -rf "$REGISTRY_CERTS"
   for n in $(nodes); do teardown_node "$n"; done
   # Namespaces or links of nodes whose state directory is already gone (crashed runs).
   for netns in $(ip netns list | awk '{print $1}' | grep -E '^flt-n[0-9]+$' || true); do
@@ -336,6 +425,7 @@ case "${1:-}" in
   stop-agent) shift; cmd_stop_agent "$@" ;;
   start-agent) shift; cmd_start_agent "$@" ;;
   image) cmd_image ;;
+  registry) shift; cmd_registry "$@" ;;
   keepalived-conf) shift; cat "$STATE/$1/agent/keepalived/keepalived.conf" 2>/dev/null || true ;;
   ps) shift; pids=$(ip netns pids "$(ns "$1")" | tr '\n' ','); [ -z "$pids" ] || ps -o comm= -p "${pids%,}" ;;
   vip-holders) shift; cmd_vip_holders "$@" ;;

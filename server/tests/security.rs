@@ -177,6 +177,33 @@ fn catalogue() -> Vec<(&'static str, Access, &'static str, String)> {
         ("uninstall_app", Write, FORM, "id=x".into()),
         // Logs may hold what only operators should read.
         ("service_logs", Write, FORM, "id=x&service=web".into()),
+        ("registry_credentials", Read, FORM, "cluster_id=x".into()),
+        (
+            "save_registry_credential",
+            Write,
+            JSON,
+            json(
+                serde_json::json!({"cluster_id": "x", "draft": {"registry": "r.lab:5000", "username": "u", "password": "p"}}),
+            ),
+        ),
+        (
+            "import_registry_credentials",
+            Write,
+            FORM,
+            "cluster_id=x&csv=r.lab%2Cu%2Cp".into(),
+        ),
+        (
+            "export_registry_credentials",
+            Read,
+            FORM,
+            "cluster_id=x".into(),
+        ),
+        (
+            "delete_registry_credential",
+            Write,
+            FORM,
+            "cluster_id=x&id=y".into(),
+        ),
     ]
 }
 

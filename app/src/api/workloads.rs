@@ -1,6 +1,8 @@
-//! The library of apps and models, and the apps installed on clusters.
+//! The library of apps and models, the apps installed on clusters and their registry
+//! credentials.
 use domain::workload::install::{InstallContext, InstallDraft, WorkloadView};
 use domain::workload::library::{AppDraft, AppView, VersionDraft};
+use domain::workload::registry::{CredentialDraft, CredentialView};
 use domain::{AppError, Snapshot};
 use leptos::prelude::*;
 
@@ -104,6 +106,64 @@ pub async fn service_logs(id: String, service: String) -> Result<Vec<String>, Ap
     panel
         .workloads
         .service_logs(&actor, &id, &service)
+        .await
+        .map_err(fail)
+}
+
+/// A cluster's registry credentials with each node's check; never a password.
+#[server(endpoint = "registry_credentials")]
+pub async fn registry_credentials(cluster_id: String) -> Result<Vec<CredentialView>, AppError> {
+    let (panel, actor) = authorize(Permission::Read).await?;
+    panel
+        .workloads
+        .credentials(&actor, &cluster_id)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "save_registry_credential", input = leptos::server_fn::codec::Json)]
+pub async fn save_registry_credential(
+    cluster_id: String,
+    draft: CredentialDraft,
+) -> Result<(), AppError> {
+    let (panel, actor) = authorize(Permission::Operate).await?;
+    panel
+        .workloads
+        .save_credential(&actor, &cluster_id, draft)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "import_registry_credentials")]
+pub async fn import_registry_credentials(
+    cluster_id: String,
+    csv: String,
+) -> Result<usize, AppError> {
+    let (panel, actor) = authorize(Permission::Operate).await?;
+    panel
+        .workloads
+        .import_credentials(&actor, &cluster_id, &csv)
+        .await
+        .map_err(fail)
+}
+
+/// `registry,username` lines, without passwords.
+#[server(endpoint = "export_registry_credentials")]
+pub async fn export_registry_credentials(cluster_id: String) -> Result<String, AppError> {
+    let (panel, actor) = authorize(Permission::Read).await?;
+    panel
+        .workloads
+        .export_credentials(&actor, &cluster_id)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "delete_registry_credential")]
+pub async fn delete_registry_credential(cluster_id: String, id: String) -> Result<(), AppError> {
+    let (panel, actor) = authorize(Permission::Supervise).await?;
+    panel
+        .workloads
+        .delete_credential(&actor, &cluster_id, &id)
         .await
         .map_err(fail)
 }

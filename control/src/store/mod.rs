@@ -4,6 +4,7 @@
 //! WAL mode, and PostgreSQL as the scale-out store. All SQL is static, portable between the two and
 //! uses bind parameters; each backend has its own migrations with the same version numbers.
 mod clusters;
+mod credentials;
 mod keys;
 mod library;
 mod nodes;
@@ -12,6 +13,7 @@ mod workflows;
 mod workloads;
 
 pub use clusters::{ClusterRow, MemberRow, NewCluster, VipRow};
+pub use credentials::{CheckRow, CredentialRow};
 pub use keys::KeyRow;
 pub use library::{AppRow, VersionRow};
 pub use nodes::{AgentIdentity, Enrolled, NodeEnrolment, NodeRow};

@@ -97,6 +97,7 @@ impl Fleet {
                         Command::ServiceApply(s) => {
                             (format!("service-apply:{}", s.name), Reply::None)
                         }
+                        Command::RegistryLogin(a) => (format!("login:{}", a.server), Reply::None),
                         Command::StackRemove { stack } => {
                             (format!("stack-remove:{stack}"), Reply::None)
                         }

@@ -46,7 +46,9 @@ impl Capability {
             | WorkflowKind::AddNode
             | WorkflowKind::RemoveNode
             | WorkflowKind::UpdateVips => Capability::Clusters,
-            WorkflowKind::Install | WorkflowKind::Uninstall => Capability::Workloads,
+            WorkflowKind::Install | WorkflowKind::Uninstall | WorkflowKind::ApplyCredentials => {
+                Capability::Workloads
+            }
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Workloads: apps and AI models, from the library onto clusters. One room, one file per concern:
 //! * [`library`]: apps and models with their versions (compose files);
 //! * [`install`]: install, uninstall and the logs of an installed app;
+//! * [`credentials`]: registry credentials, checked on every node and given to the services;
 //! * [`steps`]: what the install and uninstall workflows do, run by the workflow engine;
 //! * [`view`]: the installed apps of a cluster with their services and tasks, as Swarm reports.
+mod credentials;
 mod install;
 mod library;
 pub mod steps;

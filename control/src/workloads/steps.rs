@@ -1,12 +1,15 @@
 //! Running workload steps: each [`WorkloadStep`] builds the app's specs afresh from the stored
 //! workload (version, choices, sealed secrets) and sends them to a reachable manager, so a step
 //! that runs again after a restart does the same thing. A workload's phase follows its workflows.
+use std::time::Duration;
+
 use domain::event::UiEvent;
 use domain::protocol::Command;
 use domain::workflow::{WorkflowKind, WorkflowStatus};
 use domain::workload::compose::{self, ServiceMode};
 use domain::workload::install::WorkloadPhase;
-use domain::workload::spec::{self, ServiceSpec, StackObjects};
+use domain::workload::registry::CheckStatus;
+use domain::workload::spec::{self, RegistryAuth, ServiceSpec, StackObjects};
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +31,9 @@ pub enum WorkloadStep {
     Service { workload: String, service: String },
     /// Remove the app's services, then its objects.
     Remove { workload: String },
+    /// `docker login` with a registry credential on one node; records what it said (a refused
+    /// login is a result, not a failed step).
+    Check { credential: String, node: String },
 }
 
 /// The steps that install `compose` as workload `id`.
@@ -52,6 +58,14 @@ pub fn install_plan(id: &str, compose: &compose::Compose) -> Vec<Planned<Workloa
     steps
 }
 
+/// The vault context of a cluster's sealed registry password.
+pub fn credential_context(cluster_id: &str, registry: &str) -> String {
+    format!("cluster:{cluster_id}:registry:{registry}")
+}
+
+/// How long a credential check waits for an offline node.
+const CHECK_WAIT: Duration = Duration::from_secs(10);
+
 /// The vault context of a workload's sealed app secrets.
 pub fn secrets_context(workload_id: &str) -> String {
     format!("workload:{workload_id}:secrets")
@@ -75,6 +89,19 @@ pub async fn specs(
             .map_err(|e| ControlError::Corrupt(format!("secrets of workload {}: {e}", w.id)))?;
     let (objects, mut services) =
         spec::build(&w.name, &version.version, &compose, &w.choices, &secrets);
+    // Every node must be able to pull: the registry's credential goes with the service.
+    let credentials = store.credentials_of(&w.cluster_id).await?;
+    for s in &mut services {
+        let from = spec::registry_of(&s.image).unwrap_or(spec::DOCKER_HUB);
+        if let Some(c) = credentials.iter().find(|c| c.registry == from) {
+            s.registry_auth = Some(RegistryAuth {
+                server: c.registry.clone(),
+                username: c.username.clone(),
+                password: vault
+                    .open(&c.password, &credential_context(&w.cluster_id, &c.registry))?,
+            });
+        }
+    }
     if w.stopped {
         for s in services
             .iter_mut()
@@ -124,6 +151,10 @@ impl Runner for WorkloadSteps {
         status: WorkflowStatus,
     ) -> BoxFuture<'a, Result<(), ControlError>> {
         Box::pin(async move {
+            // Credential workflows change no workload's phase.
+            if w.kind == WorkflowKind::ApplyCredentials {
+                return Ok(());
+            }
             let Some(workload) = self.workload_of(w).await? else {
                 return Ok(());
             };
@@ -170,11 +201,12 @@ impl WorkloadSteps {
         };
         let op: WorkloadStep = serde_json::from_str(&first.step)
             .map_err(|e| ControlError::Corrupt(format!("step 0 of {}: {e}", w.id)))?;
-        Ok(Some(match op {
+        Ok(match op {
             WorkloadStep::Objects { workload }
             | WorkloadStep::Service { workload, .. }
-            | WorkloadStep::Remove { workload } => workload,
-        }))
+            | WorkloadStep::Remove { workload } => Some(workload),
+            WorkloadStep::Check { .. } => None,
+        })
     }
 
     async fn execute(&self, w: &WorkflowRow, op: &WorkloadStep) -> Result<(), Failure> {
@@ -183,6 +215,12 @@ impl WorkloadSteps {
             WorkloadStep::Objects { workload }
             | WorkloadStep::Service { workload, .. }
             | WorkloadStep::Remove { workload } => workload,
+            WorkloadStep::Check { credential, node } => {
+                return self
+                    .check(&w.cluster_id, credential, node)
+                    .await
+                    .map_err(panel);
+            }
         };
         let workload = self
             .store
@@ -201,6 +239,7 @@ impl WorkloadSteps {
                     .map_err(panel)?;
                 Command::StackObjects(objects)
             }
+            WorkloadStep::Check { .. } => return Ok(()),
             WorkloadStep::Service { service, .. } => {
                 let (_, services) = specs(&self.store, &self.vault, &workload)
                     .await
@@ -218,5 +257,50 @@ impl WorkloadSteps {
         managers::on_manager(&self.gateway, &members, Avoid::Nobody, cmd)
             .await
             .map(drop)
+    }
+
+    /// Logs in with a credential on one node and records the answer.
+    async fn check(
+        &self,
+        cluster_id: &str,
+        credential: &str,
+        node: &str,
+    ) -> Result<(), ControlError> {
+        let Some(c) = self
+            .store
+            .credentials_of(cluster_id)
+            .await?
+            .into_iter()
+            .find(|c| c.id == credential)
+        else {
+            // Removed meanwhile: nothing to check.
+            return Ok(());
+        };
+        let auth = RegistryAuth {
+            password: self
+                .vault
+                .open(&c.password, &credential_context(cluster_id, &c.registry))?,
+            server: c.registry,
+            username: c.username,
+        };
+        let answer = managers::on_node(
+            &self.gateway,
+            &self.store,
+            node,
+            Command::RegistryLogin(auth),
+            CHECK_WAIT,
+        )
+        .await;
+        let (status, message) = match answer {
+            Ok(_) => (CheckStatus::Valid, String::new()),
+            Err(f) => (CheckStatus::Invalid, f.message().to_owned()),
+        };
+        self.store
+            .set_credential_check(credential, node, status, &message)
+            .await?;
+        self.events.publish(UiEvent::Cluster {
+            id: cluster_id.to_owned(),
+        });
+        Ok(())
     }
 }

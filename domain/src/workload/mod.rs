@@ -6,6 +6,7 @@ pub mod install;
 pub mod library;
 pub mod observe;
 pub mod placement;
+pub mod registry;
 pub mod spec;
 pub mod units;
 pub mod yaml;

@@ -12,6 +12,8 @@ use super::compose::{
 /// Groups everything of one installed app, as `docker stack deploy` does (so `docker stack ls`
 /// and `docker stack ps` show Flotilla's workloads too).
 pub const STACK_LABEL: &str = "com.docker.stack.namespace";
+/// Where images without a registry in their name come from (credentials for it use this name).
+pub const DOCKER_HUB: &str = "docker.io";
 /// The library version a service was deployed from.
 pub const VERSION_LABEL: &str = "io.flotilla.version";
 

@@ -18,6 +18,7 @@ use crate::components::{
     allowed,
 };
 use crate::live::{use_live, use_toasts};
+use crate::pages::workloads::credentials::RegistryCredentials;
 use crate::pages::workloads::installed::InstalledApps;
 
 /// Actions and form state of the cluster page. They live above the part that re-renders on every
@@ -103,7 +104,10 @@ pub fn ClusterPage() -> impl IntoView {
         </Transition>
         // Outside the part that re-renders on every refresh: the app cards keep their open
         // dialogs and logs, and refresh themselves.
-        {move || view! { <InstalledApps cluster_id=id()/> }}
+        {move || view! {
+            <InstalledApps cluster_id=id()/>
+            <RegistryCredentials cluster_id=id()/>
+        }}
         </AfterHydration>
     }
 }
