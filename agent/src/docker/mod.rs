@@ -6,6 +6,7 @@
 //! and again after the engine was unreachable).
 mod health;
 mod networks;
+mod raw;
 mod registry;
 mod services;
 mod swarm;

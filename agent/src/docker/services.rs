@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use bollard::auth::DockerCredentials;
 use bollard::models::{
     ConfigSpec, EndpointPortConfig, EndpointPortConfigProtocolEnum,
     EndpointPortConfigPublishModeEnum, EndpointSpec, EndpointSpecModeEnum, HealthConfig, Limit,
@@ -32,10 +31,12 @@ use domain::workload::observe::{
     MAX_REPORTED_SERVICES, MAX_REPORTED_TASKS, ServiceObservation, TaskObservation, TaskState,
     UpdateObservation, UpdateState,
 };
-use domain::workload::spec::{STACK_LABEL, ServiceSpec, StackObjects, VERSION_LABEL};
+use domain::workload::spec::{RegistryAuth, STACK_LABEL, ServiceSpec, StackObjects, VERSION_LABEL};
 use futures_util::StreamExt;
 
-use super::{CALL_TIMEOUT, Engine, EngineError, SWARM_CALL_TIMEOUT};
+use base64::Engine as _;
+
+use super::{CALL_TIMEOUT, Engine, EngineError, SWARM_CALL_TIMEOUT, raw};
 
 /// How long removing a stack waits for its tasks to let go of its networks.
 const NETWORK_RELEASE: Duration = Duration::from_secs(60);
@@ -101,16 +102,14 @@ impl Engine {
         let secrets = self.secret_ids(None).await?;
         let configs = self.config_ids(None).await?;
         let body = docker_spec(spec, &secrets, &configs)?;
-        let credentials = spec.registry_auth.as_ref().map(|a| DockerCredentials {
-            username: Some(a.username.clone()),
-            password: Some(a.password.clone()),
-            serveraddress: Some(a.server.clone()),
-            ..Default::default()
-        });
-        match self.service(&spec.name).await? {
+        let current = self.service(&spec.name).await?;
+        if let Some(auth) = &spec.registry_auth {
+            return self.apply_with_auth(body, current, auth).await;
+        }
+        match current {
             None => self
                 .call("create service", SWARM_CALL_TIMEOUT, async move |d| {
-                    d.create_service(body, credentials).await
+                    d.create_service(body, None).await
                 })
                 .await
                 .map(drop),
@@ -132,12 +131,51 @@ impl Engine {
                     .build();
                 let name = spec.name.clone();
                 self.call("update service", SWARM_CALL_TIMEOUT, async move |d| {
-                    d.update_service(&name, body, options, credentials).await
+                    d.update_service(&name, body, options, None).await
                 })
                 .await
                 .map(drop)
             }
         }
+    }
+
+    /// Creates or updates a service with registry credentials, which Swarm keeps with the
+    /// service and hands to the nodes that pull its image (see `raw`).
+    async fn apply_with_auth(
+        &self,
+        body: DockerServiceSpec,
+        current: Option<Service>,
+        auth: &RegistryAuth,
+    ) -> Result<(), EngineError> {
+        let json = serde_json::to_string(&body)
+            .map_err(|e| EngineError::Other(format!("service spec: {e}")))?;
+        let header = (
+            "X-Registry-Auth",
+            raw::registry_auth_header(&auth.username, &auth.password, &auth.server),
+        );
+        let (what, path) = match current {
+            None => ("create service", "/services/create".to_owned()),
+            Some(s) => {
+                let was = s.spec.as_ref().and_then(|s| s.mode.as_ref()).map(mode_of);
+                let now = body.mode.as_ref().map(mode_of);
+                if was.is_some() && was != now {
+                    return Err(EngineError::Conflict(format!(
+                        "{}: Swarm cannot change a service's mode; uninstall and install again",
+                        body.name.unwrap_or_default()
+                    )));
+                }
+                let version = s.version.and_then(|v| v.index).unwrap_or_default();
+                let id = s.id.unwrap_or_default();
+                (
+                    "update service",
+                    format!("/services/{id}/update?version={version}"),
+                )
+            }
+        };
+        self.raw(what, "POST", &path, &[header], &json, SWARM_CALL_TIMEOUT)
+            .await?
+            .into_result(what)
+            .map(drop)
     }
 
     /// Removes the stack's services, then (once their tasks let go) its networks, secrets and
@@ -323,24 +361,7 @@ fn gone(e: EngineError) -> Result<(), EngineError> {
 }
 
 fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn int(v: u64) -> i64 {
