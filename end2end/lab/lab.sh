@@ -103,7 +103,10 @@ ensure_dockerd() {
     # dockerd would wait for that "containerd" forever.
     rm -f "$(sock "$n")" "$RUN/$n/exec/containerd/containerd.pid"
     mkdir -p "$RUN/$n/exec" "$STATE/$n/docker"
-    DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 nsenter -t "$holder" --net --uts \
+    # Swarm pulls every task's image (with the service's registry credentials) like on a real
+    # node; images only loaded locally (lab.sh image) are used after the pull fails at once
+    # (nothing leaves the lab).
+    nsenter -t "$holder" --net --uts \
       setsid dockerd \
         --data-root "$STATE/$n/docker" \
         --exec-root "$RUN/$n/exec" \
