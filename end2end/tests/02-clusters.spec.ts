@@ -314,11 +314,11 @@ test.describe.serial("clusters", () => {
     // Edit: a new name and a slower advertisement interval reach every KeepAlived.
     await page.getByTestId("edit-cluster").click();
     await page.getByLabel("Cluster name").fill("line 3");
-    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByTestId("edit-cluster-form").getByRole("button", { name: "Save" }).click();
     await expect(page.getByTestId("error-edit_name")).toContainText("letters, digits");
     await page.getByLabel("Cluster name").fill("line-3b");
     await page.getByLabel("Synctime (seconds)").fill("0.2");
-    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByTestId("edit-cluster-form").getByRole("button", { name: "Save" }).click();
     await expect(page.getByTestId("cluster-name")).toHaveText("line-3b");
     for (const n of ["n1", "n2", "n3"]) {
       await expect.poll(() => lab("keepalived-conf", n), { timeout: 60_000 }).toContain("advert_int 0.20");
@@ -326,7 +326,7 @@ test.describe.serial("clusters", () => {
     await expect(page.getByTestId("progress")).toHaveCount(0, { timeout: 30_000 });
     await page.getByTestId("edit-cluster").click();
     await page.getByLabel("Cluster name").fill("line-3");
-    await page.getByRole("button", { name: "Save" }).click();
+    await page.getByTestId("edit-cluster-form").getByRole("button", { name: "Save" }).click();
     await expect(page.getByTestId("cluster-name")).toHaveText("line-3");
   });
 

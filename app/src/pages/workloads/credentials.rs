@@ -181,7 +181,7 @@ pub fn RegistryCredentials(cluster_id: String) -> impl IntoView {
                         <input id="cred-password" type="password" autocomplete="new-password" class=INPUT prop:value=move || password.get() on:input=move |ev| password.set(event_target_value(&ev))/>
                         {move || err("password")().map(|m| view! { <p class="text-xs text-rose-700" data-testid="error-password">{m}</p> })}
                     </div>
-                    <button type="submit" class=format!("{BUTTON} md:mt-6") data-testid="save-credential" disabled=move || save.pending().get()>"Save"</button>
+                    <button type="submit" class=format!("{BUTTON} md:mt-6") data-testid="save-credential" disabled=move || save.pending().get()>"Save credential"</button>
                 </form>
                 <details class="mt-4">
                     <summary class="text-sm text-sky-700 cursor-pointer">"Import or export CSV"</summary>
