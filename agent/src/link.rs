@@ -456,6 +456,7 @@ async fn execute(engine: &Engine, vips: &Keepalived, command: &Command) -> (Outc
         Command::ServiceApply(spec) => (done(engine.apply_service(spec).await), true),
         Command::RegistryLogin(auth) => (done(engine.login(auth).await), false),
         Command::StackRemove { stack } => (done(engine.remove_stack(stack).await), true),
+        Command::ServiceRemove { name } => (done(engine.remove_service(name).await), true),
         Command::ServiceLogs { name, tail } => {
             match engine.service_logs(name, (*tail).min(MAX_LOG_LINES)).await {
                 Ok(lines) => (

@@ -303,3 +303,99 @@ async fn credentials_are_checked_on_every_node_and_given_to_the_services_that_pu
             .expect("reads");
     assert!(!stored[0].password.contains("s3cret-pw"));
 }
+
+#[tokio::test]
+async fn update_rolls_to_another_version_and_stop_start_keep_the_choices() {
+    let (f, cluster, version) = setup().await;
+    let lib = &f.h.panel.workloads;
+    lib.install(&f.h.admin, &cluster, draft(&version))
+        .await
+        .expect("installs");
+    wait_for("the install workflow", async || {
+        phase(&f, &cluster).await == Some(WorkloadPhase::Deployed)
+    })
+    .await;
+    let app = lib.library(&f.h.admin).await.expect("library")[0].id.clone();
+    let add = async |v: &str, compose: &str| {
+        lib.add_version(
+            &f.h.admin,
+            &app,
+            VersionDraft {
+                version: v.into(),
+                compose: compose.into(),
+            },
+        )
+        .await
+        .expect("version")
+    };
+    // Version 2: `once` is gone, `extra` is new.
+    let two = add(
+        "2",
+        &COMPOSE.replace("  once:\n    image: busybox\n    deploy:\n      mode: replicated-job\n      replicas: 3\n", "  extra:\n    image: busybox\n"),
+    )
+    .await;
+    // Version 3 makes `web` global: Swarm cannot change a service's mode.
+    let three = add("3", &COMPOSE.replace("      replicas: 2\n", "      mode: global\n")).await;
+    let workload = lib.installed(&f.h.admin, &cluster).await.expect("lists")[0].id.clone();
+
+    let viewer = f.h.user("vic", Role::Viewer).await;
+    assert!(matches!(
+        lib.update(&viewer, &workload, &two).await,
+        Err(ControlError::Forbidden)
+    ));
+    let refused = lib.update(&f.h.admin, &workload, &three).await;
+    assert!(
+        matches!(&refused, Err(ControlError::Invalid(e)) if e[0].message.contains("cannot change a service's mode")),
+        "{refused:?}"
+    );
+    assert!(matches!(
+        lib.update(&f.h.admin, &workload, &version).await,
+        Err(ControlError::Invalid(_))
+    ));
+
+    lib.update(&f.h.admin, &workload, &two)
+        .await
+        .expect("updates");
+    wait_for("the update workflow", async || {
+        lib.installed(&f.h.admin, &cluster)
+            .await
+            .is_ok_and(|w| w[0].version == "2" && w[0].phase == WorkloadPhase::Deployed)
+    })
+    .await;
+    let asked = f.node("edge-1").asked();
+    assert!(asked.contains(&"service-apply:hello_extra".to_string()));
+    assert!(asked.contains(&"service-remove:hello_once".to_string()));
+
+    // Stop, then start: every service that is not a job is applied again each time.
+    let applies = || {
+        f.node("edge-1")
+            .asked()
+            .iter()
+            .filter(|a| *a == "service-apply:hello_web")
+            .count()
+    };
+    let before = applies();
+    lib.set_running(&f.h.admin, &workload, false)
+        .await
+        .expect("stops");
+    wait_for("stopped", async || {
+        lib.installed(&f.h.admin, &cluster)
+            .await
+            .is_ok_and(|w| w[0].stopped && w[0].phase == WorkloadPhase::Deployed)
+    })
+    .await;
+    assert!(matches!(
+        lib.set_running(&f.h.admin, &workload, false).await,
+        Err(ControlError::Conflict(_))
+    ));
+    lib.set_running(&f.h.admin, &workload, true)
+        .await
+        .expect("starts");
+    wait_for("started", async || {
+        lib.installed(&f.h.admin, &cluster)
+            .await
+            .is_ok_and(|w| !w[0].stopped && w[0].phase == WorkloadPhase::Deployed)
+    })
+    .await;
+    assert_eq!(applies(), before + 2);
+}

@@ -106,6 +106,8 @@ pub enum Command {
     /// Create a service, or update the existing one of that name to this spec (run on a
     /// manager). Idempotent.
     ServiceApply(Box<ServiceSpec>),
+    /// Remove one service (run on a manager). Idempotent: a missing service is done.
+    ServiceRemove { name: String },
     /// Remove a stack's services, then its networks, secrets and configs (run on a manager).
     /// Idempotent: what is gone is done.
     StackRemove { stack: String },

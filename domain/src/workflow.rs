@@ -21,10 +21,14 @@ pub enum WorkflowKind {
     Uninstall,
     /// Check registry credentials on every node, then give them to the services that use them.
     ApplyCredentials,
+    /// Move an installed app to another version of it (Swarm rolls each service).
+    Update,
+    /// Stop an installed app (scale it to zero) or start it again.
+    Scale,
 }
 
 impl WorkflowKind {
-    pub const ALL: [WorkflowKind; 8] = [
+    pub const ALL: [WorkflowKind; 10] = [
         WorkflowKind::Create,
         WorkflowKind::Delete,
         WorkflowKind::AddNode,
@@ -33,6 +37,8 @@ impl WorkflowKind {
         WorkflowKind::Install,
         WorkflowKind::Uninstall,
         WorkflowKind::ApplyCredentials,
+        WorkflowKind::Update,
+        WorkflowKind::Scale,
     ];
 
     /// The stored name (also the JSON name).
@@ -46,6 +52,8 @@ impl WorkflowKind {
             WorkflowKind::Install => "install",
             WorkflowKind::Uninstall => "uninstall",
             WorkflowKind::ApplyCredentials => "apply-credentials",
+            WorkflowKind::Update => "update",
+            WorkflowKind::Scale => "scale",
         }
     }
 
@@ -63,6 +71,8 @@ impl WorkflowKind {
             WorkflowKind::Install => "Installing an app",
             WorkflowKind::Uninstall => "Uninstalling an app",
             WorkflowKind::ApplyCredentials => "Checking and applying registry credentials",
+            WorkflowKind::Update => "Updating an app",
+            WorkflowKind::Scale => "Starting or stopping an app",
         }
     }
 }

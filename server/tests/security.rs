@@ -177,6 +177,8 @@ fn catalogue() -> Vec<(&'static str, Access, &'static str, String)> {
         ("uninstall_app", Write, FORM, "id=x".into()),
         // Logs may hold what only operators should read.
         ("service_logs", Write, FORM, "id=x&service=web".into()),
+        ("update_app", Write, FORM, "id=x&version_id=y".into()),
+        ("set_app_running", Write, FORM, "id=x&run=false".into()),
         ("registry_credentials", Read, FORM, "cluster_id=x".into()),
         (
             "save_registry_credential",

@@ -178,6 +178,18 @@ impl Engine {
             .map(drop)
     }
 
+    /// Removes one service; a missing one is done.
+    pub async fn remove_service(&self, name: &str) -> Result<(), EngineError> {
+        let Some(id) = self.service(name).await?.and_then(|s| s.id) else {
+            return Ok(());
+        };
+        self.call("remove service", SWARM_CALL_TIMEOUT, async move |d| {
+            d.delete_service(&id).await
+        })
+        .await
+        .or_else(gone)
+    }
+
     /// Removes the stack's services, then (once their tasks let go) its networks, secrets and
     /// configs. What is gone already is done.
     pub async fn remove_stack(&self, stack: &str) -> Result<(), EngineError> {

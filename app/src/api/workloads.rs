@@ -167,3 +167,25 @@ pub async fn delete_registry_credential(cluster_id: String, id: String) -> Resul
         .await
         .map_err(fail)
 }
+
+/// Moves an installed app to another version of it.
+#[server(endpoint = "update_app")]
+pub async fn update_app(id: String, version_id: String) -> Result<(), AppError> {
+    let (panel, actor) = authorize(Permission::Operate).await?;
+    panel
+        .workloads
+        .update(&actor, &id, &version_id)
+        .await
+        .map_err(fail)
+}
+
+/// Stops (`run` false) or starts an installed app.
+#[server(endpoint = "set_app_running")]
+pub async fn set_app_running(id: String, run: bool) -> Result<(), AppError> {
+    let (panel, actor) = authorize(Permission::Operate).await?;
+    panel
+        .workloads
+        .set_running(&actor, &id, run)
+        .await
+        .map_err(fail)
+}

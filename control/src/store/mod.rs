@@ -19,7 +19,7 @@ pub use library::{AppRow, VersionRow};
 pub use nodes::{AgentIdentity, Enrolled, NodeEnrolment, NodeRow};
 pub use users::UserRow;
 pub use workflows::{NewStep, NewWorkflow, Rerun, StepRow, WorkflowRow};
-pub use workloads::WorkloadRow;
+pub use workloads::{WorkloadChange, WorkloadRow};
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};

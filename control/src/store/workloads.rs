@@ -27,6 +27,17 @@ pub struct WorkloadRow {
     pub updated_at: i64,
 }
 
+/// A change of an installed workload, started with its workflow.
+pub struct WorkloadChange<'a> {
+    /// The phases it may be in.
+    pub from: &'a [WorkloadPhase],
+    pub phase: WorkloadPhase,
+    pub version_id: Option<&'a str>,
+    pub choices: Option<&'a [(String, ServiceChoice)]>,
+    pub stopped: Option<bool>,
+    pub workflow: &'a NewWorkflow,
+}
+
 macro_rules! select_workloads {
     () => {
         "SELECT id, cluster_id, name, app_id, version_id, phase, stopped, choices, secrets, \
@@ -149,15 +160,26 @@ impl Store {
         Ok(())
     }
 
-    /// Moves a workload to `phase` and records the workflow that gets it there (one
-    /// transaction); `false` when the workload is not in one of `from`.
+    /// Moves a workload to `change.phase` (with its new version, choices or running state) and
+    /// records the workflow that gets it there (one transaction); `false` when the workload is
+    /// not in one of `change.from`.
     pub async fn begin_workload_change(
         &self,
         id: &str,
-        from: &[WorkloadPhase],
-        phase: WorkloadPhase,
-        workflow: &NewWorkflow,
+        change: WorkloadChange<'_>,
     ) -> Result<bool, ControlError> {
+        let WorkloadChange {
+            from,
+            phase,
+            version_id,
+            choices,
+            stopped,
+            workflow,
+        } = change;
+        let choices = choices
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| ControlError::Corrupt(e.to_string()))?;
         let now = crate::secret::now_ms();
         let mut tx = self.pool.begin().await?;
         let current: Option<String> =
@@ -168,12 +190,18 @@ impl Store {
         if !current.is_some_and(|p| from.iter().any(|f| f.as_str() == p)) {
             return Ok(false);
         }
-        sqlx::query("UPDATE workloads SET phase = $1, updated_at = $2 WHERE id = $3")
-            .bind(phase.as_str())
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE workloads SET phase = $1, updated_at = $2, version_id = COALESCE($3, version_id), \
+             choices = COALESCE($4, choices), stopped = COALESCE($5, stopped) WHERE id = $6",
+        )
+        .bind(phase.as_str())
+        .bind(now)
+        .bind(version_id)
+        .bind(choices)
+        .bind(stopped.map(i64::from))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
         insert_workflow(&mut tx, workflow, now).await?;
         tx.commit().await?;
         Ok(true)

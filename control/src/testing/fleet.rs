@@ -98,6 +98,9 @@ impl Fleet {
                             (format!("service-apply:{}", s.name), Reply::None)
                         }
                         Command::RegistryLogin(a) => (format!("login:{}", a.server), Reply::None),
+                        Command::ServiceRemove { name } => {
+                            (format!("service-remove:{name}"), Reply::None)
+                        }
                         Command::StackRemove { stack } => {
                             (format!("stack-remove:{stack}"), Reply::None)
                         }

@@ -46,9 +46,11 @@ impl Capability {
             | WorkflowKind::AddNode
             | WorkflowKind::RemoveNode
             | WorkflowKind::UpdateVips => Capability::Clusters,
-            WorkflowKind::Install | WorkflowKind::Uninstall | WorkflowKind::ApplyCredentials => {
-                Capability::Workloads
-            }
+            WorkflowKind::Install
+            | WorkflowKind::Uninstall
+            | WorkflowKind::ApplyCredentials
+            | WorkflowKind::Update
+            | WorkflowKind::Scale => Capability::Workloads,
         }
     }
 }

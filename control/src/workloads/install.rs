@@ -11,12 +11,12 @@ use domain::workload::placement::PlacementNode;
 use domain::workload::spec;
 
 use super::Workloads;
-use super::steps::{WorkloadStep, install_plan, secrets_context};
+use super::steps::{WorkloadStep, install_plan, scale_plan, secrets_context, update_plan};
 use crate::ControlError;
 use crate::auth::Actor;
 use crate::clusters::managers::{self, Avoid};
 use crate::secret::now_ms;
-use crate::store::WorkloadRow;
+use crate::store::{WorkloadChange, WorkloadRow};
 use crate::workflow::{self, Planned};
 
 /// How many log lines the card shows.
@@ -167,6 +167,169 @@ impl Workloads {
         Ok(id)
     }
 
+    /// Moves an installed app to another version of the same app: the stored choices are kept
+    /// for the services that remain (and checked again, like an install), new services get the
+    /// version's defaults; Swarm rolls each service by its update_config (and rolls it back when
+    /// the update fails, if the version says so).
+    pub async fn update(
+        &self,
+        actor: &Actor,
+        id: &str,
+        version_id: &str,
+    ) -> Result<(), ControlError> {
+        actor.require(Permission::Operate)?;
+        let w = self
+            .store
+            .workload(id)
+            .await?
+            .ok_or(ControlError::NotFound("App"))?;
+        let version = self
+            .store
+            .version_by_id(version_id)
+            .await?
+            .filter(|v| v.app_id == w.app_id)
+            .ok_or_else(|| {
+                ControlError::Invalid(vec![ValidationError::new(
+                    "version_id",
+                    "Choose another version of the same app",
+                )])
+            })?;
+        if version.id == w.version_id {
+            return Err(ControlError::Invalid(vec![ValidationError::new(
+                "version_id",
+                "The app runs this version already",
+            )]));
+        }
+        let parse = |text: &str, id: &str| {
+            compose::parse(text).map_err(|e| {
+                ControlError::Corrupt(format!("compose file of version {id}: {e:?}"))
+            })
+        };
+        let old = self
+            .store
+            .version_by_id(&w.version_id)
+            .await?
+            .ok_or_else(|| ControlError::Corrupt(format!("version of workload {}", w.id)))?;
+        let (old, new) = (parse(&old.compose, &old.id)?, parse(&version.compose, &version.id)?);
+        // Swarm cannot change a service's mode.
+        for (name, choice) in &w.choices {
+            if let (Some(s), Some(mode)) = (new.service(name), choice.mode)
+                && s.deploy.mode != mode
+            {
+                return Err(ControlError::Invalid(vec![ValidationError::new(
+                    "version_id",
+                    format!(
+                        "Service {name} is {} in that version but runs {}: Swarm cannot change a service's mode, so uninstall and install it instead",
+                        s.deploy.mode.as_str(),
+                        mode.as_str()
+                    ),
+                )]));
+            }
+        }
+        let mut ctx = self.context(&w.cluster_id).await?;
+        // The app's own name and ports are its own.
+        ctx.taken.retain(|t| *t != w.name);
+        let prefix = format!("{}_", w.name);
+        ctx.published.retain(|p| !p.service.starts_with(&prefix));
+        let secrets: Vec<(String, String)> = serde_json::from_str(
+            &self.vault.open(&w.secrets, &secrets_context(&w.id))?,
+        )
+        .map_err(|e| ControlError::Corrupt(format!("secrets of workload {}: {e}", w.id)))?;
+        let draft = InstallDraft {
+            version_id: version.id.clone(),
+            name: w.name.clone(),
+            secrets,
+            services: new
+                .services
+                .iter()
+                .map(|s| match w.choices.iter().find(|(n, _)| *n == s.name) {
+                    Some((_, c)) => ServiceDraft::chosen(s, c),
+                    None => ServiceDraft::of(s),
+                })
+                .collect(),
+        };
+        let install = draft.validate(&new, &ctx).map_err(ControlError::Invalid)?;
+        let flow = workflow::plan(
+            &w.cluster_id,
+            WorkflowKind::Update,
+            &update_plan(&w.id, &old, &new),
+        )?;
+        let change = WorkloadChange {
+            from: &[WorkloadPhase::Deployed, WorkloadPhase::Failed],
+            phase: WorkloadPhase::Deploying,
+            version_id: Some(&version.id),
+            choices: Some(&install.choices),
+            stopped: None,
+            workflow: &flow,
+        };
+        if !self.store.begin_workload_change(id, change).await? {
+            return Err(busy(&w.name));
+        }
+        let detail = format!("{} to {}", w.name, version.version);
+        self.changed(
+            actor,
+            "workload.update",
+            id,
+            Some(&detail),
+            UiEvent::Cluster {
+                id: w.cluster_id.clone(),
+            },
+        )
+        .await?;
+        self.engine.spawn(flow.id);
+        Ok(())
+    }
+
+    /// Stops an installed app (its services scale to zero; jobs are left alone) or starts it
+    /// again with the replicas it had.
+    pub async fn set_running(&self, actor: &Actor, id: &str, run: bool) -> Result<(), ControlError> {
+        actor.require(Permission::Operate)?;
+        let w = self
+            .store
+            .workload(id)
+            .await?
+            .ok_or(ControlError::NotFound("App"))?;
+        if w.stopped != run {
+            return Err(ControlError::Conflict(format!(
+                "{} is {} already.",
+                w.name,
+                if run { "running" } else { "stopped" }
+            )));
+        }
+        let version = self
+            .store
+            .version_by_id(&w.version_id)
+            .await?
+            .ok_or_else(|| ControlError::Corrupt(format!("version of workload {}", w.id)))?;
+        let c = compose::parse(&version.compose).map_err(|e| {
+            ControlError::Corrupt(format!("compose file of version {}: {e:?}", version.id))
+        })?;
+        let flow = workflow::plan(&w.cluster_id, WorkflowKind::Scale, &scale_plan(&w.id, &c, run))?;
+        let change = WorkloadChange {
+            from: &[WorkloadPhase::Deployed, WorkloadPhase::Failed],
+            phase: WorkloadPhase::Deploying,
+            version_id: None,
+            choices: None,
+            stopped: Some(!run),
+            workflow: &flow,
+        };
+        if !self.store.begin_workload_change(id, change).await? {
+            return Err(busy(&w.name));
+        }
+        self.changed(
+            actor,
+            if run { "workload.start" } else { "workload.stop" },
+            id,
+            Some(&w.name),
+            UiEvent::Cluster {
+                id: w.cluster_id.clone(),
+            },
+        )
+        .await?;
+        self.engine.spawn(flow.id);
+        Ok(())
+    }
+
     /// Removes an installed app's services and the objects it declared (Supervisors).
     pub async fn uninstall(&self, actor: &Actor, id: &str) -> Result<(), ControlError> {
         actor.require(Permission::Supervise)?;
@@ -186,16 +349,16 @@ impl Workloads {
                 None,
             )],
         )?;
-        let from = [WorkloadPhase::Deployed, WorkloadPhase::Failed];
-        if !self
-            .store
-            .begin_workload_change(id, &from, WorkloadPhase::Removing, &flow)
-            .await?
-        {
-            return Err(ControlError::Conflict(format!(
-                "{} is being installed or removed: wait for that to finish (or abort it).",
-                w.name
-            )));
+        let change = WorkloadChange {
+            from: &[WorkloadPhase::Deployed, WorkloadPhase::Failed],
+            phase: WorkloadPhase::Removing,
+            version_id: None,
+            choices: None,
+            stopped: None,
+            workflow: &flow,
+        };
+        if !self.store.begin_workload_change(id, change).await? {
+            return Err(busy(&w.name));
         }
         self.changed(
             actor,
@@ -242,4 +405,10 @@ impl Workloads {
             )),
         }
     }
+}
+
+fn busy(name: &str) -> ControlError {
+    ControlError::Conflict(format!(
+        "{name} is being installed, changed or removed: wait for that to finish (or abort it)."
+    ))
 }

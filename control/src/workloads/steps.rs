@@ -31,6 +31,8 @@ pub enum WorkloadStep {
     Service { workload: String, service: String },
     /// Remove the app's services, then its objects.
     Remove { workload: String },
+    /// Remove one service the app's new version no longer has.
+    Retire { workload: String, service: String },
     /// `docker login` with a registry credential on one node; records what it said (a refused
     /// login is a result, not a failed step).
     Check { credential: String, node: String },
@@ -57,6 +59,51 @@ pub fn install_plan(id: &str, compose: &compose::Compose) -> Vec<Planned<Workloa
     }));
     steps
 }
+
+/// The steps that move workload `id` from `old` to `new` (another version of its app): new
+/// objects, every service of `new` (Swarm rolls each one by its update_config), then the removal
+/// of services `new` no longer has.
+pub fn update_plan(
+    id: &str,
+    old: &compose::Compose,
+    new: &compose::Compose,
+) -> Vec<Planned<WorkloadStep>> {
+    let mut steps = install_plan(id, new);
+    for s in old.services.iter().filter(|s| new.service(&s.name).is_none()) {
+        steps.push(Planned::safe(
+            WorkloadStep::Retire {
+                workload: id.to_owned(),
+                service: s.name.clone(),
+            },
+            format!("Remove service {}", s.name),
+            None,
+        ));
+    }
+    steps
+}
+
+/// The steps that stop or start workload `id`: every service that is not a job, again.
+pub fn scale_plan(id: &str, compose: &compose::Compose, run: bool) -> Vec<Planned<WorkloadStep>> {
+    compose
+        .services
+        .iter()
+        .filter(|s| !s.deploy.mode.is_job())
+        .map(|s| {
+            Planned::safe(
+                WorkloadStep::Service {
+                    workload: id.to_owned(),
+                    service: s.name.clone(),
+                },
+                format!("{} service {}", if run { "Start" } else { "Stop" }, s.name),
+                None,
+            )
+        })
+        .collect()
+}
+
+/// The constraint that keeps a stopped global service off every node (Swarm cannot scale a
+/// global service to zero).
+pub const STOPPED_CONSTRAINT: &str = "node.id == flotilla-stopped";
 
 /// The vault context of a cluster's sealed registry password.
 pub fn credential_context(cluster_id: &str, registry: &str) -> String {
@@ -103,11 +150,12 @@ pub async fn specs(
         }
     }
     if w.stopped {
-        for s in services
-            .iter_mut()
-            .filter(|s| s.mode == ServiceMode::Replicated)
-        {
-            s.replicas = Some(0);
+        for s in &mut services {
+            match s.mode {
+                ServiceMode::Replicated => s.replicas = Some(0),
+                ServiceMode::Global => s.constraints.push(STOPPED_CONSTRAINT.into()),
+                ServiceMode::ReplicatedJob | ServiceMode::GlobalJob => {}
+            }
         }
     }
     Ok((objects, services))
@@ -162,12 +210,18 @@ impl Runner for WorkloadSteps {
                 (WorkflowKind::Uninstall, WorkflowStatus::Done) => {
                     self.store.delete_workload(&workload).await?;
                 }
-                (WorkflowKind::Install, WorkflowStatus::Done) => {
+                (
+                    WorkflowKind::Install | WorkflowKind::Update | WorkflowKind::Scale,
+                    WorkflowStatus::Done,
+                ) => {
                     self.store
                         .set_workload_phase(&workload, WorkloadPhase::Deployed)
                         .await?;
                 }
-                (WorkflowKind::Install, WorkflowStatus::Running) => {
+                (
+                    WorkflowKind::Install | WorkflowKind::Update | WorkflowKind::Scale,
+                    WorkflowStatus::Running,
+                ) => {
                     self.store
                         .set_workload_phase(&workload, WorkloadPhase::Deploying)
                         .await?;
@@ -204,6 +258,7 @@ impl WorkloadSteps {
         Ok(match op {
             WorkloadStep::Objects { workload }
             | WorkloadStep::Service { workload, .. }
+            | WorkloadStep::Retire { workload, .. }
             | WorkloadStep::Remove { workload } => Some(workload),
             WorkloadStep::Check { .. } => None,
         })
@@ -214,6 +269,7 @@ impl WorkloadSteps {
         let id = match op {
             WorkloadStep::Objects { workload }
             | WorkloadStep::Service { workload, .. }
+            | WorkloadStep::Retire { workload, .. }
             | WorkloadStep::Remove { workload } => workload,
             WorkloadStep::Check { credential, node } => {
                 return self
@@ -240,6 +296,9 @@ impl WorkloadSteps {
                 Command::StackObjects(objects)
             }
             WorkloadStep::Check { .. } => return Ok(()),
+            WorkloadStep::Retire { service, .. } => Command::ServiceRemove {
+                name: spec::scoped(&workload.name, service),
+            },
             WorkloadStep::Service { service, .. } => {
                 let (_, services) = specs(&self.store, &self.vault, &workload)
                     .await

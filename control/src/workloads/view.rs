@@ -59,6 +59,8 @@ impl Workloads {
             out.push(WorkloadView {
                 id: w.id,
                 name: w.name,
+                app_id: w.app_id,
+                version_id: w.version_id,
                 app_name: app.name,
                 kind_label,
                 version: version.version,
@@ -99,6 +101,7 @@ fn service_view(
         state: s.state(stopped),
         errors: s.errors(3),
         update,
+        version: s.version.clone(),
         tasks: s
             .tasks
             .iter()

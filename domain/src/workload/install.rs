@@ -114,6 +114,38 @@ impl ServiceDraft {
     }
 }
 
+impl ServiceDraft {
+    /// A service of a new version set up as the operator chose for it before (an update):
+    /// mode, replicas and placement as chosen; ports of the new version, published as chosen
+    /// where the same target port was published before.
+    pub fn chosen(s: &super::compose::Service, c: &ServiceChoice) -> ServiceDraft {
+        let mut d = ServiceDraft::of(s);
+        if let Some(m) = c.mode {
+            d.mode = m;
+        }
+        if let Some(r) = c.replicas {
+            d.replicas = r.to_string();
+        }
+        if let Some(cs) = &c.constraints {
+            d.constraints = cs.join("\n");
+        }
+        if let Some(sp) = &c.spread {
+            d.spread = sp
+                .iter()
+                .map(|a| format!("spread={a}"))
+                .collect::<Vec<_>>()
+                .join("\n");
+        }
+        for p in &mut d.ports {
+            if let Some(before) = c.ports.iter().flatten().find(|b| b.target == p.target && b.protocol == p.protocol) {
+                p.published = before.published.map(|n| n.to_string()).unwrap_or_default();
+                p.mode = before.mode;
+            }
+        }
+        d
+    }
+}
+
 impl InstallDraft {
     /// The wizard's defaults for `compose` ("skip and send" sends these).
     pub fn defaults(version_id: &str, name: &str, compose: &Compose) -> InstallDraft {
@@ -388,6 +420,8 @@ pub struct ServiceView {
     pub errors: Vec<String>,
     /// An update or rollback in progress or just finished, with Swarm's message.
     pub update: Option<String>,
+    /// The library version the service runs now (after a rollback: the one before the update).
+    pub version: Option<String>,
     pub tasks: Vec<TaskView>,
 }
 
@@ -396,6 +430,8 @@ pub struct ServiceView {
 pub struct WorkloadView {
     pub id: String,
     pub name: String,
+    pub app_id: String,
+    pub version_id: String,
     pub app_name: String,
     pub kind_label: String,
     pub version: String,
@@ -503,6 +539,23 @@ secrets:
         draft.services[0].replicas = "1".into();
         draft.services[0].constraints = "node.labels.zone == nowhere".into();
         assert!(draft.validate(&compose, &ctx()).is_ok());
+    }
+
+    #[test]
+    fn an_update_keeps_what_was_chosen() {
+        let compose = parse(FILE).expect("parses");
+        let mut draft = InstallDraft::defaults("v1", "shop", &compose);
+        draft.secrets = vec![("token".into(), "x".into())];
+        draft.services[0].replicas = "1".into();
+        draft.services[0].constraints = "node.labels.zone == b".into();
+        draft.services[0].spread = "spread=node.labels.zone".into();
+        draft.services[0].ports[0].published = "9090".into();
+        let install = draft.validate(&compose, &ctx()).expect("valid");
+        let again = ServiceDraft::chosen(&compose.services[0], &install.choices[0].1);
+        assert_eq!(again.replicas, "1");
+        assert_eq!(again.constraints, "node.labels.zone == b");
+        assert_eq!(again.spread, "spread=node.labels.zone");
+        assert_eq!(again.ports[0].published, "9090");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 use domain::workload::compose::ServiceMode;
 use domain::workload::install::{ServiceView, WorkloadPhase, WorkloadView};
 use domain::workload::observe::ServiceState;
-use domain::{AppError, Permission};
+use domain::workload::library::AppView;
+use domain::{AppError, Permission, Snapshot};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -51,6 +52,17 @@ struct Logs {
     read: ServerAction<api::ServiceLogs>,
 }
 
+/// Start/stop and update, and the version chosen per app. Kept above the cards too.
+#[derive(Clone, Copy)]
+struct Changes {
+    running: ServerAction<api::SetAppRunning>,
+    update: ServerAction<api::UpdateApp>,
+    /// (workload id, version id) chosen in a card's "Update to" list.
+    target: RwSignal<Option<(String, String)>>,
+    /// Versions of every app: app id → (version id, label), newest first.
+    versions: Resource<Result<Snapshot<Vec<AppView>>, AppError>>,
+}
+
 /// The "Apps" section of a cluster page.
 #[component]
 pub fn InstalledApps(cluster_id: String) -> impl IntoView {
@@ -75,6 +87,22 @@ pub fn InstalledApps(cluster_id: String) -> impl IntoView {
         open: RwSignal::new(None),
         read: ServerAction::new(),
     };
+    let changes = Changes {
+        running: ServerAction::new(),
+        update: ServerAction::new(),
+        target: RwSignal::new(None),
+        versions: Resource::new(move || live.library.get(), |_| api::library()),
+    };
+    let report = move |r: Option<Result<(), AppError>>, done: &'static str| match r {
+        Some(Ok(())) => {
+            toasts.success(done);
+            live.clusters.update(|n| *n += 1);
+        }
+        Some(Err(e)) => toasts.error(&e),
+        None => {}
+    };
+    Effect::new(move |_| report(changes.running.value().get(), "Done; the services follow."));
+    Effect::new(move |_| report(changes.update.value().get(), "Updating; Swarm rolls each service."));
     view! {
         <section class="mt-6 bg-white rounded-lg border border-slate-200 shadow-sm p-5" data-testid="apps">
         <h2 class="text-sm font-semibold text-slate-700 mb-2">"Apps"</h2>
@@ -95,7 +123,7 @@ pub fn InstalledApps(cluster_id: String) -> impl IntoView {
                     }.into_any(),
                     Ok(s) => view! {
                         <div class="space-y-4">
-                            {s.data.into_iter().map(|w| view! { <AppCard app=w confirm logs/> }).collect_view()}
+                            {s.data.into_iter().map(|w| view! { <AppCard app=w confirm logs changes/> }).collect_view()}
                         </div>
                     }.into_any(),
                 }
@@ -117,9 +145,52 @@ fn AppCard(
     app: WorkloadView,
     confirm: RwSignal<Option<(String, String)>>,
     logs: Logs,
+    changes: Changes,
 ) -> impl IntoView {
     let (id, name) = (app.id.clone(), app.name.clone());
     let removable = matches!(app.phase, WorkloadPhase::Deployed | WorkloadPhase::Failed);
+    let (app_id, current) = (app.app_id.clone(), app.version_id.clone());
+    let stopped = app.stopped;
+    let controls = removable
+        .then(|| {
+            let workload = StoredValue::new(app.id.clone());
+            let others = move || {
+                changes
+                    .versions
+                    .get()
+                    .and_then(Result::ok)
+                    .map(|s| {
+                        s.data
+                            .into_iter()
+                            .filter(|a| a.id == app_id)
+                            .flat_map(|a| a.versions)
+                            .filter(|v| v.id != current)
+                            .map(|v| (v.id, v.version))
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default()
+            };
+            view! {
+                <Can permission=Permission::Operate>
+                    <button class=BUTTON_SECONDARY data-testid=if stopped { "start-app" } else { "stop-app" }
+                        on:click=move |_| { changes.running.dispatch(api::SetAppRunning { id: workload.get_value(), run: stopped }); }>
+                        {if stopped { "Start" } else { "Stop" }}
+                    </button>
+                    <select class="rounded-md border border-slate-300 px-2 py-1.5 text-sm" aria-label="Update to"
+                        on:change=move |ev| changes.target.set(Some((workload.get_value(), event_target_value(&ev))))>
+                        <option value="">"Update to…"</option>
+                        {move || others().into_iter().map(|(id, label)| view! { <option value=id>{label}</option> }).collect_view()}
+                    </select>
+                    <button class=BUTTON_SECONDARY data-testid="update-app"
+                        on:click=move |_| {
+                            if let Some((w, v)) = changes.target.get_untracked().filter(|(w, v)| *w == workload.get_value() && !v.is_empty()) {
+                                changes.update.dispatch(api::UpdateApp { id: w, version_id: v });
+                            }
+                        }>"Update"</button>
+                </Can>
+            }
+        })
+        .into_any();
     let header = view! {
         <div class="flex items-start justify-between gap-4 px-4 py-3 border-b border-slate-200">
             <div>
@@ -129,6 +200,8 @@ fn AppCard(
                 </p>
             </div>
             <div class="flex items-center gap-2">
+                {controls}
+                {stopped.then(|| view! { <span data-testid="app-stopped"><Badge text="Stopped".to_string() tone="slate"/></span> })}
                 <span data-testid="app-phase" data-phase=app.phase.as_str()>
                     <Badge text=phase_label(app.phase).to_string() tone=match app.phase { WorkloadPhase::Deployed => "green", WorkloadPhase::Failed => "red", _ => "amber" }/>
                 </span>
@@ -200,6 +273,7 @@ fn ServiceRow(service: ServiceView, workload: String, logs: Logs) -> impl IntoVi
             <td class=TD>
                 <span class="font-medium">{s.name.clone()}</span>
                 <p class="text-xs text-slate-500 font-mono">{s.image.clone()}</p>
+                {s.version.clone().map(|v| view! { <p class="text-xs text-slate-500" data-testid="service-version">{format!("version {v}")}</p> })}
             </td>
             <td class=TD>{mode_label(s.mode)}</td>
             <td class=TD data-testid="service-progress">{progress(&s)}</td>
