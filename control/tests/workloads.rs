@@ -315,7 +315,9 @@ async fn update_rolls_to_another_version_and_stop_start_keep_the_choices() {
         phase(&f, &cluster).await == Some(WorkloadPhase::Deployed)
     })
     .await;
-    let app = lib.library(&f.h.admin).await.expect("library")[0].id.clone();
+    let app = lib.library(&f.h.admin).await.expect("library")[0]
+        .id
+        .clone();
     let add = async |v: &str, compose: &str| {
         lib.add_version(
             &f.h.admin,
@@ -335,8 +337,14 @@ async fn update_rolls_to_another_version_and_stop_start_keep_the_choices() {
     )
     .await;
     // Version 3 makes `web` global: Swarm cannot change a service's mode.
-    let three = add("3", &COMPOSE.replace("      replicas: 2\n", "      mode: global\n")).await;
-    let workload = lib.installed(&f.h.admin, &cluster).await.expect("lists")[0].id.clone();
+    let three = add(
+        "3",
+        &COMPOSE.replace("      replicas: 2\n", "      mode: global\n"),
+    )
+    .await;
+    let workload = lib.installed(&f.h.admin, &cluster).await.expect("lists")[0]
+        .id
+        .clone();
 
     let viewer = f.h.user("vic", Role::Viewer).await;
     assert!(matches!(

@@ -6,7 +6,9 @@ use domain::event::UiEvent;
 use domain::protocol::{Command, Reply};
 use domain::workflow::WorkflowKind;
 use domain::workload::compose;
-use domain::workload::install::{InstallContext, InstallDraft, PublishedPort, WorkloadPhase};
+use domain::workload::install::{
+    InstallContext, InstallDraft, PublishedPort, ServiceDraft, WorkloadPhase,
+};
 use domain::workload::placement::PlacementNode;
 use domain::workload::spec;
 
@@ -201,16 +203,18 @@ impl Workloads {
             )]));
         }
         let parse = |text: &str, id: &str| {
-            compose::parse(text).map_err(|e| {
-                ControlError::Corrupt(format!("compose file of version {id}: {e:?}"))
-            })
+            compose::parse(text)
+                .map_err(|e| ControlError::Corrupt(format!("compose file of version {id}: {e:?}")))
         };
         let old = self
             .store
             .version_by_id(&w.version_id)
             .await?
             .ok_or_else(|| ControlError::Corrupt(format!("version of workload {}", w.id)))?;
-        let (old, new) = (parse(&old.compose, &old.id)?, parse(&version.compose, &version.id)?);
+        let (old, new) = (
+            parse(&old.compose, &old.id)?,
+            parse(&version.compose, &version.id)?,
+        );
         // Swarm cannot change a service's mode.
         for (name, choice) in &w.choices {
             if let (Some(s), Some(mode)) = (new.service(name), choice.mode)
@@ -231,10 +235,9 @@ impl Workloads {
         ctx.taken.retain(|t| *t != w.name);
         let prefix = format!("{}_", w.name);
         ctx.published.retain(|p| !p.service.starts_with(&prefix));
-        let secrets: Vec<(String, String)> = serde_json::from_str(
-            &self.vault.open(&w.secrets, &secrets_context(&w.id))?,
-        )
-        .map_err(|e| ControlError::Corrupt(format!("secrets of workload {}: {e}", w.id)))?;
+        let secrets: Vec<(String, String)> =
+            serde_json::from_str(&self.vault.open(&w.secrets, &secrets_context(&w.id))?)
+                .map_err(|e| ControlError::Corrupt(format!("secrets of workload {}: {e}", w.id)))?;
         let draft = InstallDraft {
             version_id: version.id.clone(),
             name: w.name.clone(),
@@ -282,7 +285,12 @@ impl Workloads {
 
     /// Stops an installed app (its services scale to zero; jobs are left alone) or starts it
     /// again with the replicas it had.
-    pub async fn set_running(&self, actor: &Actor, id: &str, run: bool) -> Result<(), ControlError> {
+    pub async fn set_running(
+        &self,
+        actor: &Actor,
+        id: &str,
+        run: bool,
+    ) -> Result<(), ControlError> {
         actor.require(Permission::Operate)?;
         let w = self
             .store
@@ -304,7 +312,11 @@ impl Workloads {
         let c = compose::parse(&version.compose).map_err(|e| {
             ControlError::Corrupt(format!("compose file of version {}: {e:?}", version.id))
         })?;
-        let flow = workflow::plan(&w.cluster_id, WorkflowKind::Scale, &scale_plan(&w.id, &c, run))?;
+        let flow = workflow::plan(
+            &w.cluster_id,
+            WorkflowKind::Scale,
+            &scale_plan(&w.id, &c, run),
+        )?;
         let change = WorkloadChange {
             from: &[WorkloadPhase::Deployed, WorkloadPhase::Failed],
             phase: WorkloadPhase::Deploying,
@@ -318,7 +330,11 @@ impl Workloads {
         }
         self.changed(
             actor,
-            if run { "workload.start" } else { "workload.stop" },
+            if run {
+                "workload.start"
+            } else {
+                "workload.stop"
+            },
             id,
             Some(&w.name),
             UiEvent::Cluster {

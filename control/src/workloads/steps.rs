@@ -69,7 +69,11 @@ pub fn update_plan(
     new: &compose::Compose,
 ) -> Vec<Planned<WorkloadStep>> {
     let mut steps = install_plan(id, new);
-    for s in old.services.iter().filter(|s| new.service(&s.name).is_none()) {
+    for s in old
+        .services
+        .iter()
+        .filter(|s| new.service(&s.name).is_none())
+    {
         steps.push(Planned::safe(
             WorkloadStep::Retire {
                 workload: id.to_owned(),

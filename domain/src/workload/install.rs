@@ -137,7 +137,12 @@ impl ServiceDraft {
                 .join("\n");
         }
         for p in &mut d.ports {
-            if let Some(before) = c.ports.iter().flatten().find(|b| b.target == p.target && b.protocol == p.protocol) {
+            if let Some(before) = c
+                .ports
+                .iter()
+                .flatten()
+                .find(|b| b.target == p.target && b.protocol == p.protocol)
+            {
                 p.published = before.published.map(|n| n.to_string()).unwrap_or_default();
                 p.mode = before.mode;
             }

@@ -3,8 +3,8 @@
 //! each task; logs per service; uninstall.
 use domain::workload::compose::ServiceMode;
 use domain::workload::install::{ServiceView, WorkloadPhase, WorkloadView};
-use domain::workload::observe::ServiceState;
 use domain::workload::library::AppView;
+use domain::workload::observe::ServiceState;
 use domain::{AppError, Permission, Snapshot};
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -102,7 +102,12 @@ pub fn InstalledApps(cluster_id: String) -> impl IntoView {
         None => {}
     };
     Effect::new(move |_| report(changes.running.value().get(), "Done; the services follow."));
-    Effect::new(move |_| report(changes.update.value().get(), "Updating; Swarm rolls each service."));
+    Effect::new(move |_| {
+        report(
+            changes.update.value().get(),
+            "Updating; Swarm rolls each service.",
+        )
+    });
     view! {
         <section class="mt-6 bg-white rounded-lg border border-slate-200 shadow-sm p-5" data-testid="apps">
         <h2 class="text-sm font-semibold text-slate-700 mb-2">"Apps"</h2>
@@ -154,7 +159,7 @@ fn AppCard(
     let controls = removable
         .then(|| {
             let workload = StoredValue::new(app.id.clone());
-            let others = move || {
+            let others = Signal::derive(move || {
                 changes
                     .versions
                     .get()
@@ -169,7 +174,7 @@ fn AppCard(
                             .collect::<Vec<_>>()
                     })
                     .unwrap_or_default()
-            };
+            });
             view! {
                 <Can permission=Permission::Operate>
                     <button class=BUTTON_SECONDARY data-testid=if stopped { "start-app" } else { "stop-app" }
@@ -179,7 +184,7 @@ fn AppCard(
                     <select class="rounded-md border border-slate-300 px-2 py-1.5 text-sm" aria-label="Update to"
                         on:change=move |ev| changes.target.set(Some((workload.get_value(), event_target_value(&ev))))>
                         <option value="">"Update to…"</option>
-                        {move || others().into_iter().map(|(id, label)| view! { <option value=id>{label}</option> }).collect_view()}
+                        {move || others.get().into_iter().map(|(id, label)| view! { <option value=id>{label}</option> }).collect_view()}
                     </select>
                     <button class=BUTTON_SECONDARY data-testid="update-app"
                         on:click=move |_| {
