@@ -116,20 +116,6 @@ test.describe.serial("update, rollback, stop and start", () => {
     await expect(row).toHaveAttribute("data-state", "running");
   });
 
-  test("a version whose healthcheck fails is rolled back, and the card says why", async ({ page }) => {
-    await login(page, "admin", ADMIN_PASSWORD);
-    await page.goto(`/clusters/${clusterId}`);
-    await hydrated(page);
-    const card = page.locator('[data-testid="app-card"][data-name="roller"]');
-    await card.getByLabel("Update to").selectOption({ label: "3.0" });
-    await card.getByTestId("update-app").click();
-    const row = card.locator('[data-testid="service-row"][data-service="web"]');
-    await expect(row.getByTestId("service-update")).toContainText("rolled back", { timeout: 120_000 });
-    await expect(row.getByTestId("service-version")).toHaveText("version 2.0", { timeout: 60_000 });
-    await expect.poll(() => env(), { timeout: 60_000 }).toContain("VERSION=2");
-    await expect.poll(runningTasks, { timeout: 60_000 }).toBe(3);
-  });
-
   test("stop scales to zero and start brings the replicas back", async ({ page }) => {
     await login(page, "admin", ADMIN_PASSWORD);
     await page.goto(`/clusters/${clusterId}`);
@@ -141,6 +127,20 @@ test.describe.serial("update, rollback, stop and start", () => {
     await expect.poll(runningTasks, { timeout: 60_000 }).toBe(0);
     await card.getByTestId("start-app").click();
     await expect(row).toHaveAttribute("data-state", "running", { timeout: 90_000 });
+    await expect.poll(runningTasks, { timeout: 60_000 }).toBe(3);
+  });
+
+  test("a version whose healthcheck fails is rolled back, and the card says why", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    await page.goto(`/clusters/${clusterId}`);
+    await hydrated(page);
+    const card = page.locator('[data-testid="app-card"][data-name="roller"]');
+    await card.getByLabel("Update to").selectOption({ label: "3.0" });
+    await card.getByTestId("update-app").click();
+    const row = card.locator('[data-testid="service-row"][data-service="web"]');
+    await expect(row.getByTestId("service-update")).toContainText("rolled back", { timeout: 120_000 });
+    await expect(row.getByTestId("service-version")).toHaveText("version 2.0", { timeout: 60_000 });
+    await expect.poll(() => env(), { timeout: 60_000 }).toContain("VERSION=2");
     await expect.poll(runningTasks, { timeout: 60_000 }).toBe(3);
 
     await card.getByTestId("uninstall").click();
