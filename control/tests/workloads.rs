@@ -8,7 +8,7 @@ use domain::swarm::SwarmRole;
 use domain::workload::compose::{Port, Protocol, PublishMode, ServiceMode};
 use domain::workload::install::{InstallDraft, WorkloadPhase};
 use domain::workload::library::{AppDraft, VersionDraft, WorkloadKind};
-use domain::workload::observe::ServiceObservation;
+use domain::workload::observe::{ServiceObservation, UpdateObservation, UpdateState};
 use domain::workload::registry::{CheckStatus, CredentialDraft};
 
 const COMPOSE: &str = "services:
@@ -364,6 +364,16 @@ async fn update_rolls_to_another_version_and_stop_start_keep_the_choices() {
     lib.update(&f.h.admin, &workload, &two)
         .await
         .expect("updates");
+    // The managers report the new version rolled out.
+    let managers = ["edge-1", "edge-2", "edge-3"];
+    f.report_with(
+        &managers,
+        &[],
+        &managers,
+        vec![],
+        vec![observed("hello_web", "2", None), observed("hello_extra", "2", None)],
+    )
+    .await;
     wait_for("the update workflow", async || {
         lib.installed(&f.h.admin, &cluster)
             .await
@@ -406,4 +416,87 @@ async fn update_rolls_to_another_version_and_stop_start_keep_the_choices() {
     })
     .await;
     assert_eq!(applies(), before + 2);
+}
+
+/// A service of stack `hello` as a manager reports it: running, at `version`.
+fn observed(name: &str, version: &str, update: Option<UpdateState>) -> ServiceObservation {
+    ServiceObservation {
+        id: name.into(),
+        name: name.into(),
+        stack: Some("hello".into()),
+        version: Some(version.into()),
+        mode: ServiceMode::Replicated,
+        replicas: Some(1),
+        image: "busybox".into(),
+        ports: vec![],
+        desired: 1,
+        running: 1,
+        completed: 0,
+        update: update.map(|state| UpdateObservation {
+            state,
+            message: "update rolled back due to failure".into(),
+        }),
+        tasks: vec![],
+    }
+}
+
+#[tokio::test]
+async fn an_update_swarm_rolls_back_fails_and_records_the_version_before() {
+    let (f, cluster, version) = setup().await;
+    let lib = &f.h.panel.workloads;
+    lib.install(&f.h.admin, &cluster, draft(&version))
+        .await
+        .expect("installs");
+    wait_for("the install workflow", async || {
+        phase(&f, &cluster).await == Some(WorkloadPhase::Deployed)
+    })
+    .await;
+    let app = lib.library(&f.h.admin).await.expect("library")[0].id.clone();
+    let two = lib
+        .add_version(
+            &f.h.admin,
+            &app,
+            VersionDraft {
+                version: "2".into(),
+                compose: COMPOSE.replace("replicas: 2", "replicas: 3"),
+            },
+        )
+        .await
+        .expect("version");
+    let workload = lib.installed(&f.h.admin, &cluster).await.expect("lists")[0].id.clone();
+    lib.update(&f.h.admin, &workload, &two)
+        .await
+        .expect("updates");
+    let managers = ["edge-1", "edge-2", "edge-3"];
+    f.report_with(
+        &managers,
+        &[],
+        &managers,
+        vec![],
+        vec![
+            observed("hello_web", "2", Some(UpdateState::RollbackCompleted)),
+            observed("hello_once", "2", None),
+        ],
+    )
+    .await;
+    wait_for("the update to fail", async || {
+        lib.installed(&f.h.admin, &cluster)
+            .await
+            .is_ok_and(|w| w[0].phase == WorkloadPhase::Failed && w[0].version == "1")
+    })
+    .await;
+    let detail = f.h.panel.clusters.get(&f.h.admin, &cluster).await.expect("detail");
+    let update = detail
+        .activity
+        .iter()
+        .find(|w| w.kind == domain::workflow::WorkflowKind::Update)
+        .expect("the update workflow");
+    assert!(
+        update
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("Swarm rolled hello_web back")),
+        "{:?}",
+        update.error
+    );
 }

@@ -142,6 +142,12 @@ test.describe.serial("update, rollback, stop and start", () => {
     await expect(row.getByTestId("service-version")).toHaveText("version 2.0", { timeout: 60_000 });
     await expect.poll(() => env(), { timeout: 60_000 }).toContain("VERSION=2");
     await expect.poll(runningTasks, { timeout: 60_000 }).toBe(3);
+    // The update workflow watched the rollout: it failed with Swarm's reason, and the panel
+    // records the version that runs again.
+    const update = page.locator('[data-testid="workflow"][data-kind="update"]').first();
+    await expect(update).toHaveAttribute("data-status", "failed", { timeout: 60_000 });
+    await expect(update).toContainText("Swarm rolled roller_web back to the version before");
+    await expect(card).toContainText("Roller 2.0");
 
     await card.getByTestId("uninstall").click();
     await page.getByTestId("confirm").click();

@@ -207,6 +207,28 @@ impl Store {
         Ok(true)
     }
 
+    /// Records the version (and choices) a workload runs again, after Swarm rolled an update
+    /// back.
+    pub async fn revert_workload(
+        &self,
+        id: &str,
+        version_id: &str,
+        choices: &[(String, ServiceChoice)],
+    ) -> Result<(), ControlError> {
+        let choices =
+            serde_json::to_string(choices).map_err(|e| ControlError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "UPDATE workloads SET version_id = $1, choices = $2, updated_at = $3 WHERE id = $4",
+        )
+        .bind(version_id)
+        .bind(choices)
+        .bind(crate::secret::now_ms())
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     pub async fn delete_workload(&self, id: &str) -> Result<(), ControlError> {
         sqlx::query("DELETE FROM workloads WHERE id = $1")
             .bind(id)

@@ -252,10 +252,16 @@ impl Workloads {
                 .collect(),
         };
         let install = draft.validate(&new, &ctx).map_err(ControlError::Invalid)?;
+        let watch = WorkloadStep::Watch {
+            workload: w.id.clone(),
+            version: version.version.clone(),
+            from_version: w.version_id.clone(),
+            from_choices: w.choices.clone(),
+        };
         let flow = workflow::plan(
             &w.cluster_id,
             WorkflowKind::Update,
-            &update_plan(&w.id, &old, &new),
+            &update_plan(&w.id, &old, &new, watch),
         )?;
         let change = WorkloadChange {
             from: &[WorkloadPhase::Deployed, WorkloadPhase::Failed],

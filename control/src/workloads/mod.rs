@@ -49,6 +49,7 @@ impl Workloads {
                 gateway: gateway.clone(),
                 vault: vault.clone(),
                 events: events.clone(),
+                observed: observed.clone(),
             }),
         );
         Self {

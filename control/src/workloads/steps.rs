@@ -9,14 +9,15 @@ use domain::workflow::{WorkflowKind, WorkflowStatus};
 use domain::workload::compose::{self, ServiceMode};
 use domain::workload::install::WorkloadPhase;
 use domain::workload::registry::CheckStatus;
-use domain::workload::spec::{self, RegistryAuth, ServiceSpec, StackObjects};
+use domain::workload::observe::{ServiceState, UpdateState};
+use domain::workload::spec::{self, RegistryAuth, ServiceChoice, ServiceSpec, StackObjects};
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use crate::ControlError;
 use crate::clusters::managers::{self, Avoid, Failure};
 use crate::events::Events;
-use crate::gateway::Gateway;
+use crate::gateway::{Gateway, Observed};
 use crate::store::{StepRow, Store, WorkflowRow, WorkloadRow};
 use crate::vault::Vault;
 use crate::workflow::{Outcome, Planned, Runner};
@@ -33,6 +34,14 @@ pub enum WorkloadStep {
     Remove { workload: String },
     /// Remove one service the app's new version no longer has.
     Retire { workload: String, service: String },
+    /// Wait until Swarm finished rolling the new version out; when Swarm rolls it back, record
+    /// the version before again and fail with Swarm's reason.
+    Watch {
+        workload: String,
+        version: String,
+        from_version: String,
+        from_choices: Vec<(String, ServiceChoice)>,
+    },
     /// `docker login` with a registry credential on one node; records what it said (a refused
     /// login is a result, not a failed step).
     Check { credential: String, node: String },
@@ -67,6 +76,7 @@ pub fn update_plan(
     id: &str,
     old: &compose::Compose,
     new: &compose::Compose,
+    watch: WorkloadStep,
 ) -> Vec<Planned<WorkloadStep>> {
     let mut steps = install_plan(id, new);
     for s in old
@@ -83,8 +93,14 @@ pub fn update_plan(
             None,
         ));
     }
+    steps.push(Planned::safe(watch, "Wait for Swarm to roll the update out", None));
     steps
 }
+
+/// How long an update may take to roll out before the watch gives up.
+const ROLLOUT_LIMIT: Duration = Duration::from_secs(15 * 60);
+/// How long Swarm may take to report that it started rolling.
+const ROLLOUT_START: Duration = Duration::from_secs(90);
 
 /// The steps that stop or start workload `id`: every service that is not a job, again.
 pub fn scale_plan(id: &str, compose: &compose::Compose, run: bool) -> Vec<Planned<WorkloadStep>> {
@@ -171,6 +187,7 @@ pub struct WorkloadSteps {
     pub gateway: Gateway,
     pub vault: Vault,
     pub events: Events,
+    pub observed: Observed,
 }
 
 /// A panel-side failure: logged with its cause; the step shows a pointer to the log.
@@ -263,6 +280,7 @@ impl WorkloadSteps {
             WorkloadStep::Objects { workload }
             | WorkloadStep::Service { workload, .. }
             | WorkloadStep::Retire { workload, .. }
+            | WorkloadStep::Watch { workload, .. }
             | WorkloadStep::Remove { workload } => Some(workload),
             WorkloadStep::Check { .. } => None,
         })
@@ -275,6 +293,16 @@ impl WorkloadSteps {
             | WorkloadStep::Service { workload, .. }
             | WorkloadStep::Retire { workload, .. }
             | WorkloadStep::Remove { workload } => workload,
+            WorkloadStep::Watch {
+                workload,
+                version,
+                from_version,
+                from_choices,
+            } => {
+                return self
+                    .watch(w, workload, version, from_version, from_choices)
+                    .await;
+            }
             WorkloadStep::Check { credential, node } => {
                 return self
                     .check(&w.cluster_id, credential, node)
@@ -365,5 +393,77 @@ impl WorkloadSteps {
             id: cluster_id.to_owned(),
         });
         Ok(())
+    }
+
+    /// Follows the rollout of `version` (a library version label) in the managers' reports.
+    async fn watch(
+        &self,
+        w: &WorkflowRow,
+        workload: &str,
+        version: &str,
+        from_version: &str,
+        from_choices: &[(String, ServiceChoice)],
+    ) -> Result<(), Failure> {
+        let panel = |e: ControlError| internal(&w.id, e);
+        let start = tokio::time::Instant::now();
+        // A rollback counts only once the new version was seen (older reports may still show an
+        // earlier update's rollback).
+        let mut started = false;
+        loop {
+            let Some(row) = self.store.workload(workload).await.map_err(panel)? else {
+                return Err(Failure::Refused("the app is no longer installed".into()));
+            };
+            let cluster = self
+                .store
+                .cluster(&w.cluster_id)
+                .await
+                .map_err(panel)?
+                .ok_or_else(|| Failure::Refused("the cluster no longer exists".into()))?;
+            let members = self.store.members(&w.cluster_id).await.map_err(panel)?;
+            let services: Vec<_> = self
+                .observed
+                .swarm_of(&cluster, &members)
+                .map(|s| s.services)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|s| s.stack.as_deref() == Some(row.name.as_str()))
+                .collect();
+            started |= services.iter().any(|s| s.version.as_deref() == Some(version));
+            if started
+                && let Some(s) = services
+                    .iter()
+                    .find(|s| s.update.as_ref().is_some_and(|u| u.state.is_rollback()))
+            {
+                self.store
+                    .revert_workload(workload, from_version, from_choices)
+                    .await
+                    .map_err(panel)?;
+                let why = s.update.as_ref().map(|u| u.message.clone()).unwrap_or_default();
+                return Err(Failure::Refused(format!(
+                    "Swarm rolled {} back to the version before ({why})",
+                    s.name
+                )));
+            }
+            let done = !services.is_empty()
+                && services.iter().all(|s| {
+                    s.version.as_deref() == Some(version)
+                        && s.update.as_ref().is_none_or(|u| u.state == UpdateState::Completed)
+                        && matches!(
+                            s.state(row.stopped),
+                            ServiceState::Running | ServiceState::Completed | ServiceState::Stopped
+                        )
+                });
+            if done {
+                return Ok(());
+            }
+            let waited = start.elapsed();
+            if (!started && waited > ROLLOUT_START) || waited > ROLLOUT_LIMIT {
+                return Err(Failure::Refused(format!(
+                    "Swarm did not finish rolling version {version} out within {} minutes",
+                    waited.as_secs() / 60
+                )));
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
     }
 }
