@@ -371,7 +371,10 @@ async fn update_rolls_to_another_version_and_stop_start_keep_the_choices() {
         &[],
         &managers,
         vec![],
-        vec![observed("hello_web", "2", None), observed("hello_extra", "2", None)],
+        vec![
+            observed("hello_web", "2", None),
+            observed("hello_extra", "2", None),
+        ],
     )
     .await;
     wait_for("the update workflow", async || {
@@ -451,7 +454,9 @@ async fn an_update_swarm_rolls_back_fails_and_records_the_version_before() {
         phase(&f, &cluster).await == Some(WorkloadPhase::Deployed)
     })
     .await;
-    let app = lib.library(&f.h.admin).await.expect("library")[0].id.clone();
+    let app = lib.library(&f.h.admin).await.expect("library")[0]
+        .id
+        .clone();
     let two = lib
         .add_version(
             &f.h.admin,
@@ -463,7 +468,9 @@ async fn an_update_swarm_rolls_back_fails_and_records_the_version_before() {
         )
         .await
         .expect("version");
-    let workload = lib.installed(&f.h.admin, &cluster).await.expect("lists")[0].id.clone();
+    let workload = lib.installed(&f.h.admin, &cluster).await.expect("lists")[0]
+        .id
+        .clone();
     lib.update(&f.h.admin, &workload, &two)
         .await
         .expect("updates");
@@ -485,7 +492,12 @@ async fn an_update_swarm_rolls_back_fails_and_records_the_version_before() {
             .is_ok_and(|w| w[0].phase == WorkloadPhase::Failed && w[0].version == "1")
     })
     .await;
-    let detail = f.h.panel.clusters.get(&f.h.admin, &cluster).await.expect("detail");
+    let detail =
+        f.h.panel
+            .clusters
+            .get(&f.h.admin, &cluster)
+            .await
+            .expect("detail");
     let update = detail
         .activity
         .iter()

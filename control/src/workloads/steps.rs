@@ -8,8 +8,8 @@ use domain::protocol::Command;
 use domain::workflow::{WorkflowKind, WorkflowStatus};
 use domain::workload::compose::{self, ServiceMode};
 use domain::workload::install::WorkloadPhase;
-use domain::workload::registry::CheckStatus;
 use domain::workload::observe::{ServiceState, UpdateState};
+use domain::workload::registry::CheckStatus;
 use domain::workload::spec::{self, RegistryAuth, ServiceChoice, ServiceSpec, StackObjects};
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
@@ -93,7 +93,11 @@ pub fn update_plan(
             None,
         ));
     }
-    steps.push(Planned::safe(watch, "Wait for Swarm to roll the update out", None));
+    steps.push(Planned::safe(
+        watch,
+        "Wait for Swarm to roll the update out",
+        None,
+    ));
     steps
 }
 
@@ -327,7 +331,7 @@ impl WorkloadSteps {
                     .map_err(panel)?;
                 Command::StackObjects(objects)
             }
-            WorkloadStep::Check { .. } => return Ok(()),
+            WorkloadStep::Check { .. } | WorkloadStep::Watch { .. } => return Ok(()),
             WorkloadStep::Retire { service, .. } => Command::ServiceRemove {
                 name: spec::scoped(&workload.name, service),
             },
@@ -428,7 +432,9 @@ impl WorkloadSteps {
                 .into_iter()
                 .filter(|s| s.stack.as_deref() == Some(row.name.as_str()))
                 .collect();
-            started |= services.iter().any(|s| s.version.as_deref() == Some(version));
+            started |= services
+                .iter()
+                .any(|s| s.version.as_deref() == Some(version));
             if started
                 && let Some(s) = services
                     .iter()
@@ -438,7 +444,11 @@ impl WorkloadSteps {
                     .revert_workload(workload, from_version, from_choices)
                     .await
                     .map_err(panel)?;
-                let why = s.update.as_ref().map(|u| u.message.clone()).unwrap_or_default();
+                let why = s
+                    .update
+                    .as_ref()
+                    .map(|u| u.message.clone())
+                    .unwrap_or_default();
                 return Err(Failure::Refused(format!(
                     "Swarm rolled {} back to the version before ({why})",
                     s.name
@@ -447,7 +457,9 @@ impl WorkloadSteps {
             let done = !services.is_empty()
                 && services.iter().all(|s| {
                     s.version.as_deref() == Some(version)
-                        && s.update.as_ref().is_none_or(|u| u.state == UpdateState::Completed)
+                        && s.update
+                            .as_ref()
+                            .is_none_or(|u| u.state == UpdateState::Completed)
                         && matches!(
                             s.state(row.stopped),
                             ServiceState::Running | ServiceState::Completed | ServiceState::Stopped

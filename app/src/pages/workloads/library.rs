@@ -46,8 +46,21 @@ pub fn LibraryPage() -> impl IntoView {
         None => {}
     });
     let confirm = RwSignal::new(None::<(String, String)>);
-    // The app whose "add version" form is open (one at a time).
-    let adding = RwSignal::new(None::<String>);
+    // The "add version" form (one at a time), kept above the list: a live refresh rebuilds the
+    // cards, and typing must survive it.
+    let form = VersionForm {
+        adding: RwSignal::new(None),
+        add: ServerAction::new(),
+        version: RwSignal::new(String::new()),
+        compose: RwSignal::new(String::new()),
+        touched: RwSignal::new(false),
+    };
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = form.add.value().get() {
+            form.close();
+            live.library.update(|n| *n += 1);
+        }
+    });
     view! {
         <PageHeader title="Library" subtitle="Apps and AI models the panel installs on clusters. Each version is a compose file: the Swarm subset of Compose v3."/>
         <Can permission=Permission::Operate>
@@ -62,7 +75,7 @@ pub fn LibraryPage() -> impl IntoView {
                     }.into_any(),
                     Ok(s) => view! {
                         <div class="space-y-6">
-                            {s.data.into_iter().map(|app| view! { <AppCard app now=s.now_ms adding confirm/> }).collect_view()}
+                            {s.data.into_iter().map(|app| view! { <AppCard app now=s.now_ms form confirm/> }).collect_view()}
                         </div>
                     }.into_any(),
                 }
@@ -82,7 +95,7 @@ pub fn LibraryPage() -> impl IntoView {
 fn AppCard(
     app: AppView,
     now: i64,
-    adding: RwSignal<Option<String>>,
+    form: VersionForm,
     confirm: RwSignal<Option<(String, String)>>,
 ) -> impl IntoView {
     let id = StoredValue::new(app.id.clone());
@@ -105,7 +118,7 @@ fn AppCard(
                 <span class="flex-1 text-xs text-slate-500">{app.description.clone()}</span>
                 <Can permission=Permission::Operate>
                     <button class=BUTTON_SECONDARY data-testid="add-version"
-                        on:click=move |_| adding.update(|a| *a = if a.as_deref() == Some(&id.get_value()) { None } else { Some(id.get_value()) })>
+                        on:click=move |_| form.toggle(id.get_value())>
                         "Add version"
                     </button>
                 </Can>
@@ -160,8 +173,8 @@ fn AppCard(
     view! {
         <section class="bg-white rounded-lg border border-slate-200 shadow-sm" data-testid="app-card" data-name=name>
             {header}
-            {move || (adding.get().as_deref() == Some(&id.get_value())).then(|| view! {
-                <div class="p-5 border-b border-slate-200"><NewVersion app_id=id.get_value() adding/></div>
+            {move || (form.adding.get().as_deref() == Some(&id.get_value())).then(|| view! {
+                <div class="p-5 border-b border-slate-200"><NewVersion app_id=id.get_value() form/></div>
             }.into_any())}
             {versions}
             <Transition fallback=|| ()>
@@ -251,13 +264,45 @@ fn NewApp() -> impl IntoView {
     }
 }
 
+/// The open "add version" form and what is typed in it.
+#[derive(Clone, Copy)]
+struct VersionForm {
+    /// The app whose form is open.
+    adding: RwSignal<Option<String>>,
+    add: ServerAction<api::AddAppVersion>,
+    version: RwSignal<String>,
+    compose: RwSignal<String>,
+    touched: RwSignal<bool>,
+}
+
+impl VersionForm {
+    /// Opens the form for `app` (empty), or closes it when it is open for that app.
+    fn toggle(self, app: String) {
+        let open = self.adding.get_untracked().as_deref() == Some(app.as_str());
+        self.close();
+        if !open {
+            self.adding.set(Some(app));
+        }
+    }
+
+    fn close(self) {
+        self.adding.set(None);
+        self.add.value().set(None);
+        self.version.set(String::new());
+        self.compose.set(String::new());
+        self.touched.set(false);
+    }
+}
+
 #[component]
-fn NewVersion(app_id: String, adding: RwSignal<Option<String>>) -> impl IntoView {
-    let live = use_live();
-    let add = ServerAction::<api::AddAppVersion>::new();
-    let version = RwSignal::new(String::new());
-    let compose = RwSignal::new(String::new());
-    let touched = RwSignal::new(false);
+fn NewVersion(app_id: String, form: VersionForm) -> impl IntoView {
+    let VersionForm {
+        add,
+        version,
+        compose,
+        touched,
+        ..
+    } = form;
     let draft = move || VersionDraft {
         version: version.get(),
         compose: compose.get(),
@@ -275,12 +320,6 @@ fn NewVersion(app_id: String, adding: RwSignal<Option<String>>) -> impl IntoView
         }
     });
     let compose_error = move || messages(&errors.get(), "compose");
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = add.value().get() {
-            adding.set(None);
-            live.library.update(|n| *n += 1);
-        }
-    });
     let app_id = StoredValue::new(app_id);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -314,7 +353,7 @@ fn NewVersion(app_id: String, adding: RwSignal<Option<String>>) -> impl IntoView
                 <button type="submit" class=BUTTON disabled=move || add.pending().get() data-testid="save-version">
                     {move || if add.pending().get() { "Saving…" } else { "Save version" }}
                 </button>
-                <button type="button" class=BUTTON_SECONDARY on:click=move |_| adding.set(None)>"Cancel"</button>
+                <button type="button" class=BUTTON_SECONDARY on:click=move |_| form.close()>"Cancel"</button>
             </div>
             {move || add.value().get().and_then(Result::err).filter(|e| !matches!(e, AppError::Invalid(_) | AppError::Validation(_))).map(|e| view! {
                 <ErrorBox error=e/>
