@@ -5,7 +5,6 @@ use domain::cluster::ClusterPhase;
 use domain::event::UiEvent;
 use domain::protocol::{Command, Reply};
 use domain::workflow::WorkflowKind;
-use domain::workload::compose;
 use domain::workload::install::{
     InstallContext, InstallDraft, PublishedPort, ServiceDraft, WorkloadPhase,
 };
@@ -13,7 +12,10 @@ use domain::workload::placement::PlacementNode;
 use domain::workload::spec;
 
 use super::Workloads;
-use super::steps::{WorkloadStep, install_plan, scale_plan, secrets_context, update_plan};
+use super::steps::{
+    WorkloadStep, install_plan, open_secrets, parsed, scale_plan, secrets_context, update_plan,
+    version_of,
+};
 use crate::ControlError;
 use crate::auth::Actor;
 use crate::clusters::managers::{self, Avoid};
@@ -110,9 +112,7 @@ impl Workloads {
                     "Choose a version from the library",
                 )])
             })?;
-        let compose = compose::parse(&version.compose).map_err(|e| {
-            ControlError::Corrupt(format!("compose file of version {}: {e:?}", version.id))
-        })?;
+        let compose = parsed(&version)?;
         let ctx = self.context(cluster_id).await?;
         let install = draft
             .validate(&compose, &ctx)
@@ -180,11 +180,7 @@ impl Workloads {
         version_id: &str,
     ) -> Result<(), ControlError> {
         actor.require(Permission::Operate)?;
-        let w = self
-            .store
-            .workload(id)
-            .await?
-            .ok_or(ControlError::NotFound("App"))?;
+        let w = self.workload(id).await?;
         let version = self
             .store
             .version_by_id(version_id)
@@ -202,19 +198,8 @@ impl Workloads {
                 "The app runs this version already",
             )]));
         }
-        let parse = |text: &str, id: &str| {
-            compose::parse(text)
-                .map_err(|e| ControlError::Corrupt(format!("compose file of version {id}: {e:?}")))
-        };
-        let old = self
-            .store
-            .version_by_id(&w.version_id)
-            .await?
-            .ok_or_else(|| ControlError::Corrupt(format!("version of workload {}", w.id)))?;
-        let (old, new) = (
-            parse(&old.compose, &old.id)?,
-            parse(&version.compose, &version.id)?,
-        );
+        let (_, old) = version_of(&self.store, &w).await?;
+        let new = parsed(&version)?;
         // Swarm cannot change a service's mode.
         for (name, choice) in &w.choices {
             if let (Some(s), Some(mode)) = (new.service(name), choice.mode)
@@ -235,9 +220,7 @@ impl Workloads {
         ctx.taken.retain(|t| *t != w.name);
         let prefix = format!("{}_", w.name);
         ctx.published.retain(|p| !p.service.starts_with(&prefix));
-        let secrets: Vec<(String, String)> =
-            serde_json::from_str(&self.vault.open(&w.secrets, &secrets_context(&w.id))?)
-                .map_err(|e| ControlError::Corrupt(format!("secrets of workload {}: {e}", w.id)))?;
+        let secrets = open_secrets(&self.vault, &w)?;
         let draft = InstallDraft {
             version_id: version.id.clone(),
             name: w.name.clone(),
@@ -298,11 +281,7 @@ impl Workloads {
         run: bool,
     ) -> Result<(), ControlError> {
         actor.require(Permission::Operate)?;
-        let w = self
-            .store
-            .workload(id)
-            .await?
-            .ok_or(ControlError::NotFound("App"))?;
+        let w = self.workload(id).await?;
         if w.stopped != run {
             return Err(ControlError::Conflict(format!(
                 "{} is {} already.",
@@ -310,14 +289,7 @@ impl Workloads {
                 if run { "running" } else { "stopped" }
             )));
         }
-        let version = self
-            .store
-            .version_by_id(&w.version_id)
-            .await?
-            .ok_or_else(|| ControlError::Corrupt(format!("version of workload {}", w.id)))?;
-        let c = compose::parse(&version.compose).map_err(|e| {
-            ControlError::Corrupt(format!("compose file of version {}: {e:?}", version.id))
-        })?;
+        let (_, c) = version_of(&self.store, &w).await?;
         let flow = workflow::plan(
             &w.cluster_id,
             WorkflowKind::Scale,
@@ -355,11 +327,7 @@ impl Workloads {
     /// Removes an installed app's services and the objects it declared (Supervisors).
     pub async fn uninstall(&self, actor: &Actor, id: &str) -> Result<(), ControlError> {
         actor.require(Permission::Supervise)?;
-        let w = self
-            .store
-            .workload(id)
-            .await?
-            .ok_or(ControlError::NotFound("App"))?;
+        let w = self.workload(id).await?;
         let flow = workflow::plan(
             &w.cluster_id,
             WorkflowKind::Uninstall,
@@ -404,11 +372,7 @@ impl Workloads {
         service: &str,
     ) -> Result<Vec<String>, ControlError> {
         actor.require(Permission::Operate)?;
-        let w = self
-            .store
-            .workload(id)
-            .await?
-            .ok_or(ControlError::NotFound("App"))?;
+        let w = self.workload(id).await?;
         if !w.choices.iter().any(|(name, _)| name == service) {
             return Err(ControlError::NotFound("Service"));
         }
@@ -433,4 +397,14 @@ fn busy(name: &str) -> ControlError {
     ControlError::Conflict(format!(
         "{name} is being installed, changed or removed: wait for that to finish (or abort it)."
     ))
+}
+
+impl Workloads {
+    /// An installed app, or NotFound.
+    async fn workload(&self, id: &str) -> Result<WorkloadRow, ControlError> {
+        self.store
+            .workload(id)
+            .await?
+            .ok_or(ControlError::NotFound("App"))
+    }
 }

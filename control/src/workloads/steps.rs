@@ -18,7 +18,7 @@ use crate::ControlError;
 use crate::clusters::managers::{self, Avoid, Failure};
 use crate::events::Events;
 use crate::gateway::{Gateway, Observed};
-use crate::store::{StepRow, Store, WorkflowRow, WorkloadRow};
+use crate::store::{StepRow, Store, VersionRow, WorkflowRow, WorkloadRow};
 use crate::vault::Vault;
 use crate::workflow::{Outcome, Planned, Runner};
 
@@ -142,22 +142,41 @@ pub fn secrets_context(workload_id: &str) -> String {
     format!("workload:{workload_id}:secrets")
 }
 
+/// The library version a stored workload runs, with its compose file parsed (it parsed when it
+/// was added, so a failure here is corrupt data).
+pub async fn version_of(
+    store: &Store,
+    w: &WorkloadRow,
+) -> Result<(VersionRow, compose::Compose), ControlError> {
+    let version = store
+        .version_by_id(&w.version_id)
+        .await?
+        .ok_or_else(|| ControlError::Corrupt(format!("version of workload {}", w.id)))?;
+    let parsed = parsed(&version)?;
+    Ok((version, parsed))
+}
+
+/// A stored version's compose file, parsed.
+pub fn parsed(version: &VersionRow) -> Result<compose::Compose, ControlError> {
+    compose::parse(&version.compose).map_err(|e| {
+        ControlError::Corrupt(format!("compose file of version {}: {e:?}", version.id))
+    })
+}
+
+/// The values of a workload's app secrets, opened from the vault.
+pub fn open_secrets(vault: &Vault, w: &WorkloadRow) -> Result<Vec<(String, String)>, ControlError> {
+    serde_json::from_str(&vault.open(&w.secrets, &secrets_context(&w.id))?)
+        .map_err(|e| ControlError::Corrupt(format!("secrets of workload {}: {e}", w.id)))
+}
+
 /// The stack objects and service specs of a stored workload, as they are to run now.
 pub async fn specs(
     store: &Store,
     vault: &Vault,
     w: &WorkloadRow,
 ) -> Result<(StackObjects, Vec<ServiceSpec>), ControlError> {
-    let version = store
-        .version_by_id(&w.version_id)
-        .await?
-        .ok_or(ControlError::NotFound("Version"))?;
-    let compose = compose::parse(&version.compose).map_err(|e| {
-        ControlError::Corrupt(format!("compose file of version {}: {e:?}", version.id))
-    })?;
-    let secrets: Vec<(String, String)> =
-        serde_json::from_str(&vault.open(&w.secrets, &secrets_context(&w.id))?)
-            .map_err(|e| ControlError::Corrupt(format!("secrets of workload {}: {e}", w.id)))?;
+    let (version, compose) = version_of(store, w).await?;
+    let secrets = open_secrets(vault, w)?;
     let (objects, mut services) =
         spec::build(&w.name, &version.version, &compose, &w.choices, &secrets);
     // Every node must be able to pull: the registry's credential goes with the service.
