@@ -1,5 +1,5 @@
-import { APIRequestContext, expect, Page, test } from "@playwright/test";
-import { ADMIN_PASSWORD, hydrated, lab, login, logout } from "./helpers";
+import { expect, Page, test } from "@playwright/test";
+import { ADMIN_PASSWORD, api, call, hydrated, lab, login, logout } from "./helpers";
 
 // Builds on 01 (three lab nodes online). The lab has no IPVS, so the services use DNS
 // round-robin and host-mode publishing.
@@ -48,18 +48,7 @@ const PINNED = `services:
         max_replicas_per_node: 1
 `;
 
-const JSON_HEADERS = { "Content-Type": "application/json", Accept: "application/json" };
 
-/** Server functions that take JSON (drafts) get JSON; the others a form. */
-const JSON_INPUT = ["create_cluster", "create_app", "add_app_version", "install_app"];
-
-async function api(request: APIRequestContext, name: string, data: Record<string, any>): Promise<any> {
-  const answer = JSON_INPUT.includes(name)
-    ? await request.post(`/api/${name}`, { headers: JSON_HEADERS, data })
-    : await request.post(`/api/${name}`, { headers: { Accept: "application/json" }, form: data });
-  expect(answer.status(), `${name}: ${await answer.text()}`).toBe(200);
-  return answer.json();
-}
 
 /** The nodes (hostnames) that run a service's tasks that should be running, from a manager. */
 function tasksOn(service: string, state = "running"): string[] {
@@ -211,7 +200,7 @@ test.describe.serial("workloads", () => {
   test("bad input is refused with a clear message and nothing half-applied", async ({ page }) => {
     await login(page, "admin", ADMIN_PASSWORD);
     const refused = async (draft: object, text: string) => {
-      const answer = await page.request.post("/api/install_app", { headers: JSON_HEADERS, data: { cluster_id: clusterId, draft } });
+      const answer = await call(page.request, "install_app", { cluster_id: clusterId, draft });
       expect(answer.status()).toBe(422);
       expect(await answer.text()).toContain(text);
     };
@@ -249,9 +238,7 @@ test.describe.serial("workloads", () => {
       ["uninstall_app", { id: apps[0].id }],
       ["service_logs", { id: apps[0].id, service: "web" }],
     ] as const) {
-      const answer = name === "install_app"
-        ? await page.request.post(`/api/${name}`, { headers: JSON_HEADERS, data })
-        : await page.request.post(`/api/${name}`, { headers: { Accept: "application/json" }, form: data as Record<string, string> });
+      const answer = await call(page.request, name, data);
       expect(answer.status(), name).toBe(403);
     }
     await logout(page);

@@ -1,5 +1,5 @@
-import { APIRequestContext, expect, Page, test } from "@playwright/test";
-import { ADMIN_PASSWORD, hydrated, lab, login, logout } from "./helpers";
+import { expect, Page, test } from "@playwright/test";
+import { ADMIN_PASSWORD, api, call, hydrated, lab, login, logout } from "./helpers";
 
 // Builds on 01 (three lab nodes online) and `lab.sh registry` (./dev test starts it): a private
 // registry at 10.77.0.1:5000 with htpasswd auth, trusted by every node, holding flotilla/hello:1.
@@ -16,17 +16,6 @@ const HELLO = `services:
       mode: global
       endpoint_mode: dnsrr
 `;
-
-const JSON_HEADERS = { "Content-Type": "application/json", Accept: "application/json" };
-const JSON_INPUT = ["create_cluster", "create_app", "add_app_version", "install_app", "save_registry_credential"];
-
-async function api(request: APIRequestContext, name: string, data: Record<string, any>): Promise<any> {
-  const answer = JSON_INPUT.includes(name)
-    ? await request.post(`/api/${name}`, { headers: JSON_HEADERS, data })
-    : await request.post(`/api/${name}`, { headers: { Accept: "application/json" }, form: data });
-  expect(answer.status(), `${name}: ${await answer.text()}`).toBe(200);
-  return answer.json();
-}
 
 function running(service: string): string[] {
   return lab("docker", "n1", "service", "ps", service, "--filter", "desired-state=running", "--format", "{{.Node}} {{.CurrentState}}")
@@ -148,9 +137,7 @@ test.describe.serial("registry credentials", () => {
       ["import_registry_credentials", { cluster_id: clusterId, csv: "" }],
       ["delete_registry_credential", { cluster_id: clusterId, id: "x" }],
     ] as const) {
-      const answer = name === "save_registry_credential"
-        ? await page.request.post(`/api/${name}`, { headers: JSON_HEADERS, data: body })
-        : await page.request.post(`/api/${name}`, { headers: { Accept: "application/json" }, form: body as Record<string, string> });
+      const answer = await call(page.request, name, body);
       expect(answer.status(), name).toBe(403);
     }
     await logout(page);

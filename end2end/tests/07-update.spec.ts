@@ -1,5 +1,5 @@
-import { APIRequestContext, expect, test } from "@playwright/test";
-import { ADMIN_PASSWORD, hydrated, lab, login } from "./helpers";
+import { expect, test } from "@playwright/test";
+import { ADMIN_PASSWORD, api, hydrated, lab, login } from "./helpers";
 
 // Builds on 01 (three lab nodes online). Uses the image every lab engine has locally.
 const IMAGE = "flotilla-lab/busybox:1";
@@ -33,16 +33,6 @@ const BROKEN = `    healthcheck:
       retries: 1
 `;
 
-const JSON_HEADERS = { "Content-Type": "application/json", Accept: "application/json" };
-const JSON_INPUT = ["create_cluster", "create_app", "add_app_version", "install_app"];
-
-async function api(request: APIRequestContext, name: string, data: Record<string, any>): Promise<any> {
-  const answer = JSON_INPUT.includes(name)
-    ? await request.post(`/api/${name}`, { headers: JSON_HEADERS, data })
-    : await request.post(`/api/${name}`, { headers: { Accept: "application/json" }, form: data });
-  expect(answer.status(), `${name}: ${await answer.text()}`).toBe(200);
-  return answer.json();
-}
 
 /** Tasks of roller_web that run now, from a manager. */
 function runningTasks(): number {

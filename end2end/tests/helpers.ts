@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import path from "node:path";
-import { expect, Page } from "@playwright/test";
+import { APIRequestContext, APIResponse, expect, Page } from "@playwright/test";
 
 export const ADMIN_PASSWORD = process.env.FLOTILLA_ADMIN_PASSWORD ?? "flotilla-e2e-admin";
 /** Where lab agents reach the panel (the panel's agent listener on the lab bridge). */
@@ -29,4 +29,21 @@ export async function login(page: Page, username: string, password: string) {
 export async function logout(page: Page) {
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/login$/);
+}
+
+/** Server functions whose input is JSON (drafts); the others take a form. */
+const JSON_INPUT = ["create_cluster", "create_app", "add_app_version", "install_app", "save_registry_credential"];
+
+/** Calls a server function as the browser would, and returns the raw answer. */
+export async function call(request: APIRequestContext, name: string, data: Record<string, any>): Promise<APIResponse> {
+  return JSON_INPUT.includes(name)
+    ? request.post(`/api/${name}`, { headers: { "Content-Type": "application/json", Accept: "application/json" }, data })
+    : request.post(`/api/${name}`, { headers: { Accept: "application/json" }, form: data });
+}
+
+/** Calls a server function that must succeed, and returns its JSON answer. */
+export async function api(request: APIRequestContext, name: string, data: Record<string, any>): Promise<any> {
+  const answer = await call(request, name, data);
+  expect(answer.status(), `${name}: ${await answer.text()}`).toBe(200);
+  return answer.json();
 }
