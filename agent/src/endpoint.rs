@@ -64,6 +64,18 @@ impl PanelEndpoint {
         })
     }
 
+    /// `host[:port]` of the panel.
+    pub fn authority(&self) -> &str {
+        self.base
+            .split_once("://")
+            .map_or(self.base.as_str(), |(_, rest)| rest)
+    }
+
+    /// The TLS trust for an `https://` panel.
+    pub fn tls(&self) -> Option<Arc<ClientConfig>> {
+        self.tls.clone()
+    }
+
     /// The WebSocket URL of `path` on the panel.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)

@@ -41,6 +41,8 @@ pub fn collect(config: &Config, engine: EngineFacts) -> Result<NodeFacts, AgentE
         uptime_secs: uptime(&std::fs::read_to_string("/proc/uptime").unwrap_or_default()),
         // Per network namespace, present once the ip_vs module is loaded.
         ipvs: Path::new("/proc/net/ip_vs").exists(),
+        board: board(),
+        firmware: crate::firmware::state_of(&config.state_dir),
     })
 }
 
@@ -93,12 +95,25 @@ pub fn machine_id(path: &Path) -> Result<String, AgentError> {
     Ok(id)
 }
 
-fn firmware_version(path: &Path) -> String {
+pub fn firmware_version(path: &Path) -> String {
     std::fs::read_to_string(path)
         .map(|s| s.trim().to_owned())
         .ok()
         .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// The board name firmware targets: DMI's on x86, the device tree's model elsewhere.
+fn board() -> String {
+    ["/sys/class/dmi/id/board_name", "/proc/device-tree/model"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| {
+            s.trim_matches(|c: char| c.is_whitespace() || c == '\0')
+                .to_owned()
+        })
+        .find(|s| !s.is_empty())
+        .unwrap_or_default()
 }
 
 fn os_name(os_release: &str) -> String {
@@ -276,6 +291,8 @@ mod tests {
             firmware_version: "f".into(),
             uptime_secs: 1,
             ipvs: false,
+            board: String::new(),
+            firmware: Default::default(),
         }
     }
 }

@@ -13,6 +13,7 @@
 pub mod docker;
 pub mod endpoint;
 pub mod facts;
+pub mod firmware;
 pub mod link;
 pub mod state;
 pub mod vip;
@@ -30,6 +31,8 @@ pub struct Config {
     pub docker_host: String,
     pub machine_id_file: PathBuf,
     pub firmware_version_file: PathBuf,
+    /// The A/B installer called as `CMD install FILE | reboot | commit | rollback`.
+    pub firmware_installer: Option<PathBuf>,
     pub disk_path: PathBuf,
 }
 

@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 
 use crate::docker::{Engine, EngineError};
 pub use crate::endpoint::{PanelEndpoint, Socket};
+use crate::firmware::Firmware;
 use crate::state::{self, Identity};
 use crate::vip::Keepalived;
 use crate::{AgentError, Config, facts};
@@ -76,7 +77,15 @@ pub async fn enrol(
     match serde_json::from_str::<EnrolResponse>(answer.as_str())
         .map_err(|e| AgentError::Protocol(e.to_string()))?
     {
-        EnrolResponse::Enrolled { node_id, token } => Ok(Identity { node_id, token }),
+        EnrolResponse::Enrolled {
+            node_id,
+            token,
+            firmware_key,
+        } => Ok(Identity {
+            node_id,
+            token,
+            firmware_key,
+        }),
         EnrolResponse::Refused { reason } => Err(AgentError::EnrolRefused(reason)),
     }
 }
@@ -149,6 +158,21 @@ pub async fn run(config: &Config, mut shutdown: watch::Receiver<bool>) -> Result
     });
     // One client for the engine, for the agent's lifetime.
     let engine = std::sync::Arc::new(Engine::new(&config.docker_host));
+    let firmware = std::sync::Arc::new(Firmware::new(
+        &config.state_dir,
+        config.firmware_installer.clone(),
+        Some(identity.firmware_key.as_str()).filter(|k| !k.is_empty()),
+        &config.panel,
+        &identity.token,
+        &config.firmware_version_file,
+    ));
+    // A firmware trial rolls back by itself unless the panel commits it in time (reachable or not).
+    let _trial = firmware.on_start().map(|trial| {
+        let firmware = firmware.clone();
+        AbortOnDrop(tokio::spawn(
+            async move { firmware.watch_trial(trial).await },
+        ))
+    });
     let mut backoff = Backoff::default();
     let mut recent = RecentCommands::default();
     loop {
@@ -158,6 +182,7 @@ pub async fn run(config: &Config, mut shutdown: watch::Receiver<bool>) -> Result
             &identity,
             &engine,
             &vips,
+            &firmware,
             &mut recent,
             &mut shutdown,
         )
@@ -193,6 +218,7 @@ async fn session(
     identity: &Identity,
     engine: &std::sync::Arc<Engine>,
     vips: &std::sync::Arc<Keepalived>,
+    firmware: &std::sync::Arc<Firmware>,
     recent: &mut RecentCommands,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), AgentError> {
@@ -224,10 +250,10 @@ async fn session(
     let (work_tx, mut work_rx) = mpsc::channel::<(String, Command)>(32);
     let (done_tx, mut done_rx) = mpsc::channel::<(String, Outcome, bool)>(32);
     let worker = {
-        let (engine, vips) = (engine.clone(), vips.clone());
+        let (engine, vips, firmware) = (engine.clone(), vips.clone(), firmware.clone());
         tokio::spawn(async move {
             while let Some((id, command)) = work_rx.recv().await {
-                let (outcome, changed) = execute(&engine, &vips, &command).await;
+                let (outcome, changed) = execute(&engine, &vips, &firmware, &command).await;
                 if done_tx.send((id, outcome, changed)).await.is_err() {
                     break;
                 }
@@ -409,8 +435,22 @@ where
     }
 }
 
+fn firmware_outcome(r: Result<domain::firmware::FirmwareState, String>) -> Outcome {
+    match r {
+        Ok(state) => Outcome::Done {
+            reply: Reply::Firmware(state),
+        },
+        Err(message) => Outcome::Failed { message },
+    }
+}
+
 /// Runs one command. Returns its outcome and whether the node's facts may have changed.
-async fn execute(engine: &Engine, vips: &Keepalived, command: &Command) -> (Outcome, bool) {
+async fn execute(
+    engine: &Engine,
+    vips: &Keepalived,
+    firmware: &Firmware,
+    command: &Command,
+) -> (Outcome, bool) {
     let failed = |message: String| Outcome::Failed { message };
     let member = |r: Result<domain::protocol::SwarmMember, EngineError>| match r {
         Ok(m) => Outcome::Done {
@@ -424,6 +464,16 @@ async fn execute(engine: &Engine, vips: &Keepalived, command: &Command) -> (Outc
     };
     match command {
         Command::RefreshFacts => (Outcome::DONE, true),
+        Command::FirmwareInstall(signed) => {
+            (firmware_outcome(firmware.install(signed).await), true)
+        }
+        Command::FirmwareReboot { trial_secs } => {
+            (firmware_outcome(firmware.reboot(*trial_secs).await), true)
+        }
+        Command::FirmwareCommit => (firmware_outcome(firmware.commit().await), true),
+        Command::FirmwareRollback { reason } => {
+            (firmware_outcome(firmware.rollback(reason).await), true)
+        }
         Command::SwarmInit(req) => match facts::interface_address(&req.interface) {
             Ok(ip) => (member(engine.init(req, ip).await), true),
             Err(e) => (failed(e), false),

@@ -53,6 +53,10 @@ struct Args {
         default_value = "/etc/flotilla/firmware-version"
     )]
     firmware_version_file: PathBuf,
+    /// The A/B firmware installer (RAUC, SWUpdate, Mender style), called as `CMD install FILE`,
+    /// `CMD reboot`, `CMD commit` and `CMD rollback`; without it firmware upgrades are refused.
+    #[arg(long, env = "FLOTILLA_FIRMWARE_INSTALLER")]
+    firmware_installer: Option<PathBuf>,
     /// Filesystem whose size and free space are reported.
     #[arg(long, env = "FLOTILLA_DISK_PATH", default_value = "/")]
     disk_path: PathBuf,
@@ -139,6 +143,7 @@ async fn main() -> ExitCode {
         docker_host: args.docker_host,
         machine_id_file: args.machine_id_file,
         firmware_version_file: args.firmware_version_file,
+        firmware_installer: args.firmware_installer,
         disk_path: args.disk_path,
     };
     tracing::info!(version = agent::facts::AGENT_VERSION, panel = ?config.panel, state_dir = %config.state_dir.display(), "starting");

@@ -11,6 +11,10 @@ use crate::AgentError;
 pub struct Identity {
     pub node_id: String,
     pub token: String,
+    /// The panel's firmware signing key (base64), learnt at enrolment; empty for nodes enrolled
+    /// before the panel signed firmware (they enrol again to learn it).
+    #[serde(default)]
+    pub firmware_key: String,
 }
 
 impl std::fmt::Debug for Identity {
@@ -77,6 +81,7 @@ mod tests {
         let id = Identity {
             node_id: "n1".into(),
             token: "flt_nt_secret".into(),
+            firmware_key: "cGFuZWwta2V5".into(),
         };
         save(&state, &id).expect("saves");
         assert_eq!(load(&state).expect("loads"), Some(id.clone()));

@@ -68,6 +68,7 @@ async fn collected_facts_describe_this_machine() {
         docker_host: docker_host(),
         machine_id_file: machine_id,
         firmware_version_file: firmware,
+        firmware_installer: None,
         disk_path: dir.path().to_path_buf(),
     };
     let engine = agent::docker::Engine::new(&config.docker_host)

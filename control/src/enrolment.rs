@@ -17,6 +17,8 @@ pub struct Enrolment {
     events: Events,
     gateway: Gateway,
     agent_url: String,
+    /// The panel's firmware signing key (base64), given to every enrolled agent.
+    firmware_key: String,
 }
 
 /// What an agent is told when its machine is enrolled already and it proved nothing.
@@ -25,12 +27,19 @@ const MACHINE_TAKEN: &str = "this machine is enrolled already: enrol with the no
 
 impl Enrolment {
     /// `agent_url` is the panel as agents reach it (shown in the enrolment command).
-    pub fn new(store: Store, events: Events, gateway: Gateway, agent_url: String) -> Self {
+    pub fn new(
+        store: Store,
+        events: Events,
+        gateway: Gateway,
+        agent_url: String,
+        firmware_key: String,
+    ) -> Self {
         Self {
             store,
             events,
             gateway,
             agent_url,
+            firmware_key,
         }
     }
 
@@ -202,6 +211,10 @@ impl Enrolment {
         self.events.publish(UiEvent::Node {
             id: node_id.clone(),
         });
-        Ok(EnrolResponse::Enrolled { node_id, token })
+        Ok(EnrolResponse::Enrolled {
+            node_id,
+            token,
+            firmware_key: self.firmware_key.clone(),
+        })
     }
 }

@@ -18,6 +18,7 @@ pub mod clusters;
 pub mod enrolment;
 pub mod error;
 pub mod events;
+pub mod firmware;
 pub mod gateway;
 pub mod nodes;
 pub mod secret;
@@ -46,6 +47,9 @@ pub struct PanelConfig {
     pub agent_url: String,
     /// The workflow engine's lease and retry timing.
     pub workflow: workflow::Timing,
+    /// Where firmware artifacts are kept, and the largest one accepted.
+    pub firmware_dir: std::path::PathBuf,
+    pub firmware_max_bytes: u64,
 }
 
 #[derive(Clone)]
@@ -59,6 +63,7 @@ pub struct Panel {
     pub clusters: clusters::Clusters,
     pub engine: workflow::Engine,
     pub workloads: workloads::Workloads,
+    pub firmware: firmware::Firmware,
 }
 
 impl Panel {
@@ -75,6 +80,14 @@ impl Panel {
             config.heartbeat,
         );
         let engine = workflow::Engine::new(store.clone(), events.clone(), config.workflow);
+        let firmware = firmware::Firmware::open(
+            store.clone(),
+            events.clone(),
+            &vault,
+            config.firmware_dir.clone(),
+            config.firmware_max_bytes,
+        )
+        .await?;
         let clusters = clusters::Clusters::new(
             store.clone(),
             gateway.clone(),
@@ -105,7 +118,9 @@ impl Panel {
                 events.clone(),
                 gateway.clone(),
                 config.agent_url.clone(),
+                firmware.public_key(),
             ),
+            firmware,
             nodes: nodes::Nodes::new(store.clone(), gateway.clone(), events.clone()),
             gateway,
             events,

@@ -276,7 +276,7 @@ async fn re_enrolment_by_machine_id_alone_cannot_take_a_node_over() {
     // With the node's current token it may re-enrol (rotating its token); the old session ends.
     let mut with_token = enrol_request(&h.key, "edge-1");
     with_token.node_token = Some(node.token.clone());
-    let EnrolResponse::Enrolled { node_id, token } =
+    let EnrolResponse::Enrolled { node_id, token, .. } =
         h.panel.enrolment.enrol(with_token).await.expect("runs")
     else {
         panic!("refused")

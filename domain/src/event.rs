@@ -16,6 +16,8 @@ pub enum UiEvent {
     Cluster { id: String },
     /// Apps, models or their versions changed.
     Library,
+    /// Firmware artifacts changed.
+    Firmware,
 }
 
 impl UiEvent {

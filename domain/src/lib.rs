@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod enrolment;
 pub mod error;
 pub mod event;
+pub mod firmware;
 pub mod health;
 pub mod net;
 pub mod network;

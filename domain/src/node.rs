@@ -24,6 +24,13 @@ pub struct NodeFacts {
     /// The kernel has IPVS (Swarm's ingress routing mesh and VIP endpoints need it).
     #[serde(default)]
     pub ipvs: bool,
+    /// The board the firmware targets (`/sys/class/dmi/id/board_name` or the device tree
+    /// model); empty when the node does not say.
+    #[serde(default)]
+    pub board: String,
+    /// Where an upgrade of this node stands, as its agent keeps it.
+    #[serde(default)]
+    pub firmware: crate::firmware::FirmwareState,
 }
 
 /// Bounds on what one node may report: the panel keeps facts per node, so a misbehaving agent
@@ -40,7 +47,7 @@ pub mod caps {
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary; true when something was cut.
-fn cap(s: &mut String, max: usize) -> bool {
+pub(crate) fn cap(s: &mut String, max: usize) -> bool {
     if s.len() <= max {
         return false;
     }
@@ -66,9 +73,11 @@ impl NodeFacts {
             &mut self.disk_path,
             &mut self.agent_version,
             &mut self.firmware_version,
+            &mut self.board,
         ] {
             cut |= cap(s, caps::TEXT);
         }
+        cut |= self.firmware.cap();
         if self.interfaces.len() > caps::INTERFACES {
             self.interfaces.truncate(caps::INTERFACES);
             cut = true;
@@ -370,6 +379,8 @@ pub(crate) mod tests {
             firmware_version: "fw-1.0".into(),
             uptime_secs: 10,
             ipvs: false,
+            board: String::new(),
+            firmware: Default::default(),
         }
     }
 

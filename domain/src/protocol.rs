@@ -12,6 +12,7 @@
 //! not act twice.
 use serde::{Deserialize, Serialize};
 
+use crate::firmware::{FirmwareState, SignedManifest};
 use crate::node::NodeFacts;
 use crate::swarm::{Availability, NodeLabel, SwarmRole, SwarmSnapshot};
 use crate::workload::spec::{RegistryAuth, ServiceSpec, StackObjects};
@@ -116,7 +117,23 @@ pub enum Command {
     /// `docker login` on this node (the engine logs in to the registry from here); failed with
     /// the registry's words when it refuses.
     RegistryLogin(RegistryAuth),
+    /// Download the artifact ([`FIRMWARE_PATH`], resumable), check its signature and checksum,
+    /// and hand it to the installer (`install FILE`). Idempotent: an artifact installed already
+    /// is done. Answers with the node's firmware state.
+    FirmwareInstall(SignedManifest),
+    /// Reboot into the installed firmware (installer `reboot`). The node then runs it on trial:
+    /// it rolls back by itself when no commit comes within `trial_secs` of its start.
+    FirmwareReboot { trial_secs: u32 },
+    /// Keep the firmware on trial (installer `commit`). Idempotent.
+    FirmwareCommit,
+    /// Give up the firmware on trial or installed (installer `rollback`, then `reboot` when
+    /// the node runs it), with the reason the node reports.
+    FirmwareRollback { reason: String },
 }
+
+/// Where agents download firmware artifacts (`/agent/firmware/<artifact id>`), with their node
+/// token and HTTP range requests.
+pub const FIRMWARE_PATH: &str = "/agent/firmware";
 
 /// Most log lines one `service_logs` answer carries.
 pub const MAX_LOG_LINES: u32 = 500;
@@ -238,6 +255,8 @@ pub enum Reply {
     Logs {
         lines: Vec<String>,
     },
+    /// The node's firmware state after a firmware command.
+    Firmware(FirmwareState),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -289,8 +308,17 @@ impl std::fmt::Debug for EnrolRequest {
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "result", rename_all = "snake_case")]
 pub enum EnrolResponse {
-    Enrolled { node_id: String, token: String },
-    Refused { reason: String },
+    Enrolled {
+        node_id: String,
+        token: String,
+        /// The panel's Ed25519 public key (base64) that signs firmware manifests; the agent
+        /// keeps it with its identity and refuses artifacts it did not sign.
+        #[serde(default)]
+        firmware_key: String,
+    },
+    Refused {
+        reason: String,
+    },
 }
 
 impl std::fmt::Debug for EnrolResponse {

@@ -17,7 +17,16 @@
 #   lab.sh failover NODE ADDR        crash NODE (which holds ADDR) and print the ms until another
 #                                    node carries ADDR (gives up after 10 s)
 #   lab.sh crash NODE                power loss: link down, every process and container killed
-#   lab.sh revive NODE               link up, dockerd and agent started again
+#   lab.sh revive NODE               power back on after a crash: boots its firmware slot, link up,
+#                                    dockerd (unless the firmware is bad) and agent started again
+#   lab.sh reboot NODE [DOWN_SECS]   graceful reboot: agent, KeepAlived and dockerd (with its
+#                                    containers) stopped with SIGTERM, link down, the rest killed;
+#                                    after DOWN_SECS (3) it boots like revive. The node's firmware
+#                                    installer runs it detached (it must survive the agent)
+#   lab.sh make-firmware VERSION OUT [bad]  write a lab firmware file (bad: its node never becomes
+#                                    healthy: no dockerd when it is booted)
+#   lab.sh firmware NODE             booted=SLOT version=V committed=SLOT next=SLOT|- (A/B slots of
+#                                    end2end/lab/firmware-installer.sh, the installer agents get)
 #   lab.sh docker NODE ARGS...       run the docker CLI against a node's engine
 #   lab.sh keepalived-conf NODE      the KeepAlived configuration the node's agent wrote
 #   lab.sh ps NODE                   names of the processes in a node's network namespace
@@ -33,7 +42,11 @@ BRIDGE=flt-br0
 BRIDGE_IP="$SUBNET.1"
 STATE=${LAB_STATE:-/var/lib/flotilla-lab}
 RUN=${LAB_RUN:-/run/flotilla-lab}
-AGENT_BIN=${AGENT_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/target/debug/flotilla-agent}
+LAB_DIR=$(cd "$(dirname "$0")" && pwd)
+AGENT_BIN=${AGENT_BIN:-$(cd "$LAB_DIR/../.." && pwd)/target/debug/flotilla-agent}
+FIRMWARE_INSTALLER="$LAB_DIR/firmware-installer.sh"
+# How long a reboot waits for the agent, KeepAlived and dockerd (stopping containers) to exit.
+REBOOT_STOP_WAIT=${REBOOT_STOP_WAIT:-15}
 DOCKERD_WAIT=${DOCKERD_WAIT:-90}
 
 log() { printf 'lab: %s\n' "$*" >&2; }
@@ -62,6 +75,18 @@ ensure_bridge() {
   iptables -C INPUT -i "$BRIDGE" -j ACCEPT 2>/dev/null || iptables -I INPUT -i "$BRIDGE" -j ACCEPT
 }
 
+# Handles on this machine's own network and UTS namespaces, so a node's firmware installer (run
+# by its agent inside the node) can start a reboot outside the node it powers off.
+ensure_host_ns() {
+  mkdir -p "$RUN/host-ns"
+  local t
+  for t in net uts; do
+    mountpoint -q "$RUN/host-ns/$t" && continue
+    : > "$RUN/host-ns/$t"
+    mount --bind "/proc/$$/ns/$t" "$RUN/host-ns/$t"
+  done
+}
+
 ensure_node() {
   local n=$1 i; i=$(node_index "$n")
   local netns; netns=$(ns "$n")
@@ -77,7 +102,9 @@ ensure_node() {
   ip -n "$netns" link set eth0 up
   # Stable per-node identity (the host's /etc/machine-id is shared by every namespace).
   [ -s "$STATE/$n/machine-id" ] || head -c16 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$STATE/$n/machine-id"
-  [ -s "$STATE/$n/firmware-version" ] || echo "lab-1.0.0" > "$STATE/$n/firmware-version"
+  # A/B firmware slots (slot a = lab-1.0.0, committed) and the installer the agent is given;
+  # the booted slot's version goes to firmware-version.
+  firmware "$n" init
   # A holder process owns the node's UTS namespace (its hostname); daemons join it.
   if ! alive "$RUN/$n/holder.pid"; then
     nsenter --net="/var/run/netns/$netns" unshare --uts --fork \
@@ -118,6 +145,9 @@ ensure_dockerd() {
   fi
 }
 
+# The node's A/B firmware installer (its state lives in $STATE/NODE/firmware).
+firmware() { LAB_STATE="$STATE" LAB_RUN="$RUN" "$FIRMWARE_INSTALLER" "$@"; }
+
 wait_dockerd() {
   local n=$1
   for _ in $(seq "$DOCKERD_WAIT"); do
@@ -153,8 +183,10 @@ start_agent() {
   local extra=()
   [ -n "$key" ] && extra+=(--enrolment-key "$key")
   [ -n "$ca" ] && extra+=(--ca-file "$ca")
+  firmware "$n" init
   env -u FLOTILLA_CA_FILE nsenter -t "$holder" --net --uts setsid "$STATE/bin/flotilla-agent" \
     --panel "$panel" "${extra[@]}" \
+    --firmware-installer "$STATE/$n/firmware-installer" \
     --state-dir "$STATE/$n/agent" \
     --docker-host "unix://$(sock "$n")" \
     --machine-id-file "$STATE/$n/machine-id" \
@@ -176,9 +208,29 @@ stop_pidfile() {
   rm -f "$f"
 }
 
+# Kills a reboot of node $1 that is under way (the detached one leads its own process group: all
+# of it).
+stop_reboot() {
+  local f="$RUN/$1/reboot.pid" pid
+  pid=$(cat "$f" 2>/dev/null || true)
+  # (The pid is ours, or no longer a reboot of this node: nothing to stop.)
+  if [ -n "$pid" ] && [ "$pid" != "$$" ] && [[ "$(tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline")" == *" reboot $1"* ]]; then
+    if [ "$(ps -o pgid= -p "$pid" | tr -d ' ')" = "$pid" ]; then kill -KILL -- "-$pid" 2>/dev/null || true; fi
+    kill -KILL "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do running "$pid" || break; sleep 0.1; done
+    log "$1: reboot under way (pid $pid) stopped"
+  fi
+  rm -f "$f"
+}
+
+# A live process (a zombie has exited; this machine's init may be slow to reap it).
+running() { local s; s=$(ps -o stat= -p "$1" 2>/dev/null) && [ -n "$s" ] && [[ "$s" != Z* ]]; }
+
 teardown_node() {
   local n=$1 i; i=$(node_index "$n")
   local netns; netns=$(ns "$n")
+  # A reboot under way would boot the node again behind our back.
+  stop_reboot "$n"
   stop_pidfile "$RUN/$n/agent.pid" TERM
   stop_pidfile "$RUN/$n/dockerd.pid" TERM
   # Anything still inside the node's network namespace (containerd, shims, holder).
@@ -207,6 +259,7 @@ cmd_up() {
   [[ "$count" =~ ^[1-9]$ ]] || die "node count must be 1..9"
   command -v dockerd >/dev/null || die "dockerd not installed (apt-get install docker.io)"
   mkdir -p "$RUN" "$STATE"
+  ensure_host_ns
   ensure_bridge
   for i in $(seq "$count"); do ensure_node "n$i"; done
   for i in $(seq "$count"); do wait_dockerd "n$i"; done
@@ -375,6 +428,8 @@ cmd_crash() {
   [ -d "$RUN/$n" ] || die "$n is not up"
   # Link first, so no FIN/RST or VRRP goodbye escapes; then everything the node runs.
   ip link set "vflt$i" down
+  # A power loss during a reboot: the node stays off until revived.
+  stop_reboot "$n"
   for pid in $(ip netns pids "$(ns "$n")" 2>/dev/null); do
     [ "$pid" = "$(cat "$RUN/$n/holder.pid" 2>/dev/null)" ] || kill -KILL "$pid" 2>/dev/null || true
   done
@@ -388,10 +443,153 @@ cmd_crash() {
 cmd_revive() {
   local n=$1 i; i=$(node_index "$n")
   [ -d "$RUN/$n" ] || die "$n is not up"
-  ip link set "vflt$i" up
-  ensure_dockerd "$n"
-  wait_dockerd "$n"
+  ! alive "$RUN/$n/reboot.pid" || die "$n is rebooting (pid $(cat "$RUN/$n/reboot.pid")); it comes back by itself"
+  if link_up "$n"; then
+    # Not powered off: only what is missing is started (no dockerd under a bad firmware).
+    if [ "$(firmware "$n" health)" = bad ]; then
+      log "$n: runs a bad firmware: no dockerd"
+    else
+      ensure_dockerd "$n"
+      wait_dockerd "$n"
+    fi
+  else
+    # Powered back on: it boots its firmware slot like any boot (a crash during a trial boot
+    # falls back to the committed slot, as a watchdog reset would).
+    boot_node "$n"
+  fi
   cmd_start_agent "$n"
+}
+
+link_up() { ip -o link show "vflt$(node_index "$1")" 2>/dev/null | grep -q '[<,]UP[,>]'; }
+
+# This process and its ancestors: spared when a reboot runs inside the node it reboots.
+own_lineage() {
+  local p=$$
+  while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+    echo "$p"
+    p=$(ps -o ppid= -p "$p" 2>/dev/null | tr -d ' ')
+  done
+}
+
+# What is left of node $1 after its link went down: processes in its namespace (but the holder
+# and the caller's lineage) and in its cgroups (containers).
+node_leftovers() {
+  local n=$1 keep=$2 pid cg
+  for pid in $(ip netns pids "$(ns "$n")" 2>/dev/null); do
+    [[ "$keep" == *" $pid "* ]] || echo "$pid"
+  done
+  for cg in /sys/fs/cgroup/*/flotilla-lab-"$n" /sys/fs/cgroup/flotilla-lab-"$n"; do
+    [ -d "$cg" ] || continue
+    find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null || true
+  done
+}
+
+# The shutdown half of a reboot: SIGTERM to the agent, KeepAlived (its VRRP goodbye hands a VIP
+# over at once) and dockerd (which stops its containers), up to REBOOT_STOP_WAIT s for them;
+# then the link goes down and whatever is left is killed, as in a crash.
+shutdown_node() {
+  local n=$1 i; i=$(node_index "$n")
+  local keep pid f stopping=()
+  keep=" $(cat "$RUN/$n/holder.pid" 2>/dev/null || true) $(own_lineage | tr '\n' ' ') "
+  for f in agent dockerd; do
+    if alive "$RUN/$n/$f.pid"; then stopping+=("$(cat "$RUN/$n/$f.pid")"); fi
+  done
+  for pid in $(ip netns pids "$(ns "$n")" 2>/dev/null); do
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = keepalived ] || continue
+    # Its VRRP and checker children are stopped by the parent.
+    [ "$(cat "/proc/$(ps -o ppid= -p "$pid" | tr -d ' ')/comm" 2>/dev/null)" = keepalived ] && continue
+    stopping+=("$pid")
+  done
+  if [ ${#stopping[@]} -gt 0 ]; then
+    log "$n: stopping agent, KeepAlived and dockerd (pids ${stopping[*]}, up to ${REBOOT_STOP_WAIT}s)"
+    kill -TERM "${stopping[@]}" 2>/dev/null || true
+    local deadline=$((SECONDS + REBOOT_STOP_WAIT)) left=("${stopping[@]}")
+    while [ ${#left[@]} -gt 0 ] && [ "$SECONDS" -lt "$deadline" ]; do
+      sleep 0.2
+      local still=()
+      for pid in "${left[@]}"; do running "$pid" && still+=("$pid"); done
+      left=("${still[@]}")
+    done
+    [ ${#left[@]} -eq 0 ] || log "$n: still running after ${REBOOT_STOP_WAIT}s: ${left[*]} (killed)"
+  fi
+  ip link set "vflt$i" down
+  for _ in $(seq 50); do
+    local rest; rest=$(node_leftovers "$n" "$keep")
+    [ -n "$rest" ] || break
+    # shellcheck disable=SC2086
+    kill -KILL $rest 2>/dev/null || true
+    sleep 0.1
+  done
+  [ -z "$(node_leftovers "$n" "$keep")" ] || log "$n: processes left after the shutdown: $(node_leftovers "$n" "$keep" | tr '\n' ' ')"
+  rm -f "$RUN/$n/agent.pid" "$RUN/$n/dockerd.pid"
+}
+
+# Powers node $1 on: its firmware slot is booted (lab.sh's firmware-installer.sh picks it), the
+# addresses of the last boot are gone, the link comes up and dockerd starts, unless the booted
+# firmware is bad: then the node never becomes healthy. The agent is the caller's business.
+boot_node() {
+  local n=$1 i; i=$(node_index "$n")
+  local netns; netns=$(ns "$n")
+  firmware "$n" init
+  local booted; booted=$(firmware "$n" boot) || die "$n: the firmware installer could not boot the node"
+  log "$n: booting $booted"
+  local addr
+  for addr in $(ip -n "$netns" -4 -o addr show dev eth0 | awk '{print $4}'); do
+    [ "$addr" = "$(node_ip "$n")/24" ] || ip -n "$netns" addr del "$addr" dev eth0 2>/dev/null || true
+  done
+  ip link set "vflt$i" up
+  if [[ " $booted " == *" health=bad "* ]]; then
+    log "$n: bad firmware: dockerd not started (the node never becomes healthy)"
+  else
+    ensure_dockerd "$n"
+    wait_dockerd "$n"
+  fi
+}
+
+REBOOT_PID_FILE=""
+finish_reboot() {
+  if [ -n "$REBOOT_PID_FILE" ] && [ "$(cat "$REBOOT_PID_FILE" 2>/dev/null)" = "$$" ]; then
+    rm -f "$REBOOT_PID_FILE"
+  fi
+}
+
+cmd_reboot() {
+  local n=${1:?node}; local down=${2:-3}
+  [[ "$down" =~ ^[0-9]+$ ]] || die "DOWN_SECS must be a whole number of seconds"
+  [[ "$n" =~ ^n[0-9]+$ ]] && [ -d "$RUN/$n" ] || die "$n is not up"
+  if alive "$RUN/$n/reboot.pid" && [ "$(cat "$RUN/$n/reboot.pid")" != "$$" ]; then
+    die "$n is already rebooting (pid $(cat "$RUN/$n/reboot.pid"))"
+  fi
+  # Where `down` (or a crash) finds a reboot under way.
+  REBOOT_PID_FILE="$RUN/$n/reboot.pid"
+  echo "$$" > "$REBOOT_PID_FILE"
+  trap finish_reboot EXIT
+  log "$n: reboot (pid $$)"
+  shutdown_node "$n"
+  log "$n: down for ${down}s"
+  sleep "$down"
+  boot_node "$n"
+  if [ -f "$RUN/$n/panel-url" ]; then
+    cmd_start_agent "$n"
+  else
+    log "$n: no agent to start (agents were never started)"
+  fi
+  log "$n: rebooted"
+}
+
+# A lab firmware file: version=VERSION, and health=bad for one whose node never becomes healthy.
+cmd_make_firmware() {
+  local version=${1:?VERSION} out=${2:?OUT} bad=${3:-}
+  [[ "$version" =~ ^[A-Za-z0-9._-]+$ ]] || die "a firmware version is made of A-Z a-z 0-9 . _ -"
+  [ -z "$bad" ] || [ "$bad" = bad ] || die "the third argument is 'bad' or nothing"
+  { echo "version=$version"; [ -z "$bad" ] || echo "health=bad"; } > "$out"
+  log "firmware $version${bad:+ (bad)} in $out"
+}
+
+cmd_firmware() {
+  local n=${1:?node}
+  [[ "$n" =~ ^n[0-9]+$ ]] && [ -d "$STATE/$n" ] || die "$n is not up"
+  firmware "$n" status
 }
 
 cmd_status() {
@@ -399,7 +597,7 @@ cmd_status() {
     local d=down a=down
     alive "$RUN/$n/dockerd.pid" && d=up
     alive "$RUN/$n/agent.pid" && a=up
-    echo "$n $(node_ip "$n") dockerd=$d agent=$a socket=$(sock "$n")"
+    echo "$n $(node_ip "$n") dockerd=$d agent=$a socket=$(sock "$n") firmware=$(cat "$STATE/$n/firmware-version" 2>/dev/null || echo -)"
   done
 }
 
@@ -418,6 +616,7 @@ cmd_down() {
   while iptables -D DOCKER-USER -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null; do :; done
   while iptables -D INPUT -i "$BRIDGE" -j ACCEPT 2>/dev/null; do :; done
   ip link del "$BRIDGE" 2>/dev/null || true
+  umount "$RUN/host-ns/net" "$RUN/host-ns/uts" 2>/dev/null || true
   rm -rf "$RUN" "$STATE"
   log "down: nothing left"
 }
@@ -435,8 +634,11 @@ case "${1:-}" in
   failover) shift; cmd_failover "$@" ;;
   crash) shift; cmd_crash "$@" ;;
   revive) shift; cmd_revive "$@" ;;
+  reboot) shift; cmd_reboot "$@" ;;
+  make-firmware) shift; cmd_make_firmware "$@" ;;
+  firmware) shift; cmd_firmware "$@" ;;
   docker) shift; n=$1; shift; exec docker -H "unix://$(sock "$n")" "$@" ;;
   status) cmd_status ;;
   down) cmd_down ;;
-  *) sed -n '2,24p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,/^set -euo/{/^#/p}' "$0" >&2; exit 2 ;;
 esac

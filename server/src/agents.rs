@@ -35,6 +35,10 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route(ENROL_PATH, get(enrol))
         .route(CONNECT_PATH, get(connect))
+        .route(
+            &format!("{}/{{id}}", domain::protocol::FIRMWARE_PATH),
+            get(crate::firmware::download),
+        )
 }
 
 /// 429 with a hint when to come back.
@@ -88,6 +92,35 @@ async fn run_enrolment(panel: Panel, mut socket: WebSocket) {
     let _ = socket.send(Message::Close(None)).await;
 }
 
+/// The node whose token a request bears (`Authorization: Bearer …`), or the answer that refuses
+/// it: 401 for an unknown or revoked token (counted against the source), 429 for a source that
+/// kept presenting bad tokens — refused before its token is even looked up.
+pub(crate) async fn authenticate(
+    panel: &Panel,
+    rate: &AgentLimits,
+    source: std::net::IpAddr,
+    headers: &HeaderMap,
+) -> Result<AgentIdentity, Response> {
+    if !rate.refused_connects.allows(source) {
+        return Err(too_many(1));
+    }
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match panel.gateway.authenticate(token, &source.to_string()).await {
+        Ok(agent) => Ok(agent),
+        Err(ControlError::Unauthenticated) => {
+            rate.refused_connects.take(source);
+            Err((StatusCode::UNAUTHORIZED, "unknown or revoked node token").into_response())
+        }
+        Err(e) => {
+            tracing::error!(error = %control::error::chain(&e), "agent authentication failed");
+            Err(StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        }
+    }
+}
+
 async fn connect(
     State(panel): State<Panel>,
     State(rate): State<Arc<AgentLimits>>,
@@ -95,24 +128,9 @@ async fn connect(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    // A source that keeps presenting bad tokens is refused before its token is looked up.
-    if !rate.refused_connects.allows(source) {
-        return too_many(1);
-    }
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    let agent = match panel.gateway.authenticate(token, &source.to_string()).await {
+    let agent = match authenticate(&panel, &rate, source, &headers).await {
         Ok(agent) => agent,
-        Err(ControlError::Unauthenticated) => {
-            rate.refused_connects.take(source);
-            return (StatusCode::UNAUTHORIZED, "unknown or revoked node token").into_response();
-        }
-        Err(e) => {
-            tracing::error!(error = %control::error::chain(&e), "agent authentication failed");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
+        Err(refused) => return refused,
     };
     limits(ws).on_upgrade(move |socket| run_session(panel, agent, socket))
 }

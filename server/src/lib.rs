@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod agents;
+mod firmware;
 mod guard;
 mod limit;
 mod serve;
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route(domain::event::UiEvent::SSE_PATH, get(sse::events))
+        .route(firmware::UPLOAD_PATH, axum::routing::post(firmware::upload))
         .merge(agents::routes())
         .leptos_routes_with_context(&state, routes, context.clone(), move || {
             shell(options.clone())
@@ -145,6 +147,8 @@ pub async fn launch(
         agent_url: settings.agent_url.clone(),
         key_file: settings.key_file.clone(),
         workflow: control::workflow::Timing::default(),
+        firmware_dir: settings.data_dir.join("firmware"),
+        firmware_max_bytes: settings.firmware_max_bytes,
     })
     .await
     .map_err(ServerError::Store)?;

@@ -70,6 +70,9 @@ pub struct Args {
     /// for login throttling and rate limits [default: none].
     #[arg(long, env = "FLOTILLA_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Option<Vec<IpAddr>>,
+    /// Largest firmware upload, in MiB [default: 2048]. Artifacts live in <data_dir>/firmware.
+    #[arg(long, env = "FLOTILLA_FIRMWARE_MAX_MIB")]
+    pub firmware_max_mib: Option<u64>,
 }
 
 /// The same options in a file (all optional).
@@ -91,6 +94,7 @@ struct FileSettings {
     log: Option<String>,
     max_connections: Option<usize>,
     trusted_proxies: Option<Vec<IpAddr>>,
+    firmware_max_mib: Option<u64>,
 }
 
 /// The certificate chain and key both listeners serve HTTPS with.
@@ -116,6 +120,7 @@ pub struct Settings {
     pub log: String,
     pub max_connections: usize,
     pub trusted_proxies: Vec<IpAddr>,
+    pub firmware_max_bytes: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -198,6 +203,15 @@ impl Settings {
             .trusted_proxies
             .or(file.trusted_proxies)
             .unwrap_or_default();
+        let firmware_max_mib = args
+            .firmware_max_mib
+            .or(file.firmware_max_mib)
+            .unwrap_or(domain::firmware::DEFAULT_MAX_BYTES / (1024 * 1024));
+        if !(1..=64 * 1024).contains(&firmware_max_mib) {
+            return Err(SettingsError::Invalid(
+                "firmware_max_mib must be between 1 and 65536".into(),
+            ));
+        }
         let listen = args.listen.or(file.listen).unwrap_or(default_listen);
         let agent_listen = args.agent_listen.or(file.agent_listen);
         let agent_url = match args.agent_url.or(file.agent_url) {
@@ -234,6 +248,7 @@ impl Settings {
             log: args.log.or(file.log).unwrap_or_else(|| "info".into()),
             max_connections,
             trusted_proxies,
+            firmware_max_bytes: firmware_max_mib * 1024 * 1024,
         })
     }
 
@@ -298,6 +313,7 @@ impl std::fmt::Debug for Settings {
             .field("tls", &self.tls)
             .field("secure_cookies", &self.secure_cookies)
             .field("log", &self.log)
+            .field("firmware_max_bytes", &self.firmware_max_bytes)
             .field("max_connections", &self.max_connections)
             .field("trusted_proxies", &self.trusted_proxies)
             .finish()

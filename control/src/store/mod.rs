@@ -5,6 +5,7 @@
 //! uses bind parameters; each backend has its own migrations with the same version numbers.
 mod clusters;
 mod credentials;
+mod firmware;
 mod keys;
 mod library;
 mod nodes;
@@ -14,6 +15,7 @@ mod workloads;
 
 pub use clusters::{ClusterRow, MemberRow, NewCluster, VipRow};
 pub use credentials::{CheckRow, CredentialRow};
+pub use firmware::ArtifactRow;
 pub use keys::KeyRow;
 pub use library::{AppRow, VersionRow};
 pub use nodes::{AgentIdentity, Enrolled, NodeEnrolment, NodeRow};

@@ -104,6 +104,15 @@ impl Fleet {
                         Command::StackRemove { stack } => {
                             (format!("stack-remove:{stack}"), Reply::None)
                         }
+                        Command::FirmwareInstall(s) => (
+                            format!("firmware-install:{}", s.manifest.version),
+                            Reply::None,
+                        ),
+                        Command::FirmwareReboot { .. } => ("firmware-reboot".into(), Reply::None),
+                        Command::FirmwareCommit => ("firmware-commit".into(), Reply::None),
+                        Command::FirmwareRollback { .. } => {
+                            ("firmware-rollback".into(), Reply::None)
+                        }
                         Command::ServiceLogs { name, .. } => (
                             format!("logs:{name}"),
                             Reply::Logs {

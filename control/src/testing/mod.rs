@@ -37,6 +37,9 @@ pub async fn config(dir: &Path, heartbeat: Duration) -> PanelConfig {
         secure_cookies: false,
         agent_url: "http://10.9.0.1:3100".into(),
         key_file: dir.join("master.key"),
+        firmware_dir: dir.join("firmware"),
+        // Small, so that tests can go over it.
+        firmware_max_bytes: 64 * 1024,
         // Short enough that a test sees another process take a workflow over.
         workflow: crate::workflow::Timing {
             lease: Duration::from_secs(2),
@@ -164,7 +167,7 @@ pub async fn enrol(panel: &Panel, key: &str, host: &str) -> Enrolled {
         .await
         .expect("enrol runs")
     {
-        EnrolResponse::Enrolled { node_id, token } => Enrolled {
+        EnrolResponse::Enrolled { node_id, token, .. } => Enrolled {
             identity: AgentIdentity {
                 node_id,
                 machine_id: machine_id(host),
@@ -213,6 +216,8 @@ pub fn facts(host: &str, ip: Option<&str>) -> NodeFacts {
         firmware_version: "fw".into(),
         uptime_secs: 1,
         ipvs: false,
+        board: String::new(),
+        firmware: Default::default(),
     }
 }
 

@@ -75,6 +75,11 @@ impl Panel {
         panic!("panel did not start");
     }
 
+    /// The panel's data directory (firmware artifacts live under `firmware/`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
@@ -203,7 +208,7 @@ impl Panel {
     /// Enrols `host` and returns its node id and token.
     pub async fn enrolled(&self, key: &str, host: &str) -> (String, String) {
         match self.enrol(key, host).await {
-            EnrolResponse::Enrolled { node_id, token } => (node_id, token),
+            EnrolResponse::Enrolled { node_id, token, .. } => (node_id, token),
             EnrolResponse::Refused { reason } => panic!("enrolment refused: {reason}"),
         }
     }
