@@ -87,6 +87,7 @@ fn Frame(me: Me) -> impl IntoView {
                 <nav class="flex-1 px-3 py-4 space-y-1 text-sm" aria-label="Main">
                     <NavLink href="/clusters" label="Clusters"/>
                     <NavLink href="/library" label="Library"/>
+                    <NavLink href="/firmware" label="Firmware"/>
                     <NavLink href="/nodes" label="Nodes"/>
                     <NavLink href="/keys" label="Enrolment keys"/>
                     <NavLink href="/users" label="Users"/>

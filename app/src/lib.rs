@@ -18,8 +18,8 @@ use leptos_router::{SsrMode, path};
 use components::Shell;
 use pages::{
     account::AccountPage, clusters::ClustersPage, clusters::detail::ClusterPage,
-    clusters::new::NewClusterPage, keys::KeysPage, login::LoginPage, nodes::NodesPage,
-    nodes::detail::NodePage, users::UsersPage, workloads::install::InstallPage,
+    clusters::new::NewClusterPage, firmware::FirmwarePage, keys::KeysPage, login::LoginPage,
+    nodes::NodesPage, nodes::detail::NodePage, users::UsersPage, workloads::install::InstallPage,
     workloads::library::LibraryPage,
 };
 
@@ -65,6 +65,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/clusters/:id") view=ClusterPage ssr=SsrMode::Async/>
                         <Route path=path!("/clusters/:id/install") view=InstallPage ssr=SsrMode::Async/>
                         <Route path=path!("/library") view=LibraryPage ssr=SsrMode::Async/>
+                        <Route path=path!("/firmware") view=FirmwarePage ssr=SsrMode::Async/>
                         <Route path=path!("/keys") view=KeysPage ssr=SsrMode::Async/>
                         <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>
                         <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>

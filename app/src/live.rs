@@ -11,6 +11,7 @@ pub struct Live {
     pub users: RwSignal<u64>,
     pub clusters: RwSignal<u64>,
     pub library: RwSignal<u64>,
+    pub firmware: RwSignal<u64>,
     /// The browser's clock in ms, ticking every second once hydrated (None during SSR/hydration).
     pub now: RwSignal<Option<i64>>,
 }
@@ -23,6 +24,7 @@ impl Live {
             users: RwSignal::new(0),
             clusters: RwSignal::new(0),
             library: RwSignal::new(0),
+            firmware: RwSignal::new(0),
             now: RwSignal::new(None),
         }
     }
@@ -127,7 +129,7 @@ mod browser {
         let Ok(source) = EventSource::new(UiEvent::SSE_PATH) else {
             return;
         };
-        let pending: StoredValue<[bool; 5], LocalStorage> = StoredValue::new_local([false; 5]);
+        let pending: StoredValue<[bool; 6], LocalStorage> = StoredValue::new_local([false; 6]);
         let bump = move |slot: usize, signal: RwSignal<u64>| {
             if pending.with_value(|p| p[slot]) {
                 return;
@@ -148,13 +150,15 @@ mod browser {
             match serde_json::from_str::<UiEvent>(&text) {
                 Ok(UiEvent::Node { .. }) => {
                     bump(0, live.nodes);
-                    // Node presence feeds cluster status too.
+                    // Node presence feeds cluster status and firmware upgrades too.
                     bump(3, live.clusters);
+                    bump(5, live.firmware);
                 }
                 Ok(UiEvent::Cluster { .. }) => bump(3, live.clusters),
                 Ok(UiEvent::Keys) => bump(1, live.keys),
                 Ok(UiEvent::Users) => bump(2, live.users),
                 Ok(UiEvent::Library) => bump(4, live.library),
+                Ok(UiEvent::Firmware) => bump(5, live.firmware),
                 Err(_) => {}
             }
         });
@@ -164,6 +168,7 @@ mod browser {
             bump(2, live.users);
             bump(3, live.clusters);
             bump(4, live.library);
+            bump(5, live.firmware);
         });
         let _ =
             source.add_event_listener_with_callback("change", on_change.as_ref().unchecked_ref());

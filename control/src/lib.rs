@@ -83,6 +83,8 @@ impl Panel {
         let firmware = firmware::Firmware::open(
             store.clone(),
             events.clone(),
+            gateway.clone(),
+            engine.clone(),
             &vault,
             config.firmware_dir.clone(),
             config.firmware_max_bytes,

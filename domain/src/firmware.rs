@@ -169,6 +169,98 @@ pub struct FirmwareView {
     pub uploaded_at_ms: i64,
 }
 
+/// Most nodes upgraded at once, and the bounds of the wait for a node to come back healthy.
+pub const MAX_CONCURRENCY: u32 = 10;
+pub const GATE_SECS: std::ops::RangeInclusive<u32> = 20..=3600;
+/// How much longer than the panel's wait a node's own trial lasts, so the panel decides first.
+pub const TRIAL_MARGIN_SECS: u32 = 60;
+
+/// An upgrade of standalone nodes as the form sends it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpgradeDraft {
+    pub artifact_id: String,
+    pub node_ids: Vec<String>,
+    /// Nodes upgraded at the same time.
+    pub concurrency: String,
+    /// Seconds a node may take to come back healthy on the new version after its reboot.
+    pub gate_secs: String,
+}
+
+/// A checked upgrade request (the nodes are checked against the fleet by the panel).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upgrade {
+    pub artifact_id: String,
+    pub node_ids: Vec<String>,
+    pub concurrency: u32,
+    pub gate_secs: u32,
+}
+
+impl UpgradeDraft {
+    /// Fields: `artifact`, `nodes`, `concurrency`, `gate_secs`.
+    pub fn validate(&self) -> Result<Upgrade, Vec<ValidationError>> {
+        let mut errors = vec![];
+        if self.artifact_id.trim().is_empty() {
+            errors.push(ValidationError::new("artifact", "Choose a firmware"));
+        }
+        let mut node_ids: Vec<String> = self.node_ids.iter().map(|n| n.trim().to_owned()).collect();
+        node_ids.sort();
+        node_ids.dedup();
+        node_ids.retain(|n| !n.is_empty());
+        if node_ids.is_empty() {
+            errors.push(ValidationError::new("nodes", "Choose at least one node"));
+        }
+        let concurrency = match self.concurrency.trim().parse::<u32>() {
+            Ok(n) if (1..=MAX_CONCURRENCY).contains(&n) => n,
+            _ => {
+                errors.push(ValidationError::new(
+                    "concurrency",
+                    format!("Upgrade from 1 to {MAX_CONCURRENCY} nodes at a time"),
+                ));
+                1
+            }
+        };
+        let gate_secs = match self.gate_secs.trim().parse::<u32>() {
+            Ok(n) if GATE_SECS.contains(&n) => n,
+            _ => {
+                errors.push(ValidationError::new(
+                    "gate_secs",
+                    format!(
+                        "Give the seconds a node may take to come back, from {} to {}",
+                        GATE_SECS.start(),
+                        GATE_SECS.end()
+                    ),
+                ));
+                0
+            }
+        };
+        if errors.is_empty() {
+            Ok(Upgrade {
+                artifact_id: self.artifact_id.trim().to_owned(),
+                node_ids,
+                concurrency,
+                gate_secs,
+            })
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// A node as the upgrade form offers it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirmwareNode {
+    pub id: String,
+    pub hostname: String,
+    pub online: bool,
+    pub arch: String,
+    pub board: String,
+    pub version: String,
+    /// Its upgrade state, as a label.
+    pub state: String,
+    /// The cluster it belongs to: upgraded by that cluster's rollout, not from here.
+    pub cluster: Option<String>,
+}
+
 /// Where a node is in an upgrade, as its agent reports it (persisted on the node, so it holds
 /// over a reboot).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -267,6 +359,31 @@ mod tests {
         let mut long = draft("2", "x86_64");
         long.notes = "x".repeat(MAX_NOTES + 1);
         assert_eq!(long.validate().expect_err("long")[0].field, "notes");
+    }
+
+    #[test]
+    fn upgrade_requests_are_bounded() {
+        let ok = UpgradeDraft {
+            artifact_id: "a".into(),
+            node_ids: vec!["n2".into(), "n1".into(), "n2".into()],
+            concurrency: "2".into(),
+            gate_secs: "120".into(),
+        };
+        let u = ok.validate().expect("valid");
+        assert_eq!(u.node_ids, ["n1", "n2"]);
+        let bad = UpgradeDraft {
+            artifact_id: " ".into(),
+            node_ids: vec![],
+            concurrency: "11".into(),
+            gate_secs: "5".into(),
+        };
+        let fields: Vec<_> = bad
+            .validate()
+            .expect_err("invalid")
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(fields, ["artifact", "nodes", "concurrency", "gate_secs"]);
     }
 
     #[test]

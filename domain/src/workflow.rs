@@ -25,10 +25,13 @@ pub enum WorkflowKind {
     Update,
     /// Stop an installed app (scale it to zero) or start it again.
     Scale,
+    /// Upgrade the firmware of standalone nodes, a few at a time: install, reboot, wait until
+    /// each is back healthy on the new version, commit (or roll back).
+    FirmwareUpgrade,
 }
 
 impl WorkflowKind {
-    pub const ALL: [WorkflowKind; 10] = [
+    pub const ALL: [WorkflowKind; 11] = [
         WorkflowKind::Create,
         WorkflowKind::Delete,
         WorkflowKind::AddNode,
@@ -39,6 +42,7 @@ impl WorkflowKind {
         WorkflowKind::ApplyCredentials,
         WorkflowKind::Update,
         WorkflowKind::Scale,
+        WorkflowKind::FirmwareUpgrade,
     ];
 
     /// The stored name (also the JSON name).
@@ -54,6 +58,7 @@ impl WorkflowKind {
             WorkflowKind::ApplyCredentials => "apply-credentials",
             WorkflowKind::Update => "update",
             WorkflowKind::Scale => "scale",
+            WorkflowKind::FirmwareUpgrade => "firmware-upgrade",
         }
     }
 
@@ -73,6 +78,7 @@ impl WorkflowKind {
             WorkflowKind::ApplyCredentials => "Checking and applying registry credentials",
             WorkflowKind::Update => "Updating an app",
             WorkflowKind::Scale => "Starting or stopping an app",
+            WorkflowKind::FirmwareUpgrade => "Upgrading firmware",
         }
     }
 }

@@ -206,6 +206,24 @@ fn catalogue() -> Vec<(&'static str, Access, &'static str, String)> {
             FORM,
             "cluster_id=x&id=y".into(),
         ),
+        ("firmware_artifacts", Read, FORM, String::new()),
+        ("firmware_nodes", Read, FORM, String::new()),
+        ("firmware_activity", Read, FORM, String::new()),
+        ("delete_firmware", Write, FORM, "id=x".into()),
+        (
+            "upgrade_nodes",
+            Write,
+            JSON,
+            json(
+                serde_json::json!({"draft": {"artifact_id": "a", "node_ids": ["n"], "concurrency": "1", "gate_secs": "60"}}),
+            ),
+        ),
+        (
+            "act_on_firmware_upgrade",
+            Write,
+            FORM,
+            "workflow_id=y&action=pause".into(),
+        ),
     ]
 }
 

@@ -1,6 +1,8 @@
 //! One folder per capability: the pages and components of nodes, clusters… live together.
 pub mod account;
+pub mod activity;
 pub mod clusters;
+pub mod firmware;
 pub mod keys;
 pub mod login;
 pub mod nodes;

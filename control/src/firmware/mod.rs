@@ -8,12 +8,16 @@
 //! learn the public key at enrolment and refuse any artifact whose signature or checksum does
 //! not match.
 mod signing;
+mod upgrade;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use domain::event::UiEvent;
-use domain::firmware::{FirmwareDraft, FirmwareView, Manifest, SignedManifest, hex};
+use domain::firmware::{
+    FirmwareDraft, FirmwareNode, FirmwareView, Manifest, SignedManifest, Target, UpgradeDraft, hex,
+};
+use domain::workflow::{WorkflowAction, WorkflowKind, WorkflowView};
 use domain::{Permission, ValidationError};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -23,13 +27,21 @@ pub use signing::Signer;
 use crate::ControlError;
 use crate::auth::Actor;
 use crate::events::Events;
+use crate::gateway::Gateway;
 use crate::store::{ArtifactRow, Store};
 use crate::vault::Vault;
+use crate::workflow::{Capability, Engine};
+
+/// Workflows on standalone nodes (firmware upgrades) belong to no cluster: their cluster id is
+/// empty.
+const FLEET: &str = "";
 
 #[derive(Clone)]
 pub struct Firmware {
     store: Store,
     events: Events,
+    gateway: Gateway,
+    engine: Engine,
     signer: Arc<Signer>,
     dir: PathBuf,
     max_bytes: u64,
@@ -67,6 +79,8 @@ impl Firmware {
     pub async fn open(
         store: Store,
         events: Events,
+        gateway: Gateway,
+        engine: Engine,
         vault: &Vault,
         dir: PathBuf,
         max_bytes: u64,
@@ -75,9 +89,19 @@ impl Firmware {
             .await
             .map_err(|e| io(&dir, e))?;
         let signer = Signer::load_or_create(&store, vault).await?;
+        engine.register(
+            Capability::Firmware,
+            Arc::new(upgrade::UpgradeSteps {
+                store: store.clone(),
+                gateway: gateway.clone(),
+                events: events.clone(),
+            }),
+        );
         Ok(Firmware {
             store,
             events,
+            gateway,
+            engine,
             signer: Arc::new(signer),
             dir,
             max_bytes,
@@ -208,23 +232,144 @@ impl Firmware {
         Ok(())
     }
 
-    /// The signed manifest an install command carries.
-    pub async fn signed(&self, id: &str) -> Result<SignedManifest, ControlError> {
-        let row = self
-            .store
-            .artifact(id)
+    /// Every node with what an upgrade needs to know of it.
+    pub async fn nodes(&self, actor: &Actor) -> Result<Vec<FirmwareNode>, ControlError> {
+        actor.require(Permission::Read)?;
+        let mut out = vec![];
+        for row in self.store.list_nodes().await? {
+            let facts = row.facts();
+            out.push(FirmwareNode {
+                online: self.gateway.is_online(&row.id).is_some(),
+                arch: facts.as_ref().map(|f| f.arch.clone()).unwrap_or_default(),
+                board: facts.as_ref().map(|f| f.board.clone()).unwrap_or_default(),
+                version: facts
+                    .as_ref()
+                    .map(|f| f.firmware_version.clone())
+                    .unwrap_or_default(),
+                state: facts
+                    .as_ref()
+                    .map(|f| f.firmware.label())
+                    .unwrap_or_default(),
+                cluster: self.store.cluster_name_of_node(&row.id).await?,
+                hostname: row.hostname,
+                id: row.id,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Starts the upgrade of standalone nodes; the workflow's id.
+    pub async fn upgrade(
+        &self,
+        actor: &Actor,
+        draft: &UpgradeDraft,
+    ) -> Result<String, ControlError> {
+        actor.require(Permission::Supervise)?;
+        let u = draft.validate().map_err(ControlError::Invalid)?;
+        let artifact = self.store.artifact(&u.artifact_id).await?.ok_or_else(|| {
+            ControlError::Invalid(vec![ValidationError::new(
+                "artifact",
+                "That firmware does not exist (deleted?)",
+            )])
+        })?;
+        let target = Target::parse(&artifact.target).map_err(ControlError::Corrupt)?;
+        let known = self.nodes(actor).await?;
+        let busy = self.busy_nodes().await?;
+        let mut chosen = vec![];
+        let mut errors = vec![];
+        for id in &u.node_ids {
+            let Some(n) = known.iter().find(|n| n.id == *id) else {
+                errors.push(format!("{id} is not an enrolled node"));
+                continue;
+            };
+            let why = if let Some(c) = &n.cluster {
+                Some(format!(
+                    "is in cluster {c}: upgrade it with the cluster's rollout"
+                ))
+            } else if !n.online {
+                Some("is offline".into())
+            } else if !target.matches(&n.arch, &n.board) {
+                Some(format!(
+                    "is {}{}, the firmware is for {target}",
+                    n.arch,
+                    if n.board.is_empty() {
+                        String::new()
+                    } else {
+                        format!("/{}", n.board)
+                    }
+                ))
+            } else if n.version == artifact.version {
+                Some(format!("runs {} already", artifact.version))
+            } else if busy.contains(id) {
+                Some("is being upgraded already".into())
+            } else {
+                None
+            };
+            match why {
+                Some(w) => errors.push(format!("{} {w}", n.hostname)),
+                None => chosen.push((n.id.clone(), n.hostname.clone())),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ControlError::Invalid(vec![ValidationError::new(
+                "nodes",
+                errors.join("; "),
+            )]));
+        }
+        let steps = upgrade::plan(
+            &chosen,
+            &artifact.id,
+            &artifact.version,
+            u.concurrency,
+            u.gate_secs,
+        );
+        let workflow = crate::workflow::plan(FLEET, WorkflowKind::FirmwareUpgrade, &steps)?;
+        self.store.add_workflow(&workflow).await?;
+        tracing::info!(workflow = %workflow.id, version = %artifact.version, nodes = chosen.len(), by = %actor.username, "firmware upgrade started");
+        self.engine.spawn(workflow.id.clone());
+        self.events.publish(UiEvent::Firmware);
+        Ok(workflow.id)
+    }
+
+    /// Nodes named by a step of an open firmware upgrade.
+    async fn busy_nodes(&self) -> Result<Vec<String>, ControlError> {
+        let mut out = vec![];
+        for w in self.store.workflows_of(FLEET, 50).await? {
+            if w.kind != WorkflowKind::FirmwareUpgrade || !w.status.is_open() {
+                continue;
+            }
+            for s in self.store.steps(&w.id).await? {
+                if let Ok(step) = serde_json::from_str::<upgrade::UpgradeStep>(&s.step) {
+                    out.extend(step.nodes().iter().cloned());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The newest firmware upgrades with their step timelines.
+    pub async fn activity(&self, actor: &Actor) -> Result<Vec<WorkflowView>, ControlError> {
+        actor.require(Permission::Read)?;
+        self.engine.views_of(FLEET, 20).await
+    }
+
+    /// Pauses, resumes, retries or aborts a firmware upgrade.
+    pub async fn act(
+        &self,
+        actor: &Actor,
+        workflow_id: &str,
+        action: WorkflowAction,
+    ) -> Result<(), ControlError> {
+        actor.require(Permission::Supervise)?;
+        self.store
+            .workflow(workflow_id)
             .await?
-            .ok_or(ControlError::NotFound("firmware artifact"))?;
-        Ok(SignedManifest {
-            manifest: Manifest {
-                artifact_id: row.id,
-                version: row.version,
-                target: row.target,
-                size: row.size,
-                sha256: row.sha256,
-            },
-            signature: row.signature,
-        })
+            .filter(|w| w.kind == WorkflowKind::FirmwareUpgrade)
+            .ok_or(ControlError::NotFound("Workflow"))?;
+        self.engine.act(workflow_id, action).await?;
+        tracing::info!(workflow = %workflow_id, action = action.label(), by = %actor.username, "firmware upgrade");
+        self.events.publish(UiEvent::Firmware);
+        Ok(())
     }
 
     /// The file of an artifact and its size, for an authenticated agent's download.
@@ -260,6 +405,24 @@ impl Upload {
             .await
             .map_err(|e| io(&self.tmp, e))
     }
+}
+
+/// The signed manifest an install command carries.
+pub(crate) async fn signed(store: &Store, id: &str) -> Result<SignedManifest, ControlError> {
+    let row = store
+        .artifact(id)
+        .await?
+        .ok_or(ControlError::NotFound("firmware artifact"))?;
+    Ok(SignedManifest {
+        manifest: Manifest {
+            artifact_id: row.id,
+            version: row.version,
+            target: row.target,
+            size: row.size,
+            sha256: row.sha256,
+        },
+        signature: row.signature,
+    })
 }
 
 fn view(row: ArtifactRow) -> FirmwareView {

@@ -36,6 +36,7 @@ use crate::store::{NewStep, NewWorkflow, StepRow, WorkflowRow};
 pub enum Capability {
     Clusters,
     Workloads,
+    Firmware,
 }
 
 impl Capability {
@@ -51,6 +52,7 @@ impl Capability {
             | WorkflowKind::ApplyCredentials
             | WorkflowKind::Update
             | WorkflowKind::Scale => Capability::Workloads,
+            WorkflowKind::FirmwareUpgrade => Capability::Firmware,
         }
     }
 }

@@ -8,7 +8,6 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
-use super::activity::{Activity, WorkflowControls, status_tone};
 use super::health_tone;
 use super::members::{AddNode, EditCluster, MembershipState};
 use super::networks::Networks;
@@ -18,6 +17,7 @@ use crate::components::{
     allowed,
 };
 use crate::live::{use_live, use_toasts};
+use crate::pages::activity::{Activity, WorkflowControls, WorkflowScope, status_tone};
 use crate::pages::workloads::credentials::RegistryCredentials;
 use crate::pages::workloads::installed::InstalledApps;
 
@@ -209,7 +209,7 @@ fn Detail(detail: ClusterDetail, state: PageState, server_now: i64) -> impl Into
                     <Card title=w.kind.label()>
                         <div class="mb-2 flex items-center gap-3 text-sm" data-testid="progress-status" data-status=w.status.as_str()>
                             <Badge text=w.status.label().to_string() tone=status_tone(w.status)/>
-                            <WorkflowControls cluster_id=controls_for workflow=controls/>
+                            <WorkflowControls scope=WorkflowScope::Cluster(controls_for) workflow=controls/>
                         </div>
                         <ol class="space-y-1 text-sm" data-testid="progress">
                             {w.steps.into_iter().map(|step| {
@@ -316,7 +316,7 @@ fn Detail(detail: ClusterDetail, state: PageState, server_now: i64) -> impl Into
             })}
         </Card>
         <div class="mt-6">
-            <Activity cluster_id=activity_for workflows=activity server_now/>
+            <Activity scope=WorkflowScope::Cluster(activity_for) workflows=activity server_now/>
         </div>
         <ConfirmDialog
             subject=membership.confirm_remove

@@ -1,6 +1,5 @@
 //! Clusters: the list (here), a cluster's page, the Add Cluster wizard, its members, networks
 //! and activity.
-mod activity;
 pub mod detail;
 mod members;
 mod networks;

@@ -1,5 +1,6 @@
-//! A cluster's activity: its workflows with their step timelines (step, node, start, duration,
-//! result, error), live, and the operator's pause / resume / retry / abort.
+//! Activity: workflows with their step timelines (step, node, start, duration, result, error),
+//! live, and the operator's pause / resume / retry / abort — a cluster's, or the firmware
+//! upgrades of standalone nodes.
 use domain::workflow::{StepStatus, WorkflowAction, WorkflowStatus, WorkflowView};
 use domain::{Permission, time};
 use leptos::prelude::*;
@@ -34,26 +35,61 @@ fn duration(ms: i64) -> String {
     }
 }
 
-/// The buttons an operator may press on a workflow in its state (Editors and up).
+/// Whose workflows these are: a cluster's (Editors act on them) or the firmware upgrades of
+/// standalone nodes (Supervisors act on them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WorkflowScope {
+    Cluster(String),
+    Firmware,
+}
+
+impl WorkflowScope {
+    fn permission(&self) -> Permission {
+        match self {
+            WorkflowScope::Cluster(_) => Permission::Operate,
+            WorkflowScope::Firmware => Permission::Supervise,
+        }
+    }
+}
+
+/// The buttons an operator may press on a workflow in its state.
 #[component]
-pub fn WorkflowControls(cluster_id: String, workflow: WorkflowView) -> impl IntoView {
+pub fn WorkflowControls(scope: WorkflowScope, workflow: WorkflowView) -> impl IntoView {
     let live = use_live();
     let toasts = use_toasts();
     let act = ServerAction::<api::ActOnWorkflow>::new();
+    let act_firmware = ServerAction::<api::ActOnFirmwareUpgrade>::new();
     Effect::new(move |_| match act.value().get() {
         Some(Ok(())) => live.clusters.update(|n| *n += 1),
         Some(Err(e)) => toasts.error(&e),
         None => {}
     });
+    Effect::new(move |_| match act_firmware.value().get() {
+        Some(Ok(())) => live.firmware.update(|n| *n += 1),
+        Some(Err(e)) => toasts.error(&e),
+        None => {}
+    });
+    let pending = move || act.pending().get() || act_firmware.pending().get();
     let confirm = RwSignal::new(None::<(String, String)>);
-    let ids = StoredValue::new((cluster_id, workflow.id.clone()));
+    let permission = scope.permission();
+    let ids = StoredValue::new((scope, workflow.id.clone()));
     let run = move |action: WorkflowAction| {
-        let (id, workflow_id) = ids.get_value();
-        act.dispatch(api::ActOnWorkflow {
-            id,
-            workflow_id,
-            action,
-        });
+        let (scope, workflow_id) = ids.get_value();
+        match scope {
+            WorkflowScope::Cluster(id) => {
+                act.dispatch(api::ActOnWorkflow {
+                    id,
+                    workflow_id,
+                    action,
+                });
+            }
+            WorkflowScope::Firmware => {
+                act_firmware.dispatch(api::ActOnFirmwareUpgrade {
+                    workflow_id,
+                    action,
+                });
+            }
+        }
     };
     let buttons: Vec<WorkflowAction> = [
         WorkflowAction::Pause,
@@ -66,7 +102,7 @@ pub fn WorkflowControls(cluster_id: String, workflow: WorkflowView) -> impl Into
     .collect();
     let kind = workflow.kind.label().to_string();
     view! {
-        <Can permission=Permission::Operate>
+        <Can permission=permission>
             {
                 let (buttons, kind) = (buttons.clone(), kind.clone());
                 view! {
@@ -76,7 +112,7 @@ pub fn WorkflowControls(cluster_id: String, workflow: WorkflowView) -> impl Into
                             let class = if a == WorkflowAction::Abort { "text-rose-700 hover:underline" } else { "text-sky-700 hover:underline" };
                             view! {
                                 <button class=class data-testid=format!("workflow-{}", a.label().to_lowercase())
-                                    disabled=move || act.pending().get()
+                                    disabled=pending
                                     on:click=move |_| {
                                         if a == WorkflowAction::Abort {
                                             confirm.set(Some((ids.get_value().1, kind.clone())));
@@ -94,24 +130,28 @@ pub fn WorkflowControls(cluster_id: String, workflow: WorkflowView) -> impl Into
             subject=confirm
             title="Abort this operation?"
             action_label="Abort"
-            explain=|kind: String| format!("\"{kind}\" stops here: steps that are done stay done, the rest do not run. You can then retry the cluster's creation or delete it.")
+            explain=|kind: String| format!("\"{kind}\" stops here: steps that are done stay done, the rest do not run.")
             on_confirm=move |_| run(WorkflowAction::Abort)
         />
     }
 }
 
-/// Every recent workflow of the cluster, newest first, each with its timeline.
+/// Every recent workflow of the scope, newest first, each with its timeline.
 #[component]
 pub fn Activity(
-    cluster_id: String,
+    scope: WorkflowScope,
     workflows: Vec<WorkflowView>,
     server_now: i64,
 ) -> impl IntoView {
     let live = use_live();
+    let empty = match scope {
+        WorkflowScope::Cluster(_) => "Nothing has run on this cluster yet.",
+        WorkflowScope::Firmware => "No firmware upgrade has run yet.",
+    };
     view! {
         <Card title="Activity">
             {if workflows.is_empty() {
-                view! { <p class="text-sm text-slate-500">"Nothing has run on this cluster yet."</p> }.into_any()
+                view! { <p class="text-sm text-slate-500">{empty}</p> }.into_any()
             } else {
                 view! {
                     <div class="space-y-6" data-testid="activity">
@@ -124,7 +164,7 @@ pub fn Activity(
                                         <h3 class="font-medium text-slate-900">{w.kind.label()}</h3>
                                         <Badge text=w.status.label().to_string() tone=status_tone(w.status)/>
                                         <span class="text-xs text-slate-500">{time::ago(server_now, w.created_at_ms)}</span>
-                                        <WorkflowControls cluster_id=cluster_id.clone() workflow=w.clone()/>
+                                        <WorkflowControls scope=scope.clone() workflow=w.clone()/>
                                     </div>
                                     {w.error.clone().map(|e| view! { <p class="mb-2 text-sm text-rose-700" data-testid="workflow-error">{e}</p> })}
                                     <div class="overflow-x-auto">
