@@ -496,6 +496,10 @@ async fn execute(
             ),
             Err(e) => (failed(e.to_string()), false),
         },
+        Command::VipOffset { value } => match vips.set_offset(*value) {
+            Ok(()) => (Outcome::DONE, false),
+            Err(message) => (failed(message), false),
+        },
         Command::Vips(cfg) => match vips.apply(cfg).await {
             Ok(()) => (Outcome::DONE, false),
             Err(message) => (failed(message), false),

@@ -83,6 +83,7 @@ impl Keepalived {
             ));
         }
         let _guard = self.lock();
+        prepare_network(config, self.desired_config().as_ref());
         let changed = std::fs::read_to_string(self.conf()).ok().as_deref() != Some(text.as_str());
         std::fs::rename(&candidate, self.conf()).map_err(|e| e.to_string())?;
         std::fs::write(
@@ -117,7 +118,10 @@ impl Keepalived {
                 })
                 .unwrap_or_default();
             for inst in &config.instances {
-                for (dev, _) in held.iter().filter(|(_, a)| *a == inst.address) {
+                for (dev, _) in held
+                    .iter()
+                    .filter(|(d, a)| *a == inst.address && *d == inst.interface)
+                {
                     let removed = std::process::Command::new("ip")
                         .args(["addr", "del", &inst.address, "dev", dev])
                         .status();
@@ -159,6 +163,15 @@ impl Keepalived {
         // Without a configuration the supervisor no longer restarts it.
         let pid = {
             let _guard = self.lock();
+            if let Some(config) = self.desired_config() {
+                prepare_network(
+                    &VipConfig {
+                        instances: vec![],
+                        ..config.clone()
+                    },
+                    Some(&config),
+                );
+            }
             let _ = std::fs::remove_file(self.conf());
             self.running_pid()
         };
@@ -199,14 +212,41 @@ impl Keepalived {
         (kill(pid, None).is_ok() && alive).then_some(pid)
     }
 
+    /// Sets this node's VRRP offset, KeepAlived's track file: 0 normally, +50 to make this node
+    /// the hand-off target (it preempts the holder, make-before-break), −254 to fence it (FAULT:
+    /// it cannot become master). The file outlives restarts and reboots; KeepAlived notices the
+    /// change by itself (no reload).
+    pub fn set_offset(&self, value: i16) -> Result<(), String> {
+        if !(-254..=254).contains(&value) {
+            return Err(format!("offset {value} is outside -254..254"));
+        }
+        std::fs::create_dir_all(&self.dir).map_err(|e| format!("{}: {e}", self.dir.display()))?;
+        let path = self.dir.join(OFFSET_FILE);
+        // Written in place: KeepAlived watches the file itself.
+        std::fs::write(&path, format!("{value}\n")).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// The offset in force (0 when never set).
+    pub fn offset(&self) -> i16 {
+        std::fs::read_to_string(self.dir.join(OFFSET_FILE))
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     /// What KeepAlived says of each VIP and whether this node holds it right now.
     pub fn observe(&self) -> Vec<VipObservation> {
         let Some(config) = self.desired_config() else {
             return vec![];
         };
         let running = self.running_pid().is_some();
-        let held: Vec<String> = crate::facts::interfaces()
-            .map(|ifs| ifs.into_iter().flat_map(|i| i.addresses).collect())
+        let offset = self.offset();
+        let held: Vec<(String, String)> = crate::facts::interfaces()
+            .map(|ifs| {
+                ifs.into_iter()
+                    .flat_map(|i| i.addresses.into_iter().map(move |a| (i.name.clone(), a)))
+                    .collect()
+            })
             .unwrap_or_default();
         config
             .instances
@@ -223,10 +263,61 @@ impl Keepalived {
                     address: i.address.clone(),
                     vrid: i.vrid,
                     state,
-                    holds: held.contains(&i.address),
+                    // On its interface: every node also has it on `lo` (see prepare_network).
+                    holds: held
+                        .iter()
+                        .any(|(dev, a)| *dev == i.interface && *a == i.address),
+                    offset,
                 }
             })
             .collect()
+    }
+}
+
+/// The track file KeepAlived adds to every instance's priority (see [`Keepalived::set_offset`]).
+const OFFSET_FILE: &str = "vip-offset";
+
+/// Puts every VIP of `config` on `lo` as a /32, with `arp_ignore=1` and `arp_announce=2`, and takes
+/// those of `previous` that are gone off again. Only the VRRP master answers ARP for a VIP (it
+/// has it on its interface), but every node accepts what reaches it for the VIP, so packets that
+/// still reach the previous holder during a hand-off are served instead of dropped.
+fn prepare_network(config: &VipConfig, previous: Option<&VipConfig>) {
+    let host = |i: &VipInstance| {
+        let ip = i.address.split('/').next().unwrap_or_default();
+        format!("{ip}/32")
+    };
+    let wanted: Vec<String> = config.instances.iter().map(host).collect();
+    for gone in previous
+        .map(|p| p.instances.iter().map(host).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|a| !wanted.contains(a))
+    {
+        let _ = std::process::Command::new("ip")
+            .args(["addr", "del", &gone, "dev", "lo"])
+            .output();
+    }
+    if config.instances.is_empty() {
+        return;
+    }
+    let mut interfaces = vec!["all".to_string()];
+    interfaces.extend(config.instances.iter().map(|i| i.interface.clone()));
+    interfaces.dedup();
+    for i in &interfaces {
+        for (key, value) in [("arp_ignore", "1"), ("arp_announce", "2")] {
+            let path = format!("/proc/sys/net/ipv4/conf/{i}/{key}");
+            if let Err(e) = std::fs::write(&path, value) {
+                tracing::warn!(%path, error = %e, "cannot set an ARP setting for the VIPs");
+            }
+        }
+    }
+    for a in &wanted {
+        let out = std::process::Command::new("ip")
+            .args(["addr", "replace", a, "dev", "lo"])
+            .output();
+        if !out.as_ref().is_ok_and(|o| o.status.success()) {
+            tracing::warn!(address = %a, "cannot put the VIP on lo");
+        }
     }
 }
 
@@ -294,6 +385,13 @@ pub fn render(
         );
         let _ = writeln!(out, "}}");
     }
+    // The agent's steering value (0, +50 hand-off target, -254 fenced); created at 0 once, an
+    // existing value survives restarts and reboots.
+    let _ = writeln!(
+        out,
+        "track_file flotilla_offset {{\n  file \"{}\"\n  weight 1\n  init_file 0\n}}",
+        dir.join(OFFSET_FILE).display()
+    );
     for i in &config.instances {
         let _ = writeln!(out, "vrrp_instance {} {{", instance_name(i));
         let _ = writeln!(out, "  state BACKUP");
@@ -319,6 +417,7 @@ pub fn render(
             "  track_script {{\n    {}\n  }}",
             script_name(i.track_port)
         );
+        let _ = writeln!(out, "  track_file {{\n    flotilla_offset\n  }}");
         let _ = writeln!(out, "  notify \"{exe} vip-notify --dir {}\"", dir.display());
         let _ = writeln!(out, "}}");
     }
@@ -386,10 +485,28 @@ mod tests {
             "script \"/usr/bin/flotilla-agent health --docker-host unix:///run/docker.sock --require-swarm\"",
             "init_fail",
             "notify \"/usr/bin/flotilla-agent vip-notify --dir /var/lib/fa/keepalived\"",
+            "track_file flotilla_offset {\n  file \"/var/lib/fa/keepalived/vip-offset\"\n  weight 1\n  init_file 0\n}",
+            "  track_file {\n    flotilla_offset\n  }",
         ] {
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }
         assert!(!text.contains("unicast_peer"));
+    }
+
+    #[test]
+    fn the_offset_is_a_file_keepalived_tracks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let k = Keepalived::new(dir.path(), "unix:///run/docker.sock", "edge-1");
+        assert_eq!(k.offset(), 0, "never set");
+        k.set_offset(50).expect("boost");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("keepalived").join(OFFSET_FILE)).expect("file"),
+            "50\n"
+        );
+        k.set_offset(-254).expect("fence");
+        assert_eq!(k.offset(), -254);
+        assert!(k.set_offset(300).is_err());
+        assert_eq!(k.offset(), -254, "a refused value changes nothing");
     }
 
     #[test]

@@ -83,11 +83,10 @@ impl Panel {
         let firmware = firmware::Firmware::open(
             store.clone(),
             events.clone(),
-            gateway.clone(),
+            (gateway.clone(), observed.clone()),
             engine.clone(),
             &vault,
-            config.firmware_dir.clone(),
-            config.firmware_max_bytes,
+            (config.firmware_dir.clone(), config.firmware_max_bytes),
         )
         .await?;
         let clusters = clusters::Clusters::new(

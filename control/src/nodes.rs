@@ -41,7 +41,7 @@ impl Nodes {
             .list_nodes()
             .await?
             .into_iter()
-            .map(|r| view(&r, presence.get(&r.id).copied()).0)
+            .map(|r| view(&r, presence.get(&r.id).copied(), &self.gateway).0)
             .collect())
     }
 
@@ -52,7 +52,7 @@ impl Nodes {
             .node_by_id(id)
             .await?
             .ok_or(ControlError::NotFound("Node"))?;
-        let (node, mut facts) = view(&row, self.gateway.is_online(id));
+        let (node, mut facts) = view(&row, self.gateway.is_online(id), &self.gateway);
         // Anyone who knows a machine id may ask to re-enrol it: Viewers do not see it.
         let may_see_machine = actor.role.allows(Permission::Operate);
         if !may_see_machine && let Some(f) = facts.as_mut() {
@@ -152,9 +152,14 @@ impl Nodes {
     }
 }
 
-fn view(row: &NodeRow, live_seen_ms: Option<i64>) -> (NodeView, Option<domain::node::NodeFacts>) {
+fn view(
+    row: &NodeRow,
+    live_seen_ms: Option<i64>,
+    gateway: &crate::gateway::Gateway,
+) -> (NodeView, Option<domain::node::NodeFacts>) {
     let facts = row.facts();
     let (connectivity, last_seen) = match live_seen_ms {
+        Some(ms) if gateway.is_silent(ms) => (Connectivity::Silent, Some(ms)),
         Some(ms) => (Connectivity::Online, Some(ms)),
         None => (Connectivity::Offline, row.last_seen_at),
     };

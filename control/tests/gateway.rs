@@ -105,10 +105,15 @@ async fn wrong_tokens_are_refused() {
 
 #[tokio::test]
 async fn a_silent_node_goes_offline_after_three_heartbeats() {
-    let h = TestPanel::open(Duration::from_millis(100)).await;
+    let h = TestPanel::open(Duration::from_secs(1)).await;
     let a = connect(&h, "edge-1").await;
     assert_eq!(h.panel.gateway.sweep(), 0, "fresh connection is not silent");
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    // Overdue by more than 1.5 heartbeats: still connected, but shown as silent.
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    assert_eq!(h.panel.gateway.sweep(), 0);
+    let node = h.panel.nodes.get(&h.admin, &a.node_id).await.expect("node");
+    assert_eq!(node.node.connectivity, Connectivity::Silent);
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
     assert_eq!(h.panel.gateway.sweep(), 1);
     let close = a.session.await.expect("ends");
     assert_eq!(close.reason, "missed heartbeats");
@@ -454,6 +459,7 @@ async fn a_flood_of_reports_is_dropped_counted_and_finally_disconnected() {
         vrid: 1,
         state: domain::protocol::VrrpState::Master,
         holds: true,
+        offset: 0,
     };
     calm.send(AgentMessage::Vips(vec![
         vip;

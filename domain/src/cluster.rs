@@ -1024,8 +1024,12 @@ mod tests {
 pub struct VipView {
     pub address: String,
     pub vrid: u8,
-    /// Hostnames of the nodes that hold it (exactly one when healthy).
+    /// Hostnames of the nodes whose live report says they hold it (exactly one when healthy).
     pub owners: Vec<String>,
+    /// Nodes whose last claim no longer counts: silent, or not heard from since another node
+    /// took the VIP over.
+    #[serde(default)]
+    pub stale_owners: Vec<String>,
     /// Only nodes where this TCP port answers locally may hold it.
     pub track_port: Option<u16>,
 }
@@ -1068,6 +1072,9 @@ pub struct MemberView {
     pub interface: String,
     pub vip: bool,
     pub online: bool,
+    /// Connected, but its heartbeat is overdue.
+    #[serde(default)]
+    pub silent: bool,
     pub address: Option<String>,
     /// What the swarm's managers say of this node.
     pub swarm: Option<crate::swarm::SwarmNodeView>,

@@ -246,6 +246,44 @@ impl UpgradeDraft {
     }
 }
 
+/// A rollout of a firmware to every node of a cluster, as the form sends it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolloutDraft {
+    pub cluster_id: String,
+    pub artifact_id: String,
+    /// Seconds each node may take to come back healthy (and its tasks to run again).
+    pub gate_secs: String,
+}
+
+impl RolloutDraft {
+    /// Fields: `cluster`, `artifact`, `gate_secs`. The gate time's bounds are an upgrade's.
+    pub fn validate(&self) -> Result<(String, String, u32), Vec<ValidationError>> {
+        let as_upgrade = UpgradeDraft {
+            artifact_id: self.artifact_id.clone(),
+            node_ids: vec![self.cluster_id.clone()],
+            concurrency: "1".into(),
+            gate_secs: self.gate_secs.clone(),
+        };
+        match as_upgrade.validate() {
+            Ok(u) => Ok((
+                self.cluster_id.trim().to_owned(),
+                u.artifact_id,
+                u.gate_secs,
+            )),
+            Err(errors) => Err(errors
+                .into_iter()
+                .map(|e| {
+                    if e.field == "nodes" {
+                        ValidationError::new("cluster", "Choose a cluster")
+                    } else {
+                        e
+                    }
+                })
+                .collect()),
+        }
+    }
+}
+
 /// A node as the upgrade form offers it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FirmwareNode {

@@ -79,11 +79,63 @@ pub enum Lifecycle {
     Deleting { step: String },
 }
 
+/// A node counts as silent once its heartbeat is this overdue (1.5 heartbeats); it is taken
+/// offline only after three.
+pub fn silent_after_ms(heartbeat_ms: i64) -> i64 {
+    heartbeat_ms * 3 / 2
+}
+
+/// A claim older than another node's newer claim counts only if its node was heard from at least
+/// this long after that newer claim (its agent reports VIP changes within 200 ms).
+const CLAIM_GRACE_MS: i64 = 1_000;
+
+/// What one connected member last said of one VIP, and when the panel heard from it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VipClaim {
+    pub hostname: String,
+    pub holds: bool,
+    /// When the node's VIP report arrived.
+    pub reported_ms: i64,
+    /// The node's last heartbeat or frame.
+    pub heard_ms: i64,
+    /// Its heartbeat is overdue.
+    pub silent: bool,
+}
+
+/// Who holds a VIP, by live reports only.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VipTruth {
+    /// Nodes whose live report says they hold it (exactly one when healthy).
+    pub holders: Vec<String>,
+    /// Nodes that claimed it last but are silent, or have not been heard from since another
+    /// node took it over: their claim does not count.
+    pub stale: Vec<String>,
+}
+
+/// Weighs the claims of a VIP's members (offline members are not passed). A power-cut holder
+/// keeps its last claim until it is swept offline; the node that took the VIP over reports at
+/// once, so "held by 2 nodes" would show for seconds although only one node holds it. A claim
+/// counts only from a node that is not silent and that was heard from after every newer claim.
+pub fn vip_truth(claims: &[VipClaim]) -> VipTruth {
+    let live: Vec<&VipClaim> = claims.iter().filter(|c| c.holds && !c.silent).collect();
+    let newest = live.iter().map(|c| c.reported_ms).max().unwrap_or(0);
+    let mut truth = VipTruth::default();
+    for c in claims.iter().filter(|c| c.holds) {
+        let outweighed = c.reported_ms < newest && c.heard_ms < newest + CLAIM_GRACE_MS;
+        if c.silent || outweighed {
+            truth.stale.push(c.hostname.clone());
+        } else {
+            truth.holders.push(c.hostname.clone());
+        }
+    }
+    truth
+}
+
 /// The status and its reason, e.g. (Degraded, "1 of 3 managers down: quorum holds").
 pub fn status(
     lifecycle: &Lifecycle,
     members: &[MemberState],
-    vip_owners: &[(String, usize)],
+    vips: &[(String, VipTruth)],
 ) -> (Health, String) {
     match lifecycle {
         Lifecycle::Creating { step } => return (Health::Creating, step.clone()),
@@ -120,11 +172,18 @@ pub fn status(
     if workers_down > 0 {
         reasons.push(format!("{workers_down} of {} workers down", workers.len()));
     }
-    for (vip, owners) in vip_owners {
-        match owners {
+    for (vip, truth) in vips {
+        match truth.holders.len() {
             1 => {}
+            0 if !truth.stale.is_empty() => reasons.push(format!(
+                "VIP {vip} has no live owner (last claimed by {}, silent)",
+                truth.stale.join(", ")
+            )),
             0 => reasons.push(format!("VIP {vip} has no owner")),
-            n => reasons.push(format!("VIP {vip} is held by {n} nodes")),
+            n => reasons.push(format!(
+                "VIP {vip} is held by {n} nodes ({})",
+                truth.holders.join(", ")
+            )),
         }
     }
     if reasons.is_empty() {
@@ -155,6 +214,54 @@ mod tests {
             in_swarm: online,
             availability: Some(Availability::Active),
         }
+    }
+
+    fn claim(host: &str, holds: bool, reported_ms: i64, heard_ms: i64, silent: bool) -> VipClaim {
+        VipClaim {
+            hostname: host.into(),
+            holds,
+            reported_ms,
+            heard_ms,
+            silent,
+        }
+    }
+
+    #[test]
+    fn a_stale_claim_does_not_outweigh_a_fresher_one() {
+        // Power cut of edge-1 (holder since t=0, last heard t=4000); edge-2 took over at 6000.
+        let cut = [
+            claim("edge-1", true, 0, 4_000, false),
+            claim("edge-2", true, 6_000, 6_000, false),
+            claim("edge-3", false, 6_000, 6_100, false),
+        ];
+        assert_eq!(
+            vip_truth(&cut),
+            VipTruth {
+                holders: vec!["edge-2".into()],
+                stale: vec!["edge-1".into()],
+            }
+        );
+        // edge-1 is heard from well after edge-2's claim and still says it holds: two holders.
+        let split = [
+            claim("edge-1", true, 0, 7_500, false),
+            claim("edge-2", true, 6_000, 7_600, false),
+        ];
+        assert_eq!(vip_truth(&split).holders, ["edge-1", "edge-2"]);
+        // A silent holder alone: no live owner, and it is named.
+        let silent = [claim("edge-1", true, 0, 1_000, true)];
+        let truth = vip_truth(&silent);
+        assert!(truth.holders.is_empty());
+        let (health, reason) = status(
+            &Lifecycle::Active,
+            &[m(SwarmRole::Manager, true)],
+            &[("10.0.0.5/24".into(), truth)],
+        );
+        assert_eq!(health, Health::Degraded);
+        assert!(
+            reason.contains("no live owner (last claimed by edge-1, silent)"),
+            "{reason}"
+        );
+        assert_eq!(silent_after_ms(5_000), 7_500);
     }
 
     #[test]
@@ -201,7 +308,11 @@ mod tests {
             m(SwarmRole::Manager, true),
             m(SwarmRole::Manager, true),
         ];
-        let vip = [("10.77.0.100".to_string(), 1)];
+        let owned = VipTruth {
+            holders: vec!["edge-1".into()],
+            stale: vec![],
+        };
+        let vip = [("10.77.0.100".to_string(), owned)];
         assert_eq!(
             status(&Lifecycle::Active, &all_up, &vip),
             (Health::Healthy, "all 3 nodes up".into())
@@ -231,7 +342,7 @@ mod tests {
         );
 
         let worker_down = [m(SwarmRole::Manager, true), m(SwarmRole::Worker, false)];
-        let no_owner = [("10.77.0.100".to_string(), 0)];
+        let no_owner = [("10.77.0.100".to_string(), VipTruth::default())];
         assert_eq!(
             status(&Lifecycle::Active, &worker_down, &no_owner),
             (

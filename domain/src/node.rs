@@ -189,6 +189,8 @@ impl SwarmState {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Connectivity {
     Online,
+    /// Connected, but its heartbeat is overdue (it is taken offline after three).
+    Silent,
     Offline,
 }
 
@@ -196,6 +198,7 @@ impl Connectivity {
     pub fn label(self) -> &'static str {
         match self {
             Connectivity::Online => "Online",
+            Connectivity::Silent => "Silent",
             Connectivity::Offline => "Offline",
         }
     }

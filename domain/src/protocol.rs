@@ -96,6 +96,10 @@ pub enum Command {
     JoinTokens { rotate: bool },
     /// Run KeepAlived for these virtual IPs (replacing any previous set); empty stops it.
     Vips(VipConfig),
+    /// Set this node's VRRP offset (KeepAlived's track file, added to the base priority):
+    /// 0 normally, [`VIP_BOOST`] for a hand-off target, [`VIP_FENCE`] to keep the node from
+    /// becoming master. Persists over restarts and reboots. Idempotent.
+    VipOffset { value: i16 },
     /// Create an overlay network (run on a manager). Idempotent: an existing overlay network of
     /// that name is done.
     NetworkCreate(NetworkCreate),
@@ -130,6 +134,12 @@ pub enum Command {
     /// the node runs it), with the reason the node reports.
     FirmwareRollback { reason: String },
 }
+
+/// The offset that makes a node the target of a make-before-break VIP hand-off (it preempts the
+/// holder at equal base priorities).
+pub const VIP_BOOST: i16 = 50;
+/// The offset that fences a node from VRRP (priority ≤ 0: FAULT, never master).
+pub const VIP_FENCE: i16 = -254;
 
 /// Where agents download firmware artifacts (`/agent/firmware/<artifact id>`), with their node
 /// token and HTTP range requests.
@@ -224,6 +234,9 @@ pub struct VipObservation {
     pub state: VrrpState,
     /// The address is on this node's interface right now.
     pub holds: bool,
+    /// The node's VRRP offset (see [`Command::VipOffset`]).
+    #[serde(default)]
+    pub offset: i16,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

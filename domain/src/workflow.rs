@@ -28,10 +28,13 @@ pub enum WorkflowKind {
     /// Upgrade the firmware of standalone nodes, a few at a time: install, reboot, wait until
     /// each is back healthy on the new version, commit (or roll back).
     FirmwareUpgrade,
+    /// Upgrade the firmware of a cluster's nodes one at a time while its services keep
+    /// answering behind the VIPs.
+    FirmwareRollout,
 }
 
 impl WorkflowKind {
-    pub const ALL: [WorkflowKind; 11] = [
+    pub const ALL: [WorkflowKind; 12] = [
         WorkflowKind::Create,
         WorkflowKind::Delete,
         WorkflowKind::AddNode,
@@ -43,6 +46,7 @@ impl WorkflowKind {
         WorkflowKind::Update,
         WorkflowKind::Scale,
         WorkflowKind::FirmwareUpgrade,
+        WorkflowKind::FirmwareRollout,
     ];
 
     /// The stored name (also the JSON name).
@@ -59,6 +63,7 @@ impl WorkflowKind {
             WorkflowKind::Update => "update",
             WorkflowKind::Scale => "scale",
             WorkflowKind::FirmwareUpgrade => "firmware-upgrade",
+            WorkflowKind::FirmwareRollout => "firmware-rollout",
         }
     }
 
@@ -79,6 +84,7 @@ impl WorkflowKind {
             WorkflowKind::Update => "Updating an app",
             WorkflowKind::Scale => "Starting or stopping an app",
             WorkflowKind::FirmwareUpgrade => "Upgrading firmware",
+            WorkflowKind::FirmwareRollout => "Rolling firmware out",
         }
     }
 }

@@ -1,5 +1,7 @@
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { expect, Page, test } from "@playwright/test";
-import { ADMIN_PASSWORD, hydrated, lab, login } from "./helpers";
+import { ADMIN_PASSWORD, api, hydrated, lab, login } from "./helpers";
 
 const VIP = "10.77.0.100";
 
@@ -9,6 +11,16 @@ function nodeOf(hostname: string): string {
 
 function holders(): string[] {
   return lab("vip-holders", VIP).split("\n").filter((l) => l.length > 0);
+}
+
+/** A lab node's VRRP offset, KeepAlived's track file that its agent writes (0, +50, -254). */
+function setOffset(node: string, value: number) {
+  writeFileSync(`/var/lib/flotilla-lab/${node}/agent/keepalived/vip-offset`, `${value}\n`);
+}
+
+/** Runs a command in a lab node's network namespace. */
+function inNode(node: string, ...cmd: string[]): string {
+  return execFileSync("ip", ["netns", "exec", `flt-${node}`, ...cmd], { encoding: "utf8" }).trim();
 }
 
 /** `docker ...` on a lab node, parsed as JSON. */
@@ -160,6 +172,28 @@ test.describe.serial("clusters", () => {
     await expect(row.getByTestId("vips")).toContainText(`${VIP}/24 → edge-${owner.slice(1)}`);
   });
 
+  test("every member has the VIP on lo; a boosted node takes it over, a fenced one gives it away", async () => {
+    for (const n of ["n1", "n2", "n3"]) {
+      expect(inNode(n, "ip", "-4", "-o", "addr", "show", "dev", "lo")).toContain(`${VIP}/32`);
+      expect(inNode(n, "cat", "/proc/sys/net/ipv4/conf/eth0/arp_ignore")).toBe("1");
+      expect(inNode(n, "cat", "/proc/sys/net/ipv4/conf/eth0/arp_announce")).toBe("2");
+    }
+    const [owner] = holders();
+    const target = ["n1", "n2", "n3"].find((n) => n !== owner)!;
+    // Make-before-break: the raised target preempts the holder.
+    setOffset(target, 50);
+    await expect.poll(holders, { timeout: 10_000 }).toEqual([target]);
+    // Equal priorities again: nothing moves back.
+    setOffset(target, 0);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(holders()).toEqual([target]);
+    // Fenced (FAULT): it gives the VIP away and cannot take it back while fenced.
+    setOffset(target, -254);
+    await expect.poll(() => holders().filter((n) => n !== target).length, { timeout: 10_000 }).toBe(1);
+    expect(holders()).not.toContain(target);
+    setOffset(target, 0);
+  });
+
   test("draining a node moves its tasks away and the UI shows it drained", async ({ page }) => {
     // Workloads are a later issue: start a plain replicated service on the swarm directly.
     lab("docker", leader, "service", "create", "-q", "--name", "web", "--replicas", "3", "--no-resolve-image", "flotilla-lab/busybox:1");
@@ -194,6 +228,24 @@ test.describe.serial("clusters", () => {
     // higher address wins and exactly one holds it.
     await expect.poll(() => holders().filter((n) => n !== owner).length, { timeout: 5_000 }).toBe(1);
     const newOwner = holders().filter((n) => n !== owner)[0];
+
+    // The dead node's last claim does not outweigh the new owner's fresher one: from the power cut
+    // until the dead node is offline, the status never says "held by 2 nodes"; meanwhile the dead
+    // node is shown as silent (heartbeat overdue) before it is swept offline.
+    const clusterId = new URL(page.url()).pathname.split("/").pop()!;
+    const dead = `edge-${owner.slice(1)}`;
+    const reasons: string[] = [];
+    let sawSilent = false;
+    for (const until = Date.now() + 20_000; Date.now() < until;) {
+      const d = (await api(page.request, "get_cluster", { id: clusterId })).data;
+      reasons.push(d.summary.reason);
+      const m = d.members.find((x: { hostname: string }) => x.hostname === dead);
+      sawSilent ||= m.silent;
+      if (!m.online) break;
+      await page.waitForTimeout(250);
+    }
+    expect(reasons.filter((r) => r.includes("is held by"))).toEqual([]);
+    expect(sawSilent, `reasons seen: ${[...new Set(reasons)].join(" | ")}`).toBe(true);
 
     await expect(page.getByTestId("vip-owner")).toHaveText(`edge-${newOwner.slice(1)}`, { timeout: 30_000 });
     await expect(page.getByTestId("cluster-health")).toHaveAttribute("data-health", "Degraded", { timeout: 30_000 });

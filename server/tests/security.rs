@@ -219,6 +219,14 @@ fn catalogue() -> Vec<(&'static str, Access, &'static str, String)> {
             ),
         ),
         (
+            "rollout_firmware",
+            Write,
+            JSON,
+            json(
+                serde_json::json!({"draft": {"cluster_id": "c", "artifact_id": "a", "gate_secs": "60"}}),
+            ),
+        ),
+        (
             "act_on_firmware_upgrade",
             Write,
             FORM,

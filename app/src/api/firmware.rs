@@ -1,6 +1,6 @@
 //! Firmware artifacts and the upgrades of standalone nodes. (The upload itself streams, so it is
 //! a plain route of the server: `POST /api/firmware/upload`.)
-use domain::firmware::{FirmwareNode, FirmwareView, UpgradeDraft};
+use domain::firmware::{FirmwareNode, FirmwareView, RolloutDraft, UpgradeDraft};
 use domain::workflow::{WorkflowAction, WorkflowView};
 use domain::{AppError, Snapshot};
 use leptos::prelude::*;
@@ -40,6 +40,13 @@ pub async fn firmware_nodes() -> Result<Vec<FirmwareNode>, AppError> {
 pub async fn upgrade_nodes(draft: UpgradeDraft) -> Result<String, AppError> {
     let (panel, actor) = authorize(Permission::Supervise).await?;
     panel.firmware.upgrade(&actor, &draft).await.map_err(fail)
+}
+
+/// Takes JSON like the standalone upgrade.
+#[server(endpoint = "rollout_firmware", input = leptos::server_fn::codec::Json)]
+pub async fn rollout_firmware(draft: RolloutDraft) -> Result<String, AppError> {
+    let (panel, actor) = authorize(Permission::Supervise).await?;
+    panel.firmware.rollout(&actor, &draft).await.map_err(fail)
 }
 
 #[server(endpoint = "firmware_activity")]

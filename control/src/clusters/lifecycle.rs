@@ -144,6 +144,10 @@ impl Clusters {
             .await?
             .filter(|w| w.cluster_id == id)
             .ok_or(ControlError::NotFound("Workflow"))?;
+        // A firmware rollout is a Supervisor's, like starting it.
+        if w.kind == domain::workflow::WorkflowKind::FirmwareRollout {
+            actor.require(Permission::Supervise)?;
+        }
         self.engine.act(workflow_id, action).await?;
         let audit = format!("cluster.workflow.{}", action.label().to_lowercase());
         self.changed(actor, id, &audit, workflow_id, Some(w.kind.as_str()))

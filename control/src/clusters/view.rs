@@ -73,6 +73,9 @@ impl Clusters {
                 interface: m.interface.clone(),
                 vip: m.vip,
                 online: presence.contains_key(&m.node_id),
+                silent: presence
+                    .get(&m.node_id)
+                    .is_some_and(|seen| self.gateway.is_silent(*seen)),
                 address: m.address.clone(),
                 swarm: swarm_view(&g, m),
                 vip_states: self.observed.vips_of(&m.node_id),
@@ -105,6 +108,33 @@ impl Clusters {
         })
     }
 
+    /// Who holds `address`, weighing the connected members' reports (see
+    /// [`health::vip_truth`]). The status, the VIP owners shown and the gates of maintenance read
+    /// this one truth.
+    pub(super) fn vip_truth(&self, g: &Gathered, address: &str) -> health::VipTruth {
+        let presence = self.gateway.presence();
+        let claims: Vec<health::VipClaim> = g
+            .members
+            .iter()
+            .filter_map(|(m, n)| {
+                let heard_ms = *presence.get(&m.node_id)?;
+                let holds = self
+                    .observed
+                    .vips_of(&m.node_id)
+                    .iter()
+                    .any(|o| o.address == address && o.holds);
+                Some(health::VipClaim {
+                    hostname: hostname(m, n),
+                    holds,
+                    reported_ms: self.observed.vips_reported_at(&m.node_id),
+                    heard_ms,
+                    silent: self.gateway.is_silent(heard_ms),
+                })
+            })
+            .collect();
+        health::vip_truth(&claims)
+    }
+
     pub(super) fn summary(&self, g: &Gathered) -> ClusterSummary {
         let presence = self.gateway.presence();
         let states: Vec<MemberState> = g
@@ -113,39 +143,34 @@ impl Clusters {
             .map(|(m, n)| MemberState {
                 hostname: hostname(m, n),
                 role: m.role,
-                online: presence.contains_key(&m.node_id),
+                online: presence
+                    .get(&m.node_id)
+                    .is_some_and(|seen| !self.gateway.is_silent(*seen)),
                 in_swarm: n.as_ref().and_then(NodeRow::facts).is_some_and(|f| {
                     matches!(f.engine, EngineFacts::Up { ref swarm, .. } if swarm.state == SwarmState::Active)
                 }),
                 availability: swarm_view(g, m).map(|v| v.availability),
             })
             .collect();
+        let truths: Vec<(String, health::VipTruth)> = g
+            .vips
+            .iter()
+            .map(|v| (v.address.clone(), self.vip_truth(g, &v.address)))
+            .collect();
         let vips: Vec<VipView> = g
             .vips
             .iter()
-            .map(|v| VipView {
+            .zip(&truths)
+            .map(|(v, (_, truth))| VipView {
                 address: v.address.clone(),
                 vrid: v.vrid,
                 track_port: v.track_port,
-                owners: g
-                    .members
-                    .iter()
-                    .filter(|(m, _)| {
-                        self.observed
-                            .vips_of(&m.node_id)
-                            .iter()
-                            .any(|o| o.address == v.address && o.holds)
-                    })
-                    .map(|(m, n)| hostname(m, n))
-                    .collect(),
+                owners: truth.holders.clone(),
+                stale_owners: truth.stale.clone(),
             })
             .collect();
-        let owners: Vec<(String, usize)> = vips
-            .iter()
-            .map(|v| (v.address.clone(), v.owners.len()))
-            .collect();
         let lifecycle = lifecycle(g.cluster.phase, g.workflow());
-        let (health, reason) = health::status(&lifecycle, &states, &owners);
+        let (health, reason) = health::status(&lifecycle, &states, &truths);
         ClusterSummary {
             id: g.cluster.id.clone(),
             name: g.cluster.name.clone(),

@@ -7,6 +7,7 @@
 //! Ed25519 key ([`signing`]), moves the file to `<dir>/<id>` and records the artifact. Agents
 //! learn the public key at enrolment and refuse any artifact whose signature or checksum does
 //! not match.
+mod rollout;
 mod signing;
 mod upgrade;
 
@@ -15,7 +16,8 @@ use std::sync::Arc;
 
 use domain::event::UiEvent;
 use domain::firmware::{
-    FirmwareDraft, FirmwareNode, FirmwareView, Manifest, SignedManifest, Target, UpgradeDraft, hex,
+    FirmwareDraft, FirmwareNode, FirmwareView, Manifest, RolloutDraft, SignedManifest, Target,
+    UpgradeDraft, hex,
 };
 use domain::workflow::{WorkflowAction, WorkflowKind, WorkflowView};
 use domain::{Permission, ValidationError};
@@ -41,6 +43,7 @@ pub struct Firmware {
     store: Store,
     events: Events,
     gateway: Gateway,
+    observed: crate::gateway::Observed,
     engine: Engine,
     signer: Arc<Signer>,
     dir: PathBuf,
@@ -79,11 +82,10 @@ impl Firmware {
     pub async fn open(
         store: Store,
         events: Events,
-        gateway: Gateway,
+        (gateway, observed): (Gateway, crate::gateway::Observed),
         engine: Engine,
         vault: &Vault,
-        dir: PathBuf,
-        max_bytes: u64,
+        (dir, max_bytes): (PathBuf, u64),
     ) -> Result<Firmware, ControlError> {
         tokio::fs::create_dir_all(&dir)
             .await
@@ -95,12 +97,14 @@ impl Firmware {
                 store: store.clone(),
                 gateway: gateway.clone(),
                 events: events.clone(),
+                observed: observed.clone(),
             }),
         );
         Ok(Firmware {
             store,
             events,
             gateway,
+            observed,
             engine,
             signer: Arc::new(signer),
             dir,
@@ -327,6 +331,120 @@ impl Firmware {
         self.store.add_workflow(&workflow).await?;
         tracing::info!(workflow = %workflow.id, version = %artifact.version, nodes = chosen.len(), by = %actor.username, "firmware upgrade started");
         self.engine.spawn(workflow.id.clone());
+        self.events.publish(UiEvent::Firmware);
+        Ok(workflow.id)
+    }
+
+    /// Starts the rolling upgrade of a cluster; the workflow's id.
+    pub async fn rollout(
+        &self,
+        actor: &Actor,
+        draft: &RolloutDraft,
+    ) -> Result<String, ControlError> {
+        actor.require(Permission::Supervise)?;
+        let (cluster_id, artifact_id, gate_secs) =
+            draft.validate().map_err(ControlError::Invalid)?;
+        let invalid =
+            |field: &str, m: String| ControlError::Invalid(vec![ValidationError::new(field, m)]);
+        let artifact =
+            self.store.artifact(&artifact_id).await?.ok_or_else(|| {
+                invalid("artifact", "That firmware does not exist (deleted?)".into())
+            })?;
+        let target = Target::parse(&artifact.target).map_err(ControlError::Corrupt)?;
+        let cluster = self
+            .store
+            .cluster(&cluster_id)
+            .await?
+            .ok_or_else(|| invalid("cluster", "That cluster does not exist".into()))?;
+        if cluster.phase != domain::cluster::ClusterPhase::Active {
+            return Err(ControlError::Conflict(format!(
+                "{} is not active: finish or delete its creation first",
+                cluster.name
+            )));
+        }
+        if let Some(w) = self
+            .store
+            .latest_workflow(&cluster_id)
+            .await?
+            .filter(|w| w.status.is_open())
+        {
+            return Err(ControlError::Conflict(format!(
+                "Wait for \"{}\" on {} to finish (or abort it).",
+                w.kind.label(),
+                cluster.name
+            )));
+        }
+        let members = self.store.members(&cluster_id).await?;
+        let mut problems = vec![];
+        let mut upgrade = vec![];
+        for m in &members {
+            let row = self
+                .store
+                .node_by_id(&m.node_id)
+                .await?
+                .ok_or(ControlError::NotFound("node"))?;
+            let facts = row.facts();
+            let (arch, board, version) = facts
+                .as_ref()
+                .map(|f| (f.arch.clone(), f.board.clone(), f.firmware_version.clone()))
+                .unwrap_or_default();
+            if self.gateway.is_online(&m.node_id).is_none() {
+                problems.push(format!("{} is offline", row.hostname));
+            } else if !target.matches(&arch, &board) {
+                problems.push(format!(
+                    "{} is {arch}, the firmware is for {target}",
+                    row.hostname
+                ));
+            } else if version != artifact.version {
+                upgrade.push((m.clone(), row.hostname.clone()));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(invalid("cluster", problems.join("; ")));
+        }
+        if upgrade.is_empty() {
+            return Err(invalid(
+                "artifact",
+                format!(
+                    "Every node of {} runs {} already",
+                    cluster.name, artifact.version
+                ),
+            ));
+        }
+        // Workers first, then managers; a node holding a VIP as late as possible.
+        let holders: Vec<String> = self
+            .store
+            .vips(&cluster_id)
+            .await?
+            .iter()
+            .flat_map(|v| {
+                members
+                    .iter()
+                    .filter(|m| {
+                        self.observed
+                            .vips_of(&m.node_id)
+                            .iter()
+                            .any(|o| o.address == v.address && o.holds)
+                    })
+                    .map(|m| m.node_id.clone())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        upgrade.sort_by_key(|(m, _)| {
+            (
+                m.role == domain::swarm::SwarmRole::Manager,
+                holders.contains(&m.node_id),
+                m.position,
+            )
+        });
+        let order: Vec<(String, String)> =
+            upgrade.into_iter().map(|(m, h)| (m.node_id, h)).collect();
+        let steps = rollout::plan(&order, &artifact.id, &artifact.version, gate_secs);
+        let workflow = crate::workflow::plan(&cluster_id, WorkflowKind::FirmwareRollout, &steps)?;
+        self.store.add_workflow(&workflow).await?;
+        tracing::info!(workflow = %workflow.id, cluster = %cluster.name, version = %artifact.version, nodes = order.len(), by = %actor.username, "firmware rollout started");
+        self.engine.spawn(workflow.id.clone());
+        self.events.publish(UiEvent::Cluster { id: cluster_id });
         self.events.publish(UiEvent::Firmware);
         Ok(workflow.id)
     }

@@ -48,6 +48,27 @@ pub enum UpgradeStep {
         nodes: Vec<String>,
         version: String,
     },
+    // The steps a cluster's rollout adds around a node's upgrade (see `rollout`).
+    Precheck {
+        node_id: String,
+    },
+    MoveVips {
+        node_id: String,
+    },
+    Fence {
+        node_id: String,
+    },
+    Drain {
+        node_id: String,
+    },
+    Activate {
+        node_id: String,
+        gate_secs: u32,
+    },
+    Unfence {
+        node_id: String,
+        gate_secs: u32,
+    },
 }
 
 impl UpgradeStep {
@@ -57,6 +78,12 @@ impl UpgradeStep {
             | UpgradeStep::Reboot { nodes, .. }
             | UpgradeStep::Back { nodes, .. }
             | UpgradeStep::Commit { nodes, .. } => nodes,
+            UpgradeStep::Precheck { node_id }
+            | UpgradeStep::MoveVips { node_id }
+            | UpgradeStep::Fence { node_id }
+            | UpgradeStep::Drain { node_id }
+            | UpgradeStep::Activate { node_id, .. }
+            | UpgradeStep::Unfence { node_id, .. } => std::slice::from_ref(node_id),
         }
     }
 }
@@ -120,6 +147,7 @@ pub(super) struct UpgradeSteps {
     pub store: Store,
     pub gateway: Gateway,
     pub events: Events,
+    pub observed: crate::gateway::Observed,
 }
 
 /// What the panel knows of a node right now.
@@ -285,8 +313,19 @@ impl UpgradeSteps {
             .map_err(|e| Outcome::Transient(format!("{}: {e}", seen.hostname)))
     }
 
-    async fn run_step(&self, step: &UpgradeStep) -> Outcome {
+    async fn run_step(&self, cluster_id: &str, step: &UpgradeStep) -> Outcome {
+        let done = |r: Result<(), Outcome>| r.err().unwrap_or(Outcome::Done);
         match step {
+            UpgradeStep::Precheck { node_id } => done(self.precheck(cluster_id, node_id).await),
+            UpgradeStep::MoveVips { node_id } => done(self.move_vips(cluster_id, node_id).await),
+            UpgradeStep::Fence { node_id } => done(self.fence(cluster_id, node_id).await),
+            UpgradeStep::Drain { node_id } => done(self.drain(cluster_id, node_id).await),
+            UpgradeStep::Activate { node_id, gate_secs } => {
+                done(self.activate(cluster_id, node_id, *gate_secs).await)
+            }
+            UpgradeStep::Unfence { node_id, gate_secs } => {
+                done(self.unfence(cluster_id, node_id, *gate_secs).await)
+            }
             UpgradeStep::Install { nodes, artifact_id } => {
                 first_failure(join_all(nodes.iter().map(|n| self.install(n, artifact_id))).await)
             }
@@ -340,7 +379,7 @@ impl Runner for UpgradeSteps {
     fn run<'a>(&'a self, w: &'a WorkflowRow, step: &'a StepRow) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             match serde_json::from_str::<UpgradeStep>(&step.step) {
-                Ok(op) => self.run_step(&op).await,
+                Ok(op) => self.run_step(&w.cluster_id, &op).await,
                 Err(e) => {
                     tracing::error!(workflow = %w.id, position = step.position, error = %e, "unreadable firmware step");
                     Outcome::Failed("the step is unreadable (see the panel's log)".into())
@@ -355,7 +394,10 @@ impl Runner for UpgradeSteps {
         status: WorkflowStatus,
     ) -> BoxFuture<'a, Result<(), ControlError>> {
         Box::pin(async move {
-            if w.kind == WorkflowKind::FirmwareUpgrade {
+            if matches!(
+                w.kind,
+                WorkflowKind::FirmwareUpgrade | WorkflowKind::FirmwareRollout
+            ) {
                 tracing::info!(workflow = %w.id, status = status.as_str(), "firmware upgrade");
                 self.events.publish(domain::event::UiEvent::Firmware);
             }

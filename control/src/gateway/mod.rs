@@ -12,7 +12,7 @@
 //! of VIPs) and read only where that node is entitled to report, it can answer only commands sent
 //! to it, and facts/swarm/VIP frames are rate-limited per connection ([`FrameBudget`]).
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -111,6 +111,8 @@ struct Live {
     tx: mpsc::Sender<String>,
     kick: Arc<Notify>,
     kick_reason: Arc<AtomicU8>,
+    /// Its heartbeat was overdue at the last sweep (browsers were told when this changed).
+    silent: AtomicBool,
 }
 
 impl Live {
@@ -398,6 +400,7 @@ impl Gateway {
             tx,
             kick: kick.clone(),
             kick_reason: kick_reason.clone(),
+            silent: AtomicBool::new(false),
         };
         if let Some(old) = self.lock_live().insert(node_id.to_owned(), live) {
             old.kick(KICK_REPLACED);
@@ -437,16 +440,31 @@ impl Gateway {
             .collect()
     }
 
+    /// Whether a connected node's heartbeat is overdue (see [`domain::health::silent_after_ms`]).
+    pub fn is_silent(&self, last_seen_ms: i64) -> bool {
+        now_ms() - last_seen_ms > domain::health::silent_after_ms(self.heartbeat.as_millis() as i64)
+    }
+
     pub fn is_online(&self, node_id: &str) -> Option<i64> {
         self.lock_live()
             .get(node_id)
             .map(|l| l.last_seen_ms.load(Ordering::Relaxed))
     }
 
-    /// Closes sessions that missed [`MISSED_HEARTBEATS`] heartbeats; returns how many.
+    /// Closes sessions that missed [`MISSED_HEARTBEATS`] heartbeats, and tells browsers about
+    /// nodes that turned silent or spoke again; returns how many sessions it closed.
     pub fn sweep(&self) -> usize {
         let deadline = now_ms() - (self.heartbeat * MISSED_HEARTBEATS).as_millis() as i64;
         let live = self.lock_live();
+        for (node_id, l) in live.iter() {
+            let silent = self.is_silent(l.last_seen_ms.load(Ordering::Relaxed));
+            if l.silent.swap(silent, Ordering::Relaxed) != silent {
+                tracing::info!(node = %node_id, silent, "node heartbeat");
+                self.events.publish(UiEvent::Node {
+                    id: node_id.clone(),
+                });
+            }
+        }
         let silent: Vec<&Live> = live
             .values()
             .filter(|l| l.last_seen_ms.load(Ordering::Relaxed) < deadline)

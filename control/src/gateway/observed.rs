@@ -22,8 +22,8 @@ struct Inner {
     swarms: HashMap<String, (u64, SwarmSnapshot)>,
     /// Orders reports: the newest one wins.
     seq: u64,
-    /// Node id → its VIPs.
-    vips: HashMap<String, Vec<VipObservation>>,
+    /// Node id → when its VIP report arrived, and its VIPs.
+    vips: HashMap<String, (i64, Vec<VipObservation>)>,
 }
 
 impl Observed {
@@ -39,7 +39,9 @@ impl Observed {
     }
 
     pub fn set_vips(&self, node_id: &str, vips: Vec<VipObservation>) {
-        self.lock().vips.insert(node_id.to_owned(), vips);
+        self.lock()
+            .vips
+            .insert(node_id.to_owned(), (crate::secret::now_ms(), vips));
     }
 
     /// A node disconnected: what it reported is no longer current.
@@ -81,7 +83,16 @@ impl Observed {
     }
 
     pub fn vips_of(&self, node_id: &str) -> Vec<VipObservation> {
-        self.lock().vips.get(node_id).cloned().unwrap_or_default()
+        self.lock()
+            .vips
+            .get(node_id)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
+    /// When a node's VIP report arrived (0 when it sent none).
+    pub fn vips_reported_at(&self, node_id: &str) -> i64 {
+        self.lock().vips.get(node_id).map_or(0, |(at, _)| *at)
     }
 }
 
@@ -165,6 +176,7 @@ mod tests {
             vrid: 1,
             state: domain::protocol::VrrpState::Master,
             holds: true,
+            offset: 0,
         };
         o.set_vips("a", vec![obs]);
         assert_eq!(o.vips_of("a").len(), 1);

@@ -89,6 +89,9 @@ impl Fleet {
                             (format!("network-remove:{name}"), Reply::None)
                         }
                         Command::Vips(v) => (format!("vips:{}", v.instances.len()), Reply::None),
+                        Command::VipOffset { value } => {
+                            (format!("vip-offset:{value}"), Reply::None)
+                        }
                         Command::JoinTokens { .. } => ("tokens".into(), Reply::Tokens(tokens())),
                         Command::RefreshFacts => ("refresh".into(), Reply::None),
                         Command::StackObjects(o) => {

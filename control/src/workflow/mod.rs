@@ -52,7 +52,7 @@ impl Capability {
             | WorkflowKind::ApplyCredentials
             | WorkflowKind::Update
             | WorkflowKind::Scale => Capability::Workloads,
-            WorkflowKind::FirmwareUpgrade => Capability::Firmware,
+            WorkflowKind::FirmwareUpgrade | WorkflowKind::FirmwareRollout => Capability::Firmware,
         }
     }
 }

@@ -257,6 +257,9 @@ fn Detail(detail: ClusterDetail, state: PageState, server_now: i64) -> impl Into
                                     <span class="text-slate-500">{format!(" · VRID {}", v.vrid)}</span>
                                     {v.track_port.map(|p| view! { <span class="text-slate-500">{format!(" · needs local port {p}")}</span> })}
                                     <p class="text-slate-700">"Held by: " <span data-testid="vip-owner">{if v.owners.is_empty() { "nobody".to_string() } else { v.owners.join(", ") }}</span></p>
+                                    {(!v.stale_owners.is_empty()).then(|| view! {
+                                        <p class="text-xs text-amber-700" data-testid="vip-stale">{format!("Last claimed by {} (silent or not heard from since): not counted.", v.stale_owners.join(", "))}</p>
+                                    })}
                                 </li>
                             }).collect_view()}
                         </ul>
@@ -383,6 +386,7 @@ fn member_row(m: MemberView, cluster_id: String, state: PageState) -> impl IntoV
             <td class=TD>
                 <A href=format!("/nodes/{}", m.node_id) attr:class="font-medium text-sky-700 hover:underline">{m.hostname.clone()}</A>
                 {(!m.online).then(|| view! { <span class="ml-2"><Badge text="offline".into() tone="red"/></span> })}
+                {m.silent.then(|| view! { <span class="ml-2" data-testid="member-silent"><Badge text="silent".into() tone="amber"/></span> })}
             </td>
             <td class=TD data-testid="role">{role}</td>
             <td class=TD data-testid="availability">{swarm.as_ref().map(|v| v.availability.as_str().to_string()).unwrap_or_else(|| "—".into())}</td>

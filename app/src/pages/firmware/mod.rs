@@ -4,7 +4,7 @@
 //! reads.
 mod upload;
 
-use domain::firmware::{FirmwareDraft, FirmwareNode, FirmwareView, UpgradeDraft};
+use domain::firmware::{FirmwareDraft, FirmwareNode, FirmwareView, RolloutDraft, UpgradeDraft};
 use domain::{AppError, Permission, ValidationError, time};
 use leptos::prelude::*;
 
@@ -31,6 +31,40 @@ fn field_errors(e: &AppError) -> Vec<ValidationError> {
         AppError::Invalid(all) => all.clone(),
         AppError::Validation(v) => vec![v.clone()],
         _ => vec![],
+    }
+}
+
+/// The inline errors of a form once it was tried, and the fields the server refused.
+fn form_errors(
+    tried: impl Fn() -> bool + Send + Sync + 'static,
+    local: impl Fn() -> Vec<ValidationError> + Send + Sync + 'static,
+    answer: impl Fn() -> Option<Result<String, AppError>> + Send + Sync + 'static,
+) -> Memo<Vec<ValidationError>> {
+    Memo::new(move |_| {
+        let mut all = if tried() { local() } else { vec![] };
+        if let Some(Err(e)) = answer() {
+            all.extend(field_errors(&e));
+        }
+        all
+    })
+}
+
+/// The images to choose from (version and target).
+#[component]
+fn ArtifactSelect(chosen: RwSignal<String>, testid: &'static str) -> impl IntoView {
+    let live = use_live();
+    let artifacts = Resource::new(move || live.firmware.get(), |_| api::firmware_artifacts());
+    view! {
+        <select class=INPUT data-testid=testid on:change=move |e| chosen.set(event_target_value(&e))>
+            <option value="">"Choose…"</option>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    artifacts.await.map(|s| s.data.into_iter().map(|a| view! {
+                        <option value=a.id.clone()>{format!("{} ({})", a.version, a.target)}</option>
+                    }).collect_view()).ok()
+                })}
+            </Transition>
+        </select>
     }
 }
 
@@ -66,6 +100,7 @@ pub fn FirmwarePage() -> impl IntoView {
             })}
         </Transition>
         <Can permission=Permission::Supervise>
+            <div class="my-6"><RolloutForm/></div>
             <div class="my-6"><UpgradeForm/></div>
         </Can>
         <UpgradeActivity/>
@@ -221,7 +256,6 @@ fn Upload() -> impl IntoView {
 fn UpgradeForm() -> impl IntoView {
     let live = use_live();
     let toasts = use_toasts();
-    let artifacts = Resource::new(move || live.firmware.get(), |_| api::firmware_artifacts());
     let nodes = Resource::new(move || live.firmware.get(), |_| api::firmware_nodes());
     let upgrade = ServerAction::<api::UpgradeNodes>::new();
     let (artifact, concurrency, gate) = (
@@ -247,17 +281,11 @@ fn UpgradeForm() -> impl IntoView {
         Some(Err(ref e)) if field_errors(e).is_empty() => toasts.error(e),
         _ => {}
     });
-    let errors = Memo::new(move |_| {
-        let mut all = if tried.get() {
-            draft().validate().err().unwrap_or_default()
-        } else {
-            vec![]
-        };
-        if let Some(Err(e)) = upgrade.value().get() {
-            all.extend(field_errors(&e));
-        }
-        all
-    });
+    let errors = form_errors(
+        move || tried.get(),
+        move || draft().validate().err().unwrap_or_default(),
+        move || upgrade.value().get(),
+    );
     let err = move |f: &'static str| Signal::derive(move || message(&errors.get(), f));
     let start = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -270,16 +298,7 @@ fn UpgradeForm() -> impl IntoView {
         <Card title="Upgrade standalone nodes">
             <form class="space-y-4" on:submit=start data-testid="upgrade-form">
                 <label class="block text-sm">"Firmware"
-                    <select class=INPUT data-testid="upgrade-artifact" on:change=move |e| artifact.set(event_target_value(&e))>
-                        <option value="">"Choose…"</option>
-                        <Transition fallback=|| ()>
-                            {move || Suspend::new(async move {
-                                artifacts.await.map(|s| s.data.into_iter().map(|a| view! {
-                                    <option value=a.id.clone()>{format!("{} ({})", a.version, a.target)}</option>
-                                }).collect_view()).ok()
-                            })}
-                        </Transition>
-                    </select>
+                    <ArtifactSelect chosen=artifact testid="upgrade-artifact"/>
                     <span class="text-xs text-rose-700" data-testid="error-artifact">{move || err("artifact").get()}</span>
                 </label>
                 <fieldset class="text-sm">
@@ -305,6 +324,86 @@ fn UpgradeForm() -> impl IntoView {
                     </label>
                 </div>
                 <button class=BUTTON type="submit" data-testid="start-upgrade" disabled=move || upgrade.pending().get()>"Start the upgrade"</button>
+            </form>
+        </Card>
+    }
+}
+
+/// A cluster's nodes one at a time, its VIPs handed over make-before-break; the rollout's steps
+/// show on the cluster's activity.
+#[component]
+fn RolloutForm() -> impl IntoView {
+    let live = use_live();
+    let toasts = use_toasts();
+    let clusters = Resource::new(move || live.clusters.get(), |_| api::list_clusters());
+    let rollout = ServerAction::<api::RolloutFirmware>::new();
+    let (cluster, artifact, gate) = (
+        RwSignal::new(String::new()),
+        RwSignal::new(String::new()),
+        RwSignal::new("180".to_string()),
+    );
+    let tried = RwSignal::new(false);
+    let draft = move || RolloutDraft {
+        cluster_id: cluster.get(),
+        artifact_id: artifact.get(),
+        gate_secs: gate.get(),
+    };
+    let started = RwSignal::new(None::<String>);
+    Effect::new(move |_| match rollout.value().get() {
+        Some(Ok(_)) => {
+            toasts.success("Rollout started.");
+            started.set(Some(cluster.get_untracked()));
+            tried.set(false);
+        }
+        Some(Err(ref e)) if field_errors(e).is_empty() => toasts.error(e),
+        _ => {}
+    });
+    let errors = form_errors(
+        move || tried.get(),
+        move || draft().validate().err().unwrap_or_default(),
+        move || rollout.value().get(),
+    );
+    let err = move |f: &'static str| Signal::derive(move || message(&errors.get(), f));
+    let start = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        tried.set(true);
+        if draft().validate().is_ok() {
+            rollout.dispatch(api::RolloutFirmware { draft: draft() });
+        }
+    };
+    view! {
+        <Card title="Roll out to a cluster">
+            <form class="space-y-4" on:submit=start data-testid="rollout-form">
+                <p class="text-sm text-slate-600">"Workers first, then managers, the VIP holder last; one node at a time, each drained and its virtual IPs handed over before it goes down, and back serving before the next one."</p>
+                <div class="grid gap-4 md:grid-cols-3">
+                    <label class="block text-sm">"Cluster"
+                        <select class=INPUT data-testid="rollout-cluster" on:change=move |e| cluster.set(event_target_value(&e))>
+                            <option value="">"Choose…"</option>
+                            <Transition fallback=|| ()>
+                                {move || Suspend::new(async move {
+                                    clusters.await.map(|s| s.data.into_iter().map(|c| view! {
+                                        <option value=c.id.clone()>{c.name.clone()}</option>
+                                    }).collect_view()).ok()
+                                })}
+                            </Transition>
+                        </select>
+                        <span class="text-xs text-rose-700" data-testid="error-cluster">{move || err("cluster").get()}</span>
+                    </label>
+                    <label class="block text-sm">"Firmware"
+                        <ArtifactSelect chosen=artifact testid="rollout-artifact"/>
+                        <span class="text-xs text-rose-700" data-testid="error-rollout-artifact">{move || err("artifact").get()}</span>
+                    </label>
+                    <label class="block text-sm">"Seconds a node may take to serve again"
+                        <input class=INPUT data-testid="rollout-gate" prop:value=gate on:input=move |e| gate.set(event_target_value(&e))/>
+                        <span class="text-xs text-rose-700">{move || err("gate_secs").get()}</span>
+                    </label>
+                </div>
+                <div class="flex items-center gap-4">
+                    <button class=BUTTON type="submit" data-testid="start-rollout" disabled=move || rollout.pending().get()>"Start the rollout"</button>
+                    {move || started.get().map(|id| view! {
+                        <a class="text-sm text-sky-700 hover:underline" href=format!("/clusters/{id}") data-testid="rollout-link">"Follow it on the cluster's page"</a>
+                    })}
+                </div>
             </form>
         </Card>
     }

@@ -13,6 +13,7 @@ use crate::live::use_live;
 pub fn status_badge(node: &NodeView, now_ms: i64) -> impl IntoView + use<> {
     let (tone, label) = match node.connectivity {
         Connectivity::Online => ("green", "Online".to_string()),
+        Connectivity::Silent => ("amber", "Silent".to_string()),
         Connectivity::Offline => ("red", "Offline".to_string()),
     };
     let seen = node
