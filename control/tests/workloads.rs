@@ -438,6 +438,7 @@ fn observed(name: &str, version: &str, update: Option<UpdateState>) -> ServiceOb
         update: update.map(|state| UpdateObservation {
             state,
             message: "update rolled back due to failure".into(),
+            started_at_ms: None,
         }),
         tasks: vec![],
     }

@@ -307,6 +307,10 @@ pub enum FirmwareState {
     /// No upgrade in progress.
     #[default]
     Idle,
+    /// The artifact is being downloaded, checked and written to the other slot.
+    Installing {
+        version: String,
+    },
     /// The installer wrote the new version to the other slot; it runs after a reboot.
     Installed {
         version: String,
@@ -338,6 +342,7 @@ impl FirmwareState {
         match self {
             FirmwareState::Idle => false,
             FirmwareState::Installed { version }
+            | FirmwareState::Installing { version }
             | FirmwareState::Trial { version, .. }
             | FirmwareState::Committed { version } => cut(version, MAX_VERSION),
             FirmwareState::RolledBack { version, reason }
@@ -347,9 +352,20 @@ impl FirmwareState {
         }
     }
 
+    /// An upgrade of the node is under way (between the download and the commit or roll-back).
+    pub fn upgrading(&self) -> bool {
+        matches!(
+            self,
+            FirmwareState::Installing { .. }
+                | FirmwareState::Installed { .. }
+                | FirmwareState::Trial { .. }
+        )
+    }
+
     pub fn label(&self) -> String {
         match self {
             FirmwareState::Idle => "idle".into(),
+            FirmwareState::Installing { version } => format!("installing {version}"),
             FirmwareState::Installed { version } => format!("{version} installed, reboot pending"),
             FirmwareState::Trial { version, .. } => format!("{version} on trial"),
             FirmwareState::Committed { version } => format!("{version} committed"),

@@ -216,6 +216,9 @@ pub struct NodeView {
     pub engine_version: String,
     pub swarm_state: String,
     pub firmware_version: String,
+    /// An upgrade of its firmware is under way (what the node list says next to the version).
+    #[serde(default)]
+    pub firmware_upgrade: Option<String>,
     pub agent_version: String,
 }
 
@@ -246,6 +249,9 @@ impl NodeView {
             firmware_version: facts
                 .map(|f| f.firmware_version.clone())
                 .unwrap_or_else(unknown),
+            firmware_upgrade: facts
+                .filter(|f| f.firmware.upgrading())
+                .map(|f| f.firmware.label()),
             agent_version: facts
                 .map(|f| f.agent_version.clone())
                 .unwrap_or_else(unknown),

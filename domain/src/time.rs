@@ -39,6 +39,39 @@ pub fn bytes(n: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// Milliseconds since the epoch of an RFC 3339 UTC time as engines write it
+/// ("2026-12-02T07:35:01.123456789Z"); `None` for anything else.
+pub fn parse_rfc3339_ms(text: &str) -> Option<i64> {
+    let t = text.strip_suffix('Z')?;
+    let (date, clock) = t.split_once('T')?;
+    let mut d = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
+    let mut c = hms.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+    let (h, min, s) = (c.next()??, c.next()??, c.next()??);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || h > 23 || min > 59 || s > 60 {
+        return None;
+    }
+    let ms: i64 = if frac.is_empty() {
+        0
+    } else {
+        let digits: String = frac.chars().take(3).collect();
+        if !frac.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        format!("{digits:0<3}").parse().ok()?
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 24 + h) * 60 + min) * 60_000 + s * 1000 + ms)
+}
+
 /// "3 d 4 h", "5 h 2 min", "42 s".
 pub fn duration(secs: u64) -> String {
     let (d, h, m) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60);
@@ -56,6 +89,31 @@ pub fn duration(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn engine_times_parse_to_epoch_milliseconds() {
+        assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_rfc3339_ms("2026-12-02T07:35:01.123456789Z"),
+            Some(1_796_196_901_123)
+        );
+        assert_eq!(
+            parse_rfc3339_ms("2000-02-29T12:00:00.5Z"),
+            Some(951_825_600_500)
+        );
+        assert_eq!(
+            parse_rfc3339_ms("0001-01-01T00:00:00Z").map(|v| v < 0),
+            Some(true)
+        );
+        for bad in [
+            "",
+            "2026-12-02",
+            "2026-13-02T00:00:00Z",
+            "2026-12-02T07:35:01+01:00",
+        ] {
+            assert_eq!(parse_rfc3339_ms(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn ago_buckets() {

@@ -1,9 +1,9 @@
-import { ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect, test } from "@playwright/test";
 import { ADMIN_PASSWORD, api, hydrated, lab, login } from "./helpers";
+import { LOAD, startLoad, stopLoad, vipHolders } from "./load";
 
 // Builds on 01 and 08 (nodes standalone, the lab's A/B installer). A 3-manager cluster runs a
 // host-mode service behind a VIP; a firmware rollout upgrades every node while two load clients
@@ -12,36 +12,12 @@ import { ADMIN_PASSWORD, api, hydrated, lab, login } from "./helpers";
 const VIP = "10.77.0.102";
 const DIR = mkdtempSync(path.join(os.tmpdir(), "flotilla-rollout-"));
 const ARCH = os.arch() === "arm64" ? "aarch64" : "x86_64";
-const LOAD = path.resolve(__dirname, "../../target/debug/flotilla-vip-load");
 
 function slots(node: string): Record<string, string> {
   return Object.fromEntries(lab("firmware", node).split(" ").map((kv) => kv.split("=") as [string, string]));
 }
 
-function holders(): string[] {
-  return lab("vip-holders", VIP).split("\n").filter((l) => l.length > 0);
-}
-
-interface Load {
-  child: ChildProcess;
-  out: string[];
-  stop: string;
-}
-
-function startLoad(name: string, extra: string[]): Load {
-  const stop = path.join(DIR, `${name}.stop`);
-  const out: string[] = [];
-  const child = spawn(LOAD, ["--target", `${VIP}:8080`, "--rate", "50", "--secs", "900", "--stop-file", stop,
-    "--failures", path.join(DIR, `${name}.failures`), ...extra], { stdio: ["ignore", "pipe", "inherit"] });
-  child.stdout!.on("data", (d) => out.push(String(d)));
-  return { child, out, stop };
-}
-
-async function stopLoad(load: Load): Promise<{ total: number; ok: number; failed: number; failures: Record<string, number>; served_by: Record<string, number> }> {
-  writeFileSync(load.stop, "");
-  await new Promise<void>((resolve) => load.child.on("exit", () => resolve()));
-  return JSON.parse(load.out.join(""));
-}
+const holders = () => vipHolders(VIP);
 
 let clusterId = "";
 
@@ -74,7 +50,7 @@ test.describe.serial("firmware rollout of a cluster", () => {
     await expect.poll(holders, { timeout: 90_000 }).toHaveLength(1);
     await expect(page.getByTestId("cluster-health")).toHaveAttribute("data-health", "Healthy", { timeout: 60_000 });
     // The VIP answers with its holder's name.
-    const probe = startLoad("probe", []);
+    const probe = startLoad(DIR, "probe", VIP, []);
     await new Promise((r) => setTimeout(r, 2_000));
     const seen = await stopLoad(probe);
     expect(seen.failed).toBe(0);
@@ -89,8 +65,8 @@ test.describe.serial("firmware rollout of a cluster", () => {
     expect(up.status(), await up.text()).toBe(200);
     const holder = holders()[0];
 
-    const plain = startLoad("plain", []);
-    const retrying = startLoad("retrying", ["--retry-reset"]);
+    const plain = startLoad(DIR, "plain", VIP, []);
+    const retrying = startLoad(DIR, "retrying", VIP, ["--retry-reset"]);
     await page.goto("/firmware");
     await hydrated(page);
     const form = page.getByTestId("rollout-form");
@@ -100,6 +76,9 @@ test.describe.serial("firmware rollout of a cluster", () => {
     await form.getByTestId("start-rollout").click();
     await form.getByTestId("rollout-link").click();
     await hydrated(page);
+    // The node list says which node is being upgraded, while it is.
+    await expect.poll(async () => ((await api(page.request, "list_nodes", {})).data as { firmware_upgrade: string | null }[])
+      .some((n) => n.firmware_upgrade !== null), { timeout: 120_000, intervals: [500] }).toBe(true);
     const run = page.locator('[data-testid="workflow"][data-kind="firmware-rollout"]').first();
     await expect(run).toHaveAttribute("data-status", "done", { timeout: 480_000 });
     const a = await stopLoad(plain);

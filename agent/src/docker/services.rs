@@ -740,6 +740,10 @@ fn service_view(s: Service, mut tasks: Vec<Task>) -> ServiceObservation {
             Some(UpdateObservation {
                 state,
                 message: u.message.unwrap_or_default(),
+                started_at_ms: u
+                    .started_at
+                    .as_deref()
+                    .and_then(domain::time::parse_rfc3339_ms),
             })
         }),
         tasks: tasks

@@ -182,7 +182,12 @@ impl Firmware {
             reason
         };
         self.verify(signed).map_err(fail)?;
-        std::fs::create_dir_all(&self.dir).map_err(|e| fail(e.to_string()))?;
+        self.save(&Saved {
+            state: FirmwareState::Installing {
+                version: m.version.clone(),
+            },
+            trial_secs: 0,
+        })?;
         let file = self.source.fetch(&self.dir, m).await.map_err(&fail)?;
         let path = file.display().to_string();
         let installed = self.installer(&["install", &path]).await;

@@ -105,6 +105,10 @@ pub fn update_plan(
 const ROLLOUT_LIMIT: Duration = Duration::from_secs(15 * 60);
 /// How long Swarm may take to report that it started rolling.
 const ROLLOUT_START: Duration = Duration::from_secs(90);
+/// How far a manager's clock may be behind the panel's for an update to count as this one's.
+const CLOCK_SKEW_MS: i64 = 2_000;
+/// A service without any update status counts as rolled out after this long.
+const NO_STATUS_GRACE: Duration = Duration::from_secs(20);
 
 /// The steps that stop or start workload `id`: every service that is not a job, again.
 pub fn scale_plan(id: &str, compose: &compose::Compose, run: bool) -> Vec<Planned<WorkloadStep>> {
@@ -429,6 +433,13 @@ impl WorkloadSteps {
     ) -> Result<(), Failure> {
         let panel = |e: ControlError| internal(&w.id, e);
         let start = tokio::time::Instant::now();
+        // Only an update Swarm started after this workflow began is this update's: right after
+        // the new spec is applied a manager may still report the previous update (or a stop or
+        // start) as completed. Needs the managers' clocks in step with the panel's (NTP).
+        let began_ms = w.created_at - CLOCK_SKEW_MS;
+        let ours = |u: &domain::workload::observe::UpdateObservation| {
+            u.started_at_ms.is_none_or(|t| t >= began_ms)
+        };
         // A rollback counts only once the new version was seen (older reports may still show an
         // earlier update's rollback).
         let mut started = false;
@@ -454,11 +465,11 @@ impl WorkloadSteps {
             started |= services
                 .iter()
                 .any(|s| s.version.as_deref() == Some(version));
-            if started
-                && let Some(s) = services
-                    .iter()
-                    .find(|s| s.update.as_ref().is_some_and(|u| u.state.is_rollback()))
-            {
+            if let Some(s) = services.iter().find(|s| {
+                s.update
+                    .as_ref()
+                    .is_some_and(|u| u.state.is_rollback() && (started || ours(u)))
+            }) {
                 self.store
                     .revert_workload(workload, from_version, from_choices)
                     .await
@@ -476,9 +487,11 @@ impl WorkloadSteps {
             let done = !services.is_empty()
                 && services.iter().all(|s| {
                     s.version.as_deref() == Some(version)
-                        && s.update
-                            .as_ref()
-                            .is_none_or(|u| u.state == UpdateState::Completed)
+                        && match &s.update {
+                            Some(u) => u.state == UpdateState::Completed && ours(u),
+                            // Swarm keeps no update status for some services: accept after a while.
+                            None => start.elapsed() > NO_STATUS_GRACE,
+                        }
                         && matches!(
                             s.state(row.stopped),
                             ServiceState::Running | ServiceState::Completed | ServiceState::Stopped

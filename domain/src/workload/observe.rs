@@ -123,6 +123,9 @@ impl UpdateState {
 pub struct UpdateObservation {
     pub state: UpdateState,
     pub message: String,
+    /// When Swarm started this update (or rollback), by the manager's clock.
+    #[serde(default)]
+    pub started_at_ms: Option<i64>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

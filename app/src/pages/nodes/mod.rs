@@ -97,7 +97,12 @@ fn node_row(node: NodeView, server_now: i64) -> impl IntoView {
             <td class=TD><span class="font-mono text-xs">{node.addresses.join(", ")}</span></td>
             <td class=TD data-testid="engine">{node.engine_version.clone()}</td>
             <td class=TD>{node.swarm_state.clone()}</td>
-            <td class=TD>{node.firmware_version.clone()}</td>
+            <td class=TD>
+                {node.firmware_version.clone()}
+                {node.firmware_upgrade.clone().map(|u| view! {
+                    <span class="ml-2" data-testid="node-upgrading" title=u><Badge text="upgrading".into() tone="amber"/></span>
+                })}
+            </td>
         </tr>
     }
 }
