@@ -364,16 +364,39 @@ async fn update_rolls_to_another_version_and_stop_start_keep_the_choices() {
     lib.update(&f.h.admin, &workload, &two)
         .await
         .expect("updates");
-    // The managers report the new version rolled out.
+    // Right after the new spec, a manager may still report the previous update as completed:
+    // that is not this update's end.
     let managers = ["edge-1", "edge-2", "edge-3"];
+    let mut stale = vec![
+        observed("hello_web", "2", Some(UpdateState::Completed)),
+        observed("hello_extra", "2", Some(UpdateState::Completed)),
+    ];
+    for s in &mut stale {
+        if let Some(u) = &mut s.update {
+            u.started_at_ms = Some(0);
+        }
+    }
+    f.report_with(&managers, &[], &managers, vec![], stale)
+        .await;
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let w = lib
+        .installed(&f.h.admin, &cluster)
+        .await
+        .expect("installed");
+    assert_ne!(
+        w[0].phase,
+        WorkloadPhase::Deployed,
+        "an earlier update's end is not this one's"
+    );
+    // The managers report the new version rolled out.
     f.report_with(
         &managers,
         &[],
         &managers,
         vec![],
         vec![
-            observed("hello_web", "2", None),
-            observed("hello_extra", "2", None),
+            observed("hello_web", "2", Some(UpdateState::Completed)),
+            observed("hello_extra", "2", Some(UpdateState::Completed)),
         ],
     )
     .await;
@@ -438,7 +461,8 @@ fn observed(name: &str, version: &str, update: Option<UpdateState>) -> ServiceOb
         update: update.map(|state| UpdateObservation {
             state,
             message: "update rolled back due to failure".into(),
-            started_at_ms: None,
+            // Swarm started it just now (after the workflow began).
+            started_at_ms: Some(control::secret::now_ms()),
         }),
         tasks: vec![],
     }
