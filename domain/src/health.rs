@@ -35,6 +35,23 @@ pub fn check_manager_leaves(
     Ok(())
 }
 
+/// Whether one manager may go down for a while (it stays a member: a reboot): the others that
+/// are reachable must still be a majority of all managers.
+pub fn check_manager_down(
+    total: usize,
+    reachable: usize,
+    target_reachable: bool,
+) -> Result<(), String> {
+    let after = reachable - usize::from(target_reachable);
+    let needed = quorum(total);
+    if after < needed {
+        return Err(format!(
+            "the swarm would lose quorum: {after} of {total} managers would be reachable, {needed} are needed"
+        ));
+    }
+    Ok(())
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Health {
     Creating,
@@ -262,6 +279,18 @@ mod tests {
             "{reason}"
         );
         assert_eq!(silent_after_ms(5_000), 7_500);
+    }
+
+    #[test]
+    fn a_manager_may_go_down_only_when_the_others_keep_quorum() {
+        assert!(check_manager_down(3, 3, true).is_ok());
+        assert!(
+            check_manager_down(3, 2, true).is_err(),
+            "one is down already"
+        );
+        assert!(check_manager_down(2, 2, true).is_err());
+        assert!(check_manager_down(1, 1, true).is_err());
+        assert!(check_manager_down(5, 4, true).is_ok());
     }
 
     #[test]

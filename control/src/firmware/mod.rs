@@ -399,6 +399,21 @@ impl Firmware {
                 upgrade.push((m.clone(), row.hostname.clone()));
             }
         }
+        // Every manager goes down once: the swarm must keep quorum without any one of them.
+        let managers = members
+            .iter()
+            .filter(|m| m.role == domain::swarm::SwarmRole::Manager)
+            .count();
+        if upgrade
+            .iter()
+            .any(|(m, _)| m.role == domain::swarm::SwarmRole::Manager)
+            && let Err(e) = domain::health::check_manager_down(managers, managers, true)
+        {
+            problems.push(format!(
+                "{} cannot take its managers down one at a time: {e}",
+                cluster.name
+            ));
+        }
         if !problems.is_empty() {
             return Err(invalid("cluster", problems.join("; ")));
         }

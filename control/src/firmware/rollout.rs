@@ -279,7 +279,7 @@ impl UpgradeSteps {
                 .iter()
                 .filter(|m| self.gateway.is_online(&m.node_id).is_some())
                 .count();
-            health::check_manager_leaves(managers.len(), reachable, true)
+            health::check_manager_down(managers.len(), reachable, true)
                 .map_err(|e| Outcome::Gate(format!("{host} cannot go down: {e}")))?;
         }
         if let Some(me_swarm) = me.swarm_node_id.as_deref() {
