@@ -10,6 +10,7 @@
 //! * [`vip`]: KeepAlived for the cluster's virtual IPs.
 #![forbid(unsafe_code)]
 
+mod commands;
 pub mod docker;
 pub mod endpoint;
 pub mod facts;

@@ -89,6 +89,24 @@ pub fn use_toasts() -> Toasts {
     })
 }
 
+/// Reports the answer of an action that changes something: `done` as a success toast, then
+/// `refresh` bumped so the views that read it load again; an error as an error toast.
+pub fn report_done(
+    answer: impl Fn() -> Option<Result<(), AppError>> + 'static,
+    done: &'static str,
+    refresh: RwSignal<u64>,
+) {
+    let toasts = use_toasts();
+    Effect::new(move |_| match answer() {
+        Some(Ok(())) => {
+            toasts.success(done);
+            refresh.update(|n| *n += 1);
+        }
+        Some(Err(e)) => toasts.error(&e),
+        None => {}
+    });
+}
+
 /// Provides the contexts; in the browser also subscribes to `/events` and starts the clock.
 pub fn provide_live() {
     let live = Live::new();

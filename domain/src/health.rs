@@ -42,7 +42,7 @@ pub fn check_manager_down(
     reachable: usize,
     target_reachable: bool,
 ) -> Result<(), String> {
-    let after = reachable - usize::from(target_reachable);
+    let after = reachable.saturating_sub(usize::from(target_reachable));
     let needed = quorum(total);
     if after < needed {
         return Err(format!(
@@ -109,7 +109,8 @@ const CLAIM_GRACE_MS: i64 = 1_000;
 /// What one connected member last said of one VIP, and when the panel heard from it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VipClaim {
-    pub hostname: String,
+    /// Whatever the caller names nodes by (hostnames for the status, ids for a rollout).
+    pub name: String,
     pub holds: bool,
     /// When the node's VIP report arrived.
     pub reported_ms: i64,
@@ -140,9 +141,9 @@ pub fn vip_truth(claims: &[VipClaim]) -> VipTruth {
     for c in claims.iter().filter(|c| c.holds) {
         let outweighed = c.reported_ms < newest && c.heard_ms < newest + CLAIM_GRACE_MS;
         if c.silent || outweighed {
-            truth.stale.push(c.hostname.clone());
+            truth.stale.push(c.name.clone());
         } else {
-            truth.holders.push(c.hostname.clone());
+            truth.holders.push(c.name.clone());
         }
     }
     truth
@@ -235,7 +236,7 @@ mod tests {
 
     fn claim(host: &str, holds: bool, reported_ms: i64, heard_ms: i64, silent: bool) -> VipClaim {
         VipClaim {
-            hostname: host.into(),
+            name: host.into(),
             holds,
             reported_ms,
             heard_ms,

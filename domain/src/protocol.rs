@@ -133,6 +133,13 @@ pub enum Command {
     /// Give up the firmware on trial or installed (installer `rollback`, then `reboot` when
     /// the node runs it), with the reason the node reports.
     FirmwareRollback { reason: String },
+    /// A rollout gate's HTTP check from this node: `GET url` answers `status` within
+    /// `timeout_secs`; failed with what it answered instead.
+    HttpCheck {
+        url: String,
+        status: u16,
+        timeout_secs: u32,
+    },
 }
 
 /// The offset that makes a node the target of a make-before-break VIP hand-off (it preempts the

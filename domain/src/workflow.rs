@@ -270,6 +270,64 @@ impl WorkflowView {
     }
 }
 
+/// How far a workflow got, in units of work, and about how long the rest takes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Estimate {
+    pub done: usize,
+    pub total: usize,
+    /// "node" when each unit is one node's run of steps (a rollout), else "step".
+    pub unit: &'static str,
+    /// While it runs, once a unit is done: the mean time of a finished unit times the units
+    /// left, less what the current one has taken already.
+    pub remaining_ms: Option<i64>,
+}
+
+impl Estimate {
+    pub fn percent(&self) -> usize {
+        (self.done * 100).checked_div(self.total).unwrap_or(0)
+    }
+}
+
+impl WorkflowView {
+    /// Progress by node when every step acts on one node (consecutive steps on the same node are
+    /// one unit: a rollout's ten steps per node), else by step.
+    pub fn estimate(&self, now_ms: i64) -> Estimate {
+        let by_node = !self.steps.is_empty() && self.steps.iter().all(|s| s.node.is_some());
+        let mut units: Vec<Vec<&StepView>> = vec![];
+        for s in &self.steps {
+            match units.last_mut() {
+                Some(u) if by_node && u[0].node == s.node => u.push(s),
+                _ => units.push(vec![s]),
+            }
+        }
+        let finished = |u: &Vec<&StepView>| u.iter().all(|s| s.status == StepStatus::Done);
+        let span = |u: &Vec<&StepView>| {
+            let start = u.iter().filter_map(|s| s.started_at_ms).min()?;
+            let end = u.iter().filter_map(|s| s.finished_at_ms).max()?;
+            Some(end.saturating_sub(start).max(0))
+        };
+        let done: Vec<&Vec<&StepView>> = units.iter().filter(|u| finished(u)).collect();
+        let spans: Vec<i64> = done.iter().filter_map(|u| span(u)).collect();
+        let remaining_ms =
+            (self.status == WorkflowStatus::Running && !spans.is_empty()).then(|| {
+                let mean = spans.iter().sum::<i64>() / spans.len() as i64;
+                let left = (units.len() - done.len()) as i64;
+                let current = units
+                    .iter()
+                    .find(|u| !finished(u))
+                    .and_then(|u| u.iter().filter_map(|s| s.started_at_ms).min())
+                    .map_or(0, |start| now_ms.saturating_sub(start).max(0));
+                (mean * left - current.min(mean)).max(0)
+            });
+        Estimate {
+            done: done.len(),
+            total: units.len(),
+            unit: if by_node { "node" } else { "step" },
+            remaining_ms,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,5 +393,52 @@ mod tests {
             ..step("x", StepStatus::Running)
         };
         assert_eq!(d.duration_ms(350), Some(250));
+    }
+
+    #[test]
+    fn estimate_counts_nodes_and_projects_the_mean_node_time() {
+        let step = |node: &str, status, start: Option<i64>, end: Option<i64>| StepView {
+            title: "s".into(),
+            node: Some(node.into()),
+            status,
+            attempts: 1,
+            started_at_ms: start,
+            finished_at_ms: end,
+            error: None,
+        };
+        use StepStatus::*;
+        let mut w = WorkflowView {
+            id: "w".into(),
+            kind: WorkflowKind::FirmwareRollout,
+            status: WorkflowStatus::Running,
+            steps: vec![
+                step("a", Done, Some(0), Some(10_000)),
+                step("a", Done, Some(10_000), Some(60_000)),
+                step("b", Done, Some(60_000), Some(70_000)),
+                step("b", Running, Some(70_000), None),
+                step("c", Pending, None, None),
+                step("c", Pending, None, None),
+            ],
+            error: None,
+            created_at_ms: 0,
+            updated_at_ms: 0,
+        };
+        let e = w.estimate(80_000);
+        assert_eq!((e.done, e.total, e.unit, e.percent()), (1, 3, "node", 33));
+        // One node took 60 s; two are left and the current one has run 20 s.
+        assert_eq!(e.remaining_ms, Some(100_000));
+        w.status = WorkflowStatus::Paused;
+        assert_eq!(w.estimate(80_000).remaining_ms, None);
+        // Steps without a node count one by one; nothing finished, no estimate.
+        w.status = WorkflowStatus::Running;
+        for s in &mut w.steps {
+            s.node = None;
+            s.status = Pending;
+        }
+        let e = w.estimate(80_000);
+        assert_eq!(
+            (e.done, e.total, e.unit, e.remaining_ms),
+            (0, 6, "step", None)
+        );
     }
 }

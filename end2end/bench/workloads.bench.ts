@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { expect, Page, test } from "@playwright/test";
-import { ADMIN_PASSWORD, AGENT_URL, api, hydrated, lab, login } from "../tests/helpers";
+import { ADMIN_PASSWORD, AGENT_URL, api, hydrated, lab, login, panelPid } from "../tests/helpers";
 
 // Workload benchmarks (issue #9), run by `./dev bench workloads` against a fresh 3-node lab:
 //   1. the time from "Deploy" (the install_app call) until every task of a 10-service app runs,
@@ -12,7 +12,6 @@ import { ADMIN_PASSWORD, AGENT_URL, api, hydrated, lab, login } from "../tests/h
 // assertion.
 
 const IMAGE = "flotilla-lab/busybox:1";
-const PANEL_PID = Number(process.env.BENCH_PANEL_PID ?? "0");
 const DEPLOY_RUNS = Number(process.env.BENCH_DEPLOY_RUNS ?? "3");
 const FLEET_APPS = 20; // × 10 services = 200
 
@@ -61,7 +60,7 @@ async function until(what: string, limitMs: number, check: () => Promise<boolean
 }
 
 function rssMiB(): number {
-  const status = readFileSync(`/proc/${PANEL_PID}/status`, "utf8");
+  const status = readFileSync(`/proc/${panelPid()}/status`, "utf8");
   const kib = Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
   return Math.round(kib / 1024);
 }
@@ -89,7 +88,7 @@ test.describe.serial("workload benchmarks", () => {
   let versionId = "";
 
   test("setup: three enrolled nodes, a 3-manager cluster and a 10-service app", async ({ page }) => {
-    expect(PANEL_PID, "BENCH_PANEL_PID names the panel's process").toBeGreaterThan(0);
+    expect(panelPid(), "FLOTILLA_E2E_PANEL_PID_FILE names the panel's process").toBeGreaterThan(0);
     await login(page, "admin", ADMIN_PASSWORD);
     const key = await api(page.request, "create_key", { label: "bench", expires_in_hours: "1", max_uses: "3" });
     lab("agents", AGENT_URL, key.secret);

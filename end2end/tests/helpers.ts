@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { APIRequestContext, APIResponse, expect, Page } from "@playwright/test";
 
@@ -10,6 +11,12 @@ const LAB = path.resolve(__dirname, "../lab/lab.sh");
 /** Runs the lab script (root only; `./dev test` brings the lab up first). */
 export function lab(...args: string[]): string {
   return execFileSync(LAB, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+}
+
+/** The panel's process id now (`./dev` starts it again after a test kills it with SIGKILL). */
+export function panelPid(): number {
+  const file = process.env.FLOTILLA_E2E_PANEL_PID_FILE;
+  return file ? Number(readFileSync(file, "utf8").trim()) : 0;
 }
 
 export async function hydrated(page: Page) {
@@ -32,7 +39,8 @@ export async function logout(page: Page) {
 }
 
 /** Server functions whose input is JSON (drafts); the others take a form. */
-const JSON_INPUT = ["create_cluster", "create_app", "add_app_version", "install_app", "save_registry_credential", "upgrade_nodes", "rollout_firmware"];
+const JSON_INPUT = ["create_cluster", "create_app", "add_app_version", "install_app", "save_registry_credential", "upgrade_nodes", "rollout_firmware",
+  "cluster_node_action", "add_rollout_gate"];
 
 /** Calls a server function as the browser would, and returns the raw answer. */
 export async function call(request: APIRequestContext, name: string, data: Record<string, any>): Promise<APIResponse> {

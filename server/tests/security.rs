@@ -232,6 +232,22 @@ fn catalogue() -> Vec<(&'static str, Access, &'static str, String)> {
             FORM,
             "workflow_id=y&action=pause".into(),
         ),
+        ("rollout_gates", Read, FORM, "cluster_id=x".into()),
+        ("firmware_rollouts", Read, FORM, String::new()),
+        (
+            "add_rollout_gate",
+            Write,
+            JSON,
+            json(
+                serde_json::json!({"cluster_id": "x", "draft": {"name": "g", "kind": "http", "url": "http://a/", "status": "200", "image": "", "command": "", "timeout_secs": "5"}}),
+            ),
+        ),
+        (
+            "delete_rollout_gate",
+            Write,
+            FORM,
+            "cluster_id=x&gate_id=y".into(),
+        ),
     ]
 }
 

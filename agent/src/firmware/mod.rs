@@ -12,6 +12,7 @@
 //!   `reboot`), as Mender's commit-on-boot does. A node that comes back on another version than
 //!   the trial one (the boot failed and the bootloader fell back) reports the roll-back.
 mod download;
+pub mod gate;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

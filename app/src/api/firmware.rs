@@ -1,6 +1,7 @@
 //! Firmware artifacts and the upgrades of standalone nodes. (The upload itself streams, so it is
 //! a plain route of the server: `POST /api/firmware/upload`.)
-use domain::firmware::{FirmwareNode, FirmwareView, RolloutDraft, UpgradeDraft};
+use domain::firmware::gates::{Gate, GateDraft};
+use domain::firmware::{ClusterRollout, FirmwareNode, FirmwareView, RolloutDraft, UpgradeDraft};
 use domain::workflow::{WorkflowAction, WorkflowView};
 use domain::{AppError, Snapshot};
 use leptos::prelude::*;
@@ -70,4 +71,44 @@ pub async fn act_on_firmware_upgrade(
         .act(&actor, &workflow_id, action)
         .await
         .map_err(fail)
+}
+
+#[server(endpoint = "rollout_gates")]
+pub async fn rollout_gates(cluster_id: String) -> Result<Vec<Gate>, AppError> {
+    let (panel, actor) = authorize(Permission::Read).await?;
+    panel
+        .firmware
+        .gates(&actor, &cluster_id)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "add_rollout_gate", input = leptos::server_fn::codec::Json)]
+pub async fn add_rollout_gate(cluster_id: String, draft: GateDraft) -> Result<String, AppError> {
+    let (panel, actor) = authorize(Permission::Supervise).await?;
+    panel
+        .firmware
+        .add_gate(&actor, &cluster_id, &draft)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "delete_rollout_gate")]
+pub async fn delete_rollout_gate(cluster_id: String, gate_id: String) -> Result<(), AppError> {
+    let (panel, actor) = authorize(Permission::Supervise).await?;
+    panel
+        .firmware
+        .delete_gate(&actor, &cluster_id, &gate_id)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "firmware_rollouts")]
+pub async fn firmware_rollouts() -> Result<Snapshot<Vec<ClusterRollout>>, AppError> {
+    let (panel, actor) = authorize(Permission::Read).await?;
+    let data = panel.firmware.rollouts(&actor).await.map_err(fail)?;
+    Ok(Snapshot {
+        now_ms: now_ms(),
+        data,
+    })
 }

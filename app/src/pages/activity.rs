@@ -143,7 +143,6 @@ pub fn Activity(
     workflows: Vec<WorkflowView>,
     server_now: i64,
 ) -> impl IntoView {
-    let live = use_live();
     let empty = match scope {
         WorkflowScope::Cluster(_) => "Nothing has run on this cluster yet.",
         WorkflowScope::Firmware => "No firmware upgrade has run yet.",
@@ -155,49 +154,88 @@ pub fn Activity(
             } else {
                 view! {
                     <div class="space-y-6" data-testid="activity">
-                        {workflows.into_iter().map(|w| {
-                            let now = move || live.now.get().unwrap_or(server_now);
-                            let steps = w.steps.clone();
-                            view! {
-                                <section data-testid="workflow" data-kind=w.kind.as_str() data-status=w.status.as_str()>
-                                    <div class="flex flex-wrap items-center gap-3 mb-2">
-                                        <h3 class="font-medium text-slate-900">{w.kind.label()}</h3>
-                                        <Badge text=w.status.label().to_string() tone=status_tone(w.status)/>
-                                        <span class="text-xs text-slate-500">{time::ago(server_now, w.created_at_ms)}</span>
-                                        <WorkflowControls scope=scope.clone() workflow=w.clone()/>
-                                    </div>
-                                    {w.error.clone().map(|e| view! { <p class="mb-2 text-sm text-rose-700" data-testid="workflow-error">{e}</p> })}
-                                    <div class="overflow-x-auto">
-                                        <table class=TABLE>
-                                            <thead><tr>
-                                                <th class=TH>"Step"</th><th class=TH>"Node"</th><th class=TH>"Started"</th>
-                                                <th class=TH>"Duration"</th><th class=TH>"Result"</th><th class=TH>"Error"</th>
-                                            </tr></thead>
-                                            <tbody class="divide-y divide-slate-100">
-                                                {steps.into_iter().map(|s| {
-                                                    let started = s.started_at_ms.map(|t| time::ago(server_now, t)).unwrap_or_else(|| "—".into());
-                                                    let timed = s.clone();
-                                                    let attempts = (s.attempts > 1).then(|| format!(" ({} attempts)", s.attempts));
-                                                    view! {
-                                                        <tr data-testid="timeline-step" data-status=s.status.as_str()>
-                                                            <td class=TD>{s.title.clone()}</td>
-                                                            <td class=TD>{s.node.clone().unwrap_or_else(|| "—".into())}</td>
-                                                            <td class=TD>{started}</td>
-                                                            <td class=TD>{move || timed.duration_ms(now()).map(duration).unwrap_or_else(|| "—".into())}</td>
-                                                            <td class=TD><Badge text=s.status.as_str().to_string() tone=step_tone(s.status)/>{attempts}</td>
-                                                            <td class=TD><span class="text-rose-700">{s.error.clone().unwrap_or_default()}</span></td>
-                                                        </tr>
-                                                    }
-                                                }).collect_view()}
-                                            </tbody>
-                                        </table>
-                                    </div>
-                                </section>
-                            }
+                        {workflows.into_iter().map(|w| view! {
+                            <WorkflowSection scope=scope.clone() workflow=w server_now/>
                         }).collect_view()}
                     </div>
                 }.into_any()
             }}
         </Card>
+    }
+}
+
+/// A bar of the units done (nodes of a rollout, else steps) and, while it runs, about how long
+/// the rest takes; live with the page's clock.
+#[component]
+fn WorkflowProgress(workflow: WorkflowView, server_now: i64) -> impl IntoView {
+    let live = use_live();
+    let wf = StoredValue::new(workflow);
+    let estimate = move || wf.with_value(|w| w.estimate(live.now.get().unwrap_or(server_now)));
+    let text = move || {
+        let e = estimate();
+        let plural = if e.total == 1 { "" } else { "s" };
+        let left = e
+            .remaining_ms
+            .map(|ms| format!(" · about {} left", duration(ms)))
+            .unwrap_or_default();
+        format!("{} of {} {}{plural} done{left}", e.done, e.total, e.unit)
+    };
+    view! {
+        <div class="mb-2 flex flex-wrap items-center gap-3" data-testid="workflow-progress"
+            data-done=move || estimate().done data-total=move || estimate().total>
+            <progress class="w-64" max="100" value=move || estimate().percent()></progress>
+            <span class="text-xs text-slate-600" data-testid="workflow-eta">{text}</span>
+        </div>
+    }
+}
+
+/// One workflow: kind, status, the operator's buttons, why it stopped, its progress and its
+/// step timeline (step, node, start, duration, result, error).
+#[component]
+pub fn WorkflowSection(
+    scope: WorkflowScope,
+    workflow: WorkflowView,
+    server_now: i64,
+) -> impl IntoView {
+    let live = use_live();
+    let w = workflow;
+    let now = move || live.now.get().unwrap_or(server_now);
+    let steps = w.steps.clone();
+    view! {
+        <section data-testid="workflow" data-kind=w.kind.as_str() data-status=w.status.as_str()>
+            <div class="flex flex-wrap items-center gap-3 mb-2">
+                <h3 class="font-medium text-slate-900">{w.kind.label()}</h3>
+                <Badge text=w.status.label().to_string() tone=status_tone(w.status)/>
+                <span class="text-xs text-slate-500">{time::ago(server_now, w.created_at_ms)}</span>
+                <WorkflowControls scope=scope.clone() workflow=w.clone()/>
+            </div>
+            {w.error.clone().map(|e| view! { <p class="mb-2 text-sm text-rose-700" data-testid="workflow-error">{e}</p> })}
+            <WorkflowProgress workflow=w.clone() server_now=server_now/>
+            <div class="overflow-x-auto">
+                <table class=TABLE>
+                    <thead><tr>
+                        <th class=TH>"Step"</th><th class=TH>"Node"</th><th class=TH>"Started"</th>
+                        <th class=TH>"Duration"</th><th class=TH>"Result"</th><th class=TH>"Error"</th>
+                    </tr></thead>
+                    <tbody class="divide-y divide-slate-100">
+                        {steps.into_iter().map(|s| {
+                            let started = s.started_at_ms.map(|t| time::ago(server_now, t)).unwrap_or_else(|| "—".into());
+                            let timed = s.clone();
+                            let attempts = (s.attempts > 1).then(|| format!(" ({} attempts)", s.attempts));
+                            view! {
+                                <tr data-testid="timeline-step" data-status=s.status.as_str()>
+                                    <td class=TD>{s.title.clone()}</td>
+                                    <td class=TD>{s.node.clone().unwrap_or_else(|| "—".into())}</td>
+                                    <td class=TD>{started}</td>
+                                    <td class=TD>{move || timed.duration_ms(now()).map(duration).unwrap_or_else(|| "—".into())}</td>
+                                    <td class=TD><Badge text=s.status.as_str().to_string() tone=step_tone(s.status)/>{attempts}</td>
+                                    <td class=TD><span class="text-rose-700">{s.error.clone().unwrap_or_default()}</span></td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
     }
 }

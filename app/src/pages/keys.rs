@@ -6,7 +6,7 @@ use crate::api;
 use crate::components::{
     BUTTON, Badge, Can, Card, ConfirmDialog, EmptyState, ErrorBox, Field, PageHeader, TABLE, TD, TH,
 };
-use crate::live::{use_live, use_toasts};
+use crate::live::{report_done, use_live};
 
 const EXPIRY_CHOICES: [(&str, &str); 5] = [
     ("1", "1 hour"),
@@ -19,17 +19,9 @@ const EXPIRY_CHOICES: [(&str, &str); 5] = [
 #[component]
 pub fn KeysPage() -> impl IntoView {
     let live = use_live();
-    let toasts = use_toasts();
     let keys = Resource::new(move || live.keys.get(), |_| api::list_keys());
     let revoke = ServerAction::<api::RevokeKey>::new();
-    Effect::new(move |_| match revoke.value().get() {
-        Some(Ok(())) => {
-            toasts.success("Key revoked.");
-            live.keys.update(|n| *n += 1);
-        }
-        Some(Err(e)) => toasts.error(&e),
-        None => {}
-    });
+    report_done(move || revoke.value().get(), "Key revoked.", live.keys);
     let confirm = RwSignal::new(None::<(String, String)>);
     view! {
         <PageHeader title="Enrolment keys" subtitle="A node enrols once with a key; it then holds its own token. A key enrols as many nodes as its limit allows."/>

@@ -112,25 +112,10 @@ impl Clusters {
     /// [`health::vip_truth`]). The status, the VIP owners shown and the gates of maintenance read
     /// this one truth.
     pub(super) fn vip_truth(&self, g: &Gathered, address: &str) -> health::VipTruth {
-        let presence = self.gateway.presence();
         let claims: Vec<health::VipClaim> = g
             .members
             .iter()
-            .filter_map(|(m, n)| {
-                let heard_ms = *presence.get(&m.node_id)?;
-                let holds = self
-                    .observed
-                    .vips_of(&m.node_id)
-                    .iter()
-                    .any(|o| o.address == address && o.holds);
-                Some(health::VipClaim {
-                    hostname: hostname(m, n),
-                    holds,
-                    reported_ms: self.observed.vips_reported_at(&m.node_id),
-                    heard_ms,
-                    silent: self.gateway.is_silent(heard_ms),
-                })
-            })
+            .filter_map(|(m, n)| self.gateway.vip_claim(&m.node_id, hostname(m, n), address))
             .collect();
         health::vip_truth(&claims)
     }

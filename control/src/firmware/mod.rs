@@ -7,6 +7,7 @@
 //! Ed25519 key ([`signing`]), moves the file to `<dir>/<id>` and records the artifact. Agents
 //! learn the public key at enrolment and refuse any artifact whose signature or checksum does
 //! not match.
+mod gates;
 mod rollout;
 mod signing;
 mod upgrade;
@@ -16,8 +17,8 @@ use std::sync::Arc;
 
 use domain::event::UiEvent;
 use domain::firmware::{
-    FirmwareDraft, FirmwareNode, FirmwareView, Manifest, RolloutDraft, SignedManifest, Target,
-    UpgradeDraft, hex,
+    ClusterRollout, FirmwareDraft, FirmwareNode, FirmwareView, Manifest, RolloutDraft,
+    SignedManifest, Target, UpgradeDraft, hex,
 };
 use domain::workflow::{WorkflowAction, WorkflowKind, WorkflowView};
 use domain::{Permission, ValidationError};
@@ -454,7 +455,14 @@ impl Firmware {
         });
         let order: Vec<(String, String)> =
             upgrade.into_iter().map(|(m, h)| (m.node_id, h)).collect();
-        let steps = rollout::plan(&order, &artifact.id, &artifact.version, gate_secs);
+        let gates = self.store.gates(&cluster_id).await?;
+        let gates_secs = gates.iter().map(|g| g.timeout_secs).sum();
+        let steps = rollout::plan(
+            &order,
+            (&artifact.id, &artifact.version),
+            gate_secs,
+            (gates.len(), gates_secs),
+        );
         let workflow = crate::workflow::plan(&cluster_id, WorkflowKind::FirmwareRollout, &steps)?;
         self.store.add_workflow(&workflow).await?;
         tracing::info!(workflow = %workflow.id, cluster = %cluster.name, version = %artifact.version, nodes = order.len(), by = %actor.username, "firmware rollout started");
@@ -477,6 +485,27 @@ impl Firmware {
                 }
             }
         }
+        Ok(out)
+    }
+
+    /// Every cluster's newest firmware rollout with its timeline, clusters by name.
+    pub async fn rollouts(&self, actor: &Actor) -> Result<Vec<ClusterRollout>, ControlError> {
+        actor.require(Permission::Read)?;
+        let mut out = vec![];
+        for c in self.store.clusters().await? {
+            if let Some(workflow) = self
+                .engine
+                .newest_view(&c.id, WorkflowKind::FirmwareRollout)
+                .await?
+            {
+                out.push(ClusterRollout {
+                    cluster_id: c.id,
+                    cluster: c.name,
+                    workflow,
+                });
+            }
+        }
+        out.sort_by(|a, b| a.cluster.cmp(&b.cluster));
         Ok(out)
     }
 

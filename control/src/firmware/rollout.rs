@@ -11,14 +11,14 @@
 //! already, so a panel restart at any point resumes at the right step.
 use std::time::Duration;
 
-use domain::firmware::FirmwareState;
+use domain::firmware::{FirmwareState, TRIAL_MARGIN_SECS};
 use domain::health::{self, VipTruth};
 use domain::protocol::{Command, NodeUpdate, VIP_BOOST, VIP_FENCE, VrrpState};
 use domain::swarm::{Availability, SwarmNodeState, SwarmRole, SwarmSnapshot};
 use domain::workload::compose::ServiceMode;
 use domain::workload::observe::TaskState;
 
-use super::upgrade::UpgradeSteps;
+use super::upgrade::{COMMAND_TIMEOUT, UpgradeStep, UpgradeStep as S, UpgradeSteps};
 use crate::ControlError;
 use crate::clusters::managers::{self, Avoid};
 use crate::store::{ClusterRow, MemberRow};
@@ -30,81 +30,114 @@ const HANDOFF_WAIT: Duration = Duration::from_secs(20);
 /// Requests already on the old holder finish meanwhile.
 const SETTLE: Duration = Duration::from_secs(2);
 const DRAIN_WAIT: Duration = Duration::from_secs(120);
+/// How long the pre-checks of a node may take to hold (the swarm settling after the previous one).
+const SETTLE_WAIT: Duration = Duration::from_secs(30);
+/// How long a rolled-back node may take to boot its old firmware and reconnect.
+const RESTORE_BOOT: Duration = Duration::from_secs(120);
 
-/// The steps of a rollout over `order` (node id, hostname), already in upgrade order.
+/// How long a node runs the new firmware on trial: the waits until its commit (back, active,
+/// unfenced: each at most the gate time), the cluster's gates, and a margin, so that the panel
+/// decides before the node's own deadline.
+pub fn trial_secs(gate_secs: u32, gates_secs: u32) -> u32 {
+    3 * gate_secs + gates_secs + TRIAL_MARGIN_SECS
+}
+
+/// The steps of a rollout over `order` (node id, hostname), already in upgrade order; the
+/// cluster's gates run after each node when `gates` (their number, and their time in all) has
+/// any.
 pub fn plan(
     order: &[(String, String)],
-    artifact_id: &str,
-    version: &str,
+    (artifact_id, version): (&str, &str),
     gate_secs: u32,
-) -> Vec<Planned<super::upgrade::UpgradeStep>> {
-    use super::upgrade::UpgradeStep as S;
+    (gates, gates_secs): (usize, u32),
+) -> Vec<Planned<UpgradeStep>> {
     let mut steps = vec![];
     for (id, host) in order {
-        let n = Some(id.as_str());
-        steps.push(Planned::safe(
-            S::Precheck {
-                node_id: id.clone(),
-            },
-            format!("Check that {host} can go down"),
-            n,
-        ));
-        steps.push(Planned::safe(
-            S::MoveVips {
-                node_id: id.clone(),
-            },
-            format!("Hand {host}'s virtual IPs over"),
-            n,
-        ));
-        steps.push(Planned::safe(
-            S::Fence {
-                node_id: id.clone(),
-            },
-            format!("Fence {host} from VRRP"),
-            n,
-        ));
-        steps.push(Planned::safe(
-            S::Drain {
-                node_id: id.clone(),
-            },
-            format!("Drain {host} until it runs no task"),
-            n,
-        ));
-        for p in super::upgrade::plan(
-            &[(id.clone(), host.clone())],
-            artifact_id,
-            version,
-            1,
-            gate_secs,
-        ) {
-            // The commit comes after the node serves again.
-            if !matches!(p.step, S::Commit { .. }) {
-                steps.push(p);
-            }
+        let node_id = id.clone();
+        let on = |step: UpgradeStep, title: String| Planned::safe(step, title, Some(id.as_str()));
+        let v = version.to_owned();
+        steps.extend([
+            on(
+                S::Precheck {
+                    node_id: node_id.clone(),
+                },
+                format!("Check that {host} can go down"),
+            ),
+            on(
+                S::MoveVips {
+                    node_id: node_id.clone(),
+                },
+                format!("Hand {host}'s virtual IPs over"),
+            ),
+            on(
+                S::Fence {
+                    node_id: node_id.clone(),
+                },
+                format!("Fence {host} from VRRP"),
+            ),
+            on(
+                S::Drain {
+                    node_id: node_id.clone(),
+                },
+                format!("Drain {host} until it runs no task"),
+            ),
+            on(
+                S::Install {
+                    nodes: vec![node_id.clone()],
+                    artifact_id: artifact_id.to_owned(),
+                },
+                format!("Download and install {version} on {host}"),
+            ),
+            on(
+                S::Reboot {
+                    nodes: vec![node_id.clone()],
+                    version: v.clone(),
+                    trial_secs: trial_secs(gate_secs, gates_secs),
+                },
+                format!("Reboot {host} into {version}"),
+            ),
+            on(
+                S::Back {
+                    nodes: vec![node_id.clone()],
+                    version: v.clone(),
+                    gate_secs,
+                },
+                format!("Wait until {host} runs {version} healthy"),
+            ),
+            on(
+                S::Activate {
+                    node_id: node_id.clone(),
+                    gate_secs,
+                    version: v.clone(),
+                },
+                format!("Set {host} active; its tasks run again"),
+            ),
+            on(
+                S::Unfence {
+                    node_id: node_id.clone(),
+                    gate_secs,
+                    version: v.clone(),
+                },
+                format!("Unfence {host}; its KeepAlived is healthy"),
+            ),
+        ]);
+        if gates > 0 {
+            let plural = if gates == 1 { "" } else { "s" };
+            steps.push(on(
+                S::Gates {
+                    node_id: node_id.clone(),
+                    version: v.clone(),
+                    gate_secs,
+                },
+                format!("Pass the cluster's {gates} gate{plural} with {host} back"),
+            ));
         }
-        steps.push(Planned::safe(
-            S::Activate {
-                node_id: id.clone(),
-                gate_secs,
-            },
-            format!("Set {host} active; its tasks run again"),
-            n,
-        ));
-        steps.push(Planned::safe(
+        steps.push(on(
             S::Commit {
-                nodes: vec![id.clone()],
-                version: version.to_owned(),
+                nodes: vec![node_id],
+                version: v,
             },
             format!("Commit {version} on {host}"),
-            n,
-        ));
-        steps.push(Planned::safe(
-            S::Unfence {
-                node_id: id.clone(),
-                gate_secs,
-            },
-            format!("Unfence {host}; its KeepAlived is healthy"),
-            n,
         ));
     }
     steps
@@ -175,32 +208,25 @@ impl UpgradeSteps {
             .map_or_else(|| node_id.to_owned(), |n| n.hostname)
     }
 
-    /// Who holds each of the cluster's VIPs, by live reports (the truth the status shows).
+    /// Who holds each of the cluster's VIPs (node ids), by live reports: the truth the status
+    /// shows, weighed over the VIP members.
     async fn vip_truths(&self, now: &Now) -> Result<Vec<(String, VipTruth)>, Outcome> {
         let vips = self.store.vips(&now.cluster.id).await.map_err(transient)?;
-        let presence = self.gateway.presence();
-        let mut out = vec![];
-        for v in vips {
-            let mut claims = vec![];
-            for m in now.members.iter().filter(|m| m.vip) {
-                let Some(heard_ms) = presence.get(&m.node_id).copied() else {
-                    continue;
-                };
-                claims.push(health::VipClaim {
-                    hostname: m.node_id.clone(),
-                    holds: self
-                        .observed
-                        .vips_of(&m.node_id)
-                        .iter()
-                        .any(|o| o.address == v.address && o.holds),
-                    reported_ms: self.observed.vips_reported_at(&m.node_id),
-                    heard_ms,
-                    silent: self.gateway.is_silent(heard_ms),
-                });
-            }
-            out.push((v.address, health::vip_truth(&claims)));
-        }
-        Ok(out)
+        Ok(vips
+            .into_iter()
+            .map(|v| {
+                let claims: Vec<health::VipClaim> = now
+                    .members
+                    .iter()
+                    .filter(|m| m.vip)
+                    .filter_map(|m| {
+                        self.gateway
+                            .vip_claim(&m.node_id, m.node_id.clone(), &v.address)
+                    })
+                    .collect();
+                (v.address, health::vip_truth(&claims))
+            })
+            .collect())
     }
 
     async fn offset(&self, node_id: &str, value: i16) -> Result<(), Outcome> {
@@ -236,9 +262,23 @@ impl UpgradeSteps {
         .map_err(|e| Outcome::Transient(e.message().to_owned()))
     }
 
+    /// The pre-checks, given [`SETTLE_WAIT`] to hold: right after the previous node came back,
+    /// a manager may still report another member as not ready for a moment.
+    pub(super) async fn precheck(&self, cluster_id: &str, node_id: &str) -> Result<(), Outcome> {
+        let deadline = tokio::time::Instant::now() + SETTLE_WAIT;
+        loop {
+            match self.can_go_down(cluster_id, node_id).await {
+                Err(Outcome::Gate(_)) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(POLL).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Quorum holds without the node, a leader exists, every other member is up and active,
     /// and every service with a task on it also runs elsewhere (or is global).
-    pub(super) async fn precheck(&self, cluster_id: &str, node_id: &str) -> Result<(), Outcome> {
+    async fn can_go_down(&self, cluster_id: &str, node_id: &str) -> Result<(), Outcome> {
         let now = self.now(cluster_id).await?;
         let me = now.member(node_id)?;
         let host = self.hostname(node_id).await;
@@ -502,6 +542,114 @@ impl UpgradeSteps {
                 "{host}'s KeepAlived is not healthy within {gate_secs} s (its health check fails)"
             ))
         })
+    }
+
+    /// Whether the node gave `version` up (rolled back) in this rollout.
+    async fn rolled_back(&self, node_id: &str, version: &str) -> bool {
+        self.seen(node_id).await.is_ok_and(
+            |s| matches!(s.state, FirmwareState::RolledBack { version: v, .. } if v == version),
+        )
+    }
+
+    /// A gate after the reboot did not pass (`result`): the node gives the new firmware up
+    /// (installer roll-back and reboot), is returned to service on its old one, and the rollout
+    /// pauses with the reason. A node that rolled back already (the operator resumed after such
+    /// a pause) just pauses.
+    pub(super) async fn fall_back(
+        &self,
+        cluster_id: &str,
+        node_id: &str,
+        version: &str,
+        gate_secs: u32,
+        result: Result<(), Outcome>,
+    ) -> Outcome {
+        let reason = match result {
+            Ok(()) => return Outcome::Done,
+            Err(Outcome::Gate(reason)) => reason,
+            Err(other) => return other,
+        };
+        if version.is_empty() || self.rolled_back(node_id, version).await {
+            return Outcome::Gate(reason);
+        }
+        let host = self.hostname(node_id).await;
+        let told = match self
+            .firmware(
+                node_id,
+                Command::FirmwareRollback {
+                    reason: reason.clone(),
+                },
+                COMMAND_TIMEOUT,
+            )
+            .await
+        {
+            Ok(_) => format!("{host} rolled back"),
+            Err(e) => format!("{host}: roll-back refused: {e}"),
+        };
+        let restored = self.restore(cluster_id, node_id, version, gate_secs).await;
+        Outcome::Gate(format!("{reason}; {told}; {restored}"))
+    }
+
+    /// After a node rolled back at its gate: waits until it runs its old firmware again, then
+    /// returns it to service (active with its tasks, unfenced), so that the paused rollout leaves
+    /// the cluster whole. Says what happened, for the pause's reason.
+    pub(super) async fn restore(
+        &self,
+        cluster_id: &str,
+        node_id: &str,
+        version: &str,
+        gate_secs: u32,
+    ) -> String {
+        let host = self.hostname(node_id).await;
+        // A node out of reach rolls back by itself when its trial ends.
+        let limit = Duration::from_secs(u64::from(trial_secs(gate_secs, 0))) + RESTORE_BOOT;
+        let back = self
+            .wait_for(limit, || async {
+                let seen = self.seen(node_id).await.ok()?;
+                let fresh = self
+                    .gateway
+                    .is_online(node_id)
+                    .is_some_and(|heard| !self.gateway.is_silent(heard));
+                (fresh && seen.engine_up && seen.version != version).then_some(seen.version)
+            })
+            .await;
+        let Some(old) = back else {
+            return format!(
+                "{host} is not back on its old firmware yet: it stays drained and fenced"
+            );
+        };
+        let served = match self.activate(cluster_id, node_id, gate_secs).await {
+            Ok(()) => self.unfence(cluster_id, node_id, gate_secs).await,
+            Err(e) => Err(e),
+        };
+        match served {
+            Ok(()) => format!("{host} runs {old} again, active and unfenced"),
+            Err(e) => format!(
+                "{host} runs {old} again but does not serve yet: {}",
+                e.reason().unwrap_or("unknown")
+            ),
+        }
+    }
+
+    /// After an operator aborted the rollout: the node it was upgrading goes back to service
+    /// (offset 0, active), best effort; whatever fails is logged.
+    pub(super) async fn release(&self, cluster_id: &str, node_id: &str) {
+        let Ok(now) = self.now(cluster_id).await else {
+            return;
+        };
+        let Ok(me) = now.member(node_id).cloned() else {
+            return;
+        };
+        if me.vip
+            && let Err(e) = self.offset(node_id, 0).await
+        {
+            tracing::warn!(node = %node_id, error = e.reason(), "aborted rollout: cannot unfence the node");
+        }
+        if now.swarm_node(&me).map(|n| n.availability) == Some(Availability::Drain)
+            && let Err(e) = self.availability(&now, &me, Availability::Active).await
+        {
+            tracing::warn!(node = %node_id, error = e.reason(), "aborted rollout: cannot set the node active");
+        }
+        tracing::info!(node = %node_id, "aborted rollout: node released");
     }
 
     /// Polls `check` until it gives a value or `limit` passes.

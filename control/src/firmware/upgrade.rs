@@ -24,7 +24,7 @@ use crate::workflow::{Outcome, Planned, Runner};
 
 /// How long an install (download and installer) may take on a node.
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+pub(super) const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,12 +61,23 @@ pub enum UpgradeStep {
     Drain {
         node_id: String,
     },
+    /// `version`: the firmware being rolled out (empty in rollouts stored before it was kept).
     Activate {
         node_id: String,
         gate_secs: u32,
+        #[serde(default)]
+        version: String,
     },
     Unfence {
         node_id: String,
+        gate_secs: u32,
+        #[serde(default)]
+        version: String,
+    },
+    /// The cluster's own gates (as they are when the step runs).
+    Gates {
+        node_id: String,
+        version: String,
         gate_secs: u32,
     },
 }
@@ -83,7 +94,8 @@ impl UpgradeStep {
             | UpgradeStep::Fence { node_id }
             | UpgradeStep::Drain { node_id }
             | UpgradeStep::Activate { node_id, .. }
-            | UpgradeStep::Unfence { node_id, .. } => std::slice::from_ref(node_id),
+            | UpgradeStep::Unfence { node_id, .. }
+            | UpgradeStep::Gates { node_id, .. } => std::slice::from_ref(node_id),
         }
     }
 }
@@ -143,6 +155,7 @@ pub fn plan(
     steps
 }
 
+#[derive(Clone)]
 pub(super) struct UpgradeSteps {
     pub store: Store,
     pub gateway: Gateway,
@@ -151,16 +164,16 @@ pub(super) struct UpgradeSteps {
 }
 
 /// What the panel knows of a node right now.
-struct Seen {
-    hostname: String,
-    online: bool,
-    version: String,
-    state: FirmwareState,
-    engine_up: bool,
+pub(super) struct Seen {
+    pub hostname: String,
+    pub online: bool,
+    pub version: String,
+    pub state: FirmwareState,
+    pub engine_up: bool,
 }
 
 impl UpgradeSteps {
-    async fn seen(&self, node_id: &str) -> Result<Seen, ControlError> {
+    pub(super) async fn seen(&self, node_id: &str) -> Result<Seen, ControlError> {
         let row = self
             .store
             .node_by_id(node_id)
@@ -185,7 +198,7 @@ impl UpgradeSteps {
     }
 
     /// Sends a firmware command; the node's state from its answer.
-    async fn firmware(
+    pub(super) async fn firmware(
         &self,
         node_id: &str,
         command: Command,
@@ -247,17 +260,22 @@ impl UpgradeSteps {
     }
 
     /// Waits until the node runs `version` healthy; on time-out tells it to roll back. `Ok(None)`
-    /// when it is back, `Ok(Some(reason))` when it was rolled back (or had been already).
+    /// when it is back, `Ok(Some(reason))` when it was rolled back (or had been already). Once
+    /// an operator resumed after that pause (`resumed`), a rolled-back node is left as it is.
     async fn back(
         &self,
         node_id: &str,
         version: &str,
         gate_secs: u32,
+        resumed: bool,
     ) -> Result<Option<String>, ControlError> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(u64::from(gate_secs));
         loop {
             let seen = self.seen(node_id).await?;
             match &seen.state {
+                FirmwareState::RolledBack { version: v, .. } if resumed && v == version => {
+                    return Ok(None);
+                }
                 FirmwareState::RolledBack { reason, .. } => {
                     return Ok(Some(format!("{}: rolled back ({reason})", seen.hostname)));
                 }
@@ -313,18 +331,42 @@ impl UpgradeSteps {
             .map_err(|e| Outcome::Transient(format!("{}: {e}", seen.hostname)))
     }
 
-    async fn run_step(&self, cluster_id: &str, step: &UpgradeStep) -> Outcome {
+    /// Runs one step of a standalone upgrade (`cluster_id` is [`super::FLEET`]) or of a
+    /// cluster's rollout. `resumed`: the step paused before and an operator resumed it.
+    async fn run_step(&self, cluster_id: &str, step: &UpgradeStep, resumed: bool) -> Outcome {
         let done = |r: Result<(), Outcome>| r.err().unwrap_or(Outcome::Done);
         match step {
             UpgradeStep::Precheck { node_id } => done(self.precheck(cluster_id, node_id).await),
             UpgradeStep::MoveVips { node_id } => done(self.move_vips(cluster_id, node_id).await),
             UpgradeStep::Fence { node_id } => done(self.fence(cluster_id, node_id).await),
             UpgradeStep::Drain { node_id } => done(self.drain(cluster_id, node_id).await),
-            UpgradeStep::Activate { node_id, gate_secs } => {
-                done(self.activate(cluster_id, node_id, *gate_secs).await)
+            // A gate that fails after the reboot rolls the node back (see `fall_back`).
+            UpgradeStep::Activate {
+                node_id,
+                gate_secs,
+                version,
+            } => {
+                let r = self.activate(cluster_id, node_id, *gate_secs).await;
+                self.fall_back(cluster_id, node_id, version, *gate_secs, r)
+                    .await
             }
-            UpgradeStep::Unfence { node_id, gate_secs } => {
-                done(self.unfence(cluster_id, node_id, *gate_secs).await)
+            UpgradeStep::Unfence {
+                node_id,
+                gate_secs,
+                version,
+            } => {
+                let r = self.unfence(cluster_id, node_id, *gate_secs).await;
+                self.fall_back(cluster_id, node_id, version, *gate_secs, r)
+                    .await
+            }
+            UpgradeStep::Gates {
+                node_id,
+                version,
+                gate_secs,
+            } => {
+                let r = self.run_gates(cluster_id, node_id, version).await;
+                self.fall_back(cluster_id, node_id, version, *gate_secs, r)
+                    .await
             }
             UpgradeStep::Install { nodes, artifact_id } => {
                 first_failure(join_all(nodes.iter().map(|n| self.install(n, artifact_id))).await)
@@ -341,12 +383,21 @@ impl UpgradeSteps {
                 version,
                 gate_secs,
             } => {
-                let results =
-                    join_all(nodes.iter().map(|n| self.back(n, version, *gate_secs))).await;
+                let results = join_all(
+                    nodes
+                        .iter()
+                        .map(|n| self.back(n, version, *gate_secs, resumed)),
+                )
+                .await;
                 let mut failed = vec![];
-                for r in results {
+                for (node_id, r) in nodes.iter().zip(results) {
                     match r {
                         Ok(None) => {}
+                        // In a cluster, the rolled-back node serves again before the pause.
+                        Ok(Some(reason)) if cluster_id != super::FLEET => failed.push(format!(
+                            "{reason}; {}",
+                            self.restore(cluster_id, node_id, version, *gate_secs).await
+                        )),
                         Ok(Some(reason)) => failed.push(reason),
                         Err(e) => return transient(e),
                     }
@@ -379,7 +430,11 @@ impl Runner for UpgradeSteps {
     fn run<'a>(&'a self, w: &'a WorkflowRow, step: &'a StepRow) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
             match serde_json::from_str::<UpgradeStep>(&step.step) {
-                Ok(op) => self.run_step(&w.cluster_id, &op).await,
+                Ok(op) => {
+                    // A paused step keeps its reason until it starts again.
+                    let resumed = step.error.is_some();
+                    self.run_step(&w.cluster_id, &op, resumed).await
+                }
                 Err(e) => {
                     tracing::error!(workflow = %w.id, position = step.position, error = %e, "unreadable firmware step");
                     Outcome::Failed("the step is unreadable (see the panel's log)".into())
@@ -400,6 +455,20 @@ impl Runner for UpgradeSteps {
             ) {
                 tracing::info!(workflow = %w.id, status = status.as_str(), "firmware upgrade");
                 self.events.publish(domain::event::UiEvent::Firmware);
+            }
+            if w.kind == WorkflowKind::FirmwareRollout && status == WorkflowStatus::Aborted {
+                // The node being upgraded must not stay drained or fenced.
+                if let Some(node_id) = self
+                    .store
+                    .steps(&w.id)
+                    .await?
+                    .get(w.current)
+                    .and_then(|s| s.node_id.clone())
+                {
+                    let steps = self.clone();
+                    let cluster_id = w.cluster_id.clone();
+                    tokio::spawn(async move { steps.release(&cluster_id, &node_id).await });
+                }
             }
             Ok(())
         })

@@ -445,6 +445,29 @@ impl Gateway {
         now_ms() - last_seen_ms > domain::health::silent_after_ms(self.heartbeat.as_millis() as i64)
     }
 
+    /// What `node_id` says of VIP `address` now, under `name` — `None` when it is not
+    /// connected. The cluster status and a rollout's hand-offs weigh these claims alike
+    /// ([`domain::health::vip_truth`]).
+    pub fn vip_claim(
+        &self,
+        node_id: &str,
+        name: String,
+        address: &str,
+    ) -> Option<domain::health::VipClaim> {
+        let heard_ms = self.is_online(node_id)?;
+        Some(domain::health::VipClaim {
+            name,
+            holds: self
+                .observed
+                .vips_of(node_id)
+                .iter()
+                .any(|o| o.address == address && o.holds),
+            reported_ms: self.observed.vips_reported_at(node_id),
+            heard_ms,
+            silent: self.is_silent(heard_ms),
+        })
+    }
+
     pub fn is_online(&self, node_id: &str) -> Option<i64> {
         self.lock_live()
             .get(node_id)

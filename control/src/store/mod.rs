@@ -6,6 +6,7 @@
 mod clusters;
 mod credentials;
 mod firmware;
+mod gates;
 mod keys;
 mod library;
 mod nodes;

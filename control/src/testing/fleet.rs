@@ -116,6 +116,9 @@ impl Fleet {
                         Command::FirmwareRollback { .. } => {
                             ("firmware-rollback".into(), Reply::None)
                         }
+                        Command::HttpCheck { url, .. } => {
+                            (format!("http-check:{url}"), Reply::None)
+                        }
                         Command::ServiceLogs { name, .. } => (
                             format!("logs:{name}"),
                             Reply::Logs {

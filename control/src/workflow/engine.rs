@@ -389,47 +389,69 @@ impl Engine {
         cluster_id: &str,
         limit: i64,
     ) -> Result<Vec<WorkflowView>, ControlError> {
-        let store = &self.inner.store;
         let mut names: HashMap<String, String> = HashMap::new();
         let mut out = vec![];
-        for w in store.workflows_of(cluster_id, limit).await? {
-            let mut steps = vec![];
-            for s in store.steps(&w.id).await? {
-                let node = match &s.node_id {
-                    None => None,
-                    Some(id) => Some(match names.get(id) {
-                        Some(name) => name.clone(),
-                        None => {
-                            let name = store
-                                .node_by_id(id)
-                                .await?
-                                .map_or_else(|| id.clone(), |n| n.hostname);
-                            names.insert(id.clone(), name.clone());
-                            name
-                        }
-                    }),
-                };
-                steps.push(StepView {
-                    title: s.title,
-                    node,
-                    status: s.status,
-                    attempts: s.attempts,
-                    started_at_ms: s.started_at,
-                    finished_at_ms: s.finished_at,
-                    error: s.error,
-                });
-            }
-            out.push(WorkflowView {
-                id: w.id,
-                kind: w.kind,
-                status: w.status,
-                steps,
-                error: w.error,
-                created_at_ms: w.created_at,
-                updated_at_ms: w.updated_at,
-            });
+        for w in self.inner.store.workflows_of(cluster_id, limit).await? {
+            out.push(self.view(w, &mut names).await?);
         }
         Ok(out)
+    }
+
+    /// The newest workflow of `kind` among a cluster's recent ones, with its timeline.
+    pub async fn newest_view(
+        &self,
+        cluster_id: &str,
+        kind: domain::workflow::WorkflowKind,
+    ) -> Result<Option<WorkflowView>, ControlError> {
+        let recent = self.inner.store.workflows_of(cluster_id, 20).await?;
+        match recent.into_iter().find(|w| w.kind == kind) {
+            Some(w) => Ok(Some(self.view(w, &mut HashMap::new()).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A workflow with its steps; `names` remembers node hostnames between calls.
+    async fn view(
+        &self,
+        w: WorkflowRow,
+        names: &mut HashMap<String, String>,
+    ) -> Result<WorkflowView, ControlError> {
+        let store = &self.inner.store;
+        let mut steps = vec![];
+        for s in store.steps(&w.id).await? {
+            let node = match &s.node_id {
+                None => None,
+                Some(id) => Some(match names.get(id) {
+                    Some(name) => name.clone(),
+                    None => {
+                        let name = store
+                            .node_by_id(id)
+                            .await?
+                            .map_or_else(|| id.clone(), |n| n.hostname);
+                        names.insert(id.clone(), name.clone());
+                        name
+                    }
+                }),
+            };
+            steps.push(StepView {
+                title: s.title,
+                node,
+                status: s.status,
+                attempts: s.attempts,
+                started_at_ms: s.started_at,
+                finished_at_ms: s.finished_at,
+                error: s.error,
+            });
+        }
+        Ok(WorkflowView {
+            id: w.id,
+            kind: w.kind,
+            status: w.status,
+            steps,
+            error: w.error,
+            created_at_ms: w.created_at,
+            updated_at_ms: w.updated_at,
+        })
     }
 
     fn lock_driving(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {

@@ -115,6 +115,16 @@ pub enum Outcome {
     Failed(String),
 }
 
+impl Outcome {
+    /// Why it did not work (`None` for [`Outcome::Done`]).
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Outcome::Done => None,
+            Outcome::Transient(r) | Outcome::Gate(r) | Outcome::Failed(r) => Some(r),
+        }
+    }
+}
+
 /// Runs the steps of one capability's workflows.
 pub trait Runner: Send + Sync + 'static {
     /// Runs one step (as stored) of `workflow`. A step must not rely on running only once: it

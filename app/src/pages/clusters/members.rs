@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use crate::api;
 use crate::components::{BUTTON, BUTTON_SECONDARY, Card, ErrorBox, Field};
-use crate::live::{use_live, use_toasts};
+use crate::live::{report_done, use_live, use_toasts};
 
 fn problems_of(e: Option<Result<(), AppError>>) -> Vec<ValidationError> {
     match e {
@@ -69,14 +69,11 @@ impl MembershipState {
                 }
             }
         });
-        Effect::new(move |_| match s.remove.value().get() {
-            Some(Ok(())) => {
-                toasts.success("Removing the node.");
-                live.clusters.update(|n| *n += 1);
-            }
-            Some(Err(e)) => toasts.error(&e),
-            None => {}
-        });
+        report_done(
+            move || s.remove.value().get(),
+            "Removing the node.",
+            live.clusters,
+        );
         Effect::new(move |_| match s.edit.value().get() {
             Some(Ok(())) => {
                 toasts.success("Cluster updated.");

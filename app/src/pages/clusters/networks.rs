@@ -6,7 +6,7 @@ use leptos::prelude::*;
 
 use crate::api;
 use crate::components::{BUTTON, Can, ConfirmDialog, Field, TABLE, TD, TH};
-use crate::live::{use_live, use_toasts};
+use crate::live::{report_done, use_live, use_toasts};
 
 /// The card's actions and form, kept above the part of the page that live refreshes re-render.
 #[derive(Clone, Copy)]
@@ -35,14 +35,11 @@ impl NetworkState {
             encrypted: RwSignal::new(false),
             touched: RwSignal::new(false),
         };
-        Effect::new(move |_| match state.delete.value().get() {
-            Some(Ok(())) => {
-                toasts.success("Network deleted.");
-                live.clusters.update(|n| *n += 1);
-            }
-            Some(Err(e)) => toasts.error(&e),
-            None => {}
-        });
+        report_done(
+            move || state.delete.value().get(),
+            "Network deleted.",
+            live.clusters,
+        );
         Effect::new(move |_| match state.create.value().get() {
             Some(Ok(())) => {
                 toasts.success("Network created.");

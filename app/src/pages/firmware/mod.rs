@@ -2,6 +2,8 @@
 //! standalone nodes (choose a firmware, the nodes, how many at a time and how long each may take
 //! to come back), and the upgrades' activity, live. Supervisors upload and upgrade; everybody
 //! reads.
+pub mod gates;
+mod rollouts;
 mod upload;
 
 use domain::firmware::{FirmwareDraft, FirmwareNode, FirmwareView, RolloutDraft, UpgradeDraft};
@@ -12,7 +14,7 @@ use crate::api;
 use crate::components::{
     BUTTON, Badge, Can, Card, ConfirmDialog, EmptyState, ErrorBox, PageHeader, TABLE, TD, TH,
 };
-use crate::live::{use_live, use_toasts};
+use crate::live::{report_done, use_live, use_toasts};
 use crate::pages::activity::{Activity, WorkflowScope};
 
 const INPUT: &str = "block w-full rounded-md border border-slate-300 px-3 py-2 text-sm focus:outline-none focus:ring-2 focus:ring-sky-300";
@@ -71,17 +73,13 @@ fn ArtifactSelect(chosen: RwSignal<String>, testid: &'static str) -> impl IntoVi
 #[component]
 pub fn FirmwarePage() -> impl IntoView {
     let live = use_live();
-    let toasts = use_toasts();
     let artifacts = Resource::new(move || live.firmware.get(), |_| api::firmware_artifacts());
     let delete = ServerAction::<api::DeleteFirmware>::new();
-    Effect::new(move |_| match delete.value().get() {
-        Some(Ok(())) => {
-            toasts.success("Firmware deleted.");
-            live.firmware.update(|n| *n += 1);
-        }
-        Some(Err(e)) => toasts.error(&e),
-        None => {}
-    });
+    report_done(
+        move || delete.value().get(),
+        "Firmware deleted.",
+        live.firmware,
+    );
     let confirm = RwSignal::new(None::<(String, String)>);
     view! {
         <PageHeader title="Firmware" subtitle="Signed firmware images, and upgrades of standalone nodes: install, reboot, wait until each node is back healthy, commit — or roll back."/>
@@ -101,6 +99,9 @@ pub fn FirmwarePage() -> impl IntoView {
         </Transition>
         <Can permission=Permission::Supervise>
             <div class="my-6"><RolloutForm/></div>
+        </Can>
+        <rollouts::ClusterRollouts/>
+        <Can permission=Permission::Supervise>
             <div class="my-6"><UpgradeForm/></div>
         </Can>
         <UpgradeActivity/>
@@ -401,7 +402,7 @@ fn RolloutForm() -> impl IntoView {
                 <div class="flex items-center gap-4">
                     <button class=BUTTON type="submit" data-testid="start-rollout" disabled=move || rollout.pending().get()>"Start the rollout"</button>
                     {move || started.get().map(|id| view! {
-                        <a class="text-sm text-sky-700 hover:underline" href=format!("/clusters/{id}") data-testid="rollout-link">"Follow it on the cluster's page"</a>
+                        <a class="text-sm text-sky-700 hover:underline" href=format!("/clusters/{id}") data-testid="rollout-link">"Follow it below or on the cluster's page"</a>
                     })}
                 </div>
             </form>

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 
 use crate::api;
 use crate::components::{BUTTON, BUTTON_SECONDARY, Badge, Can, ConfirmDialog, ErrorBox, TD, TH};
-use crate::live::{use_live, use_toasts};
+use crate::live::{report_done, use_live, use_toasts};
 
 const INPUT: &str = "block w-full rounded-md border border-slate-300 px-3 py-2 text-sm focus:outline-none focus:ring-2 focus:ring-sky-300";
 
@@ -90,14 +90,11 @@ pub fn RegistryCredentials(cluster_id: String) -> impl IntoView {
         Some(Err(AppError::Invalid(_))) | None => {}
         Some(Err(e)) => toasts.error(&e),
     });
-    Effect::new(move |_| match delete.value().get() {
-        Some(Ok(())) => {
-            toasts.success("Credential removed.");
-            live.clusters.update(|n| *n += 1);
-        }
-        Some(Err(e)) => toasts.error(&e),
-        None => {}
-    });
+    report_done(
+        move || delete.value().get(),
+        "Credential removed.",
+        live.clusters,
+    );
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         tried.set(true);

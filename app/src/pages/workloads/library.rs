@@ -9,7 +9,7 @@ use crate::components::{
     BUTTON, BUTTON_SECONDARY, Badge, Can, Card, ConfirmDialog, EmptyState, ErrorBox, Field,
     PageHeader, TABLE, TD, TH,
 };
-use crate::live::{use_live, use_toasts};
+use crate::live::{report_done, use_live};
 
 const TEXTAREA: &str = "block w-full rounded-md border border-slate-300 px-3 py-2 font-mono text-xs focus:outline-none focus:ring-2 focus:ring-sky-300";
 
@@ -34,17 +34,13 @@ fn server_errors(value: Option<Result<String, AppError>>) -> Vec<domain::Validat
 #[component]
 pub fn LibraryPage() -> impl IntoView {
     let live = use_live();
-    let toasts = use_toasts();
     let apps = Resource::new(move || live.library.get(), |_| api::library());
     let delete = ServerAction::<api::DeleteApp>::new();
-    Effect::new(move |_| match delete.value().get() {
-        Some(Ok(())) => {
-            toasts.success("App removed from the library.");
-            live.library.update(|n| *n += 1);
-        }
-        Some(Err(e)) => toasts.error(&e),
-        None => {}
-    });
+    report_done(
+        move || delete.value().get(),
+        "App removed from the library.",
+        live.library,
+    );
     let confirm = RwSignal::new(None::<(String, String)>);
     // The "add version" form (one at a time), kept above the list: a live refresh rebuilds the
     // cards, and typing must survive it.

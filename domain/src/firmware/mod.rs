@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::ValidationError;
 
+pub mod gates;
+
 const MAX_VERSION: usize = 64;
 const MAX_TARGET: usize = 64;
 pub const MAX_NOTES: usize = 4096;
@@ -282,6 +284,14 @@ impl RolloutDraft {
                 .collect()),
         }
     }
+}
+
+/// The newest firmware rollout of a cluster, for the Firmware page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterRollout {
+    pub cluster_id: String,
+    pub cluster: String,
+    pub workflow: crate::workflow::WorkflowView,
 }
 
 /// A node as the upgrade form offers it.
