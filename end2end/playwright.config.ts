@@ -1,7 +1,7 @@
 import { defineConfig } from "@playwright/test";
 
 // The panel under test: `./dev test` starts the release build over HTTPS (BASE_URL) with a
-// throwaway data directory and the lab's agent listener; without it, `cargo leptos serve`.
+// throwaway data directory and the lab's agent listener; without it, `./dev run` (reused when one runs).
 const BASE_URL = process.env.BASE_URL ?? "http://127.0.0.1:3000";
 
 export default defineConfig({
@@ -33,7 +33,7 @@ export default defineConfig({
     },
   },
   webServer: {
-    command: "cargo leptos serve",
+    command: "./dev run",
     cwd: "..",
     url: `${BASE_URL}/healthz`,
     reuseExistingServer: true,

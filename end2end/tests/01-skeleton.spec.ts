@@ -77,6 +77,8 @@ test.describe.serial("walking skeleton", () => {
     await page.goto("/nodes");
     await page.getByRole("link", { name: "edge-1" }).click();
     await expect(page.getByTestId("node-name")).toHaveText("edge-1");
+    // A click before hydration does nothing: the page must be live first.
+    await hydrated(page);
     await expect(page.getByTestId("fact-firmware-version")).toHaveText("lab-1.0.0");
     await expect(page.getByTestId("fact-swarm-state")).toHaveText("inactive");
     await expect(page.getByTestId("interface").filter({ hasText: "10.77.0.11/24" })).toHaveCount(1);

@@ -178,6 +178,15 @@ test.describe.serial("clusters", () => {
       expect(inNode(n, "cat", "/proc/sys/net/ipv4/conf/eth0/arp_ignore")).toBe("1");
       expect(inNode(n, "cat", "/proc/sys/net/ipv4/conf/eth0/arp_announce")).toBe("2");
     }
+    // Right after the build the first election may still settle: one holder, the same for 2 s.
+    let seen = "";
+    await expect.poll(async () => {
+      const now = holders().join(",");
+      const stable = now === seen && holders().length === 1;
+      seen = now;
+      if (!stable) await new Promise((r) => setTimeout(r, 2_000));
+      return stable;
+    }, { timeout: 30_000, intervals: [0] }).toBe(true);
     const [owner] = holders();
     const target = ["n1", "n2", "n3"].find((n) => n !== owner)!;
     // Make-before-break: the raised target preempts the holder.

@@ -92,6 +92,8 @@ test.describe.serial("security", () => {
     await page.goto("/nodes");
     await page.getByRole("link", { name: "edge-1" }).click();
     await expect(page.getByTestId("fact-machine-id")).not.toHaveText("hidden for your role");
+    // A click before hydration does nothing: the page must be live first.
+    await hydrated(page);
     await expect(page.getByRole("button", { name: "Allow re-enrolment" })).toBeVisible();
     // edge-1 is in a cluster after the cluster tests: it must leave before it can be removed.
     await page.getByRole("button", { name: "Allow re-enrolment" }).click();
