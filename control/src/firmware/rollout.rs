@@ -18,7 +18,7 @@ use domain::swarm::{Availability, SwarmNodeState, SwarmRole, SwarmSnapshot};
 use domain::workload::compose::ServiceMode;
 use domain::workload::observe::TaskState;
 
-use super::upgrade::{COMMAND_TIMEOUT, UpgradeStep, UpgradeStep as S, UpgradeSteps};
+use super::upgrade::{UpgradeStep, UpgradeStep as S, UpgradeSteps};
 use crate::ControlError;
 use crate::clusters::managers::{self, Avoid};
 use crate::store::{ClusterRow, MemberRow};
@@ -572,19 +572,7 @@ impl UpgradeSteps {
             return Outcome::Gate(reason);
         }
         let host = self.hostname(node_id).await;
-        let told = match self
-            .firmware(
-                node_id,
-                Command::FirmwareRollback {
-                    reason: reason.clone(),
-                },
-                COMMAND_TIMEOUT,
-            )
-            .await
-        {
-            Ok(_) => format!("{host} rolled back"),
-            Err(e) => format!("{host}: roll-back refused: {e}"),
-        };
+        let told = format!("{host}: {}", self.roll_back(node_id, &reason).await);
         let restored = self.restore(cluster_id, node_id, version, gate_secs).await;
         Outcome::Gate(format!("{reason}; {told}; {restored}"))
     }

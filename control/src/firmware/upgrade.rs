@@ -24,7 +24,7 @@ use crate::workflow::{Outcome, Planned, Runner};
 
 /// How long an install (download and installer) may take on a node.
 const INSTALL_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-pub(super) const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_secs(1);
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -198,7 +198,7 @@ impl UpgradeSteps {
     }
 
     /// Sends a firmware command; the node's state from its answer.
-    pub(super) async fn firmware(
+    async fn firmware(
         &self,
         node_id: &str,
         command: Command,
@@ -295,25 +295,24 @@ impl UpgradeSteps {
                 };
                 let reason = format!("not healthy on {version} within {gate_secs} s: {why}");
                 let told = if seen.online {
-                    match self
-                        .firmware(
-                            node_id,
-                            Command::FirmwareRollback {
-                                reason: reason.clone(),
-                            },
-                            COMMAND_TIMEOUT,
-                        )
-                        .await
-                    {
-                        Ok(_) => "rolled back".to_string(),
-                        Err(e) => format!("roll-back refused: {e}"),
-                    }
+                    self.roll_back(node_id, &reason).await
                 } else {
                     "its agent rolls back by itself when its trial ends".to_string()
                 };
                 return Ok(Some(format!("{}: {reason}; {told}", seen.hostname)));
             }
             tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Tells a node to give the new firmware up (installer roll-back, reboot); says how it went.
+    pub(super) async fn roll_back(&self, node_id: &str, reason: &str) -> String {
+        let command = Command::FirmwareRollback {
+            reason: reason.to_owned(),
+        };
+        match self.firmware(node_id, command, COMMAND_TIMEOUT).await {
+            Ok(_) => "rolled back".to_string(),
+            Err(e) => format!("roll-back refused: {e}"),
         }
     }
 
