@@ -1,5 +1,7 @@
 //! What the agent does for each command of the panel: the one place where a command meets the
-//! node's adapters (Docker engine, KeepAlived, firmware installer, HTTP checks).
+//! node's adapters (Docker engine, KeepAlived, firmware installer, HTTP checks, the Global
+//! Config file).
+use std::path::Path;
 use std::time::Duration;
 
 use domain::protocol::{Command, MAX_LOG_LINES, Outcome, Reply};
@@ -23,6 +25,7 @@ pub async fn execute(
     engine: &Engine,
     vips: &Keepalived,
     firmware: &Firmware,
+    state_dir: &Path,
     command: &Command,
 ) -> (Outcome, bool) {
     let failed = |message: String| Outcome::Failed { message };
@@ -93,6 +96,20 @@ pub async fn execute(
             let timeout = Duration::from_secs(u64::from(*timeout_secs));
             match crate::firmware::gate::http_check(url, *status, timeout).await {
                 Ok(()) => (Outcome::DONE, false),
+                Err(message) => (failed(message), false),
+            }
+        }
+        Command::GlobalConfig {
+            cluster_id,
+            version,
+            document,
+        } => {
+            let held = domain::config::global::HeldConfig {
+                cluster_id: cluster_id.clone(),
+                version: *version,
+            };
+            match crate::appconfig::write(engine, state_dir, &held, document).await {
+                Ok(()) => (Outcome::DONE, true),
                 Err(message) => (failed(message), false),
             }
         }

@@ -43,6 +43,7 @@ pub fn collect(config: &Config, engine: EngineFacts) -> Result<NodeFacts, AgentE
         ipvs: Path::new("/proc/net/ip_vs").exists(),
         board: board(),
         firmware: crate::firmware::state_of(&config.state_dir),
+        global_config: crate::appconfig::held(&config.state_dir),
     })
 }
 
@@ -291,6 +292,7 @@ mod tests {
             firmware_version: "f".into(),
             uptime_secs: 1,
             ipvs: false,
+            global_config: None,
             board: String::new(),
             firmware: Default::default(),
         }

@@ -8,8 +8,10 @@
 //! * [`facts`]: what the node is (hostname, machine id, OS, resources, interfaces, versions).
 //! * [`state`]: the node identity on disk (0600).
 //! * [`vip`]: KeepAlived for the cluster's virtual IPs.
+//! * [`appconfig`]: the cluster's Global Config, written where the cluster's containers read it.
 #![forbid(unsafe_code)]
 
+pub mod appconfig;
 mod commands;
 pub mod docker;
 pub mod endpoint;

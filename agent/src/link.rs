@@ -222,6 +222,10 @@ async fn session(
     recent: &mut RecentCommands,
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), AgentError> {
+    // The Global Config's volume and file exist before the cluster's tasks mount them.
+    if let Err(e) = crate::appconfig::ensure(engine, &config.state_dir).await {
+        tracing::warn!(error = %e, "cannot prepare the global config volume");
+    }
     let ws = open(&config.panel, &identity.token).await?;
     let (mut tx, mut rx) = ws.split();
     let send_err = |e: tungstenite::Error| AgentError::Connect(e.to_string());
@@ -251,10 +255,12 @@ async fn session(
     let (done_tx, mut done_rx) = mpsc::channel::<(String, Outcome, bool)>(32);
     let worker = {
         let (engine, vips, firmware) = (engine.clone(), vips.clone(), firmware.clone());
+        let state_dir = config.state_dir.clone();
         tokio::spawn(async move {
             while let Some((id, command)) = work_rx.recv().await {
                 let (outcome, changed) =
-                    crate::commands::execute(&engine, &vips, &firmware, &command).await;
+                    crate::commands::execute(&engine, &vips, &firmware, &state_dir, &command)
+                        .await;
                 if done_tx.send((id, outcome, changed)).await.is_err() {
                     break;
                 }

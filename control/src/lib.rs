@@ -7,6 +7,7 @@
 //! * [`nodes`]: node queries and commands for the UI.
 //! * [`workflow`]: the engine every long operation runs on.
 //! * [`clusters`]: Docker Swarm clusters with virtual IPs (a capability on the engine).
+//! * [`config`]: a cluster's Global Config, versioned and kept on every member node.
 //! * [`workloads`]: the library of apps and models, installed on clusters as Swarm services.
 //! * [`events`]: change notifications for open browsers.
 //!
@@ -15,6 +16,7 @@
 
 pub mod auth;
 pub mod clusters;
+pub mod config;
 pub mod enrolment;
 pub mod error;
 pub mod events;
@@ -64,6 +66,7 @@ pub struct Panel {
     pub engine: workflow::Engine,
     pub workloads: workloads::Workloads,
     pub firmware: firmware::Firmware,
+    pub configs: config::Configs,
 }
 
 impl Panel {
@@ -122,6 +125,7 @@ impl Panel {
                 firmware.public_key(),
             ),
             firmware,
+            configs: config::Configs::new(store.clone(), gateway.clone(), events.clone()),
             nodes: nodes::Nodes::new(store.clone(), gateway.clone(), events.clone()),
             gateway,
             events,
@@ -129,8 +133,8 @@ impl Panel {
         })
     }
 
-    /// Starts presence sweeping, last-seen flushing, hourly session purging and the takeover of
-    /// workflows whose driver died.
+    /// Starts presence sweeping, last-seen flushing, hourly session purging, the takeover of
+    /// workflows whose driver died and the Global Config's delivery to nodes.
     pub fn spawn_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
         let auth = self.auth.clone();
         let purge = tokio::spawn(async move {
@@ -148,6 +152,7 @@ impl Panel {
             self.gateway.spawn_maintenance(),
             purge,
             self.engine.spawn_takeover(),
+            self.configs.spawn_sync(),
         ]
     }
 

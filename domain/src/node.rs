@@ -31,6 +31,9 @@ pub struct NodeFacts {
     /// Where an upgrade of this node stands, as its agent keeps it.
     #[serde(default)]
     pub firmware: crate::firmware::FirmwareState,
+    /// The cluster Global Config version the node holds (written by its agent).
+    #[serde(default)]
+    pub global_config: Option<crate::config::global::HeldConfig>,
 }
 
 /// Bounds on what one node may report: the panel keeps facts per node, so a misbehaving agent
@@ -78,6 +81,9 @@ impl NodeFacts {
             cut |= cap(s, caps::TEXT);
         }
         cut |= self.firmware.cap();
+        if let Some(held) = &mut self.global_config {
+            cut |= cap(&mut held.cluster_id, caps::SHORT);
+        }
         if self.interfaces.len() > caps::INTERFACES {
             self.interfaces.truncate(caps::INTERFACES);
             cut = true;
@@ -388,6 +394,7 @@ pub(crate) mod tests {
             firmware_version: "fw-1.0".into(),
             uptime_secs: 10,
             ipvs: false,
+            global_config: None,
             board: String::new(),
             firmware: Default::default(),
         }

@@ -140,6 +140,14 @@ pub enum Command {
         status: u16,
         timeout_secs: u32,
     },
+    /// Write this version of the cluster's Global Config into the node's `flotilla-appconfig`
+    /// volume (atomically) and report it in the facts. Idempotent: the version held already is
+    /// done.
+    GlobalConfig {
+        cluster_id: String,
+        version: u64,
+        document: String,
+    },
 }
 
 /// The offset that makes a node the target of a make-before-break VIP hand-off (it preempts the

@@ -239,7 +239,7 @@ test.describe.serial("firmware rollout of a cluster", () => {
     const node = flow.steps.find((s) => s.title.startsWith("Pass the cluster's 3 gates"))!.node!;
     const error = run.getByTestId("workflow-error");
     await expect(error).toContainText(`gate "must fail" did not pass with ${node} back: the job failed`);
-    await expect(error).toContainText(`${node} rolled back`);
+    await expect(error).toContainText(`${node}: rolled back`);
     await expect(error).toContainText(`${node} runs lab-5.0.0 again, active and unfenced`);
     expect(slots(`n${node.slice("edge-".length)}`)).toMatchObject({ version: "lab-5.0.0", next: "-" });
     expect(availability()).toEqual(["edge-1 Active", "edge-2 Active", "edge-3 Active"]);

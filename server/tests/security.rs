@@ -248,6 +248,45 @@ fn catalogue() -> Vec<(&'static str, Access, &'static str, String)> {
             FORM,
             "cluster_id=x&gate_id=y".into(),
         ),
+        ("global_config", Read, FORM, "cluster_id=x".into()),
+        ("global_config_history", Read, FORM, "cluster_id=x".into()),
+        (
+            "global_config_version",
+            Read,
+            FORM,
+            "cluster_id=x&version=1".into(),
+        ),
+        (
+            "save_global_config",
+            Write,
+            FORM,
+            "cluster_id=x&base=0&document=%7B%7D&uploaded=false".into(),
+        ),
+        (
+            "restore_global_config",
+            Write,
+            FORM,
+            "cluster_id=x&base=1&version=1".into(),
+        ),
+        ("reset_global_config", Write, FORM, "cluster_id=x&base=1".into()),
+        (
+            "save_named_global_config",
+            Write,
+            FORM,
+            "cluster_id=x&name=a&document=%7B%7D".into(),
+        ),
+        (
+            "named_global_config",
+            Read,
+            FORM,
+            "cluster_id=x&name=a".into(),
+        ),
+        (
+            "delete_named_global_config",
+            Write,
+            FORM,
+            "cluster_id=x&name=a".into(),
+        ),
     ]
 }
 

@@ -196,6 +196,7 @@ fn facts(name: &str) -> NodeFacts {
         firmware_version: "sim".into(),
         uptime_secs: 1,
         ipvs: false,
+        global_config: None,
         board: String::new(),
         firmware: Default::default(),
     }

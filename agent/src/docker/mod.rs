@@ -10,6 +10,7 @@ mod raw;
 mod registry;
 mod services;
 mod swarm;
+mod volumes;
 
 use std::time::Duration;
 

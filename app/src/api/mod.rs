@@ -4,12 +4,14 @@
 //! check the role again. Endpoints are fixed (`/api/<name>`) so tests and scripts can call them.
 mod auth;
 mod clusters;
+mod config;
 mod firmware;
 mod nodes;
 mod workloads;
 
 pub use auth::*;
 pub use clusters::*;
+pub use config::*;
 pub use firmware::*;
 pub use nodes::*;
 pub use workloads::*;

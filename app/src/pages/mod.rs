@@ -2,6 +2,7 @@
 pub mod account;
 pub mod activity;
 pub mod clusters;
+pub mod config;
 pub mod firmware;
 pub mod keys;
 pub mod login;

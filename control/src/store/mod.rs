@@ -4,6 +4,7 @@
 //! WAL mode, and PostgreSQL as the scale-out store. All SQL is static, portable between the two and
 //! uses bind parameters; each backend has its own migrations with the same version numbers.
 mod clusters;
+mod config;
 mod credentials;
 mod firmware;
 mod gates;
@@ -15,6 +16,7 @@ mod workflows;
 mod workloads;
 
 pub use clusters::{ClusterRow, MemberRow, NewCluster, VipRow};
+pub use config::{ConfigFailureRow, ConfigVersionRow};
 pub use credentials::{CheckRow, CredentialRow};
 pub use firmware::ArtifactRow;
 pub use keys::KeyRow;

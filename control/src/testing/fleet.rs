@@ -1,6 +1,7 @@
 //! A scripted fleet for cluster scenarios: every agent answers like a healthy node would (init,
 //! join, leave, node changes, KeepAlived, networks, stacks and services), records what it was
 //! asked, and can send the swarm reports a manager would.
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,12 +25,19 @@ pub struct FleetNode {
     report: tokio::sync::mpsc::Sender<AgentMessage>,
     /// The agent's task: aborting it takes the node offline.
     pub task: tokio::task::JoinHandle<()>,
+    /// While set, the agent fails to write the Global Config ("no space left on device").
+    pub refuse_config: Arc<AtomicBool>,
 }
 
 impl FleetNode {
     /// What the panel asked this node, in order.
     pub fn asked(&self) -> Vec<String> {
         self.log.lock().expect("lock").clone()
+    }
+
+    /// Sends a frame as this node's agent (e.g. its facts again).
+    pub async fn say(&self, msg: AgentMessage) {
+        self.report.send(msg).await.expect("agent running");
     }
 }
 
@@ -52,9 +60,12 @@ impl Fleet {
             let seen = log.clone();
             let panel = h.panel.clone();
             let token = e.token.clone();
+            let refuse_config = Arc::new(AtomicBool::new(false));
+            let refuse = refuse_config.clone();
             let task = tokio::spawn(async move {
                 let ip = ip_of(host);
-                let mut link = AgentLink::connect(&panel, &token, facts(host, Some(&ip))).await;
+                let mut now = facts(host, Some(&ip));
+                let mut link = AgentLink::connect(&panel, &token, now.clone()).await;
                 loop {
                     let (id, cmd) = tokio::select! {
                         next = link.next_command() => match next { Some(c) => c, None => return },
@@ -119,6 +130,29 @@ impl Fleet {
                         Command::HttpCheck { url, .. } => {
                             (format!("http-check:{url}"), Reply::None)
                         }
+                        Command::GlobalConfig {
+                            cluster_id,
+                            version,
+                            ..
+                        } => {
+                            seen.lock()
+                                .expect("lock")
+                                .push(format!("global-config:{version}"));
+                            // Like the real agent: the facts with the new version, then the
+                            // result; or the failure.
+                            if refuse.load(Ordering::SeqCst) {
+                                let message = "no space left on device".to_string();
+                                link.answer(&id, Outcome::Failed { message }).await;
+                            } else {
+                                now.global_config = Some(domain::config::global::HeldConfig {
+                                    cluster_id: cluster_id.clone(),
+                                    version: *version,
+                                });
+                                link.send(AgentMessage::Facts(Box::new(now.clone()))).await;
+                                link.answer(&id, Outcome::DONE).await;
+                            }
+                            continue;
+                        }
                         Command::ServiceLogs { name, .. } => (
                             format!("logs:{name}"),
                             Reply::Logs {
@@ -136,6 +170,7 @@ impl Fleet {
                 log,
                 report,
                 task,
+                refuse_config,
             });
         }
         let n = nodes.len();

@@ -216,6 +216,7 @@ pub fn facts(host: &str, ip: Option<&str>) -> NodeFacts {
         firmware_version: "fw".into(),
         uptime_secs: 1,
         ipvs: false,
+        global_config: None,
         board: String::new(),
         firmware: Default::default(),
     }

@@ -248,7 +248,7 @@ pub fn build(
                 max_replicas_per_node: s.deploy.placement.max_replicas_per_node,
                 endpoint_mode: s.deploy.endpoint_mode,
                 ports: choice.ports.unwrap_or_else(|| s.ports.clone()),
-                mounts: s
+                mounts: with_global_config(s
                     .mounts
                     .iter()
                     .map(|m| Mount {
@@ -263,7 +263,7 @@ pub fn build(
                         },
                         ..m.clone()
                     })
-                    .collect(),
+                    .collect()),
                 networks: if s.networks.is_empty() {
                     vec![scoped(stack, "default")]
                 } else {
@@ -289,6 +289,24 @@ pub fn build(
         })
         .collect();
     (objects, services)
+}
+
+/// Every service of an app sees the cluster's Global Config at `/appconfig` (read-only, the
+/// node's own copy), unless it mounts something else there.
+fn with_global_config(mut mounts: Vec<Mount>) -> Vec<Mount> {
+    use crate::config::global::{MOUNT_TARGET, VOLUME};
+    if !mounts
+        .iter()
+        .any(|m| m.target.trim_end_matches('/') == MOUNT_TARGET)
+    {
+        mounts.push(Mount {
+            kind: MountKind::Volume,
+            source: Some(VOLUME.into()),
+            target: MOUNT_TARGET.into(),
+            read_only: true,
+        });
+    }
+    mounts
 }
 
 #[cfg(test)]
@@ -352,6 +370,11 @@ secrets:
         assert_eq!(web.secrets[0].source, "shop_token");
         assert_eq!(web.secrets[0].target.as_deref(), Some("/run/secrets/token"));
         assert_eq!(web.mounts[0].source.as_deref(), Some("shop_data"));
+        let appconfig = web.mounts.last().expect("global config mount");
+        assert_eq!(
+            (appconfig.source.as_deref(), appconfig.target.as_str(), appconfig.read_only),
+            (Some("flotilla-appconfig"), "/appconfig", true)
+        );
         assert!(web.labels.contains(&(STACK_LABEL.into(), "shop".into())));
 
         let once = &services[1];

@@ -18,6 +18,7 @@ use crate::components::{
 };
 use crate::live::{use_live, use_toasts};
 use crate::pages::activity::{Activity, WorkflowControls, WorkflowScope, status_tone};
+use crate::pages::config::global::GlobalConfig;
 use crate::pages::firmware::gates::RolloutGates;
 use crate::pages::workloads::credentials::RegistryCredentials;
 use crate::pages::workloads::installed::InstalledApps;
@@ -108,6 +109,7 @@ pub fn ClusterPage() -> impl IntoView {
         {move || view! {
             <InstalledApps cluster_id=id()/>
             <RegistryCredentials cluster_id=id()/>
+            <GlobalConfig cluster_id=id()/>
             <RolloutGates cluster_id=id()/>
         }}
         </AfterHydration>

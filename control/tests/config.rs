@@ -1,0 +1,233 @@
+//! A cluster's Global Config: versions, conflicts, named saves, restore and reset, and its
+//! delivery to member nodes with each node's state (scripted agents that write it like the real
+//! one: facts with the new version, then the result).
+use control::ControlError;
+use control::testing::fleet::Fleet;
+use control::testing::wait_for;
+use domain::Role;
+use domain::config::global::{Change, SyncState};
+use domain::protocol::AgentMessage;
+use domain::swarm::SwarmRole;
+
+const HOSTS: [&str; 3] = ["edge-1", "edge-2", "edge-3"];
+
+async fn cluster() -> (Fleet, String) {
+    let f = Fleet::new(&HOSTS).await;
+    let members = HOSTS
+        .iter()
+        .map(|h| f.member(h, SwarmRole::Manager))
+        .collect();
+    let id = f.cluster(members).await;
+    (f, id)
+}
+
+/// Each node's (hostname, state, version held).
+async fn states(f: &Fleet, id: &str) -> Vec<(String, SyncState, Option<u64>)> {
+    let view = f
+        .h
+        .panel
+        .configs
+        .view(&f.h.admin, id)
+        .await
+        .expect("view");
+    view.nodes
+        .into_iter()
+        .map(|n| (n.hostname, n.state, n.version))
+        .collect()
+}
+
+async fn all_synced(f: &Fleet, id: &str, version: u64) {
+    wait_for(&format!("every node on v{version}"), async || {
+        states(f, id)
+            .await
+            .iter()
+            .all(|(_, s, v)| *s == SyncState::Synced && *v == Some(version))
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_saved_version_reaches_every_node_and_a_failing_node_says_why_until_it_catches_up() {
+    let (f, id) = cluster().await;
+    let sync = f.h.panel.configs.spawn_sync();
+    let configs = &f.h.panel.configs;
+    let editor = f.h.user("eddie", Role::Editor).await;
+
+    // Nothing saved: the empty document, which every node has.
+    let view = configs.view(&editor, &id).await.expect("view");
+    assert_eq!((view.version, view.document.as_str()), (0, "{}"));
+    assert!(view.nodes.iter().all(|n| n.state == SyncState::Synced));
+
+    let v1 = configs
+        .save(&editor, &id, 0, "{\"line\": 1}", false)
+        .await
+        .expect("saved");
+    assert_eq!(v1, 1);
+    all_synced(&f, &id, 1).await;
+    for host in HOSTS {
+        assert!(
+            f.node(host).asked().contains(&"global-config:1".to_string()),
+            "{host}: {:?}",
+            f.node(host).asked()
+        );
+    }
+
+    // edge-3 cannot write: it shows the agent's words, the others move on.
+    f.node("edge-3").refuse_config.store(true, std::sync::atomic::Ordering::SeqCst);
+    configs
+        .save(&editor, &id, 1, "{\"line\": 2}", true)
+        .await
+        .expect("saved");
+    wait_for("edge-3's error", async || {
+        states(&f, &id).await.iter().any(|(h, s, v)| {
+            h == "edge-3"
+                && *s
+                    == SyncState::Error {
+                        message: "no space left on device".into(),
+                    }
+                && *v == Some(1)
+        })
+    })
+    .await;
+    let now = states(&f, &id).await;
+    assert!(
+        now.iter()
+            .filter(|(h, ..)| h != "edge-3")
+            .all(|(_, s, v)| *s == SyncState::Synced && *v == Some(2)),
+        "{now:?}"
+    );
+    // Fixed on the node, it reports again (as after a restart) and gets v2 by itself.
+    f.node("edge-3").refuse_config.store(false, std::sync::atomic::Ordering::SeqCst);
+    f.node("edge-3")
+        .say(AgentMessage::Facts(Box::new(control::testing::facts(
+            "edge-3",
+            Some("10.9.0.13"),
+        ))))
+        .await;
+    all_synced(&f, &id, 2).await;
+    sync.abort();
+}
+
+#[tokio::test]
+async fn versions_conflicts_history_restore_reset_and_named_saves() {
+    let (f, id) = cluster().await;
+    let configs = &f.h.panel.configs;
+    let editor = f.h.user("eddie", Role::Editor).await;
+    let viewer = f.h.user("vic", Role::Viewer).await;
+
+    // Viewers read, never write; bad documents are refused by field with line and column.
+    assert!(matches!(
+        configs.save(&viewer, &id, 0, "{}", false).await,
+        Err(ControlError::Forbidden)
+    ));
+    match configs.save(&editor, &id, 0, "{\n  \"a\": 1,\n  oops\n}", false).await {
+        Err(ControlError::Validation(v)) => {
+            assert_eq!(v.field, "document");
+            assert!(v.message.starts_with("Line 3, column 3"), "{}", v.message);
+        }
+        other => panic!("expected a document error, got {other:?}"),
+    }
+    assert!(matches!(
+        configs.save(&editor, &id, 0, "[1, 2]", true).await,
+        Err(ControlError::Validation(_))
+    ));
+    assert_eq!(configs.view(&editor, &id).await.expect("view").version, 0);
+
+    configs
+        .save(&editor, &id, 0, "{\"a\": 1, \"b\": {\"c\": true}}", false)
+        .await
+        .expect("v1");
+    configs
+        .save(&editor, &id, 1, "{\"a\": 2, \"b\": {\"c\": true}}", true)
+        .await
+        .expect("v2");
+    // Saved on top of v1 while v2 exists: refused, naming who saved.
+    match configs.save(&f.h.admin, &id, 1, "{\"x\": 0}", false).await {
+        Err(ControlError::Conflict(m)) => assert!(m.contains("v2") && m.contains("eddie"), "{m}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    // The same document again is no new version.
+    assert_eq!(
+        configs
+            .save(&editor, &id, 2, "{\"a\": 2, \"b\": {\"c\": true}}", false)
+            .await
+            .expect("same"),
+        2
+    );
+
+    let restored = configs.restore(&editor, &id, 2, 1).await.expect("restored");
+    assert_eq!(restored, 3);
+    let reset = configs.reset(&editor, &id, 3).await.expect("reset");
+    assert_eq!(reset, 4);
+    let view = configs.view(&viewer, &id).await.expect("view");
+    assert_eq!((view.version, view.document.as_str()), (4, "{}"));
+
+    let history = configs.history(&viewer, &id).await.expect("history");
+    let summary: Vec<(u64, &str)> = history
+        .iter()
+        .map(|v| (v.version, v.origin.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (4, "reset to empty"),
+            (3, "restored v1"),
+            (2, "uploaded"),
+            (1, "edited")
+        ]
+    );
+    assert_eq!(
+        history[2].changes,
+        [Change::Changed {
+            path: "/a".into(),
+            from: "1".into(),
+            to: "2".into()
+        }]
+    );
+    assert_eq!(history[3].changes.len(), 2);
+    assert_eq!(
+        configs.version_document(&viewer, &id, 2).await.expect("v2"),
+        "{\"a\": 2, \"b\": {\"c\": true}}"
+    );
+
+    // Named saves: kept without being applied, loaded, deleted; names are checked.
+    configs
+        .save_named(&editor, &id, " night shift ", "{\"speed\": 3}")
+        .await
+        .expect("named");
+    assert!(matches!(
+        configs.save_named(&editor, &id, "", "{oops").await,
+        Err(ControlError::Invalid(all)) if all.len() == 2
+    ));
+    assert!(matches!(
+        configs.save_named(&viewer, &id, "x", "{}").await,
+        Err(ControlError::Forbidden)
+    ));
+    let view = configs.view(&viewer, &id).await.expect("view");
+    assert_eq!((view.version, view.saved.clone()), (4, vec!["night shift".to_string()]));
+    assert_eq!(
+        configs
+            .named(&viewer, &id, "night shift")
+            .await
+            .expect("loaded"),
+        "{\"speed\": 3}"
+    );
+    configs
+        .delete_named(&editor, &id, "night shift")
+        .await
+        .expect("deleted");
+    assert!(matches!(
+        configs.named(&viewer, &id, "night shift").await,
+        Err(ControlError::NotFound(_))
+    ));
+
+    let audit = f.h.panel.store.audit_actions().await.expect("audit");
+    assert_eq!(
+        audit
+            .iter()
+            .filter(|a| a.starts_with("cluster.config."))
+            .count(),
+        6,
+        "{audit:?}"
+    );
+}
