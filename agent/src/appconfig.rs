@@ -86,7 +86,10 @@ mod tests {
         let path = dir.path().join("global.json");
         replace(&path, b"{\"a\":1}").expect("written");
         replace(&path, b"{\"a\":2}").expect("replaced");
-        assert_eq!(std::fs::read_to_string(&path).ok().as_deref(), Some("{\"a\":2}"));
+        assert_eq!(
+            std::fs::read_to_string(&path).ok().as_deref(),
+            Some("{\"a\":2}")
+        );
         assert!(!dir.path().join(".global.json.tmp").exists());
         assert_eq!(held(dir.path()), None);
         let v = HeldConfig {

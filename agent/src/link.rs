@@ -259,8 +259,7 @@ async fn session(
         tokio::spawn(async move {
             while let Some((id, command)) = work_rx.recv().await {
                 let (outcome, changed) =
-                    crate::commands::execute(&engine, &vips, &firmware, &state_dir, &command)
-                        .await;
+                    crate::commands::execute(&engine, &vips, &firmware, &state_dir, &command).await;
                 if done_tx.send((id, outcome, changed)).await.is_err() {
                     break;
                 }

@@ -2,8 +2,7 @@
 //! delivery to member nodes with each node's state (scripted agents that write it like the real
 //! one: facts with the new version, then the result).
 use control::ControlError;
-use control::testing::fleet::Fleet;
-use control::testing::wait_for;
+use control::testing::{Fleet, wait_for};
 use domain::Role;
 use domain::config::global::{Change, SyncState};
 use domain::protocol::AgentMessage;
@@ -23,13 +22,7 @@ async fn cluster() -> (Fleet, String) {
 
 /// Each node's (hostname, state, version held).
 async fn states(f: &Fleet, id: &str) -> Vec<(String, SyncState, Option<u64>)> {
-    let view = f
-        .h
-        .panel
-        .configs
-        .view(&f.h.admin, id)
-        .await
-        .expect("view");
+    let view = f.h.panel.configs.view(&f.h.admin, id).await.expect("view");
     view.nodes
         .into_iter()
         .map(|n| (n.hostname, n.state, n.version))
@@ -66,14 +59,18 @@ async fn a_saved_version_reaches_every_node_and_a_failing_node_says_why_until_it
     all_synced(&f, &id, 1).await;
     for host in HOSTS {
         assert!(
-            f.node(host).asked().contains(&"global-config:1".to_string()),
+            f.node(host)
+                .asked()
+                .contains(&"global-config:1".to_string()),
             "{host}: {:?}",
             f.node(host).asked()
         );
     }
 
     // edge-3 cannot write: it shows the agent's words, the others move on.
-    f.node("edge-3").refuse_config.store(true, std::sync::atomic::Ordering::SeqCst);
+    f.node("edge-3")
+        .refuse_config
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     configs
         .save(&editor, &id, 1, "{\"line\": 2}", true)
         .await
@@ -97,7 +94,9 @@ async fn a_saved_version_reaches_every_node_and_a_failing_node_says_why_until_it
         "{now:?}"
     );
     // Fixed on the node, it reports again (as after a restart) and gets v2 by itself.
-    f.node("edge-3").refuse_config.store(false, std::sync::atomic::Ordering::SeqCst);
+    f.node("edge-3")
+        .refuse_config
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     f.node("edge-3")
         .say(AgentMessage::Facts(Box::new(control::testing::facts(
             "edge-3",
@@ -120,7 +119,10 @@ async fn versions_conflicts_history_restore_reset_and_named_saves() {
         configs.save(&viewer, &id, 0, "{}", false).await,
         Err(ControlError::Forbidden)
     ));
-    match configs.save(&editor, &id, 0, "{\n  \"a\": 1,\n  oops\n}", false).await {
+    match configs
+        .save(&editor, &id, 0, "{\n  \"a\": 1,\n  oops\n}", false)
+        .await
+    {
         Err(ControlError::Validation(v)) => {
             assert_eq!(v.field, "document");
             assert!(v.message.starts_with("Line 3, column 3"), "{}", v.message);
@@ -204,7 +206,10 @@ async fn versions_conflicts_history_restore_reset_and_named_saves() {
         Err(ControlError::Forbidden)
     ));
     let view = configs.view(&viewer, &id).await.expect("view");
-    assert_eq!((view.version, view.saved.clone()), (4, vec!["night shift".to_string()]));
+    assert_eq!(
+        (view.version, view.saved.clone()),
+        (4, vec!["night shift".to_string()])
+    );
     assert_eq!(
         configs
             .named(&viewer, &id, "night shift")

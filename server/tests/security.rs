@@ -268,7 +268,12 @@ fn catalogue() -> Vec<(&'static str, Access, &'static str, String)> {
             FORM,
             "cluster_id=x&base=1&version=1".into(),
         ),
-        ("reset_global_config", Write, FORM, "cluster_id=x&base=1".into()),
+        (
+            "reset_global_config",
+            Write,
+            FORM,
+            "cluster_id=x&base=1".into(),
+        ),
         (
             "save_named_global_config",
             Write,

@@ -77,9 +77,7 @@ impl Configs {
                 continue;
             };
             let held = node.facts().and_then(|f| f.global_config);
-            let failed = failures
-                .get(&member.node_id)
-                .map(|(v, m)| (*v, m.as_str()));
+            let failed = failures.get(&member.node_id).map(|(v, m)| (*v, m.as_str()));
             nodes.push(NodeSync {
                 online: self.gateway.is_online(&member.node_id).is_some(),
                 version: held
@@ -96,7 +94,10 @@ impl Configs {
             document: current
                 .as_ref()
                 .map_or_else(|| EMPTY.to_owned(), |c| c.document.clone()),
-            updated_by: current.as_ref().map(|c| c.saved_by.clone()).unwrap_or_default(),
+            updated_by: current
+                .as_ref()
+                .map(|c| c.saved_by.clone())
+                .unwrap_or_default(),
             updated_at_ms: current.as_ref().map_or(0, |c| c.saved_at),
             nodes,
             saved: self.store.config_saved_names(cluster_id).await?,
@@ -181,8 +182,14 @@ impl Configs {
     ) -> Result<u64, ControlError> {
         actor.require(Permission::Operate)?;
         let document = self.version_document(actor, cluster_id, version).await?;
-        self.commit(actor, cluster_id, base, &document, Origin::Restored { version })
-            .await
+        self.commit(
+            actor,
+            cluster_id,
+            base,
+            &document,
+            Origin::Restored { version },
+        )
+        .await
     }
 
     /// Empties the document (a new version, `{}`).

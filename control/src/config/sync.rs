@@ -81,8 +81,7 @@ impl Configs {
             .await?
             .and_then(|n| n.facts())
             .and_then(|f| f.global_config);
-        if global::sync_state(cluster_id, version, held.as_ref(), None)
-            == global::SyncState::Synced
+        if global::sync_state(cluster_id, version, held.as_ref(), None) == global::SyncState::Synced
         {
             return Ok(());
         }
@@ -94,10 +93,7 @@ impl Configs {
             version,
             document: current.map_or_else(|| EMPTY.to_owned(), |c| c.document),
         };
-        let answer = self
-            .gateway
-            .command(node_id, command, WRITE_TIMEOUT)
-            .await;
+        let answer = self.gateway.command(node_id, command, WRITE_TIMEOUT).await;
         self.inflight.end(node_id, version);
         let failure = match &answer {
             Ok(Outcome::Done { .. }) => None,

@@ -201,9 +201,19 @@ pub fn validate_name(name: &str) -> Result<String, ValidationError> {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Change {
-    Added { path: String, value: String },
-    Removed { path: String, value: String },
-    Changed { path: String, from: String, to: String },
+    Added {
+        path: String,
+        value: String,
+    },
+    Removed {
+        path: String,
+        value: String,
+    },
+    Changed {
+        path: String,
+        from: String,
+        to: String,
+    },
 }
 
 /// What changed from `old` to `new` (at most [`MAX_CHANGES`], then how many more).
@@ -371,9 +381,9 @@ mod tests {
 
     #[test]
     fn problems_name_line_and_column() {
-        let p = check("{\n  \"a\": 1,\n  \"b\": tru\n}").expect_err("invalid");
-        assert_eq!((p.line, p.column), (3, 9));
-        assert!(p.message.starts_with("expected ident"), "{p}");
+        let p = check("{\n  \"a\": 1,\n  \"b\": x\n}").expect_err("invalid");
+        assert_eq!((p.line, p.column), (3, 8));
+        assert!(p.message.starts_with("expected value"), "{p}");
         assert!(!p.message.contains("at line"), "{p}");
         let p = check("{\"a\": 1,}").expect_err("trailing comma");
         assert_eq!(p.line, 1);
@@ -383,7 +393,12 @@ mod tests {
         let p = check("").expect_err("empty");
         assert_eq!(p.line, 1);
         let big = format!("{{\"a\": \"{}\"}}", "x".repeat(MAX_DOCUMENT_BYTES));
-        assert!(check(&big).expect_err("too big").message.contains("at most 128 KiB"));
+        assert!(
+            check(&big)
+                .expect_err("too big")
+                .message
+                .contains("at most 128 KiB")
+        );
         assert!(check(EMPTY).is_ok());
         assert_eq!(
             validate("[]").expect_err("field").field,
@@ -453,8 +468,13 @@ mod tests {
         );
         let (list, more) = changes(EMPTY, &many);
         assert_eq!((list.len(), more), (MAX_CHANGES, 10));
-        let (list, _) = changes(r#"{"a":[1]}"#, &format!("{{\"a\":\"{}\"}}", "y".repeat(200)));
-        assert!(matches!(&list[0], Change::Changed { to, .. } if to.chars().count() == MAX_VALUE_CHARS));
+        let (list, _) = changes(
+            r#"{"a":[1]}"#,
+            &format!("{{\"a\":\"{}\"}}", "y".repeat(200)),
+        );
+        assert!(
+            matches!(&list[0], Change::Changed { to, .. } if to.chars().count() == MAX_VALUE_CHARS)
+        );
     }
 
     #[test]

@@ -248,22 +248,23 @@ pub fn build(
                 max_replicas_per_node: s.deploy.placement.max_replicas_per_node,
                 endpoint_mode: s.deploy.endpoint_mode,
                 ports: choice.ports.unwrap_or_else(|| s.ports.clone()),
-                mounts: with_global_config(s
-                    .mounts
-                    .iter()
-                    .map(|m| Mount {
-                        source: match (m.kind, &m.source) {
-                            (MountKind::Volume, Some(v)) => {
-                                Some(match compose.volumes.iter().find(|d| d.name == *v) {
-                                    Some(d) if d.external => v.clone(),
-                                    _ => scoped(stack, v),
-                                })
-                            }
-                            (_, other) => other.clone(),
-                        },
-                        ..m.clone()
-                    })
-                    .collect()),
+                mounts: with_global_config(
+                    s.mounts
+                        .iter()
+                        .map(|m| Mount {
+                            source: match (m.kind, &m.source) {
+                                (MountKind::Volume, Some(v)) => {
+                                    Some(match compose.volumes.iter().find(|d| d.name == *v) {
+                                        Some(d) if d.external => v.clone(),
+                                        _ => scoped(stack, v),
+                                    })
+                                }
+                                (_, other) => other.clone(),
+                            },
+                            ..m.clone()
+                        })
+                        .collect(),
+                ),
                 networks: if s.networks.is_empty() {
                     vec![scoped(stack, "default")]
                 } else {
@@ -372,7 +373,11 @@ secrets:
         assert_eq!(web.mounts[0].source.as_deref(), Some("shop_data"));
         let appconfig = web.mounts.last().expect("global config mount");
         assert_eq!(
-            (appconfig.source.as_deref(), appconfig.target.as_str(), appconfig.read_only),
+            (
+                appconfig.source.as_deref(),
+                appconfig.target.as_str(),
+                appconfig.read_only
+            ),
             (Some("flotilla-appconfig"), "/appconfig", true)
         );
         assert!(web.labels.contains(&(STACK_LABEL.into(), "shop".into())));

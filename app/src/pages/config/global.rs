@@ -74,9 +74,18 @@ pub fn GlobalConfig(cluster_id: String) -> impl IntoView {
         Some(Err(AppError::Validation(_))) | None => {}
         Some(Err(e)) => toasts.error(&e),
     };
-    Effect::new(move |_| saved(save.value().get(), "Global config saved: it goes to every node now."));
+    Effect::new(move |_| {
+        saved(
+            save.value().get(),
+            "Global config saved: it goes to every node now.",
+        )
+    });
     Effect::new(move |_| saved(reset.value().get(), "Global config reset to empty."));
-    report_done(move || save_named.value().get(), "Saved under that name.", live.clusters);
+    report_done(
+        move || save_named.value().get(),
+        "Saved under that name.",
+        live.clusters,
+    );
     let server_error = move || match save.value().get() {
         Some(Err(AppError::Validation(v))) => Some(v.message),
         _ => None,
