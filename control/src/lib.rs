@@ -7,7 +7,8 @@
 //! * [`nodes`]: node queries and commands for the UI.
 //! * [`workflow`]: the engine every long operation runs on.
 //! * [`clusters`]: Docker Swarm clusters with virtual IPs (a capability on the engine).
-//! * [`config`]: a cluster's Global Config, versioned and kept on every member node.
+//! * [`config`]: a cluster's Global Config (versioned, kept on every member node) and Global
+//!   Secrets (sealed at rest).
 //! * [`workloads`]: the library of apps and models, installed on clusters as Swarm services.
 //! * [`events`]: change notifications for open browsers.
 //!
@@ -100,7 +101,14 @@ impl Panel {
             events.clone(),
             vault.clone(),
         );
+        let configs = config::Configs::new(
+            store.clone(),
+            gateway.clone(),
+            events.clone(),
+            vault.clone(),
+        );
         Ok(Self {
+            configs,
             workloads: workloads::Workloads::new(
                 store.clone(),
                 events.clone(),
@@ -125,7 +133,6 @@ impl Panel {
                 firmware.public_key(),
             ),
             firmware,
-            configs: config::Configs::new(store.clone(), gateway.clone(), events.clone()),
             nodes: nodes::Nodes::new(store.clone(), gateway.clone(), events.clone()),
             gateway,
             events,

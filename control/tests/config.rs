@@ -5,6 +5,7 @@ use control::ControlError;
 use control::testing::{Fleet, wait_for};
 use domain::Role;
 use domain::config::global::{Change, SyncState};
+use domain::config::secrets::SecretDraft;
 use domain::protocol::AgentMessage;
 use domain::swarm::SwarmRole;
 
@@ -234,5 +235,150 @@ async fn versions_conflicts_history_restore_reset_and_named_saves() {
             .count(),
         6,
         "{audit:?}"
+    );
+}
+
+#[tokio::test]
+async fn secrets_are_sealed_and_only_supervisors_read_them_back() {
+    let (f, id) = cluster().await;
+    let configs = &f.h.panel.configs;
+    let editor = f.h.user("eddie", Role::Editor).await;
+    let viewer = f.h.user("vic", Role::Viewer).await;
+    let supervisor = f.h.user("sue", Role::Supervisor).await;
+    let draft = |name: &str, value: &str| SecretDraft {
+        name: name.into(),
+        value: value.into(),
+    };
+
+    assert_eq!(
+        configs
+            .put_secret(&editor, &id, &draft("DB_PASSWORD", "hunter2"), true)
+            .await
+            .expect("added"),
+        1
+    );
+    // Stored sealed: the row does not hold the value.
+    let rows = f.h.panel.store.secrets(&id).await.expect("rows");
+    assert!(!rows[0].value.contains("hunter2"));
+    // Names are immutable and unique; values are bounded; Viewers write nothing.
+    match configs
+        .put_secret(&editor, &id, &draft("DB_PASSWORD", "x"), true)
+        .await
+    {
+        Err(ControlError::Invalid(all)) => assert!(all[0].message.contains("already"), "{all:?}"),
+        other => panic!("expected a name error, got {other:?}"),
+    }
+    assert!(matches!(
+        configs
+            .put_secret(&editor, &id, &draft("NEW", "x"), false)
+            .await,
+        Err(ControlError::NotFound(_))
+    ));
+    let big = "x".repeat(domain::config::secrets::MAX_VALUE_BYTES + 1);
+    match configs
+        .put_secret(&editor, &id, &draft("bad name", &big), true)
+        .await
+    {
+        Err(ControlError::Invalid(all)) => assert_eq!(all.len(), 2, "{all:?}"),
+        other => panic!("expected two field errors, got {other:?}"),
+    }
+    assert!(matches!(
+        configs
+            .put_secret(&viewer, &id, &draft("A", "1"), true)
+            .await,
+        Err(ControlError::Forbidden)
+    ));
+    // A new value is a new version; Editors and Viewers see that it exists and who changed it.
+    assert_eq!(
+        configs
+            .put_secret(&editor, &id, &draft("DB_PASSWORD", "correct horse"), false)
+            .await
+            .expect("replaced"),
+        2
+    );
+    let list = configs.secrets(&viewer, &id).await.expect("list");
+    assert_eq!(
+        list.iter()
+            .map(|s| (
+                s.name.as_str(),
+                s.version,
+                s.size_bytes,
+                s.updated_by.as_str()
+            ))
+            .collect::<Vec<_>>(),
+        [("DB_PASSWORD", 2, 13, "eddie")]
+    );
+    for actor in [&editor, &viewer] {
+        assert!(matches!(
+            configs.reveal_secret(actor, &id, "DB_PASSWORD").await,
+            Err(ControlError::Forbidden)
+        ));
+        assert!(matches!(
+            configs.export_secrets(actor, &id).await,
+            Err(ControlError::Forbidden)
+        ));
+    }
+    assert_eq!(
+        configs
+            .reveal_secret(&supervisor, &id, "DB_PASSWORD")
+            .await
+            .expect("revealed"),
+        "correct horse"
+    );
+
+    // Import: one bad line and nothing is taken; then all of them.
+    match configs
+        .import_secrets(&editor, &id, "API_TOKEN=abc\nbroken line\n")
+        .await
+    {
+        Err(ControlError::Invalid(all)) => {
+            assert_eq!(all.len(), 1);
+            assert!(all[0].message.starts_with("Line 2:"), "{all:?}");
+        }
+        other => panic!("expected the bad line, got {other:?}"),
+    }
+    assert_eq!(configs.secrets(&viewer, &id).await.expect("list").len(), 1);
+    assert_eq!(
+        configs
+            .import_secrets(
+                &editor,
+                &id,
+                "API_TOKEN=abc\nCERT=\"-----BEGIN-----\\nxyz\"\n"
+            )
+            .await
+            .expect("imported"),
+        2
+    );
+    assert_eq!(
+        configs
+            .export_secrets(&supervisor, &id)
+            .await
+            .expect("export"),
+        "API_TOKEN=abc\nCERT=\"-----BEGIN-----\\nxyz\"\nDB_PASSWORD=correct horse\n"
+    );
+    configs
+        .delete_secret(&editor, &id, "API_TOKEN")
+        .await
+        .expect("deleted");
+    assert!(matches!(
+        configs.delete_secret(&editor, &id, "API_TOKEN").await,
+        Err(ControlError::NotFound(_))
+    ));
+    let audit = f.h.panel.store.audit_actions().await.expect("audit");
+    let secret_actions: Vec<&str> = audit
+        .iter()
+        .filter(|a| a.starts_with("cluster.secret."))
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        secret_actions,
+        [
+            "cluster.secret.set",
+            "cluster.secret.set",
+            "cluster.secret.reveal",
+            "cluster.secret.set",
+            "cluster.secret.export",
+            "cluster.secret.delete"
+        ]
     );
 }

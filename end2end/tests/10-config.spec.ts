@@ -27,9 +27,18 @@ function seenIn(node: string): string {
   const id = lab("docker", node, "ps", "-q", "--filter", "label=com.docker.swarm.service.name=configured_reader").split("\n")[0];
   if (!id) return "";
   try {
-    return lab("docker", node, "exec", id, "cat", "/appconfig/global.json");
+    return lab("docker", node, "exec", id, "/bin/busybox", "cat", "/appconfig/global.json");
   } catch {
     return "";
+  }
+}
+
+/** The JSON in `text`, or null while it is not (yet) a document. */
+function parsed(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
   }
 }
 
@@ -143,7 +152,7 @@ test.describe.serial("global config", () => {
     await page.getByTestId("confirm").click();
     await expect(card.getByTestId("config-version")).toHaveAttribute("data-version", "3");
     await expect(history.locator('[data-testid="config-history-entry"][data-version="3"]')).toContainText("restored v1");
-    for (const n of NODES) await expect.poll(() => seenIn(n)).toBe('{\n  "line": "A",\n  "speed": 3\n}\n');
+    for (const n of NODES) await expect.poll(() => parsed(seenIn(n))).toEqual({ line: "A", speed: 3 });
 
     await card.getByTestId("config-save-name").fill("night shift");
     await card.getByTestId("config-editor").fill('{"line":"N"}');

@@ -292,6 +292,34 @@ fn catalogue() -> Vec<(&'static str, Access, &'static str, String)> {
             FORM,
             "cluster_id=x&name=a".into(),
         ),
+        ("global_secrets", Read, FORM, "cluster_id=x".into()),
+        (
+            "reveal_global_secret",
+            Write,
+            FORM,
+            "cluster_id=x&name=a".into(),
+        ),
+        (
+            "save_global_secret",
+            Write,
+            JSON,
+            json(
+                serde_json::json!({"cluster_id": "x", "draft": {"name": "a", "value": "b"}, "adding": true}),
+            ),
+        ),
+        (
+            "import_global_secrets",
+            Write,
+            FORM,
+            "cluster_id=x&text=A%3D1".into(),
+        ),
+        ("export_global_secrets", Write, FORM, "cluster_id=x".into()),
+        (
+            "delete_global_secret",
+            Write,
+            FORM,
+            "cluster_id=x&name=a".into(),
+        ),
     ]
 }
 

@@ -1,6 +1,8 @@
-//! A cluster's Global Config: the current document with each node's state, its history, named
-//! saves, and the saves themselves (each names the version it was based on).
+//! A cluster's Global Config (the current document with each node's state, its history, named
+//! saves, and the saves themselves, each naming the version it was based on) and its Global
+//! Secrets (values only for Supervisors and Administrators).
 use domain::config::global::{ConfigVersion, GlobalConfigView};
+use domain::config::secrets::{SecretDraft, SecretView};
 use domain::{AppError, Snapshot};
 use leptos::prelude::*;
 
@@ -113,6 +115,76 @@ pub async fn delete_named_global_config(cluster_id: String, name: String) -> Res
     panel
         .configs
         .delete_named(&actor, &cluster_id, &name)
+        .await
+        .map_err(fail)
+}
+
+/// A cluster's Global Secrets, without values.
+#[server(endpoint = "global_secrets")]
+pub async fn global_secrets(cluster_id: String) -> Result<Vec<SecretView>, AppError> {
+    let (panel, actor) = authorize(Permission::Read).await?;
+    panel
+        .configs
+        .secrets(&actor, &cluster_id)
+        .await
+        .map_err(fail)
+}
+
+/// One secret's value: Supervisors and Administrators only.
+#[server(endpoint = "reveal_global_secret")]
+pub async fn reveal_global_secret(cluster_id: String, name: String) -> Result<String, AppError> {
+    let (panel, actor) = authorize(Permission::Supervise).await?;
+    panel
+        .configs
+        .reveal_secret(&actor, &cluster_id, &name)
+        .await
+        .map_err(fail)
+}
+
+/// Adds a secret (`adding`) or replaces an existing one's value; answers its version. Takes
+/// JSON (the draft).
+#[server(endpoint = "save_global_secret", input = leptos::server_fn::codec::Json)]
+pub async fn save_global_secret(
+    cluster_id: String,
+    draft: SecretDraft,
+    adding: bool,
+) -> Result<u64, AppError> {
+    let (panel, actor) = authorize(Permission::Operate).await?;
+    panel
+        .configs
+        .put_secret(&actor, &cluster_id, &draft, adding)
+        .await
+        .map_err(fail)
+}
+
+/// Imports `NAME=value` lines (all or nothing); answers how many.
+#[server(endpoint = "import_global_secrets")]
+pub async fn import_global_secrets(cluster_id: String, text: String) -> Result<usize, AppError> {
+    let (panel, actor) = authorize(Permission::Operate).await?;
+    panel
+        .configs
+        .import_secrets(&actor, &cluster_id, &text)
+        .await
+        .map_err(fail)
+}
+
+/// Every secret with its value, as `NAME=value` lines: Supervisors and Administrators only.
+#[server(endpoint = "export_global_secrets")]
+pub async fn export_global_secrets(cluster_id: String) -> Result<String, AppError> {
+    let (panel, actor) = authorize(Permission::Supervise).await?;
+    panel
+        .configs
+        .export_secrets(&actor, &cluster_id)
+        .await
+        .map_err(fail)
+}
+
+#[server(endpoint = "delete_global_secret")]
+pub async fn delete_global_secret(cluster_id: String, name: String) -> Result<(), AppError> {
+    let (panel, actor) = authorize(Permission::Operate).await?;
+    panel
+        .configs
+        .delete_secret(&actor, &cluster_id, &name)
         .await
         .map_err(fail)
 }

@@ -1,5 +1,5 @@
 //! A cluster's own configuration, kept on every member node: the Global Config (one JSON
-//! document, `domain::config::global`).
+//! document, `domain::config::global`) and the Global Secrets ([`secrets`]).
 //!
 //! Every save is a new version (who, when, how: edited, uploaded, reset, restored) stored
 //! whole, so any version can be restored and the history lists what changed between two. A save
@@ -10,6 +10,7 @@
 //! version it holds in its facts, and the panel sends the current version to any online member
 //! that holds another one — right after a save, when a node connects or reports, and in a
 //! periodic sweep — so a node that was away catches up by itself.
+mod secrets;
 mod sync;
 
 use std::collections::HashMap;
@@ -25,6 +26,7 @@ use crate::auth::Actor;
 use crate::events::Events;
 use crate::gateway::Gateway;
 use crate::store::{ClusterRow, Store};
+use crate::vault::Vault;
 
 /// Versions listed in the history.
 const HISTORY: u32 = 50;
@@ -34,15 +36,17 @@ pub struct Configs {
     store: Store,
     gateway: Gateway,
     events: Events,
+    vault: Vault,
     inflight: sync::Inflight,
 }
 
 impl Configs {
-    pub fn new(store: Store, gateway: Gateway, events: Events) -> Self {
+    pub fn new(store: Store, gateway: Gateway, events: Events, vault: Vault) -> Self {
         Self {
             store,
             gateway,
             events,
+            vault,
             inflight: sync::Inflight::default(),
         }
     }
