@@ -152,8 +152,6 @@ impl Configs {
         if let Err(e) = self.reconcile_node(&cluster, node_id).await {
             tracing::error!(node = %node_id, error = %chain(&e), "global config sync failed");
         }
-        // The card shows what the node now reports.
-        self.events.publish(UiEvent::Cluster { id: cluster });
     }
 
     async fn sweep(&self) {

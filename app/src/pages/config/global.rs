@@ -37,8 +37,9 @@ pub fn GlobalConfig(cluster_id: String) -> impl IntoView {
     let live = use_live();
     let toasts = use_toasts();
     let id = StoredValue::new(cluster_id);
+    // A node's report of the version it holds arrives as a node event.
     let view = Resource::new(
-        move || live.clusters.get(),
+        move || (live.clusters.get(), live.nodes.get()),
         move |_| api::global_config(id.get_value()),
     );
     let editor = Editor {
