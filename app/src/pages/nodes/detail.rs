@@ -9,9 +9,56 @@ use crate::api;
 use crate::components::{BUTTON_SECONDARY, Can, Card, ConfirmDialog, ErrorBox, TABLE, TD, TH};
 use crate::live::{use_live, use_toasts};
 
+/// The node page's commands, owned by the page: the part below re-renders whenever the node
+/// reports (a refresh makes the agent send its facts before the command's result), and an
+/// action owned by it would be dropped with its answer unseen.
+#[derive(Clone, Copy)]
+struct NodeActions {
+    refresh: ServerAction<api::RefreshNode>,
+    identity: ServerAction<api::NodeIdentity>,
+    last: RwSignal<Option<IdentityAction>>,
+}
+
+impl NodeActions {
+    fn new() -> Self {
+        let live = use_live();
+        let toasts = use_toasts();
+        let navigate = use_navigate();
+        let actions = NodeActions {
+            refresh: ServerAction::new(),
+            identity: ServerAction::new(),
+            last: RwSignal::new(None),
+        };
+        Effect::new(move |_| match actions.refresh.value().get() {
+            Some(Ok(())) => toasts.success("Facts refreshed."),
+            Some(Err(e)) => toasts.error(&e),
+            None => {}
+        });
+        Effect::new(move |_| match actions.identity.value().get() {
+            Some(Ok(())) => {
+                match actions.last.get_untracked() {
+                    Some(IdentityAction::Remove) => {
+                        toasts.success("Node removed.");
+                        navigate("/nodes", Default::default());
+                    }
+                    Some(IdentityAction::RevokeToken) => {
+                        toasts.success("Token revoked: the agent was disconnected.")
+                    }
+                    _ => toasts.success("Re-enrolment allowed for one hour."),
+                }
+                live.nodes.update(|n| *n += 1);
+            }
+            Some(Err(e)) => toasts.error(&e),
+            None => {}
+        });
+        actions
+    }
+}
+
 #[component]
 pub fn NodePage() -> impl IntoView {
     let live = use_live();
+    let actions = NodeActions::new();
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
     let node = Resource::new(
@@ -24,7 +71,7 @@ pub fn NodePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match node.await {
                     Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                    Ok(snapshot) => view! { <Detail detail=snapshot.data server_now=snapshot.now_ms/> }.into_any(),
+                    Ok(snapshot) => view! { <Detail detail=snapshot.data server_now=snapshot.now_ms actions/> }.into_any(),
                 }
             })}
         </Transition>
@@ -41,15 +88,9 @@ fn row(label: &'static str, value: String) -> impl IntoView {
 }
 
 #[component]
-fn Detail(detail: NodeDetail, server_now: i64) -> impl IntoView {
+fn Detail(detail: NodeDetail, server_now: i64, actions: NodeActions) -> impl IntoView {
     let live = use_live();
-    let toasts = use_toasts();
-    let refresh = ServerAction::<api::RefreshNode>::new();
-    Effect::new(move |_| match refresh.value().get() {
-        Some(Ok(())) => toasts.success("Facts refreshed."),
-        Some(Err(e)) => toasts.error(&e),
-        None => {}
-    });
+    let refresh = actions.refresh;
     let NodeDetail {
         node,
         facts,
@@ -59,7 +100,7 @@ fn Detail(detail: NodeDetail, server_now: i64) -> impl IntoView {
     let status_node = node.clone();
     let identity_card = view! {
         <div class="mb-6">
-            <IdentityCard node_id=node.id.clone() hostname=node.hostname.clone() identity server_now/>
+            <IdentityCard node_id=node.id.clone() hostname=node.hostname.clone() identity server_now actions/>
         </div>
     };
     view! {
@@ -156,29 +197,13 @@ fn IdentityCard(
     hostname: String,
     identity: NodeIdentity,
     server_now: i64,
+    actions: NodeActions,
 ) -> impl IntoView {
-    let live = use_live();
-    let toasts = use_toasts();
-    let navigate = use_navigate();
-    let act = ServerAction::<api::NodeIdentity>::new();
-    let last = RwSignal::new(None::<IdentityAction>);
-    Effect::new(move |_| match act.value().get() {
-        Some(Ok(())) => {
-            match last.get_untracked() {
-                Some(IdentityAction::Remove) => {
-                    toasts.success("Node removed.");
-                    navigate("/nodes", Default::default());
-                }
-                Some(IdentityAction::RevokeToken) => {
-                    toasts.success("Token revoked: the agent was disconnected.")
-                }
-                _ => toasts.success("Re-enrolment allowed for one hour."),
-            }
-            live.nodes.update(|n| *n += 1);
-        }
-        Some(Err(e)) => toasts.error(&e),
-        None => {}
-    });
+    let NodeActions {
+        identity: act,
+        last,
+        ..
+    } = actions;
     let run = move |id: String, action: IdentityAction| {
         last.set(Some(action));
         act.dispatch(api::NodeIdentity { id, action });
