@@ -51,6 +51,24 @@ impl Configs {
         }
     }
 
+    /// Records a change of a cluster's configuration (never a secret's value) and tells the
+    /// open browsers.
+    async fn changed(
+        &self,
+        actor: &Actor,
+        action: &str,
+        cluster_id: &str,
+        detail: &str,
+    ) -> Result<(), ControlError> {
+        self.store
+            .audit(&actor.username, action, Some(cluster_id), Some(detail))
+            .await?;
+        self.events.publish(UiEvent::Cluster {
+            id: cluster_id.to_owned(),
+        });
+        Ok(())
+    }
+
     async fn cluster(&self, id: &str) -> Result<ClusterRow, ControlError> {
         self.store
             .cluster(id)
@@ -246,18 +264,9 @@ impl Configs {
         }
         let version = base + 1;
         let detail = format!("v{version} ({})", origin.describe());
-        self.store
-            .audit(
-                &actor.username,
-                "cluster.config.save",
-                Some(cluster_id),
-                Some(&detail),
-            )
+        self.changed(actor, "cluster.config.save", cluster_id, &detail)
             .await?;
         tracing::info!(cluster = %cluster.name, version, by = %actor.username, "global config saved");
-        self.events.publish(UiEvent::Cluster {
-            id: cluster_id.to_owned(),
-        });
         self.spawn_push_cluster(cluster_id.to_owned());
         Ok(version)
     }
@@ -288,17 +297,8 @@ impl Configs {
         self.store
             .upsert_config_saved(cluster_id, &name, &document, &actor.username)
             .await?;
-        self.store
-            .audit(
-                &actor.username,
-                "cluster.config.save-as",
-                Some(cluster_id),
-                Some(&name),
-            )
+        self.changed(actor, "cluster.config.save-as", cluster_id, &name)
             .await?;
-        self.events.publish(UiEvent::Cluster {
-            id: cluster_id.to_owned(),
-        });
         Ok(())
     }
 
@@ -326,17 +326,8 @@ impl Configs {
         if !self.store.delete_config_saved(cluster_id, name).await? {
             return Err(ControlError::NotFound("Saved config"));
         }
-        self.store
-            .audit(
-                &actor.username,
-                "cluster.config.delete-saved",
-                Some(cluster_id),
-                Some(name),
-            )
+        self.changed(actor, "cluster.config.delete-saved", cluster_id, name)
             .await?;
-        self.events.publish(UiEvent::Cluster {
-            id: cluster_id.to_owned(),
-        });
         Ok(())
     }
 }

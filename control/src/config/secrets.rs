@@ -5,7 +5,6 @@
 use domain::Permission;
 use domain::ValidationError;
 use domain::config::secrets::{self, MAX_SECRETS, NewSecret, SecretDraft, SecretView};
-use domain::event::UiEvent;
 
 use super::Configs;
 use crate::ControlError;
@@ -166,17 +165,8 @@ impl Configs {
         if !self.store.delete_secret(cluster_id, name).await? {
             return Err(ControlError::NotFound("Secret"));
         }
-        self.store
-            .audit(
-                &actor.username,
-                "cluster.secret.delete",
-                Some(cluster_id),
-                Some(name),
-            )
+        self.changed(actor, "cluster.secret.delete", cluster_id, name)
             .await?;
-        self.events.publish(UiEvent::Cluster {
-            id: cluster_id.to_owned(),
-        });
         Ok(())
     }
 
@@ -204,17 +194,8 @@ impl Configs {
             .map(|(s, v)| format!("{} v{v}", s.name))
             .collect::<Vec<_>>()
             .join(", ");
-        self.store
-            .audit(
-                &actor.username,
-                "cluster.secret.set",
-                Some(cluster_id),
-                Some(&detail),
-            )
+        self.changed(actor, "cluster.secret.set", cluster_id, &detail)
             .await?;
-        self.events.publish(UiEvent::Cluster {
-            id: cluster_id.to_owned(),
-        });
         Ok(versions)
     }
 }
