@@ -1,5 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
-import { ADMIN_PASSWORD, api, call, hydrated, lab, login, logout } from "./helpers";
+import { ADMIN_PASSWORD, api, call, hydrated, lab, login, logout, removeLeftoverClusters } from "./helpers";
 
 // Builds on 01 (three lab nodes online). The lab has no IPVS, so the services use DNS
 // round-robin and host-mode publishing.
@@ -79,6 +79,7 @@ test.describe.serial("workloads", () => {
 
   test("a cluster and two library apps to install", async ({ page }) => {
     await login(page, "admin", ADMIN_PASSWORD);
+    await removeLeftoverClusters(page.request);
     const nodes = (await api(page.request, "list_nodes", {})).data as { id: string; hostname: string }[];
     const member = (host: string, zone: string) => ({
       node_id: nodes.find((n) => n.hostname === host)!.id, role: "manager", labels: `zone=${zone}`, interface: "eth0", vip: false,

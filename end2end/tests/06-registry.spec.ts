@@ -1,5 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
-import { ADMIN_PASSWORD, api, call, hydrated, lab, login, logout } from "./helpers";
+import { ADMIN_PASSWORD, api, call, hydrated, lab, login, logout, removeLeftoverClusters } from "./helpers";
 
 // Builds on 01 (three lab nodes online) and `lab.sh registry` (./dev test starts it): a private
 // registry at 10.77.0.1:5000 with htpasswd auth, trusted by every node, holding flotilla/hello:1.
@@ -36,6 +36,7 @@ test.describe.serial("registry credentials", () => {
 
   test("a private image does not deploy without a credential: the card shows the pull error", async ({ page }) => {
     await login(page, "admin", ADMIN_PASSWORD);
+    await removeLeftoverClusters(page.request);
     const nodes = (await api(page.request, "list_nodes", {})).data as { id: string; hostname: string }[];
     const member = (host: string) => ({
       node_id: nodes.find((n) => n.hostname === host)!.id, role: "manager", labels: "", interface: "eth0", vip: false,

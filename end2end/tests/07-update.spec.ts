@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { ADMIN_PASSWORD, api, hydrated, lab, login } from "./helpers";
+import { ADMIN_PASSWORD, api, hydrated, lab, login, removeLeftoverClusters } from "./helpers";
 
 // Builds on 01 (three lab nodes online). Uses the image every lab engine has locally.
 const IMAGE = "flotilla-lab/busybox:1";
@@ -54,6 +54,7 @@ test.describe.serial("update, rollback, stop and start", () => {
 
   test("an app is installed at version 1", async ({ page }) => {
     await login(page, "admin", ADMIN_PASSWORD);
+    await removeLeftoverClusters(page.request);
     const nodes = (await api(page.request, "list_nodes", {})).data as { id: string; hostname: string }[];
     const member = (host: string) => ({
       node_id: nodes.find((n) => n.hostname === host)!.id, role: "manager", labels: "", interface: "eth0", vip: false,

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect, Page, test } from "@playwright/test";
-import { ADMIN_PASSWORD, api, call, hydrated, lab, login, logout } from "./helpers";
+import { ADMIN_PASSWORD, api, call, hydrated, lab, login, logout, removeLeftoverClusters } from "./helpers";
 
 // Builds on 01 (three lab nodes online, their agents given the lab's A/B installer) and on the
 // clusters of 05-07 being deleted again: every node is standalone here. Each upgrade is read on
@@ -48,6 +48,7 @@ test.describe.serial("firmware", () => {
 
   test("a Supervisor uploads signed images with a progress bar; bad metadata is named inline", async ({ page }) => {
     await login(page, "admin", ADMIN_PASSWORD);
+    await removeLeftoverClusters(page.request);
     await page.goto("/firmware");
     await hydrated(page);
     await page.getByTestId("firmware-version").fill("2.0 beta");

@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect, Page, test } from "@playwright/test";
-import { ADMIN_PASSWORD, api, hydrated, lab, login, panelPid } from "./helpers";
+import { ADMIN_PASSWORD, api, hydrated, lab, login, panelPid, removeLeftoverClusters } from "./helpers";
 import { LOAD, startLoad, stopLoad, vipHolders } from "./load";
 
 // Builds on 01 and 08 (nodes standalone, the lab's A/B installer). A cluster runs a host-mode
@@ -65,6 +65,7 @@ test.describe.serial("firmware rollout of a cluster", () => {
   test("a cluster serves a host-mode service behind its VIP", async ({ page }) => {
     expect(existsSync(LOAD), `${LOAD} (cargo build -p vipload)`).toBe(true);
     await login(page, "admin", ADMIN_PASSWORD);
+    await removeLeftoverClusters(page.request);
     const nodes = (await api(page.request, "list_nodes", {})).data as { id: string; hostname: string }[];
     clusterId = await api(page.request, "create_cluster", {
       draft: {

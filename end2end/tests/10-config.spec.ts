@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect, Page, test } from "@playwright/test";
-import { ADMIN_PASSWORD, api, call, hydrated, lab, login, logout } from "./helpers";
+import { ADMIN_PASSWORD, api, call, hydrated, lab, login, logout, removeLeftoverClusters } from "./helpers";
 
 // Builds on 01 (three lab nodes online, standalone again after 09). A cluster of the three runs
 // an app with a global service; its Global Config is edited in the browser and read inside the
@@ -57,6 +57,7 @@ test.describe.serial("global config", () => {
 
   test("a cluster runs an app on every node", async ({ page }) => {
     await login(page, "admin", ADMIN_PASSWORD);
+    await removeLeftoverClusters(page.request);
     const nodes = (await api(page.request, "list_nodes", {})).data as { id: string; hostname: string }[];
     clusterId = await api(page.request, "create_cluster", {
       draft: {

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
-import { APIRequestContext, APIResponse, expect, Page } from "@playwright/test";
+import { APIRequestContext, APIResponse, expect, Page, test } from "@playwright/test";
 
 export const ADMIN_PASSWORD = process.env.FLOTILLA_ADMIN_PASSWORD ?? "flotilla-e2e-admin";
 /** Where lab agents reach the panel (the panel's agent listener on the lab bridge). */
@@ -19,7 +19,25 @@ export function panelPid(): number {
   return file ? Number(readFileSync(file, "utf8").trim()) : 0;
 }
 
+/** Pages whose browser errors are already reported. */
+const watched = new WeakSet<Page>();
+
+/**
+ * Prints the page's uncaught errors and console errors (a panic of the WASM front end shows
+ * there) as "browser error: …", which `./dev` repeats after a failure.
+ */
+function reportBrowserErrors(page: Page) {
+  if (watched.has(page)) return;
+  watched.add(page);
+  const at = () => new Date().toISOString().slice(11, 23);
+  page.on("pageerror", (e) => console.log(`browser error: ${at()} ${page.url()}: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error") console.log(`browser error: ${at()} ${page.url()}: ${m.text().slice(0, 600)}`);
+  });
+}
+
 export async function hydrated(page: Page) {
+  reportBrowserErrors(page);
   await expect(page.locator("#app")).toHaveAttribute("data-hydrated", "true");
 }
 
@@ -54,4 +72,28 @@ export async function api(request: APIRequestContext, name: string, data: Record
   const answer = await call(request, name, data);
   expect(answer.status(), `${name}: ${await answer.text()}`).toBe(200);
   return answer.json();
+}
+
+/**
+ * Takes apart every cluster a failed earlier spec left behind (aborting what still runs on it),
+ * so one failure does not turn into "already in cluster …" in every spec after it. Does nothing
+ * when the panel has no cluster, as after a green spec.
+ */
+export async function removeLeftoverClusters(request: APIRequestContext) {
+  const list = async () => (await api(request, "list_clusters", {})).data as { id: string; name: string }[];
+  const left = await list();
+  if (left.length > 0) test.info().setTimeout(test.info().timeout + 360_000);
+  for (const c of left) {
+    console.log(`removing cluster ${c.name}, left behind by an earlier spec`);
+    const detail = (await api(request, "get_cluster", { id: c.id })).data as { workflow?: { id: string; status: string } | null };
+    const w = detail.workflow;
+    if (w && ["running", "paused"].includes(w.status)) {
+      await call(request, "act_on_workflow", { id: c.id, workflow_id: w.id, action: "abort" });
+    }
+  }
+  for (const c of left) {
+    await expect.poll(async () => (await call(request, "delete_cluster", { id: c.id })).status(),
+      { timeout: 60_000, intervals: [1_000] }).toBe(200);
+  }
+  await expect.poll(async () => (await list()).length, { timeout: 240_000, intervals: [2_000] }).toBe(0);
 }

@@ -52,45 +52,87 @@ impl WorkflowScope {
     }
 }
 
-/// The buttons an operator may press on a workflow in its state.
-#[component]
-pub fn WorkflowControls(scope: WorkflowScope, workflow: WorkflowView) -> impl IntoView {
-    let live = use_live();
-    let toasts = use_toasts();
-    let act = ServerAction::<api::ActOnWorkflow>::new();
-    let act_firmware = ServerAction::<api::ActOnFirmwareUpgrade>::new();
-    Effect::new(move |_| match act.value().get() {
-        Some(Ok(())) => live.clusters.update(|n| *n += 1),
-        Some(Err(e)) => toasts.error(&e),
-        None => {}
-    });
-    Effect::new(move |_| match act_firmware.value().get() {
-        Some(Ok(())) => live.firmware.update(|n| *n += 1),
-        Some(Err(e)) => toasts.error(&e),
-        None => {}
-    });
-    let pending = move || act.pending().get() || act_firmware.pending().get();
-    let confirm = RwSignal::new(None::<(String, String)>);
-    let permission = scope.permission();
-    let ids = StoredValue::new((scope, workflow.id.clone()));
-    let run = move |action: WorkflowAction| {
-        let (scope, workflow_id) = ids.get_value();
+/// The operator's actions on workflows, and the "Abort?" question. One per page, above the parts
+/// that re-render on every live refresh: an abort asked while the timeline refreshes keeps its
+/// dialog, and an answer that arrives after a refresh still shows.
+#[derive(Clone, Copy)]
+struct WorkflowActs {
+    act: ServerAction<api::ActOnWorkflow>,
+    act_firmware: ServerAction<api::ActOnFirmwareUpgrade>,
+    /// (workflow id, its kind's label) being asked about, and whose workflow it is.
+    confirm: RwSignal<Option<(String, String)>>,
+    confirm_scope: StoredValue<Option<WorkflowScope>>,
+}
+
+impl WorkflowActs {
+    fn pending(self) -> bool {
+        self.act.pending().get() || self.act_firmware.pending().get()
+    }
+
+    fn run(self, scope: WorkflowScope, workflow_id: String, action: WorkflowAction) {
         match scope {
             WorkflowScope::Cluster(id) => {
-                act.dispatch(api::ActOnWorkflow {
+                self.act.dispatch(api::ActOnWorkflow {
                     id,
                     workflow_id,
                     action,
                 });
             }
             WorkflowScope::Firmware => {
-                act_firmware.dispatch(api::ActOnFirmwareUpgrade {
+                self.act_firmware.dispatch(api::ActOnFirmwareUpgrade {
                     workflow_id,
                     action,
                 });
             }
         }
+    }
+}
+
+/// Provides the workflow actions to `children` (every [`WorkflowControls`] of a page needs one
+/// of these above it) and holds the abort confirmation.
+#[component]
+pub fn WorkflowActions(children: Children) -> impl IntoView {
+    let live = use_live();
+    let toasts = use_toasts();
+    let acts = WorkflowActs {
+        act: ServerAction::new(),
+        act_firmware: ServerAction::new(),
+        confirm: RwSignal::new(None),
+        confirm_scope: StoredValue::new(None),
     };
+    Effect::new(move |_| match acts.act.value().get() {
+        Some(Ok(())) => live.clusters.update(|n| *n += 1),
+        Some(Err(e)) => toasts.error(&e),
+        None => {}
+    });
+    Effect::new(move |_| match acts.act_firmware.value().get() {
+        Some(Ok(())) => live.firmware.update(|n| *n += 1),
+        Some(Err(e)) => toasts.error(&e),
+        None => {}
+    });
+    provide_context(acts);
+    view! {
+        {children()}
+        <ConfirmDialog
+            subject=acts.confirm
+            title="Abort this operation?"
+            action_label="Abort"
+            explain=|kind: String| format!("\"{kind}\" stops here: steps that are done stay done, the rest do not run.")
+            on_confirm=move |workflow_id: String| {
+                if let Some(scope) = acts.confirm_scope.get_value() {
+                    acts.run(scope, workflow_id, WorkflowAction::Abort);
+                }
+            }
+        />
+    }
+}
+
+/// The buttons an operator may press on a workflow in its state.
+#[component]
+pub fn WorkflowControls(scope: WorkflowScope, workflow: WorkflowView) -> impl IntoView {
+    let acts = expect_context::<WorkflowActs>();
+    let permission = scope.permission();
+    let ids = StoredValue::new((scope, workflow.id.clone()));
     let buttons: Vec<WorkflowAction> = [
         WorkflowAction::Pause,
         WorkflowAction::Resume,
@@ -112,12 +154,14 @@ pub fn WorkflowControls(scope: WorkflowScope, workflow: WorkflowView) -> impl In
                             let class = if a == WorkflowAction::Abort { "text-rose-700 hover:underline" } else { "text-sky-700 hover:underline" };
                             view! {
                                 <button class=class data-testid=format!("workflow-{}", a.label().to_lowercase())
-                                    disabled=pending
+                                    disabled=move || acts.pending()
                                     on:click=move |_| {
+                                        let (scope, id) = ids.get_value();
                                         if a == WorkflowAction::Abort {
-                                            confirm.set(Some((ids.get_value().1, kind.clone())));
+                                            acts.confirm_scope.set_value(Some(scope));
+                                            acts.confirm.set(Some((id, kind.clone())));
                                         } else {
-                                            run(a);
+                                            acts.run(scope, id, a);
                                         }
                                     }>{a.label()}</button>
                             }
@@ -126,13 +170,6 @@ pub fn WorkflowControls(scope: WorkflowScope, workflow: WorkflowView) -> impl In
                 }
             }
         </Can>
-        <ConfirmDialog
-            subject=confirm
-            title="Abort this operation?"
-            action_label="Abort"
-            explain=|kind: String| format!("\"{kind}\" stops here: steps that are done stay done, the rest do not run.")
-            on_confirm=move |_| run(WorkflowAction::Abort)
-        />
     }
 }
 

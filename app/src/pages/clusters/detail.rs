@@ -17,7 +17,9 @@ use crate::components::{
     allowed,
 };
 use crate::live::{use_live, use_toasts};
-use crate::pages::activity::{Activity, WorkflowControls, WorkflowScope, status_tone};
+use crate::pages::activity::{
+    Activity, WorkflowActions, WorkflowControls, WorkflowScope, status_tone,
+};
 use crate::pages::config::global::GlobalConfig;
 use crate::pages::firmware::gates::RolloutGates;
 use crate::pages::workloads::credentials::RegistryCredentials;
@@ -90,6 +92,7 @@ pub fn ClusterPage() -> impl IntoView {
         // server-rendered markup did not hydrate reliably (Leptos lost its place in it and the
         // page stayed dead when loaded directly).
         <AfterHydration>
+        <WorkflowActions>
         <Transition fallback=|| view! { <p class="text-slate-500">"Loading cluster…"</p> }>
             {move || Suspend::new(async move {
                 match cluster.await {
@@ -112,6 +115,7 @@ pub fn ClusterPage() -> impl IntoView {
             <GlobalConfig cluster_id=id()/>
             <RolloutGates cluster_id=id()/>
         }}
+        </WorkflowActions>
         </AfterHydration>
     }
 }

@@ -15,7 +15,7 @@ use crate::components::{
     BUTTON, Badge, Can, Card, ConfirmDialog, EmptyState, ErrorBox, PageHeader, TABLE, TD, TH,
 };
 use crate::live::{report_done, use_live, use_toasts};
-use crate::pages::activity::{Activity, WorkflowScope};
+use crate::pages::activity::{Activity, WorkflowActions, WorkflowScope};
 
 const INPUT: &str = "block w-full rounded-md border border-slate-300 px-3 py-2 text-sm focus:outline-none focus:ring-2 focus:ring-sky-300";
 
@@ -82,6 +82,7 @@ pub fn FirmwarePage() -> impl IntoView {
     );
     let confirm = RwSignal::new(None::<(String, String)>);
     view! {
+        <WorkflowActions>
         <PageHeader title="Firmware" subtitle="Signed firmware images, and upgrades of standalone nodes: install, reboot, wait until each node is back healthy, commit — or roll back."/>
         <Can permission=Permission::Supervise>
             <div class="mb-6"><Upload/></div>
@@ -112,6 +113,7 @@ pub fn FirmwarePage() -> impl IntoView {
             explain=|name: String| format!("{name} is removed from the panel; nodes that run it keep running it.")
             on_confirm=move |id: String| { delete.dispatch(api::DeleteFirmware { id }); }
         />
+        </WorkflowActions>
     }
 }
 
