@@ -381,4 +381,24 @@ async fn secrets_are_sealed_and_only_supervisors_read_them_back() {
             "cluster.secret.delete"
         ]
     );
+    // The cluster's changes list shows them to a Viewer, newest first, with names and versions
+    // but never a value.
+    let changes =
+        f.h.panel
+            .clusters
+            .changes(&viewer, &id)
+            .await
+            .expect("changes");
+    assert_eq!(changes[0].action, "cluster.secret.delete");
+    assert_eq!(changes[0].detail, "API_TOKEN");
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.detail == "DB_PASSWORD v2" && c.actor == "eddie")
+    );
+    for c in &changes {
+        for value in ["hunter2", "correct horse", "BEGIN"] {
+            assert!(!c.detail.contains(value), "{c:?}");
+        }
+    }
 }

@@ -6,6 +6,7 @@
 //! the browser and again on the server.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod cluster;
 pub mod config;
 pub mod enrolment;

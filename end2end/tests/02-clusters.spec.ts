@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { expect, Page, test } from "@playwright/test";
-import { ADMIN_PASSWORD, api, hydrated, lab, login } from "./helpers";
+import { ADMIN_PASSWORD, api, hydrated, lab, login, removeLeftoverClusters } from "./helpers";
 
 const VIP = "10.77.0.100";
 
@@ -369,7 +369,9 @@ test.describe.serial("clusters", () => {
     await expect(edge3).toBeVisible({ timeout: 30_000 });
     await expect(edge3.getByTestId("role")).toHaveText("Worker", { timeout: 90_000 });
     await expect(page.getByTestId("cluster-health")).toHaveAttribute("data-health", "Healthy", { timeout: 90_000 });
-    expect(onSwarm("node", "inspect", "edge-3", "--format", "{{.Spec.Role}} {{json .Spec.Labels}}")).toBe('worker {"zone":"c"}');
+    // Labels are the step after the join: the node may show as a healthy worker a moment before.
+    await expect.poll(() => onSwarm("node", "inspect", "edge-3", "--format", "{{.Spec.Role}} {{json .Spec.Labels}}"),
+      { timeout: 30_000 }).toBe('worker {"zone":"c"}');
     await expect.poll(() => lab("ps", "n3")).toContain("keepalived");
 
     // Edit: a new name and a slower advertisement interval reach every KeepAlived.
@@ -415,6 +417,7 @@ test.describe.serial("VIP on nodes with a healthy local task", () => {
 
   test("a VIP that requires a local port only lives where a host-mode published task answers", async ({ page }) => {
     await login(page, "admin", ADMIN_PASSWORD);
+    await removeLeftoverClusters(page.request);
     await page.goto("/clusters/new");
     await hydrated(page);
     await page.getByLabel("Cluster name").fill("web");

@@ -8,6 +8,7 @@ import { ADMIN_PASSWORD, api, call, hydrated, lab, login, logout, removeLeftover
 // an app with a global service; its Global Config is edited in the browser and read inside the
 // running container on every node (`docker exec … cat /appconfig/global.json`). A node whose
 // agent is stopped during a change shows "pending" and catches up by itself when it returns.
+// Its Global Secrets are kept sealed: Editors write them, only Supervisors read them back.
 const IMAGE = "flotilla-lab/busybox:1";
 const READER = `services:
   reader:
@@ -50,6 +51,16 @@ async function editor(page: Page) {
   await page.goto(`/clusters/${clusterId}`);
   await hydrated(page);
   return page.getByTestId("global-config");
+}
+
+async function secretsCard(page: Page) {
+  await page.goto(`/clusters/${clusterId}`);
+  await hydrated(page);
+  return page.getByTestId("global-secrets");
+}
+
+function secretRow(page: Page, name: string) {
+  return page.locator(`[data-testid="secret-row"][data-name="${name}"]`);
 }
 
 test.describe.serial("global config", () => {
@@ -183,6 +194,126 @@ test.describe.serial("global config", () => {
       expect((await call(page.request, name, data)).status(), name).toBe(403);
     }
     await logout(page);
+  });
+
+  test("Global Secrets: an Editor adds and replaces values but never reads one back; bad input is named", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    await api(page.request, "create_user", { username: "eddie", password: "editor-password-10", role: "editor" });
+    await logout(page);
+    await login(page, "eddie", "editor-password-10");
+    const card = await secretsCard(page);
+    await expect(card.getByTestId("no-secrets")).toBeVisible();
+    // Checked in the browser before anything is sent.
+    await card.getByTestId("save-secret").click();
+    await expect(card.getByTestId("error-secret-name")).toContainText("letters, digits");
+    await expect(card.getByTestId("error-secret-value")).toContainText("Give the secret a value");
+    await card.locator("#secret-name").fill("DB_PASSWORD");
+    await card.locator("#secret-value").fill("s3cret-one");
+    await card.getByTestId("save-secret").click();
+    await expect(secretRow(page, "DB_PASSWORD")).toHaveAttribute("data-version", "1");
+    await expect(card.getByTestId("reveal-secret")).toHaveCount(0);
+    // A new value is a new version; the name stays.
+    await secretRow(page, "DB_PASSWORD").getByTestId("edit-secret").click();
+    await expect(card.getByTestId("secret-editing")).toContainText("DB_PASSWORD");
+    await card.locator("#secret-value").fill("s3cret-two");
+    await card.getByTestId("save-secret").click();
+    await expect(secretRow(page, "DB_PASSWORD")).toHaveAttribute("data-version", "2");
+    // A value from a file.
+    const file = path.join(DIR, "ca.pem");
+    writeFileSync(file, "-----BEGIN CERTIFICATE-----\nfrom-a-file\n-----END CERTIFICATE-----\n");
+    await card.locator("#secret-name").fill("CA_PEM");
+    await card.getByTestId("secret-file").setInputFiles(file);
+    await expect(card.locator("#secret-value")).toHaveValue(/from-a-file/);
+    await card.getByTestId("save-secret").click();
+    await expect(secretRow(page, "CA_PEM")).toHaveAttribute("data-version", "1");
+
+    // Bad input: a name taken, a bad name, an oversize value — in the form and when called directly.
+    await card.locator("#secret-name").fill("DB_PASSWORD");
+    await card.locator("#secret-value").fill("other");
+    await card.getByTestId("save-secret").click();
+    await expect(card.getByTestId("error-secret-name")).toContainText("has a secret DB_PASSWORD already");
+    await card.locator("#secret-name").fill("bad name");
+    await expect(card.getByTestId("error-secret-name")).toContainText("letters, digits");
+    const big = "x".repeat(500 * 1024 + 1);
+    await card.locator("#secret-name").fill("BIG");
+    await card.locator("#secret-value").fill(big);
+    await expect(card.getByTestId("error-secret-value")).toContainText("at most 500 KiB");
+    for (const [draft, field] of [
+      [{ name: "BIG", value: big }, "value"],
+      [{ name: "bad name", value: "v" }, "name"],
+      [{ name: "DB_PASSWORD", value: "v" }, "name"],
+    ] as const) {
+      const answer = await call(page.request, "save_global_secret", { cluster_id: clusterId, draft, adding: true });
+      expect(answer.status(), JSON.stringify(draft).slice(0, 40)).toBe(422);
+      expect(await answer.text()).toContain(`"field":"${field}"`);
+    }
+    // An import with one bad line takes nothing and names the line.
+    await card.locator("summary").filter({ hasText: "Import or export" }).click();
+    await card.locator("#secrets-txt").fill("API_KEY=k-123\nthis line has no equals sign\n");
+    await card.getByTestId("import-secrets").click();
+    await expect(card.getByTestId("error-secrets-txt")).toContainText("Line 2: expected NAME=value");
+    await expect(page.locator('[data-testid="secret-row"]')).toHaveCount(2);
+    await card.locator("#secrets-txt").fill('API_KEY=k-123\nMULTI="line one\\nline two"\n');
+    await card.getByTestId("import-secrets").click();
+    await expect(page.locator('[data-testid="secret-row"]')).toHaveCount(4);
+
+    // The Editor never receives a value, whatever the server function.
+    const list = await call(page.request, "global_secrets", { cluster_id: clusterId });
+    expect(list.status()).toBe(200);
+    const raw = await list.text();
+    for (const value of ["s3cret", "k-123", "from-a-file", "line one"]) expect(raw).not.toContain(value);
+    for (const [name, data] of [
+      ["reveal_global_secret", { cluster_id: clusterId, name: "DB_PASSWORD" }],
+      ["export_global_secrets", { cluster_id: clusterId }],
+    ] as const) {
+      const answer = await call(page.request, name, data);
+      expect(answer.status(), name).toBe(403);
+      expect(await answer.text()).not.toContain("s3cret");
+    }
+    await logout(page);
+  });
+
+  test("Global Secrets: a Supervisor reveals and exports; a Viewer sees names only and every write is refused", async ({ page }) => {
+    await login(page, "vera", "viewer-password-8");
+    let card = await secretsCard(page);
+    await expect(secretRow(page, "DB_PASSWORD")).toBeVisible();
+    await expect(card.getByTestId("secret-form")).toHaveCount(0);
+    await expect(card.getByTestId("reveal-secret")).toHaveCount(0);
+    const raw = await (await call(page.request, "global_secrets", { cluster_id: clusterId })).text();
+    for (const value of ["s3cret", "k-123", "from-a-file"]) expect(raw).not.toContain(value);
+    for (const [name, data] of [
+      ["reveal_global_secret", { cluster_id: clusterId, name: "DB_PASSWORD" }],
+      ["export_global_secrets", { cluster_id: clusterId }],
+      ["save_global_secret", { cluster_id: clusterId, draft: { name: "X", value: "y" }, adding: true }],
+      ["import_global_secrets", { cluster_id: clusterId, text: "X=y" }],
+      ["delete_global_secret", { cluster_id: clusterId, name: "DB_PASSWORD" }],
+    ] as const) {
+      expect((await call(page.request, name, data)).status(), name).toBe(403);
+    }
+    await logout(page);
+
+    await login(page, "admin", ADMIN_PASSWORD);
+    card = await secretsCard(page);
+    await secretRow(page, "DB_PASSWORD").getByTestId("reveal-secret").click();
+    await expect(secretRow(page, "DB_PASSWORD").getByTestId("secret-value")).toHaveText("s3cret-two");
+    await card.locator("summary").filter({ hasText: "Import or export" }).click();
+    await card.getByTestId("export-secrets").click();
+    const href = decodeURIComponent((await card.getByTestId("secrets-download").getAttribute("href")) ?? "");
+    expect(href).toContain("DB_PASSWORD=s3cret-two\n");
+    expect(href).toContain('MULTI="line one\\nline two"\n');
+    await secretRow(page, "API_KEY").getByTestId("delete-secret").click();
+    await page.getByTestId("confirm").click();
+    await expect(secretRow(page, "API_KEY")).toHaveCount(0);
+
+    // Every change is on the cluster's list of changes: who and what, never a value.
+    const changes = page.getByTestId("cluster-changes");
+    for (const action of ["cluster.secret.set", "cluster.secret.reveal", "cluster.secret.export", "cluster.secret.delete", "cluster.config.save"]) {
+      await expect(changes.locator(`[data-testid="change-row"][data-action="${action}"]`).first()).toBeVisible();
+    }
+    await expect(changes.locator('[data-testid="change-row"][data-action="cluster.secret.set"]').first()).toContainText("eddie");
+    const raw = await (await call(page.request, "cluster_changes", { id: clusterId })).text();
+    expect(raw).toContain("DB_PASSWORD v2");
+    for (const value of ["s3cret", "k-123", "from-a-file", "line one"]) expect(raw).not.toContain(value);
   });
 
   test("reset empties it everywhere; cleanup: the app and the cluster go", async ({ page }) => {

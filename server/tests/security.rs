@@ -293,6 +293,7 @@ fn catalogue() -> Vec<(&'static str, Access, &'static str, String)> {
             "cluster_id=x&name=a".into(),
         ),
         ("global_secrets", Read, FORM, "cluster_id=x".into()),
+        ("cluster_changes", Read, FORM, "id=x".into()),
         (
             "reveal_global_secret",
             Write,

@@ -27,6 +27,19 @@ pub async fn get_cluster(id: String) -> Result<Snapshot<domain::cluster::Cluster
     })
 }
 
+/// The newest changes made to a cluster through the panel: who, what, when (never a value).
+#[server(endpoint = "cluster_changes")]
+pub async fn cluster_changes(
+    id: String,
+) -> Result<Snapshot<Vec<domain::audit::AuditEntry>>, AppError> {
+    let (panel, actor) = authorize(Permission::Read).await?;
+    let data = panel.clusters.changes(&actor, &id).await.map_err(fail)?;
+    Ok(Snapshot {
+        now_ms: now_ms(),
+        data,
+    })
+}
+
 #[server(endpoint = "cluster_candidates")]
 pub async fn cluster_candidates() -> Result<Vec<domain::cluster::Candidate>, AppError> {
     let (panel, actor) = authorize(Permission::Read).await?;

@@ -121,13 +121,17 @@ pub async fn delete_named_global_config(cluster_id: String, name: String) -> Res
 
 /// A cluster's Global Secrets, without values.
 #[server(endpoint = "global_secrets")]
-pub async fn global_secrets(cluster_id: String) -> Result<Vec<SecretView>, AppError> {
+pub async fn global_secrets(cluster_id: String) -> Result<Snapshot<Vec<SecretView>>, AppError> {
     let (panel, actor) = authorize(Permission::Read).await?;
-    panel
+    let data = panel
         .configs
         .secrets(&actor, &cluster_id)
         .await
-        .map_err(fail)
+        .map_err(fail)?;
+    Ok(Snapshot {
+        now_ms: now_ms(),
+        data,
+    })
 }
 
 /// One secret's value: Supervisors and Administrators only.

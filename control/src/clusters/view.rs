@@ -57,6 +57,17 @@ impl Clusters {
         Ok(out)
     }
 
+    /// The newest changes made to the cluster through the panel (its audit log).
+    pub async fn changes(
+        &self,
+        actor: &Actor,
+        id: &str,
+    ) -> Result<Vec<domain::audit::AuditEntry>, ControlError> {
+        actor.require(Permission::Read)?;
+        self.find(id).await?;
+        self.store.audit_of(id, 100).await
+    }
+
     pub async fn get(&self, actor: &Actor, id: &str) -> Result<ClusterDetail, ControlError> {
         actor.require(Permission::Read)?;
         let g = self.gather(self.find(id).await?).await?;

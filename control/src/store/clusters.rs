@@ -142,7 +142,7 @@ impl Store {
     pub async fn insert_cluster(&self, new: NewCluster<'_>) -> Result<(), ControlError> {
         let now = crate::secret::now_ms();
         let c = new.cluster;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO clusters (id, name, name_key, definition, phase, created_by, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
@@ -323,7 +323,7 @@ impl Store {
         m: &MemberRow,
         workflow: &NewWorkflow,
     ) -> Result<(), ControlError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO cluster_members (node_id, cluster_id, position, role, labels, interface, vip) \
              VALUES ($1, $2, (SELECT COALESCE(MAX(position), -1) + 1 FROM cluster_members WHERE cluster_id = $2), $3, $4, $5, $6)",

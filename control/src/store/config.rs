@@ -113,7 +113,7 @@ impl Store {
     ) -> Result<bool, ControlError> {
         let origin = serde_json::to_string(origin)
             .map_err(|e| corrupt("global config origin", cluster_id, e))?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let newest: Option<i64> = sqlx::query_scalar(
             "SELECT MAX(version) FROM global_config_versions WHERE cluster_id = $1",
         )

@@ -68,7 +68,7 @@ impl Store {
         workflow: &NewWorkflow,
     ) -> Result<(), ControlError> {
         let now = crate::secret::now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for c in rows {
             let existing: Option<String> = sqlx::query_scalar(
                 "SELECT id FROM registry_credentials WHERE cluster_id = $1 AND registry = $2",

@@ -113,7 +113,7 @@ impl Store {
 
     /// Removes an app and its versions; `false` when it did not exist.
     pub async fn delete_app(&self, id: &str) -> Result<bool, ControlError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("DELETE FROM app_versions WHERE app_id = $1")
             .bind(id)
             .execute(&mut *tx)

@@ -107,6 +107,17 @@ impl Store {
         Ok(Self { pool, backend })
     }
 
+    /// A transaction that writes. On SQLite it takes the write lock when it starts (`BEGIN
+    /// IMMEDIATE`, waiting up to the busy timeout): a transaction that reads first and writes
+    /// later would otherwise fail with SQLITE_BUSY_SNAPSHOT ("database is locked", which the busy
+    /// timeout does not retry) whenever another connection wrote in between.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, ControlError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// A transaction that runs one at a time with every other transaction for the same `what`,
     /// also across panel processes on PostgreSQL (a transaction-scoped advisory lock). On SQLite
     /// the single writer already serializes the guarded statements.
@@ -114,7 +125,7 @@ impl Store {
         &self,
         what: Serialized,
     ) -> Result<sqlx::Transaction<'static, sqlx::Any>, ControlError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         if self.backend == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(what as i64)
@@ -158,6 +169,30 @@ impl Store {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// The newest `limit` entries recorded about `target` (a cluster's id, for its page).
+    pub async fn audit_of(
+        &self,
+        target: &str,
+        limit: i64,
+    ) -> Result<Vec<domain::audit::AuditEntry>, ControlError> {
+        let rows: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT at, actor, action, detail FROM audit_log WHERE target = $1 ORDER BY id DESC LIMIT $2",
+        )
+        .bind(target)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(at_ms, actor, action, detail)| domain::audit::AuditEntry {
+                at_ms,
+                actor,
+                action,
+                detail: detail.unwrap_or_default(),
+            })
+            .collect())
     }
 
     /// Every audited action, oldest first (tests check what was recorded).

@@ -73,7 +73,7 @@ impl Store {
     /// carries that node's current token or an Administrator allowed re-enrolment, which the
     /// re-enrolment consumes. Nothing is written when the key or the machine is refused.
     pub async fn enrol_node(&self, e: NodeEnrolment<'_>) -> Result<Enrolled, ControlError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let key_id: Option<String> = sqlx::query_scalar(
             "UPDATE enrolment_keys SET uses = uses + 1 \
              WHERE key_hash = $1 AND revoked_at IS NULL AND expires_at > $2 \
@@ -212,7 +212,7 @@ impl Store {
         if seen.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for (id, at) in seen {
             sqlx::query("UPDATE nodes SET last_seen_at = $1 WHERE id = $2 AND (last_seen_at IS NULL OR last_seen_at < $1)")
                 .bind(at)

@@ -89,7 +89,7 @@ impl Store {
         by: &str,
     ) -> Result<Vec<u64>, ControlError> {
         let now = crate::secret::now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut versions = vec![];
         for (name, sealed, size) in secrets {
             let current: Option<i64> = sqlx::query_scalar(

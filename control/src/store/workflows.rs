@@ -154,7 +154,7 @@ macro_rules! step_columns {
 impl Store {
     /// Records a workflow (running, at its first step) with its steps.
     pub async fn add_workflow(&self, w: &NewWorkflow) -> Result<(), ControlError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         insert_workflow(&mut tx, w, crate::secret::now_ms()).await?;
         tx.commit().await?;
         Ok(())

@@ -81,7 +81,7 @@ impl Store {
     ) -> Result<bool, ControlError> {
         let choices =
             serde_json::to_string(&w.choices).map_err(|e| ControlError::Corrupt(e.to_string()))?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let inserted = sqlx::query(
             "INSERT INTO workloads (id, cluster_id, name, app_id, version_id, phase, stopped, choices, \
              secrets, created_by, created_at, updated_at) \
@@ -181,7 +181,7 @@ impl Store {
             .transpose()
             .map_err(|e| ControlError::Corrupt(e.to_string()))?;
         let now = crate::secret::now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let current: Option<String> =
             sqlx::query_scalar("SELECT phase FROM workloads WHERE id = $1")
                 .bind(id)

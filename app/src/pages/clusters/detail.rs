@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_params_map;
 
+use super::changes::ClusterChanges;
 use super::health_tone;
 use super::members::{AddNode, EditCluster, MembershipState};
 use super::networks::Networks;
@@ -21,6 +22,7 @@ use crate::pages::activity::{
     Activity, WorkflowActions, WorkflowControls, WorkflowScope, status_tone,
 };
 use crate::pages::config::global::GlobalConfig;
+use crate::pages::config::secrets::GlobalSecrets;
 use crate::pages::firmware::gates::RolloutGates;
 use crate::pages::workloads::credentials::RegistryCredentials;
 use crate::pages::workloads::installed::InstalledApps;
@@ -113,7 +115,9 @@ pub fn ClusterPage() -> impl IntoView {
             <InstalledApps cluster_id=id()/>
             <RegistryCredentials cluster_id=id()/>
             <GlobalConfig cluster_id=id()/>
+            <GlobalSecrets cluster_id=id()/>
             <RolloutGates cluster_id=id()/>
+            <ClusterChanges cluster_id=id()/>
         }}
         </WorkflowActions>
         </AfterHydration>

@@ -36,6 +36,9 @@ pub struct MembershipState {
     add_labels: RwSignal<String>,
     add_interface: RwSignal<String>,
     add_vip: RwSignal<bool>,
+    /// The nodes that may join, refreshed as nodes and clusters change. Kept here so the add
+    /// form does not vanish (and take a keystroke with it) each time the page refreshes.
+    candidates: Resource<Result<Vec<Candidate>, AppError>>,
 }
 
 impl MembershipState {
@@ -55,6 +58,10 @@ impl MembershipState {
             add_labels: RwSignal::new(String::new()),
             add_interface: RwSignal::new(String::new()),
             add_vip: RwSignal::new(true),
+            candidates: Resource::new(
+                move || (live.nodes.get(), live.clusters.get()),
+                |_| api::cluster_candidates(),
+            ),
         };
         Effect::new(move |_| match s.add.value().get() {
             Some(Ok(())) => {
@@ -141,7 +148,7 @@ pub fn EditCluster(id: String, state: MembershipState) -> impl IntoView {
 
 #[component]
 pub fn AddNode(id: String, state: MembershipState, has_vips: bool) -> impl IntoView {
-    let candidates = Resource::new(|| (), |_| api::cluster_candidates());
+    let candidates = state.candidates;
     let id = StoredValue::new(id);
     view! {
         <Transition fallback=|| ()>

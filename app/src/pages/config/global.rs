@@ -7,6 +7,7 @@ use domain::time::ago;
 use domain::{AppError, Permission};
 use leptos::prelude::*;
 
+use super::files::{encode, read_file};
 use crate::api;
 use crate::components::{BUTTON, BUTTON_SECONDARY, Can, ConfirmDialog, ErrorBox, TD, TH};
 use crate::live::{report_done, use_live, use_toasts};
@@ -341,40 +342,3 @@ fn change(c: &Change) -> impl IntoView + use<> {
     };
     view! { <li data-testid="config-change">{text}</li> }
 }
-
-/// Percent-encodes a document for a `data:` URL.
-fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-/// Reads the chosen file as text and hands it over (in the browser; nothing on the server).
-#[cfg(feature = "hydrate")]
-fn read_file(input: NodeRef<leptos::html::Input>, done: impl Fn(String) + 'static) {
-    let Some(file) = input
-        .get()
-        .and_then(|i| i.files())
-        .and_then(|files| files.get(0))
-    else {
-        return;
-    };
-    leptos::task::spawn_local(async move {
-        let text = wasm_bindgen_futures::JsFuture::from(file.text()).await;
-        if let Some(t) = text.ok().and_then(|v| v.as_string()) {
-            done(t);
-        }
-        if let Some(i) = input.get() {
-            i.set_value("");
-        }
-    });
-}
-
-#[cfg(not(feature = "hydrate"))]
-fn read_file(_input: NodeRef<leptos::html::Input>, _done: impl Fn(String) + 'static) {}
