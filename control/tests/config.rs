@@ -8,6 +8,8 @@ use domain::config::global::{Change, SyncState};
 use domain::config::secrets::SecretDraft;
 use domain::protocol::AgentMessage;
 use domain::swarm::SwarmRole;
+use domain::workload::install::{InstallDraft, WorkloadPhase};
+use domain::workload::library::{AppDraft, VersionDraft, WorkloadKind};
 
 const HOSTS: [&str; 3] = ["edge-1", "edge-2", "edge-3"];
 
@@ -401,4 +403,104 @@ async fn secrets_are_sealed_and_only_supervisors_read_them_back() {
             assert!(!c.detail.contains(value), "{c:?}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_secret_that_a_service_uses_cannot_be_deleted_and_the_services_are_named() {
+    let (f, id) = cluster().await;
+    f.report(&HOSTS, &[], &HOSTS, vec![]).await;
+    let configs = &f.h.panel.configs;
+    let lib = &f.h.panel.workloads;
+    configs
+        .put_secret(
+            &f.h.admin,
+            &id,
+            &SecretDraft {
+                name: "DB_PASSWORD".into(),
+                value: "hunter2".into(),
+            },
+            true,
+        )
+        .await
+        .expect("added");
+    let compose = "services:
+  web:
+    image: busybox
+    secrets: [DB_PASSWORD]
+  worker:
+    image: busybox
+    secrets:
+      - source: DB_PASSWORD
+        target: /run/secrets/db
+  other:
+    image: busybox
+secrets:
+  DB_PASSWORD:
+    external: true
+";
+    let app = lib
+        .create_app(
+            &f.h.admin,
+            AppDraft {
+                name: "Shop".into(),
+                kind: WorkloadKind::App,
+                model_format: String::new(),
+                description: String::new(),
+            },
+        )
+        .await
+        .expect("app");
+    let version = lib
+        .add_version(
+            &f.h.admin,
+            &app,
+            VersionDraft {
+                version: "1".into(),
+                compose: compose.into(),
+            },
+        )
+        .await
+        .expect("version");
+    let parsed = domain::workload::compose::parse(compose).expect("parses");
+    let workload = lib
+        .install(
+            &f.h.admin,
+            &id,
+            InstallDraft::defaults(&version, "shop", &parsed),
+        )
+        .await
+        .expect("installs");
+    wait_for("the install", async || {
+        lib.installed(&f.h.admin, &id).await.is_ok_and(|w| {
+            w.first()
+                .is_some_and(|w| w.phase == WorkloadPhase::Deployed)
+        })
+    })
+    .await;
+
+    match configs.delete_secret(&f.h.admin, &id, "DB_PASSWORD").await {
+        Err(ControlError::Conflict(m)) => {
+            assert!(m.contains("shop_web, shop_worker"), "{m}");
+            assert!(!m.contains("shop_other"), "{m}");
+        }
+        other => panic!("expected a conflict naming the services, got {other:?}"),
+    }
+    assert_eq!(
+        configs.secrets(&f.h.admin, &id).await.expect("list").len(),
+        1
+    );
+
+    lib.uninstall(&f.h.admin, &workload)
+        .await
+        .expect("uninstalls");
+    wait_for("the uninstall", async || {
+        lib.installed(&f.h.admin, &id)
+            .await
+            .is_ok_and(|w| w.is_empty())
+    })
+    .await;
+    configs
+        .delete_secret(&f.h.admin, &id, "DB_PASSWORD")
+        .await
+        .expect("deleted once no service uses it");
 }

@@ -5,6 +5,8 @@
 use domain::Permission;
 use domain::ValidationError;
 use domain::config::secrets::{self, MAX_SECRETS, NewSecret, SecretDraft, SecretView};
+use domain::workload::compose;
+use domain::workload::spec::scoped;
 
 use super::Configs;
 use crate::ControlError;
@@ -162,12 +164,46 @@ impl Configs {
         name: &str,
     ) -> Result<(), ControlError> {
         actor.require(Permission::Operate)?;
+        let users = self.services_using(cluster_id, name).await?;
+        if !users.is_empty() {
+            return Err(ControlError::Conflict(format!(
+                "{name} is used by {}: remove it from them (or uninstall them) first.",
+                users.join(", ")
+            )));
+        }
         if !self.store.delete_secret(cluster_id, name).await? {
             return Err(ControlError::NotFound("Secret"));
         }
         self.changed(actor, "cluster.secret.delete", cluster_id, name)
             .await?;
         Ok(())
+    }
+
+    /// The Swarm services of the cluster's apps that use the secret `name` (each app's compose
+    /// file declares it external and lists it on the service).
+    async fn services_using(
+        &self,
+        cluster_id: &str,
+        name: &str,
+    ) -> Result<Vec<String>, ControlError> {
+        let mut out = vec![];
+        for w in self.store.workloads_of(cluster_id).await? {
+            let version = self
+                .store
+                .version_by_id(&w.version_id)
+                .await?
+                .ok_or_else(|| ControlError::Corrupt(format!("version of workload {}", w.id)))?;
+            let compose = compose::parse(&version.compose).map_err(|e| {
+                ControlError::Corrupt(format!("compose file of version {}: {e}", version.id))
+            })?;
+            out.extend(
+                compose
+                    .services_using_external_secret(name)
+                    .into_iter()
+                    .map(|s| scoped(&w.name, s)),
+            );
+        }
+        Ok(out)
     }
 
     async fn write_secrets(

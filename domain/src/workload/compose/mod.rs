@@ -264,6 +264,19 @@ impl Compose {
         self.secrets.iter().filter(|s| !s.external)
     }
 
+    /// The services (names in the file) that use the secret `name` declared `external: true`:
+    /// a Global Secret of the cluster it runs on.
+    pub fn services_using_external_secret(&self, name: &str) -> Vec<&str> {
+        if !self.secrets.iter().any(|d| d.external && d.name == name) {
+            return vec![];
+        }
+        self.services
+            .iter()
+            .filter(|s| s.secrets.iter().any(|r| r.source == name))
+            .map(|s| s.name.as_str())
+            .collect()
+    }
+
     pub fn service(&self, name: &str) -> Option<&Service> {
         self.services.iter().find(|s| s.name == name)
     }

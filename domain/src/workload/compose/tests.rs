@@ -327,3 +327,30 @@ fn oversized_files_are_refused_before_parsing() {
     let big = "#".repeat(MAX_COMPOSE_BYTES + 1);
     refused_with(&big, 1, "larger than");
 }
+
+#[test]
+fn services_using_an_external_secret_are_found_by_its_name() {
+    let c = parse(
+        "services:
+  web:
+    image: a
+    secrets: [db, token]
+  worker:
+    image: a
+    secrets:
+      - source: db
+        target: /run/secrets/password
+  plain:
+    image: a
+secrets:
+  db:
+    external: true
+  token: {}
+",
+    )
+    .expect("parses");
+    assert_eq!(c.services_using_external_secret("db"), ["web", "worker"]);
+    // The app's own secret is not a Global Secret.
+    assert!(c.services_using_external_secret("token").is_empty());
+    assert!(c.services_using_external_secret("other").is_empty());
+}
