@@ -311,9 +311,9 @@ test.describe.serial("global config", () => {
       await expect(changes.locator(`[data-testid="change-row"][data-action="${action}"]`).first()).toBeVisible();
     }
     await expect(changes.locator('[data-testid="change-row"][data-action="cluster.secret.set"]').first()).toContainText("eddie");
-    const raw = await (await call(page.request, "cluster_changes", { id: clusterId })).text();
-    expect(raw).toContain("DB_PASSWORD v2");
-    for (const value of ["s3cret", "k-123", "from-a-file", "line one"]) expect(raw).not.toContain(value);
+    const recorded = await (await call(page.request, "cluster_changes", { id: clusterId })).text();
+    expect(recorded).toContain("DB_PASSWORD v2");
+    for (const value of ["s3cret", "k-123", "from-a-file", "line one"]) expect(recorded).not.toContain(value);
   });
 
   test("reset empties it everywhere; cleanup: the app and the cluster go", async ({ page }) => {
