@@ -5,6 +5,7 @@
 
 pub mod api;
 mod components;
+mod forms;
 mod live;
 mod pages;
 #[cfg(feature = "ssr")]

@@ -9,7 +9,6 @@ use domain::config::secrets::SecretDraft;
 use domain::protocol::AgentMessage;
 use domain::swarm::SwarmRole;
 use domain::workload::install::{InstallDraft, WorkloadPhase};
-use domain::workload::library::{AppDraft, VersionDraft, WorkloadKind};
 
 const HOSTS: [&str; 3] = ["edge-1", "edge-2", "edge-3"];
 
@@ -438,29 +437,7 @@ secrets:
   DB_PASSWORD:
     external: true
 ";
-    let app = lib
-        .create_app(
-            &f.h.admin,
-            AppDraft {
-                name: "Shop".into(),
-                kind: WorkloadKind::App,
-                model_format: String::new(),
-                description: String::new(),
-            },
-        )
-        .await
-        .expect("app");
-    let version = lib
-        .add_version(
-            &f.h.admin,
-            &app,
-            VersionDraft {
-                version: "1".into(),
-                compose: compose.into(),
-            },
-        )
-        .await
-        .expect("version");
+    let version = f.h.app_version("Shop", compose).await;
     let parsed = domain::workload::compose::parse(compose).expect("parses");
     let workload = lib
         .install(

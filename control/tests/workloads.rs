@@ -7,7 +7,7 @@ use domain::Role;
 use domain::swarm::SwarmRole;
 use domain::workload::compose::{Port, Protocol, PublishMode, ServiceMode};
 use domain::workload::install::{InstallDraft, WorkloadPhase};
-use domain::workload::library::{AppDraft, VersionDraft, WorkloadKind};
+use domain::workload::library::VersionDraft;
 use domain::workload::observe::{ServiceObservation, UpdateObservation, UpdateState};
 use domain::workload::registry::{CheckStatus, CredentialDraft};
 
@@ -40,30 +40,7 @@ async fn setup() -> (Fleet, String, String) {
         )
         .await;
     f.report(&managers, &[], &managers, vec![]).await;
-    let lib = &f.h.panel.workloads;
-    let app = lib
-        .create_app(
-            &f.h.admin,
-            AppDraft {
-                name: "Hello".into(),
-                kind: WorkloadKind::App,
-                model_format: String::new(),
-                description: String::new(),
-            },
-        )
-        .await
-        .expect("app");
-    let version = lib
-        .add_version(
-            &f.h.admin,
-            &app,
-            VersionDraft {
-                version: "1".into(),
-                compose: COMPOSE.into(),
-            },
-        )
-        .await
-        .expect("version");
+    let version = f.h.app_version("Hello", COMPOSE).await;
     (f, id, version)
 }
 

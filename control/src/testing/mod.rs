@@ -116,6 +116,34 @@ impl TestPanel {
             .actor
     }
 
+    /// A library app `name` with version "1" of `compose`; answers the version's id.
+    pub async fn app_version(&self, name: &str, compose: &str) -> String {
+        use domain::workload::library::{AppDraft, VersionDraft, WorkloadKind};
+        let lib = &self.panel.workloads;
+        let app = lib
+            .create_app(
+                &self.admin,
+                AppDraft {
+                    name: name.into(),
+                    kind: WorkloadKind::App,
+                    model_format: String::new(),
+                    description: String::new(),
+                },
+            )
+            .await
+            .expect("app");
+        lib.add_version(
+            &self.admin,
+            &app,
+            VersionDraft {
+                version: "1".into(),
+                compose: compose.into(),
+            },
+        )
+        .await
+        .expect("version")
+    }
+
     /// Enrols `host` (machine id `machine-<host>`) with the panel's key.
     pub async fn enrol(&self, host: &str) -> Enrolled {
         enrol(&self.panel, &self.key, host).await

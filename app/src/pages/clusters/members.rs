@@ -31,6 +31,8 @@ pub struct MembershipState {
     pub editing: RwSignal<bool>,
     edit_name: RwSignal<String>,
     edit_synctime: RwSignal<String>,
+    /// The edit form was submitted once: its checks show from then on.
+    edit_tried: RwSignal<bool>,
     add_node: RwSignal<String>,
     add_role: RwSignal<SwarmRole>,
     add_labels: RwSignal<String>,
@@ -53,6 +55,7 @@ impl MembershipState {
             editing: RwSignal::new(false),
             edit_name: RwSignal::new(String::new()),
             edit_synctime: RwSignal::new(String::new()),
+            edit_tried: RwSignal::new(false),
             add_node: RwSignal::new(String::new()),
             add_role: RwSignal::new(SwarmRole::Worker),
             add_labels: RwSignal::new(String::new()),
@@ -100,6 +103,7 @@ impl MembershipState {
         self.edit_name.set(name);
         self.edit_synctime
             .set(format!("{}", f64::from(synctime_cs) / 100.0));
+        self.edit_tried.set(false);
         self.editing.set(true);
     }
 }
@@ -107,7 +111,7 @@ impl MembershipState {
 #[component]
 pub fn EditCluster(id: String, state: MembershipState) -> impl IntoView {
     let id = StoredValue::new(id);
-    let touched = RwSignal::new(false);
+    let touched = state.edit_tried;
     let edit = move || ClusterEdit {
         name: state.edit_name.get(),
         synctime: state.edit_synctime.get(),

@@ -5,23 +5,16 @@
 use domain::cluster::problem;
 use domain::config::secrets::{SecretDraft, SecretView};
 use domain::time::ago;
-use domain::{AppError, Permission, ValidationError};
+use domain::{AppError, Permission};
 use leptos::prelude::*;
 
 use super::files::{encode, read_file};
 use crate::api;
 use crate::components::{BUTTON, BUTTON_SECONDARY, Can, ConfirmDialog, ErrorBox, TD, TH};
+use crate::forms::form_errors;
 use crate::live::{report_done, use_live, use_toasts};
 
 const INPUT: &str = "block w-full rounded-md border border-slate-300 px-3 py-2 text-sm focus:outline-none focus:ring-2 focus:ring-sky-300";
-
-fn refused(e: Option<Result<u64, AppError>>) -> Vec<ValidationError> {
-    match e {
-        Some(Err(AppError::Invalid(all))) => all,
-        Some(Err(AppError::Validation(v))) => vec![v],
-        _ => vec![],
-    }
-}
 
 fn size(bytes: u64) -> String {
     if bytes < 1024 {
@@ -90,18 +83,11 @@ pub fn GlobalSecrets(cluster_id: String) -> impl IntoView {
     let value_file = NodeRef::<leptos::html::Input>::new();
     let txt_file = NodeRef::<leptos::html::Input>::new();
 
-    let errors = Memo::new(move |_| {
-        let local = if form.tried.get() {
-            form.draft().validate().err().unwrap_or_default()
-        } else {
-            vec![]
-        };
-        if local.is_empty() {
-            refused(save.value().get())
-        } else {
-            local
-        }
-    });
+    let errors = form_errors(
+        move || form.tried.get(),
+        move || form.draft().validate().err().unwrap_or_default(),
+        move || save.value().get(),
+    );
     let err = move |field: &'static str| move || problem(&errors.get(), field).map(str::to_owned);
     Effect::new(move |_| match save.value().get() {
         Some(Ok(version)) => {

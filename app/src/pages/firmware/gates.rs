@@ -2,22 +2,15 @@
 //! node serves again; Supervisors add and remove them, everyone reads them.
 use domain::cluster::problem;
 use domain::firmware::gates::{Gate, GateDraft};
-use domain::{AppError, Permission, ValidationError};
+use domain::{AppError, Permission};
 use leptos::prelude::*;
 
 use crate::api;
 use crate::components::{BUTTON, Can, ConfirmDialog, ErrorBox, TD, TH};
+use crate::forms::form_errors;
 use crate::live::{report_done, use_live, use_toasts};
 
 const INPUT: &str = "block w-full rounded-md border border-slate-300 px-3 py-2 text-sm focus:outline-none focus:ring-2 focus:ring-sky-300";
-
-fn refused(answer: Option<Result<String, AppError>>) -> Vec<ValidationError> {
-    match answer {
-        Some(Err(AppError::Invalid(all))) => all,
-        Some(Err(AppError::Validation(v))) => vec![v],
-        _ => vec![],
-    }
-}
 
 #[component]
 pub fn RolloutGates(cluster_id: String) -> impl IntoView {
@@ -50,18 +43,11 @@ pub fn RolloutGates(cluster_id: String) -> impl IntoView {
         command: command.get(),
         timeout_secs: timeout.get(),
     };
-    let errors = Memo::new(move |_| {
-        let local = if tried.get() {
-            draft().validate().err().unwrap_or_default()
-        } else {
-            vec![]
-        };
-        if local.is_empty() {
-            refused(add.value().get())
-        } else {
-            local
-        }
-    });
+    let errors = form_errors(
+        move || tried.get(),
+        move || draft().validate().err().unwrap_or_default(),
+        move || add.value().get(),
+    );
     let err = move |field: &'static str| move || problem(&errors.get(), field).map(str::to_owned);
     Effect::new(move |_| match add.value().get() {
         Some(Ok(_)) => {

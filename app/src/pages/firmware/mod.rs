@@ -14,6 +14,7 @@ use crate::api;
 use crate::components::{
     BUTTON, Badge, Can, Card, ConfirmDialog, EmptyState, ErrorBox, PageHeader, TABLE, TD, TH,
 };
+use crate::forms::{field_errors, form_errors};
 use crate::live::{report_done, use_live, use_toasts};
 use crate::pages::activity::{Activity, WorkflowActions, WorkflowScope};
 
@@ -26,29 +27,6 @@ fn message(errors: &[ValidationError], field: &str) -> Option<String> {
         .map(|e| e.message.as_str())
         .collect();
     (!all.is_empty()).then(|| all.join("; "))
-}
-
-fn field_errors(e: &AppError) -> Vec<ValidationError> {
-    match e {
-        AppError::Invalid(all) => all.clone(),
-        AppError::Validation(v) => vec![v.clone()],
-        _ => vec![],
-    }
-}
-
-/// The inline errors of a form once it was tried, and the fields the server refused.
-fn form_errors(
-    tried: impl Fn() -> bool + Send + Sync + 'static,
-    local: impl Fn() -> Vec<ValidationError> + Send + Sync + 'static,
-    answer: impl Fn() -> Option<Result<String, AppError>> + Send + Sync + 'static,
-) -> Memo<Vec<ValidationError>> {
-    Memo::new(move |_| {
-        let mut all = if tried() { local() } else { vec![] };
-        if let Some(Err(e)) = answer() {
-            all.extend(field_errors(&e));
-        }
-        all
-    })
 }
 
 /// The images to choose from (version and target).

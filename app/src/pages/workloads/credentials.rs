@@ -3,22 +3,15 @@
 //! no passwords), remove. Passwords are write-only.
 use domain::cluster::problem;
 use domain::workload::registry::{CheckStatus, CredentialDraft, CredentialView};
-use domain::{AppError, Permission, ValidationError};
+use domain::{AppError, Permission};
 use leptos::prelude::*;
 
 use crate::api;
 use crate::components::{BUTTON, BUTTON_SECONDARY, Badge, Can, ConfirmDialog, ErrorBox, TD, TH};
+use crate::forms::form_errors;
 use crate::live::{report_done, use_live, use_toasts};
 
 const INPUT: &str = "block w-full rounded-md border border-slate-300 px-3 py-2 text-sm focus:outline-none focus:ring-2 focus:ring-sky-300";
-
-fn problems(e: Option<Result<(), AppError>>) -> Vec<ValidationError> {
-    match e {
-        Some(Err(AppError::Invalid(all))) => all,
-        Some(Err(AppError::Validation(v))) => vec![v],
-        _ => vec![],
-    }
-}
 
 fn tone(s: CheckStatus) -> &'static str {
     match s {
@@ -54,18 +47,11 @@ pub fn RegistryCredentials(cluster_id: String) -> impl IntoView {
         username: username.get(),
         password: password.get(),
     };
-    let errors = Memo::new(move |_| {
-        let local = if tried.get() {
-            draft().validate().err().unwrap_or_default()
-        } else {
-            vec![]
-        };
-        if local.is_empty() {
-            problems(save.value().get())
-        } else {
-            local
-        }
-    });
+    let errors = form_errors(
+        move || tried.get(),
+        move || draft().validate().err().unwrap_or_default(),
+        move || save.value().get(),
+    );
     let err = move |field: &'static str| move || problem(&errors.get(), field).map(str::to_owned);
     Effect::new(move |_| match save.value().get() {
         Some(Ok(())) => {
