@@ -179,9 +179,9 @@ test.describe.serial("global config", () => {
 
   test("Viewers read the config but every write is refused", async ({ page }) => {
     await login(page, "admin", ADMIN_PASSWORD);
-    await api(page.request, "create_user", { username: "vera", password: "viewer-password-8", role: "viewer" });
+    await api(page.request, "create_user", { username: "viola", password: "viewer-password-10", role: "viewer" });
     await logout(page);
-    await login(page, "vera", "viewer-password-8");
+    await login(page, "viola", "viewer-password-10");
     const card = await editor(page);
     await expect(card.getByTestId("config-version")).toHaveAttribute("data-version", "3");
     await expect(card.getByTestId("config-send")).toHaveCount(0);
@@ -274,7 +274,7 @@ test.describe.serial("global config", () => {
   });
 
   test("Global Secrets: a Supervisor reveals and exports; a Viewer sees names only and every write is refused", async ({ page }) => {
-    await login(page, "vera", "viewer-password-8");
+    await login(page, "viola", "viewer-password-10");
     let card = await secretsCard(page);
     await expect(secretRow(page, "DB_PASSWORD")).toBeVisible();
     await expect(card.getByTestId("secret-form")).toHaveCount(0);

@@ -229,7 +229,11 @@ fn AddNodeForm(
                 <label for="add-node" class="block text-xs font-medium text-slate-600">"Node to add"</label>
                 <select id="add-node" class=select on:change=move |ev| state.add_node.set(event_target_value(&ev))>
                     <option value="" selected=move || state.add_node.get().is_empty()>"Choose a node…"</option>
-                    {list.get_value().into_iter().map(|c| view! { <option value=c.node_id.clone()>{c.hostname.clone()}</option> }).collect_view()}
+                    {list.get_value().into_iter().map(|c| {
+                        // Selected again after a refresh re-creates the list.
+                        let node = c.node_id.clone();
+                        view! { <option value=c.node_id.clone() selected=move || state.add_node.with(|n| *n == node)>{c.hostname.clone()}</option> }
+                    }).collect_view()}
                 </select>
                 {move || node_err.get().map(|m| view! { <p class="text-xs text-rose-700">{m}</p> })}
             </div>
