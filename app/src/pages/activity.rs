@@ -206,21 +206,28 @@ pub fn Activity(
 #[component]
 fn WorkflowProgress(workflow: WorkflowView, server_now: i64) -> impl IntoView {
     let live = use_live();
-    let wf = StoredValue::new(workflow);
-    let estimate = move || wf.with_value(|w| w.estimate(live.now.get().unwrap_or(server_now)));
-    let text = move || {
-        let e = estimate();
-        let plural = if e.total == 1 { "" } else { "s" };
-        let left = e
-            .remaining_ms
-            .map(|ms| format!(" · about {} left", duration(ms)))
-            .unwrap_or_default();
-        format!("{} of {} {}{plural} done{left}", e.done, e.total, e.unit)
+    // Held by the closures themselves, not in a StoredValue: the page clock's tick may run them
+    // once more after a refresh disposed this part of the page (a disposed StoredValue panics
+    // and stops the whole WASM front end).
+    let wf = std::sync::Arc::new(workflow);
+    let estimate = move || wf.estimate(live.now.get().unwrap_or(server_now));
+    let text = {
+        let estimate = estimate.clone();
+        move || {
+            let e = estimate();
+            let plural = if e.total == 1 { "" } else { "s" };
+            let left = e
+                .remaining_ms
+                .map(|ms| format!(" · about {} left", duration(ms)))
+                .unwrap_or_default();
+            format!("{} of {} {}{plural} done{left}", e.done, e.total, e.unit)
+        }
     };
+    let (done, total, percent) = (estimate.clone(), estimate.clone(), estimate);
     view! {
         <div class="mb-2 flex flex-wrap items-center gap-3" data-testid="workflow-progress"
-            data-done=move || estimate().done data-total=move || estimate().total>
-            <progress class="w-64" max="100" value=move || estimate().percent()></progress>
+            data-done=move || done().done data-total=move || total().total>
+            <progress class="w-64" max="100" value=move || percent().percent()></progress>
             <span class="text-xs text-slate-600" data-testid="workflow-eta">{text}</span>
         </div>
     }
