@@ -148,7 +148,10 @@ pub fn GlobalSecrets(cluster_id: String) -> impl IntoView {
                 <tbody class="divide-y divide-slate-100">
                     {all.into_iter().map(|s| {
                         let name = StoredValue::new(s.name.clone());
-                        let shown = move || revealed.with(|r| r.as_ref().filter(|(n, _)| *n == name.get_value()).map(|(_, v)| v.clone()));
+                        // The value revealed for this row. Each closure owns the name: a refresh may
+                        // dispose `name` while a render effect of this row is still queued.
+                        let shown_for = |owned: String| move || revealed.with(|r| r.as_ref().filter(|(n, _)| *n == owned).map(|(_, v)| v.clone()));
+                        let (shown, shown_label) = (shown_for(s.name.clone()), shown_for(s.name.clone()));
                         view! {
                             <tr data-testid="secret-row" data-name=s.name.clone() data-version=s.version.to_string()>
                                 <td class=TD>
@@ -165,13 +168,13 @@ pub fn GlobalSecrets(cluster_id: String) -> impl IntoView {
                                         <Can permission=Permission::Supervise>
                                             <button class="text-sky-700 hover:underline" data-testid="reveal-secret"
                                                 on:click=move |_| {
-                                                    if shown().is_some() {
+                                                    if revealed.with(|r| r.as_ref().is_some_and(|(n, _)| *n == name.get_value())) {
                                                         revealed.set(None);
                                                     } else {
                                                         revealing.set_value(name.get_value());
                                                         reveal.dispatch(api::RevealGlobalSecret { cluster_id: id.get_value(), name: name.get_value() });
                                                     }
-                                                }>{move || if shown().is_some() { "Hide" } else { "Reveal" }}</button>
+                                                }>{let shown = shown_label.clone(); move || if shown().is_some() { "Hide" } else { "Reveal" }}</button>
                                         </Can>
                                         <Can permission=Permission::Operate>
                                             <button class="text-sky-700 hover:underline" data-testid="edit-secret"
