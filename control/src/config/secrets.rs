@@ -5,7 +5,6 @@
 use domain::Permission;
 use domain::ValidationError;
 use domain::config::secrets::{self, MAX_SECRETS, NewSecret, SecretDraft, SecretView};
-use domain::workload::compose;
 use domain::workload::spec::scoped;
 
 use super::Configs;
@@ -193,11 +192,8 @@ impl Configs {
                 .version_by_id(&w.version_id)
                 .await?
                 .ok_or_else(|| ControlError::Corrupt(format!("version of workload {}", w.id)))?;
-            let compose = compose::parse(&version.compose).map_err(|e| {
-                ControlError::Corrupt(format!("compose file of version {}: {e}", version.id))
-            })?;
             out.extend(
-                compose
+                crate::workloads::steps::parsed(&version)?
                     .services_using_external_secret(name)
                     .into_iter()
                     .map(|s| scoped(&w.name, s)),
