@@ -88,6 +88,17 @@ pub async fn execute(
         Command::RegistryLogin(auth) => (done(engine.login(auth).await), false),
         Command::StackRemove { stack } => (done(engine.remove_stack(stack).await), true),
         Command::ServiceRemove { name } => (done(engine.remove_service(name).await), true),
+        Command::SwarmObjectRemove { kind, name } => {
+            (done(engine.remove_object(*kind, name).await), true)
+        }
+        Command::SecretsPrune { keep } => (
+            done(engine.prune_global_secrets(keep).await.map(|removed| {
+                if !removed.is_empty() {
+                    tracing::info!(?removed, "removed unused Global Secret versions");
+                }
+            })),
+            true,
+        ),
         Command::HttpCheck {
             url,
             status,

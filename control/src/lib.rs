@@ -103,9 +103,10 @@ impl Panel {
         );
         let configs = config::Configs::new(
             store.clone(),
-            gateway.clone(),
+            (gateway.clone(), observed.clone()),
             events.clone(),
             vault.clone(),
+            engine.clone(),
         );
         Ok(Self {
             configs,

@@ -257,6 +257,8 @@ async fn a_spoofed_swarm_report_from_another_node_is_ignored() {
         data_path_port: 4789,
         networks: vec![],
         services: vec![],
+        secrets: vec![],
+        configs: vec![],
     };
     m.send(domain::protocol::AgentMessage::Swarm(report("edge-1", 24)))
         .await;

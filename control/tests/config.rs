@@ -5,6 +5,7 @@ use control::ControlError;
 use control::testing::{Fleet, wait_for};
 use domain::Role;
 use domain::config::global::{Change, SyncState};
+use domain::config::objects::ObjectKind;
 use domain::config::secrets::SecretDraft;
 use domain::protocol::AgentMessage;
 use domain::swarm::SwarmRole;
@@ -405,7 +406,7 @@ async fn secrets_are_sealed_and_only_supervisors_read_them_back() {
 }
 
 #[tokio::test]
-async fn a_secret_that_a_service_uses_cannot_be_deleted_and_the_services_are_named() {
+async fn a_changed_secret_rolls_the_services_that_use_it_and_one_in_use_cannot_be_deleted() {
     let (f, id) = cluster().await;
     f.report(&HOSTS, &[], &HOSTS, vec![]).await;
     let configs = &f.h.panel.configs;
@@ -455,6 +456,73 @@ secrets:
     })
     .await;
 
+    // The install created the secret's current version, labelled as the cluster's.
+    let asked = || f.node("edge-1").asked();
+    assert!(
+        asked().contains(&"global-secret:DB_PASSWORD_v1".to_string()),
+        "{:?}",
+        asked()
+    );
+
+    // A new value: one workflow gives the two services that use it version 2 (each service
+    // step creates it first), then removes what no service uses, keeping the current version.
+    let before = asked().len();
+    let editor = f.h.user("eddie", Role::Editor).await;
+    configs
+        .put_secret(
+            &editor,
+            &id,
+            &SecretDraft {
+                name: "DB_PASSWORD".into(),
+                value: "hunter3".into(),
+            },
+            false,
+        )
+        .await
+        .expect("changed");
+    wait_for("the secret's rollout", async || {
+        asked().contains(&"secrets-prune:DB_PASSWORD_v2".to_string())
+    })
+    .await;
+    let rollout: Vec<String> = asked()[before..]
+        .iter()
+        .filter(|a| !a.starts_with("global-config") && !a.starts_with("refresh"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        rollout,
+        [
+            "global-secret:DB_PASSWORD_v2",
+            "stack-objects:shop",
+            "service-apply:shop_web",
+            "global-secret:DB_PASSWORD_v2",
+            "stack-objects:shop",
+            "service-apply:shop_worker",
+            "secrets-prune:DB_PASSWORD_v2",
+        ]
+    );
+    let flow =
+        f.h.panel
+            .engine
+            .newest_view(&id, domain::workflow::WorkflowKind::ApplySecrets)
+            .await
+            .expect("views")
+            .expect("a secrets workflow");
+    assert_eq!(flow.status, domain::workflow::WorkflowStatus::Done);
+    // A secret nobody uses changes without a workflow.
+    configs
+        .put_secret(
+            &f.h.admin,
+            &id,
+            &SecretDraft {
+                name: "UNUSED".into(),
+                value: "x".into(),
+            },
+            true,
+        )
+        .await
+        .expect("added");
+
     match configs.delete_secret(&f.h.admin, &id, "DB_PASSWORD").await {
         Err(ControlError::Conflict(m)) => {
             assert!(m.contains("shop_web, shop_worker"), "{m}");
@@ -464,6 +532,17 @@ secrets:
     }
     assert_eq!(
         configs.secrets(&f.h.admin, &id).await.expect("list").len(),
+        2
+    );
+    assert_eq!(
+        f.h.panel
+            .engine
+            .views_of(&id, 50)
+            .await
+            .expect("views")
+            .iter()
+            .filter(|w| w.kind == domain::workflow::WorkflowKind::ApplySecrets)
+            .count(),
         1
     );
 
@@ -476,8 +555,151 @@ secrets:
             .is_ok_and(|w| w.is_empty())
     })
     .await;
+    // The app's services are gone, then every version no service uses but the current ones.
+    let tail: Vec<String> = asked().into_iter().rev().take(2).collect();
+    assert_eq!(
+        tail,
+        [
+            "secrets-prune:DB_PASSWORD_v2,UNUSED_v1",
+            "stack-remove:shop"
+        ]
+    );
     configs
         .delete_secret(&f.h.admin, &id, "DB_PASSWORD")
         .await
         .expect("deleted once no service uses it");
+}
+
+#[tokio::test]
+async fn swarm_objects_name_their_origin_and_only_unused_ones_are_deleted_by_supervisors() {
+    let (f, id) = cluster().await;
+    let configs = &f.h.panel.configs;
+    for value in ["one", "two"] {
+        configs
+            .put_secret(
+                &f.h.admin,
+                &id,
+                &SecretDraft {
+                    name: "DB_PASSWORD".into(),
+                    value: value.into(),
+                },
+                value == "one",
+            )
+            .await
+            .expect("saved");
+    }
+    let object = |name: &str, stack: Option<&str>, global: Option<&str>, services: &[&str]| {
+        domain::swarm::SwarmObject {
+            name: name.into(),
+            created_at_ms: Some(1_000),
+            stack: stack.map(Into::into),
+            global_secret: global.map(Into::into),
+            services: services.iter().map(|s| (*s).into()).collect(),
+        }
+    };
+    let secrets = vec![
+        object("by-hand", None, None, &[]),
+        object("DB_PASSWORD_v1", None, Some("DB_PASSWORD"), &[]),
+        object("DB_PASSWORD_v2", None, Some("DB_PASSWORD"), &["shop_web"]),
+        object(
+            "shop_token",
+            Some("shop"),
+            None,
+            &["shop_web", "shop_worker"],
+        ),
+    ];
+    let configs_reported = vec![object("shop_conf", Some("shop"), None, &[])];
+    f.report_swarm(&HOSTS, &[], &HOSTS, |s| {
+        s.secrets = secrets;
+        s.configs = configs_reported;
+    })
+    .await;
+
+    let viewer = f.h.user("vic", Role::Viewer).await;
+    let editor = f.h.user("eddie", Role::Editor).await;
+    let view = configs
+        .swarm_objects(&viewer, &id)
+        .await
+        .expect("a Viewer reads");
+    assert!(view.reported);
+    let origins: Vec<(String, String, bool)> = view
+        .secrets
+        .iter()
+        .chain(&view.configs)
+        .map(|o| (o.name.clone(), o.origin.label(), o.deletable()))
+        .collect();
+    assert_eq!(
+        origins,
+        [
+            ("by-hand".into(), "made outside the panel".into(), true),
+            (
+                "DB_PASSWORD_v1".into(),
+                "Global Secret DB_PASSWORD v1 (old)".into(),
+                true
+            ),
+            (
+                "DB_PASSWORD_v2".into(),
+                "Global Secret DB_PASSWORD v2 (current)".into(),
+                false
+            ),
+            ("shop_token".into(), "app shop".into(), false),
+            ("shop_conf".into(), "app shop".into(), true),
+        ]
+    );
+
+    // Deleting is for Supervisors and Administrators, checked before anything else.
+    for actor in [&viewer, &editor] {
+        assert!(matches!(
+            configs
+                .delete_swarm_object(actor, &id, ObjectKind::Secret, "by-hand")
+                .await,
+            Err(ControlError::Forbidden)
+        ));
+    }
+    // In use: refused with the services' names, nothing is sent.
+    match configs
+        .delete_swarm_object(&f.h.admin, &id, ObjectKind::Secret, "shop_token")
+        .await
+    {
+        Err(ControlError::Conflict(m)) => assert!(m.contains("shop_web, shop_worker"), "{m}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(matches!(
+        configs
+            .delete_swarm_object(&f.h.admin, &id, ObjectKind::Config, "no-such")
+            .await,
+        Err(ControlError::NotFound(_))
+    ));
+    let asked = || f.node("edge-1").asked();
+    assert!(!asked().iter().any(|a| a.contains("-remove:shop")));
+
+    configs
+        .delete_swarm_object(&f.h.admin, &id, ObjectKind::Secret, "by-hand")
+        .await
+        .expect("an unused secret goes");
+    configs
+        .delete_swarm_object(&f.h.admin, &id, ObjectKind::Config, "shop_conf")
+        .await
+        .expect("an unused config goes");
+    let removed: Vec<String> = asked()
+        .into_iter()
+        .filter(|a| a.contains("-remove:"))
+        .collect();
+    assert_eq!(
+        removed,
+        ["secret-remove:by-hand", "config-remove:shop_conf"]
+    );
+    let changes =
+        f.h.panel
+            .clusters
+            .changes(&f.h.admin, &id)
+            .await
+            .expect("changes");
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.action == "cluster.swarm-object.delete"
+                && c.detail == "secret by-hand (made outside the panel)"),
+        "{changes:?}"
+    );
 }

@@ -40,6 +40,7 @@ impl AuditEntry {
             "cluster.secret.delete" => "deleted a secret",
             "cluster.secret.reveal" => "revealed a secret",
             "cluster.secret.export" => "exported the secrets",
+            "cluster.swarm-object.delete" => "deleted a Swarm secret or config",
             other => return other.to_owned(),
         };
         known.to_owned()

@@ -12,6 +12,7 @@
 //! not act twice.
 use serde::{Deserialize, Serialize};
 
+use crate::config::objects::ObjectKind;
 use crate::firmware::{FirmwareState, SignedManifest};
 use crate::node::NodeFacts;
 use crate::swarm::{Availability, NodeLabel, SwarmRole, SwarmSnapshot};
@@ -116,6 +117,12 @@ pub enum Command {
     /// Remove a stack's services, then its networks, secrets and configs (run on a manager).
     /// Idempotent: what is gone is done.
     StackRemove { stack: String },
+    /// Remove the Global Secrets' Swarm objects that no service uses, except the current
+    /// versions in `keep` (run on a manager). Idempotent.
+    SecretsPrune { keep: Vec<String> },
+    /// Remove one Swarm secret or config by name (run on a manager). Idempotent: a missing one
+    /// is done; one a service uses is refused by Swarm.
+    SwarmObjectRemove { kind: ObjectKind, name: String },
     /// The newest `tail` log lines of a service's tasks (run on a manager).
     ServiceLogs { name: String, tail: u32 },
     /// `docker login` on this node (the engine logs in to the registry from here); failed with

@@ -235,6 +235,23 @@ pub struct SwarmSnapshot {
     /// Services with their newest tasks.
     #[serde(default)]
     pub services: Vec<ServiceObservation>,
+    #[serde(default)]
+    pub secrets: Vec<SwarmObject>,
+    #[serde(default)]
+    pub configs: Vec<SwarmObject>,
+}
+
+/// A Swarm secret or config as a manager reports it (never its content).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SwarmObject {
+    pub name: String,
+    pub created_at_ms: Option<i64>,
+    /// The stack it belongs to (`com.docker.stack.namespace`): an installed app's name.
+    pub stack: Option<String>,
+    /// The Global Secret whose version it carries (`io.flotilla.global-secret`).
+    pub global_secret: Option<String>,
+    /// Swarm names of the services whose spec uses it.
+    pub services: Vec<String>,
 }
 
 impl SwarmNodeView {
@@ -253,6 +270,8 @@ impl SwarmNodeView {
 /// Most nodes and networks in one swarm report.
 pub const MAX_REPORTED_SWARM_NODES: usize = 1000;
 pub const MAX_REPORTED_NETWORKS: usize = 1000;
+/// Most secrets, and most configs, in one swarm report.
+pub const MAX_REPORTED_OBJECTS: usize = 1000;
 
 impl SwarmSnapshot {
     /// Whether the report stays inside the bounds the panel keeps per connection.
@@ -260,6 +279,8 @@ impl SwarmSnapshot {
         self.nodes.len() <= MAX_REPORTED_SWARM_NODES
             && self.networks.len() <= MAX_REPORTED_NETWORKS
             && self.services.len() <= MAX_REPORTED_SERVICES
+            && self.secrets.len() <= MAX_REPORTED_OBJECTS
+            && self.configs.len() <= MAX_REPORTED_OBJECTS
             && self
                 .services
                 .iter()

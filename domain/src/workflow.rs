@@ -23,6 +23,9 @@ pub enum WorkflowKind {
     ApplyCredentials,
     /// Move an installed app to another version of it (Swarm rolls each service).
     Update,
+    /// Give the services that use changed Global Secrets their new versions (Swarm rolls
+    /// them), then remove the versions no service uses.
+    ApplySecrets,
     /// Stop an installed app (scale it to zero) or start it again.
     Scale,
     /// Upgrade the firmware of standalone nodes, a few at a time: install, reboot, wait until
@@ -34,7 +37,7 @@ pub enum WorkflowKind {
 }
 
 impl WorkflowKind {
-    pub const ALL: [WorkflowKind; 12] = [
+    pub const ALL: [WorkflowKind; 13] = [
         WorkflowKind::Create,
         WorkflowKind::Delete,
         WorkflowKind::AddNode,
@@ -44,6 +47,7 @@ impl WorkflowKind {
         WorkflowKind::Uninstall,
         WorkflowKind::ApplyCredentials,
         WorkflowKind::Update,
+        WorkflowKind::ApplySecrets,
         WorkflowKind::Scale,
         WorkflowKind::FirmwareUpgrade,
         WorkflowKind::FirmwareRollout,
@@ -61,6 +65,7 @@ impl WorkflowKind {
             WorkflowKind::Uninstall => "uninstall",
             WorkflowKind::ApplyCredentials => "apply-credentials",
             WorkflowKind::Update => "update",
+            WorkflowKind::ApplySecrets => "apply-secrets",
             WorkflowKind::Scale => "scale",
             WorkflowKind::FirmwareUpgrade => "firmware-upgrade",
             WorkflowKind::FirmwareRollout => "firmware-rollout",
@@ -82,6 +87,7 @@ impl WorkflowKind {
             WorkflowKind::Uninstall => "Uninstalling an app",
             WorkflowKind::ApplyCredentials => "Checking and applying registry credentials",
             WorkflowKind::Update => "Updating an app",
+            WorkflowKind::ApplySecrets => "Rolling services to new Global Secrets",
             WorkflowKind::Scale => "Starting or stopping an app",
             WorkflowKind::FirmwareUpgrade => "Upgrading firmware",
             WorkflowKind::FirmwareRollout => "Rolling firmware out",

@@ -8,7 +8,8 @@ import { ADMIN_PASSWORD, api, call, hydrated, lab, login, logout, removeLeftover
 // an app with a global service; its Global Config is edited in the browser and read inside the
 // running container on every node (`docker exec … cat /appconfig/global.json`). A node whose
 // agent is stopped during a change shows "pending" and catches up by itself when it returns.
-// Its Global Secrets are kept sealed: Editors write them, only Supervisors read them back.
+// Its Global Secrets are kept sealed: Editors write them, only Supervisors read them back; a
+// service that uses one gets each new value as a new versioned Swarm secret and rolls to it.
 const IMAGE = "flotilla-lab/busybox:1";
 const READER = `services:
   reader:
@@ -17,6 +18,16 @@ const READER = `services:
     deploy:
       mode: global
       endpoint_mode: dnsrr
+`;
+// Uses the Global Secret DB_PASSWORD, declared external: the panel gives it its current version.
+const KEEPER = `services:
+  keeper:
+    image: ${IMAGE}
+    command: [sleep, "86400"]
+    secrets: [DB_PASSWORD]
+secrets:
+  DB_PASSWORD:
+    external: true
 `;
 const DIR = mkdtempSync(path.join(os.tmpdir(), "flotilla-config-"));
 const NODES = ["n1", "n2", "n3"];
@@ -32,6 +43,28 @@ function seenIn(node: string): string {
   } catch {
     return "";
   }
+}
+
+/** /run/secrets/DB_PASSWORD as the running container of vaulted_keeper reads it ("" while none). */
+function secretInService(): string {
+  for (const n of NODES) {
+    const id = lab("docker", n, "ps", "-q", "--filter", "label=com.docker.swarm.service.name=vaulted_keeper").split("\n")[0];
+    if (!id) continue;
+    try {
+      return lab("docker", n, "exec", id, "/bin/busybox", "cat", "/run/secrets/DB_PASSWORD");
+    } catch {
+      return "";
+    }
+  }
+  return "";
+}
+
+/** The Swarm secrets that carry versions of DB_PASSWORD, as a manager lists them. */
+function secretObjects(): string[] {
+  return lab("docker", "n1", "secret", "ls", "--format", "{{.Name}}")
+    .split("\n")
+    .filter((n) => n.startsWith("DB_PASSWORD_v"))
+    .sort();
 }
 
 /** The JSON in `text`, or null while it is not (yet) a document. */
@@ -287,6 +320,7 @@ test.describe.serial("global config", () => {
       ["save_global_secret", { cluster_id: clusterId, draft: { name: "X", value: "y" }, adding: true }],
       ["import_global_secrets", { cluster_id: clusterId, text: "X=y" }],
       ["delete_global_secret", { cluster_id: clusterId, name: "DB_PASSWORD" }],
+      ["delete_swarm_object", { cluster_id: clusterId, kind: "secret", name: "DB_PASSWORD_v2" }],
     ] as const) {
       expect((await call(page.request, name, data)).status(), name).toBe(403);
     }
@@ -314,6 +348,69 @@ test.describe.serial("global config", () => {
     const recorded = await (await call(page.request, "cluster_changes", { id: clusterId })).text();
     expect(recorded).toContain("DB_PASSWORD v2");
     for (const value of ["s3cret", "k-123", "from-a-file", "line one"]) expect(recorded).not.toContain(value);
+  });
+
+  test("a changed secret reaches its service as a new versioned Swarm secret; the old version goes; one in use cannot be deleted", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    const app = await api(page.request, "create_app", { draft: { name: "Secret keeper", kind: "app", model_format: "", description: "" } });
+    const version = await api(page.request, "add_app_version", { app_id: app, draft: { version: "1.0", compose: KEEPER } });
+    await api(page.request, "install_app", {
+      cluster_id: clusterId,
+      draft: { version_id: version, name: "vaulted", secrets: [], services: [] },
+    });
+    // The container reads version 2 of the secret at /run/secrets/DB_PASSWORD.
+    await expect.poll(secretInService, { timeout: 90_000 }).toBe("s3cret-two");
+    expect(secretObjects()).toEqual(["DB_PASSWORD_v2"]);
+
+    // A new value in the panel: a new Swarm secret, the service rolls to it, the old one goes.
+    const card = await secretsCard(page);
+    await secretRow(page, "DB_PASSWORD").getByTestId("edit-secret").click();
+    await card.locator("#secret-value").fill("s3cret-three");
+    await card.getByTestId("save-secret").click();
+    await expect(secretRow(page, "DB_PASSWORD")).toHaveAttribute("data-version", "3");
+    const rollout = page.locator('[data-testid="workflow"][data-kind="apply-secrets"]').first();
+    await expect(rollout).toHaveAttribute("data-status", "done", { timeout: 90_000 });
+    await expect(rollout).toContainText("Roll vaulted_keeper to the new secret");
+    await expect.poll(secretInService, { timeout: 90_000 }).toBe("s3cret-three");
+    await expect.poll(secretObjects, { timeout: 30_000 }).toEqual(["DB_PASSWORD_v3"]);
+    // Swarm replaced the task: the one before is shut down.
+    const tasks = lab("docker", "n1", "service", "ps", "--format", "{{.DesiredState}}", "vaulted_keeper").split("\n");
+    expect(tasks.filter((t) => t === "Running")).toHaveLength(1);
+    expect(tasks.filter((t) => t === "Shutdown").length).toBeGreaterThan(0);
+
+    // In use: deleting it is refused with the service's name, in the browser and directly.
+    await secretRow(page, "DB_PASSWORD").getByTestId("delete-secret").click();
+    await page.getByTestId("confirm").click();
+    await expect(page.getByTestId("toast").last()).toContainText("vaulted_keeper");
+    await expect(secretRow(page, "DB_PASSWORD")).toBeVisible();
+    const refused = await call(page.request, "delete_global_secret", { cluster_id: clusterId, name: "DB_PASSWORD" });
+    expect(refused.status()).toBe(409);
+    expect(await refused.text()).toContain("vaulted_keeper");
+    expect(secretObjects()).toEqual(["DB_PASSWORD_v3"]);
+
+    // The Swarm objects card: where each object came from and which services use it; one made
+    // outside the panel and used by none is deleted there, one in use cannot be.
+    const handFile = path.join(DIR, "by-hand.txt");
+    writeFileSync(handFile, "made with the Docker CLI\n");
+    lab("docker", "n1", "secret", "create", "by-hand", handFile);
+    const objects = page.getByTestId("swarm-objects");
+    const object = (name: string) => objects.locator(`[data-testid="swarm-object"][data-name="${name}"]`);
+    await expect(object("by-hand")).toHaveAttribute("data-origin", "made outside the panel", { timeout: 30_000 });
+    await expect(object("DB_PASSWORD_v3")).toHaveAttribute("data-origin", "Global Secret DB_PASSWORD v3 (current)");
+    await expect(object("DB_PASSWORD_v3").getByTestId("object-services")).toHaveText("vaulted_keeper");
+    await expect(object("DB_PASSWORD_v3").getByTestId("delete-object")).toHaveCount(0);
+    const inUse = await call(page.request, "delete_swarm_object", { cluster_id: clusterId, kind: "secret", name: "DB_PASSWORD_v3" });
+    expect(inUse.status()).toBe(409);
+    expect(await inUse.text()).toContain("vaulted_keeper");
+    await object("by-hand").getByTestId("delete-object").click();
+    await page.getByTestId("confirm").click();
+    await expect(object("by-hand")).toHaveCount(0, { timeout: 30_000 });
+    expect(lab("docker", "n1", "secret", "ls", "--format", "{{.Name}}")).not.toContain("by-hand");
+
+    const installed = await api(page.request, "installed_apps", { cluster_id: clusterId });
+    const id = installed.data.find((w: { name: string }) => w.name === "vaulted").id;
+    await api(page.request, "uninstall_app", { id });
+    await expect.poll(() => lab("docker", "n1", "service", "ls", "--format", "{{.Name}}"), { timeout: 90_000 }).not.toContain("vaulted");
   });
 
   test("reset empties it everywhere; cleanup: the app and the cluster go", async ({ page }) => {

@@ -9,6 +9,7 @@ mod networks;
 mod raw;
 mod registry;
 mod services;
+mod stack;
 mod swarm;
 mod volumes;
 

@@ -1,26 +1,23 @@
-//! Apps on the swarm: a stack's own networks, secrets and configs, its services (created or
-//! updated to a [`ServiceSpec`]), their removal, their logs, and the services and tasks a manager
-//! reports. The only place that knows Docker's service model.
+//! Apps on the swarm: their services (created or updated to a [`ServiceSpec`]), their removal,
+//! their logs, and the services and tasks a manager reports ([`super::stack`] has the objects
+//! they use). The only place that knows Docker's service model.
 use std::collections::HashMap;
-use std::time::Duration;
 
 use bollard::models::{
-    ConfigSpec, EndpointPortConfig, EndpointPortConfigProtocolEnum,
-    EndpointPortConfigPublishModeEnum, EndpointSpec, EndpointSpecModeEnum, HealthConfig, Limit,
-    Mount as DockerMount, MountType, MountVolumeOptions, NetworkAttachmentConfig,
-    NetworkCreateRequest, ResourceObject, SecretSpec, Service, ServiceSpec as DockerServiceSpec,
-    ServiceSpecMode, ServiceSpecModeReplicated, ServiceSpecModeReplicatedJob,
-    ServiceSpecRollbackConfig, ServiceSpecRollbackConfigFailureActionEnum,
-    ServiceSpecRollbackConfigOrderEnum, ServiceSpecUpdateConfig,
-    ServiceSpecUpdateConfigFailureActionEnum, ServiceSpecUpdateConfigOrderEnum,
-    ServiceUpdateStatusStateEnum, Task, TaskSpec, TaskSpecContainerSpec,
-    TaskSpecContainerSpecConfigs, TaskSpecContainerSpecFile, TaskSpecContainerSpecFile1,
-    TaskSpecContainerSpecSecrets, TaskSpecPlacement, TaskSpecPlacementPreferences,
-    TaskSpecPlacementSpread, TaskSpecResources, TaskSpecRestartPolicy,
-    TaskSpecRestartPolicyConditionEnum, TaskState as DockerTaskState,
+    EndpointPortConfig, EndpointPortConfigProtocolEnum, EndpointPortConfigPublishModeEnum,
+    EndpointSpec, EndpointSpecModeEnum, HealthConfig, Limit, Mount as DockerMount, MountType,
+    MountVolumeOptions, NetworkAttachmentConfig, ResourceObject, Service,
+    ServiceSpec as DockerServiceSpec, ServiceSpecMode, ServiceSpecModeReplicated,
+    ServiceSpecModeReplicatedJob, ServiceSpecRollbackConfig,
+    ServiceSpecRollbackConfigFailureActionEnum, ServiceSpecRollbackConfigOrderEnum,
+    ServiceSpecUpdateConfig, ServiceSpecUpdateConfigFailureActionEnum,
+    ServiceSpecUpdateConfigOrderEnum, ServiceUpdateStatusStateEnum, Task, TaskSpec,
+    TaskSpecContainerSpec, TaskSpecContainerSpecConfigs, TaskSpecContainerSpecFile,
+    TaskSpecContainerSpecFile1, TaskSpecContainerSpecSecrets, TaskSpecPlacement,
+    TaskSpecPlacementPreferences, TaskSpecPlacementSpread, TaskSpecResources,
+    TaskSpecRestartPolicy, TaskSpecRestartPolicyConditionEnum, TaskState as DockerTaskState,
 };
 use bollard::query_parameters::{
-    ListConfigsOptionsBuilder, ListNetworksOptionsBuilder, ListSecretsOptionsBuilder,
     ListServicesOptionsBuilder, ListTasksOptions, LogsOptionsBuilder, UpdateServiceOptionsBuilder,
 };
 use domain::workload::compose::{
@@ -31,72 +28,13 @@ use domain::workload::observe::{
     MAX_REPORTED_SERVICES, MAX_REPORTED_TASKS, ServiceObservation, TaskObservation, TaskState,
     UpdateObservation, UpdateState,
 };
-use domain::workload::spec::{RegistryAuth, STACK_LABEL, ServiceSpec, StackObjects, VERSION_LABEL};
+use domain::workload::spec::{RegistryAuth, STACK_LABEL, ServiceSpec, VERSION_LABEL};
 use futures_util::StreamExt;
 
-use base64::Engine as _;
-
+use super::stack::{gone, stack_labels};
 use super::{CALL_TIMEOUT, Engine, EngineError, SWARM_CALL_TIMEOUT, raw};
 
-/// How long removing a stack waits for its tasks to let go of its networks.
-const NETWORK_RELEASE: Duration = Duration::from_secs(60);
-
-fn stack_filter(stack: &str) -> HashMap<String, Vec<String>> {
-    HashMap::from([("label".to_string(), vec![format!("{STACK_LABEL}={stack}")])])
-}
-
-fn stack_labels(stack: &str) -> HashMap<String, String> {
-    HashMap::from([(STACK_LABEL.to_string(), stack.to_string())])
-}
-
 impl Engine {
-    /// Creates the stack's networks, secrets and configs that do not exist yet.
-    pub async fn stack_objects(&self, o: &StackObjects) -> Result<(), EngineError> {
-        let networks = self.stack_network_names(&o.stack).await?;
-        for n in o.networks.iter().filter(|n| !networks.contains(&n.name)) {
-            let body = NetworkCreateRequest {
-                name: n.name.clone(),
-                driver: Some("overlay".into()),
-                scope: Some("swarm".into()),
-                attachable: Some(n.attachable),
-                internal: Some(n.internal),
-                labels: Some(stack_labels(&o.stack)),
-                ..Default::default()
-            };
-            self.call("create network", SWARM_CALL_TIMEOUT, async move |d| {
-                d.create_network(body).await
-            })
-            .await?;
-        }
-        let secrets = self.secret_ids(Some(&o.stack)).await?;
-        for s in o.secrets.iter().filter(|s| !secrets.contains_key(&s.name)) {
-            let body = SecretSpec {
-                name: Some(s.name.clone()),
-                labels: Some(stack_labels(&o.stack)),
-                data: Some(base64(s.data.as_bytes())),
-                ..Default::default()
-            };
-            self.call("create secret", CALL_TIMEOUT, async move |d| {
-                d.create_secret(body).await
-            })
-            .await?;
-        }
-        let configs = self.config_ids(Some(&o.stack)).await?;
-        for c in o.configs.iter().filter(|c| !configs.contains_key(&c.name)) {
-            let body = ConfigSpec {
-                name: Some(c.name.clone()),
-                labels: Some(stack_labels(&o.stack)),
-                data: Some(base64(c.data.as_bytes())),
-                ..Default::default()
-            };
-            self.call("create config", CALL_TIMEOUT, async move |d| {
-                d.create_config(body).await
-            })
-            .await?;
-        }
-        Ok(())
-    }
-
     /// Creates the service, or updates the existing one of that name to `spec`.
     pub async fn apply_service(&self, spec: &ServiceSpec) -> Result<(), EngineError> {
         let secrets = self.secret_ids(None).await?;
@@ -190,61 +128,6 @@ impl Engine {
         .or_else(gone)
     }
 
-    /// Removes the stack's services, then (once their tasks let go) its networks, secrets and
-    /// configs. What is gone already is done.
-    pub async fn remove_stack(&self, stack: &str) -> Result<(), EngineError> {
-        let filters = stack_filter(stack);
-        let options = ListServicesOptionsBuilder::new().filters(&filters).build();
-        let services = self
-            .call("list services", CALL_TIMEOUT, async move |d| {
-                d.list_services(Some(options)).await
-            })
-            .await?;
-        for id in services.into_iter().filter_map(|s| s.id) {
-            match self
-                .call("remove service", SWARM_CALL_TIMEOUT, async move |d| {
-                    d.delete_service(&id).await
-                })
-                .await
-            {
-                Ok(()) | Err(EngineError::NotFound(_)) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        let deadline = tokio::time::Instant::now() + NETWORK_RELEASE;
-        for name in self.stack_network_names(stack).await? {
-            loop {
-                let n = name.clone();
-                match self
-                    .call("remove network", SWARM_CALL_TIMEOUT, async move |d| {
-                        d.remove_network(&n).await
-                    })
-                    .await
-                {
-                    Ok(()) | Err(EngineError::NotFound(_)) => break,
-                    Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
-                    // Tasks are still shutting down and hold an endpoint on it.
-                    Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
-                }
-            }
-        }
-        for id in self.secret_ids(Some(stack)).await?.into_values() {
-            self.call("remove secret", CALL_TIMEOUT, async move |d| {
-                d.delete_secret(&id).await
-            })
-            .await
-            .or_else(gone)?;
-        }
-        for id in self.config_ids(Some(stack)).await?.into_values() {
-            self.call("remove config", CALL_TIMEOUT, async move |d| {
-                d.delete_config(&id).await
-            })
-            .await
-            .or_else(gone)?;
-        }
-        Ok(())
-    }
-
     /// The newest `tail` lines a service's tasks logged, oldest first.
     pub async fn service_logs(&self, name: &str, tail: u32) -> Result<Vec<String>, EngineError> {
         let id = self
@@ -316,64 +199,6 @@ impl Engine {
             // The name filter matches prefixes.
             .find(|s| s.spec.as_ref().and_then(|s| s.name.as_deref()) == Some(name)))
     }
-
-    async fn stack_network_names(&self, stack: &str) -> Result<Vec<String>, EngineError> {
-        let filters = stack_filter(stack);
-        let options = ListNetworksOptionsBuilder::new().filters(&filters).build();
-        Ok(self
-            .call("list networks", CALL_TIMEOUT, async move |d| {
-                d.list_networks(Some(options)).await
-            })
-            .await?
-            .into_iter()
-            .filter_map(|n| n.name)
-            .collect())
-    }
-
-    /// Secret name → id (of one stack, or all).
-    async fn secret_ids(
-        &self,
-        stack: Option<&str>,
-    ) -> Result<HashMap<String, String>, EngineError> {
-        let filters = stack.map(stack_filter).unwrap_or_default();
-        let options = ListSecretsOptionsBuilder::new().filters(&filters).build();
-        Ok(self
-            .call("list secrets", CALL_TIMEOUT, async move |d| {
-                d.list_secrets(Some(options)).await
-            })
-            .await?
-            .into_iter()
-            .filter_map(|s| Some((s.spec?.name?, s.id?)))
-            .collect())
-    }
-
-    /// Config name → id (of one stack, or all).
-    async fn config_ids(
-        &self,
-        stack: Option<&str>,
-    ) -> Result<HashMap<String, String>, EngineError> {
-        let filters = stack.map(stack_filter).unwrap_or_default();
-        let options = ListConfigsOptionsBuilder::new().filters(&filters).build();
-        Ok(self
-            .call("list configs", CALL_TIMEOUT, async move |d| {
-                d.list_configs(Some(options)).await
-            })
-            .await?
-            .into_iter()
-            .filter_map(|c| Some((c.spec?.name?, c.id?)))
-            .collect())
-    }
-}
-
-fn gone(e: EngineError) -> Result<(), EngineError> {
-    match e {
-        EngineError::NotFound(_) => Ok(()),
-        other => Err(other),
-    }
-}
-
-fn base64(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn int(v: u64) -> i64 {
@@ -779,15 +604,6 @@ mod tests {
     use domain::workload::spec::build;
 
     #[test]
-    fn base64_matches_the_standard() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"s3cret!"), "czNjcmV0IQ==");
-    }
-
-    #[test]
     fn specs_map_to_the_engine_api() {
         let compose = parse(
             "services:
@@ -809,7 +625,7 @@ secrets:
 ",
         )
         .expect("parses");
-        let (_, services) = build("shop", "1", &compose, &[], &[]);
+        let (_, services) = build("shop", "1", &compose, &[], &[], &[]);
         let secrets = HashMap::from([("shop_token".to_string(), "id-1".to_string())]);
         let spec = docker_spec(&services[0], &secrets, &HashMap::new()).expect("maps");
         let task = spec.task_template.clone().unwrap_or_default();

@@ -272,6 +272,7 @@ impl Engine {
             .map(node_view)
             .collect();
         nodes.sort_by(|a, b| a.hostname.cmp(&b.hostname).then(a.id.cmp(&b.id)));
+        let (secrets, configs) = self.object_views().await?;
         Ok(Some(SwarmSnapshot {
             cluster_id: l.cluster_id,
             nodes,
@@ -280,6 +281,8 @@ impl Engine {
             data_path_port: swarm.data_path_port.unwrap_or_default(),
             networks: self.network_views().await?,
             services: self.service_views().await?,
+            secrets,
+            configs,
         }))
     }
 }

@@ -1,7 +1,9 @@
 //! A cluster's Global Config (the current document with each node's state, its history, named
 //! saves, and the saves themselves, each naming the version it was based on) and its Global
-//! Secrets (values only for Supervisors and Administrators).
+//! Secrets (values only for Supervisors and Administrators), and the Swarm secrets and configs
+//! of its swarm.
 use domain::config::global::{ConfigVersion, GlobalConfigView};
+use domain::config::objects::{ObjectKind, SwarmObjectsView};
 use domain::config::secrets::{SecretDraft, SecretView};
 use domain::{AppError, Snapshot};
 use leptos::prelude::*;
@@ -189,6 +191,36 @@ pub async fn delete_global_secret(cluster_id: String, name: String) -> Result<()
     panel
         .configs
         .delete_secret(&actor, &cluster_id, &name)
+        .await
+        .map_err(fail)
+}
+
+/// The Swarm secrets and configs of a cluster, with their origin and the services using them.
+#[server(endpoint = "swarm_objects")]
+pub async fn swarm_objects(cluster_id: String) -> Result<Snapshot<SwarmObjectsView>, AppError> {
+    let (panel, actor) = authorize(Permission::Read).await?;
+    let data = panel
+        .configs
+        .swarm_objects(&actor, &cluster_id)
+        .await
+        .map_err(fail)?;
+    Ok(Snapshot {
+        now_ms: now_ms(),
+        data,
+    })
+}
+
+/// Deletes a Swarm secret or config that no service uses: Supervisors and Administrators.
+#[server(endpoint = "delete_swarm_object")]
+pub async fn delete_swarm_object(
+    cluster_id: String,
+    kind: ObjectKind,
+    name: String,
+) -> Result<(), AppError> {
+    let (panel, actor) = authorize(Permission::Supervise).await?;
+    panel
+        .configs
+        .delete_swarm_object(&actor, &cluster_id, kind, &name)
         .await
         .map_err(fail)
 }

@@ -10,8 +10,11 @@
 //! version it holds in its facts, and the panel sends the current version to any online member
 //! that holds another one — right after a save, when a node connects or reports, and in a
 //! periodic sweep — so a node that was away catches up by itself.
+mod objects;
 mod secrets;
 mod sync;
+
+pub(crate) use secrets::open_current;
 
 use std::collections::HashMap;
 
@@ -24,9 +27,10 @@ use domain::event::UiEvent;
 use crate::ControlError;
 use crate::auth::Actor;
 use crate::events::Events;
-use crate::gateway::Gateway;
+use crate::gateway::{Gateway, Observed};
 use crate::store::{ClusterRow, Store};
 use crate::vault::Vault;
+use crate::workflow::Engine;
 
 /// Versions listed in the history.
 const HISTORY: u32 = 50;
@@ -35,18 +39,28 @@ const HISTORY: u32 = 50;
 pub struct Configs {
     store: Store,
     gateway: Gateway,
+    observed: Observed,
     events: Events,
     vault: Vault,
+    engine: Engine,
     inflight: sync::Inflight,
 }
 
 impl Configs {
-    pub fn new(store: Store, gateway: Gateway, events: Events, vault: Vault) -> Self {
+    pub fn new(
+        store: Store,
+        (gateway, observed): (Gateway, Observed),
+        events: Events,
+        vault: Vault,
+        engine: Engine,
+    ) -> Self {
         Self {
             store,
             gateway,
+            observed,
             events,
             vault,
+            engine,
             inflight: sync::Inflight::default(),
         }
     }

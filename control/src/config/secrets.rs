@@ -5,15 +5,45 @@
 use domain::Permission;
 use domain::ValidationError;
 use domain::config::secrets::{self, MAX_SECRETS, NewSecret, SecretDraft, SecretView};
-use domain::workload::spec::scoped;
+use domain::workload::spec::{GlobalSecret, scoped};
+
+use domain::workflow::WorkflowKind;
 
 use super::Configs;
 use crate::ControlError;
 use crate::auth::Actor;
+use crate::store::Store;
+use crate::vault::Vault;
+use crate::workflow;
+use crate::workloads::steps;
 
 /// The vault context of one secret's value.
 fn context(cluster_id: &str, name: &str) -> String {
     format!("secret:{cluster_id}:{name}")
+}
+
+/// The current versions of the cluster's Global Secrets among `names`, opened, for the specs
+/// of the services that use them (names the cluster has no secret of are left out).
+pub(crate) async fn open_current(
+    store: &Store,
+    vault: &Vault,
+    cluster_id: &str,
+    names: &[&str],
+) -> Result<Vec<GlobalSecret>, ControlError> {
+    if names.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut out = vec![];
+    for row in store.secrets(cluster_id).await? {
+        if names.contains(&row.name.as_str()) {
+            out.push(GlobalSecret {
+                value: vault.open(&row.value, &context(cluster_id, &row.name))?,
+                name: row.name,
+                version: row.version,
+            });
+        }
+    }
+    Ok(out)
 }
 
 impl Configs {
@@ -178,28 +208,17 @@ impl Configs {
         Ok(())
     }
 
-    /// The Swarm services of the cluster's apps that use the secret `name` (each app's compose
-    /// file declares it external and lists it on the service).
+    /// The Swarm services of the cluster's apps that use the secret `name`.
     async fn services_using(
         &self,
         cluster_id: &str,
         name: &str,
     ) -> Result<Vec<String>, ControlError> {
-        let mut out = vec![];
-        for w in self.store.workloads_of(cluster_id).await? {
-            let version = self
-                .store
-                .version_by_id(&w.version_id)
-                .await?
-                .ok_or_else(|| ControlError::Corrupt(format!("version of workload {}", w.id)))?;
-            out.extend(
-                crate::workloads::steps::parsed(&version)?
-                    .services_using_external_secret(name)
-                    .into_iter()
-                    .map(|s| scoped(&w.name, s)),
-            );
-        }
-        Ok(out)
+        Ok(steps::secret_users(&self.store, cluster_id, &[name])
+            .await?
+            .into_iter()
+            .flat_map(|(w, services)| services.into_iter().map(move |s| scoped(&w.name, &s)))
+            .collect())
     }
 
     async fn write_secrets(
@@ -216,9 +235,21 @@ impl Configs {
                 s.value.len() as u64,
             ));
         }
+        // The services that use them roll to the new versions.
+        let names: Vec<&str> = list.iter().map(|s| s.name.as_str()).collect();
+        let users = steps::secret_users(&self.store, cluster_id, &names).await?;
+        let flow = if users.is_empty() {
+            None
+        } else {
+            Some(workflow::plan(
+                cluster_id,
+                WorkflowKind::ApplySecrets,
+                &steps::secrets_plan(&users),
+            )?)
+        };
         let versions = self
             .store
-            .put_secrets(cluster_id, &sealed, &actor.username)
+            .put_secrets(cluster_id, &sealed, &actor.username, flow.as_ref())
             .await?;
         let detail = list
             .iter()
@@ -228,6 +259,9 @@ impl Configs {
             .join(", ");
         self.changed(actor, "cluster.secret.set", cluster_id, &detail)
             .await?;
+        if let Some(flow) = flow {
+            self.engine.spawn(flow.id);
+        }
         Ok(versions)
     }
 }

@@ -124,6 +124,8 @@ mod tests {
             data_path_port: 4789,
             networks: vec![],
             services: vec![],
+            secrets: vec![],
+            configs: vec![],
         }
     }
 

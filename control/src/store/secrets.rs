@@ -5,6 +5,7 @@ use sqlx::any::AnyRow;
 
 use super::Store;
 use super::clusters::corrupt;
+use super::workflows::{NewWorkflow, insert_workflow};
 use crate::ControlError;
 
 /// One stored secret; `value` is sealed.
@@ -81,12 +82,14 @@ impl Store {
     }
 
     /// Writes secrets in one transaction: a new name starts at version 1, a changed one gets the
-    /// next version. `(name, sealed value, size)`; answers the versions written, in order.
+    /// next version. `(name, sealed value, size)`; answers the versions written, in order. The
+    /// workflow that rolls the services using them is recorded in the same transaction.
     pub async fn put_secrets(
         &self,
         cluster_id: &str,
         secrets: &[(String, String, u64)],
         by: &str,
+        workflow: Option<&NewWorkflow>,
     ) -> Result<Vec<u64>, ControlError> {
         let now = crate::secret::now_ms();
         let mut tx = self.begin_write().await?;
@@ -136,6 +139,9 @@ impl Store {
                 }
             };
             versions.push(version);
+        }
+        if let Some(w) = workflow {
+            insert_workflow(&mut tx, w, now).await?;
         }
         tx.commit().await?;
         Ok(versions)

@@ -106,6 +106,11 @@ impl Fleet {
                         Command::JoinTokens { .. } => ("tokens".into(), Reply::Tokens(tokens())),
                         Command::RefreshFacts => ("refresh".into(), Reply::None),
                         Command::StackObjects(o) => {
+                            seen.lock().expect("lock").extend(
+                                o.global_secrets
+                                    .iter()
+                                    .map(|g| format!("global-secret:{}", g.object)),
+                            );
                             (format!("stack-objects:{}", o.stack), Reply::None)
                         }
                         Command::ServiceApply(s) => {
@@ -117,6 +122,12 @@ impl Fleet {
                         }
                         Command::StackRemove { stack } => {
                             (format!("stack-remove:{stack}"), Reply::None)
+                        }
+                        Command::SwarmObjectRemove { kind, name } => {
+                            (format!("{}-remove:{name}", kind.as_str()), Reply::None)
+                        }
+                        Command::SecretsPrune { keep } => {
+                            (format!("secrets-prune:{}", keep.join(",")), Reply::None)
                         }
                         Command::FirmwareInstall(s) => (
                             format!("firmware-install:{}", s.manifest.version),
@@ -255,6 +266,21 @@ impl Fleet {
         networks: Vec<domain::network::NetworkView>,
         services: Vec<domain::workload::observe::ServiceObservation>,
     ) {
+        self.report_swarm(managers, workers, up, |s| {
+            s.networks = networks;
+            s.services = services;
+        })
+        .await;
+    }
+
+    /// Every manager reports the swarm, as `edit` makes it.
+    pub async fn report_swarm(
+        &self,
+        managers: &[&str],
+        workers: &[&str],
+        up: &[&str],
+        edit: impl FnOnce(&mut domain::swarm::SwarmSnapshot),
+    ) {
         let view = |host: &str, role: SwarmRole| domain::swarm::SwarmNodeView {
             id: format!("swarm-{host}"),
             hostname: host.into(),
@@ -277,7 +303,7 @@ impl Fleet {
             os: "linux".into(),
             arch: "x86_64".into(),
         };
-        let snapshot = domain::swarm::SwarmSnapshot {
+        let mut snapshot = domain::swarm::SwarmSnapshot {
             cluster_id: "swarm-1".into(),
             nodes: managers
                 .iter()
@@ -287,9 +313,12 @@ impl Fleet {
             default_addr_pool: vec!["10.200.0.0/16".into()],
             subnet_size: 24,
             data_path_port: 4789,
-            networks,
-            services,
+            networks: vec![],
+            services: vec![],
+            secrets: vec![],
+            configs: vec![],
         };
+        edit(&mut snapshot);
         for m in managers.iter().filter(|m| up.contains(m)) {
             let _ = self
                 .node(m)

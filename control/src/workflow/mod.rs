@@ -50,6 +50,7 @@ impl Capability {
             WorkflowKind::Install
             | WorkflowKind::Uninstall
             | WorkflowKind::ApplyCredentials
+            | WorkflowKind::ApplySecrets
             | WorkflowKind::Update
             | WorkflowKind::Scale => Capability::Workloads,
             WorkflowKind::FirmwareUpgrade | WorkflowKind::FirmwareRollout => Capability::Firmware,

@@ -45,6 +45,8 @@ pub enum WorkloadStep {
     /// `docker login` with a registry credential on one node; records what it said (a refused
     /// login is a result, not a failed step).
     Check { credential: String, node: String },
+    /// Remove the versions of the cluster's Global Secrets that no service uses any more.
+    PruneSecrets,
 }
 
 /// The steps that install `compose` as workload `id`.
@@ -181,8 +183,21 @@ pub async fn specs(
 ) -> Result<(StackObjects, Vec<ServiceSpec>), ControlError> {
     let (version, compose) = version_of(store, w).await?;
     let secrets = open_secrets(vault, w)?;
-    let (objects, mut services) =
-        spec::build(&w.name, &version.version, &compose, &w.choices, &secrets);
+    let external: Vec<&str> = compose
+        .secrets
+        .iter()
+        .filter(|d| d.external)
+        .map(|d| d.name.as_str())
+        .collect();
+    let globals = crate::config::open_current(store, vault, &w.cluster_id, &external).await?;
+    let (objects, mut services) = spec::build(
+        &w.name,
+        &version.version,
+        &compose,
+        &w.choices,
+        &secrets,
+        &globals,
+    );
     // Every node must be able to pull: the registry's credential goes with the service.
     let credentials = store.credentials_of(&w.cluster_id).await?;
     for s in &mut services {
@@ -206,6 +221,71 @@ pub async fn specs(
         }
     }
     Ok((objects, services))
+}
+
+/// The installed apps of a cluster that use any of the Global Secrets `names` (their compose
+/// file declares it `external: true` and a service lists it), each with those services' names
+/// in the file.
+pub async fn secret_users(
+    store: &Store,
+    cluster_id: &str,
+    names: &[&str],
+) -> Result<Vec<(WorkloadRow, Vec<String>)>, ControlError> {
+    let mut out = vec![];
+    for w in store.workloads_of(cluster_id).await? {
+        let (_, compose) = version_of(store, &w).await?;
+        let mut services: Vec<String> = names
+            .iter()
+            .flat_map(|n| compose.services_using_external_secret(n))
+            .map(str::to_owned)
+            .collect();
+        services.sort();
+        services.dedup();
+        if !services.is_empty() {
+            out.push((w, services));
+        }
+    }
+    Ok(out)
+}
+
+/// The steps that move the services using changed Global Secrets to their new versions (each
+/// service step creates the new object first; Swarm rolls the service), then remove the
+/// versions no service uses.
+pub fn secrets_plan(users: &[(WorkloadRow, Vec<String>)]) -> Vec<Planned<WorkloadStep>> {
+    let mut steps: Vec<Planned<WorkloadStep>> = users
+        .iter()
+        .flat_map(|(w, services)| {
+            services.iter().map(|s| {
+                Planned::safe(
+                    WorkloadStep::Service {
+                        workload: w.id.clone(),
+                        service: s.clone(),
+                    },
+                    format!("Roll {} to the new secret", spec::scoped(&w.name, s)),
+                    None,
+                )
+            })
+        })
+        .collect();
+    steps.push(Planned::safe(
+        WorkloadStep::PruneSecrets,
+        "Remove secret versions no service uses",
+        None,
+    ));
+    steps
+}
+
+/// The Swarm objects of the cluster's Global Secrets' current versions.
+async fn current_secret_objects(
+    store: &Store,
+    cluster_id: &str,
+) -> Result<Vec<String>, ControlError> {
+    Ok(store
+        .secrets(cluster_id)
+        .await?
+        .into_iter()
+        .map(|s| domain::config::secrets::object_name(&s.name, s.version))
+        .collect())
 }
 
 /// Runs workload steps for the workflow engine.
@@ -247,8 +327,11 @@ impl Runner for WorkloadSteps {
         status: WorkflowStatus,
     ) -> BoxFuture<'a, Result<(), ControlError>> {
         Box::pin(async move {
-            // Credential workflows change no workload's phase.
-            if w.kind == WorkflowKind::ApplyCredentials {
+            // Credential and secret workflows change no workload's phase.
+            if matches!(
+                w.kind,
+                WorkflowKind::ApplyCredentials | WorkflowKind::ApplySecrets
+            ) {
                 return Ok(());
             }
             let Some(workload) = self.workload_of(w).await? else {
@@ -309,7 +392,7 @@ impl WorkloadSteps {
             | WorkloadStep::Retire { workload, .. }
             | WorkloadStep::Watch { workload, .. }
             | WorkloadStep::Remove { workload } => Some(workload),
-            WorkloadStep::Check { .. } => None,
+            WorkloadStep::Check { .. } | WorkloadStep::PruneSecrets => None,
         })
     }
 
@@ -336,6 +419,7 @@ impl WorkloadSteps {
                     .await
                     .map_err(panel);
             }
+            WorkloadStep::PruneSecrets => return self.prune_secrets(w).await,
         };
         let workload = self
             .store
@@ -345,21 +429,33 @@ impl WorkloadSteps {
             .ok_or_else(|| Failure::Refused("the app is no longer installed".into()))?;
         let members = self.store.members(&w.cluster_id).await.map_err(panel)?;
         let cmd = match op {
-            WorkloadStep::Remove { .. } => Command::StackRemove {
-                stack: workload.name.clone(),
-            },
+            WorkloadStep::Remove { .. } => {
+                managers::on_manager(
+                    &self.gateway,
+                    &members,
+                    Avoid::Nobody,
+                    Command::StackRemove {
+                        stack: workload.name.clone(),
+                    },
+                )
+                .await?;
+                // The versions of Global Secrets only this app used go with it.
+                return self.prune_secrets(w).await;
+            }
             WorkloadStep::Objects { .. } => {
                 let (objects, _) = specs(&self.store, &self.vault, &workload)
                     .await
                     .map_err(panel)?;
                 Command::StackObjects(objects)
             }
-            WorkloadStep::Check { .. } | WorkloadStep::Watch { .. } => return Ok(()),
+            WorkloadStep::Check { .. }
+            | WorkloadStep::Watch { .. }
+            | WorkloadStep::PruneSecrets => return Ok(()),
             WorkloadStep::Retire { service, .. } => Command::ServiceRemove {
                 name: spec::scoped(&workload.name, service),
             },
             WorkloadStep::Service { service, .. } => {
-                let (_, services) = specs(&self.store, &self.vault, &workload)
+                let (objects, services) = specs(&self.store, &self.vault, &workload)
                     .await
                     .map_err(panel)?;
                 let name = spec::scoped(&workload.name, service);
@@ -369,12 +465,43 @@ impl WorkloadSteps {
                     .ok_or_else(|| {
                         Failure::Refused(format!("the version has no service {service}"))
                     })?;
+                // The Global Secrets' current versions first: a secret may have changed (or
+                // an old version been pruned) since the objects step.
+                let global = |r: &compose::FileRef| {
+                    objects.global_secrets.iter().any(|g| g.object == r.source)
+                };
+                if s.secrets.iter().any(global) {
+                    managers::on_manager(
+                        &self.gateway,
+                        &members,
+                        Avoid::Nobody,
+                        Command::StackObjects(objects),
+                    )
+                    .await?;
+                }
                 Command::ServiceApply(Box::new(s))
             }
         };
         managers::on_manager(&self.gateway, &members, Avoid::Nobody, cmd)
             .await
             .map(drop)
+    }
+
+    /// Removes the versions of the cluster's Global Secrets that no service uses.
+    async fn prune_secrets(&self, w: &WorkflowRow) -> Result<(), Failure> {
+        let panel = |e: ControlError| internal(&w.id, e);
+        let keep = current_secret_objects(&self.store, &w.cluster_id)
+            .await
+            .map_err(panel)?;
+        let members = self.store.members(&w.cluster_id).await.map_err(panel)?;
+        managers::on_manager(
+            &self.gateway,
+            &members,
+            Avoid::Nobody,
+            Command::SecretsPrune { keep },
+        )
+        .await
+        .map(drop)
     }
 
     /// Logs in with a credential on one node and records the answer.

@@ -2,4 +2,5 @@
 //! document that every workload of the cluster reads at `/appconfig/global.json`) and the Global
 //! Secrets (named values, sealed at rest, for the cluster's workloads).
 pub mod global;
+pub mod objects;
 pub mod secrets;

@@ -16,14 +16,21 @@ pub const STACK_LABEL: &str = "com.docker.stack.namespace";
 pub const DOCKER_HUB: &str = "docker.io";
 /// The library version a service was deployed from.
 pub const VERSION_LABEL: &str = "io.flotilla.version";
+/// Marks the Swarm secret of a Global Secret's version with the secret's name: such objects
+/// belong to the cluster, not to a stack, and go once no service uses them.
+pub const GLOBAL_SECRET_LABEL: &str = "io.flotilla.global-secret";
 
 /// An app's own networks, secrets and configs: created before its services, removed after them.
+/// With them the versions of the cluster's Global Secrets that its services use: created when
+/// missing, labelled [`GLOBAL_SECRET_LABEL`], never removed with the stack.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StackObjects {
     pub stack: String,
     pub networks: Vec<StackNetwork>,
     pub secrets: Vec<StackObject>,
     pub configs: Vec<StackObject>,
+    #[serde(default)]
+    pub global_secrets: Vec<GlobalSecretObject>,
 }
 
 impl std::fmt::Debug for StackObjects {
@@ -33,6 +40,14 @@ impl std::fmt::Debug for StackObjects {
             .field("networks", &self.networks)
             .field("secrets", &self.secrets.len())
             .field("configs", &self.configs.len())
+            .field(
+                "global_secrets",
+                &self
+                    .global_secrets
+                    .iter()
+                    .map(|g| &g.object)
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -49,6 +64,33 @@ pub struct StackNetwork {
 pub struct StackObject {
     pub name: String,
     pub data: String,
+}
+
+/// One version of a Global Secret as the Swarm secret that carries it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GlobalSecretObject {
+    /// The Global Secret's name (the object's label).
+    pub secret: String,
+    /// `name_vN`.
+    pub object: String,
+    pub data: String,
+}
+
+/// The current version and value of one of the cluster's Global Secrets, for [`build`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct GlobalSecret {
+    pub name: String,
+    pub version: u64,
+    pub value: String,
+}
+
+impl std::fmt::Debug for GlobalSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlobalSecret")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Credentials for one registry, sent with a service so that every node can pull its image.
@@ -134,13 +176,17 @@ pub struct ServiceChoice {
 
 /// Builds the stack objects and service specs of `compose` installed as `stack`, with the
 /// operator's `choices` per service and the app secrets' values. Names in the file become Swarm
-/// names; external objects keep their own name. The app's default network is `<stack>_default`.
+/// names; external objects keep their own name, except an external secret that names one of
+/// the cluster's Global Secrets (`globals`): the service gets its current version's object
+/// (`name_vN`), still at `/run/secrets/<name>` unless the file says where. The app's default
+/// network is `<stack>_default`.
 pub fn build(
     stack: &str,
     version: &str,
     compose: &Compose,
     choices: &[(String, ServiceChoice)],
     secret_values: &[(String, String)],
+    globals: &[GlobalSecret],
 ) -> (StackObjects, Vec<ServiceSpec>) {
     let network_name = |n: &str| match compose.networks.iter().find(|d| d.name == n) {
         Some(d) if d.external => n.to_owned(),
@@ -169,6 +215,32 @@ pub fn build(
             Some(d) if d.external => n.to_owned(),
             _ => scoped(stack, n),
         };
+    // The Global Secret an external secret of the file stands for.
+    let global_of = |n: &str| {
+        compose
+            .secrets
+            .iter()
+            .any(|d| d.external && d.name == n)
+            .then(|| globals.iter().find(|g| g.name == n))
+            .flatten()
+    };
+    let secret_name = |n: &str| match global_of(n) {
+        Some(g) => crate::config::secrets::object_name(&g.name, g.version),
+        None => object_name(&compose.secrets, n),
+    };
+    let mut global_secrets: Vec<GlobalSecretObject> = compose
+        .services
+        .iter()
+        .flat_map(|s| &s.secrets)
+        .filter_map(|r| global_of(&r.source))
+        .map(|g| GlobalSecretObject {
+            secret: g.name.clone(),
+            object: crate::config::secrets::object_name(&g.name, g.version),
+            data: g.value.clone(),
+        })
+        .collect();
+    global_secrets.sort_by(|a, b| a.object.cmp(&b.object));
+    global_secrets.dedup_by(|a, b| a.object == b.object);
     let objects = StackObjects {
         stack: stack.to_owned(),
         networks,
@@ -192,6 +264,7 @@ pub fn build(
                 data: d.content.clone().unwrap_or_default(),
             })
             .collect(),
+        global_secrets,
     };
     let services = compose
         .services
@@ -209,8 +282,8 @@ pub fn build(
             let mut labels = s.deploy.labels.clone();
             labels.push((STACK_LABEL.into(), stack.into()));
             labels.push((VERSION_LABEL.into(), version.into()));
-            let file_ref = |decls: &[super::compose::ObjectDecl], r: &FileRef, dir: &str| FileRef {
-                source: object_name(decls, &r.source),
+            let file_ref = |source: String, r: &FileRef, dir: &str| FileRef {
+                source,
                 target: Some(
                     r.target
                         .clone()
@@ -273,12 +346,12 @@ pub fn build(
                 secrets: s
                     .secrets
                     .iter()
-                    .map(|r| file_ref(&compose.secrets, r, "/run/secrets/"))
+                    .map(|r| file_ref(secret_name(&r.source), r, "/run/secrets/"))
                     .collect(),
                 configs: s
                     .configs
                     .iter()
-                    .map(|r| file_ref(&compose.configs, r, "/"))
+                    .map(|r| file_ref(object_name(&compose.configs, &r.source), r, "/"))
                     .collect(),
                 update: s.deploy.update.clone(),
                 rollback: s.deploy.rollback.clone(),
@@ -355,6 +428,7 @@ secrets:
             &compose,
             &[("web".into(), choice)],
             &[("token".into(), "s3cret".into())],
+            &[],
         );
         let names: Vec<&str> = objects.networks.iter().map(|n| n.name.as_str()).collect();
         assert_eq!(names, ["shop_back", "shop_default"]);
@@ -386,6 +460,62 @@ secrets:
         assert_eq!(once.mode, ServiceMode::GlobalJob);
         assert_eq!(once.replicas, None);
         assert_eq!(once.networks, ["shared", "shop_back"]);
+    }
+
+    #[test]
+    fn an_external_secret_named_like_a_global_secret_gets_its_current_version() {
+        let compose = parse(
+            "services:
+  web:
+    image: busybox
+    secrets:
+      - API_KEY
+      - outside
+      - source: API_KEY
+        target: /etc/key
+secrets:
+  API_KEY:
+    external: true
+  outside:
+    external: true
+",
+        )
+        .expect("parses");
+        let globals = [
+            GlobalSecret {
+                name: "API_KEY".into(),
+                version: 3,
+                value: "k3y".into(),
+            },
+            GlobalSecret {
+                name: "UNUSED".into(),
+                version: 1,
+                value: "x".into(),
+            },
+        ];
+        let (objects, services) = build("shop", "1", &compose, &[], &[], &globals);
+        let refs: Vec<(&str, Option<&str>)> = services[0]
+            .secrets
+            .iter()
+            .map(|r| (r.source.as_str(), r.target.as_deref()))
+            .collect();
+        assert_eq!(
+            refs,
+            [
+                ("API_KEY_v3", Some("/run/secrets/API_KEY")),
+                ("outside", Some("/run/secrets/outside")),
+                ("API_KEY_v3", Some("/etc/key")),
+            ]
+        );
+        // Only what the services use, once; never printed with its value.
+        let objects_of: Vec<(&str, &str, &str)> = objects
+            .global_secrets
+            .iter()
+            .map(|g| (g.secret.as_str(), g.object.as_str(), g.data.as_str()))
+            .collect();
+        assert_eq!(objects_of, [("API_KEY", "API_KEY_v3", "k3y")]);
+        assert!(objects.secrets.is_empty());
+        assert!(!format!("{objects:?} {globals:?}").contains("k3y"));
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::pages::activity::{
     Activity, WorkflowActions, WorkflowControls, WorkflowScope, status_tone,
 };
 use crate::pages::config::global::GlobalConfig;
+use crate::pages::config::objects::SwarmObjects;
 use crate::pages::config::secrets::GlobalSecrets;
 use crate::pages::firmware::gates::RolloutGates;
 use crate::pages::workloads::credentials::RegistryCredentials;
@@ -116,6 +117,7 @@ pub fn ClusterPage() -> impl IntoView {
             <RegistryCredentials cluster_id=id()/>
             <GlobalConfig cluster_id=id()/>
             <GlobalSecrets cluster_id=id()/>
+            <SwarmObjects cluster_id=id()/>
             <RolloutGates cluster_id=id()/>
             <ClusterChanges cluster_id=id()/>
         }}
@@ -373,8 +375,9 @@ fn member_row(m: MemberView, cluster_id: String, state: PageState) -> impl IntoV
     let editing = state.editing_labels;
     let node = StoredValue::new(m.node_id.clone());
     let supervise = allowed(Permission::Supervise);
-    let is_editing =
-        move || editing.with(|e| e.as_ref().is_some_and(|(n, _)| *n == node.get_value()));
+    // Owns the node's id: a refresh may dispose `node` while this row's render effect is queued.
+    let this_node = m.node_id.clone();
+    let is_editing = move || editing.with(|e| e.as_ref().is_some_and(|(n, _)| *n == this_node));
     let current_labels = labels_text(&m.labels);
     let host_for_remove = m.hostname.clone();
     let is_manager = m.role == SwarmRole::Manager;

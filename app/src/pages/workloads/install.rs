@@ -561,7 +561,7 @@ fn review(c: &Compose, d: &InstallDraft, version: &str, ctx: &InstallContext) ->
         .into_any(),
         Ok(install) => {
             let masked: Vec<(String, String)> = install.secrets.iter().map(|(k, _)| (k.clone(), "•••".into())).collect();
-            let (objects, services) = spec::build(&install.name, version, c, &install.choices, &masked);
+            let (objects, services) = spec::build(&install.name, version, c, &install.choices, &masked, &[]);
             let text = serde_json::to_string_pretty(&serde_json::json!({
                 "stack": objects.stack,
                 "networks": objects.networks,

@@ -158,8 +158,11 @@ fn AppCard(
     let stopped = app.stopped;
     let controls = removable
         .then(|| {
-            let workload = StoredValue::new(app.id.clone());
-            let others = Signal::derive(move || {
+            // Plain values owned by the closures, not reactive values of this card: a refresh
+            // disposes the card while a render effect of it may still be queued (a disposed
+            // value read then panics and stops the front end).
+            let workload = app.id.clone();
+            let others = move || {
                 changes
                     .versions
                     .get()
@@ -174,24 +177,32 @@ fn AppCard(
                             .collect::<Vec<_>>()
                     })
                     .unwrap_or_default()
-            });
+            };
             view! {
                 <Can permission=Permission::Operate>
-                    <button class=BUTTON_SECONDARY data-testid=if stopped { "start-app" } else { "stop-app" }
-                        on:click=move |_| { changes.running.dispatch(api::SetAppRunning { id: workload.get_value(), run: stopped }); }>
-                        {if stopped { "Start" } else { "Stop" }}
-                    </button>
-                    <select class="rounded-md border border-slate-300 px-2 py-1.5 text-sm" aria-label="Update to"
-                        on:change=move |ev| changes.target.set(Some((workload.get_value(), event_target_value(&ev))))>
-                        <option value="">"Update to…"</option>
-                        {move || others.get().into_iter().map(|(id, label)| view! { <option value=id>{label}</option> }).collect_view()}
-                    </select>
-                    <button class=BUTTON_SECONDARY data-testid="update-app"
-                        on:click=move |_| {
-                            if let Some((w, v)) = changes.target.get_untracked().filter(|(w, v)| *w == workload.get_value() && !v.is_empty()) {
-                                changes.update.dispatch(api::UpdateApp { id: w, version_id: v });
-                            }
-                        }>"Update"</button>
+                    {
+                        // The children are re-created when the role check changes: each copy
+                        // gets its own values.
+                        let (for_run, for_target, for_update) = (workload.clone(), workload.clone(), workload.clone());
+                        let others = others.clone();
+                        view! {
+                            <button class=BUTTON_SECONDARY data-testid=if stopped { "start-app" } else { "stop-app" }
+                                on:click=move |_| { changes.running.dispatch(api::SetAppRunning { id: for_run.clone(), run: stopped }); }>
+                                {if stopped { "Start" } else { "Stop" }}
+                            </button>
+                            <select class="rounded-md border border-slate-300 px-2 py-1.5 text-sm" aria-label="Update to"
+                                on:change=move |ev| changes.target.set(Some((for_target.clone(), event_target_value(&ev))))>
+                                <option value="">"Update to…"</option>
+                                {move || others().into_iter().map(|(id, label)| view! { <option value=id>{label}</option> }).collect_view()}
+                            </select>
+                            <button class=BUTTON_SECONDARY data-testid="update-app"
+                                on:click=move |_| {
+                                    if let Some((w, v)) = changes.target.get_untracked().filter(|(w, v)| *w == for_update && !v.is_empty()) {
+                                        changes.update.dispatch(api::UpdateApp { id: w, version_id: v });
+                                    }
+                                }>"Update"</button>
+                        }
+                    }
                 </Can>
             }
         })
