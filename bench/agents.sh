@@ -56,7 +56,7 @@ idle_rss=$(rss_kib)
 
 HOLD=$(( AGENTS / 200 + WARMUP + WINDOW + 10 ))
 target/release/flotilla-agent-sim --panel "$BASE" "${SIM_TLS[@]}" --enrolment-key "$KEY" \
-  --count "$AGENTS" --duration-secs "$HOLD" --ramp-per-sec 200 >"$DATA/sim.log" 2>&1 &
+  --loopback-sources --count "$AGENTS" --duration-secs "$HOLD" --ramp-per-sec 200 >"$DATA/sim.log" 2>&1 &
 SIM=$!
 
 sleep $(( AGENTS / 200 + WARMUP ))

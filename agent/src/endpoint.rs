@@ -1,12 +1,14 @@
 //! Where and how the agent reaches the panel: `http://` (plain WebSocket, for a trusted network
 //! such as the lab) or `https://` (WebSocket over TLS, verified against the system's trust store
 //! or a private CA given with `--ca-file`).
+use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
 
 use rustls::ClientConfig;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
+use tokio::net::TcpSocket;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream, tungstenite};
 
@@ -19,6 +21,9 @@ pub struct PanelEndpoint {
     /// `ws://host:port` or `wss://host:port`, without a trailing slash.
     base: String,
     tls: Option<Arc<ClientConfig>>,
+    /// The local address to connect from (the agent simulator gives each simulated node its own
+    /// loopback address, as real nodes each have their own); the system's choice when `None`.
+    local: Option<IpAddr>,
 }
 
 impl std::fmt::Debug for PanelEndpoint {
@@ -56,11 +61,13 @@ impl PanelEndpoint {
             return Ok(Self {
                 base: format!("ws://{rest}"),
                 tls: None,
+                local: None,
             });
         }
         Ok(Self {
             base: format!("wss://{rest}"),
             tls: Some(Arc::new(client_config(ca_file)?)),
+            local: None,
         })
     }
 
@@ -81,10 +88,47 @@ impl PanelEndpoint {
         format!("{}{path}", self.base)
     }
 
+    /// The same panel, reached from the local address `local`.
+    pub fn from_local(mut self, local: IpAddr) -> Self {
+        self.local = Some(local);
+        self
+    }
+
     pub async fn connect(&self, request: Request) -> Result<Socket, tungstenite::Error> {
         let connector = self.tls.clone().map(Connector::Rustls);
+        let Some(local) = self.local else {
+            let (ws, _) =
+                tokio_tungstenite::connect_async_tls_with_config(request, None, false, connector)
+                    .await?;
+            return Ok(ws);
+        };
+        let authority = self.authority();
+        let with_port = if authority
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
+            authority.to_owned()
+        } else {
+            format!("{authority}:{}", if self.tls.is_some() { 443 } else { 80 })
+        };
+        let remote = tokio::net::lookup_host(with_port)
+            .await?
+            .find(|a| a.is_ipv4() == local.is_ipv4())
+            .ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::AddrNotAvailable,
+                    format!("{authority} has no address of the local address' family"),
+                )
+            })?;
+        let socket = if local.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.bind(SocketAddr::new(local, 0))?;
+        let stream = socket.connect(remote).await?;
         let (ws, _) =
-            tokio_tungstenite::connect_async_tls_with_config(request, None, false, connector)
+            tokio_tungstenite::client_async_tls_with_config(request, stream, None, connector)
                 .await?;
         Ok(ws)
     }

@@ -1,14 +1,23 @@
 //! flotilla-agent-sim: holds many lightweight simulated agents in one process, for load tests of
 //! the panel. Each one enrols (once), says hello with synthetic facts and heartbeats on the
 //! interval the panel asks for, for a bounded time.
+//!
+//! With `--answer-commands` each one is also a **fake node** (no Docker, no KeepAlived, nothing
+//! written): it answers the commands of cluster workflows as a node would (swarm init and join
+//! answer a made-up swarm member; the rest are done) and acknowledges a Global Config version like
+//! the real agent (its facts with the version it now holds, then the result), printing
+//! `config-acked cluster=… version=… at_ms=…` for the fan-out benchmark.
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use agent::link;
 use clap::Parser;
+use domain::config::global::HeldConfig;
 use domain::node::{EngineFacts, NetInterface, NodeFacts, SwarmFacts, SwarmState};
-use domain::protocol::{AgentMessage, Envelope, PanelMessage};
+use domain::protocol::{
+    AgentMessage, Command, Envelope, JoinTokens, Outcome, PanelMessage, Reply, SwarmMember,
+};
 use futures_util::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -38,6 +47,13 @@ struct Args {
     /// Prefix of the simulated hostnames and machine ids.
     #[arg(long, default_value = "sim")]
     prefix: String,
+    /// Answer the panel's commands as a fake node (see above) instead of ignoring them.
+    #[arg(long)]
+    answer_commands: bool,
+    /// Connect each simulated agent from its own loopback address (127.1.x.y), as real nodes
+    /// each have their own: the panel limits enrolments per source address.
+    #[arg(long)]
+    loopback_sources: bool,
 }
 
 #[tokio::main]
@@ -51,6 +67,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let count = args.count.min(5000);
+    let answer = args.answer_commands;
     let hold = Duration::from_secs(args.duration_secs.min(3600));
     let connected = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicUsize::new(0));
@@ -59,11 +76,17 @@ async fn main() -> std::process::ExitCode {
     let pause = Duration::from_micros(1_000_000 / args.ramp_per_sec.max(1));
     let mut tasks = Vec::with_capacity(count);
     for i in 0..count {
-        let (panel, key) = (panel.clone(), args.enrolment_key.clone());
+        let (mut panel, key) = (panel.clone(), args.enrolment_key.clone());
+        if args.loopback_sources {
+            // i < 5000: 127.1.0.1 … 127.1.19.250.
+            let (hi, lo) = ((i / 250) as u8, (i % 250 + 1) as u8);
+            panel = panel.from_local(std::net::IpAddr::from([127, 1, hi, lo]));
+        }
         let name = format!("{}-{i:05}", args.prefix);
         let (connected, failed, beats) = (connected.clone(), failed.clone(), beats.clone());
         tasks.push(tokio::spawn(async move {
-            match simulate(&panel, &key, &name, deadline, &connected, &beats).await {
+            let counters = (&*connected, &*beats);
+            match simulate(&panel, &key, &name, deadline, counters, answer).await {
                 Ok(()) => {}
                 Err(e) => {
                     failed.fetch_add(1, Ordering::Relaxed);
@@ -108,8 +131,8 @@ async fn simulate(
     key: &str,
     name: &str,
     deadline: tokio::time::Instant,
-    connected: &AtomicUsize,
-    beats: &AtomicUsize,
+    (connected, beats): (&AtomicUsize, &AtomicUsize),
+    answer: bool,
 ) -> Result<(), String> {
     let identity = link::enrol(panel, key, name, name)
         .await
@@ -140,6 +163,7 @@ async fn simulate(
     connected.fetch_add(1, Ordering::Relaxed);
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     let mut seq = 1u64;
+    let mut held = facts(name);
     let result = loop {
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => break Ok(()),
@@ -153,6 +177,29 @@ async fn simulate(
             }
             msg = rx.next() => match msg {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break Err("panel closed the connection".into()),
+                Some(Ok(Message::Text(t))) if answer => {
+                    let Ok(Envelope { id, msg: PanelMessage::Command(cmd), .. }) =
+                        domain::protocol::decode::<PanelMessage>(t.as_str())
+                    else {
+                        continue;
+                    };
+                    let mut frames = vec![];
+                    let reply = fake_answer(name, &cmd, &mut held, &mut frames);
+                    frames.push(Envelope::new(id, AgentMessage::CommandResult(reply)).encode());
+                    let mut failed = None;
+                    for f in frames {
+                        if let Err(e) = tx.send(Message::text(f)).await {
+                            failed = Some(e.to_string());
+                            break;
+                        }
+                    }
+                    if let Some(e) = failed {
+                        break Err(e);
+                    }
+                    if let Command::GlobalConfig { cluster_id, version, .. } = &cmd {
+                        println!("config-acked cluster={cluster_id} version={version} at_ms={}", now_ms());
+                    }
+                }
                 _ => {}
             },
         }
@@ -160,6 +207,61 @@ async fn simulate(
     connected.fetch_sub(1, Ordering::Relaxed);
     let _ = tx.send(Message::Close(None)).await;
     result
+}
+
+fn now_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default()
+}
+
+/// What a fake node answers to `cmd`; frames to send before the answer go to `before` (the facts
+/// with a newly held Global Config version, as the real agent sends them).
+fn fake_answer(
+    name: &str,
+    cmd: &Command,
+    held: &mut NodeFacts,
+    before: &mut Vec<String>,
+) -> Outcome {
+    let member = |tokens| Outcome::Done {
+        reply: Reply::Member(SwarmMember {
+            swarm_node_id: format!("swarm-{name}"),
+            cluster_id: format!("sim-swarm-{name}"),
+            address: "192.0.2.1".into(),
+            tokens,
+        }),
+    };
+    let tokens = || JoinTokens {
+        worker: "SWMTKN-1-sim-worker".into(),
+        manager: "SWMTKN-1-sim-manager".into(),
+    };
+    match cmd {
+        Command::SwarmInit(_) => member(Some(tokens())),
+        Command::SwarmJoin(_) => member(None),
+        Command::JoinTokens { .. } => Outcome::Done {
+            reply: Reply::Tokens(tokens()),
+        },
+        Command::GlobalConfig {
+            cluster_id,
+            version,
+            ..
+        } => {
+            held.global_config = Some(HeldConfig {
+                cluster_id: cluster_id.clone(),
+                version: *version,
+            });
+            before
+                .push(Envelope::new("facts", AgentMessage::Facts(Box::new(held.clone()))).encode());
+            Outcome::DONE
+        }
+        Command::RefreshFacts => {
+            before
+                .push(Envelope::new("facts", AgentMessage::Facts(Box::new(held.clone()))).encode());
+            Outcome::DONE
+        }
+        _ => Outcome::DONE,
+    }
 }
 
 fn facts(name: &str) -> NodeFacts {
