@@ -36,6 +36,10 @@ use std::time::Duration;
 
 pub use error::ControlError;
 
+/// How long a shutdown waits for the agent sessions to end before it writes the last-seen times
+/// and closes the store.
+const SESSIONS_END: Duration = Duration::from_secs(10);
+
 /// Tunables of the control plane.
 #[derive(Clone, Debug)]
 pub struct PanelConfig {
@@ -165,7 +169,14 @@ impl Panel {
     }
 
     /// Persists in-memory state and closes the store (graceful shutdown).
+    /// Stops in order: agent sessions end (their last-seen times kept), workflows are
+    /// released, every last-seen time is written in one transaction, then the store closes.
     pub async fn shutdown(&self) {
+        self.gateway.close_all();
+        let left = self.gateway.sessions_ended(SESSIONS_END).await;
+        if left > 0 {
+            tracing::warn!(sessions = left, "agent sessions still open at shutdown");
+        }
         self.engine.release_all().await;
         if let Err(e) = self.gateway.flush().await {
             tracing::error!(error = %error::chain(&e), "final last-seen flush failed");

@@ -470,3 +470,62 @@ async fn a_flood_of_reports_is_dropped_counted_and_finally_disconnected() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(h.panel.gateway.dropped_frames() > dropped);
 }
+
+#[tokio::test]
+async fn a_graceful_shutdown_ends_every_session_then_stores_every_last_seen_time_at_once() {
+    let h = TestPanel::open(Duration::from_secs(5)).await;
+    let mut links = vec![];
+    for host in ["edge-1", "edge-2", "edge-3"] {
+        links.push(connect(&h, host).await);
+    }
+    let stored = async |panel: &control::Panel, node: &str| {
+        panel
+            .store
+            .node_by_id(node)
+            .await
+            .expect("query")
+            .expect("row")
+            .last_seen_at
+    };
+    let mut before = vec![];
+    for l in &links {
+        before.push(stored(&h.panel, &l.node_id).await);
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    for l in &mut links {
+        l.send(AgentMessage::Heartbeat).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let live = h.panel.gateway.presence();
+    assert_eq!(live.len(), 3);
+
+    // Sessions end first; while shutting down none writes on its own (at fleet size that was one
+    // write per agent, racing the pool's closing).
+    h.panel.gateway.close_all();
+    assert_eq!(
+        h.panel
+            .gateway
+            .sessions_ended(Duration::from_secs(10))
+            .await,
+        0
+    );
+    for (l, was) in links.iter().zip(&before) {
+        assert_eq!(
+            stored(&h.panel, &l.node_id).await,
+            *was,
+            "written on its own"
+        );
+    }
+    // Then one flush writes them all, and the store closes.
+    let (panel, config) = (h.panel.clone(), h.config.clone());
+    let _files = h.keep_files();
+    panel.shutdown().await;
+    let again = control::Panel::open(&config).await.expect("reopens");
+    for (node, seen) in live {
+        assert_eq!(
+            stored(&again, &node).await,
+            Some(seen),
+            "last-seen of {node}"
+        );
+    }
+}

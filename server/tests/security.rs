@@ -321,6 +321,13 @@ fn catalogue() -> Vec<(&'static str, Access, &'static str, String)> {
             FORM,
             "cluster_id=x&name=a".into(),
         ),
+        ("swarm_objects", Read, FORM, "cluster_id=x".into()),
+        (
+            "delete_swarm_object",
+            Write,
+            FORM,
+            "cluster_id=x&kind=secret&name=a".into(),
+        ),
     ]
 }
 

@@ -35,7 +35,7 @@ struct Args {
     ca_file: Option<std::path::PathBuf>,
     #[arg(long)]
     enrolment_key: String,
-    /// Number of simulated agents (at most 5000).
+    /// Number of simulated agents (at most 10000).
     #[arg(long, default_value_t = 1000)]
     count: usize,
     /// How long to hold the connections, in seconds (at most 3600).
@@ -56,6 +56,18 @@ struct Args {
     loopback_sources: bool,
 }
 
+/// The bound on simulated agents (one process, loopback sources 127.1.0.1 … 127.1.39.250).
+const MAX_AGENTS: usize = 10_000;
+
+/// What every simulated agent adds to.
+#[derive(Default)]
+struct Counters {
+    connected: AtomicUsize,
+    failed: AtomicUsize,
+    beats: AtomicUsize,
+    reconnects: AtomicUsize,
+}
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
@@ -66,46 +78,41 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let count = args.count.min(5000);
+    let count = args.count.min(MAX_AGENTS);
     let answer = args.answer_commands;
     let hold = Duration::from_secs(args.duration_secs.min(3600));
-    let connected = Arc::new(AtomicUsize::new(0));
-    let failed = Arc::new(AtomicUsize::new(0));
-    let beats = Arc::new(AtomicUsize::new(0));
+    let counters = Arc::new(Counters::default());
     let deadline = tokio::time::Instant::now() + hold;
     let pause = Duration::from_micros(1_000_000 / args.ramp_per_sec.max(1));
     let mut tasks = Vec::with_capacity(count);
     for i in 0..count {
         let (mut panel, key) = (panel.clone(), args.enrolment_key.clone());
         if args.loopback_sources {
-            // i < 5000: 127.1.0.1 … 127.1.19.250.
+            // i < 10000: 127.1.0.1 … 127.1.39.250.
             let (hi, lo) = ((i / 250) as u8, (i % 250 + 1) as u8);
             panel = panel.from_local(std::net::IpAddr::from([127, 1, hi, lo]));
         }
         let name = format!("{}-{i:05}", args.prefix);
-        let (connected, failed, beats) = (connected.clone(), failed.clone(), beats.clone());
+        let counters = counters.clone();
         tasks.push(tokio::spawn(async move {
-            let counters = (&*connected, &*beats);
-            match simulate(&panel, &key, &name, deadline, counters, answer).await {
-                Ok(()) => {}
-                Err(e) => {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                    eprintln!("{name}: {e}");
-                }
+            if let Err(e) = simulate(&panel, &key, &name, deadline, &counters, answer).await {
+                counters.failed.fetch_add(1, Ordering::Relaxed);
+                eprintln!("{name}: {e}");
             }
         }));
         tokio::time::sleep(pause).await;
     }
     let report = {
-        let (connected, failed, beats) = (connected.clone(), failed.clone(), beats.clone());
+        let c = counters.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(5)).await;
                 println!(
-                    "connected={} failed={} heartbeats={}",
-                    connected.load(Ordering::Relaxed),
-                    failed.load(Ordering::Relaxed),
-                    beats.load(Ordering::Relaxed)
+                    "connected={} failed={} heartbeats={} reconnects={}",
+                    c.connected.load(Ordering::Relaxed),
+                    c.failed.load(Ordering::Relaxed),
+                    c.beats.load(Ordering::Relaxed),
+                    c.reconnects.load(Ordering::Relaxed)
                 );
             }
         })
@@ -114,10 +121,11 @@ async fn main() -> std::process::ExitCode {
         let _ = t.await;
     }
     report.abort();
-    let failed = failed.load(Ordering::Relaxed);
+    let failed = counters.failed.load(Ordering::Relaxed);
     println!(
-        "done: agents={count} failed={failed} heartbeats={}",
-        beats.load(Ordering::Relaxed)
+        "done: agents={count} failed={failed} heartbeats={} reconnects={}",
+        counters.beats.load(Ordering::Relaxed),
+        counters.reconnects.load(Ordering::Relaxed)
     );
     if failed == 0 {
         std::process::ExitCode::SUCCESS
@@ -126,22 +134,70 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// One simulated agent: enrols once, then holds a session until the deadline; when the panel
+/// closes it (a restart) or cannot be reached, it reconnects after the real agent's jittered
+/// backoff. Fails only when it cannot enrol.
 async fn simulate(
     panel: &link::PanelEndpoint,
     key: &str,
     name: &str,
     deadline: tokio::time::Instant,
-    (connected, beats): (&AtomicUsize, &AtomicUsize),
+    counters: &Counters,
     answer: bool,
 ) -> Result<(), String> {
     let identity = link::enrol(panel, key, name, name)
         .await
         .map_err(|e| e.to_string())?;
-    let ws = link::open(panel, &identity.token)
-        .await
-        .map_err(|e| e.to_string())?;
+    let mut backoff = link::Backoff::default();
+    let mut held = facts(name);
+    let mut said = false;
+    loop {
+        let started = tokio::time::Instant::now();
+        let ended = session(
+            panel,
+            &identity.token,
+            name,
+            deadline,
+            counters,
+            answer,
+            &mut held,
+        )
+        .await;
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(());
+        }
+        // Expected during a panel restart: said once per agent.
+        if let Err(e) = ended
+            && !said
+        {
+            eprintln!("{name}: {e}; reconnecting");
+            said = true;
+        }
+        if started.elapsed() >= Duration::from_secs(60) {
+            backoff = link::Backoff::default();
+        }
+        counters.reconnects.fetch_add(1, Ordering::Relaxed);
+        let wait = backoff.next_delay();
+        if tokio::time::Instant::now() + wait >= deadline {
+            return Ok(());
+        }
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// One session: hello, welcome, heartbeats (and answers) until the deadline or the panel closes.
+async fn session(
+    panel: &link::PanelEndpoint,
+    token: &str,
+    name: &str,
+    deadline: tokio::time::Instant,
+    counters: &Counters,
+    answer: bool,
+    held: &mut NodeFacts,
+) -> Result<(), String> {
+    let ws = link::open(panel, token).await.map_err(|e| e.to_string())?;
     let (mut tx, mut rx) = ws.split();
-    let hello = Envelope::new("1", AgentMessage::Hello(Box::new(facts(name))));
+    let hello = Envelope::new("1", AgentMessage::Hello(Box::new(held.clone())));
     tx.send(Message::text(hello.encode()))
         .await
         .map_err(|e| e.to_string())?;
@@ -160,10 +216,9 @@ async fn simulate(
             _ => return Err("closed before welcome".into()),
         }
     };
-    connected.fetch_add(1, Ordering::Relaxed);
+    counters.connected.fetch_add(1, Ordering::Relaxed);
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
     let mut seq = 1u64;
-    let mut held = facts(name);
     let result = loop {
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => break Ok(()),
@@ -173,7 +228,7 @@ async fn simulate(
                 if let Err(e) = tx.send(Message::text(frame)).await {
                     break Err(e.to_string());
                 }
-                beats.fetch_add(1, Ordering::Relaxed);
+                counters.beats.fetch_add(1, Ordering::Relaxed);
             }
             msg = rx.next() => match msg {
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break Err("panel closed the connection".into()),
@@ -184,7 +239,7 @@ async fn simulate(
                         continue;
                     };
                     let mut frames = vec![];
-                    let reply = fake_answer(name, &cmd, &mut held, &mut frames);
+                    let reply = fake_answer(name, &cmd, held, &mut frames);
                     frames.push(Envelope::new(id, AgentMessage::CommandResult(reply)).encode());
                     let mut failed = None;
                     for f in frames {
@@ -204,7 +259,7 @@ async fn simulate(
             },
         }
     };
-    connected.fetch_sub(1, Ordering::Relaxed);
+    counters.connected.fetch_sub(1, Ordering::Relaxed);
     let _ = tx.send(Message::Close(None)).await;
     result
 }

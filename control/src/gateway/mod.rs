@@ -22,7 +22,7 @@ use domain::protocol::{
     self, AgentMessage, Command, Envelope, MAX_REPORTED_VIPS, Outcome, PanelMessage, Welcome,
 };
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use tokio::sync::{Notify, mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 mod budget;
 mod observed;
@@ -146,6 +146,12 @@ pub struct Gateway {
     next_conn: Arc<AtomicU64>,
     /// Frames dropped by [`FrameBudget`]s or for exceeding bounds, since start.
     dropped: Arc<AtomicU64>,
+    /// Sessions past their hello (registered, not yet unregistered).
+    sessions: Arc<watch::Sender<usize>>,
+    /// Set by [`Gateway::close_all`]: ending sessions leave their last-seen time for the final
+    /// [`Gateway::flush`] (one transaction) instead of writing it each.
+    closing: Arc<AtomicBool>,
+    ended: Arc<Mutex<Vec<(String, i64)>>>,
 }
 
 impl Gateway {
@@ -159,6 +165,9 @@ impl Gateway {
             pending: Arc::default(),
             next_conn: Arc::new(AtomicU64::new(1)),
             dropped: Arc::default(),
+            sessions: Arc::new(watch::Sender::new(0)),
+            closing: Arc::default(),
+            ended: Arc::default(),
         }
     }
 
@@ -405,6 +414,7 @@ impl Gateway {
         if let Some(old) = self.lock_live().insert(node_id.to_owned(), live) {
             old.kick(KICK_REPLACED);
         }
+        self.sessions.send_modify(|n| *n += 1);
         (conn_id, last_seen, rx, kick, kick_reason)
     }
 
@@ -416,6 +426,16 @@ impl Gateway {
                 _ => false,
             }
         };
+        if self.closing.load(Ordering::SeqCst) {
+            // Shutting down: the final flush writes it with every other one.
+            self.ended
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push((node_id.to_owned(), last_seen_ms));
+            self.observed.forget_node(node_id);
+            self.sessions.send_modify(|n| *n = n.saturating_sub(1));
+            return;
+        }
         if let Err(e) = self
             .store
             .save_last_seen(&[(node_id.to_owned(), last_seen_ms)])
@@ -423,6 +443,7 @@ impl Gateway {
         {
             tracing::error!(node = %node_id, error = %crate::error::chain(&e), "could not store last seen");
         }
+        self.sessions.send_modify(|n| *n = n.saturating_sub(1));
         if removed {
             self.observed.forget_node(node_id);
             self.events.publish(UiEvent::Node {
@@ -508,14 +529,26 @@ impl Gateway {
 
     /// Ends every session (graceful shutdown); agents reconnect with backoff.
     pub fn close_all(&self) {
+        self.closing.store(true, Ordering::SeqCst);
         for l in self.lock_live().values() {
             l.kick(KICK_SHUTDOWN);
         }
     }
 
-    /// Writes the last-seen time of every connected node in one transaction.
+    /// Waits until every session has ended (after [`Gateway::close_all`]), at most `limit`;
+    /// answers how many are still running.
+    pub async fn sessions_ended(&self, limit: Duration) -> usize {
+        let mut count = self.sessions.subscribe();
+        let _ = tokio::time::timeout(limit, count.wait_for(|n| *n == 0)).await;
+        *count.borrow()
+    }
+
+    /// Writes the last-seen time of every connected node, and of every session that ended
+    /// during shutdown, in one transaction.
     pub async fn flush(&self) -> Result<(), ControlError> {
-        let seen: Vec<(String, i64)> = self.presence().into_iter().collect();
+        let mut seen: Vec<(String, i64)> =
+            std::mem::take(&mut *self.ended.lock().unwrap_or_else(|p| p.into_inner()));
+        seen.extend(self.presence());
         self.store.save_last_seen(&seen).await
     }
 

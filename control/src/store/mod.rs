@@ -96,15 +96,27 @@ impl Store {
             })
             .connect(&url)
             .await?;
-        match backend {
+        // On PostgreSQL sqlx migrates under a session advisory lock: replicas starting together
+        // apply each migration once. (SQLite serves one panel process.)
+        let migrated = match backend {
             Backend::Sqlite => {
                 // WAL is a property of the file: set once, kept by every later connection.
                 pool.execute("PRAGMA journal_mode = WAL").await?;
-                SQLITE_MIGRATIONS.run(&pool).await?;
+                SQLITE_MIGRATIONS.run(&pool).await
             }
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await?,
+            Backend::Postgres => POSTGRES_MIGRATIONS.run(&pool).await,
+        };
+        match migrated {
+            // A migration this build does not have: a newer panel migrated the database.
+            Err(sqlx::migrate::MigrateError::VersionMissing(version)) => {
+                pool.close().await;
+                Err(ControlError::Config(format!(
+                    "the database was migrated by a newer Flotilla (migration {version} is unknown to this version): run that version or a newer one against it"
+                )))
+            }
+            Err(e) => Err(e.into()),
+            Ok(()) => Ok(Self { pool, backend }),
         }
-        Ok(Self { pool, backend })
     }
 
     /// A transaction that writes. On SQLite it takes the write lock when it starts (`BEGIN
@@ -290,6 +302,53 @@ mod tests {
         assert_eq!(rows[1].error.as_deref(), Some("boom"));
         let op: serde_json::Value = serde_json::from_str(&rows[0].step).expect("json");
         assert_eq!(op["op"], "init");
+    }
+
+    /// PostgreSQL only (the PostgreSQL phase of `./dev test`): SQLite serves one panel process.
+    #[tokio::test]
+    async fn replicas_starting_together_on_postgresql_migrate_once_and_both_serve() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = super::testing::scratch_url(dir.path()).await;
+        if !url.starts_with("postgres") {
+            return;
+        }
+        let (a, b) = tokio::join!(super::Store::open(&url), super::Store::open(&url));
+        let (a, b) = (a.expect("replica A starts"), b.expect("replica B starts"));
+        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+            .fetch_one(&a.pool)
+            .await
+            .expect("counts");
+        assert_eq!(applied as usize, super::POSTGRES_MIGRATIONS.iter().count());
+        a.audit("admin", "from.a", None, None)
+            .await
+            .expect("A writes");
+        b.audit("admin", "from.b", None, None)
+            .await
+            .expect("B writes");
+        assert_eq!(b.audit_actions().await.expect("reads").len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_database_migrated_by_a_newer_version_is_refused_with_a_clear_message() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = super::testing::scratch_url(dir.path()).await;
+        let store = super::Store::open(&url).await.expect("opens");
+        sqlx::query(
+            "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+             VALUES (9999, 'from a newer panel', TRUE, $1, 1)",
+        )
+        .bind(vec![0u8; 48])
+        .execute(&store.pool)
+        .await
+        .expect("a newer migration recorded");
+        store.close().await;
+        match super::Store::open(&url).await {
+            Err(crate::ControlError::Config(m)) => {
+                assert!(m.contains("newer Flotilla") && m.contains("9999"), "{m}");
+            }
+            Err(other) => panic!("expected a configuration error, got {other:?}"),
+            Ok(_) => panic!("a database migrated by a newer version was accepted"),
+        }
     }
 
     #[tokio::test]
