@@ -1,20 +1,22 @@
 #!/usr/bin/env bash
 # Agent-load benchmark: the panel's RSS and CPU while N simulated agents hold one WebSocket each
-# and heartbeat every 5 s. Bounded: N <= 5000, loopback only, stops by itself.
+# and heartbeat every 5 s (BENCH_HEARTBEAT). Bounded: N <= 10000, loopback only, stops by itself.
 #
 #   bench/agents.sh [AGENTS] [WINDOW_SECS]      (defaults: 1000 agents, 60 s measuring window)
 #
 #   BENCH_TLS=1            serve HTTPS with a throwaway CA (openssl); agents use wss:// and --ca-file
 #   BENCH_DATABASE_URL=…   the panel's store (default: SQLite in a temporary directory)
+#   BENCH_HEARTBEAT=10     the heartbeat period in seconds (default 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 AGENTS=${1:-1000}
 WINDOW=${2:-60}
 PORT=${BENCH_PORT:-3999}
 WARMUP=20
+HEARTBEAT=${BENCH_HEARTBEAT:-5}
 PASSWORD=bench-admin-password
 
-cargo leptos build --release >/dev/null
+cargo leptos build --release >/dev/null 2>&1
 cargo build --release -p agent --bin flotilla-agent-sim >/dev/null 2>&1
 
 ulimit -n 16384
@@ -40,7 +42,7 @@ BASE="$SCHEME://localhost:$PORT"
 [ -n "${BENCH_DATABASE_URL:-}" ] && export FLOTILLA_DATABASE_URL="$BENCH_DATABASE_URL"
 
 LEPTOS_SITE_ROOT=target/site LEPTOS_OUTPUT_NAME=flotilla FLOTILLA_DATA_DIR="$DATA" \
-  FLOTILLA_ADMIN_PASSWORD="$PASSWORD" FLOTILLA_LISTEN="127.0.0.1:$PORT" FLOTILLA_HEARTBEAT_SECS=5 \
+  FLOTILLA_ADMIN_PASSWORD="$PASSWORD" FLOTILLA_LISTEN="127.0.0.1:$PORT" FLOTILLA_HEARTBEAT_SECS="$HEARTBEAT" \
   FLOTILLA_LOG=warn target/release/flotilla-panel >"$DATA/panel.log" 2>&1 &
 PANEL=$!
 for _ in $(seq 100); do "${CURL[@]}" "$BASE/healthz" >/dev/null && break; sleep 0.1; done
@@ -77,7 +79,7 @@ failed=$(grep -o 'failed=[0-9]*' "$DATA/sim.log" | tail -1)
 
 cat <<REPORT
 agents online:          $online of $AGENTS ($failed, $beats)
-heartbeat period:       5 s
+heartbeat period:       $HEARTBEAT s
 transport, store:       $SCHEME, $(if [ -n "${BENCH_DATABASE_URL:-}" ]; then echo "${BENCH_DATABASE_URL%%:*}"; else echo sqlite; fi)
 panel RSS idle:         $(( idle_rss / 1024 )) MiB
 panel RSS with agents:  $(( steady / 1024 )) MiB (peak $(( peak / 1024 )) MiB over ${WINDOW} s)

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Panel-restart benchmark: N simulated agents (flotilla-agent-sim, reconnecting with the agent's
+# jittered backoff) are connected; the panel is stopped with SIGNAL (TERM: graceful, KILL: a
+# crash) and started again at once on the same data. Reports the seconds until every agent is
+# online again, whether /healthz answered throughout the restart (polled every 0.2 s after the
+# new process started, with the sign-in page), the errors the panel logged, and whether every
+# node is still there.
+# Bounded: N <= 10000, loopback only, stops by itself.
+#
+#   bench/restart.sh [AGENTS] [TERM|KILL]        (defaults: 10000, TERM)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+AGENTS=${1:-10000}
+SIGNAL=${2:-TERM}
+PORT=${BENCH_PORT:-3997}
+PASSWORD=bench-admin-password
+
+cargo leptos build --release >/dev/null 2>&1
+cargo build --release -p agent --bin flotilla-agent-sim >/dev/null 2>&1
+
+ulimit -n 16384   # the hard limit here is 20000
+DATA=$(mktemp -d /tmp/flotilla-restart.XXXXXX)
+cleanup() {
+  [ -n "${SIM:-}" ] && kill "$SIM" 2>/dev/null || true
+  [ -n "${PANEL:-}" ] && kill -INT "$PANEL" 2>/dev/null && wait "$PANEL" 2>/dev/null || true
+  rm -rf "$DATA"
+}
+trap cleanup EXIT
+
+BASE="http://localhost:$PORT"
+start_panel() {
+  LEPTOS_SITE_ROOT=target/site LEPTOS_OUTPUT_NAME=flotilla FLOTILLA_DATA_DIR="$DATA" \
+    FLOTILLA_ADMIN_PASSWORD="$PASSWORD" FLOTILLA_LISTEN="127.0.0.1:$PORT" FLOTILLA_HEARTBEAT_SECS=10 \
+    FLOTILLA_LOG=warn target/release/flotilla-panel >>"$DATA/panel.log" 2>&1 &
+  PANEL=$!
+  for _ in $(seq 200); do curl -sf "$BASE/healthz" >/dev/null && return; sleep 0.05; done
+}
+login() {
+  curl -sf -c "$DATA/cookies" -H 'Accept: application/json' \
+    -d "username=admin&password=$PASSWORD" "$BASE/api/login" >/dev/null
+}
+nodes() { curl -sf -b "$DATA/cookies" -H 'Accept: application/json' -X POST "$BASE/api/list_nodes"; }
+online() { nodes | grep -o '"connectivity":"Online"' | wc -l; }
+
+start_panel
+login
+KEY=$(curl -sf -b "$DATA/cookies" -H 'Accept: application/json' \
+  -d 'label=bench&expires_in_hours=1&max_uses=0' "$BASE/api/create_key" | sed -E 's/.*"secret":"([^"]+)".*/\1/')
+target/release/flotilla-agent-sim --panel "$BASE" --enrolment-key "$KEY" --loopback-sources \
+  --count "$AGENTS" --duration-secs $(( AGENTS / 200 + 200 )) --ramp-per-sec 200 >"$DATA/sim.log" 2>"$DATA/sim.err" &
+SIM=$!
+for _ in $(seq $(( AGENTS / 200 + 60 ))); do [ "$(online)" -ge "$AGENTS" ] && break; sleep 1; done
+before=$(online)
+errors_before=$(grep -c ERROR "$DATA/panel.log" || true)
+
+t0=$(date +%s.%N)
+kill -"$SIGNAL" "$PANEL"
+wait "$PANEL" 2>/dev/null || true
+stopped=$(date +%s.%N)
+start_panel
+login
+misses=0; polls=0; back=""
+while true; do
+  polls=$((polls + 1))
+  { curl -sf -m 2 "$BASE/healthz" >/dev/null && curl -sf -m 2 "$BASE/login" >/dev/null; } || misses=$((misses + 1))
+  n=$(online) || n=0
+  now=$(date +%s.%N)
+  if [ "$n" -ge "$AGENTS" ]; then back=$now; break; fi
+  awk -v a="$t0" -v b="$now" 'BEGIN { exit !(b - a > 120) }' && break
+  sleep 0.2
+done
+after=$(online)
+known=$(nodes | grep -o '"hostname":"sim-' | wc -l)
+errors=$(( $(grep -c ERROR "$DATA/panel.log" || true) - errors_before ))
+cat <<REPORT
+agents:                 $AGENTS (online before: $before)
+signal:                 SIG$SIGNAL
+panel stop took:        $(awk -v a="$t0" -v b="$stopped" 'BEGIN { printf "%.1f", b - a }') s
+all online again after: $(if [ -n "$back" ]; then awk -v a="$t0" -v b="$back" 'BEGIN { printf "%.1f s", b - a }'; else echo "not within 120 s ($after online)"; fi)
+/healthz and /login:    both answered $(( polls - misses )) of $polls polls after the start
+nodes known after:      $known of $AGENTS
+panel errors logged:    $errors
+REPORT
