@@ -8,6 +8,8 @@
 # Bounded: N <= 10000, loopback only, stops by itself.
 #
 #   bench/restart.sh [AGENTS] [TERM|KILL]        (defaults: 10000, TERM)
+#
+#   BENCH_DATABASE_URL=…   the panel's store (an empty PostgreSQL database; default: SQLite)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 AGENTS=${1:-10000}
@@ -28,6 +30,7 @@ cleanup() {
 trap cleanup EXIT
 
 BASE="http://localhost:$PORT"
+[ -n "${BENCH_DATABASE_URL:-}" ] && export FLOTILLA_DATABASE_URL="$BENCH_DATABASE_URL"
 start_panel() {
   LEPTOS_SITE_ROOT=target/site LEPTOS_OUTPUT_NAME=flotilla FLOTILLA_DATA_DIR="$DATA" \
     FLOTILLA_ADMIN_PASSWORD="$PASSWORD" FLOTILLA_LISTEN="127.0.0.1:$PORT" FLOTILLA_HEARTBEAT_SECS=10 \
@@ -74,7 +77,7 @@ known=$(nodes | grep -o '"hostname":"sim-' | wc -l)
 errors=$(( $(grep -c ERROR "$DATA/panel.log" || true) - errors_before ))
 cat <<REPORT
 agents:                 $AGENTS (online before: $before)
-signal:                 SIG$SIGNAL
+signal, store:          SIG$SIGNAL, $(if [ -n "${BENCH_DATABASE_URL:-}" ]; then echo postgres; else echo sqlite; fi)
 panel stop took:        $(awk -v a="$t0" -v b="$stopped" 'BEGIN { printf "%.1f", b - a }') s
 all online again after: $(if [ -n "$back" ]; then awk -v a="$t0" -v b="$back" 'BEGIN { printf "%.1f s", b - a }'; else echo "not within 120 s ($after online)"; fi)
 /healthz and /login:    both answered $(( polls - misses )) of $polls polls after the start
