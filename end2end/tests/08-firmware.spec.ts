@@ -1,13 +1,13 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect, Page, test } from "@playwright/test";
-import { ADMIN_PASSWORD, api, call, hydrated, lab, login, logout, removeLeftoverClusters } from "./helpers";
+import { ADMIN_PASSWORD, api, call, hydrated, lab, login, logout, removeLeftoverClusters, tempDir } from "./helpers";
 
 // Builds on 01 (three lab nodes online, their agents given the lab's A/B installer) and on the
 // clusters of 05-07 being deleted again: every node is standalone here. Each upgrade is read on
 // the node: the lab installer's booted and committed slots.
-const DIR = mkdtempSync(path.join(os.tmpdir(), "flotilla-fw-"));
+const DIR = tempDir("flotilla-fw-");
 /** The panel's data directory (./dev test passes it), where artifacts are stored. */
 const DATA_DIR = process.env.FLOTILLA_E2E_DATA_DIR ?? "";
 const ARCH = os.arch() === "arm64" ? "aarch64" : "x86_64";

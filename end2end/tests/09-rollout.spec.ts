@@ -1,8 +1,8 @@
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect, Page, test } from "@playwright/test";
-import { ADMIN_PASSWORD, api, hydrated, lab, login, panelPid, removeLeftoverClusters } from "./helpers";
+import { ADMIN_PASSWORD, api, hydrated, lab, login, panelPid, removeLeftoverClusters, tempDir } from "./helpers";
 import { LOAD, startLoad, stopLoad, vipHolders } from "./load";
 
 // Builds on 01 and 08 (nodes standalone, the lab's A/B installer). A cluster runs a host-mode
@@ -12,7 +12,7 @@ import { LOAD, startLoad, stopLoad, vipHolders } from "./load";
 // of them retries a connection reset once. A bad firmware is rolled back at the gate, and a panel
 // killed in the middle of a node's steps resumes where it was.
 const VIP = "10.77.0.102";
-const DIR = mkdtempSync(path.join(os.tmpdir(), "flotilla-rollout-"));
+const DIR = tempDir("flotilla-rollout-");
 const ARCH = os.arch() === "arm64" ? "aarch64" : "x86_64";
 
 interface Step {

@@ -1,8 +1,7 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { expect, Page, test } from "@playwright/test";
-import { ADMIN_PASSWORD, api, call, hydrated, lab, login, logout, removeLeftoverClusters } from "./helpers";
+import { ADMIN_PASSWORD, api, call, hydrated, lab, login, logout, removeLeftoverClusters, tempDir } from "./helpers";
 
 // Builds on 01 (three lab nodes online, standalone again after 09). A cluster of the three runs
 // an app with a global service; its Global Config is edited in the browser and read inside the
@@ -29,7 +28,7 @@ secrets:
   DB_PASSWORD:
     external: true
 `;
-const DIR = mkdtempSync(path.join(os.tmpdir(), "flotilla-config-"));
+const DIR = tempDir("flotilla-config-");
 const NODES = ["n1", "n2", "n3"];
 
 let clusterId = "";

@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { APIRequestContext, APIResponse, expect, Page, test } from "@playwright/test";
 
@@ -7,6 +8,16 @@ export const ADMIN_PASSWORD = process.env.FLOTILLA_ADMIN_PASSWORD ?? "flotilla-e
 /** Where lab agents reach the panel (the panel's agent listener on the lab bridge). */
 export const AGENT_URL = process.env.FLOTILLA_E2E_AGENT_URL ?? "http://10.77.0.1:3100";
 const LAB = path.resolve(__dirname, "../lab/lab.sh");
+
+/**
+ * A new scratch directory for a spec's files: under the run's own directory, which `./dev`
+ * removes when it cleans up (FLOTILLA_E2E_TMP), else under the system's temporary directory.
+ */
+export function tempDir(prefix: string): string {
+  const root = process.env.FLOTILLA_E2E_TMP ?? os.tmpdir();
+  mkdirSync(root, { recursive: true });
+  return mkdtempSync(path.join(root, prefix));
+}
 
 /** Runs the lab script (root only; `./dev test` brings the lab up first). */
 export function lab(...args: string[]): string {
