@@ -126,7 +126,11 @@ impl Engine {
         }
         // Right after a demotion the node may still count itself a manager for a moment; a
         // plain leave is refused then, so it is tried again for a while.
-        let mut attempts = 0;
+        let mut refused = 0;
+        // dockerd gives up waiting for its swarm node to stop after 15 s ("context deadline
+        // exceeded"), seen on the last manager of a swarm; the node is then half stopped and
+        // another leave finishes the job, unless the first one got there after all.
+        let mut stuck = 0;
         loop {
             let options = LeaveSwarmOptionsBuilder::new().force(force).build();
             let result = self
@@ -135,9 +139,18 @@ impl Engine {
                 })
                 .await;
             match result {
-                Err(EngineError::Conflict(_)) if !force && attempts < 30 => {
-                    attempts += 1;
+                Err(EngineError::Conflict(_)) if !force && refused < 30 => {
+                    refused += 1;
                     tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(EngineError::Other(e)) if stuck < 3 => {
+                    stuck += 1;
+                    tracing::warn!(error = %e, attempt = stuck, "swarm leave did not finish; trying again");
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    let l = self.local().await?;
+                    if matches!(l.state, LocalNodeState::INACTIVE | LocalNodeState::EMPTY) {
+                        return Ok(());
+                    }
                 }
                 other => return other,
             }
