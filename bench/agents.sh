@@ -16,7 +16,7 @@ WARMUP=20
 HEARTBEAT=${BENCH_HEARTBEAT:-5}
 PASSWORD=bench-admin-password
 
-cargo leptos build --release >/dev/null 2>&1
+./dev build >/dev/null
 cargo build --release -p agent --bin flotilla-agent-sim >/dev/null 2>&1
 
 ulimit -n 16384
@@ -60,9 +60,22 @@ HOLD=$(( AGENTS / 200 + WARMUP + WINDOW + 10 ))
 target/release/flotilla-agent-sim --panel "$BASE" "${SIM_TLS[@]}" --enrolment-key "$KEY" \
   --loopback-sources --count "$AGENTS" --duration-secs "$HOLD" --ramp-per-sec 200 >"$DATA/sim.log" 2>&1 &
 SIM=$!
+started=$(date +%s.%N)
 
-sleep $(( AGENTS / 200 + WARMUP ))
-online=$("${CURL[@]}" -b "$DATA/cookies" -H 'Accept: application/json' -X POST "$BASE/api/list_nodes" | grep -o '"Online"' | wc -l)
+# Time until every agent is online (the simulator connects 200 a second, so at least AGENTS/200 s).
+online_now() {
+  "${CURL[@]}" -b "$DATA/cookies" -H 'Accept: application/json' -d per_page=1 "$BASE/api/list_nodes" |
+    sed -E 's/.*"online":([0-9]+).*/\1/'
+}
+all_online=""
+deadline=$(( $(date +%s) + AGENTS / 200 + WARMUP ))
+while [ "$(date +%s)" -lt "$deadline" ]; do
+  if [ -z "$all_online" ] && [ "$(online_now)" -ge "$AGENTS" ]; then
+    all_online=$(awk -v a="$started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f s", b - a }')
+  fi
+  sleep 0.5
+done
+online=$(online_now)
 hz=$(getconf CLK_TCK)
 t0=$(cpu_ticks); s0=$(date +%s.%N)
 peak=0
@@ -79,6 +92,7 @@ failed=$(grep -o 'failed=[0-9]*' "$DATA/sim.log" | tail -1)
 
 cat <<REPORT
 agents online:          $online of $AGENTS ($failed, $beats)
+all online after:       ${all_online:-not within $(( AGENTS / 200 + WARMUP )) s} of starting the simulator
 heartbeat period:       $HEARTBEAT s
 transport, store:       $SCHEME, $(if [ -n "${BENCH_DATABASE_URL:-}" ]; then echo "${BENCH_DATABASE_URL%%:*}"; else echo sqlite; fi)
 panel RSS idle:         $(( idle_rss / 1024 )) MiB

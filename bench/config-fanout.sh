@@ -13,7 +13,7 @@ CLUSTERS=8
 PORT=${BENCH_PORT:-3998}
 PASSWORD=bench-admin-password
 
-cargo leptos build --release >/dev/null 2>&1
+./dev build >/dev/null
 cargo build --release -p agent --bin flotilla-agent-sim >/dev/null 2>&1
 
 ulimit -n 16384

@@ -1,70 +1,24 @@
 """Drives bench/config-fanout.sh: waits for the simulated agents, builds the clusters, saves a
 new Global Config version on each at once and reports acknowledgement latencies and the panel's
 CPU time. Standard library only."""
-import http.cookiejar
 import json
 import os
 import sys
 import threading
 import time
-import urllib.parse
-import urllib.request
+
+from panel_api import Panel, wait
 
 base, password, sim_log, panel_pid, agents, clusters = sys.argv[1:7]
 agents, clusters = int(agents), int(clusters)
-opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+panel = Panel(base, password)
+call = panel.call
 
 
-def call(name, data, as_json=False):
-    body = json.dumps(data).encode() if as_json else urllib.parse.urlencode(data).encode()
-    req = urllib.request.Request(f"{base}/api/{name}", data=body, method="POST")
-    req.add_header("Accept", "application/json")
-    req.add_header("Origin", base)
-    if as_json:
-        req.add_header("Content-Type", "application/json")
-    with opener.open(req, timeout=60) as r:
-        return json.loads(r.read() or b"null")
-
-
-call("login", {"username": "admin", "password": password})
-
-
-def wait(what, check, limit=300):
-    end = time.time() + limit
-    while time.time() < end:
-        if check():
-            return
-        time.sleep(1)
-    sys.exit(f"timed out waiting for {what}")
-
-
-def online():
-    return [n for n in call("list_nodes", {})["data"] if n["connectivity"] == "Online"]
-
-
-wait(f"{agents} agents online", lambda: len(online()) >= agents)
-nodes = sorted(online(), key=lambda n: n["hostname"])[:agents]
+wait(f"{agents} agents online", lambda: len(panel.online()) >= agents)
+nodes = sorted(panel.online(), key=lambda n: n["hostname"])[:agents]
 per = agents // clusters
-ids = []
-for c in range(clusters):
-    group = nodes[c * per:(c + 1) * per]
-    ids.append(call("create_cluster", {"draft": {
-        "definition": {
-            "name": f"fanout-{c}", "volumes": False, "vip_enabled": False, "vips": [],
-            "synctime": "1", "pools": [f"10.{100 + c}.0.0/16"], "subnet_size": "24",
-            "data_path_port": "4789", "listen_port": "2377",
-        },
-        "members": [{"node_id": n["id"], "role": "manager" if i < 3 else "worker", "labels": "",
-                     "interface": "eth0", "vip": False} for i, n in enumerate(group)],
-    }}, as_json=True))
-
-
-def built(cid):
-    w = call("get_cluster", {"id": cid})["data"].get("workflow")
-    return w is not None and w["status"] == "done"
-
-
-wait("every cluster built", lambda: all(built(c) for c in ids), limit=600)
+ids = panel.build_clusters(nodes, clusters, limit=600)
 time.sleep(3)
 
 

@@ -17,7 +17,7 @@ SIGNAL=${2:-TERM}
 PORT=${BENCH_PORT:-3997}
 PASSWORD=bench-admin-password
 
-cargo leptos build --release >/dev/null 2>&1
+./dev build >/dev/null
 cargo build --release -p agent --bin flotilla-agent-sim >/dev/null 2>&1
 
 ulimit -n 16384   # the hard limit here is 20000
@@ -43,7 +43,7 @@ login() {
     -d "username=admin&password=$PASSWORD" "$BASE/api/login" >/dev/null
 }
 nodes() { curl -sf -b "$DATA/cookies" -H 'Accept: application/json' -X POST "$BASE/api/list_nodes"; }
-online() { nodes | grep -o '"connectivity":"Online"' | wc -l; }
+online() { nodes | sed -E 's/.*"online":([0-9]+).*/\1/'; }
 
 start_panel
 login
@@ -73,7 +73,7 @@ while true; do
   sleep 0.2
 done
 after=$(online)
-known=$(nodes | grep -o '"hostname":"sim-' | wc -l)
+known=$(nodes | sed -E 's/.*"total":([0-9]+).*/\1/')
 errors=$(( $(grep -c ERROR "$DATA/panel.log" || true) - errors_before ))
 cat <<REPORT
 agents:                 $AGENTS (online before: $before)

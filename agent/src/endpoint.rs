@@ -1,9 +1,11 @@
 //! Where and how the agent reaches the panel: `http://` (plain WebSocket, for a trusted network
 //! such as the lab) or `https://` (WebSocket over TLS, verified against the system's trust store
-//! or a private CA given with `--ca-file`).
+//! or a private CA given with `--ca-file`). Several panel URLs (replicas of the panel) are tried
+//! in turn: the agent stays with the one it reaches and moves on when it loses it.
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rustls::ClientConfig;
 use rustls::pki_types::CertificateDer;
@@ -177,9 +179,83 @@ fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, AgentError> {
         .with_no_client_auth())
 }
 
+/// The panel's URLs, one in use at a time.
+pub struct Panels {
+    list: Vec<PanelEndpoint>,
+    current: AtomicUsize,
+}
+
+impl std::fmt::Debug for Panels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(&self.list).finish()
+    }
+}
+
+impl Panels {
+    /// Parses `urls`, separated by commas (each as [`PanelEndpoint::new`] does); at least one,
+    /// none twice.
+    pub fn parse(urls: &str, ca_file: Option<&Path>) -> Result<Self, AgentError> {
+        let mut list: Vec<PanelEndpoint> = vec![];
+        for url in urls.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+            let panel = PanelEndpoint::new(url, ca_file)?;
+            if list.iter().any(|p| p.base == panel.base) {
+                return Err(AgentError::BadUrl(format!("{url} is given twice")));
+            }
+            list.push(panel);
+        }
+        if list.is_empty() {
+            return Err(AgentError::BadUrl(urls.to_owned()));
+        }
+        Ok(Self::from(list))
+    }
+
+    /// The URL in use.
+    pub fn current(&self) -> &PanelEndpoint {
+        &self.list[self.current.load(Ordering::Relaxed) % self.list.len()]
+    }
+
+    /// Moves on to the next URL (after the last, the first again); true when there is another
+    /// one to move to.
+    pub fn fail_over(&self) -> bool {
+        if self.list.len() < 2 {
+            return false;
+        }
+        self.current.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+}
+
+impl From<Vec<PanelEndpoint>> for Panels {
+    fn from(list: Vec<PanelEndpoint>) -> Self {
+        Self {
+            list,
+            current: AtomicUsize::new(0),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn several_urls_are_used_in_turn() {
+        let panels =
+            Panels::parse(" http://10.0.0.1:3100, http://10.0.0.2:3100/ ,", None).expect("valid");
+        assert_eq!(panels.current().url("/x"), "ws://10.0.0.1:3100/x");
+        assert!(panels.fail_over());
+        assert_eq!(panels.current().url("/x"), "ws://10.0.0.2:3100/x");
+        assert!(panels.fail_over());
+        assert_eq!(panels.current().url("/x"), "ws://10.0.0.1:3100/x");
+        let one = Panels::parse("http://10.0.0.1:3100", None).expect("valid");
+        assert!(!one.fail_over());
+        assert!(matches!(
+            Panels::parse("http://a:1,http://a:1/", None),
+            Err(AgentError::BadUrl(m)) if m.contains("twice")
+        ));
+        assert!(Panels::parse(" , ", None).is_err());
+        assert!(Panels::parse("http://a:1,ftp://b", None).is_err());
+    }
 
     #[test]
     fn urls_map_to_websockets() {

@@ -26,8 +26,9 @@ use std::path::PathBuf;
 /// Everything the agent needs to run, from flags or the environment.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// The panel, e.g. `http://10.77.0.1:3100` or `https://panel.example` with its TLS trust.
-    pub panel: endpoint::PanelEndpoint,
+    /// The panel's URL(s), e.g. `http://10.77.0.1:3100` or `https://panel.example` with its TLS
+    /// trust; several for panel replicas, used in turn.
+    pub panel: std::sync::Arc<endpoint::Panels>,
     /// One-time enrolment key; only needed until the node has a token.
     pub enrolment_key: Option<String>,
     pub state_dir: PathBuf,

@@ -120,13 +120,14 @@ pub async fn run(config: &Config, mut shutdown: watch::Receiver<bool>) -> Result
             let identity = loop {
                 let hostname = facts::hostname()?;
                 let machine_id = facts::machine_id(&config.machine_id_file)?;
-                match enrol(&config.panel, key, &hostname, &machine_id).await {
+                match enrol(config.panel.current(), key, &hostname, &machine_id).await {
                     Ok(id) => break id,
                     Err(e @ (AgentError::EnrolRefused(_) | AgentError::BadUrl(_))) => {
                         return Err(e);
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "enrolment failed; retrying");
+                        config.panel.fail_over();
                         if sleep_or_shutdown(BACKOFF_MIN * 5, &mut shutdown).await {
                             return Ok(());
                         }
@@ -162,7 +163,7 @@ pub async fn run(config: &Config, mut shutdown: watch::Receiver<bool>) -> Result
         &config.state_dir,
         config.firmware_installer.clone(),
         Some(identity.firmware_key.as_str()).filter(|k| !k.is_empty()),
-        &config.panel,
+        config.panel.clone(),
         &identity.token,
         &config.firmware_version_file,
     ));
@@ -197,6 +198,11 @@ pub async fn run(config: &Config, mut shutdown: watch::Receiver<bool>) -> Result
         if started.elapsed() >= STABLE_AFTER {
             backoff = Backoff::default();
         }
+        // With several panel URLs (replicas), the next one is tried: the one just lost may be
+        // the replica that went down.
+        if config.panel.fail_over() {
+            tracing::info!(panel = ?config.panel.current(), "trying the next panel URL");
+        }
         let wait = backoff.next_delay();
         tracing::info!(retry_in_ms = wait.as_millis() as u64, "reconnecting");
         if sleep_or_shutdown(wait, &mut shutdown).await {
@@ -226,7 +232,7 @@ async fn session(
     if let Err(e) = crate::appconfig::ensure(engine, &config.state_dir).await {
         tracing::warn!(error = %e, "cannot prepare the global config volume");
     }
-    let ws = open(&config.panel, &identity.token).await?;
+    let ws = open(config.panel.current(), &identity.token).await?;
     let (mut tx, mut rx) = ws.split();
     let send_err = |e: tungstenite::Error| AgentError::Connect(e.to_string());
     let mut seq: u64 = 0;

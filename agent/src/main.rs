@@ -15,7 +15,9 @@ use clap::Parser;
 struct Args {
     #[command(subcommand)]
     helper: Option<Helper>,
-    /// Panel URL the agent dials, e.g. https://panel.example:3100 (http:// only on a trusted network)
+    /// Panel URL the agent dials, e.g. https://panel.example:3100 (http:// only on a trusted
+    /// network); several, comma-separated, for panel replicas: the agent moves to the next one
+    /// when it loses the one it uses
     #[arg(long, env = "FLOTILLA_PANEL_URL")]
     panel: Option<String>,
     /// PEM file with the CA certificate(s) that signed the panel's certificate (https only);
@@ -129,8 +131,8 @@ async fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_new(&args.log).unwrap_or_else(|_| "info".into()),
         )
         .init();
-    let panel = match agent::endpoint::PanelEndpoint::new(&panel_url, args.ca_file.as_deref()) {
-        Ok(p) => p,
+    let panel = match agent::endpoint::Panels::parse(&panel_url, args.ca_file.as_deref()) {
+        Ok(p) => std::sync::Arc::new(p),
         Err(e) => {
             eprintln!("flotilla-agent: {e}");
             return ExitCode::from(2);

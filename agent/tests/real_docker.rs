@@ -62,7 +62,9 @@ async fn collected_facts_describe_this_machine() {
     let firmware = dir.path().join("firmware-version");
     std::fs::write(&firmware, "fw-7.1\n").expect("write");
     let config = Config {
-        panel: agent::link::PanelEndpoint::new("http://127.0.0.1:9", None).expect("valid URL"),
+        panel: std::sync::Arc::new(
+            agent::endpoint::Panels::parse("http://127.0.0.1:9", None).expect("valid URL"),
+        ),
         enrolment_key: None,
         state_dir: dir.path().join("state"),
         docker_host: docker_host(),

@@ -91,6 +91,9 @@ fn Frame(me: Me) -> impl IntoView {
                     <NavLink href="/nodes" label="Nodes"/>
                     <NavLink href="/keys" label="Enrolment keys"/>
                     <NavLink href="/users" label="Users"/>
+                    <Can permission=Permission::Supervise>
+                        <NavLink href="/audit" label="Audit log"/>
+                    </Can>
                 </nav>
                 <div class="px-5 py-3 text-xs text-slate-500 border-t border-slate-800">
                     {concat!("Flotilla ", env!("CARGO_PKG_VERSION"))}

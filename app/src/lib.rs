@@ -6,6 +6,7 @@
 pub mod api;
 mod components;
 mod forms;
+mod lists;
 mod live;
 mod pages;
 #[cfg(feature = "ssr")]
@@ -18,7 +19,7 @@ use leptos_router::{SsrMode, path};
 
 use components::Shell;
 use pages::{
-    account::AccountPage, clusters::ClustersPage, clusters::detail::ClusterPage,
+    account::AccountPage, audit::AuditPage, clusters::ClustersPage, clusters::detail::ClusterPage,
     clusters::new::NewClusterPage, firmware::FirmwarePage, keys::KeysPage, login::LoginPage,
     nodes::NodesPage, nodes::detail::NodePage, users::UsersPage, workloads::install::InstallPage,
     workloads::library::LibraryPage,
@@ -69,6 +70,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/firmware") view=FirmwarePage ssr=SsrMode::Async/>
                         <Route path=path!("/keys") view=KeysPage ssr=SsrMode::Async/>
                         <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>
+                        <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
                         <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
                     </ParentRoute>
                 </Routes>

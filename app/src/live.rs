@@ -1,5 +1,7 @@
 //! Browser-side live state: change notifications from `GET /events`, a ticking clock for relative
 //! times, and toasts. On the server these are inert signals, so SSR renders the same first frame.
+use std::collections::HashSet;
+
 use domain::AppError;
 use leptos::prelude::*;
 
@@ -14,6 +16,9 @@ pub struct Live {
     pub firmware: RwSignal<u64>,
     /// The browser's clock in ms, ticking every second once hydrated (None during SSR/hydration).
     pub now: RwSignal<Option<i64>>,
+    /// The nodes the page shows when it shows only some (a page of the list, one node): a change
+    /// to another node only refreshes it now and then, for its counts. `None`: every change.
+    pub watched_nodes: StoredValue<Option<HashSet<String>>>,
 }
 
 impl Live {
@@ -26,7 +31,22 @@ impl Live {
             library: RwSignal::new(0),
             firmware: RwSignal::new(0),
             now: RwSignal::new(None),
+            watched_nodes: StoredValue::new(None),
         }
+    }
+
+    /// From now until the calling component goes, only changes to the nodes given to
+    /// [`Live::watch_nodes`] refresh at once (see [`Live::watched_nodes`]).
+    pub fn watch_some_nodes(&self) {
+        self.watched_nodes.set_value(Some(HashSet::new()));
+        let watched = self.watched_nodes;
+        on_cleanup(move || watched.set_value(None));
+    }
+
+    /// The nodes the page shows now.
+    pub fn watch_nodes(&self, ids: impl IntoIterator<Item = String>) {
+        self.watched_nodes
+            .set_value(Some(ids.into_iter().collect()));
     }
 }
 
@@ -131,6 +151,8 @@ mod browser {
 
     /// Bumps happen at most every 300 ms per area, so a burst of changes is one refetch.
     const COALESCE: Duration = Duration::from_millis(300);
+    /// How often changes to nodes a page does not show refresh it (for its counts).
+    const ELSEWHERE: Duration = Duration::from_secs(10);
 
     pub fn start(live: Live) {
         Effect::new(move |_| {
@@ -147,8 +169,8 @@ mod browser {
         let Ok(source) = EventSource::new(UiEvent::SSE_PATH) else {
             return;
         };
-        let pending: StoredValue<[bool; 6], LocalStorage> = StoredValue::new_local([false; 6]);
-        let bump = move |slot: usize, signal: RwSignal<u64>| {
+        let pending: StoredValue<[bool; 7], LocalStorage> = StoredValue::new_local([false; 7]);
+        let later = move |slot: usize, signal: RwSignal<u64>, wait: Duration| {
             if pending.with_value(|p| p[slot]) {
                 return;
             }
@@ -158,16 +180,24 @@ mod browser {
                     pending.update_value(|p| p[slot] = false);
                     signal.update(|n| *n += 1);
                 },
-                COALESCE,
+                wait,
             );
         };
+        let bump = move |slot: usize, signal: RwSignal<u64>| later(slot, signal, COALESCE);
         let on_change = Closure::<dyn FnMut(MessageEvent)>::new(move |ev: MessageEvent| {
             let Some(text) = ev.data().as_string() else {
                 return;
             };
             match serde_json::from_str::<UiEvent>(&text) {
-                Ok(UiEvent::Node { .. }) => {
-                    bump(0, live.nodes);
+                Ok(UiEvent::Node { id }) => {
+                    let shown = live
+                        .watched_nodes
+                        .with_value(|w| w.as_ref().is_none_or(|ids| ids.contains(&id)));
+                    if shown {
+                        bump(0, live.nodes);
+                    } else {
+                        later(6, live.nodes, ELSEWHERE);
+                    }
                     // Node presence feeds cluster status and firmware upgrades too.
                     bump(3, live.clusters);
                     bump(5, live.firmware);

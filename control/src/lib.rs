@@ -10,11 +10,13 @@
 //! * [`config`]: a cluster's Global Config (versioned, kept on every member node) and Global
 //!   Secrets (sealed at rest).
 //! * [`workloads`]: the library of apps and models, installed on clusters as Swarm services.
+//! * [`audit`]: the audit log, paged and searched.
 //! * [`events`]: change notifications for open browsers.
 //!
 //! [`Panel`] bundles them; the server builds one and hands it to every request.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
 pub mod clusters;
 pub mod config;
@@ -63,6 +65,7 @@ pub struct PanelConfig {
 pub struct Panel {
     pub store: store::Store,
     pub events: events::Events,
+    pub audit: audit::Audit,
     pub auth: auth::Auth,
     pub enrolment: enrolment::Enrolment,
     pub gateway: gateway::Gateway,
@@ -124,6 +127,7 @@ impl Panel {
             ),
             clusters,
             engine,
+            audit: audit::Audit::new(store.clone()),
             auth: auth::Auth::new(
                 store.clone(),
                 events.clone(),

@@ -1,8 +1,12 @@
 //! Node queries for the UI (stored facts merged with live presence) and node commands.
 use std::time::Duration;
 
+use std::cmp::Ordering;
+use std::collections::HashMap;
+
 use domain::Permission;
 use domain::event::UiEvent;
+use domain::list::{ListQuery, NodePage, NodeSort, Page};
 use domain::node::{Connectivity, IdentityAction, NodeDetail, NodeIdentity, NodeView};
 use domain::protocol::{Command, Outcome};
 
@@ -11,7 +15,7 @@ use crate::auth::Actor;
 use crate::events::Events;
 use crate::gateway::Gateway;
 use crate::secret::now_ms;
-use crate::store::{NodeRow, Store};
+use crate::store::{NodeKey, NodeRow, Store};
 
 pub const COMMAND_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long an Administrator's "allow re-enrolment" lasts.
@@ -33,16 +37,75 @@ impl Nodes {
         }
     }
 
-    pub async fn list(&self, actor: &Actor) -> Result<Vec<NodeView>, ControlError> {
+    /// One page of the node list: searched in the store, filtered by status and sorted with the
+    /// live presence, and only the rows of that page read in full.
+    pub async fn page(
+        &self,
+        actor: &Actor,
+        query: &ListQuery<NodeSort>,
+        status: Option<Connectivity>,
+    ) -> Result<NodePage, ControlError> {
         actor.require(Permission::Read)?;
         let presence = self.gateway.presence();
-        Ok(self
+        let keys = self.store.node_keys(&query.needle()).await?;
+        let total = if query.search.is_empty() {
+            keys.len() as u64
+        } else {
+            self.store.count_nodes().await?
+        };
+        let online = presence
+            .values()
+            .filter(|seen| !self.gateway.is_silent(**seen))
+            .count() as u64;
+        let mut keyed: Vec<(NodeKey, Connectivity, Option<i64>)> = keys
+            .into_iter()
+            .map(|k| {
+                let (c, seen) = live(&self.gateway, presence.get(&k.id).copied(), k.last_seen_at);
+                (k, c, seen)
+            })
+            .filter(|(_, c, _)| status.is_none_or(|s| s == *c))
+            .collect();
+        // The store gives them by name; a stable sort keeps that order among equals.
+        keyed.sort_by(|a, b| {
+            let order = match query.sort {
+                NodeSort::Name => Ordering::Equal,
+                NodeSort::Status => rank(a.1).cmp(&rank(b.1)),
+                NodeSort::LastSeen => a.2.cmp(&b.2),
+            };
+            if query.descending && query.sort != NodeSort::Name {
+                order.reverse()
+            } else {
+                order
+            }
+        });
+        if query.descending && query.sort == NodeSort::Name {
+            keyed.reverse();
+        }
+        let matched = keyed.len() as u64;
+        let (keyed, page) = query.slice(keyed);
+        let ids: Vec<String> = keyed.iter().map(|(k, _, _)| k.id.clone()).collect();
+        let mut rows: HashMap<String, NodeRow> = self
             .store
-            .list_nodes()
+            .nodes_by_ids(&ids)
             .await?
             .into_iter()
-            .map(|r| view(&r, presence.get(&r.id).copied(), &self.gateway).0)
-            .collect())
+            .map(|r| (r.id.clone(), r))
+            .collect();
+        // A node removed in between is left out.
+        let rows = keyed
+            .into_iter()
+            .filter_map(|(k, c, seen)| Some(view(&rows.remove(&k.id)?, (c, seen)).0))
+            .collect();
+        Ok(NodePage {
+            page: Page {
+                rows,
+                page,
+                per_page: query.per_page,
+                matched,
+            },
+            total,
+            online,
+        })
     }
 
     pub async fn get(&self, actor: &Actor, id: &str) -> Result<NodeDetail, ControlError> {
@@ -52,7 +115,8 @@ impl Nodes {
             .node_by_id(id)
             .await?
             .ok_or(ControlError::NotFound("Node"))?;
-        let (node, mut facts) = view(&row, self.gateway.is_online(id), &self.gateway);
+        let status = live(&self.gateway, self.gateway.is_online(id), row.last_seen_at);
+        let (node, mut facts) = view(&row, status);
         // Anyone who knows a machine id may ask to re-enrol it: Viewers do not see it.
         let may_see_machine = actor.role.allows(Permission::Operate);
         if !may_see_machine && let Some(f) = facts.as_mut() {
@@ -152,17 +216,33 @@ impl Nodes {
     }
 }
 
-fn view(
-    row: &NodeRow,
-    live_seen_ms: Option<i64>,
-    gateway: &crate::gateway::Gateway,
-) -> (NodeView, Option<domain::node::NodeFacts>) {
-    let facts = row.facts();
-    let (connectivity, last_seen) = match live_seen_ms {
+/// A node's status and last-seen time: connected ones from the gateway, the others as stored.
+fn live(
+    gateway: &Gateway,
+    live_seen: Option<i64>,
+    stored_seen: Option<i64>,
+) -> (Connectivity, Option<i64>) {
+    match live_seen {
         Some(ms) if gateway.is_silent(ms) => (Connectivity::Silent, Some(ms)),
         Some(ms) => (Connectivity::Online, Some(ms)),
-        None => (Connectivity::Offline, row.last_seen_at),
-    };
+        None => (Connectivity::Offline, stored_seen),
+    }
+}
+
+/// The order of the status column: online first.
+fn rank(c: Connectivity) -> u8 {
+    match c {
+        Connectivity::Online => 0,
+        Connectivity::Silent => 1,
+        Connectivity::Offline => 2,
+    }
+}
+
+fn view(
+    row: &NodeRow,
+    (connectivity, last_seen): (Connectivity, Option<i64>),
+) -> (NodeView, Option<domain::node::NodeFacts>) {
+    let facts = row.facts();
     let view = NodeView::new(
         row.id.clone(),
         row.hostname.clone(),

@@ -1,5 +1,5 @@
-//! The audit log as a cluster page shows it: who changed what, and when. Entries never carry a
-//! secret's value (the control plane records names and versions only).
+//! The audit log as the Audit page and a cluster's page show it: who changed what, and when.
+//! Entries never carry a secret's value (the control plane records names and versions only).
 use serde::{Deserialize, Serialize};
 
 /// One recorded change.
@@ -9,6 +9,9 @@ pub struct AuditEntry {
     pub actor: String,
     /// The recorded action, e.g. `cluster.secret.set`.
     pub action: String,
+    /// What it was done to: a cluster's or node's id, a user's name…
+    #[serde(default)]
+    pub target: String,
     pub detail: String,
 }
 
@@ -41,6 +44,29 @@ impl AuditEntry {
             "cluster.secret.reveal" => "revealed a secret",
             "cluster.secret.export" => "exported the secrets",
             "cluster.swarm-object.delete" => "deleted a Swarm secret or config",
+            "registry.save" => "saved registry credentials",
+            "registry.delete" => "deleted registry credentials",
+            "workload.install" => "installed an app",
+            "workload.update" => "updated an app",
+            "workload.start" => "started an app",
+            "workload.stop" => "stopped an app",
+            "workload.uninstall" => "uninstalled an app",
+            "app.create" => "added an app to the library",
+            "app.version" => "added an app version",
+            "app.delete" => "deleted an app from the library",
+            "node.enrol" => "enrolled a node",
+            "node.reenrol" => "re-enrolled a node",
+            "node.remove" => "removed a node",
+            "node.token_revoke" => "revoked a node's token",
+            "node.reenrol_allow" => "allowed a node to re-enrol",
+            "enrolment_key.create" => "created an enrolment key",
+            "enrolment_key.revoke" => "revoked an enrolment key",
+            "user.bootstrap" => "created the first administrator",
+            "user.create" => "added a user",
+            "user.role" => "changed a user's role",
+            "user.password" => "changed their password",
+            "user.password_reset" => "reset a user's password",
+            "session.login" => "signed in",
             other => return other.to_owned(),
         };
         known.to_owned()
@@ -56,6 +82,7 @@ mod tests {
             at_ms: 0,
             actor: "admin".into(),
             action: action.into(),
+            target: String::new(),
             detail: String::new(),
         }
     }

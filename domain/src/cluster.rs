@@ -186,6 +186,18 @@ pub struct Definition {
     pub listen_port: u16,
 }
 
+impl Definition {
+    /// Whether a search of the cluster list (`needle`, lowercase) finds this cluster: by name or
+    /// by a virtual IP's address.
+    pub fn matches(&self, needle: &str) -> bool {
+        self.name.to_lowercase().contains(needle)
+            || self
+                .vips
+                .iter()
+                .any(|v| v.address.to_string().contains(needle))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VipSpec {
     pub address: Cidr,
@@ -747,6 +759,16 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_list_search_finds_a_cluster_by_name_or_vip_address() {
+        let d = good().validate().expect("valid");
+        for needle in ["line", "line-3", "10.77.0.100", "0.100/24"] {
+            assert!(d.matches(needle), "{needle}");
+        }
+        assert!(!d.matches("line-4"));
+        assert!(!d.matches("LINE"), "the needle comes lowercase");
+    }
+
     fn candidate(id: &str, ip: &str) -> Candidate {
         Candidate {
             node_id: id.into(),
@@ -1048,19 +1070,6 @@ pub struct ClusterSummary {
     pub workloads: usize,
     pub vips: Vec<VipView>,
     pub created_at_ms: i64,
-}
-
-impl ClusterSummary {
-    pub fn matches(&self, query: &str) -> bool {
-        let q = query.trim().to_lowercase();
-        q.is_empty()
-            || self.name.to_lowercase().contains(&q)
-            || self.health.label().to_lowercase().contains(&q)
-            || self.reason.to_lowercase().contains(&q)
-            || self.vips.iter().any(|v| {
-                v.address.contains(&q) || v.owners.iter().any(|o| o.to_lowercase().contains(&q))
-            })
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

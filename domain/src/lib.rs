@@ -14,6 +14,7 @@ pub mod error;
 pub mod event;
 pub mod firmware;
 pub mod health;
+pub mod list;
 pub mod net;
 pub mod network;
 pub mod node;

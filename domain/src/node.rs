@@ -264,22 +264,22 @@ impl NodeView {
         }
     }
 
-    /// Case-insensitive search over the fields an operator looks for.
-    pub fn matches(&self, query: &str) -> bool {
-        let q = query.trim().to_lowercase();
-        if q.is_empty() {
-            return true;
-        }
-        let hay = [
-            self.hostname.as_str(),
-            self.connectivity.label(),
-            self.engine_version.as_str(),
-            self.swarm_state.as_str(),
-            self.firmware_version.as_str(),
-            self.id.as_str(),
-        ];
-        hay.iter().any(|h| h.to_lowercase().contains(&q))
-            || self.addresses.iter().any(|a| a.contains(&q))
+    /// What a search of the node list looks through, lowercased and one field per line (so a
+    /// search never matches across two fields): name, id, addresses, engine, swarm state and
+    /// firmware. Stored with the node when its facts change; its status is a filter of its own.
+    pub fn search_text(id: &str, hostname: &str, facts: Option<&NodeFacts>) -> String {
+        let v = NodeView::new(
+            id.to_owned(),
+            hostname.to_owned(),
+            0,
+            facts,
+            Connectivity::Offline,
+            None,
+        );
+        let mut hay = vec![v.hostname, v.id];
+        hay.extend(v.addresses);
+        hay.extend([v.engine_version, v.swarm_state, v.firmware_version]);
+        hay.join("\n").to_lowercase()
     }
 }
 
@@ -464,21 +464,25 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn search_matches_name_address_and_state() {
-        let f = facts("edge-1");
-        let v = NodeView::new(
-            "n1".into(),
-            "edge-1".into(),
-            0,
-            Some(&f),
-            Connectivity::Online,
-            Some(5),
+    fn search_text_holds_name_address_and_state_one_per_line() {
+        let f = facts("EDGE-1");
+        let text = NodeView::search_text("N1", "EDGE-1", Some(&f));
+        for needle in [
+            "edge-1",
+            "n1",
+            "10.77.0.11",
+            &f.engine.swarm_label().to_lowercase(),
+        ] {
+            assert!(
+                text.lines().any(|l| l.contains(needle)),
+                "{needle} in {text}"
+            );
+        }
+        assert!(!text.contains("online"));
+        assert_eq!(
+            NodeView::search_text("n2", "Edge-2", None),
+            "edge-2\nn2\n—\n—\n—"
         );
-        assert!(v.matches("EDGE"));
-        assert!(v.matches("10.77.0.11"));
-        assert!(v.matches("online"));
-        assert!(v.matches(""));
-        assert!(!v.matches("edge-2"));
     }
 
     #[test]

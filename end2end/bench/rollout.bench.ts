@@ -51,7 +51,7 @@ test.describe.serial("rollout benchmark", () => {
     lab("agents", AGENT_URL, key.secret);
     let nodes: { id: string; hostname: string; connectivity: string }[] = [];
     await until("three nodes online", 120_000, async () => {
-      nodes = (await api(page.request, "list_nodes", {})).data;
+      nodes = (await api(page.request, "list_nodes", {})).data.page.rows;
       return nodes.length === 3 && nodes.every((n) => n.connectivity === "Online");
     });
     clusterId = await api(page.request, "create_cluster", {

@@ -94,7 +94,7 @@ test.describe.serial("workload benchmarks", () => {
     lab("agents", AGENT_URL, key.secret);
     let nodes: { id: string; hostname: string; connectivity: string }[] = [];
     await until("three nodes online", 120_000, async () => {
-      nodes = (await api(page.request, "list_nodes", {})).data;
+      nodes = (await api(page.request, "list_nodes", {})).data.page.rows;
       return nodes.length === 3 && nodes.every((n) => n.connectivity === "Online");
     });
     const member = (n: { id: string }) => ({ node_id: n.id, role: "manager", labels: "", interface: "eth0", vip: false });

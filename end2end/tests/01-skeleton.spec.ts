@@ -113,6 +113,37 @@ test.describe.serial("walking skeleton", () => {
     await page.getByLabel("Search nodes").fill("10.77.0.13");
     await expect(page.getByTestId("node-row")).toHaveCount(1);
     await expect(page.getByTestId("node-row")).toHaveAttribute("data-hostname", "edge-3");
+    // The server searched: the URL holds the view, which a reload (or a shared link) shows again.
+    await expect(page).toHaveURL(/\/nodes\?q=10\.77\.0\.13$/);
+    await page.reload();
+    await hydrated(page);
+    await expect(page.getByTestId("node-row")).toHaveCount(1);
+    await expect(page.getByLabel("Search nodes")).toHaveValue("10.77.0.13");
+    await expect(page.getByTestId("node-count")).toHaveText("3 of 3 online");
+    await page.getByLabel("Status").selectOption("offline");
+    await expect(page.getByTestId("page-info")).toHaveText("Nothing matches");
+    await expect(page).toHaveURL(/status=offline/);
+  });
+
+  test("the node list is paged and sorted on the server", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    await page.goto("/nodes?per_page=1&page=2");
+    await hydrated(page);
+    const rows = page.getByTestId("node-row");
+    await expect(rows).toHaveCount(1);
+    await expect(rows).toHaveAttribute("data-hostname", "edge-2");
+    await expect(page.getByTestId("page-info")).toHaveText("2–2 of 3 · page 2 of 3");
+    await page.getByTestId("page-next").click();
+    await expect(page).toHaveURL(/page=3/);
+    await expect(rows).toHaveAttribute("data-hostname", "edge-3");
+    // The list is by name already: one click turns it around, back on the first page.
+    await page.getByTestId("sort-name").click();
+    await expect(page).toHaveURL(/sort=name&dir=desc&per_page=1$/);
+    await expect(rows).toHaveAttribute("data-hostname", "edge-3");
+    await expect(page.getByRole("columnheader", { name: "Name ▼" })).toHaveAttribute("aria-sort", "descending");
+    // A hand-edited URL that makes no sense says which parameter is wrong.
+    await page.goto("/nodes?page=zero");
+    await expect(page.getByText("page: must be a whole number")).toBeVisible();
   });
 
   test("a Viewer sees everything and can change nothing", async ({ page }) => {
@@ -158,5 +189,29 @@ test.describe.serial("walking skeleton", () => {
     await expect(page.getByTestId("toast")).toContainText("Password changed");
     await logout(page);
     await login(page, "vera", "viewer-password-2");
+    // The audit log is not for a Viewer: no link, and the page says so.
+    await expect(page.getByRole("link", { name: "Audit log" })).toHaveCount(0);
+    await page.goto("/audit");
+    await expect(page.getByRole("alert")).toContainText("Your role does not allow this.");
+  });
+
+  test("the audit log records who changed what, searched on the server", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    await page.getByRole("link", { name: "Audit log" }).click();
+    await hydrated(page);
+    const rows = page.getByTestId("audit-row");
+    // Newest first: the admin's own sign-in tops it.
+    await expect(rows.first()).toHaveAttribute("data-action", "session.login");
+    await expect(rows.first()).toContainText("admin");
+    await page.getByLabel("Search the audit log").fill("lab e2e");
+    await expect(page).toHaveURL(/\/audit\?q=lab%20e2e$/);
+    await expect(rows).toHaveCount(1);
+    await expect(rows.first()).toContainText("created an enrolment key");
+    await expect(rows.first()).toContainText("admin");
+    await page.getByLabel("Search the audit log").fill("vera");
+    await expect(rows.filter({ hasText: "added a user" })).toHaveCount(1);
+    await page.getByLabel("Order").selectOption("oldest");
+    await expect(page).toHaveURL(/sort=oldest/);
+    await expect(rows.first()).toHaveAttribute("data-action", "user.create");
   });
 });

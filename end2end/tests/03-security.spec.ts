@@ -34,7 +34,7 @@ test.describe.serial("security", () => {
     await hydrated(page);
     await login(page, "admin", ADMIN_PASSWORD);
 
-    const paths = ["/nodes", "/clusters", "/clusters/new", "/library", "/keys", "/users", "/account"];
+    const paths = ["/nodes", "/clusters", "/clusters/new", "/library", "/keys", "/users", "/audit", "/account"];
     await page.goto("/nodes");
     await hydrated(page);
     const nodes = page.locator('[data-testid="node-row"] a[href^="/nodes/"]');
@@ -46,7 +46,7 @@ test.describe.serial("security", () => {
     const clusters = page.locator('[data-testid="cluster-row"] a[href^="/clusters/"]');
     if ((await clusters.count()) === 0) {
       const nodes = await (await page.request.post("/api/list_nodes", { headers: { Accept: "application/json" } })).json();
-      const node = nodes.data.find((n: { hostname: string }) => n.hostname === "edge-1");
+      const node = nodes.data.page.rows.find((n: { hostname: string }) => n.hostname === "edge-1");
       const created = await page.request.post("/api/create_cluster", {
         headers: { "Content-Type": "application/json", Accept: "application/json" },
         data: {

@@ -80,7 +80,7 @@ test.describe.serial("workloads", () => {
   test("a cluster and two library apps to install", async ({ page }) => {
     await login(page, "admin", ADMIN_PASSWORD);
     await removeLeftoverClusters(page.request);
-    const nodes = (await api(page.request, "list_nodes", {})).data as { id: string; hostname: string }[];
+    const nodes = (await api(page.request, "list_nodes", {})).data.page.rows as { id: string; hostname: string }[];
     const member = (host: string, zone: string) => ({
       node_id: nodes.find((n) => n.hostname === host)!.id, role: "manager", labels: `zone=${zone}`, interface: "eth0", vip: false,
     });

@@ -37,7 +37,7 @@ test.describe.serial("registry credentials", () => {
   test("a private image does not deploy without a credential: the card shows the pull error", async ({ page }) => {
     await login(page, "admin", ADMIN_PASSWORD);
     await removeLeftoverClusters(page.request);
-    const nodes = (await api(page.request, "list_nodes", {})).data as { id: string; hostname: string }[];
+    const nodes = (await api(page.request, "list_nodes", {})).data.page.rows as { id: string; hostname: string }[];
     const member = (host: string) => ({
       node_id: nodes.find((n) => n.hostname === host)!.id, role: "manager", labels: "", interface: "eth0", vip: false,
     });

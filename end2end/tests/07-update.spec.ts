@@ -55,7 +55,7 @@ test.describe.serial("update, rollback, stop and start", () => {
   test("an app is installed at version 1", async ({ page }) => {
     await login(page, "admin", ADMIN_PASSWORD);
     await removeLeftoverClusters(page.request);
-    const nodes = (await api(page.request, "list_nodes", {})).data as { id: string; hostname: string }[];
+    const nodes = (await api(page.request, "list_nodes", {})).data.page.rows as { id: string; hostname: string }[];
     const member = (host: string) => ({
       node_id: nodes.find((n) => n.hostname === host)!.id, role: "manager", labels: "", interface: "eth0", vip: false,
     });

@@ -66,7 +66,7 @@ test.describe.serial("firmware rollout of a cluster", () => {
     expect(existsSync(LOAD), `${LOAD} (cargo build -p vipload)`).toBe(true);
     await login(page, "admin", ADMIN_PASSWORD);
     await removeLeftoverClusters(page.request);
-    const nodes = (await api(page.request, "list_nodes", {})).data as { id: string; hostname: string }[];
+    const nodes = (await api(page.request, "list_nodes", {})).data.page.rows as { id: string; hostname: string }[];
     clusterId = await api(page.request, "create_cluster", {
       draft: {
         definition: {
@@ -110,7 +110,7 @@ test.describe.serial("firmware rollout of a cluster", () => {
       "rolling cannot take its managers down one at a time: the swarm would lose quorum: 1 of 2 managers would be reachable, 2 are needed");
     expect((await api(page.request, "get_cluster", { id: clusterId })).data.activity
       .filter((w: Flow) => w.kind === "firmware-rollout")).toEqual([]);
-    const nodes = (await api(page.request, "list_nodes", {})).data as { id: string; hostname: string }[];
+    const nodes = (await api(page.request, "list_nodes", {})).data.page.rows as { id: string; hostname: string }[];
     await api(page.request, "cluster_node_action", {
       id: clusterId, node_id: nodes.find((n) => n.hostname === "edge-3")!.id, action: { action: "promote" },
     });
@@ -161,7 +161,7 @@ test.describe.serial("firmware rollout of a cluster", () => {
     await form.getByTestId("rollout-link").click();
     await hydrated(page);
     // The node list says which node is being upgraded, while it is.
-    await expect.poll(async () => ((await api(page.request, "list_nodes", {})).data as { firmware_upgrade: string | null }[])
+    await expect.poll(async () => ((await api(page.request, "list_nodes", {})).data.page.rows as { firmware_upgrade: string | null }[])
       .some((n) => n.firmware_upgrade !== null), { timeout: 120_000, intervals: [500] }).toBe(true);
     const run = page.locator('[data-testid="workflow"][data-kind="firmware-rollout"]').first();
     await expect(run).toHaveAttribute("data-status", "done", { timeout: 480_000 });

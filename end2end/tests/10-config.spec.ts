@@ -101,7 +101,7 @@ test.describe.serial("global config", () => {
   test("a cluster runs an app on every node", async ({ page }) => {
     await login(page, "admin", ADMIN_PASSWORD);
     await removeLeftoverClusters(page.request);
-    const nodes = (await api(page.request, "list_nodes", {})).data as { id: string; hostname: string }[];
+    const nodes = (await api(page.request, "list_nodes", {})).data.page.rows as { id: string; hostname: string }[];
     clusterId = await api(page.request, "create_cluster", {
       draft: {
         definition: {

@@ -91,7 +91,7 @@ export async function api(request: APIRequestContext, name: string, data: Record
  * when the panel has no cluster, as after a green spec.
  */
 export async function removeLeftoverClusters(request: APIRequestContext) {
-  const list = async () => (await api(request, "list_clusters", {})).data as { id: string; name: string }[];
+  const list = async () => (await api(request, "list_clusters", {})).data.page.rows as { id: string; name: string }[];
   const left = await list();
   if (left.length > 0) test.info().setTimeout(test.info().timeout + 360_000);
   for (const c of left) {

@@ -29,6 +29,7 @@ use leptos::prelude::{provide_context, use_context};
 use leptos_axum::{LeptosRoutes, generate_route_list};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 pub use guard::TrustedProxies;
@@ -69,8 +70,13 @@ pub fn router(state: AppState) -> Router {
         provide_csp_nonce();
     };
     let options = state.leptos_options.clone();
+    // The WASM, JS and CSS, as `./dev build` pre-compressed them (brotli, gzip) when the browser
+    // takes them, else as they are; revalidated by their modification time.
+    let pkg = std::path::Path::new(&*options.site_root).join(&*options.site_pkg_dir);
+    let static_files = ServeDir::new(pkg).precompressed_br().precompressed_gzip();
     Router::new()
         .route("/healthz", get(healthz))
+        .nest_service(&format!("/{}", options.site_pkg_dir), static_files)
         .route(domain::event::UiEvent::SSE_PATH, get(sse::events))
         .route(firmware::UPLOAD_PATH, axum::routing::post(firmware::upload))
         .merge(agents::routes())

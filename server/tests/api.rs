@@ -51,6 +51,117 @@ async fn health_and_signed_out_pages() {
     panel.shutdown().await.expect("clean shutdown");
 }
 
+/// The site's WASM, JS and CSS go out as `./dev build` pre-compressed them, when the browser
+/// takes brotli or gzip, and as they are otherwise.
+#[tokio::test]
+async fn static_files_are_served_pre_compressed() {
+    let site = tempfile::tempdir().expect("temp dir");
+    let pkg = site.path().join("pkg");
+    std::fs::create_dir(&pkg).expect("pkg");
+    for (name, body) in [
+        ("flotilla.wasm", "raw wasm"),
+        ("flotilla.wasm.br", "brotli wasm"),
+        ("flotilla.wasm.gz", "gzip wasm"),
+        ("flotilla.css", "raw css"),
+    ] {
+        std::fs::write(pkg.join(name), body).expect("file");
+    }
+    let root = site.path().to_str().expect("utf-8 path");
+    let panel = Panel::start_serving(|_| {}, root).await;
+    let get = async |path: &str, accept: &str| {
+        let res = panel
+            .http
+            .get(panel.url(path))
+            .header("Accept-Encoding", accept)
+            .send()
+            .await
+            .expect("request");
+        let encoding = res
+            .headers()
+            .get("content-encoding")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        (
+            res.status().as_u16(),
+            encoding,
+            res.text().await.unwrap_or_default(),
+        )
+    };
+    assert_eq!(
+        get("/pkg/flotilla.wasm", "gzip, deflate, br").await,
+        (200, "br".into(), "brotli wasm".into())
+    );
+    assert_eq!(
+        get("/pkg/flotilla.wasm", "gzip").await,
+        (200, "gzip".into(), "gzip wasm".into())
+    );
+    assert_eq!(
+        get("/pkg/flotilla.wasm", "identity").await,
+        (200, String::new(), "raw wasm".into())
+    );
+    // Without a compressed copy the file goes as it is.
+    assert_eq!(
+        get("/pkg/flotilla.css", "br").await,
+        (200, String::new(), "raw css".into())
+    );
+    assert_eq!(get("/pkg/missing.js", "br").await.0, 404);
+    panel.shutdown().await.expect("clean shutdown");
+}
+
+/// An agent given several panel URLs (panel replicas) moves on from one it cannot reach to the
+/// next: it enrols there and comes online.
+#[tokio::test]
+async fn an_agent_given_several_panel_urls_moves_on_to_one_that_answers() {
+    let panel = Panel::start().await;
+    let admin = panel.login("admin", ADMIN_PASSWORD).await;
+    let (status, body) = panel
+        .call(
+            Some(&admin),
+            "create_key",
+            &[("label", "replicas"), ("expires_in_hours", "1")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let created: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let key = created["secret"].as_str().expect("secret").to_owned();
+    // A port nobody listens on: the first URL is refused.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("machine-id"), "feedfacefeedface\n").expect("write");
+    std::fs::write(dir.path().join("firmware"), "fw-1\n").expect("write");
+    let urls = format!("http://{dead}, http://{}", panel.addr);
+    let config = agent::Config {
+        panel: std::sync::Arc::new(agent::endpoint::Panels::parse(&urls, None).expect("urls")),
+        enrolment_key: Some(key),
+        state_dir: dir.path().join("state"),
+        docker_host: "unix:///nonexistent/docker.sock".into(),
+        machine_id_file: dir.path().join("machine-id"),
+        firmware_version_file: dir.path().join("firmware"),
+        firmware_installer: None,
+        disk_path: dir.path().to_path_buf(),
+    };
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let agent = tokio::spawn(async move { agent::link::run(&config, stopped).await });
+    let mut online = 0;
+    for _ in 0..150 {
+        online = panel.online_count(&admin).await;
+        if online == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(online, 1, "the agent came online through the second URL");
+    stop.send(true).expect("agent listens");
+    agent
+        .await
+        .expect("joins")
+        .expect("the agent stops cleanly");
+    panel.shutdown().await.expect("clean shutdown");
+}
+
 #[tokio::test]
 async fn login_sets_a_strict_http_only_cookie_and_a_wrong_password_none() {
     let panel = Panel::start().await;
@@ -154,6 +265,29 @@ async fn bad_input_is_refused_with_the_field_and_nothing_is_written() {
     assert!(body.contains("\"data\":[]"), "{body}");
     let (_, body) = panel.call(Some(&admin), "list_users", &[]).await;
     assert!(!body.contains("bob"), "{body}");
+    // A hand-edited list URL: each parameter is named when it is wrong.
+    for (field, value) in [
+        ("page", "0"),
+        ("per_page", "5000"),
+        ("sort", "engine"),
+        ("dir", "sideways"),
+        ("status", "asleep"),
+    ] {
+        let (status, body) = panel
+            .call(Some(&admin), "list_nodes", &[(field, value)])
+            .await;
+        assert_eq!(status, 422, "{field}: {body}");
+        assert!(body.contains(&format!("\"field\":\"{field}\"")), "{body}");
+    }
+    let (status, body) = panel
+        .call(
+            Some(&admin),
+            "list_nodes",
+            &[("q", "edge"), ("status", "online"), ("page", "3")],
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"matched\":0"), "{body}");
     panel.shutdown().await.expect("clean shutdown");
 }
 

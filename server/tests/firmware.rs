@@ -7,7 +7,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use agent::endpoint::PanelEndpoint;
+use agent::endpoint::Panels;
 use agent::firmware::Firmware;
 use domain::firmware::{FirmwareState, FirmwareView, Manifest, SignedManifest};
 use domain::protocol::EnrolResponse;
@@ -48,7 +48,7 @@ fn signed(view: &FirmwareView) -> SignedManifest {
 /// firmware version file, and the agent's firmware module.
 struct Node {
     dir: tempfile::TempDir,
-    endpoint: PanelEndpoint,
+    endpoint: std::sync::Arc<Panels>,
     token: String,
     key: String,
 }
@@ -82,7 +82,9 @@ impl Node {
         .expect("chmod");
         std::fs::write(dir.path().join("version"), "1.0\n").expect("version");
         Node {
-            endpoint: PanelEndpoint::new(&format!("http://{}", panel.addr), None).expect("url"),
+            endpoint: std::sync::Arc::new(
+                Panels::parse(&format!("http://{}", panel.addr), None).expect("url"),
+            ),
             dir,
             token,
             key: firmware_key,
@@ -99,7 +101,7 @@ impl Node {
             &self.path("state"),
             Some(self.path("installer")),
             key,
-            &self.endpoint,
+            self.endpoint.clone(),
             &self.token,
             &self.path("version"),
         )

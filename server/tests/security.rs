@@ -294,6 +294,7 @@ fn catalogue() -> Vec<(&'static str, Access, &'static str, String)> {
         ),
         ("global_secrets", Read, FORM, "cluster_id=x".into()),
         ("cluster_changes", Read, FORM, "id=x".into()),
+        ("audit_log", Write, FORM, String::new()),
         (
             "reveal_global_secret",
             Write,
@@ -451,6 +452,15 @@ async fn editors_operate_but_destructive_cluster_actions_need_a_supervisor() {
             "a Supervisor may {name} (the cluster does not exist): {answer}"
         );
     }
+    // The audit log is for Supervisors and Administrators.
+    let (status, answer) = panel.call(Some(&editor), "audit_log", &[]).await;
+    assert_eq!(
+        status, 403,
+        "an Editor may not read the audit log: {answer}"
+    );
+    let (status, answer) = panel.call(Some(&supervisor), "audit_log", &[]).await;
+    assert_eq!(status, 200, "a Supervisor reads the audit log: {answer}");
+    assert!(answer.contains("\"action\":\"user.create\""), "{answer}");
     // Editors operate: draining, labels, networks and new nodes get past the role check.
     let drain = serde_json::json!({ "id": "x", "node_id": "y", "action": { "action": "availability", "availability": "drain" } }).to_string();
     let (status, answer) = panel

@@ -10,19 +10,18 @@ use domain::protocol::FIRMWARE_PATH;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
-use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::endpoint::PanelEndpoint;
+use crate::endpoint::{PanelEndpoint, Panels};
 
 /// Longest wait for the panel to connect or send the next part of the body.
 const STALL: Duration = Duration::from_secs(60);
 
 pub struct Source {
-    authority: String,
-    tls: Option<Arc<ClientConfig>>,
+    /// The panel the agent is connected to serves the download (its URL in use now).
+    panels: Arc<Panels>,
     token: String,
 }
 
@@ -30,17 +29,16 @@ trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Io for T {}
 
 impl Source {
-    pub fn new(panel: &PanelEndpoint, token: &str) -> Source {
+    pub fn new(panels: Arc<Panels>, token: &str) -> Source {
         Source {
-            authority: panel.authority().to_owned(),
-            tls: panel.tls(),
+            panels,
             token: token.to_owned(),
         }
     }
 
-    fn host_port(&self) -> (String, u16) {
-        let default = if self.tls.is_some() { 443 } else { 80 };
-        let a = self.authority.as_str();
+    fn host_port(panel: &PanelEndpoint) -> (String, u16) {
+        let default = if panel.tls().is_some() { 443 } else { 80 };
+        let a = panel.authority();
         if let Some(rest) = a.strip_prefix('[') {
             let (host, port) = rest.split_once(']').unwrap_or((rest, ""));
             let port = port.strip_prefix(':').and_then(|p| p.parse().ok());
@@ -52,19 +50,19 @@ impl Source {
         }
     }
 
-    async fn connect(&self) -> Result<Box<dyn Io>, String> {
-        let (host, port) = self.host_port();
+    async fn connect(panel: &PanelEndpoint) -> Result<Box<dyn Io>, String> {
+        let (host, port) = Self::host_port(panel);
         let tcp =
             tokio::time::timeout(STALL, tokio::net::TcpStream::connect((host.as_str(), port)))
                 .await
                 .map_err(|_| "the panel did not accept a connection in time".to_string())?
                 .map_err(|e| format!("cannot reach the panel: {e}"))?;
-        let Some(tls) = &self.tls else {
+        let Some(tls) = panel.tls() else {
             return Ok(Box::new(tcp));
         };
         let name = ServerName::try_from(host.clone())
             .map_err(|_| format!("{host} is not a valid TLS server name"))?;
-        let stream = tokio_rustls::TlsConnector::from(tls.clone())
+        let stream = tokio_rustls::TlsConnector::from(tls)
             .connect(name, tcp)
             .await
             .map_err(|e| format!("TLS with the panel failed: {e}"))?;
@@ -100,13 +98,14 @@ impl Source {
     }
 
     async fn get(&self, id: &str, part: &Path, have: u64) -> Result<(), String> {
-        let io = self.connect().await?;
+        let panel = self.panels.current();
+        let io = Self::connect(panel).await?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(io))
             .await
             .map_err(|e| format!("HTTP with the panel failed: {e}"))?;
         let conn = tokio::spawn(conn);
         let request = http::Request::get(format!("{FIRMWARE_PATH}/{id}"))
-            .header(http::header::HOST, &self.authority)
+            .header(http::header::HOST, panel.authority())
             .header(
                 http::header::AUTHORIZATION,
                 format!("Bearer {}", self.token),

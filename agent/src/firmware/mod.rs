@@ -15,6 +15,7 @@ mod download;
 pub mod gate;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -24,7 +25,7 @@ use ring::signature::{ED25519, UnparsedPublicKey};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
-use crate::endpoint::PanelEndpoint;
+use crate::endpoint::Panels;
 
 pub use download::Source;
 
@@ -74,7 +75,7 @@ impl Firmware {
         state_dir: &Path,
         installer: Option<PathBuf>,
         key: Option<&str>,
-        panel: &PanelEndpoint,
+        panel: Arc<Panels>,
         token: &str,
         version_file: &Path,
     ) -> Firmware {

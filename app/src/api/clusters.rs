@@ -7,10 +7,26 @@ use crate::server::{authorize, fail, now_ms};
 #[cfg(feature = "ssr")]
 use domain::Permission;
 
+/// One page of the cluster list; the parameters are those of its URL (`/clusters?q=line`), each
+/// optional.
 #[server(endpoint = "list_clusters")]
-pub async fn list_clusters() -> Result<Snapshot<Vec<domain::cluster::ClusterSummary>>, AppError> {
+pub async fn list_clusters(
+    #[server(default)] q: Option<String>,
+    #[server(default)] sort: Option<String>,
+    #[server(default)] dir: Option<String>,
+    #[server(default)] page: Option<String>,
+    #[server(default)] per_page: Option<String>,
+) -> Result<Snapshot<domain::list::ClusterPage>, AppError> {
     let (panel, actor) = authorize(Permission::Read).await?;
-    let data = panel.clusters.list(&actor).await.map_err(fail)?;
+    let query = domain::list::ListQuery::parse(&domain::list::RawListQuery {
+        q: q.as_deref(),
+        page: page.as_deref(),
+        per_page: per_page.as_deref(),
+        sort: sort.as_deref(),
+        dir: dir.as_deref(),
+    })
+    .map_err(fail)?;
+    let data = panel.clusters.page(&actor, &query).await.map_err(fail)?;
     Ok(Snapshot {
         now_ms: now_ms(),
         data,

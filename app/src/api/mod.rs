@@ -2,6 +2,7 @@
 //! any input is looked at, so a Viewer gets 403, never 422), parse the input into domain types
 //! (validation lives in `domain`), call one control-plane use case, map the error. Use cases
 //! check the role again. Endpoints are fixed (`/api/<name>`) so tests and scripts can call them.
+mod audit;
 mod auth;
 mod clusters;
 mod config;
@@ -9,6 +10,7 @@ mod firmware;
 mod nodes;
 mod workloads;
 
+pub use audit::*;
 pub use auth::*;
 pub use clusters::*;
 pub use config::*;

@@ -1,6 +1,7 @@
 //! Nodes and enrolment keys.
 use domain::enrolment::{CreatedEnrolmentKey, EnrolmentKeyView};
-use domain::node::{IdentityAction, NodeDetail, NodeView};
+use domain::list::NodePage;
+use domain::node::{IdentityAction, NodeDetail};
 use domain::{AppError, Snapshot};
 use leptos::prelude::*;
 
@@ -8,11 +9,35 @@ use leptos::prelude::*;
 use crate::server::{authorize, fail, now_ms};
 #[cfg(feature = "ssr")]
 use domain::Permission;
+#[cfg(feature = "ssr")]
+use domain::list::{ListQuery, NodeSort, RawListQuery};
 
+/// One page of the node list; the parameters are those of its URL (`/nodes?q=…&status=online`),
+/// each optional.
 #[server(endpoint = "list_nodes")]
-pub async fn list_nodes() -> Result<Snapshot<Vec<NodeView>>, AppError> {
+pub async fn list_nodes(
+    #[server(default)] q: Option<String>,
+    #[server(default)] status: Option<String>,
+    #[server(default)] sort: Option<String>,
+    #[server(default)] dir: Option<String>,
+    #[server(default)] page: Option<String>,
+    #[server(default)] per_page: Option<String>,
+) -> Result<Snapshot<NodePage>, AppError> {
     let (panel, actor) = authorize(Permission::Read).await?;
-    let data = panel.nodes.list(&actor).await.map_err(fail)?;
+    let query = ListQuery::<NodeSort>::parse(&RawListQuery {
+        q: q.as_deref(),
+        page: page.as_deref(),
+        per_page: per_page.as_deref(),
+        sort: sort.as_deref(),
+        dir: dir.as_deref(),
+    })
+    .map_err(fail)?;
+    let status = domain::list::parse_status(status.as_deref()).map_err(fail)?;
+    let data = panel
+        .nodes
+        .page(&actor, &query, status)
+        .await
+        .map_err(fail)?;
     Ok(Snapshot {
         now_ms: now_ms(),
         data,

@@ -1,6 +1,7 @@
 //! One folder per capability: the pages and components of nodes, clusters… live together.
 pub mod account;
 pub mod activity;
+pub mod audit;
 pub mod clusters;
 pub mod config;
 pub mod firmware;

@@ -5,6 +5,7 @@ use domain::cluster::{
     Candidate, ClusterDetail, ClusterPhase, ClusterSummary, MemberView, VipView,
 };
 use domain::health::{self, Lifecycle, MemberState};
+use domain::list::{ClusterPage, ClusterSort, ListQuery, Page};
 use domain::node::{EngineFacts, SwarmState};
 use domain::swarm::{SwarmNodeView, SwarmRole};
 use domain::workflow::{WorkflowStatus, WorkflowView};
@@ -47,14 +48,43 @@ impl Clusters {
             .collect())
     }
 
-    pub async fn list(&self, actor: &Actor) -> Result<Vec<ClusterSummary>, ControlError> {
+    /// One page of the cluster list, searched by name or virtual IP and sorted; only the
+    /// clusters of that page have their status worked out.
+    pub async fn page(
+        &self,
+        actor: &Actor,
+        query: &ListQuery<ClusterSort>,
+    ) -> Result<ClusterPage, ControlError> {
         actor.require(Permission::Read)?;
-        let mut out = vec![];
-        for c in self.store.clusters().await? {
-            let g = self.gather(c).await?;
-            out.push(self.summary(&g));
+        let all = self.store.clusters().await?; // by name
+        let total = all.len() as u64;
+        let needle = query.needle();
+        let mut found: Vec<_> = all
+            .into_iter()
+            .filter(|c| c.definition.matches(&needle))
+            .collect();
+        if query.sort == ClusterSort::Created {
+            found.sort_by_key(|c| c.created_at);
         }
-        Ok(out)
+        if query.descending {
+            found.reverse();
+        }
+        let matched = found.len() as u64;
+        let (found, page) = query.slice(found);
+        let mut rows = Vec::with_capacity(found.len());
+        for c in found {
+            let g = self.gather(c).await?;
+            rows.push(self.summary(&g));
+        }
+        Ok(ClusterPage {
+            page: Page {
+                rows,
+                page,
+                per_page: query.per_page,
+                matched,
+            },
+            total,
+        })
     }
 
     /// The newest changes made to the cluster through the panel (its audit log).

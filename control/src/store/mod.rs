@@ -3,6 +3,7 @@
 //! Two backends behind one pool (sqlx's `Any` driver): the embedded default, a SQLite file in
 //! WAL mode, and PostgreSQL as the scale-out store. All SQL is static, portable between the two and
 //! uses bind parameters; each backend has its own migrations with the same version numbers.
+mod audit;
 mod clusters;
 mod config;
 mod credentials;
@@ -22,7 +23,7 @@ pub use credentials::{CheckRow, CredentialRow};
 pub use firmware::ArtifactRow;
 pub use keys::KeyRow;
 pub use library::{AppRow, VersionRow};
-pub use nodes::{AgentIdentity, Enrolled, NodeEnrolment, NodeRow};
+pub use nodes::{AgentIdentity, Enrolled, NodeEnrolment, NodeKey, NodeRow};
 pub use secrets::SecretRow;
 pub use users::UserRow;
 pub use workflows::{NewStep, NewWorkflow, Rerun, StepRow, WorkflowRow};
@@ -160,61 +161,6 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
-    }
-
-    /// Appends to the audit log. Every change made through the panel is recorded here.
-    pub async fn audit(
-        &self,
-        actor: &str,
-        action: &str,
-        target: Option<&str>,
-        detail: Option<&str>,
-    ) -> Result<(), ControlError> {
-        sqlx::query(
-            "INSERT INTO audit_log (at, actor, action, target, detail) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(crate::secret::now_ms())
-        .bind(actor)
-        .bind(action)
-        .bind(target)
-        .bind(detail)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// The newest `limit` entries recorded about `target` (a cluster's id, for its page).
-    pub async fn audit_of(
-        &self,
-        target: &str,
-        limit: i64,
-    ) -> Result<Vec<domain::audit::AuditEntry>, ControlError> {
-        let rows: Vec<(i64, String, String, Option<String>)> = sqlx::query_as(
-            "SELECT at, actor, action, detail FROM audit_log WHERE target = $1 ORDER BY id DESC LIMIT $2",
-        )
-        .bind(target)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(at_ms, actor, action, detail)| domain::audit::AuditEntry {
-                at_ms,
-                actor,
-                action,
-                detail: detail.unwrap_or_default(),
-            })
-            .collect())
-    }
-
-    /// Every audited action, oldest first (tests check what was recorded).
-    #[cfg(any(test, feature = "testing"))]
-    pub async fn audit_actions(&self) -> Result<Vec<String>, ControlError> {
-        Ok(
-            sqlx::query_scalar("SELECT action FROM audit_log ORDER BY id")
-                .fetch_all(&self.pool)
-                .await?,
-        )
     }
 }
 

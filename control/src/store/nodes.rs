@@ -1,4 +1,4 @@
-use domain::node::NodeFacts;
+use domain::node::{NodeFacts, NodeView};
 
 use super::Store;
 use crate::ControlError;
@@ -27,6 +27,28 @@ impl NodeRow {
             }
         }
     }
+}
+
+/// A node as the list sorts and filters it, without its facts.
+#[derive(Debug, sqlx::FromRow)]
+pub struct NodeKey {
+    pub id: String,
+    pub hostname: String,
+    pub last_seen_at: Option<i64>,
+}
+
+/// A `LIKE` pattern that finds `needle` anywhere, its own `%`, `_` and `\` taken literally.
+pub(super) fn like_pattern(needle: &str) -> String {
+    let mut p = String::with_capacity(needle.len() + 2);
+    p.push('%');
+    for c in needle.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
 }
 
 /// Who an authenticated agent is: its node and the machine it enrolled from.
@@ -106,8 +128,9 @@ impl Store {
             return Ok(Enrolled::Node(id));
         }
         let inserted = sqlx::query(
-            "INSERT INTO nodes (id, machine_id, hostname, token_hash, enrolled_at, enrolled_with) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO nodes \
+                 (id, machine_id, hostname, token_hash, enrolled_at, enrolled_with, search) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(e.new_node_id)
         .bind(e.machine_id)
@@ -115,6 +138,7 @@ impl Store {
         .bind(e.token_hash)
         .bind(e.now_ms)
         .bind(&key_id)
+        .bind(NodeView::search_text(e.new_node_id, e.hostname, None))
         .execute(&mut *tx)
         .await
         .map_err(ControlError::from);
@@ -197,13 +221,18 @@ impl Store {
     ) -> Result<(), ControlError> {
         let json =
             serde_json::to_string(facts).map_err(|e| ControlError::Corrupt(e.to_string()))?;
-        sqlx::query("UPDATE nodes SET facts = $1, hostname = $2, last_seen_at = $3 WHERE id = $4")
-            .bind(json)
-            .bind(&facts.hostname)
-            .bind(now_ms)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let search = NodeView::search_text(id, &facts.hostname, Some(facts));
+        sqlx::query(
+            "UPDATE nodes SET facts = $1, hostname = $2, last_seen_at = $3, search = $4 \
+             WHERE id = $5",
+        )
+        .bind(json)
+        .bind(&facts.hostname)
+        .bind(now_ms)
+        .bind(search)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -232,6 +261,44 @@ impl Store {
         ))
         .fetch_all(&self.pool)
         .await?)
+    }
+
+    /// Every node whose search text holds `needle` (lowercase), by name, without its facts: what
+    /// the node list filters, sorts and counts before it reads the rows of one page.
+    pub async fn node_keys(&self, needle: &str) -> Result<Vec<NodeKey>, ControlError> {
+        Ok(sqlx::query_as::<_, NodeKey>(
+            "SELECT id, hostname, last_seen_at FROM nodes WHERE search LIKE $1 ESCAPE '\\' \
+             ORDER BY hostname, id",
+        )
+        .bind(like_pattern(needle))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    pub async fn count_nodes(&self) -> Result<u64, ControlError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM nodes")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(u64::try_from(n).unwrap_or_default())
+    }
+
+    /// The nodes with these ids (in no particular order); for one page of the list.
+    pub async fn nodes_by_ids(&self, ids: &[String]) -> Result<Vec<NodeRow>, ControlError> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT {} FROM nodes WHERE id IN ({})",
+            node_columns!(),
+            marks.join(", ")
+        );
+        // Audited: the only text added to the statement is its own `$n` placeholders.
+        let mut query = sqlx::query_as::<_, NodeRow>(sqlx::AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(id);
+        }
+        Ok(query.fetch_all(&self.pool).await?)
     }
 
     pub async fn node_by_id(&self, id: &str) -> Result<Option<NodeRow>, ControlError> {
@@ -487,5 +554,11 @@ mod tests {
             .expect("query")
             .expect("exists");
         assert_eq!(row.last_seen_at, Some(500));
+    }
+
+    #[test]
+    fn a_search_pattern_takes_the_operators_wildcards_literally() {
+        assert_eq!(super::like_pattern(""), "%%");
+        assert_eq!(super::like_pattern(r"a_b%c\d"), r"%a\_b\%c\\d%");
     }
 }

@@ -330,9 +330,14 @@ impl Fleet {
         wait_for("the report", async || {
             panel
                 .clusters
-                .list(&admin)
+                .page(&admin, &Default::default())
                 .await
-                .is_ok_and(|l| l.iter().all(|c| c.members == 0 || c.available > 0))
+                .is_ok_and(|l| {
+                    l.page
+                        .rows
+                        .iter()
+                        .all(|c| c.members == 0 || c.available > 0)
+                })
         })
         .await;
     }

@@ -33,6 +33,11 @@ impl Panel {
 
     /// Starts a panel whose arguments `adjust` may change (limits, proxies…).
     pub async fn start_with(adjust: impl FnOnce(&mut Args)) -> Panel {
+        Self::start_serving(adjust, "target/site").await
+    }
+
+    /// Starts a panel that serves the site files under `site_root`.
+    pub async fn start_serving(adjust: impl FnOnce(&mut Args), site_root: &str) -> Panel {
         let dir = tempfile::tempdir().expect("temp dir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -49,6 +54,7 @@ impl Panel {
         let settings = Settings::resolve(args, addr).expect("settings");
         let options = LeptosOptions::builder()
             .output_name("flotilla")
+            .site_root(site_root)
             .site_addr(addr)
             .build();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

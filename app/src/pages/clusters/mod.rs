@@ -6,9 +6,10 @@ mod members;
 mod networks;
 pub mod new;
 
-use domain::Permission;
 use domain::cluster::ClusterSummary;
 use domain::health::Health;
+use domain::list::ClusterSort;
+use domain::{Permission, time};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -16,6 +17,7 @@ use crate::api;
 use crate::components::{
     BUTTON, BUTTON_SECONDARY, Badge, Can, EmptyState, ErrorBox, PageHeader, TABLE, TD, TH,
 };
+use crate::lists::{ListPath, Pager, SearchBox, SortHeader, use_url_params};
 use crate::live::use_live;
 
 pub fn health_tone(h: Health) -> &'static str {
@@ -39,8 +41,15 @@ const COLUMNS_KEY: &str = "flotilla.clusters.columns";
 #[component]
 pub fn ClustersPage() -> impl IntoView {
     let live = use_live();
-    let clusters = Resource::new(move || live.clusters.get(), |_| api::list_clusters());
-    let query = RwSignal::new(String::new());
+    let params = use_url_params();
+    let list = ListPath {
+        path: "/clusters",
+        params,
+    };
+    let clusters = Resource::new(
+        move || (params.get(), live.clusters.get()),
+        |(p, _)| api::list_clusters(p.q, p.sort, p.dir, p.page, p.per_page),
+    );
     let hidden = RwSignal::new(Vec::<String>::new());
     let chooser = RwSignal::new(false);
     #[cfg(feature = "hydrate")]
@@ -74,9 +83,7 @@ pub fn ClustersPage() -> impl IntoView {
     let shown = move |key: &str| !hidden.with(|h| h.iter().any(|k| k == key));
     view! {
         <PageHeader title="Clusters" subtitle="Docker Swarm clusters with floating virtual IPs, built and operated by Flotilla.">
-            <input type="search" placeholder="Search clusters…" aria-label="Search clusters"
-                class="w-64 rounded-md border border-slate-300 px-3 py-2 text-sm focus:outline-none focus:ring-2 focus:ring-sky-300"
-                prop:value=move || query.get() on:input=move |ev| query.set(event_target_value(&ev))/>
+            <SearchBox list=list label="Search clusters" placeholder="Search name or virtual IP…"/>
             <div class="relative">
                 <button class=BUTTON_SECONDARY on:click=move |_| chooser.update(|c| *c = !*c) aria-expanded=move || chooser.get().to_string()>"Columns"</button>
                 <Show when=move || chooser.get()>
@@ -98,32 +105,31 @@ pub fn ClustersPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match clusters.await {
                     Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                    Ok(s) if s.data.is_empty() => view! {
+                    Ok(s) if s.data.total == 0 => view! {
                         <EmptyState title="No clusters yet" hint="Add a cluster to build a swarm from online nodes, with floating virtual IPs."/>
                     }.into_any(),
                     Ok(s) => {
-                        let all = StoredValue::new(s.data);
-                        let rows = move || {
-                            let q = query.get();
-                            all.with_value(|c| c.iter().filter(|c| c.matches(&q)).cloned().collect::<Vec<_>>())
-                        };
+                        let info = s.data.page.info();
+                        let rows = s.data.page.rows;
+                        let now = s.now_ms;
                         view! {
                             <div class="overflow-x-auto bg-white rounded-lg border border-slate-200 shadow-sm">
                                 <table class=TABLE>
                                     <thead><tr>
-                                        <th class=TH>"Name"</th><th class=TH>"Status"</th>
+                                        <SortHeader list=list label="Name" key=ClusterSort::Name/>
+                                        <th class=TH>"Status"</th>
                                         <Show when=move || shown("online")><th class=TH>"Online"</th></Show>
                                         <Show when=move || shown("availability")><th class=TH>"Availability"</th></Show>
                                         <Show when=move || shown("workloads")><th class=TH>"Workloads"</th></Show>
                                         <Show when=move || shown("vips")><th class=TH>"Virtual IPs"</th></Show>
+                                        <SortHeader list=list label="Created" key=ClusterSort::Created/>
                                     </tr></thead>
                                     <tbody class="divide-y divide-slate-100">
-                                        <For each=rows key=|c| format!("{:?}", c) let:c>
-                                            {cluster_row(c, shown)}
-                                        </For>
+                                        {rows.into_iter().map(|c| cluster_row(c, now, shown)).collect_view()}
                                     </tbody>
                                 </table>
                             </div>
+                            <Pager list=list page=info/>
                         }.into_any()
                     }
                 }
@@ -134,6 +140,7 @@ pub fn ClustersPage() -> impl IntoView {
 
 fn cluster_row(
     c: ClusterSummary,
+    now_ms: i64,
     shown: impl Fn(&str) -> bool + Copy + Send + Sync + 'static,
 ) -> impl IntoView {
     let vips = c
@@ -165,6 +172,7 @@ fn cluster_row(
             <Show when=move || shown("vips")>
                 <td class=TD><span class="font-mono text-xs" data-testid="vips">{if vips.is_empty() { "—".to_string() } else { vips.clone() }}</span></td>
             </Show>
+            <td class=TD><span class="text-xs text-slate-500">{time::ago(now_ms, c.created_at_ms)}</span></td>
         </tr>
     }
 }

@@ -316,7 +316,19 @@ fn UpgradeForm() -> impl IntoView {
 fn RolloutForm() -> impl IntoView {
     let live = use_live();
     let toasts = use_toasts();
-    let clusters = Resource::new(move || live.clusters.get(), |_| api::list_clusters());
+    // The clusters to choose from: the first of the largest page the list gives.
+    let clusters = Resource::new(
+        move || live.clusters.get(),
+        |_| {
+            api::list_clusters(
+                None,
+                None,
+                None,
+                None,
+                Some(domain::list::MAX_PAGE_SIZE.to_string()),
+            )
+        },
+    );
     let rollout = ServerAction::<api::RolloutFirmware>::new();
     let (cluster, artifact, gate) = (
         RwSignal::new(String::new()),
@@ -362,7 +374,7 @@ fn RolloutForm() -> impl IntoView {
                             <option value="">"Choose…"</option>
                             <Transition fallback=|| ()>
                                 {move || Suspend::new(async move {
-                                    clusters.await.map(|s| s.data.into_iter().map(|c| view! {
+                                    clusters.await.map(|s| s.data.page.rows.into_iter().map(|c| view! {
                                         <option value=c.id.clone()>{c.name.clone()}</option>
                                     }).collect_view()).ok()
                                 })}

@@ -61,6 +61,8 @@ pub fn NodePage() -> impl IntoView {
     let actions = NodeActions::new();
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").unwrap_or_default());
+    live.watch_some_nodes();
+    Effect::new(move |_| live.watch_nodes([id()]));
     let node = Resource::new(
         move || (id(), live.nodes.get()),
         |(id, _)| api::get_node(id),

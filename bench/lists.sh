@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# List-render benchmark: the node list and the cluster list at fleet size. AGENTS simulated agents
+# (flotilla-agent-sim --answer-commands, a fake node: no Docker, nothing written) are grouped into
+# clusters of 10 (3 managers, 7 workers) built by the panel's own workflows; then each list page
+# is rendered on the server (`SsrMode::Async`, the admin's session) 200 times with `ab -c 2` on
+# loopback, and one page of the node list is asked of the server function. Bounded: loopback
+# only, stops by itself.
+#
+#   bench/lists.sh [AGENTS]      (default 5000 agents, so 500 clusters; at most 10000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+AGENTS=${1:-5000}
+[ "$AGENTS" -le 10000 ] || { echo "at most 10000 agents" >&2; exit 2; }
+CLUSTERS=$(( AGENTS / 10 ))
+PORT=${BENCH_PORT:-3997}
+PASSWORD=bench-admin-password
+
+./dev build >/dev/null
+cargo build --release -p agent --bin flotilla-agent-sim >/dev/null 2>&1
+
+ulimit -n 32768
+DATA=$(mktemp -d /tmp/flotilla-lists.XXXXXX)
+cleanup() {
+  [ -n "${SIM:-}" ] && kill "$SIM" 2>/dev/null || true
+  [ -n "${PANEL:-}" ] && kill -INT "$PANEL" 2>/dev/null && wait "$PANEL" 2>/dev/null || true
+  rm -rf "$DATA"
+}
+trap cleanup EXIT
+
+BASE="http://localhost:$PORT"
+[ -n "${BENCH_DATABASE_URL:-}" ] && export FLOTILLA_DATABASE_URL="$BENCH_DATABASE_URL"
+LEPTOS_SITE_ROOT=target/site LEPTOS_OUTPUT_NAME=flotilla FLOTILLA_DATA_DIR="$DATA" \
+  FLOTILLA_ADMIN_PASSWORD="$PASSWORD" FLOTILLA_LISTEN="127.0.0.1:$PORT" FLOTILLA_HEARTBEAT_SECS=10 \
+  FLOTILLA_LOG=warn target/release/flotilla-panel >"$DATA/panel.log" 2>&1 &
+PANEL=$!
+for _ in $(seq 100); do curl -sf "$BASE/healthz" >/dev/null && break; sleep 0.1; done
+curl -sf -c "$DATA/cookies" -H 'Accept: application/json' \
+  -d "username=admin&password=$PASSWORD" "$BASE/api/login" >/dev/null
+KEY=$(curl -sf -b "$DATA/cookies" -H 'Accept: application/json' \
+  -d 'label=bench&expires_in_hours=1&max_uses=0' "$BASE/api/create_key" | sed -E 's/.*"secret":"([^"]+)".*/\1/')
+
+target/release/flotilla-agent-sim --panel "$BASE" --enrolment-key "$KEY" --answer-commands \
+  --loopback-sources --count "$AGENTS" --duration-secs 3600 --ramp-per-sec 200 >"$DATA/sim.log" 2>&1 &
+SIM=$!
+
+python3 bench/lists_setup.py "$BASE" "$PASSWORD" "$AGENTS" "$CLUSTERS"
+
+COOKIE=$(awk '$6 == "flotilla_session" {print $6 "=" $7}' "$DATA/cookies")
+render() { # path
+  ab -q -n 200 -c 2 -C "$COOKIE" -H 'Accept: text/html' "$BASE$1" >"$DATA/ab.txt" 2>&1
+  local p50 p99 size
+  p50=$(awk '$1 == "50%" {print $2}' "$DATA/ab.txt")
+  p99=$(awk '$1 == "99%" {print $2}' "$DATA/ab.txt")
+  size=$(awk '/^Document Length/ {print $3}' "$DATA/ab.txt")
+  failed=$(awk '/^Failed requests/ {print $3}' "$DATA/ab.txt")
+  non2xx=$(awk '/^Non-2xx responses/ {print $3}' "$DATA/ab.txt")
+  printf '%-40s p50 %4s ms  p99 %4s ms  %7s bytes  failed %s%s\n' "$1" "$p50" "$p99" "$size" "$failed" \
+    "${non2xx:+  non-2xx $non2xx}"
+}
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$PANEL/status"; }
+
+echo "agents: $AGENTS in $CLUSTERS clusters of 10; panel RSS $(( $(rss_kib) / 1024 )) MiB"
+render "/nodes"
+render "/nodes?page=50"
+render "/nodes?q=sim-04&sort=last_seen&dir=desc"
+render "/nodes?status=offline"
+render "/clusters"
+render "/clusters?page=5"
+api=$(curl -s -o /dev/null -w '%{time_total} %{size_download}' -b "$DATA/cookies" -H 'Accept: application/json' \
+  -d per_page=50 "$BASE/api/list_nodes")
+echo "list_nodes (one page of 50, JSON):        $api (s, bytes)"
