@@ -16,8 +16,7 @@ WARMUP=20
 HEARTBEAT=${BENCH_HEARTBEAT:-5}
 PASSWORD=bench-admin-password
 
-./dev build >/dev/null
-cargo build --release -p agent --bin flotilla-agent-sim >/dev/null 2>&1
+./dev build >/dev/null  # the release site and the agent simulator
 
 ulimit -n 16384
 DATA=$(mktemp -d /tmp/flotilla-bench.XXXXXX)

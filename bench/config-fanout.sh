@@ -13,8 +13,7 @@ CLUSTERS=8
 PORT=${BENCH_PORT:-3998}
 PASSWORD=bench-admin-password
 
-./dev build >/dev/null
-cargo build --release -p agent --bin flotilla-agent-sim >/dev/null 2>&1
+./dev build >/dev/null  # the release site and the agent simulator
 
 ulimit -n 16384
 DATA=$(mktemp -d /tmp/flotilla-fanout.XXXXXX)

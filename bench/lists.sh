@@ -15,8 +15,7 @@ CLUSTERS=$(( AGENTS / 10 ))
 PORT=${BENCH_PORT:-3997}
 PASSWORD=bench-admin-password
 
-./dev build >/dev/null
-cargo build --release -p agent --bin flotilla-agent-sim >/dev/null 2>&1
+./dev build >/dev/null  # the release site and the agent simulator
 
 ulimit -n 32768
 DATA=$(mktemp -d /tmp/flotilla-lists.XXXXXX)

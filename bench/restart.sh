@@ -17,8 +17,7 @@ SIGNAL=${2:-TERM}
 PORT=${BENCH_PORT:-3997}
 PASSWORD=bench-admin-password
 
-./dev build >/dev/null
-cargo build --release -p agent --bin flotilla-agent-sim >/dev/null 2>&1
+./dev build >/dev/null  # the release site and the agent simulator
 
 ulimit -n 16384   # the hard limit here is 20000
 DATA=$(mktemp -d /tmp/flotilla-restart.XXXXXX)

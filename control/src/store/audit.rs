@@ -90,10 +90,7 @@ impl Store {
 
     /// How many entries hold `needle` (lowercase) in who, what, target or detail.
     pub async fn audit_count(&self, needle: &str) -> Result<u64, ControlError> {
-        let n: i64 = sqlx::query_scalar(concat!(
-            "SELECT COUNT(*) FROM audit_log WHERE ",
-            found!()
-        ))
+        let n: i64 = sqlx::query_scalar(concat!("SELECT COUNT(*) FROM audit_log WHERE ", found!()))
             .bind(like_pattern(needle))
             .fetch_one(&self.pool)
             .await?;
