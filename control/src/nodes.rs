@@ -47,17 +47,70 @@ impl Nodes {
     ) -> Result<NodePage, ControlError> {
         actor.require(Permission::Read)?;
         let presence = self.gateway.presence();
-        let keys = self.store.node_keys(&query.needle()).await?;
-        let total = if query.search.is_empty() {
-            keys.len() as u64
+        let needle = query.needle();
+        let page = if status.is_none() && query.sort == NodeSort::Name {
+            self.page_by_name(&presence, query, &needle).await?
         } else {
-            self.store.count_nodes().await?
+            self.page_by_presence(&presence, query, &needle, status)
+                .await?
+        };
+        let total = if needle.is_empty() && status.is_none() {
+            page.matched
+        } else {
+            self.store.count_nodes("").await?
         };
         let online = presence
             .values()
             .filter(|seen| !self.gateway.is_silent(**seen))
             .count() as u64;
-        let mut keyed: Vec<(NodeKey, Connectivity, Option<i64>)> = keys
+        Ok(NodePage {
+            page,
+            total,
+            online,
+        })
+    }
+
+    /// By name without a status filter the database pages: the common view, and the cheapest
+    /// (only the page's rows are read).
+    async fn page_by_name(
+        &self,
+        presence: &HashMap<String, i64>,
+        query: &ListQuery<NodeSort>,
+        needle: &str,
+    ) -> Result<Page<NodeView>, ControlError> {
+        let matched = self.store.count_nodes(needle).await?;
+        let (offset, page) = query.offset(matched);
+        let rows = self
+            .store
+            .node_page(needle, query.descending, offset, query.per_page)
+            .await?
+            .into_iter()
+            .map(|r| {
+                let status = live(&self.gateway, presence.get(&r.id).copied(), r.last_seen_at);
+                view(&r, status).0
+            })
+            .collect();
+        Ok(Page {
+            rows,
+            page,
+            per_page: query.per_page,
+            matched,
+        })
+    }
+
+    /// When status filters or orders the list: the ids and stored last-seen times of every match
+    /// (by name) with the live presence, then the full rows of one page.
+    async fn page_by_presence(
+        &self,
+        presence: &HashMap<String, i64>,
+        query: &ListQuery<NodeSort>,
+        needle: &str,
+        status: Option<Connectivity>,
+    ) -> Result<Page<NodeView>, ControlError> {
+        let mut keyed: Vec<(NodeKey, Connectivity, Option<i64>)> = self
+            .store
+            .node_keys(needle)
+            .await?
             .into_iter()
             .map(|k| {
                 let (c, seen) = live(&self.gateway, presence.get(&k.id).copied(), k.last_seen_at);
@@ -96,15 +149,11 @@ impl Nodes {
             .into_iter()
             .filter_map(|(k, c, seen)| Some(view(&rows.remove(&k.id)?, (c, seen)).0))
             .collect();
-        Ok(NodePage {
-            page: Page {
-                rows,
-                page,
-                per_page: query.per_page,
-                matched,
-            },
-            total,
-            online,
+        Ok(Page {
+            rows,
+            page,
+            per_page: query.per_page,
+            matched,
         })
     }
 

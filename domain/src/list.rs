@@ -117,6 +117,13 @@ impl<S: SortKey> ListQuery<S> {
         self.search.to_lowercase()
     }
 
+    /// How many rows come before this page's, once `matched` is known (a page past the end is
+    /// the last one), and that page.
+    pub fn offset(&self, matched: u64) -> (u64, u32) {
+        let page = self.page.min(pages(matched, self.per_page));
+        (u64::from(page - 1) * u64::from(self.per_page), page)
+    }
+
     /// The rows of this page out of `rows` (already filtered and sorted), and the page actually
     /// shown: a page past the end shows the last one.
     pub fn slice<T>(&self, rows: Vec<T>) -> (Vec<T>, u32) {
@@ -308,13 +315,6 @@ impl SortKey for AuditSort {
 impl ListQuery<AuditSort> {
     pub fn newest_first(&self) -> bool {
         (self.sort == AuditSort::Newest) != self.descending
-    }
-
-    /// How many entries come before this page's, once `matched` is known (a page past the end
-    /// is the last one), and that page.
-    pub fn offset(&self, matched: u64) -> (u64, u32) {
-        let page = self.page.min(pages(matched, self.per_page));
-        (u64::from(page - 1) * u64::from(self.per_page), page)
     }
 }
 

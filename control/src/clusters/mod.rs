@@ -122,17 +122,50 @@ impl Clusters {
     }
 
     async fn gather(&self, cluster: ClusterRow) -> Result<Gathered, ControlError> {
-        let mut members = vec![];
-        for m in self.store.members(&cluster.id).await? {
-            let node = self.store.node_by_id(&m.node_id).await?;
-            members.push((m, node));
-        }
+        let activity = self.engine.views_of(&cluster.id, ACTIVITY).await?;
+        self.gather_with(cluster, activity).await
+    }
+
+    /// What a row of the cluster list needs: the newest of the cluster's own workflows only
+    /// (the status comes from it), not the whole activity.
+    async fn gather_for_list(&self, cluster: ClusterRow) -> Result<Gathered, ControlError> {
+        let newest = self
+            .engine
+            .newest_view_where(&cluster.id, |kind| {
+                Capability::of(kind) == Capability::Clusters
+            })
+            .await?;
+        self.gather_with(cluster, newest.into_iter().collect())
+            .await
+    }
+
+    async fn gather_with(
+        &self,
+        cluster: ClusterRow,
+        activity: Vec<WorkflowView>,
+    ) -> Result<Gathered, ControlError> {
+        let rows = self.store.members(&cluster.id).await?;
+        let ids: Vec<String> = rows.iter().map(|m| m.node_id.clone()).collect();
+        let mut nodes: std::collections::HashMap<String, NodeRow> = self
+            .store
+            .nodes_by_ids(&ids)
+            .await?
+            .into_iter()
+            .map(|n| (n.id.clone(), n))
+            .collect();
+        let members: Vec<(MemberRow, Option<NodeRow>)> = rows
+            .into_iter()
+            .map(|m| {
+                let node = nodes.remove(&m.node_id);
+                (m, node)
+            })
+            .collect();
         let snapshot = self
             .observed
             .swarm_of(&cluster, members.iter().map(|(m, _)| m));
         Ok(Gathered {
             vips: self.store.vips(&cluster.id).await?,
-            activity: self.engine.views_of(&cluster.id, ACTIVITY).await?,
+            activity,
             snapshot,
             members,
             cluster,

@@ -73,7 +73,7 @@ impl Clusters {
         let (found, page) = query.slice(found);
         let mut rows = Vec::with_capacity(found.len());
         for c in found {
-            let g = self.gather(c).await?;
+            let g = self.gather_for_list(c).await?;
             rows.push(self.summary(&g));
         }
         Ok(ClusterPage {

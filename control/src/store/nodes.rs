@@ -29,11 +29,10 @@ impl NodeRow {
     }
 }
 
-/// A node as the list sorts and filters it, without its facts.
+/// A node as the list filters and sorts it by status, without its facts.
 #[derive(Debug, sqlx::FromRow)]
 pub struct NodeKey {
     pub id: String,
-    pub hostname: String,
     pub last_seen_at: Option<i64>,
 }
 
@@ -264,10 +263,10 @@ impl Store {
     }
 
     /// Every node whose search text holds `needle` (lowercase), by name, without its facts: what
-    /// the node list filters, sorts and counts before it reads the rows of one page.
+    /// the node list filters and sorts by status before it reads the rows of one page.
     pub async fn node_keys(&self, needle: &str) -> Result<Vec<NodeKey>, ControlError> {
         Ok(sqlx::query_as::<_, NodeKey>(
-            "SELECT id, hostname, last_seen_at FROM nodes WHERE search LIKE $1 ESCAPE '\\' \
+            "SELECT id, last_seen_at FROM nodes WHERE search LIKE $1 ESCAPE '\\' \
              ORDER BY hostname, id",
         )
         .bind(like_pattern(needle))
@@ -275,11 +274,49 @@ impl Store {
         .await?)
     }
 
-    pub async fn count_nodes(&self) -> Result<u64, ControlError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM nodes")
-            .fetch_one(&self.pool)
-            .await?;
+    /// How many nodes hold `needle` (lowercase) in their search text ("" counts them all).
+    pub async fn count_nodes(&self, needle: &str) -> Result<u64, ControlError> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM nodes WHERE search LIKE $1 ESCAPE '\\'")
+                .bind(like_pattern(needle))
+                .fetch_one(&self.pool)
+                .await?;
         Ok(u64::try_from(n).unwrap_or_default())
+    }
+
+    /// `limit` nodes holding `needle` from `offset` on, by name (or its reverse): one page of the
+    /// node list when neither status nor presence decides the order.
+    pub async fn node_page(
+        &self,
+        needle: &str,
+        descending: bool,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Vec<NodeRow>, ControlError> {
+        macro_rules! by_name {
+            ($order:literal) => {
+                concat!(
+                    "SELECT ",
+                    node_columns!(),
+                    " FROM nodes WHERE search LIKE $1 ESCAPE '\\' ORDER BY hostname ",
+                    $order,
+                    ", id ",
+                    $order,
+                    " LIMIT $2 OFFSET $3"
+                )
+            };
+        }
+        let sql = if descending {
+            by_name!("DESC")
+        } else {
+            by_name!("ASC")
+        };
+        Ok(sqlx::query_as::<_, NodeRow>(sql)
+            .bind(like_pattern(needle))
+            .bind(i64::from(limit))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// The nodes with these ids (in no particular order); for one page of the list.

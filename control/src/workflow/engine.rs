@@ -403,8 +403,18 @@ impl Engine {
         cluster_id: &str,
         kind: domain::workflow::WorkflowKind,
     ) -> Result<Option<WorkflowView>, ControlError> {
+        self.newest_view_where(cluster_id, |k| k == kind).await
+    }
+
+    /// The newest workflow whose kind `wanted` accepts among a cluster's recent ones, with its
+    /// timeline.
+    pub async fn newest_view_where(
+        &self,
+        cluster_id: &str,
+        wanted: impl Fn(domain::workflow::WorkflowKind) -> bool,
+    ) -> Result<Option<WorkflowView>, ControlError> {
         let recent = self.inner.store.workflows_of(cluster_id, 20).await?;
-        match recent.into_iter().find(|w| w.kind == kind) {
+        match recent.into_iter().find(|w| wanted(w.kind)) {
             Some(w) => Ok(Some(self.view(w, &mut HashMap::new()).await?)),
             None => Ok(None),
         }
