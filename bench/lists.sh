@@ -61,13 +61,22 @@ render() { # path
 }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$PANEL/status"; }
 
+measure() {
+  render "/nodes"
+  render "/nodes?page=50"
+  render "/nodes?q=sim-04&sort=last_seen&dir=desc"
+  render "/nodes?status=offline"
+  render "/clusters"
+  render "/clusters?page=5"
+  api=$(curl -s -o /dev/null -w '%{time_total} %{size_download}' -b "$DATA/cookies" -H 'Accept: application/json' \
+    -d per_page=50 "$BASE/api/list_nodes")
+  echo "list_nodes (one page of 50, JSON):        $api (s, bytes)"
+}
+
 echo "agents: $AGENTS in $CLUSTERS clusters of 10; panel RSS $(( $(rss_kib) / 1024 )) MiB"
-render "/nodes"
-render "/nodes?page=50"
-render "/nodes?q=sim-04&sort=last_seen&dir=desc"
-render "/nodes?status=offline"
-render "/clusters"
-render "/clusters?page=5"
-api=$(curl -s -o /dev/null -w '%{time_total} %{size_download}' -b "$DATA/cookies" -H 'Accept: application/json' \
-  -d per_page=50 "$BASE/api/list_nodes")
-echo "list_nodes (one page of 50, JSON):        $api (s, bytes)"
+echo "-- with every agent connected (simulator and panel share the machine's 2 cores)"
+measure
+kill "$SIM" 2>/dev/null; wait "$SIM" 2>/dev/null || true; SIM=""
+sleep 5
+echo "-- the same fleet and clusters with the simulator stopped (every node offline, no load)"
+measure

@@ -162,6 +162,56 @@ async fn an_agent_given_several_panel_urls_moves_on_to_one_that_answers() {
     panel.shutdown().await.expect("clean shutdown");
 }
 
+/// A graceful shutdown with agents connected ends their sessions first and stores the last-seen
+/// time of every one of them — what each said last, not its hello — before the store closes.
+#[tokio::test]
+async fn a_graceful_shutdown_stores_every_connected_agents_last_seen_time() {
+    let panel = Panel::start().await;
+    let admin = panel.login("admin", ADMIN_PASSWORD).await;
+    let key = panel.create_key(&admin).await;
+    let mut agents = vec![];
+    // Eight: more enrolments from one address in a row are throttled.
+    for i in 0..8 {
+        let host = format!("edge-{i}");
+        let (node, token) = panel.enrolled(&key, &host).await;
+        let mut ws = panel.connect(&token).await.expect("connects");
+        hello(&mut ws, &host).await;
+        agents.push((node, ws));
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let beat_at = control::secret::now_ms();
+    for (_, ws) in &mut agents {
+        ws.send(Message::text(
+            Envelope::new("2", AgentMessage::Heartbeat).encode(),
+        ))
+        .await
+        .expect("heartbeat");
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(panel.online_count(&admin).await, 8);
+    let (stopped, _files, url) = panel.shutdown_keeping_data().await;
+    stopped.expect("clean shutdown");
+    for (node, ws) in &mut agents {
+        tokio::time::timeout(Duration::from_secs(5), close_code(ws))
+            .await
+            .unwrap_or_else(|_| panic!("{node}: the session was not closed"));
+    }
+    let store = control::store::Store::open(&url).await.expect("reopens");
+    for (node, _) in &agents {
+        let seen = store
+            .node_by_id(node)
+            .await
+            .expect("query")
+            .expect("row")
+            .last_seen_at;
+        assert!(
+            seen.is_some_and(|t| t >= beat_at),
+            "{node}: last seen {seen:?}, the heartbeat came at {beat_at}"
+        );
+    }
+    store.close().await;
+}
+
 #[tokio::test]
 async fn login_sets_a_strict_http_only_cookie_and_a_wrong_password_none() {
     let panel = Panel::start().await;

@@ -126,15 +126,19 @@ impl Clusters {
         self.gather_with(cluster, activity).await
     }
 
-    /// What a row of the cluster list needs: the newest of the cluster's own workflows only
-    /// (the status comes from it), not the whole activity.
+    /// What a row of the cluster list needs: no activity for an active cluster (its status
+    /// comes from what is observed), else the newest of the cluster's own workflows (creating,
+    /// deleting or failed, its progress is the status).
     async fn gather_for_list(&self, cluster: ClusterRow) -> Result<Gathered, ControlError> {
-        let newest = self
-            .engine
-            .newest_view_where(&cluster.id, |kind| {
-                Capability::of(kind) == Capability::Clusters
-            })
-            .await?;
+        let newest = if cluster.phase == ClusterPhase::Active {
+            None
+        } else {
+            self.engine
+                .newest_view_where(&cluster.id, |kind| {
+                    Capability::of(kind) == Capability::Clusters
+                })
+                .await?
+        };
         self.gather_with(cluster, newest.into_iter().collect())
             .await
     }

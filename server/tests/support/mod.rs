@@ -20,6 +20,7 @@ pub struct Panel {
     pub http: reqwest::Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), server::ServerError>>,
+    database_url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -43,9 +44,10 @@ impl Panel {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
+        let database_url = control::testing::scratch_url(dir.path()).await;
         let mut args = Args {
             data_dir: Some(dir.path().to_path_buf()),
-            database_url: Some(control::testing::scratch_url(dir.path()).await),
+            database_url: Some(database_url.clone()),
             admin_password: Some(ADMIN_PASSWORD.into()),
             heartbeat_secs: Some(1),
             ..Default::default()
@@ -70,6 +72,7 @@ impl Panel {
             http,
             stop: Some(stop),
             task,
+            database_url,
             _dir: dir,
         };
         for _ in 0..100 {
@@ -239,14 +242,22 @@ impl Panel {
         body.matches("\"Online\"").count()
     }
 
-    pub async fn shutdown(mut self) -> Result<(), server::ServerError> {
+    pub async fn shutdown(self) -> Result<(), server::ServerError> {
+        self.shutdown_keeping_data().await.0
+    }
+
+    /// Shuts the panel down and hands back its files and its database, to look at what it left.
+    pub async fn shutdown_keeping_data(
+        mut self,
+    ) -> (Result<(), server::ServerError>, tempfile::TempDir, String) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        tokio::time::timeout(Duration::from_secs(10), self.task)
+        let result = tokio::time::timeout(Duration::from_secs(10), self.task)
             .await
             .expect("stops in time")
-            .expect("joins")
+            .expect("joins");
+        (result, self._dir, self.database_url)
     }
 }
 
