@@ -90,6 +90,24 @@ fn number(field: &str, raw: Option<&str>, default: u32, max: u32) -> Result<u32,
 }
 
 impl<S: SortKey> ListQuery<S> {
+    /// The query a list's server function was called with: its optional arguments, named as in
+    /// the list's URL.
+    pub fn from_args(
+        q: Option<&str>,
+        sort: Option<&str>,
+        dir: Option<&str>,
+        page: Option<&str>,
+        per_page: Option<&str>,
+    ) -> Result<Self, ValidationError> {
+        Self::parse(&RawListQuery {
+            q,
+            page,
+            per_page,
+            sort,
+            dir,
+        })
+    }
+
     pub fn parse(raw: &RawListQuery<'_>) -> Result<Self, ValidationError> {
         let search = raw.q.map(str::trim).unwrap_or_default();
         if search.chars().count() > MAX_SEARCH_LEN {
@@ -354,6 +372,22 @@ mod tests {
         assert_eq!(
             (q.page, q.per_page, q.sort, q.descending),
             (3, 25, NodeSort::LastSeen, true)
+        );
+    }
+
+    #[test]
+    fn a_server_functions_arguments_land_in_their_fields() {
+        let q = ListQuery::<NodeSort>::from_args(
+            Some("edge"),
+            Some("status"),
+            Some("desc"),
+            Some("2"),
+            Some("25"),
+        )
+        .expect("valid");
+        assert_eq!(
+            (q.search.as_str(), q.sort, q.descending, q.page, q.per_page),
+            ("edge", NodeSort::Status, true, 2, 25)
         );
     }
 

@@ -18,13 +18,13 @@ pub async fn list_clusters(
     #[server(default)] per_page: Option<String>,
 ) -> Result<Snapshot<domain::list::ClusterPage>, AppError> {
     let (panel, actor) = authorize(Permission::Read).await?;
-    let query = domain::list::ListQuery::parse(&domain::list::RawListQuery {
-        q: q.as_deref(),
-        page: page.as_deref(),
-        per_page: per_page.as_deref(),
-        sort: sort.as_deref(),
-        dir: dir.as_deref(),
-    })
+    let query = domain::list::ListQuery::from_args(
+        q.as_deref(),
+        sort.as_deref(),
+        dir.as_deref(),
+        page.as_deref(),
+        per_page.as_deref(),
+    )
     .map_err(fail)?;
     let data = panel.clusters.page(&actor, &query).await.map_err(fail)?;
     Ok(Snapshot {

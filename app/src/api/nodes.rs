@@ -10,7 +10,7 @@ use crate::server::{authorize, fail, now_ms};
 #[cfg(feature = "ssr")]
 use domain::Permission;
 #[cfg(feature = "ssr")]
-use domain::list::{ListQuery, NodeSort, RawListQuery};
+use domain::list::{ListQuery, NodeSort};
 
 /// One page of the node list; the parameters are those of its URL (`/nodes?q=…&status=online`),
 /// each optional.
@@ -24,13 +24,13 @@ pub async fn list_nodes(
     #[server(default)] per_page: Option<String>,
 ) -> Result<Snapshot<NodePage>, AppError> {
     let (panel, actor) = authorize(Permission::Read).await?;
-    let query = ListQuery::<NodeSort>::parse(&RawListQuery {
-        q: q.as_deref(),
-        page: page.as_deref(),
-        per_page: per_page.as_deref(),
-        sort: sort.as_deref(),
-        dir: dir.as_deref(),
-    })
+    let query = ListQuery::<NodeSort>::from_args(
+        q.as_deref(),
+        sort.as_deref(),
+        dir.as_deref(),
+        page.as_deref(),
+        per_page.as_deref(),
+    )
     .map_err(fail)?;
     let status = domain::list::parse_status(status.as_deref()).map_err(fail)?;
     let data = panel
