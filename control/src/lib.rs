@@ -11,6 +11,8 @@
 //!   Secrets (sealed at rest).
 //! * [`workloads`]: the library of apps and models, installed on clusters as Swarm services.
 //! * [`audit`]: the audit log, paged and searched.
+//! * [`replicas`]: several panel processes on one PostgreSQL (presence, observations, commands
+//!   and browser events shared through it).
 //! * [`events`]: change notifications for open browsers.
 //!
 //! [`Panel`] bundles them; the server builds one and hands it to every request.
@@ -26,6 +28,7 @@ pub mod events;
 pub mod firmware;
 pub mod gateway;
 pub mod nodes;
+pub mod replicas;
 pub mod secret;
 pub mod store;
 #[cfg(feature = "testing")]
@@ -75,6 +78,8 @@ pub struct Panel {
     pub workloads: workloads::Workloads,
     pub firmware: firmware::Firmware,
     pub configs: config::Configs,
+    /// The other panel processes on the same PostgreSQL (`None` on SQLite).
+    pub replicas: Option<replicas::Replicas>,
 }
 
 impl Panel {
@@ -83,12 +88,14 @@ impl Panel {
         let store = store::Store::open(&config.database_url).await?;
         let events = events::Events::new();
         let vault = vault::Vault::open_or_create(&config.key_file)?;
+        let replicas = replicas::Replicas::join(&store, &vault, &config.database_url).await?;
         let observed = gateway::Observed::default();
         let gateway = gateway::Gateway::new(
             store.clone(),
             events.clone(),
             observed.clone(),
             config.heartbeat,
+            replicas.clone(),
         );
         let engine = workflow::Engine::new(store.clone(), events.clone(), config.workflow);
         let firmware = firmware::Firmware::open(
@@ -115,8 +122,12 @@ impl Panel {
             vault.clone(),
             engine.clone(),
         );
+        if let Some(r) = &replicas {
+            r.start(&gateway, &observed, &events);
+        }
         Ok(Self {
             configs,
+            replicas,
             workloads: workloads::Workloads::new(
                 store.clone(),
                 events.clone(),
@@ -184,6 +195,9 @@ impl Panel {
         self.engine.release_all().await;
         if let Err(e) = self.gateway.flush().await {
             tracing::error!(error = %error::chain(&e), "final last-seen flush failed");
+        }
+        if let Some(r) = &self.replicas {
+            r.leave().await;
         }
         self.store.close().await;
     }

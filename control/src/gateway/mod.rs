@@ -7,6 +7,9 @@
 //! facts (on hello and when they change), the disconnect time, and a batched last-seen flush every
 //! [`FLUSH_EVERY`], so the heartbeat path never writes to the database.
 //!
+//! With panel replicas ([`crate::replicas`]) a node may be held by another replica: presence
+//! queries include the nodes the others hold, and a command for one goes through its replica.
+//!
 //! An agent speaks only for its own node: its facts must carry the machine id it enrolled with
 //! and are capped in size, its observations are kept per node (one swarm report, a bounded list
 //! of VIPs) and read only where that node is entitled to report, it can answer only commands sent
@@ -32,6 +35,7 @@ pub use observed::Observed;
 
 use crate::ControlError;
 use crate::events::Events;
+use crate::replicas::Replicas;
 use crate::secret::{self, now_ms};
 use crate::store::{AgentIdentity, Store};
 
@@ -152,10 +156,18 @@ pub struct Gateway {
     /// [`Gateway::flush`] (one transaction) instead of writing it each.
     closing: Arc<AtomicBool>,
     ended: Arc<Mutex<Vec<(String, i64)>>>,
+    /// The other panel processes on the same PostgreSQL, if any.
+    replicas: Option<Replicas>,
 }
 
 impl Gateway {
-    pub fn new(store: Store, events: Events, observed: Observed, heartbeat: Duration) -> Self {
+    pub fn new(
+        store: Store,
+        events: Events,
+        observed: Observed,
+        heartbeat: Duration,
+        replicas: Option<Replicas>,
+    ) -> Self {
         Self {
             store,
             events,
@@ -168,6 +180,7 @@ impl Gateway {
             sessions: Arc::new(watch::Sender::new(0)),
             closing: Arc::default(),
             ended: Arc::default(),
+            replicas,
         }
     }
 
@@ -370,6 +383,9 @@ impl Gateway {
                     self.dropped.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(node = %node_id, "oversized swarm report dropped");
                 } else if self.within_budget(session, "swarm")? {
+                    if let Some(r) = &self.replicas {
+                        r.swarm(node_id, &snapshot);
+                    }
                     self.observed.set_swarm(node_id, snapshot);
                     self.events.publish(UiEvent::Cluster { id: String::new() });
                 }
@@ -379,6 +395,9 @@ impl Gateway {
                     self.dropped.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(node = %node_id, count = vips.len(), "oversized VIP report dropped");
                 } else if self.within_budget(session, "vips")? {
+                    if let Some(r) = &self.replicas {
+                        r.vips(node_id, &vips);
+                    }
                     self.observed.set_vips(node_id, vips);
                     self.events.publish(UiEvent::Cluster { id: String::new() });
                 }
@@ -414,6 +433,9 @@ impl Gateway {
         if let Some(old) = self.lock_live().insert(node_id.to_owned(), live) {
             old.kick(KICK_REPLACED);
         }
+        if let Some(r) = &self.replicas {
+            r.present(node_id, conn_id);
+        }
         self.sessions.send_modify(|n| *n += 1);
         (conn_id, last_seen, rx, kick, kick_reason)
     }
@@ -426,6 +448,9 @@ impl Gateway {
                 _ => false,
             }
         };
+        if removed && let Some(r) = &self.replicas {
+            r.gone(node_id, conn_id);
+        }
         if self.closing.load(Ordering::SeqCst) {
             // Shutting down: the final flush writes it with every other one.
             self.ended
@@ -453,12 +478,28 @@ impl Gateway {
         }
     }
 
-    /// Last frame time of every connected node.
+    /// Last frame time of every connected node, here or on another replica.
     pub fn presence(&self) -> HashMap<String, i64> {
+        let mut all = self.local_presence();
+        if let Some(r) = &self.replicas {
+            for (id, heard) in r.all_heard() {
+                all.entry(id).or_insert(heard);
+            }
+        }
+        all
+    }
+
+    /// Last frame time of every node whose session this process holds.
+    fn local_presence(&self) -> HashMap<String, i64> {
         self.lock_live()
             .iter()
             .map(|(id, l)| (id.clone(), l.last_seen_ms.load(Ordering::Relaxed)))
             .collect()
+    }
+
+    /// Whether this process holds the node's session.
+    pub fn holds(&self, node_id: &str) -> bool {
+        self.lock_live().contains_key(node_id)
     }
 
     /// Whether a connected node's heartbeat is overdue (see [`domain::health::silent_after_ms`]).
@@ -489,10 +530,13 @@ impl Gateway {
         })
     }
 
+    /// When a connected node was last heard of (here or on another replica); `None` offline.
     pub fn is_online(&self, node_id: &str) -> Option<i64> {
-        self.lock_live()
+        let here = self
+            .lock_live()
             .get(node_id)
-            .map(|l| l.last_seen_ms.load(Ordering::Relaxed))
+            .map(|l| l.last_seen_ms.load(Ordering::Relaxed));
+        here.or_else(|| self.replicas.as_ref().and_then(|r| r.heard(node_id)))
     }
 
     /// Closes sessions that missed [`MISSED_HEARTBEATS`] heartbeats, and tells browsers about
@@ -501,9 +545,13 @@ impl Gateway {
         let deadline = now_ms() - (self.heartbeat * MISSED_HEARTBEATS).as_millis() as i64;
         let live = self.lock_live();
         for (node_id, l) in live.iter() {
-            let silent = self.is_silent(l.last_seen_ms.load(Ordering::Relaxed));
+            let seen = l.last_seen_ms.load(Ordering::Relaxed);
+            let silent = self.is_silent(seen);
             if l.silent.swap(silent, Ordering::Relaxed) != silent {
                 tracing::info!(node = %node_id, silent, "node heartbeat");
+                if let Some(r) = &self.replicas {
+                    r.silent(node_id, l.conn_id, silent, seen);
+                }
                 self.events.publish(UiEvent::Node {
                     id: node_id.clone(),
                 });
@@ -548,12 +596,29 @@ impl Gateway {
     pub async fn flush(&self) -> Result<(), ControlError> {
         let mut seen: Vec<(String, i64)> =
             std::mem::take(&mut *self.ended.lock().unwrap_or_else(|p| p.into_inner()));
-        seen.extend(self.presence());
+        seen.extend(self.local_presence());
         self.store.save_last_seen(&seen).await
     }
 
-    /// Sends a command and waits for its result (or `timeout`).
+    /// Sends a command and waits for its result (or `timeout`), through the replica that
+    /// holds the node's session when it is not this one.
     pub async fn command(
+        &self,
+        node_id: &str,
+        command: Command,
+        timeout: Duration,
+    ) -> Result<Outcome, ControlError> {
+        if !self.holds(node_id)
+            && let Some(r) = &self.replicas
+            && let Some(answer) = r.command(node_id, &command, timeout).await
+        {
+            return answer;
+        }
+        self.command_here(node_id, command, timeout).await
+    }
+
+    /// Sends a command over the session this process holds and waits for its result.
+    pub(crate) async fn command_here(
         &self,
         node_id: &str,
         command: Command,

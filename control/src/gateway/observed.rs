@@ -39,9 +39,12 @@ impl Observed {
     }
 
     pub fn set_vips(&self, node_id: &str, vips: Vec<VipObservation>) {
-        self.lock()
-            .vips
-            .insert(node_id.to_owned(), (crate::secret::now_ms(), vips));
+        self.set_vips_at(node_id, crate::secret::now_ms(), vips);
+    }
+
+    /// A VIP report that arrived at `at` (on another panel replica).
+    pub fn set_vips_at(&self, node_id: &str, at: i64, vips: Vec<VipObservation>) {
+        self.lock().vips.insert(node_id.to_owned(), (at, vips));
     }
 
     /// A node disconnected: what it reported is no longer current.

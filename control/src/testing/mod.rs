@@ -88,6 +88,16 @@ impl TestPanel {
         }
     }
 
+    /// Another panel process on this panel's database and master key: a replica. PostgreSQL
+    /// only (SQLite serves one process), so it fails without `FLOTILLA_TEST_POSTGRES_URL`.
+    pub async fn replica(&self) -> Panel {
+        assert!(
+            self.config.database_url.starts_with("postgres"),
+            "replicas need PostgreSQL: set FLOTILLA_TEST_POSTGRES_URL (./dev test does)"
+        );
+        Panel::open(&self.config).await.expect("replica opens")
+    }
+
     /// Closes this handle on the panel but keeps its files, so that a test can open the same
     /// panel again (a restart).
     pub fn keep_files(self) -> tempfile::TempDir {
