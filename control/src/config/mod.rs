@@ -281,7 +281,7 @@ impl Configs {
         self.changed(actor, "cluster.config.save", cluster_id, &detail)
             .await?;
         tracing::info!(cluster = %cluster.name, version, by = %actor.username, "global config saved");
-        self.spawn_push_cluster(cluster_id.to_owned());
+        self.spawn_push_cluster(cluster_id.to_owned(), sync::Reach::Online);
         Ok(version)
     }
 

@@ -21,6 +21,15 @@ const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often every cluster's members are checked.
 const SWEEP: Duration = Duration::from_secs(15);
 
+/// Which members a push goes to. With panel replicas, a save reaches every online member
+/// (through the replica holding it), while the sweep and node events are each replica's own
+/// business for the sessions it holds, so that no version is sent once per replica.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Reach {
+    Online,
+    Held,
+}
+
 /// Pushes under way, by node and version, so a sweep does not send the same one twice.
 #[derive(Clone, Default)]
 pub(super) struct Inflight(Arc<Mutex<HashSet<(String, u64)>>>);
@@ -43,22 +52,25 @@ impl Inflight {
 
 impl Configs {
     /// Sends the current version to every member of a cluster that needs it, in the background.
-    pub(super) fn spawn_push_cluster(&self, cluster_id: String) {
+    pub(super) fn spawn_push_cluster(&self, cluster_id: String, reach: Reach) {
         let this = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = this.reconcile_cluster(&cluster_id).await {
+            if let Err(e) = this.reconcile_cluster(&cluster_id, reach).await {
                 tracing::error!(cluster = %cluster_id, error = %chain(&e), "global config sync failed");
             }
         });
     }
 
-    async fn reconcile_cluster(&self, cluster_id: &str) -> Result<(), ControlError> {
+    async fn reconcile_cluster(&self, cluster_id: &str, reach: Reach) -> Result<(), ControlError> {
         let members = self.store.members(cluster_id).await?;
         let mut pushes = tokio::task::JoinSet::new();
         for member in members {
             let this = self.clone();
             let cluster_id = cluster_id.to_owned();
-            pushes.spawn(async move { this.reconcile_node(&cluster_id, &member.node_id).await });
+            pushes.spawn(async move {
+                this.reconcile_node(&cluster_id, &member.node_id, reach)
+                    .await
+            });
         }
         while let Some(done) = pushes.join_next().await {
             if let Ok(Err(e)) = done {
@@ -68,9 +80,19 @@ impl Configs {
         Ok(())
     }
 
-    /// Sends the cluster's current version to one node if it is online and holds another.
-    async fn reconcile_node(&self, cluster_id: &str, node_id: &str) -> Result<(), ControlError> {
-        if self.gateway.is_online(node_id).is_none() {
+    /// Sends the cluster's current version to one node if it is online (within `reach`) and
+    /// holds another.
+    async fn reconcile_node(
+        &self,
+        cluster_id: &str,
+        node_id: &str,
+        reach: Reach,
+    ) -> Result<(), ControlError> {
+        let within = match reach {
+            Reach::Online => self.gateway.is_online(node_id).is_some(),
+            Reach::Held => self.gateway.holds(node_id),
+        };
+        if !within {
             return Ok(());
         }
         let current = self.store.config_current(cluster_id).await?;
@@ -149,7 +171,7 @@ impl Configs {
                 return;
             }
         };
-        if let Err(e) = self.reconcile_node(&cluster, node_id).await {
+        if let Err(e) = self.reconcile_node(&cluster, node_id, Reach::Held).await {
             tracing::error!(node = %node_id, error = %chain(&e), "global config sync failed");
         }
     }
@@ -163,7 +185,7 @@ impl Configs {
             }
         };
         for cluster in clusters {
-            self.spawn_push_cluster(cluster.id);
+            self.spawn_push_cluster(cluster.id, Reach::Held);
         }
     }
 }

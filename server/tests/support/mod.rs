@@ -15,9 +15,15 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 pub use control::testing::ADMIN_PASSWORD;
 
-pub struct Panel {
+/// What talks to a panel over HTTP and WebSockets: the panel itself, or a proxy in front of
+/// panel replicas.
+pub struct Client {
     pub addr: SocketAddr,
     pub http: reqwest::Client,
+}
+
+pub struct Panel {
+    client: Client,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), server::ServerError>>,
     database_url: String,
@@ -53,6 +59,7 @@ impl Panel {
             ..Default::default()
         };
         adjust(&mut args);
+        let database_url = args.database_url.clone().unwrap_or(database_url);
         let settings = Settings::resolve(args, addr).expect("settings");
         let options = LeptosOptions::builder()
             .output_name("flotilla")
@@ -68,8 +75,7 @@ impl Panel {
             .build()
             .expect("client");
         let panel = Panel {
-            addr,
-            http,
+            client: Client { addr, http },
             stop: Some(stop),
             task,
             database_url,
@@ -84,9 +90,63 @@ impl Panel {
         panic!("panel did not start");
     }
 
+    /// Another panel process on this one's database and master key: a replica (PostgreSQL).
+    pub async fn replica(&self) -> Panel {
+        assert!(
+            self.database_url.starts_with("postgres"),
+            "replicas need PostgreSQL: set FLOTILLA_TEST_POSTGRES_URL (./dev test does)"
+        );
+        let database_url = self.database_url.clone();
+        let key_file = self.data_dir().join("master.key");
+        Self::start_with(|args| {
+            args.database_url = Some(database_url);
+            args.key_file = Some(key_file);
+        })
+        .await
+    }
+
     /// The panel's data directory (firmware artifacts live under `firmware/`).
     pub fn data_dir(&self) -> &std::path::Path {
         self._dir.path()
+    }
+
+    pub async fn shutdown(self) -> Result<(), server::ServerError> {
+        self.shutdown_keeping_data().await.0
+    }
+
+    /// Shuts the panel down and hands back its files and its database, to look at what it left.
+    pub async fn shutdown_keeping_data(
+        mut self,
+    ) -> (Result<(), server::ServerError>, tempfile::TempDir, String) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let result = tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .expect("stops in time")
+            .expect("joins");
+        (result, self._dir, self.database_url)
+    }
+}
+
+impl std::ops::Deref for Panel {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Client {
+    /// A client of whatever listens at `addr` (a proxy in front of replicas).
+    pub fn at(addr: SocketAddr) -> Client {
+        Client {
+            addr,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -240,24 +300,6 @@ impl Panel {
     pub async fn online_count(&self, cookie: &str) -> usize {
         let (_, body) = self.call(Some(cookie), "list_nodes", &[]).await;
         body.matches("\"Online\"").count()
-    }
-
-    pub async fn shutdown(self) -> Result<(), server::ServerError> {
-        self.shutdown_keeping_data().await.0
-    }
-
-    /// Shuts the panel down and hands back its files and its database, to look at what it left.
-    pub async fn shutdown_keeping_data(
-        mut self,
-    ) -> (Result<(), server::ServerError>, tempfile::TempDir, String) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let result = tokio::time::timeout(Duration::from_secs(10), self.task)
-            .await
-            .expect("stops in time")
-            .expect("joins");
-        (result, self._dir, self.database_url)
     }
 }
 
