@@ -8,6 +8,9 @@
 #                                    for an https:// panel, FLOTILLA_CA_FILE names its CA
 #   lab.sh stop-agent NODE...        stop a node's agent (SIGKILL: the node just vanishes)
 #   lab.sh start-agent NODE...       start it again (it reuses its stored token)
+#   LAB_AGENT_PROFILE=NAME lab.sh agents|start-agent …   an agent with an identity of its own
+#                                    (state, panel URL and CA kept apart under NAME), to enrol
+#                                    the nodes with a second panel and come back to the first
 #   lab.sh image                     build the test image flotilla-lab/busybox:1 into every node
 #   lab.sh registry TLS_DIR          a private registry (Debian's docker-registry, htpasswd auth,
 #                                    TLS from TLS_DIR/panel.pem, .key, ca.pem) on 10.77.0.1:5000,
@@ -43,6 +46,8 @@ BRIDGE_IP="$SUBNET.1"
 STATE=${LAB_STATE:-/var/lib/flotilla-lab}
 RUN=${LAB_RUN:-/run/flotilla-lab}
 LAB_DIR=$(cd "$(dirname "$0")" && pwd)
+# Agents started with a profile keep their state, panel URL and CA apart from the default ones.
+PROFILE=${LAB_AGENT_PROFILE:+-$LAB_AGENT_PROFILE}
 AGENT_BIN=${AGENT_BIN:-$(cd "$LAB_DIR/../.." && pwd)/target/debug/flotilla-agent}
 FIRMWARE_INSTALLER="$LAB_DIR/firmware-installer.sh"
 # How long a reboot waits for the agent, KeepAlived and dockerd (stopping containers) to exit.
@@ -174,12 +179,12 @@ start_agent() {
   alive "$RUN/$n/agent.pid" && return 0
   [ -x "$STATE/bin/flotilla-agent" ] || install_agent
   local holder; holder=$(cat "$RUN/$n/holder.pid")
-  echo "$panel" > "$RUN/$n/panel-url"
+  echo "$panel" > "$RUN/$n/panel-url$PROFILE"
   # An https:// panel with a private CA: FLOTILLA_CA_FILE when the agents are first started,
   # remembered for later restarts.
   local ca=${FLOTILLA_CA_FILE:-}
-  if [ -z "$ca" ] && [ -f "$RUN/$n/ca-file" ]; then ca=$(cat "$RUN/$n/ca-file"); fi
-  echo "$ca" > "$RUN/$n/ca-file"
+  if [ -z "$ca" ] && [ -f "$RUN/$n/ca-file$PROFILE" ]; then ca=$(cat "$RUN/$n/ca-file$PROFILE"); fi
+  echo "$ca" > "$RUN/$n/ca-file$PROFILE"
   local extra=()
   [ -n "$key" ] && extra+=(--enrolment-key "$key")
   [ -n "$ca" ] && extra+=(--ca-file "$ca")
@@ -187,7 +192,7 @@ start_agent() {
   env -u FLOTILLA_CA_FILE nsenter -t "$holder" --net --uts setsid "$STATE/bin/flotilla-agent" \
     --panel "$panel" "${extra[@]}" \
     --firmware-installer "$STATE/$n/firmware-installer" \
-    --state-dir "$STATE/$n/agent" \
+    --state-dir "$STATE/$n/agent$PROFILE" \
     --docker-host "unix://$(sock "$n")" \
     --machine-id-file "$STATE/$n/machine-id" \
     --firmware-version-file "$STATE/$n/firmware-version" \
@@ -282,8 +287,8 @@ cmd_stop_agent() {
 
 cmd_start_agent() {
   for n in "$@"; do
-    [ -f "$RUN/$n/panel-url" ] || die "$n: agents were never started (use: lab.sh agents)"
-    start_agent "$n" "$(cat "$RUN/$n/panel-url")" ""
+    [ -f "$RUN/$n/panel-url$PROFILE" ] || die "$n: agents were never started (use: lab.sh agents)"
+    start_agent "$n" "$(cat "$RUN/$n/panel-url$PROFILE")" ""
   done
 }
 

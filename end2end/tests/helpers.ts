@@ -24,6 +24,11 @@ export function lab(...args: string[]): string {
   return execFileSync(LAB, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
 }
 
+/** Runs the lab script with `env` (e.g. LAB_AGENT_PROFILE) instead of this process's. */
+export function labWith(env: NodeJS.ProcessEnv, ...args: string[]): string {
+  return execFileSync(LAB, args, { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] }).trim();
+}
+
 /** The panel's process id now (`./dev` starts it again after a test kills it with SIGKILL). */
 export function panelPid(): number {
   const file = process.env.FLOTILLA_E2E_PANEL_PID_FILE;

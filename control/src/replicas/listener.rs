@@ -107,8 +107,11 @@ impl Replicas {
         if bus.from == self.inner.id {
             return;
         }
-        if bus.presence {
+        if bus.left {
             self.refresh(gateway, observed, events).await;
+        } else if !bus.presence.is_empty() {
+            self.refresh_nodes(&bus.presence, gateway, observed, events)
+                .await;
         }
         for node in &bus.observed {
             self.load_observed(observed, Some(node)).await;

@@ -28,19 +28,7 @@ pub(super) struct Changes {
 impl Mirror {
     /// Replaces the copy with `rows` (every session other live replicas hold).
     pub fn replace(&mut self, rows: Vec<PresenceRow>) -> Changes {
-        let mut next: HashMap<String, Remote> = rows
-            .into_iter()
-            .map(|r| {
-                (
-                    r.node_id,
-                    Remote {
-                        replica: r.replica,
-                        silent: r.silent != 0,
-                        last_seen_ms: r.last_seen_at,
-                    },
-                )
-            })
-            .collect();
+        let mut next: HashMap<String, Remote> = rows.into_iter().map(remote).collect();
         let mut changes = Changes::default();
         for (id, old) in &self.nodes {
             match next.get(id) {
@@ -65,6 +53,36 @@ impl Mirror {
         changes
     }
 
+    /// Updates the copy for nodes `ids` only, whose rows (where other live replicas hold them)
+    /// are `rows`.
+    pub fn apply(&mut self, ids: &[String], rows: Vec<PresenceRow>) -> Changes {
+        let mut fresh: HashMap<String, Remote> = rows.into_iter().map(remote).collect();
+        let mut changes = Changes::default();
+        for id in ids {
+            let old = self.nodes.remove(id);
+            let new = fresh.remove(id);
+            match (&old, &new) {
+                (Some(_), None) => {
+                    changes.changed.push(id.clone());
+                    changes.gone.push(id.clone());
+                }
+                (None, Some(_)) => changes.changed.push(id.clone()),
+                (Some(o), Some(n)) if o.replica != n.replica || o.silent != n.silent => {
+                    changes.changed.push(id.clone())
+                }
+                _ => {}
+            }
+            if let Some(new) = new {
+                self.nodes.insert(id.clone(), new);
+            }
+        }
+        changes.changed.sort();
+        changes.changed.dedup();
+        changes.gone.sort();
+        changes.gone.dedup();
+        changes
+    }
+
     /// When the node was last heard of, as its replica vouches: now while it is not silent (the
     /// replica would have said so), its last frame's time when it is.
     pub fn heard(&self, node_id: &str, now_ms: i64) -> Option<i64> {
@@ -80,6 +98,17 @@ impl Mirror {
     pub fn all_heard(&self, now_ms: i64) -> impl Iterator<Item = (&String, i64)> {
         self.nodes.iter().map(move |(id, r)| (id, heard(r, now_ms)))
     }
+}
+
+fn remote(r: PresenceRow) -> (String, Remote) {
+    (
+        r.node_id,
+        Remote {
+            replica: r.replica,
+            silent: r.silent != 0,
+            last_seen_ms: r.last_seen_at,
+        },
+    )
 }
 
 fn heard(r: &Remote, now_ms: i64) -> i64 {
@@ -118,6 +147,22 @@ mod tests {
         assert_eq!(gone.gone, ["a", "b"]);
         assert_eq!(m.holder("c"), Some("r1"));
         assert_eq!(m.holder("a"), None);
+    }
+
+    #[test]
+    fn an_update_of_some_nodes_leaves_the_others_alone() {
+        let mut m = Mirror::default();
+        m.replace(vec![row("a", "r1", false), row("b", "r1", false)]);
+        let ids = ["a".to_string(), "c".to_string()];
+        let changes = m.apply(&ids, vec![row("c", "r2", false)]);
+        assert_eq!(changes.changed, ["a", "c"]);
+        assert_eq!(changes.gone, ["a"]);
+        assert_eq!(m.holder("b"), Some("r1"), "not named, not touched");
+        assert_eq!(m.holder("c"), Some("r2"));
+        assert_eq!(m.holder("a"), None);
+        let quiet = m.apply(&["b".to_string()], vec![row("b", "r1", true)]);
+        assert_eq!(quiet.changed, ["b"]);
+        assert!(quiet.gone.is_empty());
     }
 
     #[test]

@@ -171,7 +171,7 @@ impl Replicas {
         self.stop_tasks();
         let bus = serde_json::to_string(&Bus {
             from: self.inner.id.clone(),
-            presence: true,
+            left: true,
             ..Bus::default()
         })
         .unwrap_or_default();
@@ -306,19 +306,55 @@ impl Replicas {
     /// Re-reads which nodes the other live replicas hold; browsers hear of every change.
     async fn refresh(&self, gateway: &Gateway, observed: &Observed, events: &Events) {
         let alive_since = now_ms() - DEAD_AFTER.as_millis() as i64;
-        let rows = match self
+        match self
             .inner
             .store
             .remote_presence(&self.inner.id, alive_since)
             .await
         {
-            Ok(rows) => rows,
+            Ok(rows) => {
+                let changes = self.lock_mirror().replace(rows);
+                self.tell(changes, gateway, observed, events);
+            }
             Err(e) => {
                 tracing::warn!(error = %crate::error::chain(&e), "could not read the other replicas' sessions");
-                return;
             }
-        };
-        let changes = self.lock_mirror().replace(rows);
+        }
+    }
+
+    /// Re-reads the sessions of nodes `ids` only (another replica said they changed).
+    async fn refresh_nodes(
+        &self,
+        ids: &[String],
+        gateway: &Gateway,
+        observed: &Observed,
+        events: &Events,
+    ) {
+        let alive_since = now_ms() - DEAD_AFTER.as_millis() as i64;
+        match self
+            .inner
+            .store
+            .remote_presence_of(&self.inner.id, alive_since, ids)
+            .await
+        {
+            Ok(rows) => {
+                let changes = self.lock_mirror().apply(ids, rows);
+                self.tell(changes, gateway, observed, events);
+            }
+            Err(e) => {
+                tracing::warn!(error = %crate::error::chain(&e), "could not read the other replicas' sessions");
+            }
+        }
+    }
+
+    /// Forgets what gone nodes observed (unless their session is here now) and tells browsers.
+    fn tell(
+        &self,
+        changes: mirror::Changes,
+        gateway: &Gateway,
+        observed: &Observed,
+        events: &Events,
+    ) {
         for id in &changes.gone {
             if !gateway.holds(id) {
                 observed.forget_node(id);

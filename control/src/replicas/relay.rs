@@ -23,9 +23,12 @@ pub(super) enum Out {
 pub(super) struct Bus {
     /// The replica that sent it (which ignores its own).
     pub from: String,
-    /// Sessions came, went or turned silent: refresh the presence mirror.
+    /// Nodes whose sessions came, went or turned silent or audible.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub presence: Vec<String>,
+    /// The sender stopped: every session it held is gone.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub presence: bool,
+    pub left: bool,
     /// Nodes whose observations changed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub observed: Vec<String>,
@@ -37,21 +40,22 @@ pub(super) struct Bus {
 /// Splits a batch into the store's writes and the bus payloads that announce them.
 pub(super) fn plan(from: &str, batch: Vec<Out>) -> (Vec<SharedWrite>, Vec<String>) {
     let mut writes = Vec::new();
-    let mut presence = false;
+    let mut presence: Vec<String> = Vec::new();
     let mut observed: Vec<String> = Vec::new();
     let mut ui: Vec<UiEvent> = Vec::new();
     for out in batch {
         match out {
             Out::Shared(w) => {
-                match &w {
-                    SharedWrite::Present { .. }
-                    | SharedWrite::Gone { .. }
-                    | SharedWrite::Silent { .. } => presence = true,
+                let (list, node_id) = match &w {
+                    SharedWrite::Present { node_id, .. }
+                    | SharedWrite::Gone { node_id, .. }
+                    | SharedWrite::Silent { node_id, .. } => (&mut presence, node_id),
                     SharedWrite::Swarm { node_id, .. } | SharedWrite::Vips { node_id, .. } => {
-                        if !observed.contains(node_id) {
-                            observed.push(node_id.clone());
-                        }
+                        (&mut observed, node_id)
                     }
+                };
+                if !list.contains(node_id) {
+                    list.push(node_id.clone());
                 }
                 writes.push(w);
             }
@@ -66,38 +70,55 @@ pub(super) fn plan(from: &str, batch: Vec<Out>) -> (Vec<SharedWrite>, Vec<String
 }
 
 /// Bus payloads under [`PAYLOAD_MAX`] that carry all of it (none when there is nothing to say).
-fn payloads(from: &str, presence: bool, observed: Vec<String>, ui: Vec<UiEvent>) -> Vec<String> {
-    let empty = |presence| Bus {
+/// Within one payload presence and observations come before the events they caused, and the
+/// receiver reads them first.
+fn payloads(
+    from: &str,
+    presence: Vec<String>,
+    observed: Vec<String>,
+    ui: Vec<UiEvent>,
+) -> Vec<String> {
+    // Key names, quotes, brackets and commas (generously).
+    const FRAME: usize = 64;
+    let empty = || Bus {
         from: from.to_owned(),
-        presence,
         ..Bus::default()
     };
     let mut out = Vec::new();
-    let mut cur = empty(presence);
-    let mut size = encode(&cur).len();
-    let items = observed
+    let mut cur = empty();
+    let mut size = from.len() + FRAME;
+    let items = presence
         .into_iter()
-        .map(Item::Observed)
+        .map(Item::Presence)
+        .chain(observed.into_iter().map(Item::Observed))
         .chain(ui.into_iter().map(Item::Ui));
     for item in items {
         let len = item.size() + 1;
-        if size + len > PAYLOAD_MAX && (!cur.observed.is_empty() || !cur.ui.is_empty()) {
-            out.push(encode(&std::mem::replace(&mut cur, empty(false))));
-            size = encode(&cur).len();
+        if size + len > PAYLOAD_MAX && !cur.is_empty() {
+            out.push(encode(&std::mem::replace(&mut cur, empty())));
+            size = from.len() + FRAME;
         }
         size += len;
         match item {
+            Item::Presence(id) => cur.presence.push(id),
             Item::Observed(id) => cur.observed.push(id),
             Item::Ui(e) => cur.ui.push(e),
         }
     }
-    if cur.presence || !cur.observed.is_empty() || !cur.ui.is_empty() {
+    if !cur.is_empty() {
         out.push(encode(&cur));
     }
     out
 }
 
+impl Bus {
+    fn is_empty(&self) -> bool {
+        self.presence.is_empty() && self.observed.is_empty() && self.ui.is_empty() && !self.left
+    }
+}
+
 enum Item {
+    Presence(String),
     Observed(String),
     Ui(UiEvent),
 }
@@ -105,7 +126,7 @@ enum Item {
 impl Item {
     fn size(&self) -> usize {
         match self {
-            Item::Observed(id) => id.len() + 2,
+            Item::Presence(id) | Item::Observed(id) => id.len() + 2,
             Item::Ui(e) => serde_json::to_string(e).map_or(0, |s| s.len()),
         }
     }
@@ -151,7 +172,8 @@ mod tests {
             bus,
             Bus {
                 from: "r1".into(),
-                presence: true,
+                presence: vec!["n1".into()],
+                left: false,
                 observed: vec!["n2".into()],
                 ui: vec![node("n1")],
             }
@@ -171,6 +193,30 @@ mod tests {
             seen += serde_json::from_str::<Bus>(n).expect("decodes").ui.len();
         }
         assert_eq!(seen, 2_000, "no event lost between notices");
+    }
+
+    #[test]
+    fn many_sessions_at_once_are_named_across_notices_under_the_limit() {
+        let batch: Vec<Out> = (0..2_000)
+            .map(|i| {
+                Out::Shared(SharedWrite::Present {
+                    node_id: format!("0b9c1d3e-5f70-4a8b-9c2d-{i:012}"),
+                    conn: i,
+                    at: 1,
+                })
+            })
+            .collect();
+        let (writes, notices) = plan("r1", batch);
+        assert_eq!(writes.len(), 2_000);
+        let mut named = 0;
+        for n in &notices {
+            assert!(n.len() <= PAYLOAD_MAX, "{} bytes", n.len());
+            named += serde_json::from_str::<Bus>(n)
+                .expect("decodes")
+                .presence
+                .len();
+        }
+        assert_eq!(named, 2_000);
     }
 
     #[test]

@@ -95,6 +95,33 @@ impl Store {
         .await?)
     }
 
+    /// The sessions of nodes `ids` that other live replicas hold.
+    pub async fn remote_presence_of(
+        &self,
+        me: &str,
+        alive_since: i64,
+        ids: &[String],
+    ) -> Result<Vec<PresenceRow>, ControlError> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let marks: Vec<String> = (3..ids.len() + 3).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT p.node_id, p.replica, p.silent, p.last_seen_at FROM node_presence p
+             JOIN panel_replicas r ON r.id = p.replica
+             WHERE r.beat_at > $1 AND p.replica <> $2 AND p.node_id IN ({})",
+            marks.join(", ")
+        );
+        // Audited: the only text added to the statement is its own `$n` placeholders.
+        let mut query = sqlx::query_as::<_, PresenceRow>(sqlx::AssertSqlSafe(sql))
+            .bind(alive_since)
+            .bind(me);
+        for id in ids {
+            query = query.bind(id);
+        }
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
     /// What the nodes other replicas hold observe; only `node`'s report when given.
     pub async fn remote_observed(
         &self,
