@@ -14,42 +14,20 @@ WINDOW=${2:-60}
 PORT=${BENCH_PORT:-3999}
 WARMUP=20
 HEARTBEAT=${BENCH_HEARTBEAT:-5}
-PASSWORD=bench-admin-password
+. bench/lib.sh
+bench_start bench
 
-./dev build >/dev/null  # the release site and the agent simulator
-
-ulimit -n 16384
-DATA=$(mktemp -d /tmp/flotilla-bench.XXXXXX)
-cleanup() {
-  [ -n "${SIM:-}" ] && kill "$SIM" 2>/dev/null || true
-  [ -n "${PANEL:-}" ] && kill -INT "$PANEL" 2>/dev/null && wait "$PANEL" 2>/dev/null || true
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
-
-SCHEME=http
-CURL=(curl -sf)
 SIM_TLS=()
 if [ -n "${BENCH_TLS:-}" ]; then
-  end2end/lab/certs.sh "$DATA" DNS:localhost IP:127.0.0.1
-  export FLOTILLA_TLS_CERT="$DATA/panel.pem" FLOTILLA_TLS_KEY="$DATA/panel.key"
-  SCHEME=https
-  CURL+=(--cacert "$DATA/ca.pem")
+  bench_tls
   SIM_TLS=(--ca-file "$DATA/ca.pem")
 fi
-BASE="$SCHEME://localhost:$PORT"
+BASE="$BENCH_SCHEME://localhost:$PORT"
 [ -n "${BENCH_DATABASE_URL:-}" ] && export FLOTILLA_DATABASE_URL="$BENCH_DATABASE_URL"
 
-LEPTOS_SITE_ROOT=target/site LEPTOS_OUTPUT_NAME=flotilla FLOTILLA_DATA_DIR="$DATA" \
-  FLOTILLA_ADMIN_PASSWORD="$PASSWORD" FLOTILLA_LISTEN="127.0.0.1:$PORT" FLOTILLA_HEARTBEAT_SECS="$HEARTBEAT" \
-  FLOTILLA_LOG=warn target/release/flotilla-panel >"$DATA/panel.log" 2>&1 &
-PANEL=$!
-for _ in $(seq 100); do "${CURL[@]}" "$BASE/healthz" >/dev/null && break; sleep 0.1; done
-
-"${CURL[@]}" -c "$DATA/cookies" -H 'Accept: application/json' \
-  -d "username=admin&password=$PASSWORD" "$BASE/api/login" >/dev/null
-KEY=$("${CURL[@]}" -b "$DATA/cookies" -H 'Accept: application/json' \
-  -d 'label=bench&expires_in_hours=1&max_uses=0' "$BASE/api/create_key" | sed -E 's/.*"secret":"([^"]+)".*/\1/')
+start_panel "$DATA" "$PORT" FLOTILLA_HEARTBEAT_SECS="$HEARTBEAT"
+sign_in "$BASE"
+KEY=$(enrolment_key "$BASE")
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$PANEL/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$PANEL/stat"; }
@@ -63,7 +41,7 @@ started=$(date +%s.%N)
 
 # Time until every agent is online (the simulator connects 200 a second, so at least AGENTS/200 s).
 online_now() {
-  "${CURL[@]}" -b "$DATA/cookies" -H 'Accept: application/json' -d per_page=1 "$BASE/api/list_nodes" |
+  "${BENCH_CURL[@]}" -b "$DATA/cookies" -H 'Accept: application/json' -d per_page=1 "$BASE/api/list_nodes" |
     sed -E 's/.*"online":([0-9]+).*/\1/'
 }
 all_online=""
@@ -93,7 +71,7 @@ cat <<REPORT
 agents online:          $online of $AGENTS ($failed, $beats)
 all online after:       ${all_online:-not within $(( AGENTS / 200 + WARMUP )) s} of starting the simulator
 heartbeat period:       $HEARTBEAT s
-transport, store:       $SCHEME, $(if [ -n "${BENCH_DATABASE_URL:-}" ]; then echo "${BENCH_DATABASE_URL%%:*}"; else echo sqlite; fi)
+transport, store:       $BENCH_SCHEME, $(if [ -n "${BENCH_DATABASE_URL:-}" ]; then echo "${BENCH_DATABASE_URL%%:*}"; else echo sqlite; fi)
 panel RSS idle:         $(( idle_rss / 1024 )) MiB
 panel RSS with agents:  $(( steady / 1024 )) MiB (peak $(( peak / 1024 )) MiB over ${WINDOW} s)
 panel CPU with agents:  ${cpu} % of one core (mean over ${WINDOW} s)

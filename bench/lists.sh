@@ -13,36 +13,20 @@ AGENTS=${1:-5000}
 [ "$AGENTS" -le 10000 ] || { echo "at most 10000 agents" >&2; exit 2; }
 CLUSTERS=$(( AGENTS / 10 ))
 PORT=${BENCH_PORT:-3997}
-PASSWORD=bench-admin-password
-
-./dev build >/dev/null  # the release site and the agent simulator
-
-ulimit -n 16384
-DATA=$(mktemp -d /tmp/flotilla-lists.XXXXXX)
-cleanup() {
-  [ -n "${SIM:-}" ] && kill "$SIM" 2>/dev/null || true
-  [ -n "${PANEL:-}" ] && kill -INT "$PANEL" 2>/dev/null && wait "$PANEL" 2>/dev/null || true
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
+. bench/lib.sh
+bench_start lists
 
 BASE="http://localhost:$PORT"
 [ -n "${BENCH_DATABASE_URL:-}" ] && export FLOTILLA_DATABASE_URL="$BENCH_DATABASE_URL"
-LEPTOS_SITE_ROOT=target/site LEPTOS_OUTPUT_NAME=flotilla FLOTILLA_DATA_DIR="$DATA" \
-  FLOTILLA_ADMIN_PASSWORD="$PASSWORD" FLOTILLA_LISTEN="127.0.0.1:$PORT" FLOTILLA_HEARTBEAT_SECS=10 \
-  FLOTILLA_LOG=warn target/release/flotilla-panel >"$DATA/panel.log" 2>&1 &
-PANEL=$!
-for _ in $(seq 100); do curl -sf "$BASE/healthz" >/dev/null && break; sleep 0.1; done
-curl -sf -c "$DATA/cookies" -H 'Accept: application/json' \
-  -d "username=admin&password=$PASSWORD" "$BASE/api/login" >/dev/null
-KEY=$(curl -sf -b "$DATA/cookies" -H 'Accept: application/json' \
-  -d 'label=bench&expires_in_hours=1&max_uses=0' "$BASE/api/create_key" | sed -E 's/.*"secret":"([^"]+)".*/\1/')
+start_panel "$DATA" "$PORT"
+sign_in "$BASE"
+KEY=$(enrolment_key "$BASE")
 
 target/release/flotilla-agent-sim --panel "$BASE" --enrolment-key "$KEY" --answer-commands \
   --loopback-sources --count "$AGENTS" --duration-secs 3600 --ramp-per-sec 200 >"$DATA/sim.log" 2>&1 &
 SIM=$!
 
-python3 bench/lists_setup.py "$BASE" "$PASSWORD" "$AGENTS" "$CLUSTERS"
+python3 bench/lists_setup.py "$BASE" "$BENCH_PASSWORD" "$AGENTS" "$CLUSTERS"
 
 COOKIE=$(awk '$6 == "flotilla_session" {print $6 "=" $7}' "$DATA/cookies")
 render() { # path

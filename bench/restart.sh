@@ -15,39 +15,17 @@ cd "$(dirname "$0")/.."
 AGENTS=${1:-10000}
 SIGNAL=${2:-TERM}
 PORT=${BENCH_PORT:-3997}
-PASSWORD=bench-admin-password
-
-./dev build >/dev/null  # the release site and the agent simulator
-
-ulimit -n 16384   # the hard limit here is 20000
-DATA=$(mktemp -d /tmp/flotilla-restart.XXXXXX)
-cleanup() {
-  [ -n "${SIM:-}" ] && kill "$SIM" 2>/dev/null || true
-  [ -n "${PANEL:-}" ] && kill -INT "$PANEL" 2>/dev/null && wait "$PANEL" 2>/dev/null || true
-  rm -rf "$DATA"
-}
-trap cleanup EXIT
+. bench/lib.sh
+bench_start restart
 
 BASE="http://localhost:$PORT"
 [ -n "${BENCH_DATABASE_URL:-}" ] && export FLOTILLA_DATABASE_URL="$BENCH_DATABASE_URL"
-start_panel() {
-  LEPTOS_SITE_ROOT=target/site LEPTOS_OUTPUT_NAME=flotilla FLOTILLA_DATA_DIR="$DATA" \
-    FLOTILLA_ADMIN_PASSWORD="$PASSWORD" FLOTILLA_LISTEN="127.0.0.1:$PORT" FLOTILLA_HEARTBEAT_SECS=10 \
-    FLOTILLA_LOG=warn target/release/flotilla-panel >>"$DATA/panel.log" 2>&1 &
-  PANEL=$!
-  for _ in $(seq 200); do curl -sf "$BASE/healthz" >/dev/null && return; sleep 0.05; done
-}
-login() {
-  curl -sf -c "$DATA/cookies" -H 'Accept: application/json' \
-    -d "username=admin&password=$PASSWORD" "$BASE/api/login" >/dev/null
-}
 nodes() { curl -sf -b "$DATA/cookies" -H 'Accept: application/json' -X POST "$BASE/api/list_nodes"; }
 online() { nodes | sed -E 's/.*"online":([0-9]+).*/\1/'; }
 
-start_panel
-login
-KEY=$(curl -sf -b "$DATA/cookies" -H 'Accept: application/json' \
-  -d 'label=bench&expires_in_hours=1&max_uses=0' "$BASE/api/create_key" | sed -E 's/.*"secret":"([^"]+)".*/\1/')
+start_panel "$DATA" "$PORT"
+sign_in "$BASE"
+KEY=$(enrolment_key "$BASE")
 target/release/flotilla-agent-sim --panel "$BASE" --enrolment-key "$KEY" --loopback-sources \
   --count "$AGENTS" --duration-secs $(( AGENTS / 200 + 200 )) --ramp-per-sec 200 >"$DATA/sim.log" 2>"$DATA/sim.err" &
 SIM=$!
@@ -59,8 +37,8 @@ t0=$(date +%s.%N)
 kill -"$SIGNAL" "$PANEL"
 wait "$PANEL" 2>/dev/null || true
 stopped=$(date +%s.%N)
-start_panel
-login
+start_panel "$DATA" "$PORT"
+sign_in "$BASE"
 misses=0; polls=0; back=""
 while true; do
   polls=$((polls + 1))

@@ -101,14 +101,26 @@ impl ListPath {
     }
 }
 
-/// The search box of a list: the URL follows what is typed, after a short pause, back on page one.
+/// The search box of a list: the URL follows what is typed, after a short pause, back on page one;
+/// and the box follows the URL when it changes otherwise (a link, back and forward).
 #[component]
 pub fn SearchBox(list: ListPath, label: &'static str, placeholder: &'static str) -> impl IntoView {
+    let in_url = move || list.params.with(|p| p.q.clone().unwrap_or_default());
     let text = RwSignal::new(
         list.params
             .with_untracked(|p| p.q.clone().unwrap_or_default()),
     );
+    // Edits typed, and the last one written to the URL: while they differ, typing leads.
     let typed = RwSignal::new(0_u64);
+    let written = RwSignal::new(0_u64);
+    Effect::new(move |_| {
+        let q = in_url();
+        if typed.get_untracked() == written.get_untracked()
+            && text.with_untracked(|t| t.trim() != q)
+        {
+            text.set(q);
+        }
+    });
     let on_input = move |ev| {
         text.set(event_target_value(&ev));
         let n = typed.get_untracked() + 1;
@@ -116,6 +128,7 @@ pub fn SearchBox(list: ListPath, label: &'static str, placeholder: &'static str)
         set_timeout(
             move || {
                 if typed.get_untracked() == n {
+                    written.set(n);
                     list.replace(|p| {
                         p.q = Some(text.get_untracked().trim().to_owned());
                         p.page = None;

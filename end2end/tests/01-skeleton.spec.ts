@@ -120,6 +120,14 @@ test.describe.serial("walking skeleton", () => {
     await expect(page.getByTestId("node-row")).toHaveCount(1);
     await expect(page.getByLabel("Search nodes")).toHaveValue("10.77.0.13");
     await expect(page.getByTestId("node-count")).toHaveText("3 of 3 online");
+    // The box follows the URL: the nav link to the plain list clears it, going back restores it.
+    await page.getByRole("link", { name: "Nodes", exact: true }).click();
+    await expect(page).toHaveURL(/\/nodes$/);
+    await expect(page.getByTestId("node-row")).toHaveCount(3);
+    await expect(page.getByLabel("Search nodes")).toHaveValue("");
+    await page.goBack();
+    await expect(page.getByTestId("node-row")).toHaveCount(1);
+    await expect(page.getByLabel("Search nodes")).toHaveValue("10.77.0.13");
     await page.getByLabel("Status").selectOption("offline");
     await expect(page.getByTestId("page-info")).toHaveText("Nothing matches");
     await expect(page).toHaveURL(/status=offline/);

@@ -2,7 +2,7 @@
 use domain::audit::AuditEntry;
 
 use super::Store;
-use super::nodes::like_pattern;
+use super::node_list::like_pattern;
 use crate::ControlError;
 
 type AuditRow = (i64, String, String, Option<String>, Option<String>);
