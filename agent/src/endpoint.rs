@@ -99,8 +99,9 @@ impl PanelEndpoint {
     pub async fn connect(&self, request: Request) -> Result<Socket, tungstenite::Error> {
         let connector = self.tls.clone().map(Connector::Rustls);
         let Some(local) = self.local else {
+            // Small frames both ways (a command, its answer): no Nagle delay.
             let (ws, _) =
-                tokio_tungstenite::connect_async_tls_with_config(request, None, false, connector)
+                tokio_tungstenite::connect_async_tls_with_config(request, None, true, connector)
                     .await?;
             return Ok(ws);
         };
@@ -129,6 +130,7 @@ impl PanelEndpoint {
         };
         socket.bind(SocketAddr::new(local, 0))?;
         let stream = socket.connect(remote).await?;
+        stream.set_nodelay(true)?;
         let (ws, _) =
             tokio_tungstenite::client_async_tls_with_config(request, stream, None, connector)
                 .await?;

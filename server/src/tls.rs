@@ -95,6 +95,7 @@ async fn accept_loop(
             () = ready.closed() => return,
             accepted = Listener::accept(&mut listener) => accepted,
         };
+        no_delay(&stream);
         let (acceptor, ready) = (acceptor.clone(), ready.clone());
         tokio::spawn(async move {
             match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
@@ -117,6 +118,7 @@ impl Listener for PanelListener {
             // axum's accept logs and retries on errors (e.g. out of file descriptors).
             Self::Plain(listener) => {
                 let (stream, peer) = Listener::accept(listener).await;
+                no_delay(&stream);
                 (PanelIo::Plain(stream), peer)
             }
             Self::Tls { ready, .. } => match ready.recv().await {
@@ -132,6 +134,14 @@ impl Listener for PanelListener {
             Self::Plain(listener) => listener.local_addr(),
             Self::Tls { local, .. } => Ok(*local),
         }
+    }
+}
+
+/// Sends small writes at once: a command to an agent, an answer to a browser. With Nagle's
+/// algorithm a small write waits for the peer's (delayed, up to 40 ms) ACK of the previous one.
+fn no_delay(stream: &TcpStream) {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "TCP_NODELAY not set");
     }
 }
 
