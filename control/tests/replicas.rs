@@ -200,6 +200,38 @@ async fn browser_events_and_observations_of_one_replica_reach_the_other() {
 }
 
 #[tokio::test]
+async fn a_replica_that_starts_later_learns_the_sessions_and_observations_the_other_holds() {
+    let a = TestPanel::open(Duration::from_secs(2)).await;
+    let node = a.enrol("edge-1").await;
+    let mut link = AgentLink::connect(&a.panel, &node.token, facts("edge-1", None)).await;
+    link.send(AgentMessage::Vips(vec![VipObservation {
+        address: "10.0.0.100/24".into(),
+        vrid: 51,
+        state: VrrpState::Master,
+        holds: true,
+        offset: 0,
+    }]))
+    .await;
+    let pool = raw_pool(&a).await;
+    wait_for("a to share the VIP report", async || {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM node_observed WHERE vips IS NOT NULL")
+            .fetch_one(&pool)
+            .await
+            .is_ok_and(|n| n == 1)
+    })
+    .await;
+    // b starts after all of it was said: it reads what it missed when it starts listening.
+    let b = a.replica().await;
+    let id = link.node_id.clone();
+    wait_for("b to know the node and its VIP claim", async || {
+        b.gateway
+            .vip_claim(&id, "edge-1".into(), "10.0.0.100/24")
+            .is_some_and(|c| c.holds)
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_graceful_stop_leaves_no_session_rows_and_the_other_sees_its_nodes_offline_at_once() {
     let (a, b, link) = two_replicas_and_an_agent_on_a("edge-1").await;
     let id = link.node_id.clone();

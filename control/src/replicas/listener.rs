@@ -24,13 +24,13 @@ impl Replicas {
                 }
             };
             delay = Duration::from_millis(200);
-            self.catch_up(&gateway, &observed).await;
+            self.catch_up(&gateway, &observed, &events).await;
             loop {
                 match listener.try_recv().await {
                     Ok(Some(n)) => self.dispatch(&n, &gateway, &observed, &events).await,
                     // The connection dropped; try_recv reconnects next time. What was sent
                     // meanwhile is lost: read it from the tables.
-                    Ok(None) => self.catch_up(&gateway, &observed).await,
+                    Ok(None) => self.catch_up(&gateway, &observed, &events).await,
                     Err(e) => {
                         tracing::warn!(error = %e, "replica's listening connection failed");
                         break;
@@ -46,10 +46,11 @@ impl Replicas {
         Ok(listener)
     }
 
-    /// Reads what notifications may have announced while nobody listened.
-    async fn catch_up(&self, gateway: &Gateway, observed: &Observed) {
-        self.inner.stale.notify_one();
-        self.load_observed(observed, None).await;
+    /// Reads what notifications may have announced while nobody listened: the sessions first,
+    /// as observations count only for nodes held where they were written.
+    async fn catch_up(&self, gateway: &Gateway, observed: &Observed, events: &Events) {
+        self.refresh(gateway, observed, events).await;
+        self.load_observed(gateway, observed, None).await;
         let store = &self.inner.store;
         match store.commands_for(&self.inner.id).await {
             Ok(ids) => {
@@ -114,7 +115,7 @@ impl Replicas {
                 .await;
         }
         for node in &bus.observed {
-            self.load_observed(observed, Some(node)).await;
+            self.load_observed(gateway, observed, Some(node)).await;
         }
         if !bus.observed.is_empty() {
             events.publish_here(domain::event::UiEvent::Cluster { id: String::new() });

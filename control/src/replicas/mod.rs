@@ -368,8 +368,10 @@ impl Replicas {
         }
     }
 
-    /// Loads what a node another replica holds observes (all of them when `None`).
-    async fn load_observed(&self, observed: &Observed, node: Option<&str>) {
+    /// Loads what a node another replica holds observes (all of them when `None`): only rows
+    /// written by the replica that holds the node's session now (a row of one it left, or of a
+    /// node held here now, is stale).
+    async fn load_observed(&self, gateway: &Gateway, observed: &Observed, node: Option<&str>) {
         let rows = match self.inner.store.remote_observed(&self.inner.id, node).await {
             Ok(rows) => rows,
             Err(e) => {
@@ -378,6 +380,11 @@ impl Replicas {
             }
         };
         for row in rows {
+            let current = !gateway.holds(&row.node_id)
+                && self.lock_mirror().holder(&row.node_id) == Some(row.replica.as_str());
+            if !current {
+                continue;
+            }
             if let Some(swarm) = row
                 .swarm
                 .as_deref()

@@ -18,6 +18,7 @@ pub struct PresenceRow {
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct ObservedRow {
     pub node_id: String,
+    pub replica: String,
     pub swarm: Option<String>,
     pub vips: Option<String>,
     pub vips_at: i64,
@@ -132,7 +133,7 @@ impl Store {
             match node {
                 Some(node) => {
                     sqlx::query_as::<_, ObservedRow>(
-                        "SELECT node_id, swarm, vips, vips_at FROM node_observed
+                        "SELECT node_id, replica, swarm, vips, vips_at FROM node_observed
                      WHERE replica <> $1 AND node_id = $2",
                     )
                     .bind(me)
@@ -141,7 +142,7 @@ impl Store {
                     .await?
                 }
                 None => sqlx::query_as::<_, ObservedRow>(
-                    "SELECT node_id, swarm, vips, vips_at FROM node_observed WHERE replica <> $1",
+                    "SELECT node_id, replica, swarm, vips, vips_at FROM node_observed WHERE replica <> $1",
                 )
                 .bind(me)
                 .fetch_all(&self.pool)
