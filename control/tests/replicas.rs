@@ -40,6 +40,17 @@ async fn event(rx: &mut broadcast::Receiver<UiEvent>, want: impl Fn(&UiEvent) ->
     .expect("the event arrives")
 }
 
+/// An agent's report that it holds VIP 10.0.0.100/24.
+fn holds_the_vip() -> AgentMessage {
+    AgentMessage::Vips(vec![VipObservation {
+        address: "10.0.0.100/24".into(),
+        vrid: 51,
+        state: VrrpState::Master,
+        holds: true,
+        offset: 0,
+    }])
+}
+
 async fn raw_pool(a: &TestPanel) -> sqlx::AnyPool {
     sqlx::any::install_default_drivers();
     sqlx::AnyPool::connect(&a.config.database_url)
@@ -182,14 +193,7 @@ async fn browser_events_and_observations_of_one_replica_reach_the_other() {
     a.panel.events.publish(UiEvent::Keys);
     event(&mut rx, |e| *e == UiEvent::Keys).await;
     // The agent on a reports that it holds a VIP; b weighs that claim as a would.
-    link.send(AgentMessage::Vips(vec![VipObservation {
-        address: "10.0.0.100/24".into(),
-        vrid: 51,
-        state: VrrpState::Master,
-        holds: true,
-        offset: 0,
-    }]))
-    .await;
+    link.send(holds_the_vip()).await;
     let id = link.node_id.clone();
     wait_for("b to know the VIP claim", async || {
         b.gateway
@@ -204,14 +208,7 @@ async fn a_replica_that_starts_later_learns_the_sessions_and_observations_the_ot
     let a = TestPanel::open(Duration::from_secs(2)).await;
     let node = a.enrol("edge-1").await;
     let mut link = AgentLink::connect(&a.panel, &node.token, facts("edge-1", None)).await;
-    link.send(AgentMessage::Vips(vec![VipObservation {
-        address: "10.0.0.100/24".into(),
-        vrid: 51,
-        state: VrrpState::Master,
-        holds: true,
-        offset: 0,
-    }]))
-    .await;
+    link.send(holds_the_vip()).await;
     let pool = raw_pool(&a).await;
     wait_for("a to share the VIP report", async || {
         sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM node_observed WHERE vips IS NOT NULL")

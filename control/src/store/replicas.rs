@@ -62,8 +62,23 @@ pub enum SharedWrite {
     },
 }
 
-/// `SELECT pg_notify(..)` answers a `void` the `Any` driver cannot decode; this answers an int.
-const NOTIFY: &str = "SELECT 1 FROM (SELECT pg_notify($1, $2)) AS sent";
+/// Sends `notices` (channel, payload) from `tx` and commits it: PostgreSQL delivers them on
+/// commit, once the rows they announce are visible.
+async fn notify_and_commit(
+    mut tx: sqlx::Transaction<'static, sqlx::Any>,
+    notices: &[(&str, &str)],
+) -> Result<(), ControlError> {
+    for (channel, payload) in notices {
+        // `SELECT pg_notify(..)` answers a `void`, which the `Any` driver cannot decode.
+        sqlx::query("SELECT 1 FROM (SELECT pg_notify($1, $2)) AS sent")
+            .bind(*channel)
+            .bind(*payload)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
 
 impl Store {
     /// Says that replica `id` is alive (registering it the first time).
@@ -238,15 +253,11 @@ impl Store {
                 }
             }
         }
-        for (channel, payload) in notices {
-            sqlx::query(NOTIFY)
-                .bind(channel)
-                .bind(payload)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        let notices: Vec<(&str, &str)> = notices
+            .iter()
+            .map(|(c, p)| (c.as_str(), p.as_str()))
+            .collect();
+        notify_and_commit(tx, &notices).await
     }
 
     /// Replica `id` stops (graceful shutdown): its sessions, observations and itself go.
@@ -259,13 +270,7 @@ impl Store {
         ] {
             sqlx::query(sql).bind(id).execute(&mut *tx).await?;
         }
-        sqlx::query(NOTIFY)
-            .bind(notice.0)
-            .bind(notice.1)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        notify_and_commit(tx, &[notice]).await
     }
 
     /// Forgets replicas silent since before `before` (killed, not stopped) with their rows, and
@@ -317,13 +322,7 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(NOTIFY)
-            .bind(channel)
-            .bind(format!("c:{id}"))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        notify_and_commit(tx, &[(channel, &format!("c:{id}"))]).await
     }
 
     /// Takes command `id` if it is addressed to `replica` (once: the row goes).
@@ -370,13 +369,7 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        sqlx::query(NOTIFY)
-            .bind(channel)
-            .bind(format!("r:{id}"))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        notify_and_commit(tx, &[(channel, &format!("r:{id}"))]).await
     }
 
     /// Takes the answer to command `id` sent by `origin`.
