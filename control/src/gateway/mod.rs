@@ -21,16 +21,16 @@ use std::time::Duration;
 
 use domain::event::UiEvent;
 use domain::node::NodeFacts;
-use domain::protocol::{
-    self, AgentMessage, Command, Envelope, MAX_REPORTED_VIPS, Outcome, PanelMessage, Welcome,
-};
+use domain::protocol::{self, AgentMessage, Envelope, MAX_REPORTED_VIPS, PanelMessage, Welcome};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 mod budget;
+mod commands;
 mod observed;
 
 pub use budget::{FrameBudget, Overrun};
+use commands::Pending;
 pub use observed::Observed;
 
 use crate::ControlError;
@@ -124,12 +124,6 @@ impl Live {
         self.kick_reason.store(reason, Ordering::Relaxed);
         self.kick.notify_one();
     }
-}
-
-/// A command waiting for its result, and the node it was sent to (only that node may answer).
-struct Pending {
-    node_id: String,
-    done: oneshot::Sender<Outcome>,
 }
 
 /// What one established connection carries along.
@@ -600,77 +594,6 @@ impl Gateway {
         self.store.save_last_seen(&seen).await
     }
 
-    /// Sends a command and waits for its result (or `timeout`), through the replica that
-    /// holds the node's session when it is not this one.
-    pub async fn command(
-        &self,
-        node_id: &str,
-        command: Command,
-        timeout: Duration,
-    ) -> Result<Outcome, ControlError> {
-        if !self.holds(node_id)
-            && let Some(r) = &self.replicas
-            && let Some(answer) = r.command(node_id, &command, timeout).await
-        {
-            return answer;
-        }
-        self.command_here(node_id, command, timeout).await
-    }
-
-    /// Sends a command over the session this process holds and waits for its result.
-    pub(crate) async fn command_here(
-        &self,
-        node_id: &str,
-        command: Command,
-        timeout: Duration,
-    ) -> Result<Outcome, ControlError> {
-        let tx = self
-            .lock_live()
-            .get(node_id)
-            .map(|l| l.tx.clone())
-            .ok_or_else(|| ControlError::Unavailable("The node is offline.".into()))?;
-        let id = format!("c-{}", uuid::Uuid::new_v4());
-        let (done, wait) = oneshot::channel();
-        self.lock_pending().insert(
-            id.clone(),
-            Pending {
-                node_id: node_id.to_owned(),
-                done,
-            },
-        );
-        let frame = Envelope::new(id.clone(), PanelMessage::Command(command)).encode();
-        if tx.send(frame).await.is_err() {
-            self.lock_pending().remove(&id);
-            return Err(ControlError::Unavailable("The node disconnected.".into()));
-        }
-        let result = tokio::time::timeout(timeout, wait).await;
-        self.lock_pending().remove(&id);
-        match result {
-            Ok(Ok(outcome)) => Ok(outcome),
-            Ok(Err(_)) => Err(ControlError::Unavailable("The node disconnected.".into())),
-            Err(_) => Err(ControlError::Unavailable(format!(
-                "The node did not answer within {} s.",
-                timeout.as_secs()
-            ))),
-        }
-    }
-
-    /// Hands a result to the command waiting for it, if it was sent to this node.
-    fn resolve(&self, node_id: &str, id: &str, outcome: Outcome) {
-        let mut pending = self.lock_pending();
-        match pending.get(id) {
-            Some(p) if p.node_id == node_id => {
-                if let Some(p) = pending.remove(id) {
-                    let _ = p.done.send(outcome);
-                }
-            }
-            Some(_) => {
-                tracing::warn!(node = %node_id, command = id, "result for another node's command ignored")
-            }
-            None => tracing::debug!(command = id, "result for an unknown or timed-out command"),
-        }
-    }
-
     /// Sweeps every second and flushes last-seen times every [`FLUSH_EVERY`], until dropped.
     pub fn spawn_maintenance(&self) -> tokio::task::JoinHandle<()> {
         let gw = self.clone();
@@ -693,10 +616,6 @@ impl Gateway {
 
     fn lock_live(&self) -> std::sync::MutexGuard<'_, HashMap<String, Live>> {
         self.live.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn lock_pending(&self) -> std::sync::MutexGuard<'_, HashMap<String, Pending>> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
