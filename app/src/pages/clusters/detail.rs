@@ -1,4 +1,4 @@
-use domain::cluster::{ClusterDetail, MemberView, NodeAction};
+use domain::cluster::{ClusterDetail, MemberView, NodeAction, VipView};
 use domain::health::{self, Health};
 use domain::protocol::{JoinTokens, VrrpState};
 use domain::swarm::{Availability, SwarmNodeState, SwarmRole, labels_text};
@@ -79,6 +79,16 @@ impl PageState {
     }
 }
 
+/// What the page shows at its top level. Only a change of this re-renders the whole page.
+#[derive(Clone, PartialEq)]
+enum Shown {
+    Loading,
+    Gone,
+    Failed(AppError),
+    /// The cluster with this id.
+    Ready(String),
+}
+
 #[component]
 pub fn ClusterPage() -> impl IntoView {
     let live = use_live();
@@ -89,6 +99,38 @@ pub fn ClusterPage() -> impl IntoView {
         move || (id(), live.clusters.get()),
         |(id, _)| api::get_cluster(id),
     );
+    // Each live refresh fetches the cluster again; the page re-renders only the parts whose data
+    // changed, so a form being typed into or a button being clicked is not replaced under the
+    // operator (a click that straddled a re-render was lost).
+    let detail = Memo::new(move |_| {
+        cluster.with(|c| {
+            c.as_ref()
+                .and_then(|r| r.as_ref().ok())
+                .map(|s| s.data.clone())
+        })
+    });
+    let shown = Memo::new(move |_| {
+        match cluster.with(|c| {
+            c.as_ref().map(|r| {
+                r.as_ref()
+                    .map(|s| s.data.summary.id.clone())
+                    .map_err(Clone::clone)
+            })
+        }) {
+            None => Shown::Loading,
+            Some(Ok(id)) => Shown::Ready(id),
+            Some(Err(AppError::NotFound(_))) => Shown::Gone,
+            Some(Err(e)) => Shown::Failed(e),
+        }
+    });
+    let server_now = move || {
+        cluster.with_untracked(|c| {
+            c.as_ref()
+                .and_then(|r| r.as_ref().ok())
+                .map(|s| s.now_ms)
+                .unwrap_or_default()
+        })
+    };
     view! {
         <div class="mb-4 text-sm"><A href="/clusters" attr:class="text-sky-700 hover:underline">"← Clusters"</A></div>
         // Rendered in the browser: the page is live and entirely interactive, and its
@@ -96,20 +138,17 @@ pub fn ClusterPage() -> impl IntoView {
         // page stayed dead when loaded directly).
         <AfterHydration>
         <WorkflowActions>
-        <Transition fallback=|| view! { <p class="text-slate-500">"Loading cluster…"</p> }>
-            {move || Suspend::new(async move {
-                match cluster.await {
-                    Err(AppError::NotFound(_)) => view! {
-                        <div class="text-center py-12" data-testid="cluster-gone">
-                            <p class="font-medium text-slate-700">"This cluster does not exist (any more)."</p>
-                            <A href="/clusters" attr:class="text-sky-700 hover:underline">"Back to clusters"</A>
-                        </div>
-                    }.into_any(),
-                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                    Ok(s) => view! { <Detail detail=s.data state server_now=s.now_ms/> }.into_any(),
-                }
-            })}
-        </Transition>
+        {move || match shown.get() {
+            Shown::Loading => view! { <p class="text-slate-500">"Loading cluster…"</p> }.into_any(),
+            Shown::Gone => view! {
+                <div class="text-center py-12" data-testid="cluster-gone">
+                    <p class="font-medium text-slate-700">"This cluster does not exist (any more)."</p>
+                    <A href="/clusters" attr:class="text-sky-700 hover:underline">"Back to clusters"</A>
+                </div>
+            }.into_any(),
+            Shown::Failed(e) => view! { <ErrorBox error=e/> }.into_any(),
+            Shown::Ready(id) => view! { <Detail id detail state server_now/> }.into_any(),
+        }}
         // Outside the part that re-renders on every refresh: the app cards keep their open
         // dialogs and logs, and refresh themselves.
         {move || view! {
@@ -126,104 +165,143 @@ pub fn ClusterPage() -> impl IntoView {
     }
 }
 
+/// One part of the cluster's detail, as its own memo: its section re-renders when it changes.
+fn part<T>(
+    detail: Memo<Option<ClusterDetail>>,
+    pick: impl Fn(&ClusterDetail) -> T + Send + Sync + 'static,
+) -> Memo<Option<T>>
+where
+    T: Clone + PartialEq + Send + Sync + 'static,
+{
+    Memo::new(move |_| detail.with(|d| d.as_ref().map(&pick)))
+}
+
+/// The header's facts: name, health and which actions apply.
+#[derive(Clone, PartialEq)]
+struct Head {
+    name: String,
+    health: Health,
+    reason: String,
+    failed: bool,
+    busy: bool,
+    synctime_cs: u16,
+}
+
 #[component]
-fn Detail(detail: ClusterDetail, state: PageState, server_now: i64) -> impl IntoView {
+fn Detail(
+    id: String,
+    detail: Memo<Option<ClusterDetail>>,
+    state: PageState,
+    server_now: impl Fn() -> i64 + Send + Sync + 'static,
+) -> impl IntoView {
     let PageState {
         retry,
         delete,
         confirm_delete: confirm,
+        membership,
         ..
     } = state;
-    let s = detail.summary.clone();
-    let id = StoredValue::new(s.id.clone());
-    let name = s.name.clone();
-    let failed = detail
-        .workflow
-        .as_ref()
-        .is_some_and(|w| w.status == WorkflowStatus::Failed);
-    let busy = detail.workflow.as_ref().is_some_and(|w| w.status.is_open());
-    let activity = detail.activity.clone();
-    let activity_for = s.id.clone();
-    let vips = s.vips.clone();
-    let vip_addresses: Vec<String> = s.vips.iter().map(|v| v.address.clone()).collect();
-    let topology_members = detail.members.clone();
-    let (network_cluster, network_list, network_pools, network_reported) = (
-        s.id.clone(),
-        detail.networks.clone(),
-        detail.definition.pools.clone(),
-        detail.leader.is_some(),
-    );
-    let rows = detail.members.clone();
-    let without_ipvs = detail.without_ipvs.clone();
-    let membership = state.membership;
-    let (edit_name, edit_synctime) = (s.name.clone(), detail.definition.synctime_cs);
-    let has_vips = !s.vips.is_empty();
-    let idle = !busy
-        && s.health != Health::Deleting
-        && s.health != Health::Creating
-        && s.health != Health::Error;
-    let cluster_id_for_forms = s.id.clone();
+    let id = StoredValue::new(id);
+    let head = part(detail, |d| Head {
+        name: d.summary.name.clone(),
+        health: d.summary.health,
+        reason: d.summary.reason.clone(),
+        failed: d
+            .workflow
+            .as_ref()
+            .is_some_and(|w| w.status == WorkflowStatus::Failed),
+        busy: d.workflow.as_ref().is_some_and(|w| w.status.is_open()),
+        synctime_cs: d.definition.synctime_cs,
+    });
+    let idle = Memo::new(move |_| {
+        head.with(|h| {
+            h.as_ref().is_some_and(|h| {
+                !h.busy
+                    && !matches!(
+                        h.health,
+                        Health::Deleting | Health::Creating | Health::Error
+                    )
+            })
+        })
+    });
+    let workflow = part(detail, |d| {
+        d.workflow
+            .clone()
+            .filter(|w| w.status != WorkflowStatus::Done)
+    });
+    let facts = part(detail, swarm_facts);
+    let vips = part(detail, |d| {
+        (d.summary.vips.clone(), d.definition.synctime_cs)
+    });
+    let has_tokens = part(detail, |d| d.has_tokens);
+    let topology = part(detail, |d| {
+        let vips: Vec<String> = d.summary.vips.iter().map(|v| v.address.clone()).collect();
+        (d.members.clone(), vips)
+    });
+    let without_ipvs = part(detail, |d| d.without_ipvs.clone());
+    let networks = part(detail, |d| (d.networks.clone(), d.leader.is_some()));
+    let pools = part(detail, |d| d.definition.pools.clone());
+    let members = part(detail, |d| d.members.clone());
+    let has_vips = part(detail, |d| !d.summary.vips.is_empty());
+    let activity = part(detail, |d| d.activity.clone());
     view! {
-        <div class="flex items-start justify-between gap-4 mb-6">
-            <div>
-                <h1 class="text-2xl font-semibold text-slate-900" data-testid="cluster-name">{s.name.clone()}</h1>
-                <div class="mt-1 flex items-center gap-2">
-                    <span data-testid="cluster-health" data-health=s.health.label()><Badge text=s.health.label().to_string() tone=health_tone(s.health)/></span>
-                    <span class="text-sm text-slate-500" data-testid="cluster-reason">{s.reason.clone()}</span>
-                </div>
-            </div>
-            <div class="flex items-center gap-2">
-                {failed.then(|| view! {
-                    <Can permission=Permission::Operate>
-                        <button class=BUTTON_SECONDARY data-testid="retry" on:click=move |_| { retry.dispatch(api::RetryCluster { id: id.get_value() }); }>"Retry"</button>
-                    </Can>
-                })}
-                {idle.then(|| {
-                    let edit_name = edit_name.clone();
-                    view! {
-                        <Can permission=Permission::Operate>
-                            {
-                                let edit_name = edit_name.clone();
-                                view! {
-                                    <button class=BUTTON_SECONDARY data-testid="edit-cluster"
-                                        on:click=move |_| membership.open_edit(edit_name.clone(), edit_synctime)>"Edit"</button>
-                                }
-                            }
-                        </Can>
-                    }
-                })}
-                {(!busy && s.health != Health::Deleting).then(|| {
-                    let name = name.clone();
-                    view! {
-                        <Can permission=Permission::Supervise>
-                            {
-                                let name = name.clone();
-                                view! {
-                                    <button class="inline-flex items-center rounded-md border border-rose-300 bg-white px-3 py-2 text-sm font-medium text-rose-700 hover:bg-rose-50"
-                                        data-testid="delete-cluster" on:click=move |_| confirm.set(Some((id.get_value(), name.clone())))>"Delete cluster"</button>
-                                }
-                            }
-                        </Can>
-                    }
-                })}
-            </div>
-        </div>
-        {
-            let id = cluster_id_for_forms.clone();
+        {move || head.get().map(|h| {
+            let Head { name, health, reason, failed, busy, synctime_cs } = h;
             view! {
-                <Show when=move || membership.editing.get()>
-                    <div class="mb-6"><EditCluster id=id.clone() state=membership/></div>
-                </Show>
+                <div class="flex items-start justify-between gap-4 mb-6">
+                    <div>
+                        <h1 class="text-2xl font-semibold text-slate-900" data-testid="cluster-name">{name.clone()}</h1>
+                        <div class="mt-1 flex items-center gap-2">
+                            <span data-testid="cluster-health" data-health=health.label()><Badge text=health.label().to_string() tone=health_tone(health)/></span>
+                            <span class="text-sm text-slate-500" data-testid="cluster-reason">{reason}</span>
+                        </div>
+                    </div>
+                    <div class="flex items-center gap-2">
+                        {failed.then(|| view! {
+                            <Can permission=Permission::Operate>
+                                <button class=BUTTON_SECONDARY data-testid="retry" on:click=move |_| { retry.dispatch(api::RetryCluster { id: id.get_value() }); }>"Retry"</button>
+                            </Can>
+                        })}
+                        {(!busy && !matches!(health, Health::Deleting | Health::Creating | Health::Error)).then(|| {
+                            let name = name.clone();
+                            view! {
+                                <Can permission=Permission::Operate>
+                                    {
+                                        let name = name.clone();
+                                        view! {
+                                            <button class=BUTTON_SECONDARY data-testid="edit-cluster"
+                                                on:click=move |_| membership.open_edit(name.clone(), synctime_cs)>"Edit"</button>
+                                        }
+                                    }
+                                </Can>
+                            }
+                        })}
+                        {(!busy && health != Health::Deleting).then(|| view! {
+                            <Can permission=Permission::Supervise>
+                                {
+                                    let name = name.clone();
+                                    view! {
+                                        <button class="inline-flex items-center rounded-md border border-rose-300 bg-white px-3 py-2 text-sm font-medium text-rose-700 hover:bg-rose-50"
+                                            data-testid="delete-cluster" on:click=move |_| confirm.set(Some((id.get_value(), name.clone())))>"Delete cluster"</button>
+                                    }
+                                }
+                            </Can>
+                        })}
+                    </div>
+                </div>
             }
-        }
-        {detail.workflow.clone().filter(|w| w.status != WorkflowStatus::Done).map(|w| {
-            let (controls_for, controls) = (s.id.clone(), w.clone());
+        })}
+        <Show when=move || membership.editing.get()>
+            <div class="mb-6"><EditCluster id=id.get_value() state=membership/></div>
+        </Show>
+        {move || workflow.get().flatten().map(|w| {
+            let controls = w.clone();
             view! {
                 <div class="mb-6">
                     <Card title=w.kind.label()>
                         <div class="mb-2 flex items-center gap-3 text-sm" data-testid="progress-status" data-status=w.status.as_str()>
                             <Badge text=w.status.label().to_string() tone=status_tone(w.status)/>
-                            <WorkflowControls scope=WorkflowScope::Cluster(controls_for) workflow=controls/>
+                            <WorkflowControls scope=WorkflowScope::Cluster(id.get_value()) workflow=controls/>
                         </div>
                         <ol class="space-y-1 text-sm" data-testid="progress">
                             {w.steps.into_iter().map(|step| {
@@ -248,69 +326,29 @@ fn Detail(detail: ClusterDetail, state: PageState, server_now: i64) -> impl Into
         <div class="grid gap-6 lg:grid-cols-3 mb-6">
             <Card title="Swarm">
                 <dl class="text-sm space-y-1.5">
-                    {fact("Leader", detail.leader.clone().unwrap_or_else(|| "—".into()), "leader")}
-                    {fact("Managers", format!("{} (tolerates {} down)", s.managers, health::tolerated_failures(s.managers)), "managers")}
-                    {fact("Online", format!("{}/{}", s.online, s.members), "online")}
-                    {fact("Available", format!("{}/{}", s.available, s.members), "available")}
-                    {fact("Address pools", if detail.swarm_pools.is_empty() { detail.definition.pools.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ") } else { detail.swarm_pools.join(", ") }, "pools")}
-                    {fact("Subnet size", format!("/{}", detail.swarm_subnet_size.unwrap_or(u32::from(detail.definition.subnet_size))), "subnet-size")}
-                    {fact("Data-path port", detail.swarm_data_path_port.unwrap_or(u32::from(detail.definition.data_path_port)).to_string(), "data-path-port")}
-                    {fact("Listen port", detail.definition.listen_port.to_string(), "listen-port")}
-                    {fact("Cluster volumes", if detail.definition.volumes { "enabled".into() } else { "disabled".into() }, "volumes")}
+                    {move || facts.get().unwrap_or_default().into_iter().map(|(label, value, testid)| fact(label, value, testid)).collect_view()}
                 </dl>
             </Card>
             <Card title="Virtual IPs">
-                {if vips.is_empty() {
-                    view! { <p class="text-sm text-slate-500">"Virtual IPs are off for this cluster."</p> }.into_any()
-                } else {
-                    view! {
-                        <ul class="text-sm space-y-2">
-                            {vips.iter().map(|v| view! {
-                                <li data-testid="vip" data-address=v.address.clone()>
-                                    <span class="font-mono">{v.address.clone()}</span>
-                                    <span class="text-slate-500">{format!(" · VRID {}", v.vrid)}</span>
-                                    {v.track_port.map(|p| view! { <span class="text-slate-500">{format!(" · needs local port {p}")}</span> })}
-                                    <p class="text-slate-700">"Held by: " <span data-testid="vip-owner">{if v.owners.is_empty() { "nobody".to_string() } else { v.owners.join(", ") }}</span></p>
-                                    {(!v.stale_owners.is_empty()).then(|| view! {
-                                        <p class="text-xs text-amber-700" data-testid="vip-stale">{format!("Last claimed by {} (silent or not heard from since): not counted.", v.stale_owners.join(", "))}</p>
-                                    })}
-                                </li>
-                            }).collect_view()}
-                        </ul>
-                        <p class="mt-3 text-xs text-slate-500">{format!("VRRPv3, advertisement every {} s.", f64::from(detail.definition.synctime_cs) / 100.0)}</p>
-                    }.into_any()
-                }}
+                {move || vips.get().map(|(vips, synctime_cs)| vip_list(vips, synctime_cs))}
             </Card>
             <Card title="Join tokens">
-                <Tokens id=s.id.clone() available=detail.has_tokens state/>
+                {move || has_tokens.get().map(|available| view! { <Tokens id=id.get_value() available state/> })}
             </Card>
         </div>
         <div class="mb-6">
             <Card title="Topology">
-                <Topology members=topology_members vips=vip_addresses/>
+                {move || topology.get().map(|(members, vips)| view! { <Topology members vips/> })}
             </Card>
         </div>
         <div class="mb-6">
             <Card title="Publishing">
-                {if without_ipvs.is_empty() {
-                    view! {
-                        <p class="text-sm text-slate-700" data-testid="publishing">
-                            "Every node has IPVS: Swarm's ingress routing mesh works, so a published port answers on every node and a VIP reaches the service from any node."
-                        </p>
-                    }.into_any()
-                } else {
-                    view! {
-                        <p class="text-sm text-slate-700" data-testid="publishing">
-                            {format!("No IPVS on {}: the ingress routing mesh cannot carry traffic there. ", without_ipvs.join(", "))}
-                            "Publish services in host mode with endpoint mode dnsrr, and give the VIP the published port (\"Require local port\") so that only nodes running a healthy task hold it."
-                        </p>
-                    }.into_any()
-                }}
+                {move || without_ipvs.get().map(publishing)}
             </Card>
         </div>
         <div class="mb-6">
             <Card title="Overlay networks">
-                <Networks cluster_id=network_cluster networks=network_list pools=network_pools reported=network_reported state=state.networks/>
+                <Networks cluster_id=id.get_value() networks pools state=state.networks/>
             </Card>
         </div>
         <Card title="Nodes">
@@ -322,18 +360,20 @@ fn Detail(detail: ClusterDetail, state: PageState, server_now: i64) -> impl Into
                         <th class=TH>"Actions"</th>
                     </tr></thead>
                     <tbody class="divide-y divide-slate-100">
-                        {rows.into_iter().map(|m| member_row(m, id.get_value(), state)).collect_view()}
+                        {move || members.get().unwrap_or_default().into_iter().map(|m| member_row(m, id.get_value(), state)).collect_view()}
                     </tbody>
                 </table>
             </div>
-            {idle.then(|| view! {
+            <Show when=move || idle.get()>
                 <Can permission=Permission::Operate>
-                    <AddNode id=cluster_id_for_forms.clone() state=membership has_vips/>
+                    <AddNode id=id.get_value() state=membership has_vips=has_vips.get_untracked().unwrap_or_default()/>
                 </Can>
-            })}
+            </Show>
         </Card>
         <div class="mt-6">
-            <Activity scope=WorkflowScope::Cluster(activity_for) workflows=activity server_now/>
+            {move || activity.get().map(|workflows| view! {
+                <Activity scope=WorkflowScope::Cluster(id.get_value()) workflows server_now=server_now()/>
+            })}
         </div>
         <ConfirmDialog
             subject=membership.confirm_remove
@@ -349,6 +389,113 @@ fn Detail(detail: ClusterDetail, state: PageState, server_now: i64) -> impl Into
             explain=|name: String| format!("Every node of {name} leaves the swarm, KeepAlived stops and its virtual IPs go away. Services running on the cluster stop. This cannot be undone.")
             on_confirm=move |id: String| { delete.dispatch(api::DeleteCluster { id }); }
         />
+    }
+}
+
+/// The Swarm card's facts: (label, value, test id).
+fn swarm_facts(d: &ClusterDetail) -> Vec<(&'static str, String, &'static str)> {
+    let s = &d.summary;
+    let pools = if d.swarm_pools.is_empty() {
+        d.definition
+            .pools
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        d.swarm_pools.join(", ")
+    };
+    vec![
+        (
+            "Leader",
+            d.leader.clone().unwrap_or_else(|| "—".into()),
+            "leader",
+        ),
+        (
+            "Managers",
+            format!(
+                "{} (tolerates {} down)",
+                s.managers,
+                health::tolerated_failures(s.managers)
+            ),
+            "managers",
+        ),
+        ("Online", format!("{}/{}", s.online, s.members), "online"),
+        (
+            "Available",
+            format!("{}/{}", s.available, s.members),
+            "available",
+        ),
+        ("Address pools", pools, "pools"),
+        (
+            "Subnet size",
+            format!(
+                "/{}",
+                d.swarm_subnet_size
+                    .unwrap_or(u32::from(d.definition.subnet_size))
+            ),
+            "subnet-size",
+        ),
+        (
+            "Data-path port",
+            d.swarm_data_path_port
+                .unwrap_or(u32::from(d.definition.data_path_port))
+                .to_string(),
+            "data-path-port",
+        ),
+        (
+            "Listen port",
+            d.definition.listen_port.to_string(),
+            "listen-port",
+        ),
+        (
+            "Cluster volumes",
+            if d.definition.volumes {
+                "enabled".into()
+            } else {
+                "disabled".into()
+            },
+            "volumes",
+        ),
+    ]
+}
+
+fn vip_list(vips: Vec<VipView>, synctime_cs: u16) -> AnyView {
+    if vips.is_empty() {
+        return view! { <p class="text-sm text-slate-500">"Virtual IPs are off for this cluster."</p> }.into_any();
+    }
+    view! {
+        <ul class="text-sm space-y-2">
+            {vips.into_iter().map(|v| view! {
+                <li data-testid="vip" data-address=v.address.clone()>
+                    <span class="font-mono">{v.address.clone()}</span>
+                    <span class="text-slate-500">{format!(" · VRID {}", v.vrid)}</span>
+                    {v.track_port.map(|p| view! { <span class="text-slate-500">{format!(" · needs local port {p}")}</span> })}
+                    <p class="text-slate-700">"Held by: " <span data-testid="vip-owner">{if v.owners.is_empty() { "nobody".to_string() } else { v.owners.join(", ") }}</span></p>
+                    {(!v.stale_owners.is_empty()).then(|| view! {
+                        <p class="text-xs text-amber-700" data-testid="vip-stale">{format!("Last claimed by {} (silent or not heard from since): not counted.", v.stale_owners.join(", "))}</p>
+                    })}
+                </li>
+            }).collect_view()}
+        </ul>
+        <p class="mt-3 text-xs text-slate-500">{format!("VRRPv3, advertisement every {} s.", f64::from(synctime_cs) / 100.0)}</p>
+    }.into_any()
+}
+
+fn publishing(without_ipvs: Vec<String>) -> AnyView {
+    if without_ipvs.is_empty() {
+        view! {
+            <p class="text-sm text-slate-700" data-testid="publishing">
+                "Every node has IPVS: Swarm's ingress routing mesh works, so a published port answers on every node and a VIP reaches the service from any node."
+            </p>
+        }.into_any()
+    } else {
+        view! {
+            <p class="text-sm text-slate-700" data-testid="publishing">
+                {format!("No IPVS on {}: the ingress routing mesh cannot carry traffic there. ", without_ipvs.join(", "))}
+                "Publish services in host mode with endpoint mode dnsrr, and give the VIP the published port (\"Require local port\") so that only nodes running a healthy task hold it."
+            </p>
+        }.into_any()
     }
 }
 

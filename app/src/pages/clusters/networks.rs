@@ -58,64 +58,41 @@ impl NetworkState {
     }
 }
 
+/// The card: the table re-renders when the networks change; the form below it stays in place (a
+/// refresh does not replace what the operator is typing or clicking).
 #[component]
 pub fn Networks(
     cluster_id: String,
-    networks: Vec<NetworkView>,
-    pools: Vec<Cidr>,
-    reported: bool,
+    /// The networks a manager reported, and whether one has reported yet.
+    networks: Memo<Option<(Vec<NetworkView>, bool)>>,
+    pools: Memo<Option<Vec<Cidr>>>,
     state: NetworkState,
 ) -> impl IntoView {
     let id = StoredValue::new(cluster_id);
     let (delete, confirm) = (state.delete, state.confirm);
-    let existing = StoredValue::new(networks.clone());
+    let reported = move || networks.with(|n| n.as_ref().is_some_and(|(_, r)| *r));
+    let existing = Signal::derive(move || {
+        networks.with(|n| n.as_ref().map(|(l, _)| l.clone()).unwrap_or_default())
+    });
+    let pools = Signal::derive(move || pools.get().unwrap_or_default());
     view! {
-        {if !reported {
-            view! { <p class="text-sm text-slate-500">"Waiting for a manager to report the swarm…"</p> }.into_any()
-        } else {
-            view! {
-                <table class=TABLE>
-                    <thead><tr>
-                        <th class=TH>"Name"</th><th class=TH>"Subnet"</th><th class=TH>"Attachable"</th>
-                        <th class=TH>"Encrypted"</th><th class=TH>"Services"</th><th class=TH></th>
-                    </tr></thead>
-                    <tbody class="divide-y divide-slate-100">
-                        {networks.into_iter().map(|n| {
-                            let subject = (n.name.clone(), n.name.clone());
-                            let deletable = !n.ingress && n.services == 0;
-                            view! {
-                                <tr data-testid="network" data-name=n.name.clone()>
-                                    <td class=TD><span class="font-medium">{n.name.clone()}</span>
-                                        {n.ingress.then(|| view! { <span class="ml-2 text-xs text-slate-500">"routing mesh"</span> })}</td>
-                                    <td class=TD><span class="font-mono text-xs" data-testid="network-subnet">{n.subnets.join(", ")}</span></td>
-                                    <td class=TD>{if n.attachable { "yes" } else { "no" }}</td>
-                                    <td class=TD>{if n.encrypted { "yes" } else { "no" }}</td>
-                                    <td class=TD data-testid="network-services">{n.services}</td>
-                                    <td class=format!("{TD} text-right")>
-                                        {(!n.ingress).then(|| view! {
-                                            <Can permission=Permission::Supervise>
-                                                {
-                                                    let subject = subject.clone();
-                                                    view! {
-                                                        <button class="text-sm text-rose-700 hover:underline disabled:text-slate-400 disabled:no-underline"
-                                                            disabled=!deletable
-                                                            title=if deletable { "" } else { "In use by a service" }
-                                                            on:click=move |_| confirm.set(Some(subject.clone()))>"Delete"</button>
-                                                    }
-                                                }
-                                            </Can>
-                                        })}
-                                    </td>
-                                </tr>
-                            }
-                        }).collect_view()}
-                    </tbody>
-                </table>
-                <Can permission=Permission::Operate>
-                    <NewNetwork id=id.get_value() pools=pools.clone() existing=existing.get_value() state/>
-                </Can>
-            }.into_any()
-        }}
+        <Show
+            when=reported
+            fallback=|| view! { <p class="text-sm text-slate-500">"Waiting for a manager to report the swarm…"</p> }
+        >
+            <table class=TABLE>
+                <thead><tr>
+                    <th class=TH>"Name"</th><th class=TH>"Subnet"</th><th class=TH>"Attachable"</th>
+                    <th class=TH>"Encrypted"</th><th class=TH>"Services"</th><th class=TH></th>
+                </tr></thead>
+                <tbody class="divide-y divide-slate-100">
+                    {move || existing.get().into_iter().map(|n| network_row(n, confirm)).collect_view()}
+                </tbody>
+            </table>
+            <Can permission=Permission::Operate>
+                <NewNetwork id=id.get_value() pools existing state/>
+            </Can>
+        </Show>
         <ConfirmDialog
             subject=confirm
             title="Delete this network?"
@@ -126,11 +103,41 @@ pub fn Networks(
     }
 }
 
+fn network_row(n: NetworkView, confirm: RwSignal<Option<(String, String)>>) -> impl IntoView {
+    let subject = (n.name.clone(), n.name.clone());
+    let deletable = !n.ingress && n.services == 0;
+    view! {
+        <tr data-testid="network" data-name=n.name.clone()>
+            <td class=TD><span class="font-medium">{n.name.clone()}</span>
+                {n.ingress.then(|| view! { <span class="ml-2 text-xs text-slate-500">"routing mesh"</span> })}</td>
+            <td class=TD><span class="font-mono text-xs" data-testid="network-subnet">{n.subnets.join(", ")}</span></td>
+            <td class=TD>{if n.attachable { "yes" } else { "no" }}</td>
+            <td class=TD>{if n.encrypted { "yes" } else { "no" }}</td>
+            <td class=TD data-testid="network-services">{n.services}</td>
+            <td class=format!("{TD} text-right")>
+                {(!n.ingress).then(|| view! {
+                    <Can permission=Permission::Supervise>
+                        {
+                            let subject = subject.clone();
+                            view! {
+                                <button class="text-sm text-rose-700 hover:underline disabled:text-slate-400 disabled:no-underline"
+                                    disabled=!deletable
+                                    title=if deletable { "" } else { "In use by a service" }
+                                    on:click=move |_| confirm.set(Some(subject.clone()))>"Delete"</button>
+                            }
+                        }
+                    </Can>
+                })}
+            </td>
+        </tr>
+    }
+}
+
 #[component]
 fn NewNetwork(
     id: String,
-    pools: Vec<Cidr>,
-    existing: Vec<NetworkView>,
+    pools: Signal<Vec<Cidr>>,
+    existing: Signal<Vec<NetworkView>>,
     state: NetworkState,
 ) -> impl IntoView {
     let NetworkState {
@@ -142,7 +149,7 @@ fn NewNetwork(
         touched,
         ..
     } = state;
-    let context = StoredValue::new((id, pools, existing));
+    let id = StoredValue::new(id);
     let draft = move || NetworkDraft {
         name: name.get(),
         subnet: subnet.get(),
@@ -156,8 +163,8 @@ fn NewNetwork(
             _ => vec![],
         };
         if touched.get() {
-            context
-                .with_value(|(_, pools, existing)| draft().validate(pools, existing).err())
+            pools
+                .with(|pools| existing.with(|existing| draft().validate(pools, existing).err()))
                 .unwrap_or(server)
         } else {
             server
@@ -169,11 +176,12 @@ fn NewNetwork(
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         touched.set(true);
-        let ok =
-            context.with_value(|(_, pools, existing)| draft().validate(pools, existing).is_ok());
+        let ok = pools.with_untracked(|pools| {
+            existing.with_untracked(|existing| draft().validate(pools, existing).is_ok())
+        });
         if ok {
             create.dispatch(api::CreateNetwork {
-                id: context.with_value(|(id, _, _)| id.clone()),
+                id: id.get_value(),
                 draft: draft(),
             });
         }
