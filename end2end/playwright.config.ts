@@ -18,7 +18,8 @@ export default defineConfig({
     ignoreHTTPSErrors: true,
     browserName: "chromium",
     headless: true,
-    trace: "off",
+    // PW_TRACE=1 keeps a trace of every failed test (test-results/*/trace.zip).
+    trace: process.env.PW_TRACE ? "retain-on-failure" : "off",
     launchOptions: {
       executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
       args: [

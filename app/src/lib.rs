@@ -9,22 +9,16 @@ mod forms;
 mod lists;
 mod live;
 mod pages;
+mod routes;
 #[cfg(feature = "ssr")]
 mod server;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
-use leptos_router::{SsrMode, path};
+use leptos_router::{Lazy, SsrMode, path};
 
 use components::Shell;
-use pages::{
-    account::AccountPage, audit::AuditPage, clusters::ClustersPage, clusters::detail::ClusterPage,
-    clusters::new::NewClusterPage, firmware::FirmwarePage, keys::KeysPage, login::LoginPage,
-    nodes::NodesPage, nodes::detail::NodePage, users::UsersPage, workloads::install::InstallPage,
-    workloads::library::LibraryPage,
-};
-
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
@@ -48,32 +42,33 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Set once the WASM took over; end-to-end tests wait for it.
+    // Set once the WASM took over the page, its lazily loaded route included (`routes::live`);
+    // end-to-end tests wait for it.
     let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
+    provide_context(routes::Hydrated(hydrated));
     view! {
         <Stylesheet id="leptos" href="/pkg/flotilla.css"/>
         <Title text="Flotilla"/>
         <div id="app" data-hydrated=move || hydrated.get().to_string()>
             <Router>
                 <Routes fallback=|| view! { <NotFound/> }>
-                    <Route path=path!("/login") view=LoginPage/>
+                    <Route path=path!("/login") view={Lazy::<routes::Login>::new()}/>
                     // Async SSR: the page waits for the session check, so a signed-out visitor
                     // gets a real redirect to /login instead of a flash of an empty shell.
                     <ParentRoute path=path!("") view=Shell ssr=SsrMode::Async>
-                        <Route path=path!("") view=NodesPage ssr=SsrMode::Async/>
-                        <Route path=path!("/nodes") view=NodesPage ssr=SsrMode::Async/>
-                        <Route path=path!("/nodes/:id") view=NodePage ssr=SsrMode::Async/>
-                        <Route path=path!("/clusters") view=ClustersPage ssr=SsrMode::Async/>
-                        <Route path=path!("/clusters/new") view=NewClusterPage ssr=SsrMode::Async/>
-                        <Route path=path!("/clusters/:id") view=ClusterPage ssr=SsrMode::Async/>
-                        <Route path=path!("/clusters/:id/install") view=InstallPage ssr=SsrMode::Async/>
-                        <Route path=path!("/library") view=LibraryPage ssr=SsrMode::Async/>
-                        <Route path=path!("/firmware") view=FirmwarePage ssr=SsrMode::Async/>
-                        <Route path=path!("/keys") view=KeysPage ssr=SsrMode::Async/>
-                        <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>
-                        <Route path=path!("/audit") view=AuditPage ssr=SsrMode::Async/>
-                        <Route path=path!("/account") view=AccountPage ssr=SsrMode::Async/>
+                        <Route path=path!("") view={Lazy::<routes::Nodes>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/nodes") view={Lazy::<routes::Nodes>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/nodes/:id") view={Lazy::<routes::Node>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/clusters") view={Lazy::<routes::Clusters>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/clusters/new") view={Lazy::<routes::NewCluster>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/clusters/:id") view={Lazy::<routes::Cluster>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/clusters/:id/install") view={Lazy::<routes::Install>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/library") view={Lazy::<routes::Library>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/firmware") view={Lazy::<routes::Firmware>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/keys") view={Lazy::<routes::Keys>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/users") view={Lazy::<routes::Users>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/audit") view={Lazy::<routes::Audit>::new()} ssr=SsrMode::Async/>
+                        <Route path=path!("/account") view={Lazy::<routes::Account>::new()} ssr=SsrMode::Async/>
                     </ParentRoute>
                 </Routes>
             </Router>
@@ -83,6 +78,7 @@ pub fn App() -> impl IntoView {
 
 #[component]
 fn NotFound() -> impl IntoView {
+    routes::live();
     #[cfg(feature = "ssr")]
     if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
         res.set_status(http::StatusCode::NOT_FOUND);

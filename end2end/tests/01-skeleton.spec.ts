@@ -87,6 +87,28 @@ test.describe.serial("walking skeleton", () => {
     await expect(page.getByTestId("toast")).toContainText("Facts refreshed.");
   });
 
+  test("the first page loads the main WASM and its own chunks; another page's code comes when it opens", async ({ page }) => {
+    // What this document fetched, from the browser's own record (cache hits included).
+    const wasm = async () =>
+      (await page.evaluate(() => performance.getEntriesByType("resource").map((e) => e.name)))
+        .map((url) => /\/pkg\/([^/]+\.wasm)$/.exec(new URL(url).pathname)?.[1])
+        .filter((f): f is string => f !== undefined);
+    const loaded = async (route: string) => (await wasm()).some((f) => f.startsWith(`split___${route}_view_`));
+    await login(page, "admin", ADMIN_PASSWORD);
+    await page.goto("/nodes");
+    // Live means the route's own code too: it arrives after the main module.
+    await hydrated(page);
+    expect(await wasm()).toContain("flotilla.wasm");
+    expect(await loaded("nodes")).toBe(true);
+    for (const other of ["keys", "cluster", "firmware", "install"]) expect(await loaded(other), other).toBe(false);
+
+    // A page opened later fetches its chunk then, and is live: inline validation runs in it.
+    await page.getByRole("link", { name: "Enrolment keys" }).click();
+    await page.getByTestId("create-key").click();
+    await expect(page.getByTestId("error-label")).toContainText("Give the key a name");
+    expect(await loaded("keys")).toBe(true);
+  });
+
   test("a node whose agent stops turns offline live, without a reload", async ({ page }) => {
     await login(page, "admin", ADMIN_PASSWORD);
     await page.goto("/nodes");

@@ -376,13 +376,19 @@ test.describe.serial("clusters", () => {
 
     // Edit: a new name and a slower advertisement interval reach every KeepAlived.
     await page.getByTestId("edit-cluster").click();
+    await expect(page.getByLabel("Cluster name")).toHaveValue("line-3");
+    await expect(page.getByLabel("Synctime (seconds)")).toHaveValue("0.1");
     await page.getByLabel("Cluster name").fill("line 3");
+    await expect(page.getByLabel("Cluster name")).toHaveValue("line 3");
     await page.getByTestId("edit-cluster-form").getByRole("button", { name: "Save" }).click();
     await expect(page.getByTestId("error-edit_name")).toContainText("letters, digits");
     await page.getByLabel("Cluster name").fill("line-3b");
     await page.getByLabel("Synctime (seconds)").fill("0.2");
+    await expect(page.getByLabel("Cluster name")).toHaveValue("line-3b");
+    await expect(page.getByLabel("Synctime (seconds)")).toHaveValue("0.2");
     await page.getByTestId("edit-cluster-form").getByRole("button", { name: "Save" }).click();
     await expect(page.getByTestId("cluster-name")).toHaveText("line-3b");
+    await expect(page.getByTestId("vip-interval")).toHaveText("VRRPv3, advertisement every 0.2 s.");
     for (const n of ["n1", "n2", "n3"]) {
       await expect.poll(() => lab("keepalived-conf", n), { timeout: 60_000 }).toContain("advert_int 0.20");
     }

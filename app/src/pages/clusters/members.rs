@@ -99,7 +99,11 @@ impl MembershipState {
         s
     }
 
+    /// Opens the edit form with the cluster's values; an open form keeps what is typed in it.
     pub fn open_edit(&self, name: String, synctime_cs: u16) {
+        if self.editing.get_untracked() {
+            return;
+        }
         self.edit_name.set(name);
         self.edit_synctime
             .set(format!("{}", f64::from(synctime_cs) / 100.0));

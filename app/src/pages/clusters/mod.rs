@@ -1,5 +1,6 @@
 //! Clusters: the list (here), a cluster's page, the Add Cluster wizard, its members, networks
 //! and activity, and the changes made to it (its audit log).
+mod cards;
 mod changes;
 pub mod detail;
 mod members;
