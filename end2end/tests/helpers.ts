@@ -68,6 +68,8 @@ export async function login(page: Page, username: string, password: string) {
 }
 
 export async function logout(page: Page) {
+  // The button is live once the page hydrated, its route's lazily loaded module included.
+  await hydrated(page);
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(/\/login$/);
 }
