@@ -1,7 +1,5 @@
-//! Serving connections: the panel's own accept loop over hyper — HTTP/1.1 with upgrades for
-//! WebSockets, and HTTP/2 for browsers that negotiate it over TLS (a page's many WASM chunks then
-//! share one connection instead of queueing for six) — so that every connection gets what
-//! `axum::serve` does not offer:
+//! Serving connections: the panel's own accept loop over hyper (HTTP/1.1, with upgrades for
+//! WebSockets), so that every connection gets what `axum::serve` does not offer:
 //! * a header read timeout ([`Limits::header_read_timeout`]): a client that opens a connection
 //!   and never finishes its request head is dropped, so half-sent requests cannot pile up;
 //! * a cap on open connections per listener ([`Limits::max_connections`]); a connection over it
@@ -19,8 +17,7 @@ use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::serve::Listener;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::{Semaphore, watch};
 use tower::ServiceExt;
 
@@ -70,13 +67,13 @@ pub async fn serve(
                 let router = router.clone();
                 async move { router.oneshot(req.map(Body::new)).await }
             });
-            let mut builder = auto::Builder::new(TokioExecutor::new());
+            let mut builder = hyper::server::conn::http1::Builder::new();
             builder
-                .http1()
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_read_timeout);
-            builder.http2().timer(TokioTimer::new());
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+            let conn = builder
+                .serve_connection(TokioIo::new(io), service)
+                .with_upgrades();
             tokio::pin!(conn);
             tokio::select! {
                 result = conn.as_mut() => {

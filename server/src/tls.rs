@@ -57,9 +57,8 @@ pub fn acceptor(files: &TlsFiles) -> Result<TlsAcceptor, TlsError> {
         .with_safe_default_protocol_versions()?
         .with_no_client_auth()
         .with_single_cert(certs, key)?;
-    // HTTP/2 for browsers that ask (one connection for a page's many files); HTTP/1.1 for the
-    // rest, agents included: their WebSockets are upgrades of HTTP/1.1 requests.
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // HTTP/1.1 only: agents and browsers upgrade it to WebSockets and server-sent events.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 

@@ -1,6 +1,5 @@
 //! The panel over HTTPS: the real agent link (`agent::link`) reaches it through TLS only when it
-//! trusts the panel's CA, and browsers get HTTP/2. Certificates come from the `openssl` command line
-//! tool.
+//! trusts the panel's CA. Certificates come from the `openssl` command line tool.
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -213,67 +212,4 @@ async fn unusable_certificate_files_stop_the_start_with_a_clear_error() {
         matches!(&result, Err(ServerError::Tls(e)) if e.to_string().contains("missing.pem")),
         "{result:?}"
     );
-}
-
-/// A TLS client to the panel offering `alpn`; returns the protocol the panel chose and the stream.
-async fn tls_client(
-    ca: &Path,
-    addr: SocketAddr,
-    alpn: &[&[u8]],
-) -> (
-    Option<Vec<u8>>,
-    tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
-) {
-    use rustls::pki_types::pem::PemObject;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls::pki_types::CertificateDer::pem_file_iter(ca).expect("CA file") {
-        roots.add(cert.expect("CA certificate")).expect("trusted");
-    }
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
-    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .expect("handshake");
-    (tls.get_ref().1.alpn_protocol().map(<[u8]>::to_vec), tls)
-}
-
-#[tokio::test]
-async fn browsers_get_http2_over_tls_and_clients_without_it_http1() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (ca, files) = certificates(dir.path());
-    let panel = start(dir.path(), files).await;
-
-    // A browser offers h2 first: one HTTP/2 connection carries its requests.
-    let (chosen, tls) = tls_client(&ca, panel.addr, &[b"h2", b"http/1.1"]).await;
-    assert_eq!(chosen.as_deref(), Some(&b"h2"[..]));
-    let (mut send, conn) = hyper::client::conn::http2::handshake(
-        hyper_util::rt::TokioExecutor::new(),
-        hyper_util::rt::TokioIo::new(tls),
-    )
-    .await
-    .expect("HTTP/2 handshake");
-    tokio::spawn(conn);
-    for _ in 0..3 {
-        let request =
-            hyper::Request::get(format!("https://localhost:{}/healthz", panel.addr.port()))
-                .body(axum::body::Body::empty())
-                .expect("request");
-        let response = send.send_request(request).await.expect("HTTP/2 answer");
-        assert_eq!(response.version(), hyper::Version::HTTP_2);
-        assert_eq!(response.status(), 200);
-    }
-
-    // A client that asks for HTTP/1.1 only (agents do, for their WebSocket) gets it.
-    let (chosen, _) = tls_client(&ca, panel.addr, &[b"http/1.1"]).await;
-    assert_eq!(chosen.as_deref(), Some(&b"http/1.1"[..]));
-
-    panel.stop().await;
 }
