@@ -2,8 +2,7 @@
 # The first page of a signed-in user (the node list) over a slow edge link, cold cache: Chromium
 # (Debian's) with its network throttled through the DevTools protocol, against a release panel
 # serving HTTPS on loopback. Reports the time until the page is live (hydrated, its route's WASM
-# included), the requests and the bytes on the wire — over HTTP/2 (what the panel negotiates with
-# browsers) and, for comparison, with Chromium's HTTP/2 switched off.
+# included), the requests, the bytes on the wire and the protocol the panel negotiated.
 # Usage: ./dev bench first-load [RUNS [LATENCY_MS [KBIT_S]]]   (default 5 runs, 100 ms, 4,000 kbit/s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
