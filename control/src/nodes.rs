@@ -46,27 +46,21 @@ impl Nodes {
         status: Option<Connectivity>,
     ) -> Result<NodePage, ControlError> {
         actor.require(Permission::Read)?;
-        let presence = self.gateway.presence();
         let needle = query.needle();
         let page = if status.is_none() && query.sort == NodeSort::Name {
-            self.page_by_name(&presence, query, &needle).await?
+            self.page_by_name(query, &needle).await?
         } else {
-            self.page_by_presence(&presence, query, &needle, status)
-                .await?
+            self.page_by_presence(query, &needle, status).await?
         };
         let total = if needle.is_empty() && status.is_none() {
             page.matched
         } else {
             self.store.count_nodes("").await?
         };
-        let online = presence
-            .values()
-            .filter(|seen| !self.gateway.is_silent(**seen))
-            .count() as u64;
         Ok(NodePage {
             page,
             total,
-            online,
+            online: self.gateway.online_count(),
         })
     }
 
@@ -74,7 +68,6 @@ impl Nodes {
     /// (only the page's rows are read).
     async fn page_by_name(
         &self,
-        presence: &HashMap<String, i64>,
         query: &ListQuery<NodeSort>,
         needle: &str,
     ) -> Result<Page<NodeView>, ControlError> {
@@ -86,7 +79,7 @@ impl Nodes {
             .await?
             .into_iter()
             .map(|r| {
-                let status = live(&self.gateway, presence.get(&r.id).copied(), r.last_seen_at);
+                let status = live(&self.gateway, self.gateway.is_online(&r.id), r.last_seen_at);
                 view(&r, status).0
             })
             .collect();
@@ -102,11 +95,11 @@ impl Nodes {
     /// (by name) with the live presence, then the full rows of one page.
     async fn page_by_presence(
         &self,
-        presence: &HashMap<String, i64>,
         query: &ListQuery<NodeSort>,
         needle: &str,
         status: Option<Connectivity>,
     ) -> Result<Page<NodeView>, ControlError> {
+        let presence = self.gateway.presence();
         let mut keyed: Vec<(NodeKey, Connectivity, Option<i64>)> = self
             .store
             .node_keys(needle)

@@ -7,6 +7,7 @@ use std::time::Duration;
 use control::Panel;
 use control::testing::{AgentLink, Fleet, TestPanel, facts, sign_in, wait_for};
 use domain::cluster::{ClusterDraft, DefinitionDraft, MemberDraft, NodeAction};
+use domain::list::ListQuery;
 use domain::protocol::{Command, JoinTokens, Outcome, Reply, SwarmMember};
 use domain::swarm::SwarmRole;
 use domain::workflow::{StepStatus, WorkflowStatus};
@@ -337,6 +338,35 @@ async fn deleting_a_cluster_takes_it_apart_on_every_node_then_forgets_it() {
         candidates.iter().all(|c| c.cluster.is_none()),
         "every node is free again"
     );
+}
+
+#[tokio::test]
+async fn a_page_of_the_cluster_list_shows_each_cluster_with_its_own_members() {
+    let f = Fleet::new(&["edge-1", "edge-2", "edge-3"]).await;
+    f.cluster_named("line-b", vec![f.member("edge-1", SwarmRole::Manager)])
+        .await;
+    f.cluster_named(
+        "line-a",
+        vec![
+            f.member("edge-2", SwarmRole::Manager),
+            f.member("edge-3", SwarmRole::Worker),
+        ],
+    )
+    .await;
+    let page =
+        f.h.panel
+            .clusters
+            .page(&f.h.admin, &ListQuery::default())
+            .await
+            .expect("a page");
+    let rows: Vec<_> = page
+        .page
+        .rows
+        .iter()
+        .map(|c| (c.name.as_str(), c.members, c.managers, c.online))
+        .collect();
+    assert_eq!(rows, vec![("line-a", 2, 1, 2), ("line-b", 1, 1, 1)]);
+    assert_eq!((page.total, page.page.matched), (2, 2));
 }
 
 #[tokio::test]

@@ -222,8 +222,14 @@ test.describe.serial("clusters", () => {
     await expect.poll(() => running().filter((l) => l.startsWith(victim)).length, { timeout: 60_000 }).toBe(0);
     await expect.poll(() => running().length, { timeout: 60_000 }).toBe(3);
 
+    // A refresh that fails keeps the page as it was, says so, and the next one mends it.
+    await page.route("**/api/get_cluster*", (route) => route.abort());
     await member.getByLabel("Availability").selectOption("active");
+    await expect(page.getByTestId("refresh-failed")).toBeVisible({ timeout: 20_000 });
+    await expect(member).toHaveAttribute("data-availability", "drain");
+    await page.unroute("**/api/get_cluster*");
     await expect(member).toHaveAttribute("data-availability", "active", { timeout: 20_000 });
+    await expect(page.getByTestId("refresh-failed")).toHaveCount(0);
     lab("docker", leader, "service", "rm", "web");
   });
 

@@ -14,6 +14,7 @@ pub mod plans;
 pub mod steps;
 mod view;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use domain::cluster::ClusterPhase;
@@ -126,21 +127,48 @@ impl Clusters {
         self.gather_with(cluster, activity).await
     }
 
-    /// What a row of the cluster list needs: no activity for an active cluster (its status
-    /// comes from what is observed), else the newest of the cluster's own workflows (creating,
-    /// deleting or failed, its progress is the status).
-    async fn gather_for_list(&self, cluster: ClusterRow) -> Result<Gathered, ControlError> {
-        let newest = if cluster.phase == ClusterPhase::Active {
-            None
-        } else {
-            self.engine
-                .newest_view_where(&cluster.id, |kind| {
-                    Capability::of(kind) == Capability::Clusters
-                })
-                .await?
-        };
-        self.gather_with(cluster, newest.into_iter().collect())
-            .await
+    /// What the rows of one page of the cluster list need, read for the whole page at once
+    /// (members, their nodes and the VIPs in three queries). An active cluster needs no activity
+    /// (its status comes from what is observed); any other gets the newest of its own workflows
+    /// (creating, deleting or failed: its progress is the status).
+    async fn gather_page(&self, clusters: Vec<ClusterRow>) -> Result<Vec<Gathered>, ControlError> {
+        let ids: Vec<String> = clusters.iter().map(|c| c.id.clone()).collect();
+        let mut members: HashMap<String, Vec<MemberRow>> = HashMap::new();
+        for m in self.store.members_of(&ids).await? {
+            members.entry(m.cluster_id.clone()).or_default().push(m);
+        }
+        let node_ids: Vec<String> = members
+            .values()
+            .flatten()
+            .map(|m| m.node_id.clone())
+            .collect();
+        let mut nodes = by_id(self.store.nodes_by_ids(&node_ids).await?);
+        let mut vips: HashMap<String, Vec<VipRow>> = HashMap::new();
+        for v in self.store.vips_of(&ids).await? {
+            vips.entry(v.cluster_id.clone()).or_default().push(v);
+        }
+        let mut page = Vec::with_capacity(clusters.len());
+        for cluster in clusters {
+            let newest = if cluster.phase == ClusterPhase::Active {
+                None
+            } else {
+                self.engine
+                    .newest_view_where(&cluster.id, |kind| {
+                        Capability::of(kind) == Capability::Clusters
+                    })
+                    .await?
+            };
+            let rows = members.remove(&cluster.id).unwrap_or_default();
+            let vips = vips.remove(&cluster.id).unwrap_or_default();
+            page.push(self.assemble(
+                cluster,
+                rows,
+                &mut nodes,
+                vips,
+                newest.into_iter().collect(),
+            ));
+        }
+        Ok(page)
     }
 
     async fn gather_with(
@@ -150,13 +178,21 @@ impl Clusters {
     ) -> Result<Gathered, ControlError> {
         let rows = self.store.members(&cluster.id).await?;
         let ids: Vec<String> = rows.iter().map(|m| m.node_id.clone()).collect();
-        let mut nodes: std::collections::HashMap<String, NodeRow> = self
-            .store
-            .nodes_by_ids(&ids)
-            .await?
-            .into_iter()
-            .map(|n| (n.id.clone(), n))
-            .collect();
+        let mut nodes = by_id(self.store.nodes_by_ids(&ids).await?);
+        let vips = self.store.vips(&cluster.id).await?;
+        Ok(self.assemble(cluster, rows, &mut nodes, vips, activity))
+    }
+
+    /// A cluster with its members (each with its node, taken from `nodes`), VIPs, activity and
+    /// the swarm its managers report.
+    fn assemble(
+        &self,
+        cluster: ClusterRow,
+        rows: Vec<MemberRow>,
+        nodes: &mut HashMap<String, NodeRow>,
+        vips: Vec<VipRow>,
+        activity: Vec<WorkflowView>,
+    ) -> Gathered {
         let members: Vec<(MemberRow, Option<NodeRow>)> = rows
             .into_iter()
             .map(|m| {
@@ -167,13 +203,13 @@ impl Clusters {
         let snapshot = self
             .observed
             .swarm_of(&cluster, members.iter().map(|(m, _)| m));
-        Ok(Gathered {
-            vips: self.store.vips(&cluster.id).await?,
+        Gathered {
+            vips,
             activity,
             snapshot,
             members,
             cluster,
-        })
+        }
     }
 
     async fn find(&self, id: &str) -> Result<ClusterRow, ControlError> {
@@ -234,4 +270,9 @@ impl Clusters {
         });
         Ok(())
     }
+}
+
+/// Nodes by their id.
+fn by_id(nodes: Vec<NodeRow>) -> HashMap<String, NodeRow> {
+    nodes.into_iter().map(|n| (n.id.clone(), n)).collect()
 }

@@ -71,11 +71,12 @@ impl Clusters {
         }
         let matched = found.len() as u64;
         let (found, page) = query.slice(found);
-        let mut rows = Vec::with_capacity(found.len());
-        for c in found {
-            let g = self.gather_for_list(c).await?;
-            rows.push(self.summary(&g));
-        }
+        let rows = self
+            .gather_page(found)
+            .await?
+            .iter()
+            .map(|g| self.summary(g))
+            .collect();
         Ok(ClusterPage {
             page: Page {
                 rows,
@@ -102,24 +103,24 @@ impl Clusters {
         actor.require(Permission::Read)?;
         let g = self.gather(self.find(id).await?).await?;
         let summary = self.summary(&g);
-        let presence = self.gateway.presence();
         let members = g
             .members
             .iter()
-            .map(|(m, n)| MemberView {
-                node_id: m.node_id.clone(),
-                hostname: hostname(m, n),
-                role: m.role,
-                labels: m.labels.clone(),
-                interface: m.interface.clone(),
-                vip: m.vip,
-                online: presence.contains_key(&m.node_id),
-                silent: presence
-                    .get(&m.node_id)
-                    .is_some_and(|seen| self.gateway.is_silent(*seen)),
-                address: m.address.clone(),
-                swarm: swarm_view(&g, m),
-                vip_states: self.observed.vips_of(&m.node_id),
+            .map(|(m, n)| {
+                let heard = self.gateway.is_online(&m.node_id);
+                MemberView {
+                    node_id: m.node_id.clone(),
+                    hostname: hostname(m, n),
+                    role: m.role,
+                    labels: m.labels.clone(),
+                    interface: m.interface.clone(),
+                    vip: m.vip,
+                    online: heard.is_some(),
+                    silent: heard.is_some_and(|seen| self.gateway.is_silent(seen)),
+                    address: m.address.clone(),
+                    swarm: swarm_view(&g, m),
+                    vip_states: self.observed.vips_of(&m.node_id),
+                }
             })
             .collect::<Vec<_>>();
         let snapshot = g.snapshot.as_ref();
@@ -162,16 +163,16 @@ impl Clusters {
     }
 
     pub(super) fn summary(&self, g: &Gathered) -> ClusterSummary {
-        let presence = self.gateway.presence();
         let states: Vec<MemberState> = g
             .members
             .iter()
             .map(|(m, n)| MemberState {
                 hostname: hostname(m, n),
                 role: m.role,
-                online: presence
-                    .get(&m.node_id)
-                    .is_some_and(|seen| !self.gateway.is_silent(*seen)),
+                online: self
+                    .gateway
+                    .is_online(&m.node_id)
+                    .is_some_and(|seen| !self.gateway.is_silent(seen)),
                 in_swarm: n.as_ref().and_then(NodeRow::facts).is_some_and(|f| {
                     matches!(f.engine, EngineFacts::Up { ref swarm, .. } if swarm.state == SwarmState::Active)
                 }),

@@ -483,6 +483,26 @@ impl Gateway {
         all
     }
 
+    /// How many nodes are connected and not silent, here or on another replica (without
+    /// copying this process's sessions).
+    pub fn online_count(&self) -> u64 {
+        let remote = self
+            .replicas
+            .as_ref()
+            .map(|r| r.all_heard())
+            .unwrap_or_default();
+        let live = self.lock_live();
+        let here = live
+            .values()
+            .filter(|l| !self.is_silent(l.last_seen_ms.load(Ordering::Relaxed)))
+            .count();
+        let there = remote
+            .iter()
+            .filter(|(id, heard)| !live.contains_key(id) && !self.is_silent(*heard))
+            .count();
+        (here + there) as u64
+    }
+
     /// Last frame time of every node whose session this process holds.
     fn local_presence(&self) -> HashMap<String, i64> {
         self.lock_live()

@@ -287,6 +287,20 @@ impl Store {
         .collect()
     }
 
+    /// The members of these clusters, by cluster and position: one page of the cluster list.
+    pub async fn members_of(&self, cluster_ids: &[String]) -> Result<Vec<MemberRow>, ControlError> {
+        let head = concat!(
+            "SELECT ",
+            member_columns!(),
+            " FROM cluster_members WHERE cluster_id"
+        );
+        self.rows_in(head, cluster_ids, "ORDER BY cluster_id, position")
+            .await?
+            .iter()
+            .map(member_row)
+            .collect()
+    }
+
     pub async fn all_members(&self) -> Result<Vec<MemberRow>, ControlError> {
         sqlx::query(concat!(
             "SELECT ",
@@ -407,6 +421,16 @@ impl Store {
         Ok(())
     }
 
+    /// The VIPs of these clusters, by cluster and position: one page of the cluster list.
+    pub async fn vips_of(&self, cluster_ids: &[String]) -> Result<Vec<VipRow>, ControlError> {
+        let head = "SELECT cluster_id, position, address, interface, peers, vrid, track_port FROM vips WHERE cluster_id";
+        self.rows_in(head, cluster_ids, "ORDER BY cluster_id, position")
+            .await?
+            .iter()
+            .map(vip_row)
+            .collect()
+    }
+
     pub async fn vips(&self, cluster_id: &str) -> Result<Vec<VipRow>, ControlError> {
         sqlx::query(
             "SELECT cluster_id, position, address, interface, peers, vrid, track_port FROM vips WHERE cluster_id = $1 ORDER BY position",
@@ -476,6 +500,64 @@ mod tests {
             ("Line-1", ClusterPhase::Creating)
         );
         assert!(store.cluster_name_taken("line-1").await.expect("reads"));
+    }
+
+    #[tokio::test]
+    async fn the_vips_of_several_clusters_come_by_cluster_and_position() {
+        let (store, _dir) = temp_store().await;
+        let vip = |cluster: &str, position: i64, address: &str| VipRow {
+            cluster_id: cluster.into(),
+            position,
+            address: address.into(),
+            interface: None,
+            peers: vec![],
+            vrid: 0,
+            track_port: None,
+        };
+        for (id, vips) in [
+            (
+                "c2",
+                vec![vip("c2", 0, "10.0.0.20/24"), vip("c2", 1, "10.0.0.21/24")],
+            ),
+            ("c1", vec![vip("c1", 0, "10.0.0.10/24")]),
+            ("c3", vec![vip("c3", 0, "10.0.0.30/24")]),
+        ] {
+            let c = ClusterRow {
+                name: format!("Line-{id}"),
+                ..cluster(id, 1)
+            };
+            store
+                .insert_cluster(NewCluster {
+                    cluster: &c,
+                    created_by: "admin",
+                    members: &[],
+                    vips: &vips,
+                    workflow: &NewWorkflow::empty(&format!("w-{id}"), id),
+                })
+                .await
+                .expect("inserts");
+        }
+        let got: Vec<(String, String)> = store
+            .vips_of(&["c2".into(), "c1".into()])
+            .await
+            .expect("vips")
+            .into_iter()
+            .map(|v| (v.cluster_id, v.address))
+            .collect();
+        let want = [
+            ("c1", "10.0.0.10/24"),
+            ("c2", "10.0.0.20/24"),
+            ("c2", "10.0.0.21/24"),
+        ];
+        assert_eq!(got, want.map(|(c, a)| (c.to_string(), a.to_string())));
+        assert!(store.vips_of(&[]).await.expect("none").is_empty());
+        assert!(
+            store
+                .members_of(&["c1".into()])
+                .await
+                .expect("members")
+                .is_empty()
+        );
     }
 
     #[tokio::test]

@@ -124,6 +124,26 @@ impl Store {
         }
     }
 
+    /// The rows of `{head} IN (ids) {tail}`, the ids bound; none for no ids.
+    async fn rows_in(
+        &self,
+        head: &str,
+        ids: &[String],
+        tail: &str,
+    ) -> Result<Vec<sqlx::any::AnyRow>, ControlError> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        let sql = format!("{head} IN ({}) {tail}", placeholders(1, ids.len()));
+        // Audited: `head` and `tail` are constants of the callers; the only other text added
+        // is the statement's own `$n` placeholders.
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for id in ids {
+            query = query.bind(id);
+        }
+        Ok(query.fetch_all(&self.pool).await?)
+    }
+
     /// A transaction that writes. On SQLite it takes the write lock when it starts (`BEGIN
     /// IMMEDIATE`, waiting up to the busy timeout): a transaction that reads first and writes
     /// later would otherwise fail with SQLITE_BUSY_SNAPSHOT ("database is locked", which the busy
@@ -202,6 +222,15 @@ pub mod testing {
             .expect("store opens");
         (store, dir)
     }
+}
+
+/// `$first, $first+1, …`: the placeholders of an `IN (…)` list of `count` values. The only
+/// text a statement built with it gains is its own placeholders (audited for `AssertSqlSafe`).
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]

@@ -88,11 +88,10 @@ impl Store {
         if ids.is_empty() {
             return Ok(vec![]);
         }
-        let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT {} FROM nodes WHERE id IN ({})",
             node_columns!(),
-            marks.join(", ")
+            super::placeholders(1, ids.len())
         );
         // Audited: the only text added to the statement is its own `$n` placeholders.
         let mut query = sqlx::query_as::<_, NodeRow>(sqlx::AssertSqlSafe(sql));

@@ -121,12 +121,11 @@ impl Store {
         if ids.is_empty() {
             return Ok(vec![]);
         }
-        let marks: Vec<String> = (3..ids.len() + 3).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT p.node_id, p.replica, p.silent, p.last_seen_at FROM node_presence p
              JOIN panel_replicas r ON r.id = p.replica
              WHERE r.beat_at > $1 AND p.replica <> $2 AND p.node_id IN ({})",
-            marks.join(", ")
+            super::placeholders(3, ids.len())
         );
         // Audited: the only text added to the statement is its own `$n` placeholders.
         let mut query = sqlx::query_as::<_, PresenceRow>(sqlx::AssertSqlSafe(sql))

@@ -210,11 +210,16 @@ impl Fleet {
         }
     }
 
-    /// Builds a cluster of `members` and waits until it is active.
+    /// Builds a cluster ("line-1") of `members` and waits until it is active.
     pub async fn cluster(&self, members: Vec<MemberDraft>) -> String {
+        self.cluster_named("line-1", members).await
+    }
+
+    /// Builds a cluster called `name` of `members` and waits until it is active.
+    pub async fn cluster_named(&self, name: &str, members: Vec<MemberDraft>) -> String {
         let draft = ClusterDraft {
             definition: DefinitionDraft {
-                name: "line-1".into(),
+                name: name.into(),
                 ..Default::default()
             },
             members,

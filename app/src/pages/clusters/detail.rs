@@ -103,11 +103,22 @@ pub fn ClusterPage() -> impl IntoView {
     // Each live refresh fetches the cluster again; the page re-renders only the parts whose data
     // changed, so a form being typed into or a button being clicked is not replaced under the
     // operator (a click that straddled a re-render was lost).
-    let detail = Memo::new(move |_| {
-        cluster.with(|c| {
-            c.as_ref()
-                .and_then(|r| r.as_ref().ok())
-                .map(|s| s.data.clone())
+    let detail = Memo::new(move |last: Option<&Option<ClusterDetail>>| {
+        let current = id();
+        cluster.with(|c| match c {
+            Some(Ok(s)) => Some(s.data.clone()),
+            // A refresh that failed (panel restarting, link down) keeps what was shown last for
+            // this cluster; the error shows above it.
+            Some(Err(e)) if !matches!(e, AppError::NotFound(_)) => {
+                last.cloned().flatten().filter(|d| d.summary.id == current)
+            }
+            _ => None,
+        })
+    });
+    let stale = Memo::new(move |_| {
+        cluster.with(|c| match c {
+            Some(Err(e)) if !matches!(e, AppError::NotFound(_)) => Some(e.clone()),
+            _ => None,
         })
     });
     let shown = Memo::new(move |_| {
@@ -121,7 +132,10 @@ pub fn ClusterPage() -> impl IntoView {
             None => Shown::Loading,
             Some(Ok(id)) => Shown::Ready(id),
             Some(Err(AppError::NotFound(_))) => Shown::Gone,
-            Some(Err(e)) => Shown::Failed(e),
+            Some(Err(e)) => match detail.with(|d| d.as_ref().map(|d| d.summary.id.clone())) {
+                Some(id) => Shown::Ready(id),
+                None => Shown::Failed(e),
+            },
         }
     });
     let server_now = move || {
@@ -139,6 +153,11 @@ pub fn ClusterPage() -> impl IntoView {
         // page stayed dead when loaded directly).
         <AfterHydration>
         <WorkflowActions>
+        {move || stale.get().filter(|_| matches!(shown.get(), Shown::Ready(_))).map(|e| view! {
+            <p role="status" data-testid="refresh-failed" class="mb-3 rounded-md bg-amber-50 border border-amber-200 px-4 py-2 text-sm text-amber-800">
+                "Could not refresh this page (" {e.to_string()} "); it shows what was loaded last and tries again on the next change."
+            </p>
+        })}
         {move || match shown.get() {
             Shown::Loading => view! { <p class="text-slate-500">"Loading cluster…"</p> }.into_any(),
             Shown::Gone => view! {
