@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use domain::node::{EngineFacts, NetInterface, NodeFacts};
+use domain::storage::StorageFacts;
 use nix::ifaddrs::getifaddrs;
 use nix::net::if_::InterfaceFlags;
 
@@ -12,8 +13,13 @@ use crate::{AgentError, Config};
 
 pub const AGENT_VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// Collects every fact; what the engine says of itself (`engine`) comes from the Docker adapter.
-pub fn collect(config: &Config, engine: EngineFacts) -> Result<NodeFacts, AgentError> {
+/// Collects every fact; what the engine says of itself (`engine`) comes from the Docker adapter,
+/// what the node offers for cluster volumes (`storage`) from [`crate::storage::facts`].
+pub fn collect(
+    config: &Config,
+    engine: EngineFacts,
+    storage: StorageFacts,
+) -> Result<NodeFacts, AgentError> {
     let uname = nix::sys::utsname::uname().map_err(|e| io("uname", e))?;
     let (memory_total_bytes, memory_available_bytes) =
         memory(&read("/proc/meminfo", "/proc/meminfo")?);
@@ -44,6 +50,7 @@ pub fn collect(config: &Config, engine: EngineFacts) -> Result<NodeFacts, AgentE
         board: board(),
         firmware: crate::firmware::state_of(&config.state_dir),
         global_config: crate::appconfig::held(&config.state_dir),
+        storage,
     })
 }
 
@@ -54,6 +61,7 @@ pub fn stable(facts: &NodeFacts) -> NodeFacts {
         memory_available_bytes: 0,
         disk_available_bytes: 0,
         uptime_secs: 0,
+        storage: facts.storage.stable(),
         ..facts.clone()
     }
 }
@@ -295,6 +303,7 @@ mod tests {
             global_config: None,
             board: String::new(),
             firmware: Default::default(),
+            storage: Default::default(),
         }
     }
 }

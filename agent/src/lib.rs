@@ -19,6 +19,7 @@ pub mod facts;
 pub mod firmware;
 pub mod link;
 pub mod state;
+pub mod storage;
 pub mod vip;
 
 use std::path::PathBuf;

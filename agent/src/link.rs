@@ -20,7 +20,7 @@ pub use crate::endpoint::{PanelEndpoint, Socket};
 use crate::firmware::Firmware;
 use crate::state::{self, Identity};
 use crate::vip::Keepalived;
-use crate::{AgentError, Config, facts};
+use crate::{AgentError, Config, facts, storage};
 
 const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
 const FACTS_EVERY: Duration = Duration::from_secs(30);
@@ -240,7 +240,7 @@ async fn session(
         seq += 1;
         Message::text(Envelope::new(seq.to_string(), msg).encode())
     };
-    let mut last_facts = facts::collect(config, engine.facts().await)?;
+    let mut last_facts = facts::collect(config, engine.facts().await, storage::facts().await)?;
     tx.send(frame(AgentMessage::Hello(Box::new(last_facts.clone()))))
         .await
         .map_err(send_err)?;
@@ -395,7 +395,8 @@ async fn observe(
             }
         };
         if read_facts {
-            let read = facts::collect(&config, engine.facts().await).map(Box::new);
+            let read =
+                facts::collect(&config, engine.facts().await, storage::facts().await).map(Box::new);
             if seen.send(Observed::Facts { read, answers }).await.is_err() {
                 return;
             }

@@ -76,7 +76,8 @@ async fn collected_facts_describe_this_machine() {
     let engine = agent::docker::Engine::new(&config.docker_host)
         .facts()
         .await;
-    let facts = agent::facts::collect(&config, engine).expect("facts");
+    let storage = agent::storage::facts().await;
+    let facts = agent::facts::collect(&config, engine, storage).expect("facts");
     assert_eq!(facts.machine_id, "0123456789abcdef");
     assert_eq!(facts.firmware_version, "fw-7.1");
     assert_eq!(facts.hostname, agent::facts::hostname().expect("hostname"));
@@ -86,6 +87,12 @@ async fn collected_facts_describe_this_machine() {
     );
     assert!(facts.disk_total_bytes >= facts.disk_available_bytes && facts.disk_total_bytes > 0);
     assert!(facts.interfaces.iter().any(|i| i.name == "lo"));
+    // The host itself has no volume disks (the lab's nodes do: checked by the browser tests).
+    assert_eq!(
+        facts.storage.fuse,
+        std::path::Path::new("/dev/fuse").exists()
+    );
+    assert_eq!(facts.storage.bricks, None);
     assert!(
         matches!(facts.engine, EngineFacts::Up { .. }),
         "{:?}",

@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use control::Panel;
-use control::testing::{AgentLink, Fleet, TestPanel, facts, sign_in, wait_for};
-use domain::cluster::{ClusterDraft, DefinitionDraft, MemberDraft, NodeAction};
+use control::testing::{AgentLink, Fleet, TestPanel, facts, ready_storage, sign_in, wait_for};
+use domain::cluster::{ClusterDraft, ClusterEdit, DefinitionDraft, MemberDraft, NodeAction};
 use domain::list::ListQuery;
 use domain::protocol::{Command, JoinTokens, Outcome, Reply, SwarmMember};
 use domain::swarm::SwarmRole;
@@ -367,6 +367,82 @@ async fn a_page_of_the_cluster_list_shows_each_cluster_with_its_own_members() {
         .collect();
     assert_eq!(rows, vec![("line-a", 2, 1, 2), ("line-b", 1, 1, 1)]);
     assert_eq!((page.total, page.page.matched), (2, 2));
+}
+
+#[tokio::test]
+async fn cluster_volumes_are_refused_per_node_until_each_can_hold_them() {
+    let f = Fleet::new(&["edge-1", "edge-2", "edge-3"]).await;
+    let id = f
+        .cluster(vec![
+            f.member("edge-1", SwarmRole::Manager),
+            f.member("edge-2", SwarmRole::Worker),
+        ])
+        .await;
+    let edit = |volumes: bool, sync: &str| ClusterEdit {
+        name: "line-1".into(),
+        synctime: "0.1".into(),
+        volumes,
+        volume_sync: sync.into(),
+    };
+    let clusters = &f.h.panel.clusters;
+    let refused = |r: Result<(), control::ControlError>| match r {
+        Err(control::ControlError::Invalid(p)) => p,
+        other => panic!("expected a refusal, got {other:?}"),
+    };
+    // Neither node reports what async standby (2 nodes) needs.
+    let problems = refused(clusters.edit(&f.h.admin, &id, edit(true, "5")).await);
+    let mut fields: Vec<_> = problems.iter().map(|p| p.field.clone()).collect();
+    fields.sort();
+    let key = |host: &str| format!("members.{}.volumes", f.node(host).node_id);
+    let mut want = vec![key("edge-1"), key("edge-2")];
+    want.sort();
+    assert_eq!(fields, want);
+    assert!(
+        problems[0]
+            .message
+            .contains("cannot hold async standby volumes: btrfs-progs"),
+        "{}",
+        problems[0].message
+    );
+    let problems = refused(clusters.edit(&f.h.admin, &id, edit(true, "0")).await);
+    assert_eq!(problems[0].field, "volume_sync");
+
+    f.node("edge-1").report_storage(ready_storage()).await;
+    f.node("edge-2").report_storage(ready_storage()).await;
+    wait_for("both nodes' storage facts", async || {
+        clusters
+            .candidates(&f.h.admin)
+            .await
+            .is_ok_and(|c| c.iter().filter(|c| c.storage.glusterd).count() == 2)
+    })
+    .await;
+    clusters
+        .edit(&f.h.admin, &id, edit(true, "30"))
+        .await
+        .expect("both nodes can hold them");
+    let d = clusters.get(&f.h.admin, &id).await.expect("cluster");
+    assert!(d.definition.volumes);
+    assert_eq!(d.definition.volume_sync_secs, 30);
+
+    // A third node makes the volumes replicated; edge-3 has no GlusterFS.
+    let refused_add = clusters
+        .add_node(&f.h.admin, &id, f.member("edge-3", SwarmRole::Worker))
+        .await;
+    let problems = refused(refused_add);
+    assert_eq!(problems[0].field, key("edge-3"));
+    assert!(
+        problems[0]
+            .message
+            .contains("cannot hold replicated volumes")
+    );
+
+    clusters
+        .edit(&f.h.admin, &id, edit(false, "x"))
+        .await
+        .expect("volumes off");
+    let d = clusters.get(&f.h.admin, &id).await.expect("cluster");
+    assert!(!d.definition.volumes);
+    assert_eq!(d.definition.volume_sync_secs, 30, "the interval is kept");
 }
 
 #[tokio::test]

@@ -115,6 +115,9 @@ fn parse_port(value: &str, min: u16, max: u16) -> Result<u16, String> {
 pub struct DefinitionDraft {
     pub name: String,
     pub volumes: bool,
+    /// Async standby's sync interval in seconds (used on 2-node clusters).
+    #[serde(default = "default_volume_sync")]
+    pub volume_sync: String,
     pub vip_enabled: bool,
     pub vips: Vec<VipDraft>,
     pub synctime: String,
@@ -129,6 +132,7 @@ impl Default for DefinitionDraft {
         Self {
             name: String::new(),
             volumes: false,
+            volume_sync: default_volume_sync(),
             vip_enabled: false,
             vips: vec![VipDraft::default()],
             synctime: DEFAULT_SYNCTIME.into(),
@@ -138,6 +142,14 @@ impl Default for DefinitionDraft {
             listen_port: DEFAULT_LISTEN_PORT.to_string(),
         }
     }
+}
+
+fn default_volume_sync() -> String {
+    crate::storage::DEFAULT_SYNC_SECS.to_string()
+}
+
+fn default_volume_sync_secs() -> u32 {
+    crate::storage::DEFAULT_SYNC_SECS
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -177,6 +189,9 @@ pub struct ClusterDraft {
 pub struct Definition {
     pub name: String,
     pub volumes: bool,
+    /// Async standby's sync interval (seconds); kept while volumes are off.
+    #[serde(default = "default_volume_sync_secs")]
+    pub volume_sync_secs: u32,
     pub vips: Vec<VipSpec>,
     /// VRRP advertisement interval in centiseconds.
     pub synctime_cs: u16,
@@ -234,6 +249,9 @@ pub struct Candidate {
     /// Swarm state as the node's engine reports it (`inactive` to be eligible).
     pub swarm_state: String,
     pub interfaces: Vec<NetInterface>,
+    /// What the node offers for cluster volumes.
+    #[serde(default)]
+    pub storage: crate::storage::StorageFacts,
 }
 
 impl Candidate {
@@ -305,6 +323,7 @@ impl DefinitionDraft {
         }
         let texts = [
             &self.name,
+            &self.volume_sync,
             &self.synctime,
             &self.subnet_size,
             &self.data_path_port,
@@ -347,6 +366,15 @@ impl DefinitionDraft {
         let synctime_cs = parse_synctime(&self.synctime)
             .map_err(|m| err(&mut e, "synctime", m))
             .ok();
+        let volume_sync_secs = match crate::storage::parse_sync_secs(&self.volume_sync) {
+            Ok(secs) => Some(secs),
+            Err(m) if self.volumes => {
+                err(&mut e, "volume_sync", m);
+                None
+            }
+            // Not used while volumes are off: the default is kept.
+            Err(_) => Some(crate::storage::DEFAULT_SYNC_SECS),
+        };
         let data_path_port = parse_port(&self.data_path_port, 1024, 49151)
             .map_err(|m| err(&mut e, "data_path_port", m))
             .ok();
@@ -434,16 +462,25 @@ impl DefinitionDraft {
                 }
             }
         }
-        match (name, synctime_cs, data_path_port, listen_port, subnet_size) {
+        match (
+            name,
+            synctime_cs,
+            data_path_port,
+            listen_port,
+            subnet_size,
+            volume_sync_secs,
+        ) {
             (
                 Some(name),
                 Some(synctime_cs),
                 Some(data_path_port),
                 Some(listen_port),
                 Some(subnet_size),
+                Some(volume_sync_secs),
             ) if e.is_empty() => Ok(Definition {
                 name,
                 volumes: self.volumes,
+                volume_sync_secs,
                 vips,
                 synctime_cs,
                 pools,
@@ -670,6 +707,9 @@ impl ClusterDraft {
             .filter(|c| seen.contains(c.node_id.as_str()))
             .collect();
         if let Ok(def) = &definition {
+            if def.volumes {
+                crate::storage::check_nodes(seen.len(), &chosen, &mut e);
+            }
             for (i, pool) in def.pools.iter().enumerate() {
                 let clash = chosen.iter().find_map(|c| {
                     c.networks()
@@ -776,6 +816,7 @@ mod tests {
             online: true,
             cluster: None,
             swarm_state: "inactive".into(),
+            storage: Default::default(),
             interfaces: vec![
                 NetInterface {
                     name: "lo".into(),
@@ -855,7 +896,8 @@ mod tests {
     fn every_field_reports_its_own_problem() {
         let bad = DefinitionDraft {
             name: "-x".into(),
-            volumes: false,
+            volumes: true,
+            volume_sync: "0".into(),
             vip_enabled: true,
             vips: vec![VipDraft {
                 address: "10.77.0.0/24".into(),
@@ -872,6 +914,7 @@ mod tests {
         let f = fields(bad.validate());
         for want in [
             "name",
+            "volume_sync",
             "synctime",
             "data_path_port",
             "listen_port",
@@ -952,6 +995,84 @@ mod tests {
         let spec = draft.validate(&cands).expect("valid");
         assert_eq!(spec.members.len(), 3);
         assert!(warnings(&spec).is_empty());
+    }
+
+    #[test]
+    fn an_edit_checks_the_sync_interval_only_with_volumes_on() {
+        let mut edit = ClusterEdit {
+            name: "line-3".into(),
+            synctime: "0.1".into(),
+            volumes: true,
+            volume_sync: "0".into(),
+        };
+        assert_eq!(fields(edit.validate()), vec!["volume_sync"]);
+        edit.volume_sync = "30".into();
+        let spec = edit.validate().expect("valid");
+        assert_eq!((spec.volumes, spec.volume_sync_secs), (true, Some(30)));
+        edit.volumes = false;
+        edit.volume_sync = "x".into();
+        let spec = edit.validate().expect("valid: volumes off");
+        assert_eq!(
+            spec.volume_sync_secs, None,
+            "the cluster's interval is kept"
+        );
+    }
+
+    #[test]
+    fn cluster_volumes_are_checked_on_every_chosen_node() {
+        let ready = crate::storage::StorageFacts {
+            gluster: Some("10.3".into()),
+            glusterd: true,
+            fuse: true,
+            btrfs_tools: true,
+            bricks: Some(crate::storage::DiskFacts {
+                path: crate::storage::BRICKS_DIR.into(),
+                fs: "xfs".into(),
+                total_bytes: 1 << 30,
+                available_bytes: 1 << 29,
+            }),
+            snapshots: None,
+        };
+        let mut cands = vec![
+            candidate("1", "10.77.0.11"),
+            candidate("2", "10.77.0.12"),
+            candidate("3", "10.77.0.13"),
+        ];
+        for c in &mut cands[..2] {
+            c.storage = ready.clone();
+        }
+        let mut definition = good();
+        definition.volumes = true;
+        let draft = ClusterDraft {
+            definition,
+            members: vec![
+                member("1", SwarmRole::Manager),
+                member("2", SwarmRole::Worker),
+                member("3", SwarmRole::Worker),
+            ],
+        };
+        assert_eq!(fields(draft.validate(&cands)), vec!["members.3.volumes"]);
+        cands[2].storage = ready.clone();
+        let spec = draft.validate(&cands).expect("every node is ready");
+        assert!(spec.definition.volumes);
+        assert_eq!(spec.definition.volume_sync_secs, 5);
+        // Two nodes make it async standby: the bricks disk is no use there.
+        let two = ClusterDraft {
+            members: draft.members[..2].to_vec(),
+            ..draft.clone()
+        };
+        assert_eq!(
+            fields(two.validate(&cands)),
+            vec!["members.1.volumes", "members.2.volumes"]
+        );
+        let mut off = draft.clone();
+        off.definition.volumes = false;
+        off.definition.volume_sync = "nonsense".into();
+        cands[2].storage = Default::default();
+        assert!(
+            off.validate(&cands).is_ok(),
+            "nothing is checked while volumes are off"
+        );
     }
 
     #[test]
@@ -1133,13 +1254,31 @@ pub enum NodeAction {
 pub struct ClusterEdit {
     pub name: String,
     pub synctime: String,
+    #[serde(default)]
+    pub volumes: bool,
+    #[serde(default = "default_volume_sync")]
+    pub volume_sync: String,
+}
+
+/// A validated [`ClusterEdit`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EditSpec {
+    pub name: String,
+    pub synctime_cs: u16,
+    pub volumes: bool,
+    /// The new sync interval; `None` keeps the cluster's (volumes off and nothing valid typed).
+    pub volume_sync_secs: Option<u32>,
 }
 
 impl ClusterEdit {
-    /// The new name and synctime (centiseconds).
-    pub fn validate(&self) -> Result<(String, u16), Vec<ValidationError>> {
+    /// The new name, synctime and volume settings. Whether the nodes can hold the volumes is
+    /// checked against them ([`crate::storage::check_nodes`]).
+    pub fn validate(&self) -> Result<EditSpec, Vec<ValidationError>> {
         let mut e = vec![];
-        if let Some(m) = too_long(&self.name).or_else(|| too_long(&self.synctime)) {
+        if let Some(m) = [&self.name, &self.synctime, &self.volume_sync]
+            .into_iter()
+            .find_map(|t| too_long(t))
+        {
             return Err(vec![ValidationError::new("name", m)]);
         }
         let name = parse_cluster_name(&self.name)
@@ -1148,8 +1287,21 @@ impl ClusterEdit {
         let synctime = parse_synctime(&self.synctime)
             .map_err(|m| err(&mut e, "synctime", m))
             .ok();
+        let volume_sync_secs = match crate::storage::parse_sync_secs(&self.volume_sync) {
+            Ok(secs) => Some(secs),
+            Err(m) if self.volumes => {
+                err(&mut e, "volume_sync", m);
+                None
+            }
+            Err(_) => None,
+        };
         match (name, synctime) {
-            (Some(n), Some(s)) => Ok((n, s)),
+            (Some(name), Some(synctime_cs)) if e.is_empty() => Ok(EditSpec {
+                name,
+                synctime_cs,
+                volumes: self.volumes,
+                volume_sync_secs,
+            }),
             _ => Err(e),
         }
     }

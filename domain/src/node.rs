@@ -34,6 +34,9 @@ pub struct NodeFacts {
     /// The cluster Global Config version the node holds (written by its agent).
     #[serde(default)]
     pub global_config: Option<crate::config::global::HeldConfig>,
+    /// What the node offers for cluster volumes (none from an agent that predates them).
+    #[serde(default)]
+    pub storage: crate::storage::StorageFacts,
 }
 
 /// Bounds on what one node may report: the panel keeps facts per node, so a misbehaving agent
@@ -81,6 +84,7 @@ impl NodeFacts {
             cut |= cap(s, caps::TEXT);
         }
         cut |= self.firmware.cap();
+        cut |= self.storage.cap();
         if let Some(held) = &mut self.global_config {
             cut |= cap(&mut held.cluster_id, caps::SHORT);
         }
@@ -397,6 +401,7 @@ pub(crate) mod tests {
             global_config: None,
             board: String::new(),
             firmware: Default::default(),
+            storage: Default::default(),
         }
     }
 
@@ -417,7 +422,23 @@ pub(crate) mod tests {
         f.engine = EngineFacts::Unreachable {
             reason: "r".repeat(100_000),
         };
+        f.storage.gluster = Some("g".repeat(10_000));
+        f.storage.bricks = Some(crate::storage::DiskFacts {
+            path: "p".repeat(10_000),
+            fs: "f".repeat(10_000),
+            ..Default::default()
+        });
         assert!(f.cap());
+        assert_eq!(
+            f.storage.gluster.as_ref().map(String::len),
+            Some(caps::SHORT)
+        );
+        assert!(
+            f.storage
+                .bricks
+                .as_ref()
+                .is_some_and(|d| d.path.len() == caps::TEXT && d.fs.len() == caps::SHORT)
+        );
         assert_eq!(f.hostname.len(), caps::HOSTNAME);
         assert!(f.os.len() <= caps::TEXT && f.os.chars().all(|c| c == 'é'));
         assert_eq!(f.interfaces.len(), caps::INTERFACES);

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The Flotilla edge lab: N simulated edge nodes on this machine, each a network namespace on a
-# bridge with its own hostname (UTS namespace), its own dockerd and (optionally) its own agent.
+# bridge with its own hostname (UTS namespace), its own mounts (mount namespace: data disks,
+# GlusterFS state), its own glusterd and dockerd and (optionally) its own agent.
 # Every command is idempotent and safe after a crash. Needs root.
 #
-#   lab.sh up [N]                    bridge + N nodes with a running dockerd each (default 3)
+#   lab.sh up [N]                    bridge + N nodes with a running dockerd and glusterd each
+#                                    (default 3); their disks: end2end/lab/storage.sh
 #   lab.sh agents PANEL_URL KEY [NODE...]  start agents (default: every node) enrolling with KEY;
 #                                    for an https:// panel, FLOTILLA_CA_FILE names its CA
 #   lab.sh stop-agent NODE...        stop a node's agent (SIGKILL: the node just vanishes)
@@ -20,6 +22,8 @@
 #   lab.sh failover NODE ADDR        crash NODE (which holds ADDR) and print the ms until another
 #                                    node carries ADDR (gives up after 10 s)
 #   lab.sh crash NODE                power loss: link down, every process and container killed
+#                                    (glusterd, bricks and FUSE clients too; the disks keep their
+#                                    data, the FUSE mounts are gone when it boots)
 #   lab.sh revive NODE               power back on after a crash: boots its firmware slot, link up,
 #                                    dockerd (unless the firmware is bad) and agent started again
 #   lab.sh reboot NODE [DOWN_SECS]   graceful reboot: agent, KeepAlived and dockerd (with its
@@ -31,18 +35,29 @@
 #   lab.sh firmware NODE             booted=SLOT version=V committed=SLOT next=SLOT|- (A/B slots of
 #                                    end2end/lab/firmware-installer.sh, the installer agents get)
 #   lab.sh docker NODE ARGS...       run the docker CLI against a node's engine
+#   lab.sh gluster NODE ARGS...      run the gluster CLI against a node's glusterd
+#   lab.sh glusterd NODE stop|start  stop or start a node's glusterd alone
+#   lab.sh exec NODE CMD...          run a command inside a node (its network, hostname, mounts)
 #   lab.sh keepalived-conf NODE      the KeepAlived configuration the node's agent wrote
 #   lab.sh ps NODE                   names of the processes in a node's network namespace
 #   lab.sh status                    what is running
 #   lab.sh down                      stop everything and remove every trace
 #
-# Nodes are named n1..nN, with hostnames edge-1..edge-N and addresses 10.77.0.11.. on bridge
-# flt-br0 (10.77.0.1/24). Override with LAB_SUBNET (first three octets), LAB_STATE, LAB_RUN.
+# Nodes are named n1..nN, with hostnames edge-1..edge-N and addresses 10.77.0.11.. on a bridge
+# that lives in a network namespace of its own (flt-sw, "the lab's switch"); the host reaches it
+# through one veth, flt-br0 (10.77.0.1/24), which stays up while the lab is up: the nodes' links
+# going down and up (crash, reboot) happen out of the host's sight, so a browser on the host does
+# not take them for a change of its network (Chromium fails requests in flight with
+# ERR_NETWORK_CHANGED when any host link changes). Override with LAB_SUBNET (first three
+# octets), LAB_STATE, LAB_RUN.
 set -euo pipefail
 
 SUBNET=${LAB_SUBNET:-10.77.0}
 BRIDGE=flt-br0
 BRIDGE_IP="$SUBNET.1"
+# The switch: a network namespace holding the bridge (br0), the host's uplink and every node's
+# link (vfltK).
+SWITCH=flt-sw
 STATE=${LAB_STATE:-/var/lib/flotilla-lab}
 RUN=${LAB_RUN:-/run/flotilla-lab}
 LAB_DIR=$(cd "$(dirname "$0")" && pwd)
@@ -65,18 +80,21 @@ sock() { echo "$RUN/$1/docker.sock"; }
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 nodes() { ls "$RUN" 2>/dev/null | grep -E '^n[0-9]+$' | sort -V || true; }
 
+# shellcheck source=end2end/lab/storage.sh
+. "$LAB_DIR/storage.sh"
+
 ensure_bridge() {
-  ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
+  ip netns list | grep -qw "$SWITCH" || ip netns add "$SWITCH"
+  ip -n "$SWITCH" link set lo up
+  ip -n "$SWITCH" link show br0 >/dev/null 2>&1 || ip -n "$SWITCH" link add br0 type bridge
+  ip -n "$SWITCH" link set br0 up
+  if ! ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ip link add "$BRIDGE" type veth peer name uplink netns "$SWITCH"
+  fi
+  ip -n "$SWITCH" link set uplink master br0 up
   ip addr show dev "$BRIDGE" | grep -q " $BRIDGE_IP/24" || ip addr add "$BRIDGE_IP/24" dev "$BRIDGE"
   ip link set "$BRIDGE" up
-  # Bridged traffic may traverse the host's FORWARD chain (br_netfilter, Docker's DROP policy).
-  iptables -C FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null \
-    || iptables -I FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT
-  if iptables -nL DOCKER-USER >/dev/null 2>&1; then
-    iptables -C DOCKER-USER -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null \
-      || iptables -I DOCKER-USER -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT
-  fi
-  # The panel's agent endpoint listens on the bridge address; allow it in.
+  # The panel's agent listener and the registry answer the lab on the host.
   iptables -C INPUT -i "$BRIDGE" -j ACCEPT 2>/dev/null || iptables -I INPUT -i "$BRIDGE" -j ACCEPT
 }
 
@@ -97,10 +115,10 @@ ensure_node() {
   local netns; netns=$(ns "$n")
   mkdir -p "$RUN/$n" "$STATE/$n"
   ip netns list | grep -qw "$netns" || ip netns add "$netns"
-  if ! ip link show "vflt$i" >/dev/null 2>&1; then
-    ip link add "vflt$i" type veth peer name eth0 netns "$netns"
+  if ! ip -n "$SWITCH" link show "vflt$i" >/dev/null 2>&1; then
+    ip -n "$SWITCH" link add "vflt$i" type veth peer name eth0 netns "$netns"
   fi
-  ip link set "vflt$i" master "$BRIDGE" up
+  ip -n "$SWITCH" link set "vflt$i" master br0 up
   ip -n "$netns" link set lo up
   ip -n "$netns" addr show dev eth0 | grep -q " $(node_ip "$n")/24" \
     || ip -n "$netns" addr add "$(node_ip "$n")/24" dev eth0
@@ -110,9 +128,10 @@ ensure_node() {
   # A/B firmware slots (slot a = lab-1.0.0, committed) and the installer the agent is given;
   # the booted slot's version goes to firmware-version.
   firmware "$n" init
-  # A holder process owns the node's UTS namespace (its hostname); daemons join it.
+  # A holder process owns the node's UTS namespace (its hostname) and mount namespace (its disks;
+  # mounts made on the host still reach it, its own stay inside); daemons join them.
   if ! alive "$RUN/$n/holder.pid"; then
-    nsenter --net="/var/run/netns/$netns" unshare --uts --fork \
+    nsenter --net="/var/run/netns/$netns" unshare --uts --mount --propagation slave --fork \
       sh -c "hostname edge-$i; exec sleep infinity" >/dev/null 2>&1 &
     local outer=$!
     local holder=""
@@ -124,6 +143,7 @@ ensure_node() {
     [ -n "$holder" ] || die "$n: holder did not start"
     echo "$holder" > "$RUN/$n/holder.pid"
   fi
+  storage_start "$n"
   ensure_dockerd "$n"
 }
 
@@ -138,7 +158,7 @@ ensure_dockerd() {
     # Swarm pulls every task's image (with the service's registry credentials) like on a real
     # node; images only loaded locally (lab.sh image) are used after the pull fails at once
     # (nothing leaves the lab).
-    nsenter -t "$holder" --net --uts \
+    nsenter -t "$holder" --net --uts --mount \
       setsid dockerd \
         --data-root "$STATE/$n/docker" \
         --exec-root "$RUN/$n/exec" \
@@ -189,7 +209,7 @@ start_agent() {
   [ -n "$key" ] && extra+=(--enrolment-key "$key")
   [ -n "$ca" ] && extra+=(--ca-file "$ca")
   firmware "$n" init
-  env -u FLOTILLA_CA_FILE nsenter -t "$holder" --net --uts setsid "$STATE/bin/flotilla-agent" \
+  env -u FLOTILLA_CA_FILE nsenter -t "$holder" --net --uts --mount setsid "$STATE/bin/flotilla-agent" \
     --panel "$panel" "${extra[@]}" \
     --firmware-installer "$STATE/$n/firmware-installer" \
     --state-dir "$STATE/$n/agent$PROFILE" \
@@ -238,7 +258,7 @@ teardown_node() {
   stop_reboot "$n"
   stop_pidfile "$RUN/$n/agent.pid" TERM
   stop_pidfile "$RUN/$n/dockerd.pid" TERM
-  # Anything still inside the node's network namespace (containerd, shims, holder).
+  # Anything still inside the node's network namespace (containerd, shims, GlusterFS, holder).
   if ip netns list | grep -qw "$netns"; then
     for pid in $(ip netns pids "$netns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
   fi
@@ -254,8 +274,15 @@ teardown_node() {
   for m in $(awk -v a="$RUN/$n" -v b="$STATE/$n" 'index($2, a) == 1 || index($2, b) == 1 {print $2}' /proc/mounts | sort -r); do
     umount -l "$m" 2>/dev/null || true
   done
-  ip link del "vflt$i" 2>/dev/null || true
+  ip -n "$SWITCH" link del "vflt$i" 2>/dev/null || true
   ip netns del "$netns" 2>/dev/null || true
+  # The node's mounts went with its mount namespace; a loop device still attached to its disks
+  # (a process of the node that outlived it) is detached.
+  local img dev
+  for img in "$STATE/$n"/disks/*.img; do
+    [ -e "$img" ] || continue
+    for dev in $(losetup -j "$img" -O NAME -n 2>/dev/null); do losetup -d "$dev" 2>/dev/null || true; done
+  done
   rm -rf "${RUN:?}/$n" "${STATE:?}/$n"
 }
 
@@ -268,6 +295,7 @@ cmd_up() {
   ensure_bridge
   for i in $(seq "$count"); do ensure_node "n$i"; done
   for i in $(seq "$count"); do wait_dockerd "n$i"; done
+  for i in $(seq "$count"); do storage_wait "n$i"; done
   log "up: $count node(s) on $BRIDGE ($BRIDGE_IP)"
 }
 
@@ -432,7 +460,7 @@ cmd_crash() {
   local n=$1 i; i=$(node_index "$n")
   [ -d "$RUN/$n" ] || die "$n is not up"
   # Link first, so no FIN/RST or VRRP goodbye escapes; then everything the node runs.
-  ip link set "vflt$i" down
+  ip -n "$SWITCH" link set "vflt$i" down
   # A power loss during a reboot: the node stays off until revived.
   stop_reboot "$n"
   for pid in $(ip netns pids "$(ns "$n")" 2>/dev/null); do
@@ -441,7 +469,7 @@ cmd_crash() {
   for cg in /sys/fs/cgroup/*/flotilla-lab-"$n" /sys/fs/cgroup/flotilla-lab-"$n"; do
     [ -d "$cg" ] && find "$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
   done
-  rm -f "$RUN/$n/agent.pid" "$RUN/$n/dockerd.pid"
+  rm -f "$RUN/$n/agent.pid" "$RUN/$n/dockerd.pid" "$RUN/$n/glusterd.pid"
   log "$n: crashed"
 }
 
@@ -451,6 +479,7 @@ cmd_revive() {
   ! alive "$RUN/$n/reboot.pid" || die "$n is rebooting (pid $(cat "$RUN/$n/reboot.pid")); it comes back by itself"
   if link_up "$n"; then
     # Not powered off: only what is missing is started (no dockerd under a bad firmware).
+    storage_start "$n"
     if [ "$(firmware "$n" health)" = bad ]; then
       log "$n: runs a bad firmware: no dockerd"
     else
@@ -465,7 +494,7 @@ cmd_revive() {
   cmd_start_agent "$n"
 }
 
-link_up() { ip -o link show "vflt$(node_index "$1")" 2>/dev/null | grep -q '[<,]UP[,>]'; }
+link_up() { ip -n "$SWITCH" -o link show "vflt$(node_index "$1")" 2>/dev/null | grep -q '[<,]UP[,>]'; }
 
 # This process and its ancestors: spared when a reboot runs inside the node it reboots.
 own_lineage() {
@@ -500,6 +529,10 @@ shutdown_node() {
     if alive "$RUN/$n/$f.pid"; then stopping+=("$(cat "$RUN/$n/$f.pid")"); fi
   done
   for pid in $(ip netns pids "$(ns "$n")" 2>/dev/null); do
+    # GlusterFS stops on SIGTERM and tells its peers (no I/O stall on the other nodes).
+    case "$(cat "/proc/$pid/comm" 2>/dev/null)" in
+      glusterd | glusterfsd | glusterfs) stopping+=("$pid"); continue ;;
+    esac
     [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = keepalived ] || continue
     # Its VRRP and checker children are stopped by the parent.
     [ "$(cat "/proc/$(ps -o ppid= -p "$pid" | tr -d ' ')/comm" 2>/dev/null)" = keepalived ] && continue
@@ -517,7 +550,7 @@ shutdown_node() {
     done
     [ ${#left[@]} -eq 0 ] || log "$n: still running after ${REBOOT_STOP_WAIT}s: ${left[*]} (killed)"
   fi
-  ip link set "vflt$i" down
+  ip -n "$SWITCH" link set "vflt$i" down
   for _ in $(seq 50); do
     local rest; rest=$(node_leftovers "$n" "$keep")
     [ -n "$rest" ] || break
@@ -526,7 +559,7 @@ shutdown_node() {
     sleep 0.1
   done
   [ -z "$(node_leftovers "$n" "$keep")" ] || log "$n: processes left after the shutdown: $(node_leftovers "$n" "$keep" | tr '\n' ' ')"
-  rm -f "$RUN/$n/agent.pid" "$RUN/$n/dockerd.pid"
+  rm -f "$RUN/$n/agent.pid" "$RUN/$n/dockerd.pid" "$RUN/$n/glusterd.pid"
 }
 
 # Powers node $1 on: its firmware slot is booted (lab.sh's firmware-installer.sh picks it), the
@@ -542,7 +575,9 @@ boot_node() {
   for addr in $(ip -n "$netns" -4 -o addr show dev eth0 | awk '{print $4}'); do
     [ "$addr" = "$(node_ip "$n")/24" ] || ip -n "$netns" addr del "$addr" dev eth0 2>/dev/null || true
   done
-  ip link set "vflt$i" up
+  ip -n "$SWITCH" link set "vflt$i" up
+  storage_start "$n" boot
+  storage_wait "$n"
   if [[ " $booted " == *" health=bad "* ]]; then
     log "$n: bad firmware: dockerd not started (the node never becomes healthy)"
   else
@@ -614,14 +649,17 @@ cmd_down() {
   for netns in $(ip netns list | awk '{print $1}' | grep -E '^flt-n[0-9]+$' || true); do
     teardown_node "${netns#flt-}"
   done
+  # (Links of a lab from before the switch namespace lived on the host.)
   for link in $(ip -o link show | awk -F': ' '{print $2}' | grep -E '^vflt[0-9]+' | cut -d@ -f1 || true); do
     ip link del "$link" 2>/dev/null || true
   done
+  ip netns del "$SWITCH" 2>/dev/null || true
   while iptables -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null; do :; done
   while iptables -D DOCKER-USER -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null; do :; done
   while iptables -D INPUT -i "$BRIDGE" -j ACCEPT 2>/dev/null; do :; done
   ip link del "$BRIDGE" 2>/dev/null || true
   umount "$RUN/host-ns/net" "$RUN/host-ns/uts" 2>/dev/null || true
+  [ "$(readlink /run/glusterd.socket 2>/dev/null)" != /run/gluster/glusterd.socket ] || rm -f /run/glusterd.socket
   rm -rf "$RUN" "$STATE"
   log "down: nothing left"
 }
@@ -643,6 +681,9 @@ case "${1:-}" in
   make-firmware) shift; cmd_make_firmware "$@" ;;
   firmware) shift; cmd_firmware "$@" ;;
   docker) shift; n=$1; shift; exec docker -H "unix://$(sock "$n")" "$@" ;;
+  gluster) shift; cmd_gluster "$@" ;;
+  glusterd) shift; cmd_glusterd "$@" ;;
+  exec) shift; cmd_exec "$@" ;;
   status) cmd_status ;;
   down) cmd_down ;;
   *) sed -n '2,/^set -euo/{/^#/p}' "$0" >&2; exit 2 ;;

@@ -52,6 +52,8 @@ fn catalogue() -> Vec<(&'static str, Access, &'static str, String)> {
     let edit = ClusterEdit {
         name: "c2".into(),
         synctime: "0.1".into(),
+        volumes: false,
+        volume_sync: "5".into(),
     };
     use Access::*;
     vec![

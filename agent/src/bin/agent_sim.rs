@@ -356,5 +356,6 @@ fn facts(name: &str) -> NodeFacts {
         global_config: None,
         board: String::new(),
         firmware: Default::default(),
+        storage: Default::default(),
     }
 }

@@ -1,6 +1,6 @@
 //! A cluster's life: create it, edit it, delete it, and act on its workflows (pause, resume,
 //! retry, abort). Every long change is a workflow on the engine.
-use domain::cluster::{ClusterDraft, ClusterEdit, ClusterPhase};
+use domain::cluster::{Candidate, ClusterDraft, ClusterEdit, ClusterPhase};
 use domain::workflow::{WorkflowAction, WorkflowKind};
 use domain::{Permission, ValidationError};
 
@@ -190,7 +190,21 @@ impl Clusters {
     ) -> Result<(), ControlError> {
         actor.require(Permission::Operate)?;
         let g = self.idle_active(id).await?;
-        let (name, synctime_cs) = edit.validate().map_err(ControlError::Invalid)?;
+        let spec = edit.validate().map_err(ControlError::Invalid)?;
+        let (name, synctime_cs) = (spec.name, spec.synctime_cs);
+        if spec.volumes {
+            // The members as they are now must be able to hold the volumes.
+            let candidates = self.candidates(actor).await?;
+            let members: Vec<&Candidate> = candidates
+                .iter()
+                .filter(|c| g.members.iter().any(|(m, _)| m.node_id == c.node_id))
+                .collect();
+            let mut problems = vec![];
+            domain::storage::check_nodes(g.members.len(), &members, &mut problems);
+            if !problems.is_empty() {
+                return Err(ControlError::Invalid(problems));
+            }
+        }
         if !name.eq_ignore_ascii_case(&g.cluster.name)
             && self.store.cluster_name_taken(&name).await?
         {
@@ -203,6 +217,10 @@ impl Clusters {
         let synctime_changed = synctime_cs != definition.synctime_cs;
         definition.name = name.clone();
         definition.synctime_cs = synctime_cs;
+        definition.volumes = spec.volumes;
+        if let Some(secs) = spec.volume_sync_secs {
+            definition.volume_sync_secs = secs;
+        }
         self.store.update_cluster(id, &name, &definition).await?;
         self.changed(actor, id, "cluster.edit", id, Some(&name))
             .await?;

@@ -135,6 +135,18 @@ impl Clusters {
         let spec = draft
             .validate_addition(&candidates, &g.cluster.definition)
             .map_err(ControlError::Invalid)?;
+        if g.cluster.definition.volumes {
+            // The node must be able to hold the volumes in the mode the cluster will have.
+            let mut problems = vec![];
+            let joining: Vec<_> = candidates
+                .iter()
+                .filter(|c| c.node_id == spec.node_id)
+                .collect();
+            domain::storage::check_nodes(g.members.len() + 1, &joining, &mut problems);
+            if !problems.is_empty() {
+                return Err(ControlError::Invalid(problems));
+            }
+        }
         let hostname = candidates
             .iter()
             .find(|c| c.node_id == spec.node_id)

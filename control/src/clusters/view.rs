@@ -34,13 +34,17 @@ impl Clusters {
                     .find(|m| m.node_id == n.id)
                     .and_then(|m| clusters.iter().find(|c| c.id == m.cluster_id))
                     .map(|c| c.name.clone());
+                let swarm_state = facts
+                    .as_ref()
+                    .map_or_else(|| "unknown".into(), |f| f.engine.swarm_label());
+                let (interfaces, storage) =
+                    facts.map(|f| (f.interfaces, f.storage)).unwrap_or_default();
                 Candidate {
                     online: presence.contains_key(&n.id),
                     cluster,
-                    swarm_state: facts
-                        .as_ref()
-                        .map_or_else(|| "unknown".into(), |f| f.engine.swarm_label()),
-                    interfaces: facts.map(|f| f.interfaces).unwrap_or_default(),
+                    swarm_state,
+                    interfaces,
+                    storage,
                     node_id: n.id,
                     hostname: n.hostname,
                 }

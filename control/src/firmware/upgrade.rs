@@ -172,6 +172,14 @@ pub(super) struct Seen {
     pub engine_up: bool,
 }
 
+impl Seen {
+    /// The node reports that it runs `version`, or is rebooting into it on trial.
+    fn rebooted_into(&self, version: &str) -> bool {
+        self.version == version
+            || matches!(&self.state, FirmwareState::Trial { version: v, .. } if v == version)
+    }
+}
+
 impl UpgradeSteps {
     pub(super) async fn seen(&self, node_id: &str) -> Result<Seen, ControlError> {
         let row = self
@@ -240,9 +248,7 @@ impl UpgradeSteps {
     async fn reboot(&self, node_id: &str, version: &str, trial_secs: u32) -> Result<(), Outcome> {
         let seen = self.seen(node_id).await.map_err(transient)?;
         // Asked again after a panel restart: the node rebooted already.
-        if seen.version == version
-            || matches!(&seen.state, FirmwareState::Trial { version: v, .. } if v == version)
-        {
+        if seen.rebooted_into(version) {
             return Ok(());
         }
         match self
@@ -254,8 +260,19 @@ impl UpgradeSteps {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if !seen.online => Err(Outcome::Transient(format!("{}: {e}", seen.hostname))),
-            Err(e) => Err(Outcome::Failed(format!("{}: {e}", seen.hostname))),
+            Err(e) => {
+                // The reboot can close the connection before the answer leaves the node: then
+                // what the node reports since (on trial with the version) decides, and while it
+                // is away the step is tried again.
+                let now = self.seen(node_id).await.map_err(transient)?;
+                if now.rebooted_into(version) {
+                    Ok(())
+                } else if !seen.online || !now.online {
+                    Err(Outcome::Transient(format!("{}: {e}", seen.hostname)))
+                } else {
+                    Err(Outcome::Failed(format!("{}: {e}", seen.hostname)))
+                }
+            }
         }
     }
 
@@ -477,6 +494,31 @@ impl Runner for UpgradeSteps {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_node_rebooted_into_a_version_when_it_runs_it_or_is_on_trial_with_it() {
+        let seen = |version: &str, state: FirmwareState| Seen {
+            hostname: "edge-1".into(),
+            online: true,
+            version: version.into(),
+            state,
+            engine_up: true,
+        };
+        let trial = |v: &str| FirmwareState::Trial {
+            version: v.into(),
+            deadline_ms: 0,
+        };
+        assert!(seen("2.0", FirmwareState::default()).rebooted_into("2.0"));
+        assert!(seen("1.0", trial("2.0")).rebooted_into("2.0"));
+        assert!(!seen("1.0", trial("3.0")).rebooted_into("2.0"));
+        let installed = FirmwareState::Installed {
+            version: "2.0".into(),
+        };
+        assert!(
+            !seen("1.0", installed).rebooted_into("2.0"),
+            "installed is not rebooted"
+        );
+    }
 
     #[test]
     fn waves_of_the_chosen_size_each_install_reboot_wait_commit() {

@@ -39,6 +39,13 @@ impl FleetNode {
     pub async fn say(&self, msg: AgentMessage) {
         self.report.send(msg).await.expect("agent running");
     }
+
+    /// Reports the node's facts again, with `storage`.
+    pub async fn report_storage(&self, storage: domain::storage::StorageFacts) {
+        let mut now = facts(self.host, Some(&ip_of(self.host)));
+        now.storage = storage;
+        self.say(AgentMessage::Facts(Box::new(now))).await;
+    }
 }
 
 fn ip_of(host: &str) -> String {

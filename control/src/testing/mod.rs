@@ -257,6 +257,26 @@ pub fn facts(host: &str, ip: Option<&str>) -> NodeFacts {
         global_config: None,
         board: String::new(),
         firmware: Default::default(),
+        storage: Default::default(),
+    }
+}
+
+/// What a node ready for cluster volumes in either mode reports.
+pub fn ready_storage() -> domain::storage::StorageFacts {
+    use domain::storage::{BRICKS_DIR, DiskFacts, SNAPSHOTS_DIR, StorageFacts};
+    let disk = |path: &str, fs: &str| DiskFacts {
+        path: path.into(),
+        fs: fs.into(),
+        total_bytes: 1 << 30,
+        available_bytes: 1 << 29,
+    };
+    StorageFacts {
+        gluster: Some("10.3".into()),
+        glusterd: true,
+        fuse: true,
+        btrfs_tools: true,
+        bricks: Some(disk(BRICKS_DIR, "xfs")),
+        snapshots: Some(disk(SNAPSHOTS_DIR, "btrfs")),
     }
 }
 

@@ -3,10 +3,30 @@
 use domain::cluster::{ClusterDetail, MemberView, VipView};
 use domain::health;
 use domain::protocol::VrrpState;
+use domain::storage::VolumeMode;
 use domain::swarm::SwarmNodeState;
 use leptos::prelude::*;
 
 /// The Swarm card's facts: (label, value, test id).
+/// The cluster's volume setting: its mode (from the number of nodes) and, in async standby, the
+/// sync interval. Nothing is set up on the nodes yet (docs/volumes.md).
+fn volumes(d: &ClusterDetail) -> String {
+    if !d.definition.volumes {
+        return "disabled".into();
+    }
+    match VolumeMode::for_nodes(d.members.len()) {
+        Ok(VolumeMode::AsyncStandby) => format!(
+            "async standby, synced every {} s (not set up on the nodes yet)",
+            d.definition.volume_sync_secs
+        ),
+        Ok(mode) => format!(
+            "{} (not set up on the nodes yet)",
+            mode.label().to_lowercase()
+        ),
+        Err(why) => why,
+    }
+}
+
 pub fn swarm_facts(d: &ClusterDetail) -> Vec<(&'static str, String, &'static str)> {
     let s = &d.summary;
     let pools = if d.swarm_pools.is_empty() {
@@ -62,15 +82,7 @@ pub fn swarm_facts(d: &ClusterDetail) -> Vec<(&'static str, String, &'static str
             d.definition.listen_port.to_string(),
             "listen-port",
         ),
-        (
-            "Cluster volumes",
-            if d.definition.volumes {
-                "enabled".into()
-            } else {
-                "disabled".into()
-            },
-            "volumes",
-        ),
+        ("Cluster volumes", volumes(d), "volumes"),
     ]
 }
 

@@ -11,7 +11,7 @@ use leptos_router::hooks::use_params_map;
 use super::cards::{Topology, fact, publishing, swarm_facts, vip_list};
 use super::changes::ClusterChanges;
 use super::health_tone;
-use super::members::{AddNode, EditCluster, MembershipState};
+use super::members::{AddNode, EditCluster, EditValues, MembershipState};
 use super::networks::Networks;
 use crate::api;
 use crate::components::{
@@ -204,7 +204,7 @@ struct Head {
     reason: String,
     failed: bool,
     busy: bool,
-    synctime_cs: u16,
+    edit: EditValues,
 }
 
 #[component]
@@ -231,7 +231,13 @@ fn Detail(
             .as_ref()
             .is_some_and(|w| w.status == WorkflowStatus::Failed),
         busy: d.workflow.as_ref().is_some_and(|w| w.status.is_open()),
-        synctime_cs: d.definition.synctime_cs,
+        edit: EditValues {
+            name: d.summary.name.clone(),
+            synctime_cs: d.definition.synctime_cs,
+            volumes: d.definition.volumes,
+            volume_sync_secs: d.definition.volume_sync_secs,
+            members: d.members.len(),
+        },
     });
     let idle = Memo::new(move |_| {
         head.with(|h| {
@@ -266,7 +272,7 @@ fn Detail(
     let activity = part(detail, |d| d.activity.clone());
     view! {
         {move || head.get().map(|h| {
-            let Head { name, health, reason, failed, busy, synctime_cs } = h;
+            let Head { name, health, reason, failed, busy, edit } = h;
             view! {
                 <div class="flex items-start justify-between gap-4 mb-6">
                     <div>
@@ -283,14 +289,13 @@ fn Detail(
                             </Can>
                         })}
                         {(!busy && !matches!(health, Health::Deleting | Health::Creating | Health::Error)).then(|| {
-                            let name = name.clone();
                             view! {
                                 <Can permission=Permission::Operate>
                                     {
-                                        let name = name.clone();
+                                        let edit = edit.clone();
                                         view! {
                                             <button class=BUTTON_SECONDARY data-testid="edit-cluster"
-                                                on:click=move |_| membership.open_edit(name.clone(), synctime_cs)>"Edit"</button>
+                                                on:click=move |_| membership.open_edit(&edit)>"Edit"</button>
                                         }
                                     }
                                 </Can>

@@ -1,5 +1,6 @@
 //! Adding a node to a running cluster, removing one, and editing the cluster.
 use domain::cluster::{Candidate, ClusterEdit, MemberDraft, problem};
+use domain::storage::VolumeMode;
 use domain::swarm::SwarmRole;
 use domain::{AppError, ValidationError};
 use leptos::prelude::*;
@@ -31,6 +32,10 @@ pub struct MembershipState {
     pub editing: RwSignal<bool>,
     edit_name: RwSignal<String>,
     edit_synctime: RwSignal<String>,
+    edit_volumes: RwSignal<bool>,
+    edit_volume_sync: RwSignal<String>,
+    /// How many nodes the cluster has (the volume mode follows from it).
+    edit_members: RwSignal<usize>,
     /// The edit form was submitted once: its checks show from then on.
     edit_tried: RwSignal<bool>,
     add_node: RwSignal<String>,
@@ -55,6 +60,9 @@ impl MembershipState {
             editing: RwSignal::new(false),
             edit_name: RwSignal::new(String::new()),
             edit_synctime: RwSignal::new(String::new()),
+            edit_volumes: RwSignal::new(false),
+            edit_volume_sync: RwSignal::new(String::new()),
+            edit_members: RwSignal::new(0),
             edit_tried: RwSignal::new(false),
             add_node: RwSignal::new(String::new()),
             add_role: RwSignal::new(SwarmRole::Worker),
@@ -100,16 +108,30 @@ impl MembershipState {
     }
 
     /// Opens the edit form with the cluster's values; an open form keeps what is typed in it.
-    pub fn open_edit(&self, name: String, synctime_cs: u16) {
+    pub fn open_edit(&self, values: &EditValues) {
         if self.editing.get_untracked() {
             return;
         }
-        self.edit_name.set(name);
+        self.edit_name.set(values.name.clone());
         self.edit_synctime
-            .set(format!("{}", f64::from(synctime_cs) / 100.0));
+            .set(format!("{}", f64::from(values.synctime_cs) / 100.0));
+        self.edit_volumes.set(values.volumes);
+        self.edit_volume_sync
+            .set(values.volume_sync_secs.to_string());
+        self.edit_members.set(values.members);
         self.edit_tried.set(false);
         self.editing.set(true);
     }
+}
+
+/// What the edit form starts from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EditValues {
+    pub name: String,
+    pub synctime_cs: u16,
+    pub volumes: bool,
+    pub volume_sync_secs: u32,
+    pub members: usize,
 }
 
 #[component]
@@ -119,7 +141,10 @@ pub fn EditCluster(id: String, state: MembershipState) -> impl IntoView {
     let edit = move || ClusterEdit {
         name: state.edit_name.get(),
         synctime: state.edit_synctime.get(),
+        volumes: state.edit_volumes.get(),
+        volume_sync: state.edit_volume_sync.get(),
     };
+    let mode = move || VolumeMode::for_nodes(state.edit_members.get()).ok();
     let problems = Memo::new(move |_| {
         if touched.get() {
             edit().validate().err().unwrap_or_default()
@@ -129,6 +154,14 @@ pub fn EditCluster(id: String, state: MembershipState) -> impl IntoView {
     });
     let err = move |f: &'static str| {
         Signal::derive(move || problem(&problems.get(), f).map(str::to_owned))
+    };
+    // Whether the members can hold the volumes is the server's to say (it knows their facts).
+    let volume_problems = move || {
+        problems_of(state.edit.value().get())
+            .into_iter()
+            .filter(|p| p.field == "volumes" || p.field.ends_with(".volumes"))
+            .map(|p| p.message)
+            .collect::<Vec<_>>()
     };
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
@@ -148,6 +181,24 @@ pub fn EditCluster(id: String, state: MembershipState) -> impl IntoView {
                 <Field label="Synctime (seconds)" name="edit_synctime" value=state.edit_synctime error=err("synctime")/>
                 <button type="submit" class=format!("{BUTTON} md:mt-6") disabled=move || state.edit.pending().get()>"Save"</button>
                 <button type="button" class=format!("{BUTTON_SECONDARY} md:mt-6") on:click=move |_| state.editing.set(false)>"Cancel"</button>
+                <div class="md:col-span-4 space-y-2 text-sm">
+                    <label class="flex items-center gap-2 text-slate-700">
+                        <input type="checkbox" id="field-edit-volumes" prop:checked=move || state.edit_volumes.get()
+                            on:change=move |_| state.edit_volumes.update(|v| *v = !*v)/>
+                        {move || match mode() {
+                            Some(m) => format!("Cluster volumes ({})", m.label().to_lowercase()),
+                            None => "Cluster volumes (needs at least two nodes)".to_string(),
+                        }}
+                    </label>
+                    <Show when=move || state.edit_volumes.get() && mode() == Some(VolumeMode::AsyncStandby)>
+                        <div class="max-w-xs">
+                            <Field label="Volume sync interval (seconds)" name="edit_volume_sync" value=state.edit_volume_sync error=err("volume_sync")/>
+                        </div>
+                    </Show>
+                    {move || volume_problems().into_iter().map(|m| view! {
+                        <p class="text-rose-700" data-testid="error-edit-volumes">{m}</p>
+                    }).collect_view()}
+                </div>
             </form>
             <p class="mt-3 text-xs text-slate-500">"Address pools, subnet size and ports are fixed when the swarm is created."</p>
         </Card>

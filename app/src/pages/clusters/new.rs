@@ -3,6 +3,7 @@
 use domain::cluster::{
     self, Candidate, ClusterDraft, DefinitionDraft, MemberDraft, VipDraft, problem,
 };
+use domain::storage::{self, VolumeMode};
 use domain::swarm::SwarmRole;
 use domain::{AppError, ValidationError};
 use leptos::prelude::*;
@@ -27,6 +28,7 @@ fn server_problems(e: &AppError) -> Vec<ValidationError> {
 pub fn NewClusterPage() -> impl IntoView {
     let name = RwSignal::new(String::new());
     let volumes = RwSignal::new(false);
+    let volume_sync = RwSignal::new(storage::DEFAULT_SYNC_SECS.to_string());
     let vip_enabled = RwSignal::new(false);
     let vips = RwSignal::new(vec![VipDraft::default()]);
     let synctime = RwSignal::new(cluster::DEFAULT_SYNCTIME.to_string());
@@ -45,6 +47,7 @@ pub fn NewClusterPage() -> impl IntoView {
     let draft = Memo::new(move |_| DefinitionDraft {
         name: name.get(),
         volumes: volumes.get(),
+        volume_sync: volume_sync.get(),
         vip_enabled: vip_enabled.get(),
         vips: vips.get(),
         synctime: synctime.get(),
@@ -124,6 +127,7 @@ pub fn NewClusterPage() -> impl IntoView {
                             <input type="checkbox" id="field-volumes" prop:checked=move || volumes.get() on:change=move |_| volumes.update(|v| *v = !*v)/>
                             "Enable cluster volumes (highly available volumes, configured per cluster)"
                         </label>
+                        <p class="text-xs text-slate-500">"The nodes chosen next decide the mode: replicated from three nodes, async standby on two. Each node must have what its mode needs (see its page)."</p>
                     </div>
                 </Card>
                 <Card title="Virtual IPs">
@@ -181,6 +185,9 @@ pub fn NewClusterPage() -> impl IntoView {
                     </Transition>
                     {move || err("members".into()).get().map(|m| view! { <p class="mt-3 text-sm text-rose-700" data-testid="error-members">{m}</p> })}
                 </Card>
+                <Show when=move || volumes.get()>
+                    <VolumesCard count=Signal::derive(move || members.with(Vec::len)) volume_sync err/>
+                </Show>
                 {move || {
                     let spec = ClusterDraft { definition: draft.get(), members: members.get() }.validate(&cands.get()).ok();
                     spec.map(|s| cluster::warnings(&s)).filter(|w| !w.is_empty()).map(|w| view! {
@@ -191,7 +198,9 @@ pub fn NewClusterPage() -> impl IntoView {
                 }}
                 {move || {
                     // Problems that belong to step 1 (e.g. a pool overlapping a node's network).
-                    let own: Vec<ValidationError> = problems.get().into_iter().filter(|p| !p.field.starts_with("members")).collect();
+                    let own: Vec<ValidationError> = problems.get().into_iter()
+                        .filter(|p| !p.field.starts_with("members") && !p.field.starts_with("volume"))
+                        .collect();
                     (!own.is_empty()).then(|| view! {
                         <div class="rounded-md border border-rose-300 bg-rose-50 px-4 py-3 text-sm text-rose-800" role="alert" data-testid="definition-problems">
                             <p class="font-medium">"Cluster definition needs changes:"</p>
@@ -208,6 +217,37 @@ pub fn NewClusterPage() -> impl IntoView {
                 </div>
             </div>
         </Show>
+    }
+}
+
+/// Step two's cluster volumes: the mode the chosen nodes give, with the sync interval where it
+/// applies (async standby).
+#[component]
+fn VolumesCard(
+    count: Signal<usize>,
+    volume_sync: RwSignal<String>,
+    err: impl Fn(String) -> Signal<Option<String>> + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    let mode = Memo::new(move |_| VolumeMode::for_nodes(count.get()).ok());
+    let too_few = err("volumes".into());
+    view! {
+        <Card title="Cluster volumes">
+            <div class="space-y-3 text-sm" data-testid="volumes-mode">
+                {move || match mode.get() {
+                    None => view! { <p class="text-slate-500">"Choose at least two nodes: async standby on two, replicated from three."</p> }.into_any(),
+                    Some(m) => view! {
+                        <p><span class="font-medium text-slate-900" data-testid="volume-mode">{m.label()}</span>" — "{m.promise()}</p>
+                    }.into_any(),
+                }}
+                {move || too_few.get().map(|m| view! { <p class="text-rose-700" data-testid="error-volumes">{m}</p> })}
+                <Show when=move || mode.get() == Some(VolumeMode::AsyncStandby)>
+                    <div class="max-w-xs">
+                        <Field label="Volume sync interval (seconds)" name="volume_sync" value=volume_sync error=err("volume_sync".into())
+                            hint="How often the primary's snapshot is shipped to the standby: at most this much is lost when the primary fails."/>
+                    </div>
+                </Show>
+            </div>
+        </Card>
     }
 }
 
@@ -359,7 +399,12 @@ fn member_row(
         })
     };
     let field = move |f: &str| err(format!("members.{}.{f}", id.get_value()));
-    let (node_err, label_err, if_err) = (field("node"), field("labels"), field("interface"));
+    let (node_err, label_err, if_err, volume_err) = (
+        field("node"),
+        field("labels"),
+        field("interface"),
+        field("volumes"),
+    );
     let host = c.hostname.clone();
     let row_class = if ineligible.is_some() {
         "opacity-60"
@@ -382,6 +427,7 @@ fn member_row(
                 </label>
                 {ineligible.map(|why| view! { <p class="text-xs text-slate-500">{format!("Not available: {why}")}</p> })}
                 {move || node_err.get().map(|m| view! { <p class="text-xs text-rose-700">{m}</p> })}
+                {move || volume_err.get().map(|m| view! { <p class="text-xs text-rose-700" data-testid="error-volumes-node">{m}</p> })}
             </td>
             <td class="px-3 py-2 align-top">
                 <select aria-label=format!("Role of {host}") class="rounded-md border border-slate-300 px-2 py-1 text-sm" disabled=move || !selected()

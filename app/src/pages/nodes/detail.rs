@@ -1,4 +1,5 @@
 use domain::node::{EngineFacts, IdentityAction, NodeDetail, NodeIdentity};
+use domain::storage::{self, DiskFacts, StorageFacts, VolumeMode};
 use domain::{Permission, time};
 use leptos::prelude::*;
 use leptos_router::components::A;
@@ -170,6 +171,9 @@ fn Detail(detail: NodeDetail, server_now: i64, actions: NodeActions) -> impl Int
                         <Card title="Docker Engine">{engine}</Card>
                     </div>
                     <div class="mt-6">
+                        <Card title="Cluster volumes">{storage_facts(&f.storage)}</Card>
+                    </div>
+                    <div class="mt-6">
                         <Card title="Network interfaces">
                             <table class=TABLE>
                                 <thead><tr><th class=TH>"Interface"</th><th class=TH>"State"</th><th class=TH>"MAC"</th><th class=TH>"Addresses"</th></tr></thead>
@@ -189,6 +193,47 @@ fn Detail(detail: NodeDetail, server_now: i64, actions: NodeActions) -> impl Int
                 }.into_any()
             }
         }}
+    }
+}
+
+/// What the node offers for cluster volumes, and what each mode still lacks on it.
+fn storage_facts(s: &StorageFacts) -> impl IntoView + use<> {
+    let disk = |d: &Option<DiskFacts>| {
+        d.as_ref().map_or_else(
+            || "none mounted".to_string(),
+            |d| {
+                format!(
+                    "{} at {}, {} free of {}",
+                    d.fs,
+                    d.path,
+                    time::bytes(d.available_bytes),
+                    time::bytes(d.total_bytes)
+                )
+            },
+        )
+    };
+    let gluster = match (&s.gluster, s.glusterd) {
+        (None, _) => "not installed".to_string(),
+        (Some(v), true) => format!("{v}, glusterd answers"),
+        (Some(v), false) => format!("{v}, glusterd does not answer"),
+    };
+    let ready = |mode: VolumeMode| {
+        let lacks = storage::missing(mode, s);
+        if lacks.is_empty() {
+            "ready".to_string()
+        } else {
+            lacks.join("; ")
+        }
+    };
+    view! {
+        <dl class="text-sm">
+            {row("GlusterFS", gluster)}
+            {row("FUSE", if s.fuse { "yes".to_string() } else { "no".to_string() })}
+            {row("Bricks disk", disk(&s.bricks))}
+            {row("Snapshots disk", disk(&s.snapshots))}
+            {row("Replicated mode", ready(VolumeMode::Replicated))}
+            {row("Async standby", ready(VolumeMode::AsyncStandby))}
+        </dl>
     }
 }
 

@@ -1,0 +1,171 @@
+//! Cluster volumes on this node: what it offers for them (its storage facts). GlusterFS's and
+//! btrfs' tools only ever run in a child process with a timeout: a hung glusterd (or, later, FUSE
+//! mount) must never block the agent.
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use domain::storage::{BRICKS_DIR, DiskFacts, SNAPSHOTS_DIR, StorageFacts};
+
+/// How long a storage tool may take before it is killed and counted as not answering.
+const TOOL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What this node offers for cluster volumes now.
+pub async fn facts() -> StorageFacts {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let gluster = run("gluster", &["--version"])
+        .await
+        .and_then(|out| gluster_version(&out));
+    let glusterd = gluster.is_some()
+        && run("gluster", &["--mode=script", "pool", "list"])
+            .await
+            .is_some();
+    StorageFacts {
+        gluster,
+        glusterd,
+        fuse: Path::new("/dev/fuse").exists(),
+        btrfs_tools: run("btrfs", &["--version"]).await.is_some(),
+        bricks: disk(&mountinfo, BRICKS_DIR),
+        snapshots: disk(&mountinfo, SNAPSHOTS_DIR),
+    }
+}
+
+/// The standard output of a tool that succeeded within [`TOOL_TIMEOUT`]; `None` when it is not
+/// installed, failed or hung (it is killed then).
+async fn run(program: &str, args: &[&str]) -> Option<String> {
+    let out = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    match tokio::time::timeout(TOOL_TIMEOUT, out).await {
+        Ok(Ok(out)) if out.status.success() => {
+            Some(String::from_utf8_lossy(&out.stdout).into_owned())
+        }
+        Ok(Ok(out)) => {
+            tracing::debug!(program, status = %out.status, "storage tool failed");
+            None
+        }
+        Ok(Err(e)) => {
+            tracing::debug!(program, error = %e, "storage tool did not start");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(program, "storage tool did not answer within 5 s (killed)");
+            None
+        }
+    }
+}
+
+/// "glusterfs 10.3" on the first line of `gluster --version`.
+fn gluster_version(out: &str) -> Option<String> {
+    let first = out.lines().next()?;
+    let version = first.strip_prefix("glusterfs ")?.trim();
+    (!version.is_empty()).then(|| version.to_owned())
+}
+
+/// The disk mounted at `path` itself (a mount point of its own), with its free space.
+fn disk(mountinfo: &str, path: &str) -> Option<DiskFacts> {
+    let fs = mounted_fs(mountinfo, path)?;
+    let st = nix::sys::statvfs::statvfs(path).ok()?;
+    let fragment = st.fragment_size() as u64;
+    Some(DiskFacts {
+        path: path.to_owned(),
+        fs,
+        total_bytes: st.blocks() as u64 * fragment,
+        available_bytes: st.blocks_available() as u64 * fragment,
+    })
+}
+
+/// The file system of the mount at `path` (the last one, when mounts are stacked there), from
+/// `/proc/self/mountinfo` (`ID PARENT MAJ:MIN ROOT POINT OPTIONS [TAGS…] - FSTYPE SOURCE …`).
+fn mounted_fs(mountinfo: &str, path: &str) -> Option<String> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let point = left.split(' ').nth(4)?;
+            (unescape(point) == path).then(|| right.split(' ').next().map(str::to_owned))?
+        })
+        .next_back()
+}
+
+/// Mount points escape space, tab, newline and backslash as octal (`\040`).
+fn unescape(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    let mut rest = field;
+    while let Some(at) = rest.find('\\') {
+        out.push_str(&rest[..at]);
+        let code = rest.get(at + 1..at + 4);
+        match code.and_then(|c| u8::from_str_radix(c, 8).ok()) {
+            Some(byte) => {
+                out.push(char::from(byte));
+                rest = &rest[at + 4..];
+            }
+            None => {
+                out.push('\\');
+                rest = &rest[at + 1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MOUNTINFO: &str = "\
+22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
+80 22 7:0 / /var/lib/flotilla/bricks rw,relatime - xfs /dev/loop0 rw,attr2
+81 22 7:1 / /var/lib/flotilla/snapshots rw,relatime - btrfs /dev/loop1 rw,space_cache=v2
+82 22 0:50 / /var/lib/flotilla/volumes rw,relatime - fuse.glusterfs 10.77.0.11:/flotilla rw
+83 22 7:2 / /mnt/with\\040space rw - ext4 /dev/loop2 rw
+84 80 7:3 / /var/lib/flotilla/bricks rw - ext4 /dev/loop3 rw
+";
+
+    #[test]
+    fn the_file_system_of_a_mount_point_comes_from_mountinfo() {
+        assert_eq!(
+            mounted_fs(MOUNTINFO, "/var/lib/flotilla/snapshots").as_deref(),
+            Some("btrfs")
+        );
+        assert_eq!(
+            mounted_fs(MOUNTINFO, "/var/lib/flotilla/bricks").as_deref(),
+            Some("ext4"),
+            "the last of stacked mounts is the one seen"
+        );
+        assert_eq!(
+            mounted_fs(MOUNTINFO, "/mnt/with space").as_deref(),
+            Some("ext4")
+        );
+        assert_eq!(
+            mounted_fs(MOUNTINFO, "/var/lib/flotilla"),
+            None,
+            "not a mount point"
+        );
+        assert_eq!(mounted_fs("garbage\n", "/"), None);
+    }
+
+    #[test]
+    fn the_gluster_version_is_its_first_line() {
+        let out = "glusterfs 10.3\nRepository revision: git://git.gluster.org/glusterfs.git\n";
+        assert_eq!(gluster_version(out).as_deref(), Some("10.3"));
+        assert_eq!(gluster_version("something else\n"), None);
+        assert_eq!(gluster_version(""), None);
+    }
+
+    #[test]
+    fn a_missing_tool_is_none_not_an_error() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        assert_eq!(rt.block_on(run("flotilla-no-such-tool", &[])), None);
+        assert_eq!(rt.block_on(run("false", &[])), None);
+        assert_eq!(rt.block_on(run("echo", &["hi"])).as_deref(), Some("hi\n"));
+    }
+}

@@ -1,0 +1,347 @@
+//! Cluster volumes: what a node offers for them (reported with its facts), the mode a cluster's
+//! volumes take from its number of nodes, and what a node lacks for that mode. See
+//! `docs/volumes.md`.
+use serde::{Deserialize, Serialize};
+
+use crate::ValidationError;
+use crate::cluster::Candidate;
+
+/// Where a node keeps cluster volumes; the same on every node (the agent's defaults).
+pub const BRICKS_DIR: &str = "/var/lib/flotilla/bricks";
+pub const SNAPSHOTS_DIR: &str = "/var/lib/flotilla/snapshots";
+pub const VOLUMES_DIR: &str = "/var/lib/flotilla/volumes";
+
+/// The async mode's sync interval: its default and bounds, in seconds.
+pub const DEFAULT_SYNC_SECS: u32 = 5;
+pub const MIN_SYNC_SECS: u32 = 1;
+pub const MAX_SYNC_SECS: u32 = 3600;
+
+/// The least free space a node's volume disk must have to be offered (100 MiB).
+pub const MIN_FREE_BYTES: u64 = 100 * 1024 * 1024;
+
+/// The file systems GlusterFS bricks are supported on.
+const BRICK_FILE_SYSTEMS: [&str; 2] = ["xfs", "ext4"];
+
+/// What a node offers for cluster volumes, as its agent found it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageFacts {
+    /// GlusterFS's version, when its CLI is installed ("10.3").
+    pub gluster: Option<String>,
+    /// The node's glusterd answered its CLI.
+    pub glusterd: bool,
+    /// The kernel offers FUSE (`/dev/fuse`), through which GlusterFS volumes are mounted.
+    pub fuse: bool,
+    /// btrfs-progs is installed (async mode ships snapshots with `btrfs send`).
+    pub btrfs_tools: bool,
+    /// The disk mounted at [`BRICKS_DIR`], if one is (a mount point of its own).
+    pub bricks: Option<DiskFacts>,
+    /// The disk mounted at [`SNAPSHOTS_DIR`], if one is.
+    pub snapshots: Option<DiskFacts>,
+}
+
+/// A disk mounted where cluster volumes live.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiskFacts {
+    pub path: String,
+    /// Its file system (`xfs`, `ext4`, `btrfs`…).
+    pub fs: String,
+    pub total_bytes: u64,
+    pub available_bytes: u64,
+}
+
+impl StorageFacts {
+    /// Bounds every string (see [`crate::node::caps`]); true when anything was cut.
+    pub fn cap(&mut self) -> bool {
+        use crate::node::{cap, caps};
+        let mut cut = self.gluster.as_mut().is_some_and(|g| cap(g, caps::SHORT));
+        for d in [&mut self.bricks, &mut self.snapshots]
+            .into_iter()
+            .flatten()
+        {
+            cut |= cap(&mut d.path, caps::TEXT);
+            cut |= cap(&mut d.fs, caps::SHORT);
+        }
+        cut
+    }
+
+    /// The facts with the always-changing values (free space) zeroed, for "did anything change?".
+    pub fn stable(&self) -> Self {
+        let still = |d: &Option<DiskFacts>| {
+            d.as_ref().map(|d| DiskFacts {
+                available_bytes: 0,
+                ..d.clone()
+            })
+        };
+        Self {
+            bricks: still(&self.bricks),
+            snapshots: still(&self.snapshots),
+            ..self.clone()
+        }
+    }
+}
+
+/// How a cluster's volumes are kept, chosen from its number of nodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VolumeMode {
+    /// GlusterFS, a copy on three nodes, a write acknowledged once a quorum holds it: no
+    /// acknowledged write is lost; I/O pauses a few seconds when a node vanishes.
+    Replicated,
+    /// A primary and a standby: a snapshot shipped every sync interval. What was written since
+    /// the last complete one is lost when the primary dies.
+    AsyncStandby,
+}
+
+impl VolumeMode {
+    /// Replicated from three nodes, async standby on two; one node has nothing to fail over to.
+    pub fn for_nodes(nodes: usize) -> Result<Self, String> {
+        match nodes {
+            0 | 1 => Err(
+                "cluster volumes need at least 2 nodes (async standby on 2, replicated from 3)"
+                    .into(),
+            ),
+            2 => Ok(Self::AsyncStandby),
+            _ => Ok(Self::Replicated),
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Replicated => "Replicated",
+            Self::AsyncStandby => "Async standby",
+        }
+    }
+
+    /// What the mode promises, in the operator's words.
+    pub fn promise(self) -> &'static str {
+        match self {
+            Self::Replicated => {
+                "GlusterFS keeps a copy on three nodes: no acknowledged write is lost when a node \
+                 fails; writes pause for about 5–7 s when one vanishes."
+            }
+            Self::AsyncStandby => {
+                "The primary's volume is snapshotted and shipped to the standby every sync \
+                 interval: when the primary fails, what was written since the last complete \
+                 snapshot is lost."
+            }
+        }
+    }
+}
+
+/// What a node with `facts` lacks to hold volumes in `mode`; empty when nothing.
+pub fn missing(mode: VolumeMode, facts: &StorageFacts) -> Vec<String> {
+    let mut lacks = Vec::new();
+    let disk = |lacks: &mut Vec<String>, disk: &Option<DiskFacts>, path: &str, kinds: &[&str]| {
+        match disk {
+            None => lacks.push(format!(
+                "no disk mounted at {path} ({} file system, not the root one)",
+                kinds.join(" or ")
+            )),
+            Some(d) if !kinds.contains(&d.fs.as_str()) => lacks.push(format!(
+                "the disk at {path} is {}, not {}",
+                d.fs,
+                kinds.join(" or ")
+            )),
+            Some(d) if d.available_bytes < MIN_FREE_BYTES => lacks.push(format!(
+                "the disk at {path} has {} MiB free (at least {} MiB needed)",
+                d.available_bytes / (1024 * 1024),
+                MIN_FREE_BYTES / (1024 * 1024)
+            )),
+            Some(_) => {}
+        }
+    };
+    match mode {
+        VolumeMode::Replicated => {
+            if facts.gluster.is_none() {
+                lacks
+                    .push("GlusterFS is not installed (glusterfs-server, glusterfs-client)".into());
+            } else if !facts.glusterd {
+                lacks.push("glusterd does not answer".into());
+            }
+            if !facts.fuse {
+                lacks.push("the kernel offers no FUSE (/dev/fuse)".into());
+            }
+            disk(&mut lacks, &facts.bricks, BRICKS_DIR, &BRICK_FILE_SYSTEMS);
+        }
+        VolumeMode::AsyncStandby => {
+            if !facts.btrfs_tools {
+                lacks.push("btrfs-progs is not installed".into());
+            }
+            disk(&mut lacks, &facts.snapshots, SNAPSHOTS_DIR, &["btrfs"]);
+        }
+    }
+    lacks
+}
+
+/// Cluster volumes on a cluster of `count` nodes: the mode that gives, and for each of `nodes`
+/// that lacks what it needs a problem keyed `members.<node id>.volumes` (or `volumes` when the
+/// cluster is too small). Run by the wizard inline and by the server.
+pub fn check_nodes(
+    count: usize,
+    nodes: &[&Candidate],
+    problems: &mut Vec<ValidationError>,
+) -> Option<VolumeMode> {
+    let mode = match VolumeMode::for_nodes(count) {
+        Ok(mode) => mode,
+        Err(m) => {
+            problems.push(ValidationError::new("volumes", m));
+            return None;
+        }
+    };
+    for c in nodes {
+        let lacks = missing(mode, &c.storage);
+        if !lacks.is_empty() {
+            problems.push(ValidationError::new(
+                format!("members.{}.volumes", c.node_id),
+                format!(
+                    "{} cannot hold {} volumes: {}",
+                    c.hostname,
+                    mode.label().to_lowercase(),
+                    lacks.join("; ")
+                ),
+            ));
+        }
+    }
+    Some(mode)
+}
+
+/// The async mode's sync interval in whole seconds ([`MIN_SYNC_SECS`]–[`MAX_SYNC_SECS`]).
+pub fn parse_sync_secs(value: &str) -> Result<u32, String> {
+    let bad = || format!("a whole number of seconds from {MIN_SYNC_SECS} to {MAX_SYNC_SECS}");
+    let secs: u32 = value.trim().parse().map_err(|_| bad())?;
+    if (MIN_SYNC_SECS..=MAX_SYNC_SECS).contains(&secs) {
+        Ok(secs)
+    } else {
+        Err(bad())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn disk(path: &str, fs: &str, free_mib: u64) -> Option<DiskFacts> {
+        Some(DiskFacts {
+            path: path.into(),
+            fs: fs.into(),
+            total_bytes: 1 << 30,
+            available_bytes: free_mib * 1024 * 1024,
+        })
+    }
+
+    fn ready() -> StorageFacts {
+        StorageFacts {
+            gluster: Some("10.3".into()),
+            glusterd: true,
+            fuse: true,
+            btrfs_tools: true,
+            bricks: disk(BRICKS_DIR, "xfs", 500),
+            snapshots: disk(SNAPSHOTS_DIR, "btrfs", 200),
+        }
+    }
+
+    #[test]
+    fn the_mode_follows_the_number_of_nodes() {
+        assert!(VolumeMode::for_nodes(1).is_err());
+        assert_eq!(VolumeMode::for_nodes(2), Ok(VolumeMode::AsyncStandby));
+        assert_eq!(VolumeMode::for_nodes(3), Ok(VolumeMode::Replicated));
+        assert_eq!(VolumeMode::for_nodes(7), Ok(VolumeMode::Replicated));
+    }
+
+    #[test]
+    fn a_ready_node_lacks_nothing_in_either_mode() {
+        assert!(missing(VolumeMode::Replicated, &ready()).is_empty());
+        assert!(missing(VolumeMode::AsyncStandby, &ready()).is_empty());
+    }
+
+    #[test]
+    fn each_missing_part_is_named() {
+        let none = StorageFacts::default();
+        let replicated = missing(VolumeMode::Replicated, &none);
+        assert_eq!(replicated.len(), 3, "{replicated:?}");
+        assert!(replicated[0].contains("GlusterFS is not installed"));
+        assert!(replicated[1].contains("FUSE"));
+        assert!(replicated[2].contains(BRICKS_DIR));
+        let asynchronous = missing(VolumeMode::AsyncStandby, &none);
+        assert_eq!(asynchronous.len(), 2, "{asynchronous:?}");
+
+        let quiet = StorageFacts {
+            glusterd: false,
+            ..ready()
+        };
+        assert_eq!(
+            missing(VolumeMode::Replicated, &quiet),
+            vec!["glusterd does not answer".to_string()]
+        );
+        let wrong_fs = StorageFacts {
+            bricks: disk(BRICKS_DIR, "btrfs", 500),
+            snapshots: disk(SNAPSHOTS_DIR, "ext4", 500),
+            ..ready()
+        };
+        assert!(
+            missing(VolumeMode::Replicated, &wrong_fs)[0].contains("is btrfs, not xfs or ext4")
+        );
+        assert!(missing(VolumeMode::AsyncStandby, &wrong_fs)[0].contains("is ext4, not btrfs"));
+        let full = StorageFacts {
+            bricks: disk(BRICKS_DIR, "xfs", 20),
+            ..ready()
+        };
+        assert!(missing(VolumeMode::Replicated, &full)[0].contains("20 MiB free"));
+    }
+
+    #[test]
+    fn each_node_that_lacks_a_part_is_named_with_its_reasons() {
+        let node = |id: &str, storage: StorageFacts| Candidate {
+            node_id: id.into(),
+            hostname: format!("edge-{id}"),
+            online: true,
+            cluster: None,
+            swarm_state: "inactive".into(),
+            interfaces: vec![],
+            storage,
+        };
+        let (a, b) = (node("a", ready()), node("b", StorageFacts::default()));
+        let mut problems = vec![];
+        assert_eq!(
+            check_nodes(3, &[&a, &b], &mut problems),
+            Some(VolumeMode::Replicated)
+        );
+        assert_eq!(problems.len(), 1);
+        assert_eq!(problems[0].field, "members.b.volumes");
+        assert!(
+            problems[0]
+                .message
+                .starts_with("edge-b cannot hold replicated volumes: GlusterFS is not installed"),
+            "{}",
+            problems[0].message
+        );
+        let mut problems = vec![];
+        assert_eq!(check_nodes(1, &[&a], &mut problems), None);
+        assert_eq!(problems[0].field, "volumes");
+        let mut problems = vec![];
+        assert_eq!(
+            check_nodes(2, &[&a], &mut problems),
+            Some(VolumeMode::AsyncStandby)
+        );
+        assert!(problems.is_empty());
+    }
+
+    #[test]
+    fn the_sync_interval_is_whole_seconds_within_bounds() {
+        assert_eq!(parse_sync_secs("5"), Ok(5));
+        assert_eq!(parse_sync_secs(" 3600 "), Ok(3600));
+        for bad in ["0", "-1", "0.5", "3601", "", "five"] {
+            assert!(parse_sync_secs(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn free_space_is_not_a_change() {
+        let mut later = ready();
+        if let Some(d) = later.bricks.as_mut() {
+            d.available_bytes -= 1;
+        }
+        assert_eq!(ready().stable(), later.stable());
+        assert_ne!(ready().stable(), StorageFacts::default().stable());
+    }
+}

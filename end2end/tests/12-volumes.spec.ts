@@ -1,0 +1,133 @@
+import { execFileSync } from "node:child_process";
+import { expect, Page, test } from "@playwright/test";
+import { ADMIN_PASSWORD, hydrated, lab, login, removeLeftoverClusters } from "./helpers";
+
+// Builds on 01 (three lab nodes online, standalone). Cluster volumes, first part (issue #13):
+// every lab node has its own disks and glusterd in its own mount namespace (checked on the nodes),
+// its agent reports what it offers, the node page shows what each mode lacks, and the wizard and
+// the edit form choose the mode from the node count and refuse a node that lacks what it needs.
+const NODES = ["n1", "n2", "n3"];
+
+/** The file system mounted at `path` inside a lab node ("" when nothing is mounted there). */
+function fsInside(node: string, path: string): string {
+  try {
+    return lab("exec", node, "findmnt", "-n", "-o", "FSTYPE", "--mountpoint", path);
+  } catch {
+    return "";
+  }
+}
+
+async function refreshFacts(page: Page, host: string) {
+  await page.goto("/nodes");
+  await hydrated(page);
+  await page.getByRole("link", { name: host, exact: true }).click();
+  await expect(page.getByTestId("node-name")).toHaveText(host);
+  await hydrated(page);
+  await page.getByRole("button", { name: "Refresh facts" }).click();
+}
+
+test.describe.serial("cluster volumes", () => {
+  test.setTimeout(240_000);
+
+  test("every node has its own disks and glusterd, each in its own mount namespace", async () => {
+    const uuids = new Set<string>();
+    for (const n of NODES) {
+      expect(fsInside(n, "/var/lib/flotilla/bricks")).toBe("xfs");
+      expect(fsInside(n, "/var/lib/flotilla/snapshots")).toBe("btrfs");
+      // Its own glusterd: a pool of one (itself), with an identity of its own.
+      expect(lab("gluster", n, "pool", "list")).toMatch(/localhost\s+Connected/);
+      const info = lab("exec", n, "cat", "/var/lib/glusterd/glusterd.info");
+      uuids.add(info.match(/UUID=(\S+)/)![1]);
+    }
+    expect(uuids.size).toBe(3);
+    // The host sees none of the nodes' disks.
+    expect(lab("exec", "n1", "findmnt", "-n", "-o", "SOURCE", "--mountpoint", "/var/lib/flotilla/bricks")).toMatch(/loop/);
+    expect(() => execFileSync("findmnt", ["--mountpoint", "/var/lib/flotilla/bricks"], { stdio: "ignore" })).toThrow();
+  });
+
+  test("a node's page shows what it offers and what each mode lacks", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    await removeLeftoverClusters(page.request);
+    await refreshFacts(page, "edge-1");
+    await expect(page.getByTestId("fact-glusterfs")).toHaveText(/^\d+\.\d+, glusterd answers$/, { timeout: 20_000 });
+    await expect(page.getByTestId("fact-fuse")).toHaveText("yes");
+    await expect(page.getByTestId("fact-bricks-disk")).toContainText("xfs at /var/lib/flotilla/bricks");
+    await expect(page.getByTestId("fact-snapshots-disk")).toContainText("btrfs at /var/lib/flotilla/snapshots");
+    await expect(page.getByTestId("fact-replicated-mode")).toHaveText("ready");
+    await expect(page.getByTestId("fact-async-standby")).toHaveText("ready");
+
+    lab("glusterd", "n3", "stop");
+    await refreshFacts(page, "edge-3");
+    await expect(page.getByTestId("fact-glusterfs")).toContainText("glusterd does not answer", { timeout: 20_000 });
+    await expect(page.getByTestId("fact-replicated-mode")).toHaveText("glusterd does not answer");
+    await expect(page.getByTestId("fact-async-standby")).toHaveText("ready");
+  });
+
+  test("the wizard takes the mode from the nodes and refuses one that lacks what it needs", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    await page.goto("/clusters/new");
+    await hydrated(page);
+    await page.getByLabel("Cluster name").fill("vol-2");
+    await page.locator("#field-volumes").check();
+    await page.getByTestId("next").click();
+
+    const mode = page.getByTestId("volume-mode");
+    await expect(page.getByTestId("volumes-mode")).toContainText("Choose at least two nodes");
+    for (const host of ["edge-1", "edge-2", "edge-3"]) await page.getByLabel(`Include ${host}`).check();
+    await expect(mode).toHaveText("Replicated");
+    await expect(page.getByLabel("Volume sync interval (seconds)")).toHaveCount(0);
+    await page.getByTestId("create-cluster").click();
+    const refusal = page.locator('[data-testid="candidate"][data-hostname="edge-3"]').getByTestId("error-volumes-node");
+    await expect(refusal).toHaveText("edge-3 cannot hold replicated volumes: glusterd does not answer");
+    await expect(page.getByTestId("error-volumes-node")).toHaveCount(1);
+
+    // Two nodes: async standby, with its sync interval.
+    await page.getByLabel("Include edge-3").uncheck();
+    await expect(mode).toHaveText("Async standby");
+    await expect(page.getByTestId("error-volumes-node")).toHaveCount(0);
+    await page.getByLabel("Volume sync interval (seconds)").fill("0");
+    await page.getByTestId("create-cluster").click();
+    await expect(page.getByTestId("error-volume_sync")).toContainText("from 1 to 3600");
+    await page.getByLabel("Volume sync interval (seconds)").fill("10");
+    await page.getByTestId("create-cluster").click();
+    await expect(page.getByTestId("cluster-name")).toHaveText("vol-2");
+    await hydrated(page);
+    await expect(page.getByTestId("cluster-health")).toHaveAttribute("data-health", "Healthy", { timeout: 150_000 });
+    await expect(page.getByTestId("swarm-volumes")).toContainText("async standby, synced every 10 s");
+  });
+
+  test("volumes are turned off and on again in the edit form", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    await page.goto("/clusters");
+    await hydrated(page);
+    await page.getByRole("link", { name: "vol-2", exact: true }).click();
+    await expect(page.getByTestId("cluster-name")).toHaveText("vol-2");
+    await hydrated(page);
+    await page.getByTestId("edit-cluster").click();
+    const form = page.getByTestId("edit-cluster-form");
+    await expect(form.locator("#field-edit-volumes")).toBeChecked();
+    await expect(form.getByLabel("Volume sync interval (seconds)")).toHaveValue("10");
+    await form.locator("#field-edit-volumes").uncheck();
+    await form.getByRole("button", { name: "Save" }).click();
+    await expect(page.getByTestId("swarm-volumes")).toHaveText("disabled");
+
+    await page.getByTestId("edit-cluster").click();
+    await form.locator("#field-edit-volumes").check();
+    await form.getByLabel("Volume sync interval (seconds)").fill("20");
+    await form.getByRole("button", { name: "Save" }).click();
+    await expect(page.getByTestId("swarm-volumes")).toContainText("async standby, synced every 20 s");
+  });
+
+  test("the cluster is deleted; glusterd on edge-3 answers again", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    await removeLeftoverClusters(page.request);
+    lab("glusterd", "n3", "start");
+    await refreshFacts(page, "edge-3");
+    await expect(page.getByTestId("fact-replicated-mode")).toHaveText("ready", { timeout: 20_000 });
+  });
+
+  test.afterAll(() => {
+    // Also when a test above failed: the node's glusterd runs again for whatever comes next.
+    lab("glusterd", "n3", "start");
+  });
+});
