@@ -72,7 +72,9 @@ storage_start() {
   ' sh "$STATE/$n" "$RUN/$n" "$STATE/$n/disks" "$boot"
   if ! alive "$RUN/$n/glusterd.pid"; then
     rm -f "$RUN/$n/gluster/glusterd.socket"
-    in_node "$n" setsid glusterd -N -f "$STATE/$n/gluster/glusterd.vol" \
+    # nsenter and setsid exec (no function or subshell in between): $! is glusterd itself.
+    nsenter -t "$(cat "$RUN/$n/holder.pid")" --net --uts --mount \
+      setsid glusterd -N -f "$STATE/$n/gluster/glusterd.vol" \
       >>"$RUN/$n/glusterd.log" 2>&1 < /dev/null &
     echo $! > "$RUN/$n/glusterd.pid"
   fi
