@@ -30,6 +30,8 @@ const SWARM_EVERY: Duration = Duration::from_secs(3);
 const VIP_OBSERVE_EVERY: Duration = Duration::from_millis(200);
 const SUPERVISE_EVERY: Duration = Duration::from_secs(1);
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
+/// On a graceful stop, how long the agent waits for the outcomes of commands still running.
+const STOP_FLUSH: Duration = Duration::from_secs(2);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
 /// A connection that lasted this long resets the backoff.
 const STABLE_AFTER: Duration = Duration::from_secs(30);
@@ -352,6 +354,21 @@ async fn session(
                 }
             }
             _ = shutdown.changed() => {
+                // A command that reboots the node (firmware) is answered just before the reboot
+                // stops the agent: its result must not be lost with the connection. Results held
+                // for a fresh facts reading go now; commands still running get a moment.
+                for (_, result) in held_results.drain(..) {
+                    let _ = tx.send(result).await;
+                }
+                let deadline = tokio::time::Instant::now() + STOP_FLUSH;
+                while !in_flight.is_empty() {
+                    let Ok(Some((id, outcome, _))) = tokio::time::timeout_at(deadline, done_rx.recv()).await else {
+                        break;
+                    };
+                    in_flight.retain(|i| *i != id);
+                    let result = Envelope::new(id, AgentMessage::CommandResult(outcome)).encode();
+                    let _ = tx.send(Message::text(result)).await;
+                }
                 let bye = CloseFrame { code: CloseCode::Away, reason: "agent stopping".into() };
                 let _ = tx.send(Message::Close(Some(bye))).await;
                 return Ok(());
