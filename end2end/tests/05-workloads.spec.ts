@@ -1,5 +1,5 @@
 import { expect, Page, test } from "@playwright/test";
-import { ADMIN_PASSWORD, api, call, hydrated, lab, login, logout, removeLeftoverClusters } from "./helpers";
+import { ADMIN_PASSWORD, api, call, confirmDialog, hydrated, lab, login, logout, removeLeftoverClusters } from "./helpers";
 
 // Builds on 01 (three lab nodes online). The lab has no IPVS, so the services use DNS
 // round-robin and host-mode publishing.
@@ -251,7 +251,7 @@ test.describe.serial("workloads", () => {
     await hydrated(page);
     for (const name of ["demo", "pinned", "stuck"]) {
       await page.locator(`[data-testid="app-card"][data-name="${name}"]`).getByTestId("uninstall").click();
-      await page.getByTestId("confirm").click();
+      await confirmDialog(page);
       await expect(page.locator(`[data-testid="app-card"][data-name="${name}"]`)).toHaveCount(0, { timeout: 90_000 });
     }
     await expect(page.getByTestId("no-apps")).toBeVisible();

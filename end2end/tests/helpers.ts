@@ -52,6 +52,20 @@ function reportBrowserErrors(page: Page) {
   });
 }
 
+/**
+ * Confirms the open confirmation dialog and waits until it is gone. A click that is lost (once,
+ * unexplained, the dialog of an app's uninstall stayed open for 90 s after it) is given again
+ * while the dialog is still there.
+ */
+export async function confirmDialog(page: Page) {
+  const confirm = page.getByTestId("confirm");
+  await expect(confirm).toBeVisible();
+  await expect(async () => {
+    if ((await confirm.count()) > 0) await confirm.click({ timeout: 2_000 });
+    await expect(confirm).toHaveCount(0, { timeout: 3_000 });
+  }).toPass({ timeout: 30_000 });
+}
+
 export async function hydrated(page: Page) {
   reportBrowserErrors(page);
   await expect(page.locator("#app")).toHaveAttribute("data-hydrated", "true");
