@@ -1,6 +1,6 @@
 //! What the agent does for each command of the panel: the one place where a command meets the
 //! node's adapters (Docker engine, KeepAlived, firmware installer, HTTP checks, the Global
-//! Config file).
+//! Config file, cluster volumes).
 use std::path::Path;
 use std::time::Duration;
 
@@ -124,6 +124,10 @@ pub async fn execute(
                 Err(message) => (failed(message), false),
             }
         }
+        Command::Storage(command) => match crate::storage::execute(command).await {
+            Ok(()) => (Outcome::DONE, true),
+            Err(message) => (failed(message), true),
+        },
         Command::ServiceLogs { name, tail } => {
             match engine.service_logs(name, (*tail).min(MAX_LOG_LINES)).await {
                 Ok(lines) => (

@@ -34,6 +34,7 @@ pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod vault;
+pub mod volumes;
 pub mod workflow;
 pub mod workloads;
 

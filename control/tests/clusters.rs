@@ -637,3 +637,131 @@ async fn networks_are_created_and_removed_only_when_unused() {
     assert!(asked.contains(&"network-remove:idle".to_string()));
     assert!(!asked.contains(&"network-remove:busy".to_string()));
 }
+
+#[tokio::test]
+async fn the_replicated_volume_is_set_up_mounted_everywhere_and_taken_down_by_workflows() {
+    let f = Fleet::new(&["edge-1", "edge-2", "edge-3", "edge-4"]).await;
+    for host in ["edge-1", "edge-2", "edge-3", "edge-4"] {
+        f.node(host).report_storage(ready_storage()).await;
+    }
+    let clusters = &f.h.panel.clusters;
+    wait_for("every node's storage facts", async || {
+        clusters
+            .candidates(&f.h.admin)
+            .await
+            .is_ok_and(|c| c.iter().filter(|c| c.storage.glusterd).count() == 4)
+    })
+    .await;
+    let storage = |host: &str| -> Vec<String> {
+        f.node(host)
+            .asked()
+            .into_iter()
+            .filter(|a| a.starts_with("storage:"))
+            .collect()
+    };
+    let draft = ClusterDraft {
+        definition: DefinitionDraft {
+            name: "line-1".into(),
+            volumes: true,
+            ..Default::default()
+        },
+        members: ["edge-1", "edge-2", "edge-3"]
+            .iter()
+            .map(|h| f.member(h, SwarmRole::Manager))
+            .collect(),
+    };
+    let id = clusters.create(&f.h.admin, draft).await.expect("created");
+    f.settled(&id).await;
+    // The first node joins the others into its pool and makes the volume; all three mount it.
+    assert_eq!(
+        storage("edge-1"),
+        vec![
+            "storage:peers:10.9.0.12,10.9.0.13",
+            "storage:create:3",
+            "storage:mount:3"
+        ]
+    );
+    assert_eq!(storage("edge-2"), vec!["storage:mount:3"]);
+    let created = clusters.get(&f.h.admin, &id).await.expect("cluster");
+    let titles: Vec<&str> = created.activity[0]
+        .steps
+        .iter()
+        .map(|s| s.title.as_str())
+        .collect();
+    assert!(
+        titles.contains(&"Create the replicated volume on edge-1, edge-2, edge-3"),
+        "{titles:?}"
+    );
+
+    // A fourth node mounts it; a node that holds a copy cannot leave; the fourth can.
+    clusters
+        .add_node(&f.h.admin, &id, f.member("edge-4", SwarmRole::Worker))
+        .await
+        .expect("adds");
+    f.settled(&id).await;
+    assert_eq!(storage("edge-4"), vec!["storage:mount:3"]);
+    assert!(matches!(
+        clusters.remove_node(&f.h.admin, &id, &f.node("edge-2").node_id).await,
+        Err(control::ControlError::Conflict(m)) if m.contains("holds a copy of the cluster volume")
+    ));
+    clusters
+        .remove_node(&f.h.admin, &id, &f.node("edge-4").node_id)
+        .await
+        .expect("removes");
+    f.settled(&id).await;
+    let asked = f.node("edge-4").asked();
+    let unmounted = asked.iter().position(|a| a == "storage:unmount");
+    let left = asked.iter().position(|a| a.starts_with("leave:"));
+    assert!(unmounted.is_some() && unmounted < left, "{asked:?}");
+
+    // Volumes off: unmounted everywhere, deleted on the first node, every copy cleared.
+    let edit = |volumes: bool| ClusterEdit {
+        name: "line-1".into(),
+        synctime: "0.1".into(),
+        volumes,
+        volume_sync: "5".into(),
+    };
+    clusters
+        .edit(&f.h.admin, &id, edit(false))
+        .await
+        .expect("off");
+    f.settled(&id).await;
+    assert_eq!(
+        storage("edge-1")[3..],
+        ["storage:unmount", "storage:delete:2", "storage:clear"]
+    );
+    assert_eq!(storage("edge-3")[1..], ["storage:unmount", "storage:clear"]);
+    let d = clusters.get(&f.h.admin, &id).await.expect("cluster");
+    assert_eq!(
+        d.activity[0].kind,
+        domain::workflow::WorkflowKind::RemoveVolumes
+    );
+
+    // On again, then the cluster is deleted: the volume goes first.
+    clusters
+        .edit(&f.h.admin, &id, edit(true))
+        .await
+        .expect("on");
+    f.settled(&id).await;
+    assert_eq!(
+        storage("edge-1")[6..],
+        [
+            "storage:peers:10.9.0.12,10.9.0.13",
+            "storage:create:3",
+            "storage:mount:3"
+        ]
+    );
+    clusters.delete(&f.h.admin, &id).await.expect("deletes");
+    wait_for("the cluster to be forgotten", async || {
+        clusters.get(&f.h.admin, &id).await.is_err()
+    })
+    .await;
+    assert_eq!(
+        storage("edge-1")[9..],
+        ["storage:unmount", "storage:delete:2", "storage:clear"]
+    );
+    let asked = f.node("edge-2").asked();
+    let cleared = asked.iter().position(|a| a == "storage:clear");
+    let left = asked.iter().rposition(|a| a.starts_with("leave:"));
+    assert!(cleared.is_some() && cleared < left, "{asked:?}");
+}

@@ -1032,6 +1032,7 @@ mod tests {
                 available_bytes: 1 << 29,
             }),
             snapshots: None,
+            mount: None,
         };
         let mut cands = vec![
             candidate("1", "10.77.0.11"),

@@ -123,6 +123,8 @@ pub enum Command {
     /// Remove one Swarm secret or config by name (run on a manager). Idempotent: a missing one
     /// is done; one a service uses is refused by Swarm.
     SwarmObjectRemove { kind: ObjectKind, name: String },
+    /// Set up, mount or take down the cluster's volume on this node.
+    Storage(crate::storage::StorageCommand),
     /// The newest `tail` log lines of a service's tasks (run on a manager).
     ServiceLogs { name: String, tail: u32 },
     /// `docker login` on this node (the engine logs in to the registry from here); failed with

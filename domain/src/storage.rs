@@ -16,6 +16,71 @@ pub const DEFAULT_SYNC_SECS: u32 = 5;
 pub const MIN_SYNC_SECS: u32 = 1;
 pub const MAX_SYNC_SECS: u32 = 3600;
 
+/// The cluster's replicated GlusterFS volume (one per cluster: a node is in one cluster, and the
+/// trusted pool of its glusterd is that cluster's). Its brick on a node is [`brick_path`].
+pub const VOLUME_NAME: &str = "flotilla";
+
+/// How many copies a replicated volume keeps: on the cluster's first three nodes (member order).
+pub const REPLICAS: usize = 3;
+
+/// Options every replicated volume gets at creation. GlusterFS's defaults freeze every client
+/// of the volume (dockerd included) for 42 s when a node vanishes without a word; with these the
+/// surviving clients stalled 5.5–6.9 s in the lab (docs/volumes.md).
+pub const VOLUME_OPTIONS: [(&str, &str); 9] = [
+    ("network.ping-timeout", "5"),
+    ("client.tcp-user-timeout", "5"),
+    ("server.tcp-user-timeout", "5"),
+    ("client.keepalive-time", "5"),
+    ("client.keepalive-interval", "1"),
+    ("client.keepalive-count", "3"),
+    ("server.keepalive-time", "5"),
+    ("server.keepalive-interval", "1"),
+    ("server.keepalive-count", "3"),
+];
+
+/// Where a node keeps its copy of the volume `volume` (a directory on the bricks disk: GlusterFS
+/// refuses the root of a mount point).
+pub fn brick_path(volume: &str) -> String {
+    format!("{BRICKS_DIR}/{volume}")
+}
+
+/// What the panel asks of a node's storage (a command's body). Every one is idempotent: what
+/// holds already is done.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum StorageCommand {
+    /// From this node, bring these addresses into its GlusterFS trusted pool and wait until each
+    /// is connected.
+    Peers { addresses: Vec<String> },
+    /// Create the replicated volume with these bricks (`address:path`, one per node), set
+    /// [`VOLUME_OPTIONS`] and start it (run on the node of the first brick).
+    CreateVolume { volume: String, bricks: Vec<String> },
+    /// Mount the volume at [`VOLUMES_DIR`] over FUSE from these servers (the first, then the
+    /// others as backups) and wait until the mount answers. A dead mount is replaced.
+    Mount {
+        volume: String,
+        servers: Vec<String>,
+    },
+    /// Unmount [`VOLUMES_DIR`].
+    Unmount,
+    /// Stop and delete the volume, then let these addresses leave the trusted pool (run on the
+    /// node of the first brick).
+    DeleteVolume { volume: String, peers: Vec<String> },
+    /// Remove this node's brick directory of a deleted volume (GlusterFS refuses a directory
+    /// that held a brick for a new volume).
+    ClearBrick { volume: String },
+}
+
+/// The volume mounted at [`VOLUMES_DIR`] on a node, as its agent sees it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MountFacts {
+    /// What is mounted (`10.77.0.11:/flotilla`).
+    pub source: String,
+    /// The mount answered a `stat` within the tool timeout (a FUSE mount whose client died or
+    /// whose servers are unreachable hangs or fails).
+    pub live: bool,
+}
+
 /// The least free space a node's volume disk must have to be offered (100 MiB).
 pub const MIN_FREE_BYTES: u64 = 100 * 1024 * 1024;
 
@@ -37,6 +102,9 @@ pub struct StorageFacts {
     pub bricks: Option<DiskFacts>,
     /// The disk mounted at [`SNAPSHOTS_DIR`], if one is.
     pub snapshots: Option<DiskFacts>,
+    /// The cluster volume mounted at [`VOLUMES_DIR`], if one is.
+    #[serde(default)]
+    pub mount: Option<MountFacts>,
 }
 
 /// A disk mounted where cluster volumes live.
@@ -54,6 +122,9 @@ impl StorageFacts {
     pub fn cap(&mut self) -> bool {
         use crate::node::{cap, caps};
         let mut cut = self.gluster.as_mut().is_some_and(|g| cap(g, caps::SHORT));
+        if let Some(m) = self.mount.as_mut() {
+            cut |= cap(&mut m.source, caps::TEXT);
+        }
         for d in [&mut self.bricks, &mut self.snapshots]
             .into_iter()
             .flatten()
@@ -237,6 +308,7 @@ mod tests {
             btrfs_tools: true,
             bricks: disk(BRICKS_DIR, "xfs", 500),
             snapshots: disk(SNAPSHOTS_DIR, "btrfs", 200),
+            mount: None,
         }
     }
 

@@ -15,6 +15,10 @@ pub enum WorkflowKind {
     RemoveNode,
     /// Push the KeepAlived configuration again (the synctime changed).
     UpdateVips,
+    /// Set up the cluster's volume on its nodes (turned on after the cluster was built).
+    SetupVolumes,
+    /// Take the cluster's volume down on its nodes (turned off).
+    RemoveVolumes,
     /// Deploy an app version on a cluster: its networks, secrets and configs, then its services.
     Install,
     /// Remove an installed app's services and the objects it declared.
@@ -37,12 +41,14 @@ pub enum WorkflowKind {
 }
 
 impl WorkflowKind {
-    pub const ALL: [WorkflowKind; 13] = [
+    pub const ALL: [WorkflowKind; 15] = [
         WorkflowKind::Create,
         WorkflowKind::Delete,
         WorkflowKind::AddNode,
         WorkflowKind::RemoveNode,
         WorkflowKind::UpdateVips,
+        WorkflowKind::SetupVolumes,
+        WorkflowKind::RemoveVolumes,
         WorkflowKind::Install,
         WorkflowKind::Uninstall,
         WorkflowKind::ApplyCredentials,
@@ -61,6 +67,8 @@ impl WorkflowKind {
             WorkflowKind::AddNode => "add-node",
             WorkflowKind::RemoveNode => "remove-node",
             WorkflowKind::UpdateVips => "update-vips",
+            WorkflowKind::SetupVolumes => "setup-volumes",
+            WorkflowKind::RemoveVolumes => "remove-volumes",
             WorkflowKind::Install => "install",
             WorkflowKind::Uninstall => "uninstall",
             WorkflowKind::ApplyCredentials => "apply-credentials",
@@ -83,6 +91,8 @@ impl WorkflowKind {
             WorkflowKind::AddNode => "Adding a node",
             WorkflowKind::RemoveNode => "Removing a node",
             WorkflowKind::UpdateVips => "Updating KeepAlived",
+            WorkflowKind::SetupVolumes => "Setting up cluster volumes",
+            WorkflowKind::RemoveVolumes => "Removing cluster volumes",
             WorkflowKind::Install => "Installing an app",
             WorkflowKind::Uninstall => "Uninstalling an app",
             WorkflowKind::ApplyCredentials => "Checking and applying registry credentials",

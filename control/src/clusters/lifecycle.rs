@@ -9,6 +9,7 @@ use super::plans::{self, PlanMember};
 use crate::ControlError;
 use crate::auth::Actor;
 use crate::store::{ClusterRow, MemberRow, NewCluster, VipRow};
+use crate::volumes::{self, plans as volume_plans};
 
 impl Clusters {
     /// Validates the wizard against fresh node facts, stores the cluster with its creation
@@ -88,7 +89,11 @@ impl Clusters {
         let workflow = plans::workflow(
             &id,
             WorkflowKind::Create,
-            &plans::create(&plan, !def.vips.is_empty()),
+            &plans::create(
+                &plan,
+                !def.vips.is_empty(),
+                volumes::replicated(def, plan.len()),
+            ),
         )?;
         let inserted = self
             .store
@@ -166,10 +171,16 @@ impl Clusters {
         }
         let names = g.hostnames();
         let plan = g.plan(&names);
+        let online = |node_id: &str| self.gateway.is_online(node_id).is_some();
+        let volumes = volumes::replicated(&g.cluster.definition, plan.len());
         let workflow = plans::workflow(
             id,
             WorkflowKind::Delete,
-            &plans::delete(&plan, !g.vips.is_empty()),
+            &plans::delete(
+                &plan,
+                !g.vips.is_empty(),
+                volumes.then_some(&online as &dyn Fn(&str) -> bool),
+            ),
         )?;
         self.store
             .set_cluster_phase(id, ClusterPhase::Deleting)
@@ -221,14 +232,29 @@ impl Clusters {
         if let Some(secs) = spec.volume_sync_secs {
             definition.volume_sync_secs = secs;
         }
+        // One workflow for what changes on the nodes: the volume set up or taken down, then
+        // KeepAlived's new configuration.
+        let names = g.hostnames();
+        let plan = g.plan(&names);
+        let before = volumes::replicated(&g.cluster.definition, plan.len());
+        let after = volumes::replicated(&definition, plan.len());
+        let online = |node_id: &str| self.gateway.is_online(node_id).is_some();
+        let (kind, mut steps) = match (before, after) {
+            (false, true) => (WorkflowKind::SetupVolumes, volume_plans::setup(&plan)),
+            (true, false) => (
+                WorkflowKind::RemoveVolumes,
+                volume_plans::teardown(&plan, online),
+            ),
+            _ => (WorkflowKind::UpdateVips, vec![]),
+        };
+        if synctime_changed && !g.vips.is_empty() {
+            steps.extend(plans::update_vips(&plan));
+        }
         self.store.update_cluster(id, &name, &definition).await?;
         self.changed(actor, id, "cluster.edit", id, Some(&name))
             .await?;
-        if synctime_changed && !g.vips.is_empty() {
-            let names = g.hostnames();
-            let plan = g.plan(&names);
-            let workflow =
-                plans::workflow(id, WorkflowKind::UpdateVips, &plans::update_vips(&plan))?;
+        if !steps.is_empty() {
+            let workflow = plans::workflow(id, kind, &steps)?;
             self.store.add_workflow(&workflow).await?;
             self.engine.spawn(workflow.id);
         }

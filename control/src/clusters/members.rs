@@ -14,6 +14,7 @@ use super::{Clusters, Gathered};
 use crate::ControlError;
 use crate::auth::Actor;
 use crate::store::MemberRow;
+use crate::volumes::{self, plans as volume_plans};
 
 impl Clusters {
     /// Changes one node: availability, role or labels.
@@ -169,11 +170,20 @@ impl Clusters {
             has_labels: !spec.labels.is_empty(),
             vip: spec.vip,
         };
-        let workflow = plans::workflow(
-            id,
-            WorkflowKind::AddNode,
-            &plans::add(&plan, !g.vips.is_empty()),
-        )?;
+        // With volumes on, the node mounts the volume; with the third node the volumes become
+        // replicated, and the volume is set up on all of them (nothing was made in async
+        // standby: not built yet).
+        let def = &g.cluster.definition;
+        let count = g.members.len();
+        let mount = volumes::replicated(def, count);
+        let mut steps = plans::add(&plan, !g.vips.is_empty(), mount);
+        if !mount && volumes::replicated(def, count + 1) {
+            let names = g.hostnames();
+            let mut all = g.plan(&names);
+            all.push(plan);
+            steps.extend(volume_plans::setup(&all));
+        }
+        let workflow = plans::workflow(id, WorkflowKind::AddNode, &steps)?;
         match self.store.add_member(&row, &workflow).await {
             Err(e) if e.is_unique_violation() => {
                 return Err(ControlError::Conflict(format!(
@@ -208,6 +218,19 @@ impl Clusters {
                 "It is the cluster's only node: delete the cluster instead.".into(),
             ));
         }
+        let hostname = g.hostname(node_id);
+        let volumes = volumes::replicated(&g.cluster.definition, g.members.len());
+        let holds_copy = g
+            .members
+            .iter()
+            .take(domain::storage::REPLICAS)
+            .any(|(m, _)| m.node_id == node_id);
+        if volumes && holds_copy {
+            return Err(ControlError::Conflict(format!(
+                "{hostname} holds a copy of the cluster volume: turn cluster volumes off before \
+                 removing it (moving a copy to another node is not built yet)."
+            )));
+        }
         if member.role == SwarmRole::Manager {
             let reachable = |m: &MemberRow| {
                 g.snapshot.as_ref().is_some_and(|s| {
@@ -226,7 +249,6 @@ impl Clusters {
             health::check_manager_leaves(managers.len(), up, reachable(member))
                 .map_err(ControlError::Conflict)?;
         }
-        let hostname = g.hostname(node_id);
         let plan = PlanMember {
             node_id,
             hostname: &hostname,
@@ -238,7 +260,7 @@ impl Clusters {
         let workflow = plans::workflow(
             id,
             WorkflowKind::RemoveNode,
-            &plans::remove(&plan, online, !g.vips.is_empty()),
+            &plans::remove(&plan, online, !g.vips.is_empty(), volumes),
         )?;
         self.store.add_workflow(&workflow).await?;
         self.changed(actor, id, "cluster.node.remove", id, Some(&hostname))

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ControlError;
 use crate::store::NewWorkflow;
+use crate::volumes::plans::{self as volume_plans, VolumeStep};
 use crate::workflow::{self, Planned};
 
 /// One step of a cluster workflow (stored as JSON, tagged by `op`).
@@ -47,6 +48,8 @@ pub enum ClusterStep {
         node_id: String,
     },
     Forget,
+    /// A step of the cluster volume (see [`crate::volumes::plans`]).
+    Volume(VolumeStep),
 }
 
 /// A member as the planner sees it.
@@ -121,8 +124,8 @@ fn leave(m: &PlanMember<'_>, force: bool) -> Planned<ClusterStep> {
 }
 
 /// Create: init on the first manager, join managers then workers, label, start KeepAlived on the
-/// VIP nodes, mark active.
-pub fn create(members: &[PlanMember<'_>], has_vips: bool) -> Plan {
+/// VIP nodes, set up the cluster volume (`volumes`), mark active.
+pub fn create(members: &[PlanMember<'_>], has_vips: bool, volumes: bool) -> Plan {
     let mut order: Vec<&PlanMember<'_>> = members
         .iter()
         .filter(|m| m.role == SwarmRole::Manager)
@@ -147,6 +150,9 @@ pub fn create(members: &[PlanMember<'_>], has_vips: bool) -> Plan {
     if has_vips {
         steps.extend(order.iter().filter(|m| m.vip).map(|m| vips(m, "Start")));
     }
+    if volumes {
+        steps.extend(volume_plans::setup(members));
+    }
     steps.push(Planned::safe(
         ClusterStep::Activate,
         "Mark the cluster active",
@@ -155,10 +161,18 @@ pub fn create(members: &[PlanMember<'_>], has_vips: bool) -> Plan {
     steps
 }
 
-/// Delete (also the rollback of a failed creation): stop KeepAlived, workers leave, managers other
+/// Delete (also the rollback of a failed creation): take the cluster volume down (`volumes`,
+/// unmounting on the members `online` says are), stop KeepAlived, workers leave, managers other
 /// than the first are demoted and leave, the first manager leaves last, the panel forgets.
-pub fn delete(members: &[PlanMember<'_>], has_vips: bool) -> Plan {
+pub fn delete(
+    members: &[PlanMember<'_>],
+    has_vips: bool,
+    volumes: Option<&dyn Fn(&str) -> bool>,
+) -> Plan {
     let mut steps: Plan = vec![];
+    if let Some(online) = volumes {
+        steps.extend(volume_plans::teardown(members, online));
+    }
     if has_vips {
         steps.extend(members.iter().filter(|m| m.vip).map(stop_vips));
     }
@@ -187,8 +201,8 @@ pub fn delete(members: &[PlanMember<'_>], has_vips: bool) -> Plan {
     steps
 }
 
-/// Add a node to a running cluster: join, label, KeepAlived.
-pub fn add(m: &PlanMember<'_>, has_vips: bool) -> Plan {
+/// Add a node to a running cluster: join, label, KeepAlived, mount the cluster volume (`volumes`).
+pub fn add(m: &PlanMember<'_>, has_vips: bool, volumes: bool) -> Plan {
     let mut steps = vec![join(m)];
     if m.has_labels {
         steps.push(label(m));
@@ -196,13 +210,20 @@ pub fn add(m: &PlanMember<'_>, has_vips: bool) -> Plan {
     if has_vips && m.vip {
         steps.push(vips(m, "Start"));
     }
+    if volumes {
+        steps.push(volume_plans::mount(m));
+    }
     steps
 }
 
-/// Remove a node: stop its KeepAlived, demote it, let it leave, drop its swarm entry, forget it.
-/// A node that is offline cannot act itself: only the swarm-side steps run.
-pub fn remove(m: &PlanMember<'_>, online: bool, has_vips: bool) -> Plan {
+/// Remove a node: unmount the cluster volume (`volumes`), stop its KeepAlived, demote it, let it
+/// leave, drop its swarm entry, forget it. A node that is offline cannot act itself: only the
+/// swarm-side steps run.
+pub fn remove(m: &PlanMember<'_>, online: bool, has_vips: bool, volumes: bool) -> Plan {
     let mut steps = vec![];
+    if online && volumes {
+        steps.push(volume_plans::unmount(m));
+    }
     if online && has_vips && m.vip {
         steps.push(stop_vips(m));
     }
@@ -272,7 +293,7 @@ mod tests {
             m("m1", SwarmRole::Manager, false, true),
             m("m2", SwarmRole::Manager, false, false),
         ];
-        let plan = create(&members, true);
+        let plan = create(&members, true, false);
         assert_eq!(plan[0].title, "Initialise the swarm on m1");
         assert_eq!(plan[0].node_id.as_deref(), Some("m1"));
         assert_eq!(
@@ -290,6 +311,41 @@ mod tests {
     }
 
     #[test]
+    fn the_cluster_volume_is_set_up_before_activation_and_taken_down_first() {
+        let members = [
+            m("m1", SwarmRole::Manager, false, false),
+            m("m2", SwarmRole::Manager, false, false),
+            m("w1", SwarmRole::Worker, false, false),
+        ];
+        let created = ops(create(&members, false, true));
+        assert_eq!(
+            created[3..],
+            [
+                ClusterStep::Volume(VolumeStep::Peers { node_id: n("m1") }),
+                ClusterStep::Volume(VolumeStep::Create { node_id: n("m1") }),
+                ClusterStep::Volume(VolumeStep::Mount { node_id: n("m1") }),
+                ClusterStep::Volume(VolumeStep::Mount { node_id: n("m2") }),
+                ClusterStep::Volume(VolumeStep::Mount { node_id: n("w1") }),
+                ClusterStep::Activate,
+            ]
+        );
+        let online = |_: &str| true;
+        let deleted = ops(delete(&members, false, Some(&online)));
+        assert_eq!(
+            deleted[0],
+            ClusterStep::Volume(VolumeStep::Unmount { node_id: n("m1") })
+        );
+        assert_eq!(
+            deleted[4],
+            ClusterStep::Volume(VolumeStep::ClearBrick { node_id: n("m1") })
+        );
+        assert_eq!(
+            add(&members[2], false, true).last().map(|p| &p.step),
+            Some(&ClusterStep::Volume(VolumeStep::Mount { node_id: n("w1") }))
+        );
+    }
+
+    #[test]
     fn delete_stops_vips_then_workers_then_managers_and_the_anchor_last() {
         let members = [
             m("m1", SwarmRole::Manager, false, true),
@@ -297,7 +353,7 @@ mod tests {
             m("w1", SwarmRole::Worker, false, false),
         ];
         assert_eq!(
-            ops(delete(&members, true)),
+            ops(delete(&members, true, None)),
             vec![
                 ClusterStep::StopVips { node_id: n("m1") },
                 ClusterStep::StopVips { node_id: n("m2") },
@@ -318,7 +374,7 @@ mod tests {
             ]
         );
         assert!(
-            !ops(delete(&members, false))
+            !ops(delete(&members, false, None))
                 .iter()
                 .any(|o| matches!(o, ClusterStep::StopVips { .. }))
         );
@@ -328,14 +384,18 @@ mod tests {
     fn an_offline_node_is_removed_on_the_swarm_side_only() {
         let manager = m("m2", SwarmRole::Manager, false, true);
         assert_eq!(
-            ops(remove(&manager, false, true)),
+            ops(remove(&manager, false, true, true)),
             vec![
                 ClusterStep::Demote { node_id: n("m2") },
                 ClusterStep::Unregister { node_id: n("m2") },
                 ClusterStep::ForgetMember { node_id: n("m2") },
             ]
         );
-        assert_eq!(remove(&manager, true, true).len(), 5);
+        assert_eq!(remove(&manager, true, true, false).len(), 5);
+        assert_eq!(
+            remove(&manager, true, true, true)[0].step,
+            ClusterStep::Volume(VolumeStep::Unmount { node_id: n("m2") })
+        );
     }
 
     #[test]
@@ -353,7 +413,7 @@ mod tests {
         let w = workflow(
             "c1",
             WorkflowKind::Create,
-            &create(&[m("m1", SwarmRole::Manager, true, false)], false),
+            &create(&[m("m1", SwarmRole::Manager, true, false)], false, false),
         )
         .expect("plans");
         assert!(w.steps[0].step.contains("\"op\":\"init\""));

@@ -167,6 +167,9 @@ impl ClusterSteps {
                 self.store.delete_member(node_id).await.map_err(panel)
             }
             ClusterStep::Forget => self.store.delete_cluster(cluster_id).await.map_err(panel),
+            ClusterStep::Volume(step) => {
+                crate::volumes::steps::run(&self.gateway, &self.store, &members, step).await
+            }
         }
     }
 

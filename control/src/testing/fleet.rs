@@ -171,6 +171,7 @@ impl Fleet {
                             }
                             continue;
                         }
+                        Command::Storage(c) => (storage_kind(c), Reply::None),
                         Command::ServiceLogs { name, .. } => (
                             format!("logs:{name}"),
                             Reply::Logs {
@@ -353,4 +354,18 @@ impl Fleet {
         })
         .await;
     }
+}
+
+/// How the fleet's log names a storage command: `storage:<op>` (`storage:mount`…).
+fn storage_kind(command: &domain::storage::StorageCommand) -> String {
+    use domain::storage::StorageCommand as S;
+    let op = match command {
+        S::Peers { addresses } => format!("peers:{}", addresses.join(",")),
+        S::CreateVolume { bricks, .. } => format!("create:{}", bricks.len()),
+        S::Mount { servers, .. } => format!("mount:{}", servers.len()),
+        S::Unmount => "unmount".into(),
+        S::DeleteVolume { peers, .. } => format!("delete:{}", peers.len()),
+        S::ClearBrick { .. } => "clear".into(),
+    };
+    format!("storage:{op}")
 }

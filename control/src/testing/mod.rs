@@ -277,6 +277,7 @@ pub fn ready_storage() -> domain::storage::StorageFacts {
         btrfs_tools: true,
         bricks: Some(disk(BRICKS_DIR, "xfs")),
         snapshots: Some(disk(SNAPSHOTS_DIR, "btrfs")),
+        mount: None,
     }
 }
 

@@ -46,7 +46,9 @@ impl Capability {
             | WorkflowKind::Delete
             | WorkflowKind::AddNode
             | WorkflowKind::RemoveNode
-            | WorkflowKind::UpdateVips => Capability::Clusters,
+            | WorkflowKind::UpdateVips
+            | WorkflowKind::SetupVolumes
+            | WorkflowKind::RemoveVolumes => Capability::Clusters,
             WorkflowKind::Install
             | WorkflowKind::Uninstall
             | WorkflowKind::ApplyCredentials

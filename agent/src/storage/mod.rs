@@ -1,33 +1,88 @@
-//! Cluster volumes on this node: what it offers for them (its storage facts). GlusterFS's and
-//! btrfs' tools only ever run in a child process with a timeout: a hung glusterd (or, later, FUSE
-//! mount) must never block the agent.
+//! Cluster volumes on this node: what it offers for them (its storage facts) and the commands
+//! that set the cluster's volume up and take it down ([`volume`]). GlusterFS's and btrfs' tools,
+//! and every look at a FUSE mount, only ever run in a child process with a timeout: a hung
+//! glusterd or FUSE mount must never block the agent.
+mod volume;
+
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use domain::storage::{BRICKS_DIR, DiskFacts, SNAPSHOTS_DIR, StorageFacts};
+use domain::storage::{
+    BRICKS_DIR, DiskFacts, MountFacts, SNAPSHOTS_DIR, StorageFacts, VOLUMES_DIR,
+};
+
+pub use volume::execute;
 
 /// How long a storage tool may take before it is killed and counted as not answering.
 const TOOL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// What this node offers for cluster volumes now.
+/// The installed tools' versions, read once they are found (they do not change while the agent
+/// runs; a tool installed later is found at the next reading).
+static TOOLS: Mutex<Tools> = Mutex::new(Tools {
+    gluster: None,
+    btrfs: false,
+});
+
+#[derive(Clone)]
+struct Tools {
+    gluster: Option<String>,
+    btrfs: bool,
+}
+
+async fn tools() -> Tools {
+    let known = TOOLS
+        .lock()
+        .map(|t| t.clone())
+        .unwrap_or_else(|p| p.into_inner().clone());
+    if known.gluster.is_some() && known.btrfs {
+        return known;
+    }
+    let gluster = match known.gluster {
+        Some(v) => Some(v),
+        None => run("gluster", &["--version"])
+            .await
+            .and_then(|out| gluster_version(&out)),
+    };
+    let btrfs = known.btrfs || run("btrfs", &["--version"]).await.is_some();
+    let found = Tools { gluster, btrfs };
+    if let Ok(mut t) = TOOLS.lock() {
+        *t = found.clone();
+    }
+    found
+}
+
+/// What this node offers for cluster volumes now, and the state of its volume mount.
 pub async fn facts() -> StorageFacts {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let gluster = run("gluster", &["--version"])
-        .await
-        .and_then(|out| gluster_version(&out));
-    let glusterd = gluster.is_some()
+    let tools = tools().await;
+    let glusterd = tools.gluster.is_some()
         && run("gluster", &["--mode=script", "pool", "list"])
             .await
             .is_some();
+    let mount = match mounted(&mountinfo, VOLUMES_DIR) {
+        Some((fs, source)) if fs.starts_with("fuse") => Some(MountFacts {
+            source,
+            live: mount_live().await,
+        }),
+        _ => None,
+    };
     StorageFacts {
-        gluster,
+        gluster: tools.gluster,
         glusterd,
         fuse: Path::new("/dev/fuse").exists(),
-        btrfs_tools: run("btrfs", &["--version"]).await.is_some(),
+        btrfs_tools: tools.btrfs,
         bricks: disk(&mountinfo, BRICKS_DIR),
         snapshots: disk(&mountinfo, SNAPSHOTS_DIR),
+        mount,
     }
+}
+
+/// The volume mount answers: `stat` of its root, in a child process killed after
+/// [`TOOL_TIMEOUT`] (a FUSE mount whose servers vanished blocks whoever looks at it).
+async fn mount_live() -> bool {
+    run("stat", &["-c", "%i", VOLUMES_DIR]).await.is_some()
 }
 
 /// The standard output of a tool that succeeded within [`TOOL_TIMEOUT`]; `None` when it is not
@@ -79,17 +134,29 @@ fn disk(mountinfo: &str, path: &str) -> Option<DiskFacts> {
     })
 }
 
-/// The file system of the mount at `path` (the last one, when mounts are stacked there), from
-/// `/proc/self/mountinfo` (`ID PARENT MAJ:MIN ROOT POINT OPTIONS [TAGS…] - FSTYPE SOURCE …`).
-fn mounted_fs(mountinfo: &str, path: &str) -> Option<String> {
+/// The file system and source of the mount at `path` (the last one, when mounts are stacked
+/// there), from `/proc/self/mountinfo` (`ID PARENT MAJ:MIN ROOT POINT OPTIONS [TAGS…] - FSTYPE
+/// SOURCE …`).
+fn mounted(mountinfo: &str, path: &str) -> Option<(String, String)> {
     mountinfo
         .lines()
         .filter_map(|line| {
             let (left, right) = line.split_once(" - ")?;
             let point = left.split(' ').nth(4)?;
-            (unescape(point) == path).then(|| right.split(' ').next().map(str::to_owned))?
+            if unescape(point) != path {
+                return None;
+            }
+            let mut fields = right.split(' ');
+            let fs = fields.next()?.to_owned();
+            let source = fields.next().map(unescape).unwrap_or_default();
+            Some((fs, source))
         })
         .next_back()
+}
+
+/// The file system of the mount at `path`.
+fn mounted_fs(mountinfo: &str, path: &str) -> Option<String> {
+    mounted(mountinfo, path).map(|(fs, _)| fs)
 }
 
 /// Mount points escape space, tab, newline and backslash as octal (`\040`).
@@ -148,6 +215,10 @@ mod tests {
             "not a mount point"
         );
         assert_eq!(mounted_fs("garbage\n", "/"), None);
+        assert_eq!(
+            mounted(MOUNTINFO, VOLUMES_DIR),
+            Some(("fuse.glusterfs".into(), "10.77.0.11:/flotilla".into()))
+        );
     }
 
     #[test]

@@ -1,0 +1,330 @@
+//! The cluster's replicated volume on this node: trusted pool, volume, FUSE mount, and taking
+//! them down again. Each command is idempotent (what holds already is done) and runs GlusterFS's
+//! CLI and `mount` in child processes with a timeout.
+use std::net::IpAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use domain::storage::{StorageCommand, VOLUME_OPTIONS, VOLUMES_DIR, brick_path};
+
+use super::{mount_live, mounted};
+
+/// How long one GlusterFS or mount call may take (a volume's creation talks to every peer).
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long peers may take to connect, and a new mount to answer.
+const SETTLE: Duration = Duration::from_secs(30);
+
+/// Runs one storage command; `Err` carries what the node answers (the CLI's own words).
+pub async fn execute(command: &StorageCommand) -> Result<(), String> {
+    match command {
+        StorageCommand::Peers { addresses } => peers(&addresses_of(addresses)?).await,
+        StorageCommand::CreateVolume { volume, bricks } => {
+            create_volume(checked_name(volume)?, bricks).await
+        }
+        StorageCommand::Mount { volume, servers } => {
+            mount(checked_name(volume)?, &addresses_of(servers)?).await
+        }
+        StorageCommand::Unmount => unmount().await,
+        StorageCommand::DeleteVolume { volume, peers } => {
+            delete_volume(checked_name(volume)?, &addresses_of(peers)?).await
+        }
+        StorageCommand::ClearBrick { volume } => clear_brick(checked_name(volume)?).await,
+    }
+}
+
+/// A volume name the agent acts on: GlusterFS's own rule (letters, digits, `-`, `_`), which also
+/// keeps the brick path under the bricks disk.
+fn checked_name(volume: &str) -> Result<&str, String> {
+    let ok = !volume.is_empty()
+        && volume.len() <= 64
+        && volume
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    ok.then_some(volume)
+        .ok_or_else(|| format!("not a volume name: {volume:?}"))
+}
+
+/// Peers and servers are IP addresses (the members' swarm addresses).
+fn addresses_of(addresses: &[String]) -> Result<Vec<String>, String> {
+    addresses
+        .iter()
+        .map(|a| {
+            a.parse::<IpAddr>()
+                .map(|ip| ip.to_string())
+                .map_err(|_| format!("not an IP address: {a:?}"))
+        })
+        .collect()
+}
+
+/// A bounded call of `program`: its standard output, or its words (standard error, else output)
+/// when it failed.
+async fn call(program: &str, args: &[&str]) -> Result<String, String> {
+    let out = tokio::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    match tokio::time::timeout(CALL_TIMEOUT, out).await {
+        Ok(Ok(out)) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).into()),
+        Ok(Ok(out)) => {
+            let err = String::from_utf8_lossy(&out.stderr);
+            let words = if err.trim().is_empty() {
+                String::from_utf8_lossy(&out.stdout)
+            } else {
+                err
+            };
+            Err(format!("{program} {}: {}", args.join(" "), words.trim()))
+        }
+        Ok(Err(e)) => Err(format!("{program} did not start: {e}")),
+        Err(_) => Err(format!(
+            "{program} {} did not answer within {} s",
+            args.join(" "),
+            CALL_TIMEOUT.as_secs()
+        )),
+    }
+}
+
+async fn gluster(args: &[&str]) -> Result<String, String> {
+    let mut all = vec!["--mode=script"];
+    all.extend_from_slice(args);
+    call("gluster", &all).await
+}
+
+/// The trusted pool as `gluster pool list` shows it: (hostname, connected) per peer.
+fn pool(list: &str) -> Vec<(String, bool)> {
+    list.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (_uuid, host, state) = (fields.next()?, fields.next()?, fields.next()?);
+            Some((host.to_owned(), state == "Connected"))
+        })
+        .collect()
+}
+
+async fn peers(addresses: &[String]) -> Result<(), String> {
+    let known = pool(&gluster(&["pool", "list"]).await?);
+    for a in addresses {
+        if !known.iter().any(|(host, _)| host == a) {
+            gluster(&["peer", "probe", a]).await?;
+        }
+    }
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    loop {
+        let now = pool(&gluster(&["pool", "list"]).await?);
+        let waiting: Vec<&String> = addresses
+            .iter()
+            .filter(|a| !now.iter().any(|(host, up)| host == *a && *up))
+            .collect();
+        if waiting.is_empty() {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let list: Vec<&str> = waiting.iter().map(|a| a.as_str()).collect();
+            return Err(format!(
+                "GlusterFS peers not connected after {} s: {}",
+                SETTLE.as_secs(),
+                list.join(", ")
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// `Some(started)` when the volume exists; `None` when GlusterFS says it does not.
+async fn volume_state(volume: &str) -> Result<Option<bool>, String> {
+    match gluster(&["volume", "info", volume]).await {
+        Ok(info) => Ok(Some(info.lines().any(|l| l.trim() == "Status: Started"))),
+        Err(e) if e.contains("does not exist") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+async fn create_volume(volume: &str, bricks: &[String]) -> Result<(), String> {
+    let bricks: Vec<String> = bricks
+        .iter()
+        .map(|b| {
+            let (address, path) = b
+                .split_once(':')
+                .ok_or_else(|| format!("not a brick: {b:?}"))?;
+            let address = addresses_of(&[address.to_owned()])?.remove(0);
+            if path != brick_path(volume) {
+                return Err(format!("not this volume's brick path: {path:?}"));
+            }
+            Ok(format!("{address}:{path}"))
+        })
+        .collect::<Result<_, String>>()?;
+    if bricks.len() < 2 {
+        return Err("a replicated volume needs at least 2 bricks".into());
+    }
+    let started = match volume_state(volume).await? {
+        Some(started) => started,
+        None => {
+            let replicas = bricks.len().to_string();
+            let mut args = vec!["volume", "create", volume, "replica", replicas.as_str()];
+            args.extend(bricks.iter().map(String::as_str));
+            gluster(&args).await?;
+            false
+        }
+    };
+    let mut set = vec!["volume", "set", volume];
+    for (key, value) in VOLUME_OPTIONS {
+        set.extend([key, value]);
+    }
+    gluster(&set).await?;
+    if !started {
+        gluster(&["volume", "start", volume]).await?;
+    }
+    Ok(())
+}
+
+async fn mount(volume: &str, servers: &[String]) -> Result<(), String> {
+    let Some((first, backups)) = servers.split_first() else {
+        return Err("no server to mount the volume from".into());
+    };
+    let source = format!("{first}:/{volume}");
+    tokio::fs::create_dir_all(VOLUMES_DIR)
+        .await
+        .map_err(|e| format!("{VOLUMES_DIR}: {e}"))?;
+    let mountinfo = tokio::fs::read_to_string("/proc/self/mountinfo")
+        .await
+        .map_err(|e| format!("/proc/self/mountinfo: {e}"))?;
+    match mounted(&mountinfo, VOLUMES_DIR) {
+        Some((fs, _)) if fs.starts_with("fuse") => {
+            if mount_live().await {
+                return Ok(());
+            }
+            // A dead client's mount ("Transport endpoint is not connected"): replace it.
+            tracing::warn!("the volume mount does not answer: mounting it again");
+            call("umount", &["-l", VOLUMES_DIR]).await?;
+        }
+        Some((fs, source)) => {
+            return Err(format!(
+                "{VOLUMES_DIR} holds another mount ({fs} from {source})"
+            ));
+        }
+        None => {}
+    }
+    let options = if backups.is_empty() {
+        String::new()
+    } else {
+        format!("backup-volfile-servers={}", backups.join(":"))
+    };
+    let mut args = vec!["-t", "glusterfs"];
+    if !options.is_empty() {
+        args.extend(["-o", options.as_str()]);
+    }
+    args.extend([source.as_str(), VOLUMES_DIR]);
+    call("mount", &args).await?;
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    while !mount_live().await {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!(
+                "the volume mounted at {VOLUMES_DIR} does not answer after {} s",
+                SETTLE.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok(())
+}
+
+async fn unmount() -> Result<(), String> {
+    let mountinfo = tokio::fs::read_to_string("/proc/self/mountinfo")
+        .await
+        .map_err(|e| format!("/proc/self/mountinfo: {e}"))?;
+    match mounted(&mountinfo, VOLUMES_DIR) {
+        Some((fs, _)) if fs.starts_with("fuse") => {
+            if let Err(e) = call("umount", &[VOLUMES_DIR]).await {
+                // Busy (a container still uses it) or dead: detach it now, it goes when free.
+                tracing::warn!(error = %e, "unmounting the volume lazily");
+                call("umount", &["-l", VOLUMES_DIR]).await?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn delete_volume(volume: &str, peers: &[String]) -> Result<(), String> {
+    if let Some(started) = volume_state(volume).await? {
+        if started {
+            gluster(&["volume", "stop", volume]).await?;
+        }
+        gluster(&["volume", "delete", volume]).await?;
+    }
+    let known = pool(&gluster(&["pool", "list"]).await?);
+    for a in peers {
+        if known.iter().any(|(host, _)| host == a) {
+            gluster(&["peer", "detach", a]).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn clear_brick(volume: &str) -> Result<(), String> {
+    let path = brick_path(volume);
+    if Path::new(&path).exists() {
+        tokio::fs::remove_dir_all(&path)
+            .await
+            .map_err(|e| format!("{path}: {e}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pool_list_gives_each_peer_and_whether_it_is_connected() {
+        let list = "UUID\t\t\t\t\tHostname  \tState\n\
+            c5cc4c88-ef5a-41b3-84b5-1df1b03d085d\t10.77.0.12\tConnected \n\
+            9c313dc3-1bcb-43d1-9388-91f855efa361\t10.77.0.13\tDisconnected \n\
+            9c8e1e2c-1a85-4268-b700-422e377feb67\tlocalhost \tConnected \n";
+        assert_eq!(
+            pool(list),
+            vec![
+                ("10.77.0.12".into(), true),
+                ("10.77.0.13".into(), false),
+                ("localhost".into(), true),
+            ]
+        );
+        assert!(pool("").is_empty());
+    }
+
+    #[test]
+    fn only_plain_names_and_ip_addresses_reach_the_tools() {
+        assert_eq!(checked_name("flotilla"), Ok("flotilla"));
+        for bad in ["", "../etc", "a b", "x/y", &"v".repeat(65)] {
+            assert!(checked_name(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            addresses_of(&["10.77.0.11".into()]),
+            Ok(vec!["10.77.0.11".to_string()])
+        );
+        assert!(addresses_of(&["-o evil".into()]).is_err());
+        assert!(addresses_of(&["host.example".into()]).is_err());
+    }
+
+    #[test]
+    fn a_brick_outside_the_volume_path_is_refused_before_any_call() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let bad = rt.block_on(create_volume(
+            "flotilla",
+            &["10.77.0.11:/etc".into(), "10.77.0.12:/etc".into()],
+        ));
+        assert!(bad.is_err_and(|e| e.contains("brick path")));
+        let few = rt.block_on(create_volume(
+            "flotilla",
+            &[format!("10.77.0.11:{}", brick_path("flotilla"))],
+        ));
+        assert!(few.is_err_and(|e| e.contains("at least 2")));
+    }
+}

@@ -1,0 +1,20 @@
+//! Cluster volumes: the cluster's replicated GlusterFS volume, set up, mounted and taken down on
+//! its nodes through their agents (see `docs/volumes.md`). One file per concern:
+//! * [`plans`]: which steps set the volume up or take it down, on which nodes (run as steps of
+//!   the cluster workflows: creating, deleting, adding and removing nodes, turning volumes on
+//!   and off);
+//! * [`steps`]: what each step asks of which agent.
+//!
+//! The volume's copies live on the cluster's first [`domain::storage::REPLICAS`] members (member
+//! order); every member mounts it.
+pub mod plans;
+pub mod steps;
+
+use domain::cluster::Definition;
+use domain::storage::VolumeMode;
+
+/// Whether a cluster of `count` members with `definition` has a replicated volume on its nodes
+/// (async standby is not built yet: docs/volumes.md).
+pub fn replicated(definition: &Definition, count: usize) -> bool {
+    definition.volumes && VolumeMode::for_nodes(count) == Ok(VolumeMode::Replicated)
+}
