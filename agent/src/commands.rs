@@ -124,7 +124,7 @@ pub async fn execute(
                 Err(message) => (failed(message), false),
             }
         }
-        Command::Storage(command) => match crate::storage::execute(command).await {
+        Command::Storage(command) => match crate::storage::execute(command, state_dir).await {
             Ok(()) => (Outcome::DONE, true),
             Err(message) => (failed(message), true),
         },

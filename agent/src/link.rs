@@ -399,6 +399,10 @@ async fn observe(
     let now = tokio::time::Instant::now();
     let mut facts_tick = tokio::time::interval_at(now + FACTS_EVERY, FACTS_EVERY);
     let mut swarm_tick = tokio::time::interval(SWARM_EVERY);
+    // The cluster volume is mounted again at start (after a boot) and on every facts tick, in a
+    // task of its own: a mount whose servers are out of reach must not hold the readings up.
+    let keep = config.state_dir.clone();
+    let mut keeping = tokio::spawn(async move { storage::keep_mounted(&keep).await });
     loop {
         let (read_facts, read_swarm, answers) = tokio::select! {
             _ = facts_tick.tick() => (true, false, 0),
@@ -411,6 +415,10 @@ async fn observe(
                 (true, true, *refresh.borrow_and_update())
             }
         };
+        if read_facts && keeping.is_finished() {
+            let keep = config.state_dir.clone();
+            keeping = tokio::spawn(async move { storage::keep_mounted(&keep).await });
+        }
         if read_facts {
             let read =
                 facts::collect(&config, engine.facts().await, storage::facts().await).map(Box::new);

@@ -1211,6 +1211,9 @@ pub struct MemberView {
     pub swarm: Option<crate::swarm::SwarmNodeView>,
     /// KeepAlived's view of this node's VIPs.
     pub vip_states: Vec<crate::protocol::VipObservation>,
+    /// The cluster volume on this node.
+    #[serde(default)]
+    pub volume: crate::health::VolumeState,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

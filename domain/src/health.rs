@@ -85,6 +85,36 @@ pub struct MemberState {
     /// The engine reports the node as an active swarm member.
     pub in_swarm: bool,
     pub availability: Option<Availability>,
+    /// The cluster volume on this node.
+    #[serde(default)]
+    pub volume: VolumeState,
+}
+
+/// The cluster volume on one member, as its agent last reported it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VolumeState {
+    /// The cluster has no volume set up (off, async standby, or being set up or taken down).
+    #[default]
+    NotExpected,
+    /// Mounted, and it answered.
+    Live,
+    /// Mounted, but it did not answer (its client died or its servers are out of reach).
+    Unanswering,
+    /// Not mounted.
+    Missing,
+}
+
+impl VolumeState {
+    /// From the member's reported mount, when the cluster expects one.
+    pub fn of(expected: bool, mount: Option<&crate::storage::MountFacts>) -> Self {
+        match (expected, mount) {
+            (false, _) => Self::NotExpected,
+            (true, Some(m)) if m.live => Self::Live,
+            (true, Some(_)) => Self::Unanswering,
+            (true, None) => Self::Missing,
+        }
+    }
 }
 
 /// Where a cluster is in its life, from the orchestrator.
@@ -190,6 +220,20 @@ pub fn status(
     if workers_down > 0 {
         reasons.push(format!("{workers_down} of {} workers down", workers.len()));
     }
+    // An offline member's volume is down with it (counted above).
+    for m in members.iter().filter(|m| up(m)) {
+        match m.volume {
+            VolumeState::NotExpected | VolumeState::Live => {}
+            VolumeState::Unanswering => reasons.push(format!(
+                "the cluster volume does not answer on {}",
+                m.hostname
+            )),
+            VolumeState::Missing => reasons.push(format!(
+                "the cluster volume is not mounted on {}",
+                m.hostname
+            )),
+        }
+    }
     for (vip, truth) in vips {
         match truth.holders.len() {
             1 => {}
@@ -231,7 +275,53 @@ mod tests {
             online,
             in_swarm: online,
             availability: Some(Availability::Active),
+            volume: VolumeState::NotExpected,
         }
+    }
+
+    #[test]
+    fn a_volume_that_is_not_mounted_or_does_not_answer_degrades_the_cluster() {
+        let live = crate::storage::MountFacts {
+            source: "10.0.0.1:/flotilla".into(),
+            live: true,
+        };
+        let dead = crate::storage::MountFacts {
+            live: false,
+            ..live.clone()
+        };
+        assert_eq!(VolumeState::of(false, None), VolumeState::NotExpected);
+        assert_eq!(VolumeState::of(true, Some(&live)), VolumeState::Live);
+        assert_eq!(VolumeState::of(true, Some(&dead)), VolumeState::Unanswering);
+        assert_eq!(VolumeState::of(true, None), VolumeState::Missing);
+        let with = |hostname: &str, online: bool, volume| MemberState {
+            hostname: hostname.into(),
+            volume,
+            ..m(SwarmRole::Manager, online)
+        };
+        let all_live = [
+            with("a", true, VolumeState::Live),
+            with("b", true, VolumeState::Live),
+            with("c", true, VolumeState::Live),
+        ];
+        assert_eq!(
+            status(&Lifecycle::Active, &all_live, &[]).0,
+            Health::Healthy
+        );
+        let (health, reason) = status(
+            &Lifecycle::Active,
+            &[
+                with("a", true, VolumeState::Unanswering),
+                with("b", true, VolumeState::Missing),
+                with("c", false, VolumeState::Missing),
+            ],
+            &[],
+        );
+        assert_eq!(health, Health::Degraded);
+        assert_eq!(
+            reason,
+            "1 of 3 managers down: quorum holds; the cluster volume does not answer on a; \
+             the cluster volume is not mounted on b"
+        );
     }
 
     fn claim(host: &str, holds: bool, reported_ms: i64, heard_ms: i64, silent: bool) -> VipClaim {

@@ -2,10 +2,12 @@ import { execFileSync } from "node:child_process";
 import { expect, Page, test } from "@playwright/test";
 import { ADMIN_PASSWORD, hydrated, lab, login, removeLeftoverClusters } from "./helpers";
 
-// Builds on 01 (three lab nodes online, standalone). Cluster volumes, first part (issue #13):
-// every lab node has its own disks and glusterd in its own mount namespace (checked on the nodes),
-// its agent reports what it offers, the node page shows what each mode lacks, and the wizard and
-// the edit form choose the mode from the node count and refuse a node that lacks what it needs.
+// Builds on 01 (three lab nodes online, standalone). Cluster volumes (issue #13): every lab node
+// has its own disks and glusterd in its own mount namespace (checked on the nodes), its agent
+// reports what it offers, the node page shows what each mode lacks, and the wizard and the edit
+// form choose the mode from the node count and refuse a node that lacks what it needs. A cluster
+// of three gets a replicated GlusterFS volume, mounted on every node (and again when a mount
+// goes), taken down when volumes are turned off and when the cluster is deleted.
 const NODES = ["n1", "n2", "n3"];
 
 /** The file system mounted at `path` inside a lab node ("" when nothing is mounted there). */
@@ -15,6 +17,31 @@ function fsInside(node: string, path: string): string {
   } catch {
     return "";
   }
+}
+
+const VOLUMES = "/var/lib/flotilla/volumes";
+
+/** Nothing of the cluster volume is left on the nodes: no mount, volume, peer or brick. */
+function volumeGone() {
+  for (const n of NODES) {
+    expect(fsInside(n, VOLUMES), `${n}: mount`).toBe("");
+    expect(() => lab("exec", n, "test", "-e", "/var/lib/flotilla/bricks/flotilla"), `${n}: brick`).toThrow();
+    expect(lab("gluster", n, "pool", "list").trim().split("\n").length, `${n}: pool`).toBe(2);
+  }
+  expect(() => lab("gluster", "n1", "volume", "info", "flotilla")).toThrow(/does not exist/);
+}
+
+/** The replicated volume as GlusterFS describes it, and mounted on every node. */
+function volumeUp() {
+  const info = lab("gluster", "n1", "volume", "info", "flotilla");
+  expect(info).toContain("Type: Replicate");
+  expect(info).toContain("Number of Bricks: 1 x 3 = 3");
+  expect(info).toContain("Status: Started");
+  // The tuned timeouts: a node lost without a word stalls the volume seconds, not 42 s.
+  expect(info).toContain("network.ping-timeout: 5");
+  expect(info).toContain("client.tcp-user-timeout: 5");
+  expect(info).toContain("server.keepalive-count: 3");
+  for (const n of NODES) expect(fsInside(n, VOLUMES), `${n}: mount`).toBe("fuse.glusterfs");
 }
 
 async function refreshFacts(page: Page, host: string) {
@@ -124,6 +151,70 @@ test.describe.serial("cluster volumes", () => {
     lab("glusterd", "n3", "start");
     await refreshFacts(page, "edge-3");
     await expect(page.getByTestId("fact-replicated-mode")).toHaveText("ready", { timeout: 20_000 });
+  });
+
+  test("a cluster of three gets a replicated volume, mounted on every node", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    lab("image");
+    await page.goto("/clusters/new");
+    await hydrated(page);
+    await page.getByLabel("Cluster name").fill("vol-3");
+    await page.locator("#field-volumes").check();
+    await page.getByTestId("next").click();
+    for (const host of ["edge-1", "edge-2", "edge-3"]) await page.getByLabel(`Include ${host}`).check();
+    await expect(page.getByTestId("volume-mode")).toHaveText("Replicated");
+    await page.getByTestId("create-cluster").click();
+    await expect(page.getByTestId("cluster-name")).toHaveText("vol-3");
+    await hydrated(page);
+    await expect(page.getByTestId("cluster-health")).toHaveAttribute("data-health", "Healthy", { timeout: 180_000 });
+    await expect(page.getByTestId("swarm-volumes")).toHaveText("replicated: mounted and answering on 3 of 3 nodes");
+    await expect(page.getByText("Create the replicated volume on edge-1, edge-2, edge-3")).toBeVisible();
+    volumeUp();
+
+    // What one node writes, another reads, and a container on a third sees (dockerd shares
+    // the node's mount namespace).
+    lab("exec", "n1", "sh", "-c", `echo from-n1 > ${VOLUMES}/probe`);
+    expect(lab("exec", "n3", "cat", `${VOLUMES}/probe`).trim()).toBe("from-n1");
+    expect(lab("docker", "n2", "run", "--rm", "-v", `${VOLUMES}:/v`, "flotilla-lab/busybox:1", "cat", "/v/probe").trim()).toBe("from-n1");
+
+    // A mount that goes (as after a reboot) comes back by itself, with the data.
+    lab("exec", "n2", "umount", VOLUMES);
+    expect(fsInside("n2", VOLUMES)).toBe("");
+    await expect.poll(() => fsInside("n2", VOLUMES), { timeout: 45_000, intervals: [1_000] }).toBe("fuse.glusterfs");
+    expect(lab("exec", "n2", "cat", `${VOLUMES}/probe`).trim()).toBe("from-n1");
+  });
+
+  test("turning volumes off takes the volume down on the nodes; on sets it up again", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    await page.goto("/clusters");
+    await hydrated(page);
+    await page.getByRole("link", { name: "vol-3", exact: true }).click();
+    await expect(page.getByTestId("cluster-name")).toHaveText("vol-3");
+    await hydrated(page);
+    const form = page.getByTestId("edit-cluster-form");
+    await page.getByTestId("edit-cluster").click();
+    await expect(form.locator("#field-edit-volumes")).toBeChecked();
+    await form.locator("#field-edit-volumes").uncheck();
+    await form.getByRole("button", { name: "Save" }).click();
+    await expect(page.getByTestId("swarm-volumes")).toHaveText("disabled");
+    await expect(page.getByText("Removing cluster volumes").first()).toBeVisible();
+    await expect.poll(() => fsInside("n3", VOLUMES), { timeout: 60_000 }).toBe("");
+    await expect(page.getByTestId("cluster-health")).toHaveAttribute("data-health", "Healthy", { timeout: 60_000 });
+    volumeGone();
+
+    await page.getByTestId("edit-cluster").click();
+    await form.locator("#field-edit-volumes").check();
+    await form.getByRole("button", { name: "Save" }).click();
+    await expect(page.getByTestId("swarm-volumes")).toHaveText("replicated: mounted and answering on 3 of 3 nodes", { timeout: 90_000 });
+    volumeUp();
+    // A new volume: the old one's files went with it.
+    expect(() => lab("exec", "n1", "cat", `${VOLUMES}/probe`)).toThrow();
+  });
+
+  test("deleting the cluster takes its volume down first", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    await removeLeftoverClusters(page.request);
+    volumeGone();
   });
 
   test.afterAll(() => {

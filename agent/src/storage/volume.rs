@@ -7,6 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use domain::storage::{StorageCommand, VOLUME_OPTIONS, VOLUMES_DIR, brick_path};
+use serde::{Deserialize, Serialize};
 
 use super::{mount_live, mounted};
 
@@ -15,17 +16,83 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long peers may take to connect, and a new mount to answer.
 const SETTLE: Duration = Duration::from_secs(30);
 
+/// Mounting and unmounting one at a time (a command and [`keep_mounted`] could otherwise stack
+/// two FUSE mounts on the volumes directory).
+static MOUNTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// The file in the agent's state directory that says which volume this node keeps mounted.
+const WANTED: &str = "volume-mount.json";
+
+/// The mount this node keeps (written when the panel's mount succeeded, removed on unmount).
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Wanted {
+    volume: String,
+    servers: Vec<String>,
+}
+
+fn load_wanted(state_dir: &Path) -> Option<Wanted> {
+    let raw = std::fs::read_to_string(state_dir.join(WANTED)).ok()?;
+    match serde_json::from_str(&raw) {
+        Ok(w) => Some(w),
+        Err(e) => {
+            tracing::warn!(error = %e, "{WANTED} is unreadable: no volume is kept mounted");
+            None
+        }
+    }
+}
+
+fn save_wanted(state_dir: &Path, wanted: &Wanted) -> Result<(), String> {
+    let json = serde_json::to_vec(wanted).map_err(|e| e.to_string())?;
+    let path = state_dir.join(WANTED);
+    let tmp = state_dir.join(format!("{WANTED}.tmp"));
+    std::fs::write(&tmp, json)
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn forget_wanted(state_dir: &Path) -> Result<(), String> {
+    match std::fs::remove_file(state_dir.join(WANTED)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("{WANTED}: {e}")),
+        _ => Ok(()),
+    }
+}
+
+/// Mounts the cluster volume again when this node keeps one and it is missing or does not
+/// answer: after a boot (mounts do not survive one) or when its FUSE client died. Skipped while
+/// a mount or unmount runs.
+pub async fn keep_mounted(state_dir: &Path) {
+    let Some(wanted) = load_wanted(state_dir) else {
+        return;
+    };
+    let Ok(_one) = MOUNTS.try_lock() else {
+        return;
+    };
+    if let Err(e) = mount(&wanted.volume, &wanted.servers).await {
+        tracing::warn!(error = %e, "the cluster volume could not be mounted again");
+    }
+}
+
 /// Runs one storage command; `Err` carries what the node answers (the CLI's own words).
-pub async fn execute(command: &StorageCommand) -> Result<(), String> {
+pub async fn execute(command: &StorageCommand, state_dir: &Path) -> Result<(), String> {
     match command {
         StorageCommand::Peers { addresses } => peers(&addresses_of(addresses)?).await,
         StorageCommand::CreateVolume { volume, bricks } => {
             create_volume(checked_name(volume)?, bricks).await
         }
         StorageCommand::Mount { volume, servers } => {
-            mount(checked_name(volume)?, &addresses_of(servers)?).await
+            let wanted = Wanted {
+                volume: checked_name(volume)?.to_owned(),
+                servers: addresses_of(servers)?,
+            };
+            let _one = MOUNTS.lock().await;
+            mount(&wanted.volume, &wanted.servers).await?;
+            save_wanted(state_dir, &wanted)
         }
-        StorageCommand::Unmount => unmount().await,
+        StorageCommand::Unmount => {
+            let _one = MOUNTS.lock().await;
+            forget_wanted(state_dir)?;
+            unmount().await
+        }
         StorageCommand::DeleteVolume { volume, peers } => {
             delete_volume(checked_name(volume)?, &addresses_of(peers)?).await
         }
@@ -308,6 +375,25 @@ mod tests {
         );
         assert!(addresses_of(&["-o evil".into()]).is_err());
         assert!(addresses_of(&["host.example".into()]).is_err());
+    }
+
+    #[test]
+    fn the_kept_mount_survives_a_restart_and_goes_with_an_unmount() {
+        let dir = std::env::temp_dir().join(format!("flotilla-wanted-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        assert_eq!(load_wanted(&dir), None);
+        let wanted = Wanted {
+            volume: "flotilla".into(),
+            servers: vec!["10.77.0.11".into()],
+        };
+        save_wanted(&dir, &wanted).expect("saved");
+        assert_eq!(load_wanted(&dir), Some(wanted));
+        forget_wanted(&dir).expect("forgotten");
+        forget_wanted(&dir).expect("forgetting twice is fine");
+        assert_eq!(load_wanted(&dir), None);
+        std::fs::write(dir.join(WANTED), "{garbage").expect("write");
+        assert_eq!(load_wanted(&dir), None, "unreadable: nothing kept");
+        std::fs::remove_dir_all(&dir).expect("cleanup");
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use domain::cluster::ClusterPhase;
 use domain::event::UiEvent;
 use domain::swarm::SwarmSnapshot;
-use domain::workflow::WorkflowView;
+use domain::workflow::{WorkflowKind, WorkflowView};
 
 use crate::ControlError;
 use crate::auth::Actor;
@@ -65,6 +65,24 @@ impl Gathered {
             .find(|(m, _)| m.node_id == node_id)
             .and_then(|(_, n)| n.as_ref())
             .map_or_else(|| node_id.to_owned(), |n| n.hostname.clone())
+    }
+
+    /// Whether every member should have the cluster volume mounted now: it is replicated, and
+    /// no workflow is setting it up, taking it down or changing the members.
+    fn volume_expected(&self) -> bool {
+        let changing = self.workflow().is_some_and(|w| {
+            w.status.is_open()
+                && matches!(
+                    w.kind,
+                    WorkflowKind::SetupVolumes
+                        | WorkflowKind::RemoveVolumes
+                        | WorkflowKind::AddNode
+                        | WorkflowKind::RemoveNode
+                )
+        });
+        crate::volumes::replicated(&self.cluster.definition, self.members.len())
+            && self.cluster.phase == ClusterPhase::Active
+            && !changing
     }
 
     /// The members' hostnames, in member order.

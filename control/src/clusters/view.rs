@@ -4,7 +4,7 @@ use domain::Permission;
 use domain::cluster::{
     Candidate, ClusterDetail, ClusterPhase, ClusterSummary, MemberView, VipView,
 };
-use domain::health::{self, Lifecycle, MemberState};
+use domain::health::{self, Lifecycle, MemberState, VolumeState};
 use domain::list::{ClusterPage, ClusterSort, ListQuery, Page};
 use domain::node::{EngineFacts, SwarmState};
 use domain::swarm::{SwarmNodeView, SwarmRole};
@@ -124,6 +124,13 @@ impl Clusters {
                     address: m.address.clone(),
                     swarm: swarm_view(&g, m),
                     vip_states: self.observed.vips_of(&m.node_id),
+                    volume: VolumeState::of(
+                        g.volume_expected(),
+                        n.as_ref()
+                            .and_then(NodeRow::facts)
+                            .and_then(|f| f.storage.mount)
+                            .as_ref(),
+                    ),
                 }
             })
             .collect::<Vec<_>>();
@@ -170,17 +177,24 @@ impl Clusters {
         let states: Vec<MemberState> = g
             .members
             .iter()
-            .map(|(m, n)| MemberState {
-                hostname: hostname(m, n),
-                role: m.role,
-                online: self
-                    .gateway
-                    .is_online(&m.node_id)
-                    .is_some_and(|seen| !self.gateway.is_silent(seen)),
-                in_swarm: n.as_ref().and_then(NodeRow::facts).is_some_and(|f| {
-                    matches!(f.engine, EngineFacts::Up { ref swarm, .. } if swarm.state == SwarmState::Active)
-                }),
-                availability: swarm_view(g, m).map(|v| v.availability),
+            .map(|(m, n)| {
+                let facts = n.as_ref().and_then(NodeRow::facts);
+                MemberState {
+                    hostname: hostname(m, n),
+                    role: m.role,
+                    online: self
+                        .gateway
+                        .is_online(&m.node_id)
+                        .is_some_and(|seen| !self.gateway.is_silent(seen)),
+                    in_swarm: facts.as_ref().is_some_and(|f| {
+                        matches!(f.engine, EngineFacts::Up { ref swarm, .. } if swarm.state == SwarmState::Active)
+                    }),
+                    availability: swarm_view(g, m).map(|v| v.availability),
+                    volume: VolumeState::of(
+                        g.volume_expected(),
+                        facts.as_ref().and_then(|f| f.storage.mount.as_ref()),
+                    ),
+                }
             })
             .collect();
         let truths: Vec<(String, health::VipTruth)> = g

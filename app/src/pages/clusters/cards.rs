@@ -1,15 +1,15 @@
 //! The cluster page's cards that only show: the swarm's facts, the virtual IPs, the topology and
 //! how services can publish ports.
 use domain::cluster::{ClusterDetail, MemberView, VipView};
-use domain::health;
+use domain::health::{self, VolumeState};
 use domain::protocol::VrrpState;
 use domain::storage::VolumeMode;
 use domain::swarm::SwarmNodeState;
 use leptos::prelude::*;
 
-/// The Swarm card's facts: (label, value, test id).
-/// The cluster's volume setting: its mode (from the number of nodes) and, in async standby, the
-/// sync interval. Nothing is set up on the nodes yet (docs/volumes.md).
+/// The cluster's volumes: off, or their mode (from the number of nodes) and on how many nodes
+/// the replicated volume is mounted and answers. Async standby is not set up on the nodes yet
+/// (docs/volumes.md).
 fn volumes(d: &ClusterDetail) -> String {
     if !d.definition.volumes {
         return "disabled".into();
@@ -19,14 +19,28 @@ fn volumes(d: &ClusterDetail) -> String {
             "async standby, synced every {} s (not set up on the nodes yet)",
             d.definition.volume_sync_secs
         ),
-        Ok(mode) => format!(
-            "{} (not set up on the nodes yet)",
-            mode.label().to_lowercase()
-        ),
+        Ok(VolumeMode::Replicated) => {
+            if d.members
+                .iter()
+                .all(|m| m.volume == VolumeState::NotExpected)
+            {
+                return "replicated (being set up or changed)".into();
+            }
+            let live = d
+                .members
+                .iter()
+                .filter(|m| m.volume == VolumeState::Live)
+                .count();
+            format!(
+                "replicated: mounted and answering on {live} of {} nodes",
+                d.members.len()
+            )
+        }
         Err(why) => why,
     }
 }
 
+/// The Swarm card's facts: (label, value, test id).
 pub fn swarm_facts(d: &ClusterDetail) -> Vec<(&'static str, String, &'static str)> {
     let s = &d.summary;
     let pools = if d.swarm_pools.is_empty() {
