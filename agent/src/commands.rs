@@ -83,7 +83,12 @@ pub async fn execute(
         },
         Command::NetworkCreate(req) => (done(engine.create_network(req).await), true),
         Command::NetworkRemove { name } => (done(engine.remove_network(name).await), true),
-        Command::StackObjects(objects) => (done(engine.stack_objects(objects).await), true),
+        Command::StackObjects(objects) => {
+            match crate::storage::make_dirs(&objects.volume_dirs).await {
+                Ok(()) => (done(engine.stack_objects(objects).await), true),
+                Err(message) => (failed(message), false),
+            }
+        }
         Command::ServiceApply(spec) => (done(engine.apply_service(spec).await), true),
         Command::RegistryLogin(auth) => (done(engine.login(auth).await), false),
         Command::StackRemove { stack } => (done(engine.remove_stack(stack).await), true),

@@ -38,6 +38,24 @@ pub const VOLUME_OPTIONS: [(&str, &str); 9] = [
     ("server.keepalive-count", "3"),
 ];
 
+/// The compose `driver` that makes a volume a cluster volume: a directory of the cluster's
+/// replicated volume ([`volume_dir`]), bind-mounted into the services that use it.
+pub const CLUSTER_VOLUME_DRIVER: &str = "flotilla-cluster";
+
+/// The service (deploy) label by which an app says a service is safe with several writers on
+/// its cluster volumes; without it such a service runs one task, updated stop-first.
+pub const MULTI_WRITER_LABEL: &str = "io.flotilla.multi-writer";
+
+/// The directory of an app's cluster volume, relative to [`VOLUMES_DIR`].
+pub fn volume_subdir(stack: &str, volume: &str) -> String {
+    format!("{stack}/{volume}")
+}
+
+/// Where an app's cluster volume is on every node (bind-mounted into its services).
+pub fn volume_dir(stack: &str, volume: &str) -> String {
+    format!("{VOLUMES_DIR}/{}", volume_subdir(stack, volume))
+}
+
 /// Where a node keeps its copy of the volume `volume` (a directory on the bricks disk: GlusterFS
 /// refuses the root of a mount point).
 pub fn brick_path(volume: &str) -> String {

@@ -1,6 +1,6 @@
 import { execFileSync } from "node:child_process";
 import { expect, Page, test } from "@playwright/test";
-import { ADMIN_PASSWORD, hydrated, lab, login, removeLeftoverClusters } from "./helpers";
+import { ADMIN_PASSWORD, api, call, hydrated, lab, login, removeLeftoverClusters } from "./helpers";
 
 // Builds on 01 (three lab nodes online, standalone). Cluster volumes (issue #13): every lab node
 // has its own disks and glusterd in its own mount namespace (checked on the nodes), its agent
@@ -42,6 +42,29 @@ function volumeUp() {
   expect(info).toContain("client.tcp-user-timeout: 5");
   expect(info).toContain("server.keepalive-count: 3");
   for (const n of NODES) expect(fsInside(n, VOLUMES), `${n}: mount`).toBe("fuse.glusterfs");
+}
+
+// Appends the next number to /data/seq, fsync'd, about 50 times a second, continuing from the
+// file's last line (so a task that takes over carries on the sequence).
+const KEEPER = `services:
+  writer:
+    image: flotilla-lab/busybox:1
+    command: [sh, -c, "i=$(tail -n1 /data/seq 2>/dev/null || echo 0); while true; do i=$((i+1)); echo $i | dd of=/data/seq oflag=append conv=notrunc,fsync 2>/dev/null || exit 1; sleep 0.02; done"]
+    volumes: ["data:/data"]
+volumes:
+  data:
+    driver: flotilla-cluster
+`;
+
+/** The numbers in the writer's file, read on a node. */
+function sequence(node: string): number[] {
+  return lab("exec", node, "cat", `${VOLUMES}/keeper/data/seq`).trim().split("\n").map(Number);
+}
+
+/** The node (hostname) whose task of `service` runs now. */
+function runningOn(service: string): string[] {
+  return lab("docker", "n1", "service", "ps", service, "--filter", "desired-state=running", "--format", "{{.Node}} {{.CurrentState}}")
+    .split("\n").filter((l) => l.includes("Running")).map((l) => l.split(" ")[0]);
 }
 
 async function refreshFacts(page: Page, host: string) {
@@ -197,9 +220,10 @@ test.describe.serial("cluster volumes", () => {
     await form.locator("#field-edit-volumes").uncheck();
     await form.getByRole("button", { name: "Save" }).click();
     await expect(page.getByTestId("swarm-volumes")).toHaveText("disabled");
-    await expect(page.getByText("Removing cluster volumes").first()).toBeVisible();
-    await expect.poll(() => fsInside("n3", VOLUMES), { timeout: 60_000 }).toBe("");
-    await expect(page.getByTestId("cluster-health")).toHaveAttribute("data-health", "Healthy", { timeout: 60_000 });
+    const removal = page.locator('[data-testid="workflow"][data-kind="remove-volumes"]').first();
+    await expect(removal).toHaveAttribute("data-status", "done", { timeout: 90_000 });
+    await expect(removal.getByTestId("timeline-step").last()).toContainText("Clear the volume's copy on edge-3");
+    await expect(page.getByTestId("cluster-health")).toHaveAttribute("data-health", "Healthy");
     volumeGone();
 
     await page.getByTestId("edit-cluster").click();
@@ -209,6 +233,60 @@ test.describe.serial("cluster volumes", () => {
     volumeUp();
     // A new volume: the old one's files went with it.
     expect(() => lab("exec", "n1", "cat", `${VOLUMES}/probe`)).toThrow();
+  });
+
+  test("an app keeps its data on the cluster volume, one writer, and carries on when moved", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    const clusters = (await api(page.request, "list_clusters", {})).data.page.rows as { id: string; name: string }[];
+    const clusterId = clusters.find((c) => c.name === "vol-3")!.id;
+    const app = await api(page.request, "create_app", { draft: { name: "Keeper", kind: "app", model_format: "", description: "" } });
+    const version = await api(page.request, "add_app_version", { app_id: app, draft: { version: "1", compose: KEEPER } });
+    const install = (replicas: string) => call(page.request, "install_app", {
+      cluster_id: clusterId,
+      draft: {
+        version_id: version, name: "keeper", secrets: [],
+        services: [{ name: "writer", mode: "replicated", replicas, constraints: "", spread: "", ports: [] }],
+      },
+    });
+    const refused = await install("3");
+    expect(refused.status()).toBe(422);
+    expect(await refused.text()).toContain("it runs one task");
+    const answer = await install("1");
+    expect(answer.status(), await answer.text()).toBe(200);
+    const appId = await answer.json();
+    await expect.poll(() => runningOn("keeper_writer").length, { timeout: 90_000, intervals: [1_000] }).toBe(1);
+    await expect.poll(() => sequence("n3").length, { timeout: 30_000, intervals: [1_000] }).toBeGreaterThan(50);
+
+    // One task, a bind mount of the app's directory, stop-first updates.
+    const spec = JSON.parse(lab("docker", "n1", "service", "inspect", "keeper_writer", "--format", "{{json .Spec}}"));
+    expect(spec.Mode.Replicated.Replicas).toBe(1);
+    expect(spec.TaskTemplate.ContainerSpec.Mounts[0]).toMatchObject({ Type: "bind", Source: `${VOLUMES}/keeper/data`, Target: "/data" });
+    expect(spec.UpdateConfig.Order).toBe("stop-first");
+    // Every node holds a copy of the file.
+    for (const n of NODES) lab("exec", n, "test", "-s", "/var/lib/flotilla/bricks/flotilla/keeper/data/seq");
+
+    // The volume cannot be turned off under the app.
+    const off = await call(page.request, "edit_cluster", {
+      id: clusterId,
+      edit: { name: "vol-3", synctime: "1", volumes: false, volume_sync: "5" },
+    });
+    expect(off.status()).toBe(409);
+    expect(await off.text()).toContain("Apps keep data on the cluster volume (keeper)");
+
+    // Drained away, the writer carries on on another node where it stopped: no number is
+    // missing or written twice.
+    const [first] = runningOn("keeper_writer");
+    lab("docker", "n1", "node", "update", "--availability", "drain", first);
+    await expect.poll(() => runningOn("keeper_writer")[0] ?? first, { timeout: 90_000, intervals: [1_000] }).not.toBe(first);
+    const moved = sequence("n1").length;
+    await expect.poll(() => sequence("n2").length, { timeout: 30_000, intervals: [1_000] }).toBeGreaterThan(moved + 50);
+    lab("docker", "n1", "node", "update", "--availability", "active", first);
+    const seq = sequence("n3").slice(0, -1); // (the last line may be half written)
+    const wrong = seq.filter((v, i) => v !== i + 1);
+    expect(wrong, `the sequence has gaps or repeats (of ${seq.length})`).toEqual([]);
+
+    await api(page.request, "uninstall_app", { id: appId });
+    await expect.poll(() => lab("docker", "n1", "service", "ls", "--format", "{{.Name}}"), { timeout: 60_000 }).not.toContain("keeper_writer");
   });
 
   test("deleting the cluster takes its volume down first", async ({ page }) => {

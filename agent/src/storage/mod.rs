@@ -13,7 +13,7 @@ use domain::storage::{
     BRICKS_DIR, DiskFacts, MountFacts, SNAPSHOTS_DIR, StorageFacts, VOLUMES_DIR,
 };
 
-pub use volume::{execute, keep_mounted};
+pub use volume::{execute, keep_mounted, make_dirs};
 
 /// How long a storage tool may take before it is killed and counted as not answering.
 const TOOL_TIMEOUT: Duration = Duration::from_secs(5);

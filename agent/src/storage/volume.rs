@@ -332,6 +332,44 @@ async fn delete_volume(volume: &str, peers: &[String]) -> Result<(), String> {
     Ok(())
 }
 
+/// Creates the apps' directories (`stack/volume`) on the cluster volume, refused when it is not
+/// mounted here and answering (they would land on the node's own disk, under the mount point).
+/// `mkdir` runs in a child process: the volume may hang.
+pub async fn make_dirs(dirs: &[String]) -> Result<(), String> {
+    if dirs.is_empty() {
+        return Ok(());
+    }
+    let paths: Vec<String> = dirs
+        .iter()
+        .map(|d| {
+            let plain = d.split('/').count() == 2
+                && d.split('/').all(|part| {
+                    !part.is_empty()
+                        && part != "."
+                        && part != ".."
+                        && part
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                });
+            plain
+                .then(|| format!("{VOLUMES_DIR}/{d}"))
+                .ok_or_else(|| format!("not a volume directory: {d:?}"))
+        })
+        .collect::<Result<_, String>>()?;
+    let mountinfo = tokio::fs::read_to_string("/proc/self/mountinfo")
+        .await
+        .map_err(|e| format!("/proc/self/mountinfo: {e}"))?;
+    let mounted = mounted(&mountinfo, VOLUMES_DIR).is_some_and(|(fs, _)| fs.starts_with("fuse"));
+    if !mounted || !mount_live().await {
+        return Err(format!(
+            "the cluster volume is not mounted and answering at {VOLUMES_DIR} on this node"
+        ));
+    }
+    let mut args = vec!["-p"];
+    args.extend(paths.iter().map(String::as_str));
+    call("mkdir", &args).await.map(drop)
+}
+
 async fn clear_brick(volume: &str) -> Result<(), String> {
     let path = brick_path(volume);
     if Path::new(&path).exists() {
@@ -375,6 +413,32 @@ mod tests {
         );
         assert!(addresses_of(&["-o evil".into()]).is_err());
         assert!(addresses_of(&["host.example".into()]).is_err());
+    }
+
+    #[test]
+    fn only_plain_app_directories_are_made_and_only_on_the_mounted_volume() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        assert_eq!(rt.block_on(make_dirs(&[])), Ok(()));
+        for bad in [
+            "../x",
+            "shop/../../etc",
+            "shop",
+            "a/b/c",
+            "shop/ da ta",
+            "/etc/x",
+        ] {
+            let e = rt.block_on(make_dirs(&[bad.to_owned()]));
+            assert!(
+                e.is_err_and(|e| e.contains("not a volume directory")),
+                "{bad}"
+            );
+        }
+        // This machine has no cluster volume mounted: nothing is made on its own disk.
+        let e = rt.block_on(make_dirs(&["shop/data".to_owned()]));
+        assert!(e.is_err_and(|e| e.contains("not mounted")));
     }
 
     #[test]

@@ -239,6 +239,16 @@ impl Clusters {
         let before = volumes::replicated(&g.cluster.definition, plan.len());
         let after = volumes::replicated(&definition, plan.len());
         let online = |node_id: &str| self.gateway.is_online(node_id).is_some();
+        if before && !after {
+            let users = volumes::users(&self.store, id).await?;
+            if !users.is_empty() {
+                return Err(ControlError::Conflict(format!(
+                    "Apps keep data on the cluster volume ({}): uninstall them before turning \
+                     cluster volumes off.",
+                    users.join(", ")
+                )));
+            }
+        }
         let (kind, mut steps) = match (before, after) {
             (false, true) => (WorkflowKind::SetupVolumes, volume_plans::setup(&plan)),
             (true, false) => (

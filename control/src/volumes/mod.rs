@@ -13,8 +13,28 @@ pub mod steps;
 use domain::cluster::Definition;
 use domain::storage::VolumeMode;
 
+use crate::ControlError;
+use crate::store::Store;
+
 /// Whether a cluster of `count` members with `definition` has a replicated volume on its nodes
 /// (async standby is not built yet: docs/volumes.md).
 pub fn replicated(definition: &Definition, count: usize) -> bool {
     definition.volumes && VolumeMode::for_nodes(count) == Ok(VolumeMode::Replicated)
+}
+
+/// The apps installed on the cluster that keep data on its cluster volume (by name).
+pub async fn users(store: &Store, cluster_id: &str) -> Result<Vec<String>, ControlError> {
+    let mut names = vec![];
+    for w in store.workloads_of(cluster_id).await? {
+        let Some(version) = store.version_by_id(&w.version_id).await? else {
+            continue;
+        };
+        if !crate::workloads::steps::parsed(&version)?
+            .cluster_volumes()
+            .is_empty()
+        {
+            names.push(w.name);
+        }
+    }
+    Ok(names)
 }

@@ -39,7 +39,8 @@ impl Workloads {
     }
 
     async fn context(&self, cluster_id: &str) -> Result<InstallContext, ControlError> {
-        let (cluster, _, snapshot) = self.cluster(cluster_id).await?;
+        let (cluster, members, snapshot) = self.cluster(cluster_id).await?;
+        let members = members.len();
         if cluster.phase != ClusterPhase::Active {
             return Err(ControlError::Conflict(
                 "Apps are installed on active clusters only.".into(),
@@ -90,6 +91,7 @@ impl Workloads {
                 .map(|w| w.name)
                 .collect(),
             networks: snapshot.networks.iter().map(|n| n.name.clone()).collect(),
+            cluster_volumes: crate::volumes::replicated(&cluster.definition, members),
         })
     }
 

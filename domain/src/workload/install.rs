@@ -67,6 +67,9 @@ pub struct InstallContext {
     pub taken: Vec<String>,
     /// Networks that exist on the cluster (for `external: true`).
     pub networks: Vec<String>,
+    /// The cluster has a replicated volume (for the app's cluster volumes).
+    #[serde(default)]
+    pub cluster_volumes: bool,
 }
 
 /// An install that passed every check.
@@ -208,6 +211,21 @@ impl InstallDraft {
                 ));
             }
         }
+        let wanted: Vec<&str> = compose
+            .cluster_volumes()
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
+        if !wanted.is_empty() && !ctx.cluster_volumes {
+            errors.push(ValidationError::new(
+                "name",
+                format!(
+                    "The app keeps data on cluster volumes ({}), which this cluster does not \
+                     have: turn cluster volumes on (replicated, 3 or more nodes) first",
+                    wanted.join(", ")
+                ),
+            ));
+        }
         let mut choices = vec![];
         let mut ports_here: Vec<(u16, Protocol, String)> = vec![];
         for s in &compose.services {
@@ -230,6 +248,16 @@ impl InstallDraft {
                         format!("Write a number of replicas from 1 to {MAX_REPLICAS}"),
                     )),
                 }
+            }
+            let several = !matches!(
+                draft.mode,
+                ServiceMode::Replicated | ServiceMode::ReplicatedJob
+            ) || choice.replicas.is_some_and(|n| n > 1);
+            if compose.single_writer(s) && several {
+                errors.push(ValidationError::new(
+                    field("replicas"),
+                    "It keeps data on a cluster volume: it runs one task (replicated, 1 replica)",
+                ));
             }
             match placement::parse_constraints(&draft.constraints) {
                 Ok(c) => {
@@ -478,6 +506,7 @@ mod tests {
             }],
             taken: vec!["other".into()],
             networks: vec!["shared".into()],
+            cluster_volumes: false,
         }
     }
 
@@ -561,6 +590,37 @@ secrets:
         assert_eq!(again.constraints, "node.labels.zone == b");
         assert_eq!(again.spread, "spread=node.labels.zone");
         assert_eq!(again.ports[0].published, "9090");
+    }
+
+    #[test]
+    fn an_app_on_cluster_volumes_needs_a_cluster_that_has_them() {
+        let compose = parse(
+            "services:\n  db:\n    image: busybox\n    volumes: [\"data:/d\"]\nvolumes:\n  data:\n    driver: flotilla-cluster\n",
+        )
+        .expect("parses");
+        let draft = InstallDraft::defaults("v1", "shop", &compose);
+        let errors = draft
+            .validate(&compose, &ctx())
+            .expect_err("no volume here");
+        assert_eq!(errors[0].field, "name");
+        assert!(
+            errors[0].message.contains("cluster volumes (data)"),
+            "{}",
+            errors[0].message
+        );
+        let with = InstallContext {
+            cluster_volumes: true,
+            ..ctx()
+        };
+        assert!(draft.validate(&compose, &with).is_ok());
+        // One writer on it: more replicas, or a global mode, are refused on the service.
+        let mut more = draft.clone();
+        more.services[0].replicas = "2".into();
+        let errors = more.validate(&compose, &with).expect_err("one writer");
+        assert_eq!(errors[0].field, "service.db.replicas");
+        more.services[0].replicas = "1".into();
+        more.services[0].mode = ServiceMode::Global;
+        assert!(more.validate(&compose, &with).is_err());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::compose::{
     Compose, EndpointMode, FileRef, Healthcheck, Mount, MountKind, Port, Resources, RestartPolicy,
-    ServiceMode, UpdatePolicy,
+    ServiceMode, UpdateOrder, UpdatePolicy,
 };
 
 /// Groups everything of one installed app, as `docker stack deploy` does (so `docker stack ls`
@@ -31,6 +31,10 @@ pub struct StackObjects {
     pub configs: Vec<StackObject>,
     #[serde(default)]
     pub global_secrets: Vec<GlobalSecretObject>,
+    /// The app's cluster volumes: directories (relative to the volumes mount) to create before
+    /// its services start.
+    #[serde(default)]
+    pub volume_dirs: Vec<String>,
 }
 
 impl std::fmt::Debug for StackObjects {
@@ -265,6 +269,11 @@ pub fn build(
             })
             .collect(),
         global_secrets,
+        volume_dirs: compose
+            .cluster_volumes()
+            .iter()
+            .map(|d| crate::storage::volume_subdir(stack, &d.name))
+            .collect(),
     };
     let services = compose
         .services
@@ -276,9 +285,16 @@ pub fn build(
                 .map(|(_, c)| c.clone())
                 .unwrap_or_default();
             let mode = choice.mode.unwrap_or(s.deploy.mode);
-            let replicas = mode
-                .has_replicas()
-                .then(|| choice.replicas.or(s.deploy.replicas).unwrap_or(1));
+            // A single writer on cluster volumes: one task, the old one stopped before the new
+            // one starts, restarted a second after it fails (docs/volumes.md).
+            let one_writer = compose.single_writer(s);
+            let replicas = mode.has_replicas().then(|| {
+                if one_writer {
+                    1
+                } else {
+                    choice.replicas.or(s.deploy.replicas).unwrap_or(1)
+                }
+            });
             let mut labels = s.deploy.labels.clone();
             labels.push((STACK_LABEL.into(), stack.into()));
             labels.push((VERSION_LABEL.into(), version.into()));
@@ -324,17 +340,22 @@ pub fn build(
                 mounts: with_global_config(
                     s.mounts
                         .iter()
-                        .map(|m| Mount {
-                            source: match (m.kind, &m.source) {
-                                (MountKind::Volume, Some(v)) => {
-                                    Some(match compose.volumes.iter().find(|d| d.name == *v) {
-                                        Some(d) if d.external => v.clone(),
-                                        _ => scoped(stack, v),
-                                    })
+                        .map(|m| match (m.kind, &m.source) {
+                            (MountKind::Volume, Some(v)) => {
+                                match compose.volumes.iter().find(|d| d.name == *v) {
+                                    Some(d) if d.is_cluster() => Mount {
+                                        kind: MountKind::Bind,
+                                        source: Some(crate::storage::volume_dir(stack, v)),
+                                        ..m.clone()
+                                    },
+                                    Some(d) if d.external => m.clone(),
+                                    _ => Mount {
+                                        source: Some(scoped(stack, v)),
+                                        ..m.clone()
+                                    },
                                 }
-                                (_, other) => other.clone(),
-                            },
-                            ..m.clone()
+                            }
+                            _ => m.clone(),
                         })
                         .collect(),
                 ),
@@ -353,10 +374,25 @@ pub fn build(
                     .iter()
                     .map(|r| file_ref(object_name(&compose.configs, &r.source), r, "/"))
                     .collect(),
-                update: s.deploy.update.clone(),
+                update: if one_writer {
+                    Some(UpdatePolicy {
+                        order: Some(UpdateOrder::StopFirst),
+                        ..s.deploy.update.clone().unwrap_or_default()
+                    })
+                } else {
+                    s.deploy.update.clone()
+                },
                 rollback: s.deploy.rollback.clone(),
                 resources: s.deploy.resources.clone(),
-                restart: s.deploy.restart.clone(),
+                restart: if one_writer {
+                    let r = s.deploy.restart.clone().unwrap_or_default();
+                    Some(RestartPolicy {
+                        delay_ns: r.delay_ns.or(Some(1_000_000_000)),
+                        ..r
+                    })
+                } else {
+                    s.deploy.restart.clone()
+                },
                 healthcheck: s.healthcheck.clone(),
                 registry_auth: None,
             }
@@ -414,6 +450,46 @@ volumes:
 secrets:
   token: {}
 ";
+
+    #[test]
+    fn a_cluster_volume_is_a_bind_mount_of_its_directory_with_one_writer() {
+        let compose = parse(
+            "services:\n  db:\n    image: busybox\n    volumes: [\"data:/var/lib/db\", \"cache:/c\"]\n    deploy:\n      update_config:\n        parallelism: 1\n  web:\n    image: busybox\n    volumes: [\"data:/srv:ro\"]\n    deploy:\n      replicas: 3\n      labels:\n        io.flotilla.multi-writer: \"true\"\nvolumes:\n  data:\n    driver: flotilla-cluster\n  cache: {}\n",
+        )
+        .expect("parses");
+        let choice = ServiceChoice {
+            replicas: Some(4),
+            ..Default::default()
+        };
+        let (objects, services) = build(
+            "shop",
+            "1.0.0",
+            &compose,
+            &[("db".into(), choice)],
+            &[],
+            &[],
+        );
+        assert_eq!(objects.volume_dirs, ["shop/data"]);
+        let db = &services[0];
+        assert_eq!(
+            (db.mounts[0].kind, db.mounts[0].source.as_deref()),
+            (MountKind::Bind, Some("/var/lib/flotilla/volumes/shop/data"))
+        );
+        assert_eq!(db.mounts[1].source.as_deref(), Some("shop_cache"));
+        assert_eq!(db.replicas, Some(1), "one writer, whatever was chosen");
+        let update = db.update.as_ref().expect("update policy");
+        assert_eq!(
+            (update.order, update.parallelism),
+            (Some(UpdateOrder::StopFirst), Some(1))
+        );
+        let restart = db.restart.as_ref().expect("restart policy");
+        assert_eq!(restart.delay_ns, Some(1_000_000_000));
+        // An app that says it is safe with several writers keeps its replicas and policies.
+        let web = &services[1];
+        assert_eq!(web.replicas, Some(3));
+        assert_eq!(web.update, None);
+        assert!(web.mounts[0].read_only);
+    }
 
     #[test]
     fn names_are_scoped_and_choices_win() {

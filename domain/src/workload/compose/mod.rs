@@ -163,7 +163,7 @@ pub enum RestartCondition {
     Any,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RestartPolicy {
     pub condition: Option<RestartCondition>,
     pub delay_ns: Option<u64>,
@@ -246,6 +246,54 @@ pub struct VolumeDecl {
     pub external: bool,
     pub driver: Option<String>,
     pub driver_opts: Vec<(String, String)>,
+}
+
+impl VolumeDecl {
+    /// A cluster volume (`driver: flotilla-cluster`): a directory of the cluster's replicated
+    /// volume, the same on every node.
+    pub fn is_cluster(&self) -> bool {
+        self.driver.as_deref() == Some(crate::storage::CLUSTER_VOLUME_DRIVER)
+    }
+}
+
+impl Compose {
+    /// The cluster volumes the app's services mount.
+    pub fn cluster_volumes(&self) -> Vec<&VolumeDecl> {
+        self.volumes
+            .iter()
+            .filter(|d| d.is_cluster())
+            .filter(|d| self.services.iter().any(|s| s.mounts_volume(&d.name)))
+            .collect()
+    }
+}
+
+impl Compose {
+    /// The service keeps data on a cluster volume and runs as its one writer: one task, updated
+    /// stop-first (it did not declare itself safe with several writers).
+    pub fn single_writer(&self, s: &Service) -> bool {
+        !s.multi_writer()
+            && self
+                .volumes
+                .iter()
+                .any(|d| d.is_cluster() && s.mounts_volume(&d.name))
+    }
+}
+
+impl Service {
+    /// The service mounts the named volume of the file.
+    pub fn mounts_volume(&self, name: &str) -> bool {
+        self.mounts
+            .iter()
+            .any(|m| m.kind == MountKind::Volume && m.source.as_deref() == Some(name))
+    }
+
+    /// The app says this service is safe with several writers on its cluster volumes.
+    pub fn multi_writer(&self) -> bool {
+        self.deploy
+            .labels
+            .iter()
+            .any(|(k, v)| k == crate::storage::MULTI_WRITER_LABEL && v == "true")
+    }
 }
 
 /// A secret or config the app declares: external (it must exist on the cluster) or the app's
@@ -469,6 +517,15 @@ fn volume(cx: &mut Cx, name: String, node: &Node) -> Option<VolumeDecl> {
             }
         }
     }
+    if decl.is_cluster() && (decl.external || !decl.driver_opts.is_empty()) {
+        cx.fail::<()>(
+            node,
+            format!(
+                "cluster volume {} is the app's own directory: no external or driver_opts",
+                decl.name
+            ),
+        );
+    }
     Some(decl)
 }
 
@@ -553,13 +610,30 @@ fn references(cx: &mut Cx, compose: &Compose) {
             }
         }
         for m in s.mounts.iter().filter(|m| m.kind == MountKind::Volume) {
-            if let Some(v) = &m.source
-                && !compose.volumes.iter().any(|d| &d.name == v)
-            {
-                fail(format!(
+            let Some(v) = &m.source else { continue };
+            match compose.volumes.iter().find(|d| &d.name == v) {
+                None => fail(format!(
                     "service {} uses volume {v}, which is not declared under volumes",
                     s.name
-                ));
+                )),
+                // One writer at a time on a cluster volume, unless the app says otherwise.
+                Some(d) if d.is_cluster() && !s.multi_writer() => {
+                    let many = match s.deploy.mode {
+                        ServiceMode::Replicated | ServiceMode::ReplicatedJob => {
+                            s.deploy.replicas.is_some_and(|r| r > 1)
+                        }
+                        ServiceMode::Global | ServiceMode::GlobalJob => true,
+                    };
+                    if many {
+                        fail(format!(
+                            "service {} mounts cluster volume {v}: it runs one task (replicated, \
+                             1 replica) unless labelled {}=true",
+                            s.name,
+                            crate::storage::MULTI_WRITER_LABEL
+                        ));
+                    }
+                }
+                Some(_) => {}
             }
         }
         for r in &s.secrets {

@@ -354,3 +354,38 @@ secrets:
     assert!(c.services_using_external_secret("token").is_empty());
     assert!(c.services_using_external_secret("other").is_empty());
 }
+
+#[test]
+fn a_cluster_volume_has_one_writer_unless_the_app_says_otherwise() {
+    let ok = parse(
+        "services:\n  db:\n    image: busybox\n    volumes: [\"data:/d\"]\n  web:\n    image: busybox\nvolumes:\n  data:\n    driver: flotilla-cluster\n",
+    )
+    .expect("parses");
+    let names: Vec<&str> = ok
+        .cluster_volumes()
+        .iter()
+        .map(|d| d.name.as_str())
+        .collect();
+    assert_eq!(names, ["data"]);
+    assert!(ok.services[0].mounts_volume("data") && !ok.services[1].mounts_volume("data"));
+    refused_with(
+        "services:\n  db:\n    image: busybox\n    volumes: [\"data:/d\"]\n    deploy:\n      replicas: 2\nvolumes:\n  data:\n    driver: flotilla-cluster\n",
+        2,
+        "mounts cluster volume data: it runs one task",
+    );
+    refused_with(
+        "services:\n  db:\n    image: busybox\n    volumes: [\"data:/d\"]\n    deploy:\n      mode: global\nvolumes:\n  data:\n    driver: flotilla-cluster\n",
+        2,
+        "io.flotilla.multi-writer=true",
+    );
+    let many = parse(
+        "services:\n  db:\n    image: busybox\n    volumes: [\"data:/d\"]\n    deploy:\n      mode: global\n      labels:\n        io.flotilla.multi-writer: \"true\"\nvolumes:\n  data:\n    driver: flotilla-cluster\n",
+    )
+    .expect("a multi-writer app may run several tasks");
+    assert!(many.services[0].multi_writer());
+    refused_with(
+        "services:\n  db:\n    image: busybox\nvolumes:\n  data:\n    driver: flotilla-cluster\n    external: true\n",
+        6,
+        "cluster volume data is the app's own directory",
+    );
+}
