@@ -61,6 +61,7 @@ pub async fn execute(
         },
         Command::SwarmLeave { force } => (done(engine.leave(*force).await), true),
         Command::NodeUpdate(req) => (done(engine.update_node(req).await), false),
+        Command::SwarmHeartbeat { secs } => (done(engine.set_heartbeat(*secs).await), false),
         Command::NodeRemove { swarm_node_id } => {
             (done(engine.remove_node(swarm_node_id).await), false)
         }

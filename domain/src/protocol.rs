@@ -93,6 +93,10 @@ pub enum Command {
     NodeUpdate(NodeUpdate),
     /// Remove a node that left from the swarm's node list (run on a manager).
     NodeRemove { swarm_node_id: String },
+    /// Set how often the swarm's nodes report to their managers, in seconds (run on a manager).
+    /// A node is declared down, and its tasks rescheduled, a few periods after its last report.
+    /// Idempotent.
+    SwarmHeartbeat { secs: u8 },
     /// Read (or rotate, then read) the join tokens (run on a manager).
     JoinTokens { rotate: bool },
     /// Run KeepAlived for these virtual IPs (replacing any previous set); empty stops it.

@@ -20,6 +20,12 @@ pub const MAX_SYNC_SECS: u32 = 3600;
 /// trusted pool of its glusterd is that cluster's). Its brick on a node is [`brick_path`].
 pub const VOLUME_NAME: &str = "flotilla";
 
+/// Swarm's dispatcher heartbeat on a cluster with a cluster volume, and Swarm's default: with
+/// 2 s a crashed node's task on the volume ran again elsewhere about 6.5 s after the crash in the
+/// lab (docs/volumes.md); with 5 s, several seconds later.
+pub const VOLUME_HEARTBEAT_SECS: u8 = 2;
+pub const DEFAULT_HEARTBEAT_SECS: u8 = 5;
+
 /// How many copies a replicated volume keeps: on the cluster's first three nodes (member order).
 pub const REPLICAS: usize = 3;
 

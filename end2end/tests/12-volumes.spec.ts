@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { createServer } from "node:net";
 import { expect, Page, test } from "@playwright/test";
 import { ADMIN_PASSWORD, api, call, hydrated, lab, login, removeLeftoverClusters } from "./helpers";
 
@@ -56,15 +57,38 @@ volumes:
     driver: flotilla-cluster
 `;
 
-/** The numbers in the writer's file, read on a node. */
+// The ledger writes like the keeper and reports each number once its write returned, with its
+// node, to a collector the test runs on the host.
+const COLLECTOR_PORT = 3199;
+const LEDGER = `services:
+  writer:
+    image: flotilla-lab/busybox:1
+    environment:
+      NODE: "{{.Node.Hostname}}"
+    command: [sh, -c, "i=$(tail -n1 /data/seq 2>/dev/null || echo 0); while true; do i=$((i+1)); echo $i | dd of=/data/seq oflag=append conv=notrunc,fsync 2>/dev/null || exit 1; echo \\"$NODE $i\\"; sleep 0.02; done | nc 10.77.0.1 ${COLLECTOR_PORT}"]
+    volumes: ["data:/data"]
+volumes:
+  data:
+    driver: flotilla-cluster
+`;
+
+/** The numbers in the keeper's file, read on a node (none before it exists). */
 function sequence(node: string): number[] {
-  return lab("exec", node, "cat", `${VOLUMES}/keeper/data/seq`).trim().split("\n").map(Number);
+  try {
+    return lab("exec", node, "cat", `${VOLUMES}/keeper/data/seq`).trim().split("\n").map(Number);
+  } catch {
+    return [];
+  }
 }
 
-/** The node (hostname) whose task of `service` runs now. */
+/** The nodes (hostnames) where a task of `service` runs now (none before it exists). */
 function runningOn(service: string): string[] {
-  return lab("docker", "n1", "service", "ps", service, "--filter", "desired-state=running", "--format", "{{.Node}} {{.CurrentState}}")
-    .split("\n").filter((l) => l.includes("Running")).map((l) => l.split(" ")[0]);
+  try {
+    return lab("docker", "n1", "service", "ps", service, "--filter", "desired-state=running", "--format", "{{.Node}} {{.CurrentState}}")
+      .split("\n").filter((l) => l.includes("Running")).map((l) => l.split(" ")[0]);
+  } catch {
+    return [];
+  }
 }
 
 async function refreshFacts(page: Page, host: string) {
@@ -287,6 +311,74 @@ test.describe.serial("cluster volumes", () => {
 
     await api(page.request, "uninstall_app", { id: appId });
     await expect.poll(() => lab("docker", "n1", "service", "ls", "--format", "{{.Name}}"), { timeout: 60_000 }).not.toContain("keeper_writer");
+  });
+
+  test("the writer's node is crashed: it writes again elsewhere and no acknowledged write is lost", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    const clusters = (await api(page.request, "list_clusters", {})).data.page.rows as { id: string; name: string }[];
+    const clusterId = clusters.find((c) => c.name === "vol-3")!.id;
+    // The writer reports each number once its fsync'd append returned, with its node, to a
+    // collector on the host (the lab's switch address).
+    const acks: { at: number; node: string; n: number }[] = [];
+    const server = createServer((socket) => {
+      let rest = "";
+      socket.on("data", (chunk) => {
+        const lines = (rest + chunk.toString()).split("\n");
+        rest = lines.pop() ?? "";
+        for (const line of lines) {
+          const [node, n] = line.trim().split(" ");
+          if (node && n) acks.push({ at: Date.now(), node, n: Number(n) });
+        }
+      });
+      socket.on("error", () => {});
+    });
+    await new Promise<void>((done) => server.listen(COLLECTOR_PORT, "10.77.0.1", done));
+    try {
+      const app = await api(page.request, "create_app", { draft: { name: "Ledger", kind: "app", model_format: "", description: "" } });
+      const version = await api(page.request, "add_app_version", { app_id: app, draft: { version: "1", compose: LEDGER } });
+      const appId = await api(page.request, "install_app", {
+        cluster_id: clusterId,
+        draft: {
+          version_id: version, name: "ledger", secrets: [],
+          services: [{ name: "writer", mode: "replicated", replicas: "1", constraints: "", spread: "", ports: [] }],
+        },
+      });
+      await expect.poll(() => acks.length, { timeout: 90_000, intervals: [1_000] }).toBeGreaterThan(100);
+      const victim = acks[acks.length - 1].node; // edge-K
+      const node = `n${victim.slice(-1)}`;
+      const crashedAt = Date.now();
+      lab("crash", node);
+      await expect.poll(() => acks.some((a) => a.at > crashedAt && a.node !== victim), { timeout: 120_000, intervals: [500] }).toBe(true);
+      const resumed = acks.find((a) => a.at > crashedAt && a.node !== victim)!;
+      const lastBefore = acks.filter((a) => a.node === victim).pop()!;
+      console.log(`writer on ${victim} crashed: acknowledged writes stopped ${lastBefore.at - crashedAt} ms after the crash, resumed on ${resumed.node} after ${resumed.at - crashedAt} ms`);
+      const count = acks.length;
+      await expect.poll(() => acks.length, { timeout: 30_000, intervals: [500] }).toBeGreaterThan(count + 100);
+
+      // Every acknowledged number is in the file, read on a surviving node.
+      const reader = ["n1", "n2", "n3"].find((n) => n !== node)!;
+      const written = new Set(lab("exec", reader, "cat", `${VOLUMES}/ledger/data/seq`).trim().split("\n").map(Number));
+      const lost = acks.filter((a) => !written.has(a.n)).map((a) => a.n);
+      expect(lost, `acknowledged writes missing from the file (of ${acks.length})`).toEqual([]);
+
+      // The node comes back: its agent mounts the volume again and the copies heal.
+      lab("revive", node);
+      await expect.poll(() => fsInside(node, VOLUMES), { timeout: 120_000, intervals: [2_000] }).toBe("fuse.glusterfs");
+      const pending = () => {
+        try {
+          return [...lab("gluster", reader, "volume", "heal", "flotilla", "info").matchAll(/Number of entries: (\d+)/g)].map((m) => Number(m[1]));
+        } catch {
+          return [-1];
+        }
+      };
+      await expect.poll(() => pending().every((e) => e === 0) && pending().length === 3, { timeout: 120_000, intervals: [2_000] }).toBe(true);
+      await api(page.request, "uninstall_app", { id: appId });
+      await expect(async () => {
+        expect(lab("docker", reader, "service", "ls", "--format", "{{.Name}}")).not.toContain("ledger_writer");
+      }).toPass({ timeout: 60_000 });
+    } finally {
+      server.close();
+    }
   });
 
   test("deleting the cluster takes its volume down first", async ({ page }) => {

@@ -157,6 +157,29 @@ impl Engine {
         }
     }
 
+    /// Sets the dispatcher heartbeat period (on a manager); done when it holds already.
+    pub async fn set_heartbeat(&self, secs: u8) -> Result<(), EngineError> {
+        let swarm = self
+            .call("inspect swarm", CALL_TIMEOUT, async |d| {
+                d.inspect_swarm().await
+            })
+            .await?;
+        let period = i64::from(secs) * 1_000_000_000;
+        let mut spec = swarm.spec.unwrap_or_default();
+        let mut dispatcher = spec.dispatcher.take().unwrap_or_default();
+        if dispatcher.heartbeat_period == Some(period) {
+            return Ok(());
+        }
+        dispatcher.heartbeat_period = Some(period);
+        spec.dispatcher = Some(dispatcher);
+        let version = swarm.version.and_then(|v| v.index).unwrap_or_default() as i64;
+        let options = UpdateSwarmOptionsBuilder::new().version(version).build();
+        self.call("set heartbeat", SWARM_CALL_TIMEOUT, async move |d| {
+            d.update_swarm(spec, options).await
+        })
+        .await
+    }
+
     /// The join tokens, rotated first when asked.
     pub async fn join_tokens(&self, rotate: bool) -> Result<JoinTokens, EngineError> {
         if rotate {

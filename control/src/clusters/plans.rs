@@ -326,17 +326,18 @@ mod tests {
                 ClusterStep::Volume(VolumeStep::Mount { node_id: n("m1") }),
                 ClusterStep::Volume(VolumeStep::Mount { node_id: n("m2") }),
                 ClusterStep::Volume(VolumeStep::Mount { node_id: n("w1") }),
+                ClusterStep::Volume(VolumeStep::Heartbeat { secs: 2 }),
                 ClusterStep::Activate,
             ]
         );
         let online = |_: &str| true;
         let deleted = ops(delete(&members, false, Some(&online)));
         assert_eq!(
-            deleted[0],
+            deleted[1],
             ClusterStep::Volume(VolumeStep::Unmount { node_id: n("m1") })
         );
         assert_eq!(
-            deleted[4],
+            deleted[5],
             ClusterStep::Volume(VolumeStep::ClearBrick { node_id: n("m1") })
         );
         assert_eq!(

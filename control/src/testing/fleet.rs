@@ -172,6 +172,9 @@ impl Fleet {
                             continue;
                         }
                         Command::Storage(c) => (storage_kind(c), Reply::None),
+                        Command::SwarmHeartbeat { secs } => {
+                            (format!("heartbeat:{secs}"), Reply::None)
+                        }
                         Command::ServiceLogs { name, .. } => (
                             format!("logs:{name}"),
                             Reply::Logs {

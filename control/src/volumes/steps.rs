@@ -4,7 +4,7 @@ use domain::protocol::Command;
 use domain::storage::{REPLICAS, StorageCommand, VOLUME_NAME, brick_path};
 
 use super::plans::VolumeStep;
-use crate::clusters::managers::{self, Failure, NODE_WAIT};
+use crate::clusters::managers::{self, Avoid, Failure, NODE_WAIT};
 use crate::gateway::Gateway;
 use crate::store::{MemberRow, Store};
 
@@ -85,6 +85,8 @@ fn command(
         VolumeStep::ClearBrick { node_id } => {
             (node_id.clone(), StorageCommand::ClearBrick { volume })
         }
+        // Sent to a manager by `run`.
+        VolumeStep::Heartbeat { .. } => return Ok(None),
     }))
 }
 
@@ -95,6 +97,12 @@ pub async fn run(
     members: &[MemberRow],
     step: &VolumeStep,
 ) -> Result<(), Failure> {
+    if let VolumeStep::Heartbeat { secs } = step {
+        let cmd = Command::SwarmHeartbeat { secs: *secs };
+        return managers::on_manager(gateway, members, Avoid::Nobody, cmd)
+            .await
+            .map(drop);
+    }
     let Some((node_id, cmd)) = command(members, step)? else {
         return Ok(());
     };
