@@ -161,6 +161,11 @@ pub async fn run(config: &Config, mut shutdown: watch::Receiver<bool>) -> Result
     });
     // One client for the engine, for the agent's lifetime.
     let engine = std::sync::Arc::new(Engine::new(&config.docker_host));
+    // Fencing works whether or not the panel is reachable: a partition cuts the panel off too.
+    let _fence = AbortOnDrop(tokio::spawn(storage::fence::watch(
+        config.state_dir.clone(),
+        engine.clone(),
+    )));
     let firmware = std::sync::Arc::new(Firmware::new(
         &config.state_dir,
         config.firmware_installer.clone(),

@@ -1033,6 +1033,7 @@ mod tests {
             }),
             snapshots: None,
             mount: None,
+            fenced: false,
         };
         let mut cands = vec![
             candidate("1", "10.77.0.11"),

@@ -103,13 +103,16 @@ pub enum VolumeState {
     Unanswering,
     /// Not mounted.
     Missing,
+    /// The node cut itself off the volume: it cannot reach most of the volume's nodes.
+    Fenced,
 }
 
 impl VolumeState {
-    /// From the member's reported mount, when the cluster expects one.
-    pub fn of(expected: bool, mount: Option<&crate::storage::MountFacts>) -> Self {
-        match (expected, mount) {
+    /// From the member's reported storage, when the cluster expects a mount.
+    pub fn of(expected: bool, storage: &crate::storage::StorageFacts) -> Self {
+        match (expected, storage.mount.as_ref()) {
             (false, _) => Self::NotExpected,
+            (true, _) if storage.fenced => Self::Fenced,
             (true, Some(m)) if m.live => Self::Live,
             (true, Some(_)) => Self::Unanswering,
             (true, None) => Self::Missing,
@@ -232,6 +235,10 @@ pub fn status(
                 "the cluster volume is not mounted on {}",
                 m.hostname
             )),
+            VolumeState::Fenced => reasons.push(format!(
+                "{} is fenced: it cannot reach most of the volume's nodes",
+                m.hostname
+            )),
         }
     }
     for (vip, truth) in vips {
@@ -289,10 +296,19 @@ mod tests {
             live: false,
             ..live.clone()
         };
-        assert_eq!(VolumeState::of(false, None), VolumeState::NotExpected);
-        assert_eq!(VolumeState::of(true, Some(&live)), VolumeState::Live);
-        assert_eq!(VolumeState::of(true, Some(&dead)), VolumeState::Unanswering);
-        assert_eq!(VolumeState::of(true, None), VolumeState::Missing);
+        let with_mount = |mount: Option<&crate::storage::MountFacts>, fenced: bool| {
+            crate::storage::StorageFacts {
+                mount: mount.cloned(),
+                fenced,
+                ..Default::default()
+            }
+        };
+        let of = |expected, mount, fenced| VolumeState::of(expected, &with_mount(mount, fenced));
+        assert_eq!(of(false, None, false), VolumeState::NotExpected);
+        assert_eq!(of(true, Some(&live), false), VolumeState::Live);
+        assert_eq!(of(true, Some(&dead), false), VolumeState::Unanswering);
+        assert_eq!(of(true, None, false), VolumeState::Missing);
+        assert_eq!(of(true, Some(&live), true), VolumeState::Fenced);
         let with = |hostname: &str, online: bool, volume| MemberState {
             hostname: hostname.into(),
             volume,

@@ -129,6 +129,10 @@ pub struct StorageFacts {
     /// The cluster volume mounted at [`VOLUMES_DIR`], if one is.
     #[serde(default)]
     pub mount: Option<MountFacts>,
+    /// The node is fenced: it cannot reach most of the volume's nodes, and stops its tasks that
+    /// use the volume.
+    #[serde(default)]
+    pub fenced: bool,
 }
 
 /// A disk mounted where cluster volumes live.
@@ -333,6 +337,7 @@ mod tests {
             bricks: disk(BRICKS_DIR, "xfs", 500),
             snapshots: disk(SNAPSHOTS_DIR, "btrfs", 200),
             mount: None,
+            fenced: false,
         }
     }
 

@@ -24,6 +24,9 @@
 #   lab.sh crash NODE                power loss: link down, every process and container killed
 #                                    (glusterd, bricks and FUSE clients too; the disks keep their
 #                                    data, the FUSE mounts are gone when it boots)
+#   lab.sh partition NODE            the node's link down, everything on it still running (heal
+#                                    brings the link back)
+#   lab.sh heal NODE                 the link of a partitioned node up again
 #   lab.sh revive NODE               power back on after a crash: boots its firmware slot, link up,
 #                                    dockerd (unless the firmware is bad) and agent started again
 #   lab.sh reboot NODE [DOWN_SECS]   graceful reboot: agent, KeepAlived and dockerd (with its
@@ -473,6 +476,20 @@ cmd_crash() {
   log "$n: crashed"
 }
 
+cmd_partition() {
+  local n=$1
+  [ -d "$RUN/$n" ] || die "$n is not up"
+  ip -n "$SWITCH" link set "vflt$(node_index "$n")" down
+  log "$n: partitioned (link down, still running)"
+}
+
+cmd_heal() {
+  local n=$1
+  [ -d "$RUN/$n" ] || die "$n is not up"
+  ip -n "$SWITCH" link set "vflt$(node_index "$n")" up
+  log "$n: link up again"
+}
+
 cmd_revive() {
   local n=$1 i; i=$(node_index "$n")
   [ -d "$RUN/$n" ] || die "$n is not up"
@@ -676,6 +693,8 @@ case "${1:-}" in
   vip-holders) shift; cmd_vip_holders "$@" ;;
   failover) shift; cmd_failover "$@" ;;
   crash) shift; cmd_crash "$@" ;;
+  partition) shift; cmd_partition "$@" ;;
+  heal) shift; cmd_heal "$@" ;;
   revive) shift; cmd_revive "$@" ;;
   reboot) shift; cmd_reboot "$@" ;;
   make-firmware) shift; cmd_make_firmware "$@" ;;

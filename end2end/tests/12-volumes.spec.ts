@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
-import { createServer } from "node:net";
+import { readFileSync } from "node:fs";
+import { createServer, Socket } from "node:net";
 import { expect, Page, test } from "@playwright/test";
 import { ADMIN_PASSWORD, api, call, hydrated, lab, login, removeLeftoverClusters } from "./helpers";
 
@@ -71,6 +72,32 @@ volumes:
   data:
     driver: flotilla-cluster
 `;
+
+/** A collector of the ledger's reports on the host: each line "NODE NUMBER", with its time. */
+async function collect() {
+  const acks: { at: number; node: string; n: number }[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    let rest = "";
+    socket.on("data", (chunk) => {
+      const lines = (rest + chunk.toString()).split("\n");
+      rest = lines.pop() ?? "";
+      for (const line of lines) {
+        const [node, n] = line.trim().split(" ");
+        if (node && n) acks.push({ at: Date.now(), node, n: Number(n) });
+      }
+    });
+    socket.on("error", () => {});
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((done) => server.listen(COLLECTOR_PORT, "10.77.0.1", done));
+  const close = () => new Promise<void>((done) => {
+    for (const s of sockets) s.destroy();
+    server.close(() => done());
+  });
+  return { acks, close };
+}
 
 /** The numbers in the keeper's file, read on a node (none before it exists). */
 function sequence(node: string): number[] {
@@ -317,22 +344,8 @@ test.describe.serial("cluster volumes", () => {
     await login(page, "admin", ADMIN_PASSWORD);
     const clusters = (await api(page.request, "list_clusters", {})).data.page.rows as { id: string; name: string }[];
     const clusterId = clusters.find((c) => c.name === "vol-3")!.id;
-    // The writer reports each number once its fsync'd append returned, with its node, to a
-    // collector on the host (the lab's switch address).
-    const acks: { at: number; node: string; n: number }[] = [];
-    const server = createServer((socket) => {
-      let rest = "";
-      socket.on("data", (chunk) => {
-        const lines = (rest + chunk.toString()).split("\n");
-        rest = lines.pop() ?? "";
-        for (const line of lines) {
-          const [node, n] = line.trim().split(" ");
-          if (node && n) acks.push({ at: Date.now(), node, n: Number(n) });
-        }
-      });
-      socket.on("error", () => {});
-    });
-    await new Promise<void>((done) => server.listen(COLLECTOR_PORT, "10.77.0.1", done));
+    const collector = await collect();
+    const acks = collector.acks;
     try {
       const app = await api(page.request, "create_app", { draft: { name: "Ledger", kind: "app", model_format: "", description: "" } });
       const version = await api(page.request, "add_app_version", { app_id: app, draft: { version: "1", compose: LEDGER } });
@@ -377,7 +390,58 @@ test.describe.serial("cluster volumes", () => {
         expect(lab("docker", reader, "service", "ls", "--format", "{{.Name}}")).not.toContain("ledger_writer");
       }).toPass({ timeout: 60_000 });
     } finally {
-      server.close();
+      await collector.close();
+    }
+  });
+
+  test("a partitioned node's writer is fenced before its replacement writes; no record twice after the partition heals", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    const clusters = (await api(page.request, "list_clusters", {})).data.page.rows as { id: string; name: string }[];
+    const clusterId = clusters.find((c) => c.name === "vol-3")!.id;
+    const collector = await collect();
+    try {
+      const app = await api(page.request, "create_app", { draft: { name: "Ledger split", kind: "app", model_format: "", description: "" } });
+      const version = await api(page.request, "add_app_version", { app_id: app, draft: { version: "1", compose: LEDGER } });
+      const appId = await api(page.request, "install_app", {
+        cluster_id: clusterId,
+        draft: {
+          version_id: version, name: "split", secrets: [],
+          services: [{ name: "writer", mode: "replicated", replicas: "1", constraints: "", spread: "", ports: [] }],
+        },
+      });
+      const acks = collector.acks;
+      await expect.poll(() => acks.length, { timeout: 90_000, intervals: [1_000] }).toBeGreaterThan(100);
+      const victim = acks[acks.length - 1].node;
+      const node = `n${victim.slice(-1)}`;
+      const cutAt = Date.now();
+      lab("partition", node);
+      try {
+        // On the isolated node the writer's container goes (its engine is still reachable
+        // from the host through its socket), before a replacement acknowledged a write.
+        const running = () => lab("docker", node, "ps", "-q", "--filter", "name=split_writer");
+        await expect.poll(running, { timeout: 30_000, intervals: [250] }).toBe("");
+        const stoppedAt = Date.now();
+        await expect.poll(() => acks.some((a) => a.node !== victim && a.at > cutAt), { timeout: 120_000, intervals: [500] }).toBe(true);
+        const replaced = acks.find((a) => a.node !== victim && a.at > cutAt)!;
+        console.log(`partitioned ${victim}: its writer stopped ${stoppedAt - cutAt} ms after the cut, the replacement on ${replaced.node} wrote ${replaced.at - cutAt} ms after it`);
+        expect(stoppedAt).toBeLessThan(replaced.at);
+        expect(readFileSync(`/run/flotilla-lab/${node}/agent.log`, "utf8")).toContain("cut off from most of the cluster volume's nodes: fencing");
+      } finally {
+        lab("heal", node);
+      }
+      // The healed node's writer never comes back to life next to the replacement.
+      const count = acks.length;
+      await expect.poll(() => acks.length, { timeout: 60_000, intervals: [1_000] }).toBeGreaterThan(count + 500);
+      const reader = ["n1", "n2", "n3"].find((n) => n !== node)!;
+      const seq = lab("exec", reader, "cat", `${VOLUMES}/split/data/seq`).trim().split("\n").slice(0, -1).map(Number);
+      const twice = seq.filter((v, i) => seq.indexOf(v) !== i);
+      expect(twice, `records written twice (of ${seq.length})`).toEqual([]);
+      await api(page.request, "uninstall_app", { id: appId });
+      await expect(async () => {
+        expect(lab("docker", reader, "service", "ls", "--format", "{{.Name}}")).not.toContain("split_writer");
+      }).toPass({ timeout: 60_000 });
+    } finally {
+      await collector.close();
     }
   });
 

@@ -1,4 +1,5 @@
-//! Node-local volumes the agent itself fills (the Global Config's `flotilla-appconfig`).
+//! Node-local volumes the agent itself fills (the Global Config's `flotilla-appconfig`), and
+//! the containers that use the cluster volume (stopped when the node is fenced).
 use std::collections::HashMap;
 use std::path::PathBuf;
 
@@ -25,5 +26,38 @@ impl Engine {
             })
             .await?;
         Ok(PathBuf::from(volume.mountpoint))
+    }
+
+    /// Kills every running container with a bind mount from `dir` or below it (fencing); their
+    /// names.
+    pub async fn kill_users_of(&self, dir: &str) -> Result<Vec<String>, EngineError> {
+        let running = self
+            .call("list containers", CALL_TIMEOUT, async |d| {
+                d.list_containers(None).await
+            })
+            .await?;
+        let below = format!("{dir}/");
+        let mut killed = vec![];
+        for c in running {
+            let uses = c
+                .mounts
+                .iter()
+                .flatten()
+                .filter_map(|m| m.source.as_deref())
+                .any(|s| s == dir || s.starts_with(&below));
+            let Some(id) = c.id.filter(|_| uses) else {
+                continue;
+            };
+            let name = c
+                .names
+                .and_then(|n| n.first().cloned())
+                .unwrap_or_else(|| id.clone());
+            self.call("kill container", CALL_TIMEOUT, async move |d| {
+                d.kill_container(&id, None).await
+            })
+            .await?;
+            killed.push(name);
+        }
+        Ok(killed)
     }
 }

@@ -41,6 +41,13 @@ fn load_wanted(state_dir: &Path) -> Option<Wanted> {
     }
 }
 
+/// The servers of the volume this node keeps mounted (none when it keeps none).
+pub fn load_servers(state_dir: &Path) -> Vec<String> {
+    load_wanted(state_dir)
+        .map(|w| w.servers)
+        .unwrap_or_default()
+}
+
 fn save_wanted(state_dir: &Path, wanted: &Wanted) -> Result<(), String> {
     let json = serde_json::to_vec(wanted).map_err(|e| e.to_string())?;
     let path = state_dir.join(WANTED);

@@ -126,10 +126,10 @@ impl Clusters {
                     vip_states: self.observed.vips_of(&m.node_id),
                     volume: VolumeState::of(
                         g.volume_expected(),
-                        n.as_ref()
+                        &n.as_ref()
                             .and_then(NodeRow::facts)
-                            .and_then(|f| f.storage.mount)
-                            .as_ref(),
+                            .map(|f| f.storage)
+                            .unwrap_or_default(),
                     ),
                 }
             })
@@ -192,7 +192,7 @@ impl Clusters {
                     availability: swarm_view(g, m).map(|v| v.availability),
                     volume: VolumeState::of(
                         g.volume_expected(),
-                        facts.as_ref().and_then(|f| f.storage.mount.as_ref()),
+                        &facts.as_ref().map(|f| f.storage.clone()).unwrap_or_default(),
                     ),
                 }
             })

@@ -278,6 +278,7 @@ pub fn ready_storage() -> domain::storage::StorageFacts {
         bricks: Some(disk(BRICKS_DIR, "xfs")),
         snapshots: Some(disk(SNAPSHOTS_DIR, "btrfs")),
         mount: None,
+        fenced: false,
     }
 }
 
