@@ -421,7 +421,25 @@ test.describe.serial("cluster volumes", () => {
         const running = () => lab("docker", node, "ps", "-q", "--filter", "name=split_writer");
         await expect.poll(running, { timeout: 30_000, intervals: [250] }).toBe("");
         const stoppedAt = Date.now();
-        await expect.poll(() => acks.some((a) => a.node !== victim && a.at > cutAt), { timeout: 120_000, intervals: [500] }).toBe(true);
+        try {
+          await expect.poll(() => acks.some((a) => a.node !== victim && a.at > cutAt), { timeout: 120_000, intervals: [500] }).toBe(true);
+        } catch (e) {
+          // What Swarm and GlusterFS say on the nodes that still see each other.
+          const reader = ["n1", "n2", "n3"].find((n) => n !== node)!;
+          for (const args of [
+            ["docker", reader, "service", "ps", "split_writer", "--no-trunc", "--format", "{{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}"],
+            ["docker", reader, "node", "ls"],
+            ["gluster", reader, "volume", "status", "flotilla"],
+            ["exec", reader, "tail", "-n", "3", `${VOLUMES}/split/data/seq`],
+          ]) {
+            try {
+              console.log(`$ lab ${args.join(" ")}\n${lab(...args)}`);
+            } catch (why) {
+              console.log(`$ lab ${args.join(" ")}: ${why}`);
+            }
+          }
+          throw e;
+        }
         const replaced = acks.find((a) => a.node !== victim && a.at > cutAt)!;
         console.log(`partitioned ${victim}: its writer stopped ${stoppedAt - cutAt} ms after the cut, the replacement on ${replaced.node} wrote ${replaced.at - cutAt} ms after it`);
         expect(stoppedAt).toBeLessThan(replaced.at);
