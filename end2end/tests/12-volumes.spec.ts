@@ -1,8 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { createServer, Socket } from "node:net";
 import { expect, Page, test } from "@playwright/test";
 import { ADMIN_PASSWORD, api, call, hydrated, lab, login, removeLeftoverClusters } from "./helpers";
+import { LEDGER, collect } from "./ledger";
 
 // Builds on 01 (three lab nodes online, standalone). Cluster volumes (issue #13): every lab node
 // has its own disks and glusterd in its own mount namespace (checked on the nodes), its agent
@@ -57,47 +57,6 @@ volumes:
   data:
     driver: flotilla-cluster
 `;
-
-// The ledger writes like the keeper and reports each number once its write returned, with its
-// node, to a collector the test runs on the host.
-const COLLECTOR_PORT = 3199;
-const LEDGER = `services:
-  writer:
-    image: flotilla-lab/busybox:1
-    environment:
-      NODE: "{{.Node.Hostname}}"
-    command: [sh, -c, "i=$(tail -n1 /data/seq 2>/dev/null || echo 0); while true; do i=$((i+1)); echo $i | dd of=/data/seq oflag=append conv=notrunc,fsync 2>/dev/null || exit 1; echo \\"$NODE $i\\"; sleep 0.02; done | nc 10.77.0.1 ${COLLECTOR_PORT}"]
-    volumes: ["data:/data"]
-volumes:
-  data:
-    driver: flotilla-cluster
-`;
-
-/** A collector of the ledger's reports on the host: each line "NODE NUMBER", with its time. */
-async function collect() {
-  const acks: { at: number; node: string; n: number }[] = [];
-  const sockets = new Set<Socket>();
-  const server = createServer((socket) => {
-    sockets.add(socket);
-    let rest = "";
-    socket.on("data", (chunk) => {
-      const lines = (rest + chunk.toString()).split("\n");
-      rest = lines.pop() ?? "";
-      for (const line of lines) {
-        const [node, n] = line.trim().split(" ");
-        if (node && n) acks.push({ at: Date.now(), node, n: Number(n) });
-      }
-    });
-    socket.on("error", () => {});
-    socket.on("close", () => sockets.delete(socket));
-  });
-  await new Promise<void>((done) => server.listen(COLLECTOR_PORT, "10.77.0.1", done));
-  const close = () => new Promise<void>((done) => {
-    for (const s of sockets) s.destroy();
-    server.close(() => done());
-  });
-  return { acks, close };
-}
 
 /** The numbers in the keeper's file, read on a node (none before it exists). */
 function sequence(node: string): number[] {
