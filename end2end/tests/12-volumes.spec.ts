@@ -58,6 +58,12 @@ volumes:
     driver: flotilla-cluster
 `;
 
+/** Waits until the cluster is Healthy again (every node back, in the swarm, its volume mounted). */
+async function healthy(page: Page, clusterId: string) {
+  await expect.poll(async () => (await api(page.request, "get_cluster", { id: clusterId })).data.summary.health,
+    { timeout: 180_000, intervals: [2_000] }).toBe("Healthy");
+}
+
 /** The numbers in the keeper's file, read on a node (none before it exists). */
 function sequence(node: string): number[] {
   try {
@@ -195,6 +201,8 @@ test.describe.serial("cluster volumes", () => {
     await page.locator("#field-volumes").check();
     await page.getByTestId("next").click();
     for (const host of ["edge-1", "edge-2", "edge-3"]) await page.getByLabel(`Include ${host}`).check();
+    // Three managers: the swarm outlives any one node (the crash and partition tests below).
+    for (const host of ["edge-2", "edge-3"]) await page.getByLabel(`Role of ${host}`).selectOption("manager");
     await expect(page.getByTestId("volume-mode")).toHaveText("Replicated");
     await page.getByTestId("create-cluster").click();
     await expect(page.getByTestId("cluster-name")).toHaveText("vol-3");
@@ -344,6 +352,7 @@ test.describe.serial("cluster volumes", () => {
         }
       };
       await expect.poll(() => pending().every((e) => e === 0) && pending().length === 3, { timeout: 120_000, intervals: [2_000] }).toBe(true);
+      await healthy(page, clusterId);
       await api(page.request, "uninstall_app", { id: appId });
       await expect(async () => {
         expect(lab("docker", reader, "service", "ls", "--format", "{{.Name}}")).not.toContain("ledger_writer");
@@ -413,6 +422,7 @@ test.describe.serial("cluster volumes", () => {
       const seq = lab("exec", reader, "cat", `${VOLUMES}/split/data/seq`).trim().split("\n").slice(0, -1).map(Number);
       const twice = seq.filter((v, i) => seq.indexOf(v) !== i);
       expect(twice, `records written twice (of ${seq.length})`).toEqual([]);
+      await healthy(page, clusterId);
       await api(page.request, "uninstall_app", { id: appId });
       await expect(async () => {
         expect(lab("docker", reader, "service", "ls", "--format", "{{.Name}}")).not.toContain("split_writer");

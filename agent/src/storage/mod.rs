@@ -84,7 +84,32 @@ pub async fn facts() -> StorageFacts {
 /// The volume mount answers: `stat` of its root, in a child process killed after
 /// [`TOOL_TIMEOUT`] (a FUSE mount whose servers vanished blocks whoever looks at it).
 async fn mount_live() -> bool {
-    run("stat", &["-c", "%i", VOLUMES_DIR]).await.is_some()
+    probe_mount().await == Probe::Live
+}
+
+/// What a look at the volume mount found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Probe {
+    Live,
+    /// `stat` failed at once: the FUSE client is gone ("Transport endpoint is not connected").
+    Failed,
+    /// `stat` did not return within [`TOOL_TIMEOUT`]: its servers may be out of reach for now.
+    Hung,
+}
+
+async fn probe_mount() -> Probe {
+    let out = tokio::process::Command::new("stat")
+        .args(["-c", "%i", VOLUMES_DIR])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .status();
+    match tokio::time::timeout(TOOL_TIMEOUT, out).await {
+        Ok(Ok(status)) if status.success() => Probe::Live,
+        Ok(_) => Probe::Failed,
+        Err(_) => Probe::Hung,
+    }
 }
 
 /// The standard output of a tool that succeeded within [`TOOL_TIMEOUT`]; `None` when it is not

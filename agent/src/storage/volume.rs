@@ -9,7 +9,7 @@ use std::time::Duration;
 use domain::storage::{StorageCommand, VOLUME_OPTIONS, VOLUMES_DIR, brick_path};
 use serde::{Deserialize, Serialize};
 
-use super::{mount_live, mounted};
+use super::{Probe, mount_live, mounted, probe_mount};
 
 /// How long one GlusterFS or mount call may take (a volume's creation talks to every peer).
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -71,6 +71,10 @@ pub async fn keep_mounted(state_dir: &Path) {
     let Some(wanted) = load_wanted(state_dir) else {
         return;
     };
+    // Cut off: nothing to mount from, and nothing may write there.
+    if super::fence::fenced() {
+        return;
+    }
     let Ok(_one) = MOUNTS.try_lock() else {
         return;
     };
@@ -260,21 +264,25 @@ async fn mount(volume: &str, servers: &[String]) -> Result<(), String> {
         return Err("no server to mount the volume from".into());
     };
     let source = format!("{first}:/{volume}");
-    tokio::fs::create_dir_all(VOLUMES_DIR)
-        .await
-        .map_err(|e| format!("{VOLUMES_DIR}: {e}"))?;
     let mountinfo = tokio::fs::read_to_string("/proc/self/mountinfo")
         .await
         .map_err(|e| format!("/proc/self/mountinfo: {e}"))?;
     match mounted(&mountinfo, VOLUMES_DIR) {
-        Some((fs, _)) if fs.starts_with("fuse") => {
-            if mount_live().await {
-                return Ok(());
+        Some((fs, _)) if fs.starts_with("fuse") => match probe_mount().await {
+            Probe::Live => return Ok(()),
+            // Its servers are out of reach for now: the client reconnects by itself, and a new
+            // mount would leave the running containers with a stale one.
+            Probe::Hung => {
+                return Err(format!(
+                    "the volume mounted at {VOLUMES_DIR} does not answer (left as it is)"
+                ));
             }
             // A dead client's mount ("Transport endpoint is not connected"): replace it.
-            tracing::warn!("the volume mount does not answer: mounting it again");
-            call("umount", &["-l", VOLUMES_DIR]).await?;
-        }
+            Probe::Failed => {
+                tracing::warn!("the volume mount's client is gone: mounting it again");
+                call("umount", &["-l", VOLUMES_DIR]).await?;
+            }
+        },
         Some((fs, source)) => {
             return Err(format!(
                 "{VOLUMES_DIR} holds another mount ({fs} from {source})"
@@ -282,6 +290,9 @@ async fn mount(volume: &str, servers: &[String]) -> Result<(), String> {
         }
         None => {}
     }
+    tokio::fs::create_dir_all(VOLUMES_DIR)
+        .await
+        .map_err(|e| format!("{VOLUMES_DIR}: {e}"))?;
     let options = if backups.is_empty() {
         String::new()
     } else {
