@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect, Page, test } from "@playwright/test";
-import { ADMIN_PASSWORD, AGENT_URL, api, lab, login } from "../tests/helpers";
+import { ADMIN_PASSWORD, AGENT_URL, api, lab, login, tempDir } from "../tests/helpers";
 import { startLoad, stopLoad, vipHolders } from "../tests/load";
 
 // Rollout benchmark (issue #10), run by `./dev bench rollout` on a fresh 3-node lab: five full
@@ -12,7 +12,8 @@ import { startLoad, stopLoad, vipHolders } from "../tests/load";
 // on a new connection per request. Figures are printed as BENCH lines.
 const VIP = "10.77.0.103";
 const RUNS = Number(process.env.BENCH_RUNS ?? "5");
-const DIR = mkdtempSync(path.join(os.tmpdir(), "flotilla-rollout-bench-"));
+// Under the run's own directory (`./dev` removes it), so listing the benchmarks leaves nothing.
+const DIR = tempDir("flotilla-rollout-bench-");
 const ARCH = os.arch() === "arm64" ? "aarch64" : "x86_64";
 
 function report(line: string) {
