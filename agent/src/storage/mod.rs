@@ -98,43 +98,61 @@ enum Probe {
 }
 
 async fn probe_mount() -> Probe {
-    let out = tokio::process::Command::new("stat")
-        .args(["-c", "%i", VOLUMES_DIR])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .status();
-    match tokio::time::timeout(TOOL_TIMEOUT, out).await {
-        Ok(Ok(status)) if status.success() => Probe::Live,
-        Ok(_) => Probe::Failed,
-        Err(_) => Probe::Hung,
+    match bounded("stat", &["-c", "%i", VOLUMES_DIR], TOOL_TIMEOUT).await {
+        Ran::Done(_) => Probe::Live,
+        Ran::Failed(_) => Probe::Failed,
+        Ran::TimedOut => Probe::Hung,
     }
 }
 
-/// The standard output of a tool that succeeded within [`TOOL_TIMEOUT`]; `None` when it is not
-/// installed, failed or hung (it is killed then).
-async fn run(program: &str, args: &[&str]) -> Option<String> {
+/// How a storage tool run as a child process ended.
+enum Ran {
+    /// It succeeded: its standard output.
+    Done(String),
+    /// It failed or did not start: its words (standard error, else its output).
+    Failed(String),
+    /// It did not end within its time (it is killed).
+    TimedOut,
+}
+
+/// Runs `program` in a child process that is killed after `timeout`: the one way the agent runs
+/// GlusterFS's and btrfs' tools, `mount` and the looks at the FUSE mount.
+async fn bounded(program: &str, args: &[&str], timeout: Duration) -> Ran {
     let out = tokio::process::Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .output();
-    match tokio::time::timeout(TOOL_TIMEOUT, out).await {
+    match tokio::time::timeout(timeout, out).await {
         Ok(Ok(out)) if out.status.success() => {
-            Some(String::from_utf8_lossy(&out.stdout).into_owned())
+            Ran::Done(String::from_utf8_lossy(&out.stdout).into_owned())
         }
         Ok(Ok(out)) => {
-            tracing::debug!(program, status = %out.status, "storage tool failed");
+            let err = String::from_utf8_lossy(&out.stderr);
+            let words = if err.trim().is_empty() {
+                String::from_utf8_lossy(&out.stdout)
+            } else {
+                err
+            };
+            Ran::Failed(words.trim().to_owned())
+        }
+        Ok(Err(e)) => Ran::Failed(format!("did not start: {e}")),
+        Err(_) => Ran::TimedOut,
+    }
+}
+
+/// The standard output of a tool that succeeded within [`TOOL_TIMEOUT`]; `None` when it is not
+/// installed, failed or hung.
+async fn run(program: &str, args: &[&str]) -> Option<String> {
+    match bounded(program, args, TOOL_TIMEOUT).await {
+        Ran::Done(out) => Some(out),
+        Ran::Failed(words) => {
+            tracing::debug!(program, %words, "storage tool failed");
             None
         }
-        Ok(Err(e)) => {
-            tracing::debug!(program, error = %e, "storage tool did not start");
-            None
-        }
-        Err(_) => {
+        Ran::TimedOut => {
             tracing::warn!(program, "storage tool did not answer within 5 s (killed)");
             None
         }
@@ -254,6 +272,23 @@ mod tests {
         assert_eq!(gluster_version(out).as_deref(), Some("10.3"));
         assert_eq!(gluster_version("something else\n"), None);
         assert_eq!(gluster_version(""), None);
+    }
+
+    #[test]
+    fn a_tool_that_outlives_its_time_is_killed_and_told_apart_from_a_failure() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let short = Duration::from_millis(200);
+        assert!(matches!(
+            rt.block_on(bounded("sleep", &["5"], short)),
+            Ran::TimedOut
+        ));
+        assert!(matches!(
+            rt.block_on(bounded("sh", &["-c", "echo no >&2; exit 3"], short)),
+            Ran::Failed(w) if w == "no"
+        ));
     }
 
     #[test]

@@ -3,13 +3,12 @@
 //! CLI and `mount` in child processes with a timeout.
 use std::net::IpAddr;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use domain::storage::{StorageCommand, VOLUME_OPTIONS, VOLUMES_DIR, brick_path};
 use serde::{Deserialize, Serialize};
 
-use super::{Probe, mount_live, mounted, probe_mount};
+use super::{Probe, Ran, bounded, mount_live, mounted, probe_mount};
 
 /// How long one GlusterFS or mount call may take (a volume's creation talks to every peer).
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -135,29 +134,13 @@ fn addresses_of(addresses: &[String]) -> Result<Vec<String>, String> {
         .collect()
 }
 
-/// A bounded call of `program`: its standard output, or its words (standard error, else output)
-/// when it failed.
+/// A call of `program` bounded by [`CALL_TIMEOUT`]: its standard output, or what went wrong in
+/// its own words.
 async fn call(program: &str, args: &[&str]) -> Result<String, String> {
-    let out = tokio::process::Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .output();
-    match tokio::time::timeout(CALL_TIMEOUT, out).await {
-        Ok(Ok(out)) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).into()),
-        Ok(Ok(out)) => {
-            let err = String::from_utf8_lossy(&out.stderr);
-            let words = if err.trim().is_empty() {
-                String::from_utf8_lossy(&out.stdout)
-            } else {
-                err
-            };
-            Err(format!("{program} {}: {}", args.join(" "), words.trim()))
-        }
-        Ok(Err(e)) => Err(format!("{program} did not start: {e}")),
-        Err(_) => Err(format!(
+    match bounded(program, args, CALL_TIMEOUT).await {
+        Ran::Done(out) => Ok(out),
+        Ran::Failed(words) => Err(format!("{program} {}: {words}", args.join(" "))),
+        Ran::TimedOut => Err(format!(
             "{program} {} did not answer within {} s",
             args.join(" "),
             CALL_TIMEOUT.as_secs()
