@@ -4,6 +4,7 @@ import path from "node:path";
 import { expect, Page, test } from "@playwright/test";
 import { ADMIN_PASSWORD, AGENT_URL, api, lab, login, tempDir } from "../tests/helpers";
 import { startLoad, stopLoad, vipHolders } from "../tests/load";
+import { report, until } from "./support";
 
 // Rollout benchmark (issue #10), run by `./dev bench rollout` on a fresh 3-node lab: five full
 // firmware rollouts of a 3-manager cluster by the panel, then five runs of a naive sequence
@@ -15,19 +16,6 @@ const RUNS = Number(process.env.BENCH_RUNS ?? "5");
 // Under the run's own directory (`./dev` removes it), so listing the benchmarks leaves nothing.
 const DIR = tempDir("flotilla-rollout-bench-");
 const ARCH = os.arch() === "arm64" ? "aarch64" : "x86_64";
-
-function report(line: string) {
-  console.log(`BENCH ${line}`);
-}
-
-async function until(what: string, limitMs: number, check: () => Promise<boolean> | boolean) {
-  const start = Date.now();
-  while (Date.now() - start < limitMs) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`${what}: not reached within ${limitMs / 1000} s`);
-}
 
 interface Step {
   title: string;

@@ -1,6 +1,7 @@
 import { expect, test } from "@playwright/test";
 import { ADMIN_PASSWORD, AGENT_URL, api, lab, login } from "../tests/helpers";
 import { LEDGER, collect } from "../tests/ledger";
+import { report, until } from "./support";
 
 // Cluster volume benchmark (issue #13), run by `./dev bench volumes` on a fresh 3-node lab: a
 // 3-manager cluster with its replicated volume and the ledger writer (an fsync'd append about
@@ -11,19 +12,6 @@ import { LEDGER, collect } from "../tests/ledger";
 // of small fsync'd appends on the volume against the node's own disk. Figures are BENCH lines.
 const RUNS = Number(process.env.BENCH_RUNS ?? "5");
 const VOLUMES = "/var/lib/flotilla/volumes";
-
-function report(line: string) {
-  console.log(`BENCH ${line}`);
-}
-
-async function until(what: string, limitMs: number, check: () => Promise<boolean> | boolean) {
-  const start = Date.now();
-  while (Date.now() - start < limitMs) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`${what}: not reached within ${limitMs / 1000} s`);
-}
 
 function healed(reader: string): boolean {
   try {
