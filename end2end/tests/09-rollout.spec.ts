@@ -129,14 +129,16 @@ test.describe.serial("firmware rollout of a cluster", () => {
     await form.getByTestId("gate-url").fill("https://10.77.0.102:8080/");
     await form.getByTestId("add-gate").click();
     await expect(form.getByTestId("error-gate-url")).toContainText("An http:// address");
+    // Submitted with Enter from the field (as an operator may): cards above this one grow while
+    // the promotion's workflow ends, and a click can land where the button was a moment before.
     await form.getByTestId("gate-url").fill(`http://${VIP}:8080/`);
-    await form.getByTestId("add-gate").click();
+    await form.getByTestId("gate-url").press("Enter");
     await expect(card.locator('[data-testid="gate-row"][data-name="the VIP answers"]')).toContainText(`GET http://${VIP}:8080/ → 200`);
     await form.getByTestId("gate-name").fill("smoke job");
     await form.getByTestId("gate-kind").selectOption("job");
     await form.getByTestId("gate-image").fill("flotilla-lab/busybox:1");
     await form.getByTestId("gate-command").fill("sh -c true");
-    await form.getByTestId("add-gate").click();
+    await form.getByTestId("gate-command").press("Enter");
     await expect(card.getByTestId("gate-row")).toHaveCount(2);
   });
 
