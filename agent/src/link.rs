@@ -166,6 +166,8 @@ pub async fn run(config: &Config, mut shutdown: watch::Receiver<bool>) -> Result
         config.state_dir.clone(),
         engine.clone(),
     )));
+    // The volume's copies, read in the background (with a brick out of reach it takes seconds).
+    let _copies = AbortOnDrop(tokio::spawn(storage::copies::watch()));
     let firmware = std::sync::Arc::new(Firmware::new(
         &config.state_dir,
         config.firmware_installer.clone(),

@@ -1034,6 +1034,7 @@ mod tests {
             snapshots: None,
             mount: None,
             fenced: false,
+            copies: None,
         };
         let mut cands = vec![
             candidate("1", "10.77.0.11"),
@@ -1215,6 +1216,9 @@ pub struct MemberView {
     /// The cluster volume on this node.
     #[serde(default)]
     pub volume: crate::health::VolumeState,
+    /// The volume's copies as this node sees them, when it holds one.
+    #[serde(default)]
+    pub copies: Option<crate::storage::CopiesFacts>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

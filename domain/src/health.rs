@@ -2,6 +2,7 @@
 //! and the status shown in the cluster list.
 use serde::{Deserialize, Serialize};
 
+use crate::storage::CopiesFacts;
 use crate::swarm::{Availability, SwarmRole};
 
 /// Managers needed for a Raft majority.
@@ -88,6 +89,9 @@ pub struct MemberState {
     /// The cluster volume on this node.
     #[serde(default)]
     pub volume: VolumeState,
+    /// The volume's copies as this node sees them, when it holds one.
+    #[serde(default)]
+    pub copies: Option<crate::storage::CopiesFacts>,
 }
 
 /// The cluster volume on one member, as its agent last reported it.
@@ -241,6 +245,16 @@ pub fn status(
             )),
         }
     }
+    // The copies as the members that hold one and answer see them (the worst of their views).
+    let copies = CopiesFacts::worst(
+        members
+            .iter()
+            .filter(|m| up(m) && m.volume != VolumeState::NotExpected)
+            .filter_map(|m| m.copies),
+    );
+    if let Some(c) = copies.filter(|c| !c.whole()) {
+        reasons.push(format!("the cluster volume: {}", c.describe()));
+    }
     for (vip, truth) in vips {
         match truth.holders.len() {
             1 => {}
@@ -283,6 +297,7 @@ mod tests {
             in_swarm: online,
             availability: Some(Availability::Active),
             volume: VolumeState::NotExpected,
+            copies: None,
         }
     }
 
@@ -338,6 +353,72 @@ mod tests {
             "1 of 3 managers down: quorum holds; the cluster volume does not answer on a; \
              the cluster volume is not mounted on b"
         );
+    }
+
+    #[test]
+    fn copies_that_miss_a_brick_heal_or_disagree_degrade_the_cluster_with_the_worst_view() {
+        let whole = CopiesFacts {
+            bricks: 3,
+            bricks_up: 3,
+            to_heal: 0,
+            split_brain: 0,
+        };
+        let with = |hostname: &str, online: bool, volume, copies| MemberState {
+            hostname: hostname.into(),
+            volume,
+            copies,
+            ..m(SwarmRole::Manager, online)
+        };
+        let healing = CopiesFacts {
+            to_heal: 12,
+            ..whole
+        };
+        let (health, _) = status(
+            &Lifecycle::Active,
+            &[
+                with("a", true, VolumeState::Live, Some(whole)),
+                with("b", true, VolumeState::Live, Some(whole)),
+                with("c", true, VolumeState::Live, None),
+            ],
+            &[],
+        );
+        assert_eq!(health, Health::Healthy);
+        let (health, reason) = status(
+            &Lifecycle::Active,
+            &[
+                with("a", true, VolumeState::Live, Some(whole)),
+                with("b", true, VolumeState::Live, Some(healing)),
+                with("c", true, VolumeState::Live, Some(whole)),
+            ],
+            &[],
+        );
+        assert_eq!(health, Health::Degraded);
+        assert_eq!(
+            reason,
+            "the cluster volume: 3 of 3 copies answer, 12 entries to heal"
+        );
+        // A member that is down, or whose volume is not expected (being set up), is not heard.
+        let one_down = CopiesFacts {
+            bricks_up: 2,
+            split_brain: 1,
+            ..healing
+        };
+        let (_, reason) = status(
+            &Lifecycle::Active,
+            &[
+                with("a", false, VolumeState::Live, Some(healing)),
+                with("b", true, VolumeState::NotExpected, Some(one_down)),
+                with("c", true, VolumeState::Live, Some(one_down)),
+            ],
+            &[],
+        );
+        assert_eq!(
+            reason,
+            "1 of 3 managers down: quorum holds; \
+             the cluster volume: 2 of 3 copies answer, 12 entries to heal, 1 in split-brain"
+        );
+        assert!(whole.whole() && !healing.whole() && !one_down.whole());
+        assert_eq!(CopiesFacts::worst([]), None);
     }
 
     fn claim(host: &str, holds: bool, reported_ms: i64, heard_ms: i64, silent: bool) -> VipClaim {

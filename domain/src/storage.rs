@@ -133,6 +133,50 @@ pub struct StorageFacts {
     /// use the volume.
     #[serde(default)]
     pub fenced: bool,
+    /// The volume's copies, as seen from this node when it holds one (a brick).
+    #[serde(default)]
+    pub copies: Option<CopiesFacts>,
+}
+
+/// The replicated volume's copies as a node that holds one sees them (GlusterFS's heal summary):
+/// how many bricks answer, and what some copy has still to receive.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CopiesFacts {
+    pub bricks: u8,
+    pub bricks_up: u8,
+    /// Entries that some copy has still to receive (0 once every copy is whole again).
+    pub to_heal: u64,
+    /// Entries whose copies disagree with no majority to settle it (an operator must choose).
+    pub split_brain: u64,
+}
+
+impl CopiesFacts {
+    /// Every copy answers and holds everything.
+    pub fn whole(&self) -> bool {
+        self.bricks_up == self.bricks && self.to_heal == 0 && self.split_brain == 0
+    }
+
+    /// The worst of what several nodes report (they look at the same volume at other moments).
+    pub fn worst(views: impl IntoIterator<Item = CopiesFacts>) -> Option<CopiesFacts> {
+        views.into_iter().reduce(|a, b| CopiesFacts {
+            bricks: a.bricks.max(b.bricks),
+            bricks_up: a.bricks_up.min(b.bricks_up),
+            to_heal: a.to_heal.max(b.to_heal),
+            split_brain: a.split_brain.max(b.split_brain),
+        })
+    }
+
+    /// In words, for the cluster's status and its Swarm card.
+    pub fn describe(&self) -> String {
+        let mut words = format!("{} of {} copies answer", self.bricks_up, self.bricks);
+        if self.to_heal > 0 {
+            words.push_str(&format!(", {} entries to heal", self.to_heal));
+        }
+        if self.split_brain > 0 {
+            words.push_str(&format!(", {} in split-brain", self.split_brain));
+        }
+        words
+    }
 }
 
 /// A disk mounted where cluster volumes live.
@@ -338,6 +382,7 @@ mod tests {
             snapshots: disk(SNAPSHOTS_DIR, "btrfs", 200),
             mount: None,
             fenced: false,
+            copies: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! that set the cluster's volume up and take it down ([`volume`]). GlusterFS's and btrfs' tools,
 //! and every look at a FUSE mount, only ever run in a child process with a timeout: a hung
 //! glusterd or FUSE mount must never block the agent.
+pub mod copies;
 pub mod fence;
 mod volume;
 
@@ -78,6 +79,7 @@ pub async fn facts() -> StorageFacts {
         snapshots: disk(&mountinfo, SNAPSHOTS_DIR),
         mount,
         fenced: fence::fenced(),
+        copies: copies::latest(),
     }
 }
 

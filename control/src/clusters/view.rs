@@ -7,6 +7,7 @@ use domain::cluster::{
 use domain::health::{self, Lifecycle, MemberState, VolumeState};
 use domain::list::{ClusterPage, ClusterSort, ListQuery, Page};
 use domain::node::{EngineFacts, SwarmState};
+use domain::storage::StorageFacts;
 use domain::swarm::{SwarmNodeView, SwarmRole};
 use domain::workflow::{WorkflowStatus, WorkflowView};
 
@@ -106,11 +107,13 @@ impl Clusters {
     pub async fn get(&self, actor: &Actor, id: &str) -> Result<ClusterDetail, ControlError> {
         actor.require(Permission::Read)?;
         let g = self.gather(self.find(id).await?).await?;
-        let summary = self.summary(&g);
+        let states = self.member_states(&g);
+        let summary = self.summary_of(&g, &states);
         let members = g
             .members
             .iter()
-            .map(|(m, n)| {
+            .zip(&states)
+            .map(|((m, n), state)| {
                 let heard = self.gateway.is_online(&m.node_id);
                 MemberView {
                     node_id: m.node_id.clone(),
@@ -124,13 +127,8 @@ impl Clusters {
                     address: m.address.clone(),
                     swarm: swarm_view(&g, m),
                     vip_states: self.observed.vips_of(&m.node_id),
-                    volume: VolumeState::of(
-                        g.volume_expected(),
-                        &n.as_ref()
-                            .and_then(NodeRow::facts)
-                            .map(|f| f.storage)
-                            .unwrap_or_default(),
-                    ),
+                    volume: state.volume,
+                    copies: state.copies,
                 }
             })
             .collect::<Vec<_>>();
@@ -174,11 +172,21 @@ impl Clusters {
     }
 
     pub(super) fn summary(&self, g: &Gathered) -> ClusterSummary {
-        let states: Vec<MemberState> = g
-            .members
+        self.summary_of(g, &self.member_states(g))
+    }
+
+    /// What the status planner looks at, per member (in member order); each member's stored
+    /// facts are parsed once here.
+    fn member_states(&self, g: &Gathered) -> Vec<MemberState> {
+        g.members
             .iter()
             .map(|(m, n)| {
                 let facts = n.as_ref().and_then(NodeRow::facts);
+                let storage = facts.as_ref().map(|f| &f.storage);
+                let volume = VolumeState::of(
+                    g.volume_expected(),
+                    storage.unwrap_or(&StorageFacts::default()),
+                );
                 MemberState {
                     hostname: hostname(m, n),
                     role: m.role,
@@ -190,13 +198,14 @@ impl Clusters {
                         matches!(f.engine, EngineFacts::Up { ref swarm, .. } if swarm.state == SwarmState::Active)
                     }),
                     availability: swarm_view(g, m).map(|v| v.availability),
-                    volume: VolumeState::of(
-                        g.volume_expected(),
-                        &facts.as_ref().map(|f| f.storage.clone()).unwrap_or_default(),
-                    ),
+                    volume,
+                    copies: storage.and_then(|s| s.copies),
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    fn summary_of(&self, g: &Gathered, states: &[MemberState]) -> ClusterSummary {
         let truths: Vec<(String, health::VipTruth)> = g
             .vips
             .iter()
@@ -215,7 +224,7 @@ impl Clusters {
             })
             .collect();
         let lifecycle = lifecycle(g.cluster.phase, g.workflow());
-        let (health, reason) = health::status(&lifecycle, &states, &truths);
+        let (health, reason) = health::status(&lifecycle, states, &truths);
         ClusterSummary {
             id: g.cluster.id.clone(),
             name: g.cluster.name.clone(),

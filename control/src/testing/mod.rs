@@ -279,6 +279,7 @@ pub fn ready_storage() -> domain::storage::StorageFacts {
         snapshots: Some(disk(SNAPSHOTS_DIR, "btrfs")),
         mount: None,
         fenced: false,
+        copies: None,
     }
 }
 

@@ -3,7 +3,7 @@
 use domain::cluster::{ClusterDetail, MemberView, VipView};
 use domain::health::{self, VolumeState};
 use domain::protocol::VrrpState;
-use domain::storage::VolumeMode;
+use domain::storage::{CopiesFacts, VolumeMode};
 use domain::swarm::SwarmNodeState;
 use leptos::prelude::*;
 
@@ -31,10 +31,21 @@ fn volumes(d: &ClusterDetail) -> String {
                 .iter()
                 .filter(|m| m.volume == VolumeState::Live)
                 .count();
-            format!(
+            let mounted = format!(
                 "replicated: mounted and answering on {live} of {} nodes",
                 d.members.len()
-            )
+            );
+            // The copies as the nodes that hold one and answer see them (the worst view).
+            let copies = CopiesFacts::worst(
+                d.members
+                    .iter()
+                    .filter(|m| m.online && m.volume != VolumeState::NotExpected)
+                    .filter_map(|m| m.copies),
+            );
+            match copies {
+                Some(c) => format!("{mounted}; {}", c.describe()),
+                None => mounted,
+            }
         }
         Err(why) => why,
     }
