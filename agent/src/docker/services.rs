@@ -28,6 +28,7 @@ use domain::workload::observe::{
     MAX_REPORTED_SERVICES, MAX_REPORTED_TASKS, ServiceObservation, TaskObservation, TaskState,
     UpdateObservation, UpdateState,
 };
+use domain::storage::VOLUMES_DIR;
 use domain::workload::spec::{RegistryAuth, STACK_LABEL, ServiceSpec, VERSION_LABEL};
 use futures_util::StreamExt;
 
@@ -517,6 +518,7 @@ fn service_view(s: Service, mut tasks: Vec<Task>) -> ServiceObservation {
     } else {
         desired
     };
+    let container = spec.task_template.and_then(|t| t.container_spec);
     ServiceObservation {
         id: s.id.unwrap_or_default(),
         name: spec.name.unwrap_or_default(),
@@ -524,11 +526,17 @@ fn service_view(s: Service, mut tasks: Vec<Task>) -> ServiceObservation {
         version: labels.get(VERSION_LABEL).cloned(),
         mode,
         replicas,
-        image: spec
-            .task_template
-            .and_then(|t| t.container_spec)
-            .and_then(|c| c.image)
-            .unwrap_or_default(),
+        cluster_volume: container
+            .as_ref()
+            .and_then(|c| c.mounts.as_ref())
+            .is_some_and(|mounts| {
+                mounts.iter().any(|m| {
+                    m.source
+                        .as_deref()
+                        .is_some_and(|s| super::volumes::within(s, VOLUMES_DIR))
+                })
+            }),
+        image: container.and_then(|c| c.image).unwrap_or_default(),
         ports: spec
             .endpoint_spec
             .and_then(|e| e.ports)

@@ -1,7 +1,7 @@
 //! Node-local volumes the agent itself fills (the Global Config's `flotilla-appconfig`), and
 //! the containers that use the cluster volume (stopped when the node is fenced).
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use bollard::models::VolumeCreateRequest;
 
@@ -36,7 +36,6 @@ impl Engine {
                 d.list_containers(None).await
             })
             .await?;
-        let below = format!("{dir}/");
         let mut killed = vec![];
         for c in running {
             let uses = c
@@ -44,7 +43,7 @@ impl Engine {
                 .iter()
                 .flatten()
                 .filter_map(|m| m.source.as_deref())
-                .any(|s| s == dir || s.starts_with(&below));
+                .any(|s| within(s, dir));
             let Some(id) = c.id.filter(|_| uses) else {
                 continue;
             };
@@ -59,5 +58,25 @@ impl Engine {
             killed.push(name);
         }
         Ok(killed)
+    }
+}
+
+/// Whether the mount source `source` is `dir` or below it (whole path components: a sibling
+/// `dir-old` is not).
+pub(super) fn within(source: &str, dir: &str) -> bool {
+    Path::new(source).starts_with(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mount_is_within_a_directory_by_whole_components() {
+        let dir = "/var/lib/flotilla/volumes";
+        assert!(within(dir, dir));
+        assert!(within("/var/lib/flotilla/volumes/ledger/data", dir));
+        assert!(!within("/var/lib/flotilla/volumes-old/ledger", dir));
+        assert!(!within("/var/lib/flotilla", dir));
     }
 }

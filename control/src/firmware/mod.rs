@@ -462,6 +462,7 @@ impl Firmware {
             (&artifact.id, &artifact.version),
             gate_secs,
             (gates.len(), gates_secs),
+            crate::volumes::replicated(&cluster.definition, members.len()),
         );
         let workflow = crate::workflow::plan(&cluster_id, WorkflowKind::FirmwareRollout, &steps)?;
         self.store.add_workflow(&workflow).await?;

@@ -22,6 +22,7 @@ use super::upgrade::{UpgradeStep, UpgradeStep as S, UpgradeSteps};
 use crate::ControlError;
 use crate::clusters::managers::{self, Avoid};
 use crate::store::{ClusterRow, MemberRow};
+use crate::volumes;
 use crate::workflow::{Outcome, Planned};
 
 const POLL: Duration = Duration::from_millis(250);
@@ -34,6 +35,11 @@ const DRAIN_WAIT: Duration = Duration::from_secs(120);
 const SETTLE_WAIT: Duration = Duration::from_secs(30);
 /// How long a rolled-back node may take to boot its old firmware and reconnect.
 const RESTORE_BOOT: Duration = Duration::from_secs(120);
+/// How long a returning node's copy of the cluster volume may take to catch up (then the rollout
+/// pauses with what is left; resumed, it waits again).
+const HEAL_WAIT: Duration = Duration::from_secs(600);
+/// How often the holders are asked for their newest reading of the copies while it waits.
+const HEAL_POLL: Duration = Duration::from_secs(5);
 
 /// How long a node runs the new firmware on trial: the waits until its commit (back, active,
 /// unfenced: each at most the gate time), the cluster's gates, and a margin, so that the panel
@@ -44,12 +50,13 @@ pub fn trial_secs(gate_secs: u32, gates_secs: u32) -> u32 {
 
 /// The steps of a rollout over `order` (node id, hostname), already in upgrade order; the
 /// cluster's gates run after each node when `gates` (their number, and their time in all) has
-/// any.
+/// any; with a replicated cluster `volume`, each node's copy catches up after its commit.
 pub fn plan(
     order: &[(String, String)],
     (artifact_id, version): (&str, &str),
     gate_secs: u32,
     (gates, gates_secs): (usize, u32),
+    volume: bool,
 ) -> Vec<Planned<UpgradeStep>> {
     let mut steps = vec![];
     for (id, host) in order {
@@ -134,11 +141,17 @@ pub fn plan(
         }
         steps.push(on(
             S::Commit {
-                nodes: vec![node_id],
+                nodes: vec![node_id.clone()],
                 version: v,
             },
             format!("Commit {version} on {host}"),
         ));
+        if volume {
+            steps.push(on(
+                S::Healed { node_id },
+                format!("Wait until {host}'s copy of the cluster volume has caught up"),
+            ));
+        }
     }
     steps
 }
@@ -322,10 +335,21 @@ impl UpgradeSteps {
             health::check_manager_down(managers.len(), reachable, true)
                 .map_err(|e| Outcome::Gate(format!("{host} cannot go down: {e}")))?;
         }
+        // With a replicated cluster volume, every copy is whole before one goes down.
+        if crate::volumes::replicated(&now.cluster.definition, now.members.len())
+            && let Some(why) = volumes::gates::not_whole(&self.store, &self.gateway, &now.members)
+                .await
+                .map_err(transient)?
+        {
+            return Err(Outcome::Gate(format!("{host} cannot go down: {why}")));
+        }
         if let Some(me_swarm) = me.swarm_node_id.as_deref() {
             for svc in &swarm.services {
+                // A writer on the cluster volume moves with the drain (stopped first, its data on
+                // every node); several writers run elsewhere anyway.
                 if matches!(svc.mode, ServiceMode::Global | ServiceMode::GlobalJob)
                     || svc.mode.is_job()
+                    || svc.cluster_volume
                 {
                     continue;
                 }
@@ -544,6 +568,30 @@ impl UpgradeSteps {
         })
     }
 
+    /// Waits until the copies of the cluster volume are whole with the node back: the holders
+    /// are asked for their newest reading every [`HEAL_POLL`], for at most [`HEAL_WAIT`].
+    pub(super) async fn healed(&self, cluster_id: &str, node_id: &str) -> Result<(), Outcome> {
+        let host = self.hostname(node_id).await;
+        let deadline = tokio::time::Instant::now() + HEAL_WAIT;
+        loop {
+            let now = self.now(cluster_id).await?;
+            volumes::gates::refresh(&self.gateway, &now.members).await;
+            let why = volumes::gates::not_whole(&self.store, &self.gateway, &now.members)
+                .await
+                .map_err(transient)?;
+            let Some(why) = why else {
+                return Ok(());
+            };
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Outcome::Gate(format!(
+                    "{host}'s copy of the cluster volume has not caught up within {} min: {why}",
+                    HEAL_WAIT.as_secs() / 60
+                )));
+            }
+            tokio::time::sleep(HEAL_POLL).await;
+        }
+    }
+
     /// Whether the node gave `version` up (rolled back) in this rollout.
     async fn rolled_back(&self, node_id: &str, version: &str) -> bool {
         self.seen(node_id).await.is_ok_and(
@@ -661,4 +709,28 @@ impl UpgradeSteps {
 
 fn transient(e: ControlError) -> Outcome {
     Outcome::Transient(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn with_a_cluster_volume_each_node_waits_for_its_copy_after_its_commit() {
+        let order = [("1".to_owned(), "edge-1".to_owned())];
+        let titles = |volume| -> Vec<String> {
+            plan(&order, ("a1", "2.0"), 60, (0, 0), volume)
+                .into_iter()
+                .map(|p| p.title)
+                .collect()
+        };
+        let plain = titles(false);
+        let with_volume = titles(true);
+        assert_eq!(plain.last().map(String::as_str), Some("Commit 2.0 on edge-1"));
+        assert_eq!(with_volume[..plain.len()], plain[..]);
+        assert_eq!(
+            with_volume[plain.len()..],
+            ["Wait until edge-1's copy of the cluster volume has caught up"]
+        );
+    }
 }

@@ -80,6 +80,10 @@ pub enum UpgradeStep {
         version: String,
         gate_secs: u32,
     },
+    /// With a replicated cluster volume: the node's copy has caught up (every copy whole).
+    Healed {
+        node_id: String,
+    },
 }
 
 impl UpgradeStep {
@@ -95,7 +99,8 @@ impl UpgradeStep {
             | UpgradeStep::Drain { node_id }
             | UpgradeStep::Activate { node_id, .. }
             | UpgradeStep::Unfence { node_id, .. }
-            | UpgradeStep::Gates { node_id, .. } => std::slice::from_ref(node_id),
+            | UpgradeStep::Gates { node_id, .. }
+            | UpgradeStep::Healed { node_id } => std::slice::from_ref(node_id),
         }
     }
 }
@@ -356,6 +361,7 @@ impl UpgradeSteps {
             UpgradeStep::MoveVips { node_id } => done(self.move_vips(cluster_id, node_id).await),
             UpgradeStep::Fence { node_id } => done(self.fence(cluster_id, node_id).await),
             UpgradeStep::Drain { node_id } => done(self.drain(cluster_id, node_id).await),
+            UpgradeStep::Healed { node_id } => done(self.healed(cluster_id, node_id).await),
             // A gate that fails after the reboot rolls the node back (see `fall_back`).
             UpgradeStep::Activate {
                 node_id,

@@ -3,10 +3,12 @@
 //! * [`plans`]: which steps set the volume up or take it down, on which nodes (run as steps of
 //!   the cluster workflows: creating, deleting, adding and removing nodes, turning volumes on
 //!   and off);
-//! * [`steps`]: what each step asks of which agent.
+//! * [`steps`]: what each step asks of which agent;
+//! * [`gates`]: whether the copies are whole, for maintenance (firmware rollouts).
 //!
 //! The volume's copies live on the cluster's first [`domain::storage::REPLICAS`] members (member
 //! order); every member mounts it.
+pub mod gates;
 pub mod plans;
 pub mod steps;
 

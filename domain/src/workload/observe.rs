@@ -148,6 +148,9 @@ pub struct ServiceObservation {
     pub update: Option<UpdateObservation>,
     /// Newest first, at most [`MAX_REPORTED_TASKS`].
     pub tasks: Vec<TaskObservation>,
+    /// It bind-mounts a directory of the cluster volume (docs/volumes.md).
+    #[serde(default)]
+    pub cluster_volume: bool,
 }
 
 /// What a workload card shows for a service.
@@ -266,6 +269,7 @@ mod tests {
             completed: 0,
             update: None,
             tasks,
+            cluster_volume: false,
         }
     }
 
