@@ -408,8 +408,8 @@ async fn observe(
     let mut swarm_tick = tokio::time::interval(SWARM_EVERY);
     // The cluster volume is mounted again at start (after a boot) and on every facts tick, in a
     // task of its own: a mount whose servers are out of reach must not hold the readings up.
-    let keep = config.state_dir.clone();
-    let mut keeping = tokio::spawn(async move { storage::keep_mounted(&keep).await });
+    let keep = (config.state_dir.clone(), engine.clone());
+    let mut keeping = tokio::spawn(async move { storage::keep_mounted(&keep.0, &keep.1).await });
     loop {
         let (read_facts, read_swarm, answers) = tokio::select! {
             _ = facts_tick.tick() => (true, false, 0),
@@ -423,8 +423,8 @@ async fn observe(
             }
         };
         if read_facts && keeping.is_finished() {
-            let keep = config.state_dir.clone();
-            keeping = tokio::spawn(async move { storage::keep_mounted(&keep).await });
+            let keep = (config.state_dir.clone(), engine.clone());
+            keeping = tokio::spawn(async move { storage::keep_mounted(&keep.0, &keep.1).await });
         }
         if read_facts {
             let read =

@@ -27,6 +27,8 @@
 #   lab.sh partition NODE            the node's link down, everything on it still running (heal
 #                                    brings the link back)
 #   lab.sh heal NODE                 the link of a partitioned node up again
+#   lab.sh kill-mount-client NODE    kill the FUSE client of the node's volume mount (the mount
+#                                    stays, dead, as after a client crash)
 #   lab.sh revive NODE               power back on after a crash: boots its firmware slot, link up,
 #                                    dockerd (unless the firmware is bad) and agent started again
 #   lab.sh reboot NODE [DOWN_SECS]   graceful reboot: agent, KeepAlived and dockerd (with its
@@ -476,6 +478,21 @@ cmd_crash() {
   log "$n: crashed"
 }
 
+# The FUSE client of the node's cluster-volume mount killed (as when it crashes): the mount stays,
+# dead ("Transport endpoint is not connected"), and so do the bind mounts of containers using it.
+# Prints the killed pid.
+cmd_kill_mount_client() {
+  local n=$1 pid found=""
+  for pid in $(ip netns pids "$(ns "$n")"); do
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = glusterfs ] || continue
+    # The mount point is the client's last argument (the self-heal daemon has none).
+    if [ "$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -v '^$' | tail -1)" = /var/lib/flotilla/volumes ]; then
+      kill -KILL "$pid" && found=$pid && echo "$pid"
+    fi
+  done
+  [ -n "$found" ] || die "$n: no FUSE client of /var/lib/flotilla/volumes"
+}
+
 cmd_partition() {
   local n=$1
   [ -d "$RUN/$n" ] || die "$n is not up"
@@ -694,6 +711,7 @@ case "${1:-}" in
   failover) shift; cmd_failover "$@" ;;
   crash) shift; cmd_crash "$@" ;;
   partition) shift; cmd_partition "$@" ;;
+  kill-mount-client) shift; cmd_kill_mount_client "$@" ;;
   heal) shift; cmd_heal "$@" ;;
   revive) shift; cmd_revive "$@" ;;
   reboot) shift; cmd_reboot "$@" ;;

@@ -69,6 +69,18 @@ volumes:
     driver: flotilla-cluster
 `;
 
+// Appends a timestamp to /data/beat five times a second and carries on when an append fails
+// (as many programs do on an I/O error: only a restart brings them back to a working mount).
+const PATIENT = `services:
+  writer:
+    image: flotilla-lab/busybox:1
+    command: [sh, -c, "while true; do date +%s >> /data/beat; sleep 0.2; done"]
+    volumes: ["data:/data"]
+volumes:
+  data:
+    driver: flotilla-cluster
+`;
+
 /** The Swarm card's volume line of a replicated volume mounted everywhere whose copies are whole. */
 const WHOLE = "replicated: mounted and answering on 3 of 3 nodes; 3 of 3 copies answer";
 
@@ -321,6 +333,48 @@ test.describe.serial("cluster volumes", () => {
 
     await api(page.request, "uninstall_app", { id: appId });
     await expect.poll(() => lab("docker", "n1", "service", "ls", "--format", "{{.Name}}"), { timeout: 60_000 }).not.toContain("keeper_writer");
+  });
+
+  test("a mount whose FUSE client died is mounted again and the containers on it are restarted", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    const clusters = (await api(page.request, "list_clusters", {})).data.page.rows as { id: string; name: string }[];
+    const clusterId = clusters.find((c) => c.name === "vol-3")!.id;
+    const app = await api(page.request, "create_app", { draft: { name: "Patient", kind: "app", model_format: "", description: "" } });
+    const version = await api(page.request, "add_app_version", { app_id: app, draft: { version: "1", compose: PATIENT } });
+    const appId = await api(page.request, "install_app", {
+      cluster_id: clusterId,
+      draft: {
+        version_id: version, name: "patient", secrets: [],
+        services: [{ name: "writer", mode: "replicated", replicas: "1", constraints: "", spread: "", ports: [] }],
+      },
+    });
+    await expect.poll(() => runningOn("patient_writer").length, { timeout: 90_000, intervals: [1_000] }).toBe(1);
+    const node = `n${runningOn("patient_writer")[0].slice(-1)}`;
+    const other = NODES.find((n) => n !== node)!;
+    const beats = () => {
+      try {
+        return Number(lab("exec", other, "sh", "-c", `wc -l < ${VOLUMES}/patient/data/beat`).trim());
+      } catch {
+        return 0;
+      }
+    };
+    await expect.poll(beats, { timeout: 30_000, intervals: [1_000] }).toBeGreaterThan(10);
+
+    // Its client killed, the node's mount is dead, and so is the writer's bind mount of it: its
+    // appends fail and it goes on (nothing restarts it but the agent).
+    lab("kill-mount-client", node);
+    expect(() => lab("exec", node, "stat", VOLUMES)).toThrow(/not connected/);
+    const stalled = beats();
+    // The agent mounts it again (at its next facts reading) and kills the containers that used
+    // the old mount; Swarm starts the writer again on the new one, and the file grows again.
+    await expect.poll(beats, { timeout: 120_000, intervals: [2_000] }).toBeGreaterThan(stalled + 10);
+    expect(fsInside(node, VOLUMES)).toBe("fuse.glusterfs");
+    lab("exec", node, "stat", VOLUMES);
+    expect(readFileSync(`/run/flotilla-lab/${node}/agent.log`, "utf8"))
+      .toMatch(/mounted again: restarted the containers that used the old mount killed=\[".*patient_writer/);
+    await healthy(page, clusterId);
+    await api(page.request, "uninstall_app", { id: appId });
+    await expect.poll(() => lab("docker", "n1", "service", "ls", "--format", "{{.Name}}"), { timeout: 60_000 }).not.toContain("patient_writer");
   });
 
   test("the writer's node is crashed: it writes again elsewhere and no acknowledged write is lost", async ({ page }) => {

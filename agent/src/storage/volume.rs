@@ -9,6 +9,7 @@ use domain::storage::{StorageCommand, VOLUME_OPTIONS, VOLUMES_DIR, brick_path};
 use serde::{Deserialize, Serialize};
 
 use super::{Probe, Ran, bounded, mount_live, mounted, probe_mount};
+use crate::docker::Engine;
 
 /// How long one GlusterFS or mount call may take (a volume's creation talks to every peer).
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
@@ -65,8 +66,10 @@ fn forget_wanted(state_dir: &Path) -> Result<(), String> {
 
 /// Mounts the cluster volume again when this node keeps one and it is missing or does not
 /// answer: after a boot (mounts do not survive one) or when its FUSE client died. Skipped while
-/// a mount or unmount runs.
-pub async fn keep_mounted(state_dir: &Path) {
+/// a mount or unmount runs. A dead mount replaced leaves the running containers that use it with
+/// a stale bind mount of the old one: they are killed, and Swarm starts them again on the new
+/// mount.
+pub async fn keep_mounted(state_dir: &Path, engine: &Engine) {
     let Some(wanted) = load_wanted(state_dir) else {
         return;
     };
@@ -77,9 +80,28 @@ pub async fn keep_mounted(state_dir: &Path) {
     let Ok(_one) = MOUNTS.try_lock() else {
         return;
     };
-    if let Err(e) = mount(&wanted.volume, &wanted.servers).await {
-        tracing::warn!(error = %e, "the cluster volume could not be mounted again");
+    match mount(&wanted.volume, &wanted.servers).await {
+        Ok(Mounted::Replaced) => match engine.kill_users_of(VOLUMES_DIR).await {
+            Ok(killed) => tracing::warn!(
+                ?killed,
+                "the cluster volume was mounted again: restarted the containers that used the old mount"
+            ),
+            Err(e) => tracing::warn!(error = %e, "could not restart the containers that used the old mount"),
+        },
+        Ok(Mounted::Already | Mounted::Fresh) => {}
+        Err(e) => tracing::warn!(error = %e, "the cluster volume could not be mounted again"),
     }
+}
+
+/// What [`mount`] did.
+#[derive(Debug, PartialEq, Eq)]
+enum Mounted {
+    /// It was mounted and answered.
+    Already,
+    /// Nothing was mounted: it is now.
+    Fresh,
+    /// Its FUSE client was gone: the dead mount was replaced by a new one.
+    Replaced,
 }
 
 /// Runs one storage command; `Err` carries what the node answers (the CLI's own words).
@@ -242,7 +264,7 @@ async fn create_volume(volume: &str, bricks: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-async fn mount(volume: &str, servers: &[String]) -> Result<(), String> {
+async fn mount(volume: &str, servers: &[String]) -> Result<Mounted, String> {
     let Some((first, backups)) = servers.split_first() else {
         return Err("no server to mount the volume from".into());
     };
@@ -250,9 +272,10 @@ async fn mount(volume: &str, servers: &[String]) -> Result<(), String> {
     let mountinfo = tokio::fs::read_to_string("/proc/self/mountinfo")
         .await
         .map_err(|e| format!("/proc/self/mountinfo: {e}"))?;
+    let mut done = Mounted::Fresh;
     match mounted(&mountinfo, VOLUMES_DIR) {
         Some((fs, _)) if fs.starts_with("fuse") => match probe_mount().await {
-            Probe::Live => return Ok(()),
+            Probe::Live => return Ok(Mounted::Already),
             // Its servers are out of reach for now: the client reconnects by itself, and a new
             // mount would leave the running containers with a stale one.
             Probe::Hung => {
@@ -264,6 +287,7 @@ async fn mount(volume: &str, servers: &[String]) -> Result<(), String> {
             Probe::Failed => {
                 tracing::warn!("the volume mount's client is gone: mounting it again");
                 call("umount", &["-l", VOLUMES_DIR]).await?;
+                done = Mounted::Replaced;
             }
         },
         Some((fs, source)) => {
@@ -297,7 +321,7 @@ async fn mount(volume: &str, servers: &[String]) -> Result<(), String> {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    Ok(())
+    Ok(done)
 }
 
 async fn unmount() -> Result<(), String> {
