@@ -158,6 +158,7 @@ async fn bad_drafts_and_viewers_are_refused_before_anything_is_stored() {
         completed: 0,
         update: None,
         tasks: vec![],
+        cluster_volume: false,
     };
     f.report_with(&managers, &[], &managers, vec![], vec![other])
         .await;
@@ -442,6 +443,7 @@ fn observed(name: &str, version: &str, update: Option<UpdateState>) -> ServiceOb
             started_at_ms: Some(control::secret::now_ms()),
         }),
         tasks: vec![],
+        cluster_volume: false,
     }
 }
 

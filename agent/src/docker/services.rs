@@ -20,6 +20,7 @@ use bollard::models::{
 use bollard::query_parameters::{
     ListServicesOptionsBuilder, ListTasksOptions, LogsOptionsBuilder, UpdateServiceOptionsBuilder,
 };
+use domain::storage::VOLUMES_DIR;
 use domain::workload::compose::{
     EndpointMode, FailureAction, FileRef, MountKind, Port, Protocol, PublishMode, RestartCondition,
     ServiceMode, UpdateOrder, UpdatePolicy,
@@ -28,7 +29,6 @@ use domain::workload::observe::{
     MAX_REPORTED_SERVICES, MAX_REPORTED_TASKS, ServiceObservation, TaskObservation, TaskState,
     UpdateObservation, UpdateState,
 };
-use domain::storage::VOLUMES_DIR;
 use domain::workload::spec::{RegistryAuth, STACK_LABEL, ServiceSpec, VERSION_LABEL};
 use futures_util::StreamExt;
 

@@ -86,7 +86,9 @@ pub async fn keep_mounted(state_dir: &Path, engine: &Engine) {
                 ?killed,
                 "the cluster volume was mounted again: restarted the containers that used the old mount"
             ),
-            Err(e) => tracing::warn!(error = %e, "could not restart the containers that used the old mount"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not restart the containers that used the old mount")
+            }
         },
         Ok(Mounted::Already | Mounted::Fresh) => {}
         Err(e) => tracing::warn!(error = %e, "the cluster volume could not be mounted again"),

@@ -28,7 +28,10 @@ pub async fn not_whole(
             return Ok(Some("a node that holds a copy is gone".into()));
         };
         if gateway.is_online(&m.node_id).is_none() {
-            return Ok(Some(format!("{} (it holds a copy) is not online", node.hostname)));
+            return Ok(Some(format!(
+                "{} (it holds a copy) is not online",
+                node.hostname
+            )));
         }
         match node.facts().and_then(|f| f.storage.copies) {
             None => {

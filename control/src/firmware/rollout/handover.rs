@@ -4,8 +4,10 @@
 //! (see the parent module).
 use std::time::Duration;
 
+use domain::firmware::FirmwareState;
 use domain::health::{self, VipTruth};
 use domain::protocol::{Command, VIP_BOOST, VIP_FENCE, VrrpState};
+use domain::swarm::{Availability, SwarmNodeState};
 
 use super::{Now, transient};
 use crate::clusters::managers;
@@ -54,7 +56,11 @@ impl UpgradeSteps {
 
     /// Each VIP the node holds goes to a chosen target first (raised: it preempts, so the new
     /// holder answers before the old one lets go), then priorities are equal again.
-    pub(in crate::firmware) async fn move_vips(&self, cluster_id: &str, node_id: &str) -> Result<(), Outcome> {
+    pub(in crate::firmware) async fn move_vips(
+        &self,
+        cluster_id: &str,
+        node_id: &str,
+    ) -> Result<(), Outcome> {
         let now = self.now(cluster_id).await?;
         let host = self.hostname(node_id).await;
         let truths = self.vip_truths(&now).await?;
@@ -128,7 +134,11 @@ impl UpgradeSteps {
         best.map(|(_, id)| id)
     }
 
-    pub(in crate::firmware) async fn fence(&self, cluster_id: &str, node_id: &str) -> Result<(), Outcome> {
+    pub(in crate::firmware) async fn fence(
+        &self,
+        cluster_id: &str,
+        node_id: &str,
+    ) -> Result<(), Outcome> {
         let now = self.now(cluster_id).await?;
         if !now.member(node_id)?.vip {
             return Ok(());

@@ -12,8 +12,8 @@
 use std::time::Duration;
 
 use domain::firmware::{FirmwareState, TRIAL_MARGIN_SECS};
-use domain::health::{self, VipTruth};
-use domain::protocol::{Command, NodeUpdate, VIP_BOOST, VIP_FENCE, VrrpState};
+use domain::health;
+use domain::protocol::{Command, NodeUpdate};
 use domain::swarm::{Availability, SwarmNodeState, SwarmRole, SwarmSnapshot};
 use domain::workload::compose::ServiceMode;
 use domain::workload::observe::TaskState;
@@ -558,7 +558,10 @@ mod tests {
         };
         let plain = titles(false);
         let with_volume = titles(true);
-        assert_eq!(plain.last().map(String::as_str), Some("Commit 2.0 on edge-1"));
+        assert_eq!(
+            plain.last().map(String::as_str),
+            Some("Commit 2.0 on edge-1")
+        );
         assert_eq!(with_volume[..plain.len()], plain[..]);
         assert_eq!(
             with_volume[plain.len()..],
