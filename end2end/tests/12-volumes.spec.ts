@@ -1,9 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { expect, Page, test } from "@playwright/test";
-import { ADMIN_PASSWORD, api, call, hydrated, lab, login, removeLeftoverClusters, tempDir } from "./helpers";
+import { ADMIN_PASSWORD, api, call, hydrated, lab, login, removeLeftoverClusters } from "./helpers";
 import { LEDGER, collect } from "./ledger";
 
 // Builds on 01 (three lab nodes online, standalone). Cluster volumes (issue #13): every lab node
@@ -15,13 +13,6 @@ import { LEDGER, collect } from "./ledger";
 // survive a drain, a crash, a partition (fencing) and a rolling firmware upgrade (the lab's A/B
 // installer of 08) without losing an acknowledged write.
 const NODES = ["n1", "n2", "n3"];
-const ARCH = os.arch() === "arm64" ? "aarch64" : "x86_64";
-const FIRMWARE_DIR = tempDir("flotilla-volumes-");
-
-interface Flow {
-  kind: string; status: string;
-  steps: { title: string; status: string; started_at_ms: number | null; finished_at_ms: number | null }[];
-}
 
 /** The file system mounted at `path` inside a lab node ("" when nothing is mounted there). */
 function fsInside(node: string, path: string): string {
