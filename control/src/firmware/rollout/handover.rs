@@ -134,13 +134,23 @@ impl UpgradeSteps {
         best.map(|(_, id)| id)
     }
 
+    /// Whether the node takes part in VRRP: a VIP member of a cluster that has VIPs (without
+    /// any, KeepAlived does not run and there is nothing to fence).
+    async fn in_vrrp(&self, now: &Now, node_id: &str) -> Result<bool, Outcome> {
+        if !now.member(node_id)?.vip {
+            return Ok(false);
+        }
+        let vips = self.store.vips(&now.cluster.id).await.map_err(transient)?;
+        Ok(!vips.is_empty())
+    }
+
     pub(in crate::firmware) async fn fence(
         &self,
         cluster_id: &str,
         node_id: &str,
     ) -> Result<(), Outcome> {
         let now = self.now(cluster_id).await?;
-        if !now.member(node_id)?.vip {
+        if !self.in_vrrp(&now, node_id).await? {
             return Ok(());
         }
         self.offset(node_id, VIP_FENCE).await?;
@@ -166,7 +176,7 @@ impl UpgradeSteps {
         gate_secs: u32,
     ) -> Result<(), Outcome> {
         let now = self.now(cluster_id).await?;
-        if !now.member(node_id)?.vip {
+        if !self.in_vrrp(&now, node_id).await? {
             return Ok(());
         }
         self.offset(node_id, 0).await?;
