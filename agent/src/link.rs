@@ -168,6 +168,10 @@ pub async fn run(config: &Config, mut shutdown: watch::Receiver<bool>) -> Result
     )));
     // The volume's copies, read in the background (with a brick out of reach it takes seconds).
     let _copies = AbortOnDrop(tokio::spawn(storage::copies::watch()));
+    // The async volume's sync goes on node to node whether the panel is reachable or not.
+    let _sync = AbortOnDrop(tokio::spawn(storage::standby::run(
+        config.state_dir.clone(),
+    )));
     let firmware = std::sync::Arc::new(Firmware::new(
         &config.state_dir,
         config.firmware_installer.clone(),
@@ -249,7 +253,11 @@ async fn session(
         seq += 1;
         Message::text(Envelope::new(seq.to_string(), msg).encode())
     };
-    let mut last_facts = facts::collect(config, engine.facts().await, storage::facts().await)?;
+    let mut last_facts = facts::collect(
+        config,
+        engine.facts().await,
+        storage::facts(&config.state_dir).await,
+    )?;
     tx.send(frame(AgentMessage::Hello(Box::new(last_facts.clone()))))
         .await
         .map_err(send_err)?;
@@ -427,8 +435,12 @@ async fn observe(
             keeping = tokio::spawn(async move { storage::keep_mounted(&keep.0, &keep.1).await });
         }
         if read_facts {
-            let read =
-                facts::collect(&config, engine.facts().await, storage::facts().await).map(Box::new);
+            let read = facts::collect(
+                &config,
+                engine.facts().await,
+                storage::facts(&config.state_dir).await,
+            )
+            .map(Box::new);
             if seen.send(Observed::Facts { read, answers }).await.is_err() {
                 return;
             }

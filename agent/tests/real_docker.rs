@@ -76,7 +76,7 @@ async fn collected_facts_describe_this_machine() {
     let engine = agent::docker::Engine::new(&config.docker_host)
         .facts()
         .await;
-    let storage = agent::storage::facts().await;
+    let storage = agent::storage::facts(dir.path()).await;
     let facts = agent::facts::collect(&config, engine, storage).expect("facts");
     assert_eq!(facts.machine_id, "0123456789abcdef");
     assert_eq!(facts.firmware_version, "fw-7.1");

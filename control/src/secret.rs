@@ -19,6 +19,14 @@ pub fn hash(token: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A fresh key for an async volume's sync channel (base64 of
+/// [`domain::standby::KEY_BYTES`] random bytes).
+pub fn sync_key() -> String {
+    let mut bytes = [0u8; domain::standby::KEY_BYTES];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 /// A short reference that ties a user-facing error to its log line.
 pub fn reference() -> String {
     let mut bytes = [0u8; 4];

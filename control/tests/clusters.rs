@@ -765,3 +765,132 @@ async fn the_replicated_volume_is_set_up_mounted_everywhere_and_taken_down_by_wo
     let left = asked.iter().rposition(|a| a.starts_with("leave:"));
     assert!(cleared.is_some() && cleared < left, "{asked:?}");
 }
+
+#[tokio::test]
+async fn two_nodes_get_an_async_volume_whose_primary_is_the_worker_and_keeps_its_label() {
+    let f = Fleet::new(&["edge-1", "edge-2"]).await;
+    for host in ["edge-1", "edge-2"] {
+        f.node(host).report_storage(ready_storage()).await;
+    }
+    let clusters = &f.h.panel.clusters;
+    wait_for("every node's storage facts", async || {
+        clusters
+            .candidates(&f.h.admin)
+            .await
+            .is_ok_and(|c| c.iter().filter(|c| c.storage.btrfs_tools).count() == 2)
+    })
+    .await;
+    let storage = |host: &str| -> Vec<String> {
+        f.node(host)
+            .asked()
+            .into_iter()
+            .filter(|a| a.starts_with("storage:"))
+            .collect()
+    };
+    let draft = ClusterDraft {
+        definition: DefinitionDraft {
+            name: "pair".into(),
+            volumes: true,
+            volume_sync: "7".into(),
+            ..Default::default()
+        },
+        members: vec![
+            f.member("edge-1", SwarmRole::Manager),
+            f.member("edge-2", SwarmRole::Worker),
+        ],
+    };
+    let id = clusters.create(&f.h.admin, draft).await.expect("created");
+    f.settled(&id).await;
+    // The manager listens as the standby, the worker's data is primary and ships to it.
+    let standby_address = "10.9.0.11";
+    assert_eq!(storage("edge-1"), vec!["storage:standby:1"]);
+    assert_eq!(
+        storage("edge-2"),
+        vec![format!("storage:primary:1:{standby_address}:7")]
+    );
+    let primary_label = "io.flotilla.volume-primary=true";
+    let labelled = |host: &str| {
+        f.node("edge-1").asked().iter().any(|a| {
+            a.starts_with(&format!("update:swarm-{host}:labels=")) && a.contains(primary_label)
+        })
+    };
+    assert!(labelled("edge-2"), "{:?}", f.node("edge-1").asked());
+    assert!(!labelled("edge-1"));
+
+    // The operator's labels on the primary keep Flotilla's; Flotilla's own cannot be typed.
+    f.report(&["edge-1"], &["edge-2"], &["edge-1", "edge-2"], vec![])
+        .await;
+    let edge2 = f.node("edge-2").node_id.clone();
+    clusters
+        .node_action(
+            &f.h.admin,
+            &id,
+            &edge2,
+            NodeAction::Labels {
+                labels: "zone=a".into(),
+            },
+        )
+        .await
+        .expect("labels");
+    let last = f.node("edge-1").asked().last().cloned().unwrap_or_default();
+    assert_eq!(
+        last,
+        format!("update:swarm-edge-2:labels=zone=a,{primary_label}")
+    );
+    assert!(matches!(
+        clusters
+            .node_action(
+                &f.h.admin,
+                &id,
+                &edge2,
+                NodeAction::Labels { labels: primary_label.into() },
+            )
+            .await,
+        Err(control::ControlError::Validation(e)) if e.message.contains("set by Flotilla")
+    ));
+
+    // A new interval goes to the primary; a two-node async volume keeps both nodes.
+    let edit = |volumes: bool, sync: &str| ClusterEdit {
+        name: "pair".into(),
+        synctime: "0.1".into(),
+        volumes,
+        volume_sync: sync.into(),
+    };
+    clusters
+        .edit(&f.h.admin, &id, edit(true, "2"))
+        .await
+        .expect("interval");
+    f.settled(&id).await;
+    assert_eq!(
+        storage("edge-2").last(),
+        Some(&format!("storage:primary:1:{standby_address}:2"))
+    );
+    assert!(matches!(
+        clusters.remove_node(&f.h.admin, &id, &f.node("edge-1").node_id).await,
+        Err(control::ControlError::Conflict(m)) if m.contains("async cluster volume's two nodes")
+    ));
+
+    // Off: both drop the data, the panel forgets the key, the primary's label goes.
+    clusters
+        .edit(&f.h.admin, &id, edit(false, "2"))
+        .await
+        .expect("off");
+    f.settled(&id).await;
+    assert_eq!(
+        storage("edge-1").last().map(String::as_str),
+        Some("storage:standby-off")
+    );
+    assert_eq!(
+        storage("edge-2").last().map(String::as_str),
+        Some("storage:standby-off")
+    );
+    let last_labels = f
+        .node("edge-1")
+        .asked()
+        .into_iter()
+        .rfind(|a| a.starts_with("update:swarm-edge-2:labels="));
+    assert_eq!(
+        last_labels.as_deref(),
+        Some("update:swarm-edge-2:labels=zone=a")
+    );
+}

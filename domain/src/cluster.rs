@@ -1035,6 +1035,7 @@ mod tests {
             mount: None,
             fenced: false,
             copies: None,
+            standby: None,
         };
         let mut cands = vec![
             candidate("1", "10.77.0.11"),
@@ -1219,6 +1220,9 @@ pub struct MemberView {
     /// The volume's copies as this node sees them, when it holds one.
     #[serde(default)]
     pub copies: Option<crate::storage::CopiesFacts>,
+    /// The async volume on this node, when it has a role in one.
+    #[serde(default)]
+    pub standby: Option<crate::standby::StandbyFacts>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -1241,6 +1245,11 @@ pub struct ClusterDetail {
     /// Members whose kernel lacks IPVS: there the ingress routing mesh cannot carry traffic and
     /// services publish in host mode with dnsrr endpoints.
     pub without_ipvs: Vec<String>,
+    /// The async volume's recovery point: how old the newest snapshot the standby holds
+    /// complete was at the nodes' last reports, in seconds (`None` before the first sync or
+    /// without an async volume).
+    #[serde(default)]
+    pub volume_rpo_secs: Option<u64>,
 }
 
 /// What an operator can do to one node of a cluster.

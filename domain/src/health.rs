@@ -92,6 +92,9 @@ pub struct MemberState {
     /// The volume's copies as this node sees them, when it holds one.
     #[serde(default)]
     pub copies: Option<crate::storage::CopiesFacts>,
+    /// The async volume on this node, when it has a role in one.
+    #[serde(default)]
+    pub standby: Option<crate::standby::StandbyFacts>,
 }
 
 /// The cluster volume on one member, as its agent last reported it.
@@ -255,6 +258,12 @@ pub fn status(
     if let Some(c) = copies.filter(|c| !c.whole()) {
         reasons.push(format!("the cluster volume: {}", c.describe()));
     }
+    // The async volume's sync, as the nodes that take part report it.
+    for m in members.iter().filter(|m| up(m)) {
+        if let Some(e) = m.standby.as_ref().and_then(|s| s.error.as_ref()) {
+            reasons.push(format!("the cluster volume's sync on {}: {e}", m.hostname));
+        }
+    }
     for (vip, truth) in vips {
         match truth.holders.len() {
             1 => {}
@@ -298,6 +307,7 @@ mod tests {
             availability: Some(Availability::Active),
             volume: VolumeState::NotExpected,
             copies: None,
+            standby: None,
         }
     }
 

@@ -20,6 +20,7 @@ pub mod network;
 pub mod node;
 pub mod protocol;
 pub mod role;
+pub mod standby;
 pub mod storage;
 pub mod swarm;
 pub mod time;

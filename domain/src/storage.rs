@@ -93,6 +93,26 @@ pub enum StorageCommand {
     /// Remove this node's brick directory of a deleted volume (GlusterFS refuses a directory
     /// that held a brick for a new volume).
     ClearBrick { volume: String },
+    /// Async standby: make this node the primary of `epoch`. Its live data (kept when it was
+    /// the primary already; else a writable copy of the newest complete snapshot it received,
+    /// or a new empty volume) is mounted at [`VOLUMES_DIR`], and a snapshot goes to `peer` on
+    /// [`crate::standby::SYNC_PORT`] every `sync_secs`, over a channel keyed with `key`
+    /// (base64 of [`crate::standby::KEY_BYTES`] random bytes).
+    Primary {
+        epoch: u64,
+        peer: String,
+        key: String,
+        sync_secs: u32,
+    },
+    /// Async standby: make this node the standby of `epoch`: it receives the primary's
+    /// snapshots and keeps the newest complete one. Live data it held as an older primary is
+    /// kept as a conflict snapshot, never merged.
+    Standby { epoch: u64, key: String },
+    /// Async standby: stop either role and delete the volume's data on this node.
+    StandbyOff,
+    /// Make the apps' directories (`stack/volume`) on the volume mounted here (the async
+    /// volume's primary: where its data is live).
+    MakeDirs { dirs: Vec<String> },
 }
 
 /// The volume mounted at [`VOLUMES_DIR`] on a node, as its agent sees it.
@@ -136,6 +156,9 @@ pub struct StorageFacts {
     /// The volume's copies, as seen from this node when it holds one (a brick).
     #[serde(default)]
     pub copies: Option<CopiesFacts>,
+    /// The async-standby volume on this node, when it has a role in one.
+    #[serde(default)]
+    pub standby: Option<crate::standby::StandbyFacts>,
 }
 
 /// The replicated volume's copies as a node that holds one sees them (GlusterFS's heal summary):
@@ -383,6 +406,7 @@ mod tests {
             mount: None,
             fenced: false,
             copies: None,
+            standby: None,
         }
     }
 

@@ -84,6 +84,9 @@ pub fn parse_label_key(key: &str) -> Result<String, String> {
     Ok(k.to_owned())
 }
 
+/// The node labels Flotilla sets itself (the async volume's primary): not the operator's.
+const FLOTILLA_NODE_LABELS: &str = "io.flotilla.";
+
 /// Labels as typed: one `key=value` per line or separated by commas; keys unique.
 pub fn parse_labels(text: &str) -> Result<Vec<NodeLabel>, String> {
     if text.len() > MAX_LABELS_TEXT {
@@ -106,6 +109,11 @@ pub fn parse_labels(text: &str) -> Result<Vec<NodeLabel>, String> {
             .split_once('=')
             .ok_or_else(|| format!("\"{item}\" is not key=value"))?;
         let key = parse_label_key(key)?;
+        if key.starts_with(FLOTILLA_NODE_LABELS) {
+            return Err(format!(
+                "label key \"{key}\" is set by Flotilla itself (the {FLOTILLA_NODE_LABELS} namespace)"
+            ));
+        }
         let value = value.trim();
         if value.len() > 255 || value.chars().any(char::is_control) {
             return Err(format!(
@@ -317,6 +325,8 @@ mod tests {
         assert!(parse_labels("zone-=a").is_err());
         assert!(parse_labels("a..b=c").is_err());
         assert!(parse_labels("com.docker.x=y").is_err());
+        let ours = format!("{}=true", crate::standby::PRIMARY_LABEL);
+        assert!(parse_labels(&ours).is_err_and(|e| e.contains("set by Flotilla")));
         assert!(parse_labels("zone=a,zone=b").is_err());
         assert_eq!(parse_labels("  ").map(|l| l.len()), Ok(0));
         assert_eq!(

@@ -1,7 +1,9 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { expect, Page, test } from "@playwright/test";
-import { ADMIN_PASSWORD, api, call, hydrated, lab, login, removeLeftoverClusters } from "./helpers";
+import { ADMIN_PASSWORD, api, call, hydrated, lab, login, removeLeftoverClusters, tempDir } from "./helpers";
 import { LEDGER, collect } from "./ledger";
 
 // Builds on 01 (three lab nodes online, standalone). Cluster volumes (issue #13): every lab node
@@ -13,6 +15,13 @@ import { LEDGER, collect } from "./ledger";
 // survive a drain, a crash, a partition (fencing) and a rolling firmware upgrade (the lab's A/B
 // installer of 08) without losing an acknowledged write.
 const NODES = ["n1", "n2", "n3"];
+const ARCH = os.arch() === "arm64" ? "aarch64" : "x86_64";
+const FIRMWARE_DIR = tempDir("flotilla-volumes-");
+
+interface Flow {
+  kind: string; status: string;
+  steps: { title: string; status: string; started_at_ms: number | null; finished_at_ms: number | null }[];
+}
 
 /** The file system mounted at `path` inside a lab node ("" when nothing is mounted there). */
 function fsInside(node: string, path: string): string {
@@ -176,7 +185,7 @@ test.describe.serial("cluster volumes", () => {
     await expect(page.getByTestId("cluster-name")).toHaveText("vol-2");
     await hydrated(page);
     await expect(page.getByTestId("cluster-health")).toHaveAttribute("data-health", "Healthy", { timeout: 150_000 });
-    await expect(page.getByTestId("swarm-volumes")).toContainText("async standby, synced every 10 s");
+    await expect(page.getByTestId("swarm-volumes")).toContainText(/async standby.*every 10 s/);
   });
 
   test("volumes are turned off and on again in the edit form", async ({ page }) => {
@@ -198,7 +207,74 @@ test.describe.serial("cluster volumes", () => {
     await form.locator("#field-edit-volumes").check();
     await form.getByLabel("Volume sync interval (seconds)").fill("20");
     await form.getByRole("button", { name: "Save" }).click();
-    await expect(page.getByTestId("swarm-volumes")).toContainText("async standby, synced every 20 s");
+    await expect(page.getByTestId("swarm-volumes")).toContainText(/async standby.*every 20 s/);
+  });
+
+  test("async standby: the worker's data is primary and reaches the standby every sync interval, complete snapshots only", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    const clusters = (await api(page.request, "list_clusters", {})).data.page.rows as { id: string; name: string }[];
+    const clusterId = clusters.find((c) => c.name === "vol-2")!.id;
+    // A shorter interval goes to the primary (a workflow of its own).
+    await api(page.request, "edit_cluster", { id: clusterId, edit: { name: "vol-2", synctime: "1", volumes: true, volume_sync: "2" } });
+    const SNAPSHOTS = "/var/lib/flotilla/snapshots";
+    // edge-2 is the worker: its data is live (a bind mount of btrfs), edge-1 only receives.
+    await expect.poll(() => fsInside("n2", VOLUMES), { timeout: 60_000, intervals: [1_000] }).toBe("btrfs");
+    expect(fsInside("n1", VOLUMES)).toBe("");
+    const received = () => lab("exec", "n1", "ls", `${SNAPSHOTS}/received`).split("\n").filter((n) => /^e\d+-\d+$/.test(n));
+    await expect.poll(() => received().length, { timeout: 30_000, intervals: [1_000] }).toBe(1);
+
+    // An app on the volume runs where the data is live, and its numbers reach the standby.
+    const app = await api(page.request, "create_app", { draft: { name: "Keeper async", kind: "app", model_format: "", description: "" } });
+    const version = await api(page.request, "add_app_version", { app_id: app, draft: { version: "1", compose: KEEPER } });
+    const appId = await api(page.request, "install_app", {
+      cluster_id: clusterId,
+      draft: {
+        version_id: version, name: "keeper", secrets: [],
+        services: [{ name: "writer", mode: "replicated", replicas: "1", constraints: "", spread: "", ports: [] }],
+      },
+    });
+    await expect.poll(() => runningOn("keeper_writer"), { timeout: 90_000, intervals: [1_000] }).toEqual(["edge-2"]);
+    const spec = JSON.parse(lab("docker", "n1", "service", "inspect", "keeper_writer", "--format", "{{json .Spec}}"));
+    expect(spec.TaskTemplate.Placement.Constraints).toContain("node.labels.io.flotilla.volume-primary==true");
+    await expect.poll(() => sequence("n2").length, { timeout: 30_000, intervals: [1_000] }).toBeGreaterThan(50);
+
+    // What the primary had written reaches the standby within the interval and one transfer.
+    const standbyHas = () => {
+      const newest = received().sort((a, b) => Number(a.split("-")[1]) - Number(b.split("-")[1])).pop();
+      if (!newest) return 0;
+      try {
+        return lab("exec", "n1", "cat", `${SNAPSHOTS}/received/${newest}/keeper/data/seq`).trim().split("\n").length;
+      } catch {
+        return 0;
+      }
+    };
+    for (let round = 0; round < 3; round++) {
+      const written = sequence("n2").length;
+      const since = Date.now();
+      await expect.poll(standbyHas, { timeout: 6_000, intervals: [200] }).toBeGreaterThanOrEqual(written);
+      console.log(`async standby: ${written} numbers on the standby ${Date.now() - since} ms after they were on the primary`);
+    }
+    // Only the newest complete snapshot is kept on each side; nothing is left half received.
+    expect(received().length).toBeLessThanOrEqual(2);
+    expect(lab("exec", "n1", "ls", "-A", `${SNAPSHOTS}/received/.incoming`).trim()).toBe("");
+
+    // The card names the primary and the recovery point.
+    await page.goto(`/clusters/${clusterId}`);
+    await hydrated(page);
+    await expect(page.getByTestId("swarm-volumes")).toContainText(/async standby: edge-2 is primary, last good sync \d+ s ago \(every 2 s\)/, { timeout: 45_000 });
+    const detail = (await api(page.request, "get_cluster", { id: clusterId })).data;
+    expect(detail.summary.health).toBe("Healthy");
+    expect(detail.volume_rpo_secs).toBeLessThanOrEqual(40);
+
+    // Off with the app gone: both nodes drop the volume's data.
+    await api(page.request, "uninstall_app", { id: appId });
+    await expect.poll(() => lab("docker", "n1", "service", "ls", "--format", "{{.Name}}"), { timeout: 60_000 }).not.toContain("keeper_writer");
+    await api(page.request, "edit_cluster", { id: clusterId, edit: { name: "vol-2", synctime: "1", volumes: false, volume_sync: "2" } });
+    await expect.poll(() => fsInside("n2", VOLUMES), { timeout: 60_000, intervals: [1_000] }).toBe("");
+    await expect.poll(() => received().length, { timeout: 30_000, intervals: [1_000] }).toBe(0);
+    expect(() => lab("exec", "n2", "test", "-e", `${SNAPSHOTS}/live`)).toThrow();
+    const labels = JSON.parse(lab("docker", "n1", "node", "inspect", "edge-2", "--format", "{{json .Spec.Labels}}"));
+    expect(labels ?? {}).not.toHaveProperty("io.flotilla.volume-primary");
   });
 
   test("the cluster is deleted; glusterd on edge-3 answers again", async ({ page }) => {
@@ -494,6 +570,69 @@ test.describe.serial("cluster volumes", () => {
       await api(page.request, "uninstall_app", { id: appId });
       await expect(async () => {
         expect(lab("docker", reader, "service", "ls", "--format", "{{.Name}}")).not.toContain("split_writer");
+      }).toPass({ timeout: 60_000 });
+    } finally {
+      await collector.close();
+    }
+  });
+
+  test("a rolling firmware upgrade loses no acknowledged write and waits for each node's copy to catch up", async ({ page }) => {
+    test.setTimeout(900_000);
+    await login(page, "admin", ADMIN_PASSWORD);
+    const clusters = (await api(page.request, "list_clusters", {})).data.page.rows as { id: string; name: string }[];
+    const clusterId = clusters.find((c) => c.name === "vol-3")!.id;
+    const collector = await collect();
+    const acks = collector.acks;
+    try {
+      const app = await api(page.request, "create_app", { draft: { name: "Ledger rolled", kind: "app", model_format: "", description: "" } });
+      const version = await api(page.request, "add_app_version", { app_id: app, draft: { version: "1", compose: LEDGER } });
+      const appId = await api(page.request, "install_app", {
+        cluster_id: clusterId,
+        draft: {
+          version_id: version, name: "rolled", secrets: [],
+          services: [{ name: "writer", mode: "replicated", replicas: "1", constraints: "", spread: "", ports: [] }],
+        },
+      });
+      await expect.poll(() => acks.length, { timeout: 90_000, intervals: [1_000] }).toBeGreaterThan(100);
+
+      // A firmware no node runs yet, rolled out over the cluster: the one writer is not a reason
+      // to refuse (it moves with the drain), and each node's copy catches up after its commit.
+      const file = path.join(FIRMWARE_DIR, "lab-12.0.0.fw");
+      lab("make-firmware", "lab-12.0.0", file);
+      const up = await page.request.post(`/api/firmware/upload?version=lab-12.0.0&target=${ARCH}`, { data: readFileSync(file) });
+      expect(up.status(), await up.text()).toBe(200);
+      const artifact = (await up.json()).id as string;
+      await api(page.request, "rollout_firmware", { draft: { cluster_id: clusterId, artifact_id: artifact, gate_secs: "120" } });
+      const rollout = async () => ((await api(page.request, "get_cluster", { id: clusterId })).data.activity as Flow[])
+        .find((w) => w.kind === "firmware-rollout")!;
+      await expect.poll(async () => (await rollout()).status, { timeout: 900_000, intervals: [5_000] }).toBe("done");
+      const flow = await rollout();
+      for (const s of flow.steps) {
+        console.log(`  ${((s.started_at_ms ?? 0) / 1000).toFixed(1)} → ${((s.finished_at_ms ?? 0) / 1000).toFixed(1)}  ${s.status} ${s.title}`);
+      }
+      // Per node: its commit, then the wait for its copy, then the next node's checks.
+      for (const host of ["edge-1", "edge-2", "edge-3"]) {
+        const at = (title: string) => flow.steps.findIndex((st) => st.title === title);
+        const healed = at(`Wait until ${host}'s copy of the cluster volume has caught up`);
+        expect(healed, `the heal wait of ${host}`).toBeGreaterThan(0);
+        expect(flow.steps[healed - 1].title).toMatch(new RegExp(`^Commit lab-12\\.0\\.0 on ${host}$`));
+        expect(flow.steps[healed].status).toBe("done");
+        if (healed + 1 < flow.steps.length) expect(flow.steps[healed + 1].title).toMatch(/^Check that edge-\d can go down$/);
+      }
+      for (const n of NODES) expect(lab("firmware", n)).toContain("version=lab-12.0.0");
+
+      // Writing went on through the three reboots, and no acknowledged number is missing.
+      const count = acks.length;
+      await expect.poll(() => acks.length, { timeout: 60_000, intervals: [500] }).toBeGreaterThan(count + 50);
+      const written = new Set(lab("exec", "n1", "cat", `${VOLUMES}/rolled/data/seq`).trim().split("\n").map(Number));
+      const lost = acks.filter((a) => !written.has(a.n)).map((a) => a.n);
+      expect(lost, `acknowledged writes missing from the file (of ${acks.length})`).toEqual([]);
+      const nodesSeen = new Set(acks.map((a) => a.node));
+      console.log(`rolling upgrade: ${acks.length} acknowledged writes from ${[...nodesSeen].join(", ")}, 0 lost`);
+      await healthy(page, clusterId);
+      await api(page.request, "uninstall_app", { id: appId });
+      await expect(async () => {
+        expect(lab("docker", "n1", "service", "ls", "--format", "{{.Name}}")).not.toContain("rolled_writer");
       }).toPass({ timeout: 60_000 });
     } finally {
       await collector.close();

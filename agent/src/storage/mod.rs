@@ -4,6 +4,8 @@
 //! glusterd or FUSE mount must never block the agent.
 pub mod copies;
 pub mod fence;
+mod kept;
+pub mod standby;
 mod volume;
 
 use std::path::Path;
@@ -12,10 +14,21 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use domain::storage::{
-    BRICKS_DIR, DiskFacts, MountFacts, SNAPSHOTS_DIR, StorageFacts, VOLUMES_DIR,
+    BRICKS_DIR, DiskFacts, MountFacts, SNAPSHOTS_DIR, StorageCommand, StorageFacts, VOLUMES_DIR,
 };
 
-pub use volume::{execute, keep_mounted, make_dirs};
+pub use volume::{keep_mounted, make_dirs};
+
+/// Runs one storage command; `Err` carries what the node answers (the tools' own words).
+pub async fn execute(command: &StorageCommand, state_dir: &Path) -> Result<(), String> {
+    match command {
+        StorageCommand::Primary { .. }
+        | StorageCommand::Standby { .. }
+        | StorageCommand::StandbyOff => standby::execute(command, state_dir).await,
+        StorageCommand::MakeDirs { dirs } => make_dirs(dirs).await,
+        _ => volume::execute(command, state_dir).await,
+    }
+}
 
 /// How long a storage tool may take before it is killed and counted as not answering.
 const TOOL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -56,7 +69,7 @@ async fn tools() -> Tools {
 }
 
 /// What this node offers for cluster volumes now, and the state of its volume mount.
-pub async fn facts() -> StorageFacts {
+pub async fn facts(state_dir: &Path) -> StorageFacts {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let tools = tools().await;
     let glusterd = tools.gluster.is_some()
@@ -64,7 +77,8 @@ pub async fn facts() -> StorageFacts {
             .await
             .is_some();
     let mount = match mounted(&mountinfo, VOLUMES_DIR) {
-        Some((fs, source)) if fs.starts_with("fuse") => Some(MountFacts {
+        // The replicated volume (FUSE), or the async primary's data (a bind mount of btrfs).
+        Some((fs, source)) if fs.starts_with("fuse") || fs == "btrfs" => Some(MountFacts {
             source,
             live: mount_live().await,
         }),
@@ -80,6 +94,7 @@ pub async fn facts() -> StorageFacts {
         mount,
         fenced: fence::fenced(),
         copies: copies::latest(),
+        standby: standby::facts(state_dir),
     }
 }
 

@@ -31,14 +31,7 @@ struct Wanted {
 }
 
 fn load_wanted(state_dir: &Path) -> Option<Wanted> {
-    let raw = std::fs::read_to_string(state_dir.join(WANTED)).ok()?;
-    match serde_json::from_str(&raw) {
-        Ok(w) => Some(w),
-        Err(e) => {
-            tracing::warn!(error = %e, "{WANTED} is unreadable: no volume is kept mounted");
-            None
-        }
-    }
+    super::kept::load(state_dir, WANTED)
 }
 
 /// The servers of the volume this node keeps mounted (none when it keeps none).
@@ -49,19 +42,11 @@ pub fn load_servers(state_dir: &Path) -> Vec<String> {
 }
 
 fn save_wanted(state_dir: &Path, wanted: &Wanted) -> Result<(), String> {
-    let json = serde_json::to_vec(wanted).map_err(|e| e.to_string())?;
-    let path = state_dir.join(WANTED);
-    let tmp = state_dir.join(format!("{WANTED}.tmp"));
-    std::fs::write(&tmp, json)
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|e| format!("{}: {e}", path.display()))
+    super::kept::save(state_dir, WANTED, wanted)
 }
 
 fn forget_wanted(state_dir: &Path) -> Result<(), String> {
-    match std::fs::remove_file(state_dir.join(WANTED)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("{WANTED}: {e}")),
-        _ => Ok(()),
-    }
+    super::kept::forget(state_dir, WANTED)
 }
 
 /// Mounts the cluster volume again when this node keeps one and it is missing or does not
@@ -106,7 +91,7 @@ enum Mounted {
     Replaced,
 }
 
-/// Runs one storage command; `Err` carries what the node answers (the CLI's own words).
+/// Runs one replicated-volume command; `Err` carries what the node answers (the CLI's own words).
 pub async fn execute(command: &StorageCommand, state_dir: &Path) -> Result<(), String> {
     match command {
         StorageCommand::Peers { addresses } => peers(&addresses_of(addresses)?).await,
@@ -131,6 +116,7 @@ pub async fn execute(command: &StorageCommand, state_dir: &Path) -> Result<(), S
             delete_volume(checked_name(volume)?, &addresses_of(peers)?).await
         }
         StorageCommand::ClearBrick { volume } => clear_brick(checked_name(volume)?).await,
+        _ => Err("not a replicated-volume command".into()),
     }
 }
 
@@ -160,7 +146,7 @@ fn addresses_of(addresses: &[String]) -> Result<Vec<String>, String> {
 
 /// A call of `program` bounded by [`CALL_TIMEOUT`]: its standard output, or what went wrong in
 /// its own words.
-async fn call(program: &str, args: &[&str]) -> Result<String, String> {
+pub(super) async fn call(program: &str, args: &[&str]) -> Result<String, String> {
     match bounded(program, args, CALL_TIMEOUT).await {
         Ran::Done(out) => Ok(out),
         Ran::Failed(words) => Err(format!("{program} {}: {words}", args.join(" "))),
@@ -386,7 +372,9 @@ pub async fn make_dirs(dirs: &[String]) -> Result<(), String> {
     let mountinfo = tokio::fs::read_to_string("/proc/self/mountinfo")
         .await
         .map_err(|e| format!("/proc/self/mountinfo: {e}"))?;
-    let mounted = mounted(&mountinfo, VOLUMES_DIR).is_some_and(|(fs, _)| fs.starts_with("fuse"));
+    // The replicated volume (FUSE) or the async primary's data (btrfs, bind-mounted).
+    let mounted = mounted(&mountinfo, VOLUMES_DIR)
+        .is_some_and(|(fs, _)| fs.starts_with("fuse") || fs == "btrfs");
     if !mounted || !mount_live().await {
         return Err(format!(
             "the cluster volume is not mounted and answering at {VOLUMES_DIR} on this node"

@@ -1,6 +1,7 @@
 //! A cluster's life: create it, edit it, delete it, and act on its workflows (pause, resume,
 //! retry, abort). Every long change is a workflow on the engine.
 use domain::cluster::{Candidate, ClusterDraft, ClusterEdit, ClusterPhase};
+use domain::storage::VolumeMode;
 use domain::workflow::{WorkflowAction, WorkflowKind};
 use domain::{Permission, ValidationError};
 
@@ -89,11 +90,7 @@ impl Clusters {
         let workflow = plans::workflow(
             &id,
             WorkflowKind::Create,
-            &plans::create(
-                &plan,
-                !def.vips.is_empty(),
-                volumes::replicated(def, plan.len()),
-            ),
+            &plans::create(&plan, !def.vips.is_empty(), volumes::mode(def, plan.len())),
         )?;
         let inserted = self
             .store
@@ -172,14 +169,14 @@ impl Clusters {
         let names = g.hostnames();
         let plan = g.plan(&names);
         let online = |node_id: &str| self.gateway.is_online(node_id).is_some();
-        let volumes = volumes::replicated(&g.cluster.definition, plan.len());
+        let volumes = volumes::mode(&g.cluster.definition, plan.len());
         let workflow = plans::workflow(
             id,
             WorkflowKind::Delete,
             &plans::delete(
                 &plan,
                 !g.vips.is_empty(),
-                volumes.then_some(&online as &dyn Fn(&str) -> bool),
+                volumes.map(|mode| (mode, &online as &dyn Fn(&str) -> bool)),
             ),
         )?;
         self.store
@@ -236,10 +233,10 @@ impl Clusters {
         // KeepAlived's new configuration.
         let names = g.hostnames();
         let plan = g.plan(&names);
-        let before = volumes::replicated(&g.cluster.definition, plan.len());
-        let after = volumes::replicated(&definition, plan.len());
+        let before = volumes::mode(&g.cluster.definition, plan.len());
+        let after = volumes::mode(&definition, plan.len());
         let online = |node_id: &str| self.gateway.is_online(node_id).is_some();
-        if before && !after {
+        if before.is_some() && after.is_none() {
             let users = volumes::users(&self.store, id).await?;
             if !users.is_empty() {
                 return Err(ControlError::Conflict(format!(
@@ -250,11 +247,23 @@ impl Clusters {
             }
         }
         let (kind, mut steps) = match (before, after) {
-            (false, true) => (WorkflowKind::SetupVolumes, volume_plans::setup(&plan)),
-            (true, false) => (
+            (None, Some(mode)) => (WorkflowKind::SetupVolumes, volume_plans::setup(&plan, mode)),
+            (Some(mode), None) => (
                 WorkflowKind::RemoveVolumes,
-                volume_plans::teardown(&plan, online),
+                volume_plans::teardown(&plan, online, mode),
             ),
+            // A new sync interval goes to the async volume's primary.
+            (Some(VolumeMode::AsyncStandby), Some(_))
+                if definition.volume_sync_secs != g.cluster.definition.volume_sync_secs =>
+            {
+                let primary = self.store.standby(id).await?.map(|r| r.primary_node_id);
+                let steps = plan
+                    .iter()
+                    .filter(|m| primary.as_deref() == Some(m.node_id))
+                    .map(volume_plans::primary_step)
+                    .collect();
+                (WorkflowKind::SetupVolumes, steps)
+            }
             _ => (WorkflowKind::UpdateVips, vec![]),
         };
         if synctime_changed && !g.vips.is_empty() {

@@ -4,6 +4,7 @@
 use domain::cluster::{MemberDraft, NodeAction};
 use domain::health;
 use domain::protocol::{Command, NodeUpdate};
+use domain::storage::VolumeMode;
 use domain::swarm::{Availability, SwarmNodeView, SwarmRole, parse_labels};
 use domain::workflow::WorkflowKind;
 use domain::{Permission, ValidationError};
@@ -93,11 +94,17 @@ impl Clusters {
             }
         }
         let members: Vec<MemberRow> = g.members.iter().map(|(m, _)| m.clone()).collect();
+        // The async volume's primary keeps its label whatever the operator's are.
+        let mut sent = update.clone();
+        if let Some(labels) = update.labels.clone() {
+            sent.labels =
+                Some(volumes::standby::swarm_labels(&self.store, id, node_id, labels).await?);
+        }
         managers::on_manager(
             &self.gateway,
             &members,
             Avoid::Prefer(node_id),
-            Command::NodeUpdate(update.clone()),
+            Command::NodeUpdate(sent),
         )
         .await
         .map_err(managers::Failure::into_error)?;
@@ -170,18 +177,38 @@ impl Clusters {
             has_labels: !spec.labels.is_empty(),
             vip: spec.vip,
         };
-        // With volumes on, the node mounts the volume; with the third node the volumes become
-        // replicated, and the volume is set up on all of them (nothing was made in async
-        // standby: not built yet).
+        // With volumes on, the node mounts the replicated volume; with the third node the
+        // async volume of two becomes a replicated one: set up afresh, which only an unused
+        // volume may (moving the data is not built).
         let def = &g.cluster.definition;
         let count = g.members.len();
-        let mount = volumes::replicated(def, count);
-        let mut steps = plans::add(&plan, !g.vips.is_empty(), mount);
+        let before = volumes::mode(def, count);
+        let mount = before == Some(VolumeMode::Replicated);
+        let mut steps = vec![];
+        if before == Some(VolumeMode::AsyncStandby) {
+            let users = volumes::users(&self.store, id).await?;
+            if !users.is_empty() {
+                return Err(ControlError::Conflict(format!(
+                    "A third node turns the cluster volume from async standby into a replicated \
+                     one, and apps keep data on it ({}): uninstall them or turn cluster volumes \
+                     off first (moving the data is not built yet).",
+                    users.join(", ")
+                )));
+            }
+            let names = g.hostnames();
+            let online = |node_id: &str| self.gateway.is_online(node_id).is_some();
+            steps.extend(volume_plans::teardown(
+                &g.plan(&names),
+                online,
+                VolumeMode::AsyncStandby,
+            ));
+        }
+        steps.extend(plans::add(&plan, !g.vips.is_empty(), mount));
         if !mount && volumes::replicated(def, count + 1) {
             let names = g.hostnames();
             let mut all = g.plan(&names);
             all.push(plan);
-            steps.extend(volume_plans::setup(&all));
+            steps.extend(volume_plans::setup(&all, VolumeMode::Replicated));
         }
         let workflow = plans::workflow(id, WorkflowKind::AddNode, &steps)?;
         match self.store.add_member(&row, &workflow).await {
@@ -219,7 +246,14 @@ impl Clusters {
             ));
         }
         let hostname = g.hostname(node_id);
-        let volumes = volumes::replicated(&g.cluster.definition, g.members.len());
+        let mode = volumes::mode(&g.cluster.definition, g.members.len());
+        if mode == Some(VolumeMode::AsyncStandby) {
+            return Err(ControlError::Conflict(format!(
+                "{hostname} is one of the async cluster volume's two nodes: turn cluster volumes \
+                 off before removing it."
+            )));
+        }
+        let volumes = mode == Some(VolumeMode::Replicated);
         let holds_copy = g
             .members
             .iter()

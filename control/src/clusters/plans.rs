@@ -9,6 +9,7 @@ use crate::ControlError;
 use crate::store::NewWorkflow;
 use crate::volumes::plans::{self as volume_plans, VolumeStep};
 use crate::workflow::{self, Planned};
+use domain::storage::VolumeMode;
 
 /// One step of a cluster workflow (stored as JSON, tagged by `op`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +63,9 @@ pub struct PlanMember<'a> {
 }
 
 type Plan = Vec<Planned<ClusterStep>>;
+
+/// Says whether a member's agent is connected (by node id).
+pub type Online<'a> = dyn Fn(&str) -> bool + 'a;
 
 fn on(m: &PlanMember<'_>, step: ClusterStep, title: String) -> Planned<ClusterStep> {
     Planned::safe(step, title, Some(m.node_id))
@@ -125,7 +129,7 @@ fn leave(m: &PlanMember<'_>, force: bool) -> Planned<ClusterStep> {
 
 /// Create: init on the first manager, join managers then workers, label, start KeepAlived on the
 /// VIP nodes, set up the cluster volume (`volumes`), mark active.
-pub fn create(members: &[PlanMember<'_>], has_vips: bool, volumes: bool) -> Plan {
+pub fn create(members: &[PlanMember<'_>], has_vips: bool, volumes: Option<VolumeMode>) -> Plan {
     let mut order: Vec<&PlanMember<'_>> = members
         .iter()
         .filter(|m| m.role == SwarmRole::Manager)
@@ -150,8 +154,8 @@ pub fn create(members: &[PlanMember<'_>], has_vips: bool, volumes: bool) -> Plan
     if has_vips {
         steps.extend(order.iter().filter(|m| m.vip).map(|m| vips(m, "Start")));
     }
-    if volumes {
-        steps.extend(volume_plans::setup(members));
+    if let Some(mode) = volumes {
+        steps.extend(volume_plans::setup(members, mode));
     }
     steps.push(Planned::safe(
         ClusterStep::Activate,
@@ -167,11 +171,11 @@ pub fn create(members: &[PlanMember<'_>], has_vips: bool, volumes: bool) -> Plan
 pub fn delete(
     members: &[PlanMember<'_>],
     has_vips: bool,
-    volumes: Option<&dyn Fn(&str) -> bool>,
+    volumes: Option<(VolumeMode, &Online<'_>)>,
 ) -> Plan {
     let mut steps: Plan = vec![];
-    if let Some(online) = volumes {
-        steps.extend(volume_plans::teardown(members, online));
+    if let Some((mode, online)) = volumes {
+        steps.extend(volume_plans::teardown(members, online, mode));
     }
     if has_vips {
         steps.extend(members.iter().filter(|m| m.vip).map(stop_vips));
@@ -293,7 +297,7 @@ mod tests {
             m("m1", SwarmRole::Manager, false, true),
             m("m2", SwarmRole::Manager, false, false),
         ];
-        let plan = create(&members, true, false);
+        let plan = create(&members, true, None);
         assert_eq!(plan[0].title, "Initialise the swarm on m1");
         assert_eq!(plan[0].node_id.as_deref(), Some("m1"));
         assert_eq!(
@@ -317,7 +321,7 @@ mod tests {
             m("m2", SwarmRole::Manager, false, false),
             m("w1", SwarmRole::Worker, false, false),
         ];
-        let created = ops(create(&members, false, true));
+        let created = ops(create(&members, false, Some(VolumeMode::Replicated)));
         assert_eq!(
             created[3..],
             [
@@ -331,7 +335,11 @@ mod tests {
             ]
         );
         let online = |_: &str| true;
-        let deleted = ops(delete(&members, false, Some(&online)));
+        let deleted = ops(delete(
+            &members,
+            false,
+            Some((VolumeMode::Replicated, &online)),
+        ));
         assert_eq!(
             deleted[1],
             ClusterStep::Volume(VolumeStep::Unmount { node_id: n("m1") })
@@ -414,7 +422,7 @@ mod tests {
         let w = workflow(
             "c1",
             WorkflowKind::Create,
-            &create(&[m("m1", SwarmRole::Manager, true, false)], false, false),
+            &create(&[m("m1", SwarmRole::Manager, true, false)], false, None),
         )
         .expect("plans");
         assert!(w.steps[0].step.contains("\"op\":\"init\""));

@@ -108,11 +108,19 @@ impl ClusterSteps {
                     .swarm_node_id
                     .clone()
                     .ok_or_else(|| refused("the node has not joined the swarm"))?;
+                let labels = crate::volumes::standby::swarm_labels(
+                    &self.store,
+                    cluster_id,
+                    node_id,
+                    m.labels.clone(),
+                )
+                .await
+                .map_err(panel)?;
                 let cmd = Command::NodeUpdate(NodeUpdate {
                     swarm_node_id,
                     role: None,
                     availability: None,
-                    labels: Some(m.labels.clone()),
+                    labels: Some(labels),
                 });
                 managers::on_manager(&self.gateway, &members, Avoid::Nobody, cmd)
                     .await
@@ -168,7 +176,15 @@ impl ClusterSteps {
             }
             ClusterStep::Forget => self.store.delete_cluster(cluster_id).await.map_err(panel),
             ClusterStep::Volume(step) => {
-                crate::volumes::steps::run(&self.gateway, &self.store, &members, step).await
+                crate::volumes::steps::run(
+                    &self.gateway,
+                    &self.store,
+                    &self.vault,
+                    &cluster,
+                    &members,
+                    step,
+                )
+                .await
             }
         }
     }

@@ -129,6 +129,7 @@ impl Clusters {
                     vip_states: self.observed.vips_of(&m.node_id),
                     volume: state.volume,
                     copies: state.copies,
+                    standby: state.standby.clone(),
                 }
             })
             .collect::<Vec<_>>();
@@ -153,6 +154,10 @@ impl Clusters {
                 .filter(|n| n.facts().is_some_and(|f| !f.ipvs))
                 .map(|n| n.hostname.clone())
                 .collect(),
+            volume_rpo_secs: domain::standby::rpo_secs(
+                u64::try_from(crate::secret::now_ms()).unwrap_or(0),
+                states.iter().filter_map(|s| s.standby.as_ref()),
+            ),
             definition: g.cluster.definition.clone(),
             activity: g.activity.clone(),
             members,
@@ -200,6 +205,7 @@ impl Clusters {
                     availability: swarm_view(g, m).map(|v| v.availability),
                     volume,
                     copies: storage.and_then(|s| s.copies),
+                    standby: storage.and_then(|s| s.standby.clone()),
                 }
             })
             .collect()

@@ -95,7 +95,12 @@ impl Fleet {
                         Command::SwarmJoin(j) => (format!("join:{}", j.token), member(None)),
                         Command::SwarmLeave { force } => (format!("leave:{force}"), Reply::None),
                         Command::NodeUpdate(u) => {
-                            (format!("update:{}", u.swarm_node_id), Reply::None)
+                            let labels = u.labels.as_ref().map_or_else(String::new, |l| {
+                                let kv: Vec<String> =
+                                    l.iter().map(|l| format!("{}={}", l.key, l.value)).collect();
+                                format!(":labels={}", kv.join(","))
+                            });
+                            (format!("update:{}{labels}", u.swarm_node_id), Reply::None)
                         }
                         Command::NodeRemove { swarm_node_id } => {
                             (format!("remove:{swarm_node_id}"), Reply::None)
@@ -369,6 +374,15 @@ fn storage_kind(command: &domain::storage::StorageCommand) -> String {
         S::Unmount => "unmount".into(),
         S::DeleteVolume { peers, .. } => format!("delete:{}", peers.len()),
         S::ClearBrick { .. } => "clear".into(),
+        S::Primary {
+            epoch,
+            peer,
+            sync_secs,
+            ..
+        } => format!("primary:{epoch}:{peer}:{sync_secs}"),
+        S::Standby { epoch, .. } => format!("standby:{epoch}"),
+        S::StandbyOff => "standby-off".into(),
+        S::MakeDirs { dirs } => format!("dirs:{}", dirs.join(",")),
     };
     format!("storage:{op}")
 }

@@ -280,6 +280,7 @@ pub fn ready_storage() -> domain::storage::StorageFacts {
         mount: None,
         fenced: false,
         copies: None,
+        standby: None,
     }
 }
 

@@ -1,15 +1,18 @@
-//! Cluster volumes: the cluster's replicated GlusterFS volume, set up, mounted and taken down on
-//! its nodes through their agents (see `docs/volumes.md`). One file per concern:
+//! Cluster volumes: the cluster's replicated GlusterFS volume (three nodes or more) or its
+//! async-standby btrfs volume (two nodes), set up, mounted and taken down on its nodes through
+//! their agents (see `docs/volumes.md`). One file per concern:
 //! * [`plans`]: which steps set the volume up or take it down, on which nodes (run as steps of
 //!   the cluster workflows: creating, deleting, adding and removing nodes, turning volumes on
 //!   and off);
 //! * [`steps`]: what each step asks of which agent;
+//! * [`standby`]: the async-standby volume's steps and the panel's record of it (two nodes);
 //! * [`gates`]: whether the copies are whole, for maintenance (firmware rollouts).
 //!
 //! The volume's copies live on the cluster's first [`domain::storage::REPLICAS`] members (member
 //! order); every member mounts it.
 pub mod gates;
 pub mod plans;
+pub mod standby;
 pub mod steps;
 
 use domain::cluster::Definition;
@@ -18,10 +21,18 @@ use domain::storage::VolumeMode;
 use crate::ControlError;
 use crate::store::Store;
 
-/// Whether a cluster of `count` members with `definition` has a replicated volume on its nodes
-/// (async standby is not built yet: docs/volumes.md).
+/// The mode of the cluster volume a cluster of `count` members with `definition` has on its
+/// nodes; `None` without one.
+pub fn mode(definition: &Definition, count: usize) -> Option<VolumeMode> {
+    definition
+        .volumes
+        .then(|| VolumeMode::for_nodes(count).ok())
+        .flatten()
+}
+
+/// Whether that volume is the replicated one (the one with copies to heal).
 pub fn replicated(definition: &Definition, count: usize) -> bool {
-    definition.volumes && VolumeMode::for_nodes(count) == Ok(VolumeMode::Replicated)
+    mode(definition, count) == Some(VolumeMode::Replicated)
 }
 
 /// The apps installed on the cluster that keep data on its cluster volume (by name).

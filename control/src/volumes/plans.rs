@@ -1,6 +1,7 @@
 //! The steps that set the cluster volume up and take it down. Each is idempotent on the node
 //! (what holds already is done), so a workflow can run it again after a failure or a restart.
-use domain::storage::{DEFAULT_HEARTBEAT_SECS, REPLICAS, VOLUME_HEARTBEAT_SECS};
+use domain::storage::{DEFAULT_HEARTBEAT_SECS, REPLICAS, VOLUME_HEARTBEAT_SECS, VolumeMode};
+use domain::swarm::SwarmRole;
 use serde::{Deserialize, Serialize};
 
 use crate::clusters::plans::{ClusterStep, PlanMember};
@@ -25,6 +26,15 @@ pub enum VolumeStep {
     /// Set Swarm's dispatcher heartbeat (through a reachable manager): faster with a volume, so
     /// that a crashed node's one writer runs again elsewhere sooner.
     Heartbeat { secs: u8 },
+    /// Async standby: make the node the standby (it receives the primary's snapshots).
+    Standby { node_id: String },
+    /// Async standby: make the node the primary (its data live, shipped to the standby); sent
+    /// again when the sync interval changes.
+    Primary { node_id: String },
+    /// Async standby: the node drops its role and the volume's data.
+    StandbyOff { node_id: String },
+    /// Async standby: the panel forgets the volume (its primary, epoch and key).
+    Forget,
 }
 
 type Plan = Vec<Planned<ClusterStep>>;
@@ -68,8 +78,113 @@ pub fn unmount(m: &PlanMember<'_>) -> Planned<ClusterStep> {
     )
 }
 
+/// Set up the cluster volume of `mode`.
+pub fn setup(members: &[PlanMember<'_>], mode: VolumeMode) -> Plan {
+    match mode {
+        VolumeMode::Replicated => setup_replicated(members),
+        VolumeMode::AsyncStandby => setup_async(members),
+    }
+}
+
+/// Take down the cluster volume of `mode` (`online` says which members are reachable).
+pub fn teardown(
+    members: &[PlanMember<'_>],
+    online: impl Fn(&str) -> bool,
+    mode: VolumeMode,
+) -> Plan {
+    match mode {
+        VolumeMode::Replicated => teardown_replicated(members, online),
+        VolumeMode::AsyncStandby => teardown_async(members, online),
+    }
+}
+
+/// The async volume's first primary and standby (of two members): a worker's data is primary
+/// when there is one. Swarm places the writer elsewhere only while a manager is reachable: with
+/// one manager and one worker, losing the worker is the failure the standby covers.
+pub fn async_roles<'a, 'b>(
+    members: &'a [PlanMember<'b>],
+) -> Option<(&'a PlanMember<'b>, &'a PlanMember<'b>)> {
+    let [a, b] = members else {
+        return None;
+    };
+    Some(
+        if a.role == SwarmRole::Worker && b.role != SwarmRole::Worker {
+            (a, b)
+        } else {
+            (b, a)
+        },
+    )
+}
+
+/// Set up async standby: the standby listens first, then the primary's data is made and
+/// shipped, its node labelled for the services' placement.
+fn setup_async(members: &[PlanMember<'_>]) -> Plan {
+    let Some((primary, standby)) = async_roles(members) else {
+        return vec![];
+    };
+    vec![
+        step(
+            standby,
+            VolumeStep::Standby {
+                node_id: id(standby),
+            },
+            format!(
+                "Make {} the standby of the cluster volume",
+                standby.hostname
+            ),
+        ),
+        primary_step(primary),
+        Planned::safe(
+            ClusterStep::Label {
+                node_id: id(primary),
+            },
+            format!("Label {} as the volume's primary", primary.hostname),
+            Some(primary.node_id),
+        ),
+        heartbeat(VOLUME_HEARTBEAT_SECS),
+    ]
+}
+
+/// (Again) make `m` the async volume's primary.
+pub fn primary_step(m: &PlanMember<'_>) -> Planned<ClusterStep> {
+    step(
+        m,
+        VolumeStep::Primary { node_id: id(m) },
+        format!(
+            "Make {} the primary of the cluster volume, shipping snapshots to the standby",
+            m.hostname
+        ),
+    )
+}
+
+/// Take async standby down: each reachable node drops its role and data, the panel forgets
+/// the volume, then the members' labels are set again (without the primary's).
+fn teardown_async(members: &[PlanMember<'_>], online: impl Fn(&str) -> bool) -> Plan {
+    let mut steps: Plan = vec![heartbeat(DEFAULT_HEARTBEAT_SECS)];
+    steps.extend(members.iter().filter(|m| online(m.node_id)).map(|m| {
+        step(
+            m,
+            VolumeStep::StandbyOff { node_id: id(m) },
+            format!("Remove the cluster volume's data on {}", m.hostname),
+        )
+    }));
+    steps.push(Planned::safe(
+        ClusterStep::Volume(VolumeStep::Forget),
+        "Forget the cluster volume's primary and key",
+        None,
+    ));
+    steps.extend(members.iter().map(|m| {
+        Planned::safe(
+            ClusterStep::Label { node_id: id(m) },
+            format!("Label {}", m.hostname),
+            Some(m.node_id),
+        )
+    }));
+    steps
+}
+
 /// Set up: the pool, the volume on the brick nodes, a mount on every member.
-pub fn setup(members: &[PlanMember<'_>]) -> Plan {
+fn setup_replicated(members: &[PlanMember<'_>]) -> Plan {
     let bricks = bricks(members);
     let Some(first) = bricks.first() else {
         return vec![];
@@ -101,7 +216,7 @@ fn heartbeat(secs: u8) -> Planned<ClusterStep> {
 
 /// Take down: unmount on every member (`online` ones: an offline node's mount goes with its next
 /// boot), delete the volume, clear each copy.
-pub fn teardown(members: &[PlanMember<'_>], online: impl Fn(&str) -> bool) -> Plan {
+fn teardown_replicated(members: &[PlanMember<'_>], online: impl Fn(&str) -> bool) -> Plan {
     let bricks = bricks(members);
     let mut steps: Plan = vec![heartbeat(DEFAULT_HEARTBEAT_SECS)];
     steps.extend(members.iter().filter(|m| online(m.node_id)).map(unmount));
@@ -153,7 +268,7 @@ mod tests {
     #[test]
     fn setup_makes_the_volume_on_the_first_three_and_mounts_it_everywhere() {
         let members = [m("a"), m("b"), m("c"), m("d")];
-        let plan = setup(&members);
+        let plan = setup(&members, VolumeMode::Replicated);
         assert_eq!(plan[1].title, "Create the replicated volume on a, b, c");
         assert_eq!(
             ops(plan),
@@ -167,14 +282,14 @@ mod tests {
                 v(VolumeStep::Heartbeat { secs: 2 }),
             ]
         );
-        assert!(setup(&[]).is_empty());
+        assert!(setup(&[], VolumeMode::Replicated).is_empty());
     }
 
     #[test]
     fn teardown_unmounts_the_online_members_then_deletes_and_clears_the_copies() {
         let members = [m("a"), m("b"), m("c"), m("d")];
         assert_eq!(
-            ops(teardown(&members, |id| id != "b")),
+            ops(teardown(&members, |id| id != "b", VolumeMode::Replicated)),
             vec![
                 v(VolumeStep::Heartbeat { secs: 5 }),
                 v(VolumeStep::Unmount { node_id: n("a") }),
@@ -184,6 +299,45 @@ mod tests {
                 v(VolumeStep::ClearBrick { node_id: n("a") }),
                 v(VolumeStep::ClearBrick { node_id: n("b") }),
                 v(VolumeStep::ClearBrick { node_id: n("c") }),
+            ]
+        );
+    }
+
+    #[test]
+    fn async_standby_keeps_a_workers_data_primary_and_labels_it() {
+        let mut worker = m("w");
+        worker.role = SwarmRole::Worker;
+        let members = [m("a"), worker];
+        let plan = setup(&members, VolumeMode::AsyncStandby);
+        assert_eq!(plan[0].title, "Make a the standby of the cluster volume");
+        assert_eq!(
+            ops(plan),
+            vec![
+                v(VolumeStep::Standby { node_id: n("a") }),
+                v(VolumeStep::Primary { node_id: n("w") }),
+                ClusterStep::Label { node_id: n("w") },
+                v(VolumeStep::Heartbeat { secs: 2 }),
+            ]
+        );
+        // Two managers: the second member's data is primary.
+        let managers = [m("a"), m("b")];
+        let (primary, standby) = async_roles(&managers).expect("two members");
+        assert_eq!((primary.node_id, standby.node_id), ("b", "a"));
+        assert!(async_roles(&members[..1]).is_none());
+        assert!(setup(&members[..1], VolumeMode::AsyncStandby).is_empty());
+    }
+
+    #[test]
+    fn async_teardown_clears_the_reachable_nodes_forgets_the_key_then_relabels() {
+        let members = [m("a"), m("b")];
+        assert_eq!(
+            ops(teardown(&members, |id| id != "b", VolumeMode::AsyncStandby)),
+            vec![
+                v(VolumeStep::Heartbeat { secs: 5 }),
+                v(VolumeStep::StandbyOff { node_id: n("a") }),
+                v(VolumeStep::Forget),
+                ClusterStep::Label { node_id: n("a") },
+                ClusterStep::Label { node_id: n("b") },
             ]
         );
     }

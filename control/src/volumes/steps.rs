@@ -1,12 +1,13 @@
 //! What each volume step asks of which agent: the addresses come from the members' swarm
-//! addresses, known once they joined.
+//! addresses, known once they joined. The async volume's steps are in [`super::standby`].
 use domain::protocol::Command;
 use domain::storage::{REPLICAS, StorageCommand, VOLUME_NAME, brick_path};
 
 use super::plans::VolumeStep;
 use crate::clusters::managers::{self, Avoid, Failure, NODE_WAIT};
 use crate::gateway::Gateway;
-use crate::store::{MemberRow, Store};
+use crate::store::{ClusterRow, MemberRow, Store};
+use crate::vault::Vault;
 
 /// The brick members' addresses (member order); refused while one has not joined yet.
 fn brick_addresses(members: &[MemberRow]) -> Result<Vec<(String, String)>, Failure> {
@@ -85,30 +86,46 @@ fn command(
         VolumeStep::ClearBrick { node_id } => {
             (node_id.clone(), StorageCommand::ClearBrick { volume })
         }
-        // Sent to a manager by `run`.
-        VolumeStep::Heartbeat { .. } => return Ok(None),
+        // Run by `run` itself (a manager) or by the async volume's steps.
+        VolumeStep::Heartbeat { .. }
+        | VolumeStep::Standby { .. }
+        | VolumeStep::Primary { .. }
+        | VolumeStep::StandbyOff { .. }
+        | VolumeStep::Forget => return Ok(None),
     }))
 }
 
-/// Runs one volume step of the cluster whose members are `members` (member order).
+/// Runs one volume step of `cluster`, whose members are `members` (member order).
 pub async fn run(
     gateway: &Gateway,
     store: &Store,
+    vault: &Vault,
+    cluster: &ClusterRow,
     members: &[MemberRow],
     step: &VolumeStep,
 ) -> Result<(), Failure> {
-    if let VolumeStep::Heartbeat { secs } = step {
-        let cmd = Command::SwarmHeartbeat { secs: *secs };
-        return managers::on_manager(gateway, members, Avoid::Nobody, cmd)
-            .await
-            .map(drop);
+    match step {
+        VolumeStep::Heartbeat { secs } => {
+            let cmd = Command::SwarmHeartbeat { secs: *secs };
+            managers::on_manager(gateway, members, Avoid::Nobody, cmd)
+                .await
+                .map(drop)
+        }
+        VolumeStep::Standby { .. }
+        | VolumeStep::Primary { .. }
+        | VolumeStep::StandbyOff { .. }
+        | VolumeStep::Forget => {
+            super::standby::run(gateway, store, vault, cluster, members, step).await
+        }
+        _ => {
+            let Some((node_id, cmd)) = command(members, step)? else {
+                return Ok(());
+            };
+            managers::on_node(gateway, store, &node_id, Command::Storage(cmd), NODE_WAIT)
+                .await
+                .map(drop)
+        }
     }
-    let Some((node_id, cmd)) = command(members, step)? else {
-        return Ok(());
-    };
-    managers::on_node(gateway, store, &node_id, Command::Storage(cmd), NODE_WAIT)
-        .await
-        .map(drop)
 }
 
 #[cfg(test)]

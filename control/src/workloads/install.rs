@@ -91,7 +91,7 @@ impl Workloads {
                 .map(|w| w.name)
                 .collect(),
             networks: snapshot.networks.iter().map(|n| n.name.clone()).collect(),
-            cluster_volumes: crate::volumes::replicated(&cluster.definition, members),
+            cluster_volumes: crate::volumes::mode(&cluster.definition, members).is_some(),
         })
     }
 

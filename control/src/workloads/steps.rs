@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use domain::event::UiEvent;
 use domain::protocol::Command;
+use domain::storage::StorageCommand;
 use domain::workflow::{WorkflowKind, WorkflowStatus};
 use domain::workload::compose::{self, ServiceMode};
 use domain::workload::install::WorkloadPhase;
@@ -15,7 +16,7 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
 use crate::ControlError;
-use crate::clusters::managers::{self, Avoid, Failure};
+use crate::clusters::managers::{self, Avoid, Failure, NODE_WAIT};
 use crate::events::Events;
 use crate::gateway::{Gateway, Observed};
 use crate::store::{StepRow, Store, VersionRow, WorkflowRow, WorkloadRow};
@@ -210,6 +211,12 @@ pub async fn specs(
                     .open(&c.password, &credential_context(&w.cluster_id, &c.registry))?,
             });
         }
+    }
+    if crate::volumes::standby::primary(store, &w.cluster_id)
+        .await?
+        .is_some()
+    {
+        crate::volumes::standby::place_on_primary(&mut services);
     }
     if w.stopped {
         for s in &mut services {
@@ -443,9 +450,20 @@ impl WorkloadSteps {
                 return self.prune_secrets(w).await;
             }
             WorkloadStep::Objects { .. } => {
-                let (objects, _) = specs(&self.store, &self.vault, &workload)
+                let (mut objects, _) = specs(&self.store, &self.vault, &workload)
                     .await
                     .map_err(panel)?;
+                // On an async volume the apps' directories are made where its data is live.
+                let primary = crate::volumes::standby::primary(&self.store, &w.cluster_id)
+                    .await
+                    .map_err(panel)?;
+                if let Some(primary) = primary
+                    && !objects.volume_dirs.is_empty()
+                {
+                    let dirs = std::mem::take(&mut objects.volume_dirs);
+                    let cmd = Command::Storage(StorageCommand::MakeDirs { dirs });
+                    managers::on_node(&self.gateway, &self.store, &primary, cmd, NODE_WAIT).await?;
+                }
                 Command::StackObjects(objects)
             }
             WorkloadStep::Check { .. }
@@ -471,6 +489,11 @@ impl WorkloadSteps {
                     objects.global_secrets.iter().any(|g| g.object == r.source)
                 };
                 if s.secrets.iter().any(global) {
+                    // The apps' directories were made by the objects step.
+                    let objects = StackObjects {
+                        volume_dirs: vec![],
+                        ..objects
+                    };
                     managers::on_manager(
                         &self.gateway,
                         &members,

@@ -3,22 +3,38 @@
 use domain::cluster::{ClusterDetail, MemberView, VipView};
 use domain::health::{self, VolumeState};
 use domain::protocol::VrrpState;
+use domain::standby::StandbyRole;
 use domain::storage::{CopiesFacts, VolumeMode};
 use domain::swarm::SwarmNodeState;
 use leptos::prelude::*;
 
-/// The cluster's volumes: off, or their mode (from the number of nodes) and on how many nodes
-/// the replicated volume is mounted and answers. Async standby is not set up on the nodes yet
-/// (docs/volumes.md).
+/// The cluster's volumes: off, or their mode (from the number of nodes); for the replicated
+/// volume on how many nodes it is mounted and answers, for async standby which node is primary
+/// and how old the standby's copy is (the RPO).
 fn volumes(d: &ClusterDetail) -> String {
     if !d.definition.volumes {
         return "disabled".into();
     }
     match VolumeMode::for_nodes(d.members.len()) {
-        Ok(VolumeMode::AsyncStandby) => format!(
-            "async standby, synced every {} s (not set up on the nodes yet)",
-            d.definition.volume_sync_secs
-        ),
+        Ok(VolumeMode::AsyncStandby) => {
+            let every = d.definition.volume_sync_secs;
+            let primary = d.members.iter().find(|m| {
+                m.standby
+                    .as_ref()
+                    .is_some_and(|s| s.role == StandbyRole::Primary)
+            });
+            let Some(primary) = primary else {
+                return format!("async standby, synced every {every} s (being set up)");
+            };
+            let rpo = d.volume_rpo_secs.map_or_else(
+                || "no complete sync yet".to_owned(),
+                |secs| format!("last good sync {secs} s ago"),
+            );
+            format!(
+                "async standby: {} is primary, {rpo} (every {every} s)",
+                primary.hostname
+            )
+        }
         Ok(VolumeMode::Replicated) => {
             if d.members
                 .iter()

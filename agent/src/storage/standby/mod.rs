@@ -1,0 +1,352 @@
+//! The async-standby cluster volume of a two-node cluster, on this node. The primary's data is a
+//! btrfs subvolume (`live`) on the snapshots disk, bind-mounted at [`VOLUMES_DIR`] where the
+//! apps' bind mounts point; every sync interval it takes a read-only snapshot and ships it to the
+//! standby ([`ship`]), incrementally from the last one the standby confirmed. The standby
+//! receives into a scratch directory and keeps a snapshot only once it arrived complete (the
+//! stream's sealed end frame, then `btrfs receive` succeeded): it takes over only with complete
+//! data. The role and epoch the panel gave survive a restart of the agent (`standby.json`).
+//!
+//! On the snapshots disk ([`SNAPSHOTS_DIR`]):
+//! * `live`: the primary's writable data;
+//! * `sent/<name>`: the primary's snapshots; the standby's newest is kept as the next parent;
+//! * `received/<name>`: the standby's complete snapshots (the newest is kept);
+//! * `received/.incoming/`: a transfer under way (discarded when it does not complete);
+//! * `conflicts/<name>`: what an old primary wrote after it lost its role, kept, never merged.
+pub mod channel;
+mod ship;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use base64::Engine as _;
+use domain::standby::{KEY_BYTES, StandbyFacts, StandbyRole, parse_snapshot, snapshot_name};
+use domain::storage::{SNAPSHOTS_DIR, StorageCommand, VOLUMES_DIR};
+use serde::{Deserialize, Serialize};
+
+use super::mounted;
+use super::volume::call;
+
+pub use ship::run;
+
+/// The role the panel gave this node, kept across restarts.
+const WANTED: &str = "standby.json";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Wanted {
+    role: StandbyRole,
+    epoch: u64,
+    /// The standby's address (the primary ships there).
+    peer: Option<String>,
+    sync_secs: u32,
+    /// base64 of the sync key.
+    key: String,
+}
+
+impl Wanted {
+    fn key(&self) -> Result<Vec<u8>, String> {
+        let key = base64::engine::general_purpose::STANDARD
+            .decode(&self.key)
+            .map_err(|_| "the sync key is not base64".to_owned())?;
+        (key.len() == KEY_BYTES)
+            .then_some(key)
+            .ok_or_else(|| format!("the sync key is not {KEY_BYTES} bytes"))
+    }
+}
+
+fn load_wanted(state_dir: &Path) -> Option<Wanted> {
+    super::kept::load(state_dir, WANTED)
+}
+
+/// The places on the snapshots disk (a struct, so that tests can use a directory of their own).
+#[derive(Clone, Debug)]
+struct Disk {
+    root: PathBuf,
+}
+
+impl Disk {
+    fn node() -> Self {
+        Self {
+            root: PathBuf::from(SNAPSHOTS_DIR),
+        }
+    }
+    fn live(&self) -> PathBuf {
+        self.root.join("live")
+    }
+    fn sent(&self) -> PathBuf {
+        self.root.join("sent")
+    }
+    fn received(&self) -> PathBuf {
+        self.root.join("received")
+    }
+    fn incoming(&self) -> PathBuf {
+        self.root.join("received").join(".incoming")
+    }
+    fn conflicts(&self) -> PathBuf {
+        self.root.join("conflicts")
+    }
+
+    /// The snapshots in `dir` by name, oldest first (by their time); other entries are left out.
+    fn snapshots(dir: &Path) -> Vec<String> {
+        let mut names: Vec<(u64, String)> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                parse_snapshot(&name).map(|(_, at)| (at, name))
+            })
+            .collect();
+        names.sort();
+        names.into_iter().map(|(_, n)| n).collect()
+    }
+}
+
+/// `path` is a btrfs subvolume (its inode is 256) — only then is it deleted as one.
+fn is_subvolume(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir() && m.ino() == 256)
+}
+
+async fn btrfs(args: &[&str]) -> Result<String, String> {
+    call("btrfs", args).await
+}
+
+fn text(path: &Path) -> Result<&str, String> {
+    path.to_str()
+        .ok_or_else(|| format!("not a UTF-8 path: {}", path.display()))
+}
+
+async fn delete_subvolume(path: &Path) -> Result<(), String> {
+    if is_subvolume(path) {
+        btrfs(&["subvolume", "delete", text(path)?]).await?;
+    }
+    Ok(())
+}
+
+/// Deletes the snapshots in `dir` other than `keep`, and any transfer left in it.
+async fn prune(dir: &Path, keep: Option<&str>) -> Result<(), String> {
+    for name in Disk::snapshots(dir) {
+        if Some(name.as_str()) != keep {
+            delete_subvolume(&dir.join(&name)).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes what a transfer that did not complete left.
+async fn clear_incoming(disk: &Disk) -> Result<(), String> {
+    let incoming = disk.incoming();
+    for entry in std::fs::read_dir(&incoming).into_iter().flatten().flatten() {
+        delete_subvolume(&entry.path()).await?;
+    }
+    std::fs::create_dir_all(&incoming).map_err(|e| format!("{}: {e}", incoming.display()))
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Whether [`VOLUMES_DIR`] holds a mount (the primary's bind mount of `live`).
+async fn volumes_mounted() -> Result<Option<String>, String> {
+    let mountinfo = tokio::fs::read_to_string("/proc/self/mountinfo")
+        .await
+        .map_err(|e| format!("/proc/self/mountinfo: {e}"))?;
+    Ok(mounted(&mountinfo, VOLUMES_DIR).map(|(fs, _)| fs))
+}
+
+/// Runs one async-standby command; `Err` carries what went wrong in the tools' own words.
+pub async fn execute(command: &StorageCommand, state_dir: &Path) -> Result<(), String> {
+    let _one = ship::ROLE.lock().await;
+    let disk = Disk::node();
+    match command {
+        StorageCommand::Primary {
+            epoch,
+            peer,
+            key,
+            sync_secs,
+        } => {
+            let peer = peer
+                .parse::<std::net::IpAddr>()
+                .map_err(|_| format!("not an IP address: {peer:?}"))?;
+            let wanted = Wanted {
+                role: StandbyRole::Primary,
+                epoch: *epoch,
+                peer: Some(peer.to_string()),
+                sync_secs: (*sync_secs).max(1),
+                key: key.clone(),
+            };
+            wanted.key()?;
+            become_primary(&disk).await?;
+            super::kept::save(state_dir, WANTED, &wanted)
+        }
+        StorageCommand::Standby { epoch, key } => {
+            let wanted = Wanted {
+                role: StandbyRole::Standby,
+                epoch: *epoch,
+                peer: None,
+                sync_secs: 0,
+                key: key.clone(),
+            };
+            wanted.key()?;
+            let old = load_wanted(state_dir).map_or(0, |w| w.epoch);
+            become_standby(&disk, old).await?;
+            super::kept::save(state_dir, WANTED, &wanted)
+        }
+        StorageCommand::StandbyOff => {
+            super::kept::forget(state_dir, WANTED)?;
+            off(&disk).await
+        }
+        _ => Err("not an async-standby command".into()),
+    }
+}
+
+/// The live data: kept when it is there, else a writable copy of the newest complete snapshot
+/// received (the standby takes over), else a new volume; then mounted at [`VOLUMES_DIR`].
+async fn become_primary(disk: &Disk) -> Result<(), String> {
+    let live = disk.live();
+    if !is_subvolume(&live) {
+        match Disk::snapshots(&disk.received()).last() {
+            Some(newest) => {
+                let from = disk.received().join(newest);
+                btrfs(&["subvolume", "snapshot", text(&from)?, text(&live)?]).await?;
+                tracing::warn!(snapshot = %newest, "took over with the newest complete snapshot");
+            }
+            None => {
+                btrfs(&["subvolume", "create", text(&live)?]).await?;
+            }
+        }
+    }
+    for dir in [disk.sent(), disk.received()] {
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    match volumes_mounted().await? {
+        Some(fs) if fs == "btrfs" => Ok(()),
+        Some(fs) => Err(format!("{VOLUMES_DIR} holds another mount ({fs})")),
+        None => {
+            tokio::fs::create_dir_all(VOLUMES_DIR)
+                .await
+                .map_err(|e| format!("{VOLUMES_DIR}: {e}"))?;
+            call("mount", &["--bind", text(&live)?, VOLUMES_DIR])
+                .await
+                .map(drop)
+        }
+    }
+}
+
+/// Nothing live here any more: what an old primary holds is kept as a conflict snapshot, its
+/// own snapshots go (they descend from data the new primary does not have).
+async fn become_standby(disk: &Disk, old_epoch: u64) -> Result<(), String> {
+    unmount_volumes().await?;
+    let live = disk.live();
+    if is_subvolume(&live) {
+        std::fs::create_dir_all(disk.conflicts()).map_err(|e| format!("conflicts: {e}"))?;
+        let kept = disk.conflicts().join(snapshot_name(old_epoch, now_ms()));
+        btrfs(&["subvolume", "snapshot", "-r", text(&live)?, text(&kept)?]).await?;
+        delete_subvolume(&live).await?;
+        tracing::warn!(conflict = %kept.display(), "the old primary's data is kept as a conflict snapshot");
+    }
+    prune(&disk.sent(), None).await?;
+    clear_incoming(disk).await
+}
+
+async fn unmount_volumes() -> Result<(), String> {
+    if volumes_mounted().await?.as_deref() == Some("btrfs")
+        && let Err(e) = call("umount", &[VOLUMES_DIR]).await
+    {
+        // Busy (a task still uses it): detach it now, it goes when free.
+        tracing::warn!(error = %e, "unmounting the async volume lazily");
+        call("umount", &["-l", VOLUMES_DIR]).await?;
+    }
+    Ok(())
+}
+
+async fn off(disk: &Disk) -> Result<(), String> {
+    unmount_volumes().await?;
+    delete_subvolume(&disk.live()).await?;
+    prune(&disk.sent(), None).await?;
+    prune(&disk.received(), None).await?;
+    prune(&disk.conflicts(), None).await?;
+    clear_incoming(disk).await
+}
+
+/// The latest state of the sync, for the facts.
+static LATEST: Mutex<Option<Progress>> = Mutex::new(None);
+
+/// What the sync loop last did.
+#[derive(Clone, Debug, Default)]
+struct Progress {
+    synced_at_ms: Option<u64>,
+    last_bytes: u64,
+    last_took_ms: u64,
+    error: Option<String>,
+}
+
+fn record(f: impl FnOnce(&mut Progress)) {
+    let mut latest = LATEST.lock().unwrap_or_else(|p| p.into_inner());
+    f(latest.get_or_insert_with(Progress::default));
+}
+
+/// The async volume on this node (reported with the storage facts): `None` without a role.
+pub fn facts(state_dir: &Path) -> Option<StandbyFacts> {
+    let wanted = load_wanted(state_dir)?;
+    let disk = Disk::node();
+    let progress = LATEST
+        .lock()
+        .map(|p| p.clone())
+        .unwrap_or_else(|p| p.into_inner().clone())
+        .unwrap_or_default();
+    // Before the first sync of this run, the newest snapshot on the disk says it.
+    let on_disk = match wanted.role {
+        StandbyRole::Primary => Disk::snapshots(&disk.sent()).last().cloned(),
+        StandbyRole::Standby => Disk::snapshots(&disk.received()).last().cloned(),
+    }
+    .and_then(|n| parse_snapshot(&n))
+    .map(|(_, at)| at);
+    Some(StandbyFacts {
+        role: wanted.role,
+        epoch: wanted.epoch,
+        synced_at_ms: progress.synced_at_ms.or(on_disk),
+        last_bytes: progress.last_bytes,
+        last_took_ms: progress.last_took_ms,
+        error: progress.error,
+        conflicts: Disk::snapshots(&disk.conflicts()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_snapshot_names_are_listed_and_oldest_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in ["e2-300", "e1-100", ".incoming", "notes", "e1-200"] {
+            std::fs::create_dir(dir.path().join(name)).expect("dir");
+        }
+        assert_eq!(Disk::snapshots(dir.path()), ["e1-100", "e1-200", "e2-300"]);
+        assert!(Disk::snapshots(&dir.path().join("missing")).is_empty());
+    }
+
+    #[test]
+    fn the_role_is_kept_and_a_bad_key_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = base64::engine::general_purpose::STANDARD.encode([7u8; KEY_BYTES]);
+        let wanted = Wanted {
+            role: StandbyRole::Primary,
+            epoch: 4,
+            peer: Some("10.77.0.12".into()),
+            sync_secs: 5,
+            key,
+        };
+        super::super::kept::save(dir.path(), WANTED, &wanted).expect("save");
+        assert_eq!(load_wanted(dir.path()), Some(wanted.clone()));
+        assert_eq!(wanted.key().map(|k| k.len()), Ok(KEY_BYTES));
+        let short = Wanted {
+            key: base64::engine::general_purpose::STANDARD.encode([7u8; 8]),
+            ..wanted
+        };
+        assert!(short.key().is_err());
+    }
+}
