@@ -258,13 +258,16 @@ test.describe.serial("cluster volumes", () => {
     expect(received().length).toBeLessThanOrEqual(2);
     expect(lab("exec", "n1", "ls", "-A", `${SNAPSHOTS}/received/.incoming`).trim()).toBe("");
 
-    // The card names the primary and the recovery point.
-    await page.goto(`/clusters/${clusterId}`);
-    await hydrated(page);
-    await expect(page.getByTestId("swarm-volumes")).toContainText(/async standby: edge-2 is primary, last good sync \d+ s ago \(every 2 s\)/, { timeout: 45_000 });
+    // The card names the primary and the recovery point (as the nodes' facts, every 30 s at
+    // the latest, report it).
+    await expect.poll(async () => (await api(page.request, "get_cluster", { id: clusterId })).data.volume_rpo_secs,
+      { timeout: 45_000, intervals: [2_000] }).not.toBeNull();
     const detail = (await api(page.request, "get_cluster", { id: clusterId })).data;
     expect(detail.summary.health).toBe("Healthy");
     expect(detail.volume_rpo_secs).toBeLessThanOrEqual(40);
+    await page.goto(`/clusters/${clusterId}`);
+    await hydrated(page);
+    await expect(page.getByTestId("swarm-volumes")).toContainText(/async standby: edge-2 is primary, last good sync \d+ s ago \(every 2 s\)/);
 
     // Off with the app gone: both nodes drop the volume's data.
     await api(page.request, "uninstall_app", { id: appId });

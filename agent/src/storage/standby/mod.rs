@@ -160,6 +160,8 @@ async fn volumes_mounted() -> Result<Option<String>, String> {
 pub async fn execute(command: &StorageCommand, state_dir: &Path) -> Result<(), String> {
     let _one = ship::ROLE.lock().await;
     let disk = Disk::node();
+    // What the sync did under the old role says nothing of the new one.
+    record(|p| *p = Progress::default());
     match command {
         StorageCommand::Primary {
             epoch,

@@ -79,6 +79,11 @@ where
     }
 }
 
+/// The kept role, when it is still `role` (read under [`ROLE`]).
+fn still(state_dir: &std::path::Path, role: StandbyRole) -> Option<Wanted> {
+    super::super::kept::load::<Wanted>(state_dir, WANTED).filter(|w| w.role == role)
+}
+
 /// Runs the sync for the agent's lifetime, as the kept role says.
 pub async fn run(state_dir: PathBuf) {
     let mut listener: Option<TcpListener> = None;
@@ -94,8 +99,11 @@ pub async fn run(state_dir: PathBuf) {
                     continue;
                 }
                 next_ship = now + Duration::from_secs(u64::from(w.sync_secs.max(1)));
+                // The role may have changed while a command held the lock: read it again.
                 let _one = ROLE.lock().await;
-                ship_once(&w, &Disk::node()).await;
+                if let Some(w) = still(&state_dir, StandbyRole::Primary) {
+                    ship_once(&w, &Disk::node()).await;
+                }
             }
             Some(w) => {
                 if listener.is_none() {
@@ -113,7 +121,9 @@ pub async fn run(state_dir: PathBuf) {
                 let Some(l) = listener.as_ref() else { continue };
                 if let Ok(Ok((stream, from))) = tokio::time::timeout(IDLE, l.accept()).await {
                     let _one = ROLE.lock().await;
-                    receive_once(&w, &Disk::node(), stream, from).await;
+                    if let Some(w) = still(&state_dir, w.role) {
+                        receive_once(&w, &Disk::node(), stream, from).await;
+                    }
                 }
             }
             None => {
