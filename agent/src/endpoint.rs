@@ -216,6 +216,25 @@ impl Panels {
         &self.list[self.current.load(Ordering::Relaxed) % self.list.len()]
     }
 
+    /// Every panel's `host:port` (the scheme's port when the URL names none): what the fence of
+    /// an async volume's primary tries.
+    pub fn addresses(&self) -> Vec<String> {
+        self.list
+            .iter()
+            .map(|p| {
+                let a = p.authority();
+                let has_port = !a.ends_with(']')
+                    && a.rsplit_once(':')
+                        .is_some_and(|(_, port)| port.parse::<u16>().is_ok());
+                if has_port {
+                    a.to_owned()
+                } else {
+                    format!("{a}:{}", if p.tls.is_some() { 443 } else { 80 })
+                }
+            })
+            .collect()
+    }
+
     /// Moves on to the next URL (after the last, the first again); true when there is another
     /// one to move to.
     pub fn fail_over(&self) -> bool {
@@ -257,6 +276,16 @@ mod tests {
         ));
         assert!(Panels::parse(" , ", None).is_err());
         assert!(Panels::parse("http://a:1,ftp://b", None).is_err());
+    }
+
+    #[test]
+    fn every_panel_has_an_address_to_try_with_the_schemes_port_by_default() {
+        let panels = Panels::parse("http://10.0.0.1:3100,http://panel,http://[fd00::1]", None)
+            .expect("valid");
+        assert_eq!(
+            panels.addresses(),
+            ["10.0.0.1:3100", "panel:80", "[fd00::1]:80"]
+        );
     }
 
     #[test]

@@ -165,6 +165,7 @@ pub async fn run(config: &Config, mut shutdown: watch::Receiver<bool>) -> Result
     let _fence = AbortOnDrop(tokio::spawn(storage::fence::watch(
         config.state_dir.clone(),
         engine.clone(),
+        config.panel.addresses(),
     )));
     // The volume's copies, read in the background (with a brick out of reach it takes seconds).
     let _copies = AbortOnDrop(tokio::spawn(storage::copies::watch()));

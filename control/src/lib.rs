@@ -162,7 +162,8 @@ impl Panel {
     }
 
     /// Starts presence sweeping, last-seen flushing, hourly session purging, the takeover of
-    /// workflows whose driver died and the Global Config's delivery to nodes.
+    /// workflows whose driver died, the Global Config's delivery to nodes and the async
+    /// volumes' failover.
     pub fn spawn_background(&self) -> Vec<tokio::task::JoinHandle<()>> {
         let auth = self.auth.clone();
         let purge = tokio::spawn(async move {
@@ -181,6 +182,12 @@ impl Panel {
             purge,
             self.engine.spawn_takeover(),
             self.configs.spawn_sync(),
+            volumes::failover::Failover::new(
+                self.store.clone(),
+                self.gateway.clone(),
+                self.engine.clone(),
+            )
+            .spawn(),
         ]
     }
 

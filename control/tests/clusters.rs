@@ -894,3 +894,87 @@ async fn two_nodes_get_an_async_volume_whose_primary_is_the_worker_and_keeps_its
         Some("update:swarm-edge-2:labels=zone=a")
     );
 }
+
+#[tokio::test]
+async fn a_silent_async_primary_is_taken_over_by_a_standby_with_a_complete_snapshot() {
+    use domain::standby::{StandbyFacts, StandbyRole};
+    let f = Fleet::new(&["edge-1", "edge-2"]).await;
+    for host in ["edge-1", "edge-2"] {
+        f.node(host).report_storage(ready_storage()).await;
+    }
+    let p = &f.h.panel;
+    wait_for("every node's storage facts", async || {
+        p.clusters
+            .candidates(&f.h.admin)
+            .await
+            .is_ok_and(|c| c.iter().filter(|c| c.storage.btrfs_tools).count() == 2)
+    })
+    .await;
+    let draft = ClusterDraft {
+        definition: DefinitionDraft {
+            name: "pair".into(),
+            volumes: true,
+            volume_sync: "7".into(),
+            ..Default::default()
+        },
+        members: vec![
+            f.member("edge-1", SwarmRole::Manager),
+            f.member("edge-2", SwarmRole::Worker),
+        ],
+    };
+    let id = p.clusters.create(&f.h.admin, draft).await.expect("created");
+    f.settled(&id).await;
+    let _watch = control::volumes::failover::Failover::new(
+        p.store.clone(),
+        p.gateway.clone(),
+        p.engine.clone(),
+    )
+    .spawn();
+    let standby = |synced_at_ms: Option<u64>| domain::storage::StorageFacts {
+        standby: Some(StandbyFacts {
+            role: StandbyRole::Standby,
+            epoch: 1,
+            synced_at_ms,
+            last_bytes: 0,
+            last_took_ms: 0,
+            error: None,
+            conflicts: vec![],
+        }),
+        ..ready_storage()
+    };
+    let promoted = || {
+        f.node("edge-1")
+            .asked()
+            .contains(&"storage:primary:2:10.9.0.12:7".to_string())
+    };
+
+    // The primary goes; a standby without a complete snapshot has nothing to take over with.
+    f.node("edge-1").report_storage(standby(None)).await;
+    f.node("edge-2").task.abort();
+    tokio::time::sleep(control::volumes::failover::PROMOTE_AFTER + Duration::from_secs(3)).await;
+    assert!(!promoted(), "{:?}", f.node("edge-1").asked());
+
+    // With one, it takes over in a new epoch, shipping to the old primary's address, and the
+    // primary's label moves to it.
+    f.node("edge-1").report_storage(standby(Some(1))).await;
+    wait_for("the standby to take over", async || promoted()).await;
+    f.settled(&id).await;
+    let row = p.store.standby(&id).await.expect("store").expect("row");
+    assert_eq!(
+        (row.primary_node_id.as_str(), row.epoch),
+        (f.node("edge-1").node_id.as_str(), 2)
+    );
+    let asked = f.node("edge-1").asked();
+    let labelled = asked
+        .iter()
+        .position(|a| a == "update:swarm-edge-1:labels=io.flotilla.volume-primary=true");
+    let unlabelled = asked
+        .iter()
+        .rposition(|a| a == "update:swarm-edge-2:labels=");
+    assert!(labelled.is_some() && unlabelled > labelled, "{asked:?}");
+    let d = p.clusters.get(&f.h.admin, &id).await.expect("cluster");
+    assert_eq!(
+        d.activity[0].kind,
+        domain::workflow::WorkflowKind::PromoteVolume
+    );
+}

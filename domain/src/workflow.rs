@@ -38,10 +38,16 @@ pub enum WorkflowKind {
     /// Upgrade the firmware of a cluster's nodes one at a time while its services keep
     /// answering behind the VIPs.
     FirmwareRollout,
+    /// The async volume's primary went silent: the standby takes over with its newest complete
+    /// snapshot (a new epoch), and the services on the volume follow it.
+    PromoteVolume,
+    /// An old primary of the async volume came back: it keeps what it wrote alone as a
+    /// conflict snapshot and becomes the standby.
+    DemoteVolume,
 }
 
 impl WorkflowKind {
-    pub const ALL: [WorkflowKind; 15] = [
+    pub const ALL: [WorkflowKind; 17] = [
         WorkflowKind::Create,
         WorkflowKind::Delete,
         WorkflowKind::AddNode,
@@ -57,6 +63,8 @@ impl WorkflowKind {
         WorkflowKind::Scale,
         WorkflowKind::FirmwareUpgrade,
         WorkflowKind::FirmwareRollout,
+        WorkflowKind::PromoteVolume,
+        WorkflowKind::DemoteVolume,
     ];
 
     /// The stored name (also the JSON name).
@@ -77,6 +85,8 @@ impl WorkflowKind {
             WorkflowKind::Scale => "scale",
             WorkflowKind::FirmwareUpgrade => "firmware-upgrade",
             WorkflowKind::FirmwareRollout => "firmware-rollout",
+            WorkflowKind::PromoteVolume => "promote-volume",
+            WorkflowKind::DemoteVolume => "demote-volume",
         }
     }
 
@@ -101,6 +111,8 @@ impl WorkflowKind {
             WorkflowKind::Scale => "Starting or stopping an app",
             WorkflowKind::FirmwareUpgrade => "Upgrading firmware",
             WorkflowKind::FirmwareRollout => "Rolling firmware out",
+            WorkflowKind::PromoteVolume => "Taking the cluster volume over on the standby",
+            WorkflowKind::DemoteVolume => "Making the old primary the volume's standby",
         }
     }
 }

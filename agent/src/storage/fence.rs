@@ -4,13 +4,16 @@
 //! next to its replacement (docs/volumes.md).
 //!
 //! Every second the agent of a node that keeps the volume mounted tries GlusterFS's port on each
-//! of the volume's servers (itself included when it holds a copy). When fewer than a majority
-//! answer for [`FENCE_AFTER`], the node is fenced: every running container with a bind mount from
+//! of the volume's servers (itself included when it holds a copy); the primary of an async
+//! volume tries the panel and the standby's sync port instead (it keeps its lease while either
+//! answers: the panel gives the standby the primary's role only when the primary is silent to
+//! it). When fewer than a majority answer (on an async primary: neither) for [`FENCE_AFTER`],
+//! the node is fenced: every running container with a bind mount from
 //! the volume is killed, again every second while it lasts. Its Swarm cannot start them again
 //! (its managers are out of reach: that is what the partition means), and the panel's side of the
 //! swarm has started the replacement by then.
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -42,7 +45,7 @@ fn majority(up: usize, of: usize) -> bool {
     of == 0 || up * 2 > of
 }
 
-async fn answers(address: SocketAddr) -> bool {
+async fn answers(address: impl tokio::net::ToSocketAddrs) -> bool {
     let connect = tokio::net::TcpStream::connect(address);
     matches!(
         tokio::time::timeout(PROBE_TIMEOUT, connect).await,
@@ -50,27 +53,50 @@ async fn answers(address: SocketAddr) -> bool {
     )
 }
 
-/// Watches the volume's servers for the agent's lifetime (whether the panel is reachable or not).
-pub async fn watch(state_dir: PathBuf, engine: Arc<Engine>) {
+/// How many of `tries` answered.
+async fn answered(tries: impl IntoIterator<Item = impl Future<Output = bool>>) -> usize {
+    futures_util::future::join_all(tries)
+        .await
+        .into_iter()
+        .filter(|ok| *ok)
+        .count()
+}
+
+/// Whether the node is cut off now: the replicated volume's node from most of its servers;
+/// the async volume's primary from both the panel (which would give the standby its role) and
+/// the standby. `None` without a volume to fence for.
+async fn cut_off(state_dir: &Path, panels: &[String]) -> Option<bool> {
+    if let Some(standby) = super::standby::fence_peer(state_dir) {
+        let up = answered([answers(standby)]).await
+            + answered(panels.iter().map(|p| answers(p.as_str()))).await;
+        return Some(up == 0);
+    }
+    let servers: Vec<IpAddr> = load_servers(state_dir)
+        .iter()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    if servers.is_empty() {
+        return None;
+    }
+    let up = answered(
+        servers
+            .iter()
+            .map(|a| answers(SocketAddr::new(*a, GLUSTERD_PORT))),
+    )
+    .await;
+    Some(!majority(up, servers.len()))
+}
+
+/// Watches the volume's servers (or, on an async primary, the panel and the standby) for the
+/// agent's lifetime, whether the panel is reachable or not.
+pub async fn watch(state_dir: PathBuf, engine: Arc<Engine>, panels: Vec<String>) {
     let mut tick = tokio::time::interval(PROBE_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut lost_since: Option<tokio::time::Instant> = None;
     loop {
         tick.tick().await;
-        let servers: Vec<IpAddr> = load_servers(&state_dir)
-            .iter()
-            .filter_map(|s| s.parse().ok())
-            .collect();
-        let tries = servers
-            .iter()
-            .map(|a| answers(SocketAddr::new(*a, GLUSTERD_PORT)));
-        let up = futures_util::future::join_all(tries)
-            .await
-            .into_iter()
-            .filter(|ok| *ok)
-            .count();
         let now = tokio::time::Instant::now();
-        if majority(up, servers.len()) {
+        if cut_off(&state_dir, &panels).await != Some(true) {
             lost_since = None;
             if FENCED.swap(false, Ordering::Relaxed) {
                 tracing::warn!("the cluster volume's nodes answer again: fence lifted");
@@ -83,9 +109,7 @@ pub async fn watch(state_dir: PathBuf, engine: Arc<Engine>) {
         }
         if !FENCED.swap(true, Ordering::Relaxed) {
             tracing::warn!(
-                up,
-                of = servers.len(),
-                "cut off from most of the cluster volume's nodes: fencing (stopping the tasks that use the volume)"
+                "cut off from the cluster volume's nodes: fencing (stopping the tasks that use the volume)"
             );
         }
         match engine.kill_users_of(VOLUMES_DIR).await {

@@ -1,6 +1,7 @@
 //! A cluster's async-standby volume: which member is the primary, in which epoch, and the sealed
 //! key of the nodes' sync channel (one row per cluster that has one).
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 use super::Store;
 use super::clusters::corrupt;
@@ -15,25 +16,60 @@ pub struct StandbyRow {
     pub sync_key: String,
 }
 
+fn standby_row(row: &AnyRow) -> Result<StandbyRow, ControlError> {
+    let cluster_id: String = row.try_get("cluster_id")?;
+    let epoch: i64 = row.try_get("epoch")?;
+    Ok(StandbyRow {
+        primary_node_id: row.try_get("primary_node_id")?,
+        epoch: u64::try_from(epoch)
+            .map_err(|_| corrupt("async volume", &cluster_id, "negative epoch"))?,
+        sync_key: row.try_get("sync_key")?,
+        cluster_id,
+    })
+}
+
 impl Store {
     pub async fn standby(&self, cluster_id: &str) -> Result<Option<StandbyRow>, ControlError> {
-        let Some(row) = sqlx::query(
+        sqlx::query(
             "SELECT cluster_id, primary_node_id, epoch, sync_key FROM standby_volumes WHERE cluster_id = $1",
         )
         .bind(cluster_id)
         .fetch_optional(&self.pool)
         .await?
-        else {
-            return Ok(None);
-        };
-        let epoch: i64 = row.try_get("epoch")?;
-        Ok(Some(StandbyRow {
-            cluster_id: row.try_get("cluster_id")?,
-            primary_node_id: row.try_get("primary_node_id")?,
-            epoch: u64::try_from(epoch)
-                .map_err(|_| corrupt("async volume", cluster_id, "negative epoch"))?,
-            sync_key: row.try_get("sync_key")?,
-        }))
+        .as_ref()
+        .map(standby_row)
+        .transpose()
+    }
+
+    /// Every cluster's async volume (the failover watch reads them all).
+    pub async fn standbys(&self) -> Result<Vec<StandbyRow>, ControlError> {
+        sqlx::query("SELECT cluster_id, primary_node_id, epoch, sync_key FROM standby_volumes")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(standby_row)
+            .collect()
+    }
+
+    /// Makes `node_id` the primary in the next epoch, unless it is the primary already (a step
+    /// run again); the row that holds afterwards.
+    pub async fn promote_standby(
+        &self,
+        cluster_id: &str,
+        node_id: &str,
+    ) -> Result<StandbyRow, ControlError> {
+        sqlx::query(
+            "UPDATE standby_volumes SET primary_node_id = $2, epoch = epoch + 1, changed_at = $3 \
+             WHERE cluster_id = $1 AND primary_node_id <> $2",
+        )
+        .bind(cluster_id)
+        .bind(node_id)
+        .bind(crate::secret::now_ms())
+        .execute(&self.pool)
+        .await?;
+        self.standby(cluster_id).await?.ok_or_else(|| {
+            ControlError::Corrupt(format!("the async volume of {cluster_id} vanished"))
+        })
     }
 
     /// Stores `row` unless the cluster has one already; the row that holds afterwards.

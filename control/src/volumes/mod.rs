@@ -6,10 +6,13 @@
 //!   and off);
 //! * [`steps`]: what each step asks of which agent;
 //! * [`standby`]: the async-standby volume's steps and the panel's record of it (two nodes);
+//! * [`failover`]: the standby taking over from a silent primary, and a returned old primary
+//!   made the standby;
 //! * [`gates`]: whether the copies are whole, for maintenance (firmware rollouts).
 //!
 //! The volume's copies live on the cluster's first [`domain::storage::REPLICAS`] members (member
 //! order); every member mounts it.
+pub mod failover;
 pub mod gates;
 pub mod plans;
 pub mod standby;

@@ -35,6 +35,9 @@ pub enum VolumeStep {
     StandbyOff { node_id: String },
     /// Async standby: the panel forgets the volume (its primary, epoch and key).
     Forget,
+    /// Async standby: the standby `node_id` becomes the primary in a new epoch (its newest
+    /// complete snapshot made live), shipping to `from`, the silent old primary, once it is back.
+    Promote { node_id: String, from: String },
 }
 
 type Plan = Vec<Planned<ClusterStep>>;
@@ -134,13 +137,7 @@ fn setup_async(members: &[PlanMember<'_>]) -> Plan {
             ),
         ),
         primary_step(primary),
-        Planned::safe(
-            ClusterStep::Label {
-                node_id: id(primary),
-            },
-            format!("Label {} as the volume's primary", primary.hostname),
-            Some(primary.node_id),
-        ),
+        relabel(primary, "as the volume's primary"),
         heartbeat(VOLUME_HEARTBEAT_SECS),
     ]
 }
@@ -154,6 +151,48 @@ pub fn primary_step(m: &PlanMember<'_>) -> Planned<ClusterStep> {
             "Make {} the primary of the cluster volume, shipping snapshots to the standby",
             m.hostname
         ),
+    )
+}
+
+/// The standby takes over from the silent primary: a new epoch with its newest complete
+/// snapshot live, then the primary's label moves, so that Swarm starts the services on the
+/// volume there.
+pub fn promote(standby: &PlanMember<'_>, primary: &PlanMember<'_>) -> Plan {
+    vec![
+        step(
+            standby,
+            VolumeStep::Promote {
+                node_id: id(standby),
+                from: id(primary),
+            },
+            format!(
+                "Take the cluster volume over on {} with its newest complete snapshot ({} is silent)",
+                standby.hostname, primary.hostname
+            ),
+        ),
+        relabel(standby, "as the volume's primary"),
+        relabel(primary, "without the volume's primary label"),
+    ]
+}
+
+/// An old primary that came back becomes the standby: what it wrote alone is kept as a
+/// conflict snapshot, never merged.
+pub fn demote(old: &PlanMember<'_>) -> Plan {
+    vec![step(
+        old,
+        VolumeStep::Standby { node_id: id(old) },
+        format!(
+            "Make {} the standby again, keeping what it wrote alone as a conflict snapshot",
+            old.hostname
+        ),
+    )]
+}
+
+fn relabel(m: &PlanMember<'_>, how: &str) -> Planned<ClusterStep> {
+    Planned::safe(
+        ClusterStep::Label { node_id: id(m) },
+        format!("Label {} {how}", m.hostname),
+        Some(m.node_id),
     )
 }
 
@@ -173,13 +212,11 @@ fn teardown_async(members: &[PlanMember<'_>], online: impl Fn(&str) -> bool) -> 
         "Forget the cluster volume's primary and key",
         None,
     ));
-    steps.extend(members.iter().map(|m| {
-        Planned::safe(
-            ClusterStep::Label { node_id: id(m) },
-            format!("Label {}", m.hostname),
-            Some(m.node_id),
-        )
-    }));
+    steps.extend(
+        members
+            .iter()
+            .map(|m| relabel(m, "without the volume's primary label")),
+    );
     steps
 }
 
@@ -339,6 +376,31 @@ mod tests {
                 ClusterStep::Label { node_id: n("a") },
                 ClusterStep::Label { node_id: n("b") },
             ]
+        );
+    }
+
+    #[test]
+    fn the_standby_takes_over_then_the_label_moves_and_an_old_primary_is_demoted() {
+        let (standby, primary) = (m("a"), m("b"));
+        let plan = promote(&standby, &primary);
+        assert_eq!(
+            plan[0].title,
+            "Take the cluster volume over on a with its newest complete snapshot (b is silent)"
+        );
+        assert_eq!(
+            ops(plan),
+            vec![
+                v(VolumeStep::Promote {
+                    node_id: n("a"),
+                    from: n("b")
+                }),
+                ClusterStep::Label { node_id: n("a") },
+                ClusterStep::Label { node_id: n("b") },
+            ]
+        );
+        assert_eq!(
+            ops(demote(&primary)),
+            vec![v(VolumeStep::Standby { node_id: n("b") })]
         );
     }
 

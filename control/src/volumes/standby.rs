@@ -99,18 +99,34 @@ pub async fn run(
             .find(|m| m.node_id != node_id)
             .ok_or_else(|| Failure::Refused("the cluster has no second node".into()))
     };
+    let key = |row: &StandbyRow| {
+        vault
+            .open(&row.sync_key, &key_context(&cluster.id))
+            .map_err(panel)
+    };
+    let address = |m: &MemberRow| {
+        m.address.clone().ok_or_else(|| {
+            Failure::Refused(format!(
+                "node {} has no swarm address yet (it has not joined)",
+                m.node_id
+            ))
+        })
+    };
+    let sync_secs = cluster.definition.volume_sync_secs;
     let (node_id, cmd) = match step {
         VolumeStep::Standby { node_id } => {
             let primary = other(node_id)?;
             let row = record(store, vault, &cluster.id, &primary.node_id)
                 .await
                 .map_err(panel)?;
-            let key = vault
-                .open(&row.sync_key, &key_context(&cluster.id))
-                .map_err(panel)?;
+            if row.primary_node_id == *node_id {
+                return Err(Failure::Refused(format!(
+                    "node {node_id} is the cluster volume's primary"
+                )));
+            }
             let cmd = StorageCommand::Standby {
                 epoch: row.epoch,
-                key,
+                key: key(&row)?,
             };
             (node_id, cmd)
         }
@@ -123,21 +139,29 @@ pub async fn run(
                     "node {node_id} is not the cluster volume's primary"
                 )));
             }
-            let standby = other(node_id)?;
-            let peer = standby.address.clone().ok_or_else(|| {
-                Failure::Refused(format!(
-                    "node {} has no swarm address yet (it has not joined)",
-                    standby.node_id
-                ))
-            })?;
-            let key = vault
-                .open(&row.sync_key, &key_context(&cluster.id))
-                .map_err(panel)?;
             let cmd = StorageCommand::Primary {
                 epoch: row.epoch,
-                peer,
-                key,
-                sync_secs: cluster.definition.volume_sync_secs,
+                peer: address(other(node_id)?)?,
+                key: key(&row)?,
+                sync_secs,
+            };
+            (node_id, cmd)
+        }
+        VolumeStep::Promote { node_id, from } => {
+            let old = members
+                .iter()
+                .find(|m| m.node_id == *from)
+                .ok_or_else(|| Failure::Refused("the old primary is no longer a member".into()))?;
+            let row = store
+                .promote_standby(&cluster.id, node_id)
+                .await
+                .map_err(panel)?;
+            tracing::warn!(cluster = %cluster.id, primary = %node_id, epoch = row.epoch, "async volume taken over by the standby");
+            let cmd = StorageCommand::Primary {
+                epoch: row.epoch,
+                peer: address(old)?,
+                key: key(&row)?,
+                sync_secs,
             };
             (node_id, cmd)
         }

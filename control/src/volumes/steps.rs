@@ -90,6 +90,7 @@ fn command(
         VolumeStep::Heartbeat { .. }
         | VolumeStep::Standby { .. }
         | VolumeStep::Primary { .. }
+        | VolumeStep::Promote { .. }
         | VolumeStep::StandbyOff { .. }
         | VolumeStep::Forget => return Ok(None),
     }))
@@ -113,6 +114,7 @@ pub async fn run(
         }
         VolumeStep::Standby { .. }
         | VolumeStep::Primary { .. }
+        | VolumeStep::Promote { .. }
         | VolumeStep::StandbyOff { .. }
         | VolumeStep::Forget => {
             super::standby::run(gateway, store, vault, cluster, members, step).await

@@ -48,7 +48,9 @@ impl Capability {
             | WorkflowKind::RemoveNode
             | WorkflowKind::UpdateVips
             | WorkflowKind::SetupVolumes
-            | WorkflowKind::RemoveVolumes => Capability::Clusters,
+            | WorkflowKind::RemoveVolumes
+            | WorkflowKind::PromoteVolume
+            | WorkflowKind::DemoteVolume => Capability::Clusters,
             WorkflowKind::Install
             | WorkflowKind::Uninstall
             | WorkflowKind::ApplyCredentials

@@ -1,16 +1,16 @@
 //! The async-standby cluster volume of a two-node cluster, on this node. The primary's data is a
 //! btrfs subvolume (`live`) on the snapshots disk, bind-mounted at [`VOLUMES_DIR`] where the
 //! apps' bind mounts point; every sync interval it takes a read-only snapshot and ships it to the
-//! standby ([`ship`]), incrementally from the last one the standby confirmed. The standby
-//! receives into a scratch directory and keeps a snapshot only once it arrived complete (the
-//! stream's sealed end frame, then `btrfs receive` succeeded): it takes over only with complete
-//! data. The role and epoch the panel gave survive a restart of the agent (`standby.json`).
+//! standby ([`ship`]), incrementally from the last one the standby confirmed. The standby keeps
+//! a snapshot only once it arrived complete (the stream's sealed end frame, then `btrfs receive`
+//! succeeded and left it read-only): it takes over only with complete data. The role and epoch the panel gave survive a restart of the agent (`standby.json`).
 //!
 //! On the snapshots disk ([`SNAPSHOTS_DIR`]):
 //! * `live`: the primary's writable data;
 //! * `sent/<name>`: the primary's snapshots; the standby's newest is kept as the next parent;
-//! * `received/<name>`: the standby's complete snapshots (the newest is kept);
-//! * `received/.incoming/`: a transfer under way (discarded when it does not complete);
+//! * `received/<name>`: the standby's snapshots: complete once `btrfs receive` made it read-only
+//!   at the end of a transfer (the newest complete one is kept; one that is not is a transfer
+//!   under way or cut off, and goes);
 //! * `conflicts/<name>`: what an old primary wrote after it lost its role, kept, never merged.
 pub mod channel;
 mod ship;
@@ -57,6 +57,14 @@ fn load_wanted(state_dir: &Path) -> Option<Wanted> {
     super::kept::load(state_dir, WANTED)
 }
 
+/// The standby's sync port, when this node is the async volume's primary (its fence keeps the
+/// lease while the standby or the panel answers).
+pub fn fence_peer(state_dir: &Path) -> Option<std::net::SocketAddr> {
+    let wanted = load_wanted(state_dir).filter(|w| w.role == StandbyRole::Primary)?;
+    let ip: std::net::IpAddr = wanted.peer?.parse().ok()?;
+    Some(std::net::SocketAddr::new(ip, domain::standby::SYNC_PORT))
+}
+
 /// The places on the snapshots disk (a struct, so that tests can use a directory of their own).
 #[derive(Clone, Debug)]
 struct Disk {
@@ -77,9 +85,6 @@ impl Disk {
     }
     fn received(&self) -> PathBuf {
         self.root.join("received")
-    }
-    fn incoming(&self) -> PathBuf {
-        self.root.join("received").join(".incoming")
     }
     fn conflicts(&self) -> PathBuf {
         self.root.join("conflicts")
@@ -133,13 +138,37 @@ async fn prune(dir: &Path, keep: Option<&str>) -> Result<(), String> {
     Ok(())
 }
 
-/// Deletes what a transfer that did not complete left.
-async fn clear_incoming(disk: &Disk) -> Result<(), String> {
-    let incoming = disk.incoming();
-    for entry in std::fs::read_dir(&incoming).into_iter().flatten().flatten() {
-        delete_subvolume(&entry.path()).await?;
+/// Whether a received snapshot is complete: `btrfs receive` makes it read-only only at the end
+/// of a transfer that succeeded.
+async fn complete(path: &Path) -> bool {
+    match text(path) {
+        Ok(p) => btrfs(&["property", "get", "-ts", p, "ro"])
+            .await
+            .is_ok_and(|out| out.trim() == "ro=true"),
+        Err(_) => false,
     }
-    std::fs::create_dir_all(&incoming).map_err(|e| format!("{}: {e}", incoming.display()))
+}
+
+/// The complete snapshots received, oldest first.
+async fn complete_snapshots(disk: &Disk) -> Vec<String> {
+    let mut out = vec![];
+    for name in Disk::snapshots(&disk.received()) {
+        if complete(&disk.received().join(&name)).await {
+            out.push(name);
+        }
+    }
+    out
+}
+
+/// Deletes what a transfer that did not complete left.
+async fn clear_partial(disk: &Disk) -> Result<(), String> {
+    for name in Disk::snapshots(&disk.received()) {
+        let path = disk.received().join(&name);
+        if !complete(&path).await {
+            delete_subvolume(&path).await?;
+        }
+    }
+    Ok(())
 }
 
 fn now_ms() -> u64 {
@@ -209,7 +238,7 @@ pub async fn execute(command: &StorageCommand, state_dir: &Path) -> Result<(), S
 async fn become_primary(disk: &Disk) -> Result<(), String> {
     let live = disk.live();
     if !is_subvolume(&live) {
-        match Disk::snapshots(&disk.received()).last() {
+        match complete_snapshots(disk).await.last() {
             Some(newest) => {
                 let from = disk.received().join(newest);
                 btrfs(&["subvolume", "snapshot", text(&from)?, text(&live)?]).await?;
@@ -250,7 +279,8 @@ async fn become_standby(disk: &Disk, old_epoch: u64) -> Result<(), String> {
         tracing::warn!(conflict = %kept.display(), "the old primary's data is kept as a conflict snapshot");
     }
     prune(&disk.sent(), None).await?;
-    clear_incoming(disk).await
+    std::fs::create_dir_all(disk.received()).map_err(|e| format!("received: {e}"))?;
+    clear_partial(disk).await
 }
 
 async fn unmount_volumes() -> Result<(), String> {
@@ -269,8 +299,7 @@ async fn off(disk: &Disk) -> Result<(), String> {
     delete_subvolume(&disk.live()).await?;
     prune(&disk.sent(), None).await?;
     prune(&disk.received(), None).await?;
-    prune(&disk.conflicts(), None).await?;
-    clear_incoming(disk).await
+    prune(&disk.conflicts(), None).await
 }
 
 /// The latest state of the sync, for the facts.
@@ -324,7 +353,7 @@ mod tests {
     #[test]
     fn only_snapshot_names_are_listed_and_oldest_first() {
         let dir = tempfile::tempdir().expect("tempdir");
-        for name in ["e2-300", "e1-100", ".incoming", "notes", "e1-200"] {
+        for name in ["e2-300", "e1-100", ".hidden", "notes", "e1-200"] {
             std::fs::create_dir(dir.path().join(name)).expect("dir");
         }
         assert_eq!(Disk::snapshots(dir.path()), ["e1-100", "e1-200", "e2-300"]);

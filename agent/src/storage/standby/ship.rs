@@ -14,7 +14,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 use super::channel::{Channel, FRAME, Frame};
 use super::{
-    Disk, WANTED, Wanted, btrfs, clear_incoming, delete_subvolume, now_ms, prune, record, text,
+    Disk, WANTED, Wanted, btrfs, clear_partial, complete, delete_subvolume, now_ms, prune, record,
+    text,
 };
 
 /// Held while a role changes or a conversation runs.
@@ -307,13 +308,14 @@ async fn receive_once(w: &Wanted, disk: &Disk, stream: TcpStream, from: SocketAd
             record(|p| p.error = Some(e));
         }
     }
-    if let Err(e) = clear_incoming(disk).await {
-        tracing::warn!(error = %e, "the scratch directory of transfers is not clear");
+    if let Err(e) = clear_partial(disk).await {
+        tracing::warn!(error = %e, "a transfer that did not complete is not cleared");
     }
 }
 
-/// Receives one snapshot: kept (moved out of the scratch directory) only once the sealed end
-/// frame came and `btrfs receive` succeeded; then older snapshots go. Its time, when kept.
+/// Receives one snapshot: kept only once the sealed end frame came, `btrfs receive` succeeded
+/// and left it read-only; then older snapshots go (a cut-off one is deleted by the caller). Its
+/// time, when kept.
 async fn receive(w: &Wanted, disk: &Disk, stream: TcpStream) -> Result<u64, String> {
     let key = w.key()?;
     let mut ch = tokio::time::timeout(NET_TIMEOUT, Channel::server(stream, &key))
@@ -342,15 +344,19 @@ async fn receive(w: &Wanted, disk: &Disk, stream: TcpStream) -> Result<u64, Stri
         .await?;
         return Err(format!("an old primary's snapshot was refused: {reason}"));
     }
-    let incremental = offer
+    let parent = offer
         .parent
         .as_deref()
         .filter(|p| parse_snapshot(p).is_some())
-        .is_some_and(|p| super::is_subvolume(&disk.received().join(p)));
-    clear_incoming(disk).await?;
+        .map(|p| disk.received().join(p));
+    let incremental = match &parent {
+        Some(p) => complete(p).await,
+        None => false,
+    };
+    clear_partial(disk).await?;
     say(&mut ch, &Answer::Go { incremental }).await?;
     let mut child = tokio::process::Command::new("btrfs")
-        .args(["receive", "-q", text(&disk.incoming())?])
+        .args(["receive", "-q", text(&disk.received())?])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -386,17 +392,18 @@ async fn receive(w: &Wanted, disk: &Disk, stream: TcpStream) -> Result<u64, Stri
         .await?;
         return Err(reason);
     }
-    keep(disk, &offer.name).await?;
+    if !complete(&disk.received().join(&offer.name)).await {
+        let reason = "btrfs receive left no complete snapshot".to_owned();
+        say(
+            &mut ch,
+            &Answer::Failed {
+                reason: reason.clone(),
+            },
+        )
+        .await?;
+        return Err(reason);
+    }
+    prune(&disk.received(), Some(&offer.name)).await?;
     say(&mut ch, &Answer::Stored).await?;
     Ok(at)
-}
-
-/// Moves a complete snapshot out of the scratch directory; the older ones go.
-async fn keep(disk: &Disk, name: &str) -> Result<(), String> {
-    let from = disk.incoming().join(name);
-    let to = disk.received().join(name);
-    tokio::fs::rename(&from, &to)
-        .await
-        .map_err(|e| format!("{}: {e}", to.display()))?;
-    prune(&disk.received(), Some(name)).await
 }

@@ -30,8 +30,22 @@ fn volumes(d: &ClusterDetail) -> String {
                 || "no complete sync yet".to_owned(),
                 |secs| format!("last good sync {secs} s ago"),
             );
+            // What an old primary wrote alone, kept apart (never merged).
+            let conflicts: Vec<String> = d
+                .members
+                .iter()
+                .filter_map(|m| {
+                    let kept = &m.standby.as_ref()?.conflicts;
+                    (!kept.is_empty()).then(|| format!("{} on {}", kept.join(", "), m.hostname))
+                })
+                .collect();
+            let conflicts = if conflicts.is_empty() {
+                String::new()
+            } else {
+                format!("; conflict snapshots kept: {}", conflicts.join("; "))
+            };
             format!(
-                "async standby: {} is primary, {rpo} (every {every} s)",
+                "async standby: {} is primary, {rpo} (every {every} s){conflicts}",
                 primary.hostname
             )
         }
