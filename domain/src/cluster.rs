@@ -1223,6 +1223,9 @@ pub struct MemberView {
     /// The async volume on this node, when it has a role in one.
     #[serde(default)]
     pub standby: Option<crate::standby::StandbyFacts>,
+    /// The disk that holds this node's part of the cluster volume (its copy, or its snapshots).
+    #[serde(default)]
+    pub volume_disk: Option<crate::storage::DiskFacts>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -1250,6 +1253,9 @@ pub struct ClusterDetail {
     /// without an async volume).
     #[serde(default)]
     pub volume_rpo_secs: Option<u64>,
+    /// The apps' volumes on the cluster volume.
+    #[serde(default)]
+    pub volumes_in_use: Vec<crate::storage::VolumeInUse>,
 }
 
 /// What an operator can do to one node of a cluster.

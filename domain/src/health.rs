@@ -95,6 +95,9 @@ pub struct MemberState {
     /// The async volume on this node, when it has a role in one.
     #[serde(default)]
     pub standby: Option<crate::standby::StandbyFacts>,
+    /// The disk that holds this node's part of the cluster volume (its copy, or its snapshots).
+    #[serde(default)]
+    pub volume_disk: Option<crate::storage::DiskFacts>,
 }
 
 /// The cluster volume on one member, as its agent last reported it.
@@ -308,6 +311,7 @@ mod tests {
             volume: VolumeState::NotExpected,
             copies: None,
             standby: None,
+            volume_disk: None,
         }
     }
 

@@ -125,6 +125,18 @@ pub struct MountFacts {
     pub live: bool,
 }
 
+/// An app's cluster volume, as the cluster page lists it: where it is on every node and which
+/// of the app's services use it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeInUse {
+    pub app: String,
+    pub volume: String,
+    /// [`volume_dir`] of it.
+    pub path: String,
+    /// The services (Swarm names) that mount it.
+    pub services: Vec<String>,
+}
+
 /// The least free space a node's volume disk must have to be offered (100 MiB).
 pub const MIN_FREE_BYTES: u64 = 100 * 1024 * 1024;
 

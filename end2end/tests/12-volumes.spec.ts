@@ -214,6 +214,7 @@ test.describe.serial("cluster volumes", () => {
     await form.locator("#field-edit-volumes").uncheck();
     await form.getByRole("button", { name: "Save" }).click();
     await expect(page.getByTestId("swarm-volumes")).toHaveText("disabled");
+    await expect(page.getByTestId("volumes-off")).toBeVisible();
 
     await page.getByTestId("edit-cluster").click();
     await form.locator("#field-edit-volumes").check();
@@ -284,10 +285,29 @@ test.describe.serial("cluster volumes", () => {
     await hydrated(page);
     await expect(page.getByTestId("swarm-volumes")).toContainText(/async standby: edge-2 is primary, last good sync \d+ s ago \(every 2 s\)/);
 
+    // The Volumes card: the app's volume, where it lives, who uses it, each node's disk.
+    const row = page.locator('[data-testid="volume-row"][data-volume="keeper/data"]');
+    await expect(row.getByTestId("volume-where")).toHaveText("live on edge-2, snapshots on edge-1");
+    await expect(row.getByTestId("volume-services")).toHaveText("keeper_writer");
+    await expect(row).toContainText(`${VOLUMES}/keeper/data`);
+    await expect(page.locator('[data-testid="volume-disk"][data-hostname="edge-2"]')).toContainText(/edge-2: \d+ MiB of \d+ MiB used \(btrfs\)/);
+    // A Viewer sees them and cannot change them.
+    await login(page, "vera", "viewer-password-2");
+    await page.goto(`/clusters/${clusterId}`);
+    await hydrated(page);
+    await expect(row.getByTestId("volume-services")).toHaveText("keeper_writer");
+    const refused = await call(page.request, "edit_cluster", { id: clusterId, edit: { name: "vol-2", synctime: "1", volumes: false, volume_sync: "2" } });
+    expect(refused.status()).toBe(403);
+    await login(page, "admin", ADMIN_PASSWORD);
+
     // Off with the app gone: both nodes drop the volume's data.
     await api(page.request, "uninstall_app", { id: appId });
     await expect.poll(() => lab("docker", "n1", "service", "ls", "--format", "{{.Name}}"), { timeout: 60_000 }).not.toContain("keeper_writer");
-    await api(page.request, "edit_cluster", { id: clusterId, edit: { name: "vol-2", synctime: "1", volumes: false, volume_sync: "2" } });
+    // (The app is gone once its uninstall workflow is done: until then the volume stays.)
+    await expect(async () => {
+      const off = await call(page.request, "edit_cluster", { id: clusterId, edit: { name: "vol-2", synctime: "1", volumes: false, volume_sync: "2" } });
+      expect(off.status(), await off.text()).toBe(200);
+    }).toPass({ timeout: 60_000, intervals: [1_000] });
     await expect.poll(() => fsInside("n2", VOLUMES), { timeout: 60_000, intervals: [1_000] }).toBe("");
     await expect.poll(() => received().length, { timeout: 30_000, intervals: [1_000] }).toBe(0);
     expect(() => lab("exec", "n2", "test", "-e", `${SNAPSHOTS}/live`)).toThrow();
@@ -469,6 +489,12 @@ test.describe.serial("cluster volumes", () => {
     expect(spec.Mode.Replicated.Replicas).toBe(1);
     expect(spec.TaskTemplate.ContainerSpec.Mounts[0]).toMatchObject({ Type: "bind", Source: `${VOLUMES}/keeper/data`, Target: "/data" });
     expect(spec.UpdateConfig.Order).toBe("stop-first");
+    await page.goto(`/clusters/${clusterId}`);
+    await hydrated(page);
+    const row = page.locator('[data-testid="volume-row"][data-volume="keeper/data"]');
+    await expect(row.getByTestId("volume-where")).toHaveText("on every node; copies on edge-1, edge-2, edge-3");
+    await expect(row.getByTestId("volume-services")).toHaveText("keeper_writer");
+    await expect(page.locator('[data-testid="volume-disk"][data-hostname="edge-3"]')).toContainText(/MiB used \(xfs\)/);
     // Every node holds a copy of the file.
     for (const n of NODES) lab("exec", n, "test", "-s", "/var/lib/flotilla/bricks/flotilla/keeper/data/seq");
 

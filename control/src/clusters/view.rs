@@ -7,7 +7,7 @@ use domain::cluster::{
 use domain::health::{self, Lifecycle, MemberState, VolumeState};
 use domain::list::{ClusterPage, ClusterSort, ListQuery, Page};
 use domain::node::{EngineFacts, SwarmState};
-use domain::storage::StorageFacts;
+use domain::storage::{StorageFacts, VolumeMode};
 use domain::swarm::{SwarmNodeView, SwarmRole};
 use domain::workflow::{WorkflowStatus, WorkflowView};
 
@@ -130,6 +130,7 @@ impl Clusters {
                     volume: state.volume,
                     copies: state.copies,
                     standby: state.standby.clone(),
+                    volume_disk: state.volume_disk.clone(),
                 }
             })
             .collect::<Vec<_>>();
@@ -154,6 +155,11 @@ impl Clusters {
                 .filter(|n| n.facts().is_some_and(|f| !f.ipvs))
                 .map(|n| n.hostname.clone())
                 .collect(),
+            volumes_in_use: if g.cluster.definition.volumes {
+                crate::volumes::in_use(&self.store, &g.cluster.id).await?
+            } else {
+                vec![]
+            },
             volume_rpo_secs: domain::standby::rpo_secs(
                 u64::try_from(crate::secret::now_ms()).unwrap_or(0),
                 states.iter().filter_map(|s| s.standby.as_ref()),
@@ -183,6 +189,7 @@ impl Clusters {
     /// What the status planner looks at, per member (in member order); each member's stored
     /// facts are parsed once here.
     fn member_states(&self, g: &Gathered) -> Vec<MemberState> {
+        let mode = crate::volumes::mode(&g.cluster.definition, g.members.len());
         g.members
             .iter()
             .map(|(m, n)| {
@@ -206,6 +213,11 @@ impl Clusters {
                     volume,
                     copies: storage.and_then(|s| s.copies),
                     standby: storage.and_then(|s| s.standby.clone()),
+                    volume_disk: storage.and_then(|s| match mode {
+                        Some(VolumeMode::Replicated) => s.bricks.clone(),
+                        Some(VolumeMode::AsyncStandby) => s.snapshots.clone(),
+                        None => None,
+                    }),
                 }
             })
             .collect()

@@ -19,7 +19,9 @@ pub mod standby;
 pub mod steps;
 
 use domain::cluster::Definition;
-use domain::storage::VolumeMode;
+use domain::storage::{VolumeInUse, VolumeMode, volume_dir};
+use domain::workload::compose::MountKind;
+use domain::workload::spec::scoped;
 
 use crate::ControlError;
 use crate::store::Store;
@@ -40,17 +42,42 @@ pub fn replicated(definition: &Definition, count: usize) -> bool {
 
 /// The apps installed on the cluster that keep data on its cluster volume (by name).
 pub async fn users(store: &Store, cluster_id: &str) -> Result<Vec<String>, ControlError> {
-    let mut names = vec![];
+    let mut names: Vec<String> = in_use(store, cluster_id)
+        .await?
+        .into_iter()
+        .map(|v| v.app)
+        .collect();
+    names.dedup();
+    Ok(names)
+}
+
+/// The apps' volumes on the cluster volume, with the services that mount each (in the order
+/// the apps were installed and their files declare them).
+pub async fn in_use(store: &Store, cluster_id: &str) -> Result<Vec<VolumeInUse>, ControlError> {
+    let mut out = vec![];
     for w in store.workloads_of(cluster_id).await? {
         let Some(version) = store.version_by_id(&w.version_id).await? else {
             continue;
         };
-        if !crate::workloads::steps::parsed(&version)?
-            .cluster_volumes()
-            .is_empty()
-        {
-            names.push(w.name);
+        let compose = crate::workloads::steps::parsed(&version)?;
+        for v in compose.cluster_volumes() {
+            let services = compose
+                .services
+                .iter()
+                .filter(|s| {
+                    s.mounts.iter().any(|m| {
+                        m.kind == MountKind::Volume && m.source.as_deref() == Some(v.name.as_str())
+                    })
+                })
+                .map(|s| scoped(&w.name, &s.name))
+                .collect();
+            out.push(VolumeInUse {
+                app: w.name.clone(),
+                volume: v.name.clone(),
+                path: volume_dir(&w.name, &v.name),
+                services,
+            });
         }
     }
-    Ok(names)
+    Ok(out)
 }

@@ -11,7 +11,7 @@ use leptos::prelude::*;
 /// The cluster's volumes: off, or their mode (from the number of nodes); for the replicated
 /// volume on how many nodes it is mounted and answers, for async standby which node is primary
 /// and how old the standby's copy is (the RPO).
-fn volumes(d: &ClusterDetail) -> String {
+pub fn volumes(d: &ClusterDetail) -> String {
     if !d.definition.volumes {
         return "disabled".into();
     }

@@ -13,6 +13,7 @@ use super::changes::ClusterChanges;
 use super::health_tone;
 use super::members::{AddNode, EditCluster, EditValues, MembershipState};
 use super::networks::Networks;
+use super::volumes::volumes_card;
 use crate::api;
 use crate::components::{
     AfterHydration, BUTTON_SECONDARY, Badge, Can, Card, ConfirmDialog, ErrorBox, TABLE, TD, TH,
@@ -265,6 +266,7 @@ fn Detail(
         (d.members.clone(), vips)
     });
     let without_ipvs = part(detail, |d| d.without_ipvs.clone());
+    let volumes = part(detail, ClusterDetail::clone);
     let networks = part(detail, |d| (d.networks.clone(), d.leader.is_some()));
     let pools = part(detail, |d| d.definition.pools.clone());
     let members = part(detail, |d| d.members.clone());
@@ -369,6 +371,11 @@ fn Detail(
         <div class="mb-6">
             <Card title="Publishing">
                 {move || without_ipvs.get().map(publishing)}
+            </Card>
+        </div>
+        <div class="mb-6">
+            <Card title="Volumes">
+                <div data-testid="volumes-card">{move || volumes.get().map(|d| volumes_card(&d))}</div>
             </Card>
         </div>
         <div class="mb-6">

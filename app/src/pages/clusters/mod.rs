@@ -6,6 +6,7 @@ pub mod detail;
 mod members;
 mod networks;
 pub mod new;
+mod volumes;
 
 use domain::cluster::ClusterSummary;
 use domain::health::Health;
