@@ -169,6 +169,8 @@ pub async fn run(config: &Config, mut shutdown: watch::Receiver<bool>) -> Result
     )));
     // The volume's copies, read in the background (with a brick out of reach it takes seconds).
     let _copies = AbortOnDrop(tokio::spawn(storage::copies::watch()));
+    // The volume's state for every heartbeat, read in the background.
+    let _beat = AbortOnDrop(tokio::spawn(storage::beat::watch(config.state_dir.clone())));
     // The async volume's sync goes on node to node whether the panel is reachable or not.
     let _sync = AbortOnDrop(tokio::spawn(storage::standby::run(
         config.state_dir.clone(),
@@ -313,7 +315,13 @@ async fn session(
     let mut vip_tick = tokio::time::interval(VIP_OBSERVE_EVERY);
     loop {
         tokio::select! {
-            _ = beat.tick() => tx.send(frame(AgentMessage::Heartbeat)).await.map_err(send_err)?,
+            _ = beat.tick() => {
+                tx.send(frame(AgentMessage::Heartbeat)).await.map_err(send_err)?;
+                // The volume's state goes with every heartbeat while the node takes part in one.
+                if let Some(v) = storage::beat::latest() {
+                    tx.send(frame(AgentMessage::Volume(Box::new(v)))).await.map_err(send_err)?;
+                }
+            }
             Some(seen) = seen_rx.recv() => match seen {
                 Observed::Facts { read, answers } => {
                     let released = held_results.iter().filter(|(g, _)| *g <= answers).count();

@@ -8,7 +8,7 @@ use control::Panel;
 use control::testing::{AgentLink, Fleet, TestPanel, facts, ready_storage, sign_in, wait_for};
 use domain::cluster::{ClusterDraft, ClusterEdit, DefinitionDraft, MemberDraft, NodeAction};
 use domain::list::ListQuery;
-use domain::protocol::{Command, JoinTokens, Outcome, Reply, SwarmMember};
+use domain::protocol::{AgentMessage, Command, JoinTokens, Outcome, Reply, SwarmMember};
 use domain::swarm::SwarmRole;
 use domain::workflow::{StepStatus, WorkflowStatus};
 
@@ -420,6 +420,8 @@ async fn cluster_volumes_are_refused_per_node_until_each_can_hold_them() {
         .edit(&f.h.admin, &id, edit(true, "30"))
         .await
         .expect("both nodes can hold them");
+    // The async volume is set up on the two.
+    f.settled(&id).await;
     let d = clusters.get(&f.h.admin, &id).await.expect("cluster");
     assert!(d.definition.volumes);
     assert_eq!(d.definition.volume_sync_secs, 30);
@@ -817,9 +819,44 @@ async fn two_nodes_get_an_async_volume_whose_primary_is_the_worker_and_keeps_its
     assert!(labelled("edge-2"), "{:?}", f.node("edge-1").asked());
     assert!(!labelled("edge-1"));
 
-    // The operator's labels on the primary keep Flotilla's; Flotilla's own cannot be typed.
     f.report(&["edge-1"], &["edge-2"], &["edge-1", "edge-2"], vec![])
         .await;
+    // The volume's state comes with every heartbeat, ahead of the facts: a failing sync shows
+    // on the node (and in the status: domain::health), the next good one clears it.
+    let beat = |error: Option<&str>| {
+        AgentMessage::Volume(Box::new(domain::storage::VolumeBeat {
+            standby: Some(domain::standby::StandbyFacts {
+                role: domain::standby::StandbyRole::Primary,
+                epoch: 1,
+                synced_at_ms: Some(1),
+                last_bytes: 0,
+                last_took_ms: 0,
+                error: error.map(str::to_owned),
+                conflicts: vec![],
+            }),
+            ..Default::default()
+        }))
+    };
+    let reported = async || {
+        clusters
+            .get(&f.h.admin, &id)
+            .await
+            .ok()
+            .and_then(|d| d.members.into_iter().find(|m| m.hostname == "edge-2"))
+            .and_then(|m| m.standby)
+            .and_then(|s| s.error)
+    };
+    f.node("edge-2")
+        .say(beat(Some("the standby did not answer")))
+        .await;
+    wait_for("the failing sync in the view", async || {
+        reported().await.as_deref() == Some("the standby did not answer")
+    })
+    .await;
+    f.node("edge-2").say(beat(None)).await;
+    wait_for("the view without it", async || reported().await.is_none()).await;
+
+    // The operator's labels on the primary keep Flotilla's; Flotilla's own cannot be typed.
     let edge2 = f.node("edge-2").node_id.clone();
     clusters
         .node_action(

@@ -1036,6 +1036,7 @@ mod tests {
             fenced: false,
             copies: None,
             standby: None,
+            peers: None,
         };
         let mut cands = vec![
             candidate("1", "10.77.0.11"),

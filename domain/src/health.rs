@@ -261,8 +261,8 @@ pub fn status(
     if let Some(c) = copies.filter(|c| !c.whole()) {
         reasons.push(format!("the cluster volume: {}", c.describe()));
     }
-    // The async volume's sync, as the nodes that take part report it.
-    for m in members.iter().filter(|m| up(m)) {
+    // The async volume's sync, as the connected nodes that take part report it.
+    for m in members.iter().filter(|m| m.online) {
         if let Some(e) = m.standby.as_ref().and_then(|s| s.error.as_ref()) {
             reasons.push(format!("the cluster volume's sync on {}: {e}", m.hostname));
         }
@@ -366,6 +366,31 @@ mod tests {
             reason,
             "1 of 3 managers down: quorum holds; the cluster volume does not answer on a; \
              the cluster volume is not mounted on b"
+        );
+    }
+
+    #[test]
+    fn a_failing_async_sync_degrades_the_cluster_with_the_nodes_words() {
+        let standby = |error: Option<&str>| crate::standby::StandbyFacts {
+            role: crate::standby::StandbyRole::Primary,
+            epoch: 1,
+            synced_at_ms: Some(1),
+            last_bytes: 0,
+            last_took_ms: 0,
+            error: error.map(str::to_owned),
+            conflicts: vec![],
+        };
+        let with = |error| MemberState {
+            hostname: "edge-2".into(),
+            standby: Some(standby(error)),
+            ..m(SwarmRole::Manager, true)
+        };
+        let (health, reason) = status(&Lifecycle::Active, &[with(Some("no answer"))], &[]);
+        assert_eq!(health, Health::Degraded);
+        assert_eq!(reason, "the cluster volume's sync on edge-2: no answer");
+        assert_eq!(
+            status(&Lifecycle::Active, &[with(None)], &[]).0,
+            Health::Healthy
         );
     }
 

@@ -61,6 +61,9 @@ pub enum AgentMessage {
     Swarm(SwarmSnapshot),
     /// The KeepAlived state of this node's virtual IPs, sent when it changes.
     Vips(Vec<VipObservation>),
+    /// The cluster volume's state on this node, sent after every heartbeat while the node takes
+    /// part in a volume.
+    Volume(Box<crate::storage::VolumeBeat>),
 }
 
 /// Panel → agent.

@@ -50,6 +50,38 @@ pub struct StandbyFacts {
     pub conflicts: Vec<String>,
 }
 
+/// The most conflict snapshots a node reports (the oldest beyond are left out).
+pub const MAX_CONFLICTS: usize = 16;
+
+impl StandbyFacts {
+    /// Bounds what a node can make the panel hold (see [`crate::node::caps`]); true when
+    /// anything was cut.
+    pub fn cap(&mut self) -> bool {
+        use crate::node::{cap, caps};
+        let mut cut = self.error.as_mut().is_some_and(|e| cap(e, caps::TEXT));
+        if self.conflicts.len() > MAX_CONFLICTS {
+            let extra = self.conflicts.len() - MAX_CONFLICTS;
+            self.conflicts.drain(..extra);
+            cut = true;
+        }
+        for c in &mut self.conflicts {
+            cut |= cap(c, caps::SHORT);
+        }
+        cut
+    }
+
+    /// Without the sync's progress (when, how much, how long): what changes only with the role,
+    /// an error or a conflict.
+    pub fn quiet(&self) -> Self {
+        Self {
+            synced_at_ms: self.synced_at_ms.map(|_| 0),
+            last_bytes: 0,
+            last_took_ms: 0,
+            ..self.clone()
+        }
+    }
+}
+
 /// A snapshot's name: the epoch it was taken in and when (Unix ms).
 pub fn snapshot_name(epoch: u64, at_ms: u64) -> String {
     format!("e{epoch}-{at_ms}")
@@ -107,6 +139,18 @@ mod tests {
             error: None,
             conflicts: vec![],
         }
+    }
+
+    #[test]
+    fn a_report_is_bounded() {
+        let mut f = facts(StandbyRole::Primary, Some(1));
+        f.error = Some("x".repeat(1_000));
+        f.conflicts = (0..40).map(|i| format!("e1-{i}")).collect();
+        assert!(f.cap());
+        assert_eq!(f.error.as_deref().map(str::len), Some(256));
+        assert_eq!(f.conflicts.len(), MAX_CONFLICTS);
+        assert_eq!(f.conflicts[0], "e1-24", "the newest are kept");
+        assert!(!f.cap());
     }
 
     #[test]

@@ -171,6 +171,64 @@ pub struct StorageFacts {
     /// The async-standby volume on this node, when it has a role in one.
     #[serde(default)]
     pub standby: Option<crate::standby::StandbyFacts>,
+    /// The node's GlusterFS peers, when it holds a copy of the replicated volume.
+    #[serde(default)]
+    pub peers: Option<PeersFacts>,
+}
+
+/// A node's GlusterFS trusted pool as its glusterd sees it (itself not counted).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeersFacts {
+    pub peers: u8,
+    pub connected: u8,
+}
+
+/// The cluster volume's state on a node, sent with every heartbeat while the node takes part in
+/// a volume (the facts carry the same, read less often): the mount and whether it answers, the
+/// fence, the copies and peers (replicated), the sync (async).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeBeat {
+    pub mount: Option<MountFacts>,
+    pub fenced: bool,
+    pub copies: Option<CopiesFacts>,
+    pub peers: Option<PeersFacts>,
+    pub standby: Option<crate::standby::StandbyFacts>,
+}
+
+impl VolumeBeat {
+    /// The beat without the sync's progress (which moves at every sync): what the cluster's
+    /// status depends on, for "did anything change?".
+    pub fn quiet(&self) -> Self {
+        Self {
+            standby: self
+                .standby
+                .as_ref()
+                .map(crate::standby::StandbyFacts::quiet),
+            ..self.clone()
+        }
+    }
+
+    /// Bounds every string (as [`StorageFacts::cap`]); true when anything was cut.
+    pub fn cap(&mut self) -> bool {
+        let mut cut = self
+            .mount
+            .as_mut()
+            .is_some_and(|m| crate::node::cap(&mut m.source, crate::node::caps::TEXT));
+        cut |= self.standby.as_mut().is_some_and(|s| s.cap());
+        cut
+    }
+
+    /// These facts with the beat's newer values.
+    pub fn over(&self, facts: &StorageFacts) -> StorageFacts {
+        StorageFacts {
+            mount: self.mount.clone(),
+            fenced: self.fenced,
+            copies: self.copies,
+            peers: self.peers,
+            standby: self.standby.clone(),
+            ..facts.clone()
+        }
+    }
 }
 
 /// The replicated volume's copies as a node that holds one sees them (GlusterFS's heal summary):
@@ -239,7 +297,7 @@ impl StorageFacts {
             cut |= cap(&mut d.path, caps::TEXT);
             cut |= cap(&mut d.fs, caps::SHORT);
         }
-        cut
+        cut | self.standby.as_mut().is_some_and(|s| s.cap())
     }
 
     /// The facts with the always-changing values (free space) zeroed, for "did anything change?".
@@ -253,6 +311,11 @@ impl StorageFacts {
         Self {
             bricks: still(&self.bricks),
             snapshots: still(&self.snapshots),
+            // The sync's progress goes with every heartbeat (VolumeBeat), not as new facts.
+            standby: self
+                .standby
+                .as_ref()
+                .map(crate::standby::StandbyFacts::quiet),
             ..self.clone()
         }
     }
@@ -419,6 +482,7 @@ mod tests {
             fenced: false,
             copies: None,
             standby: None,
+            peers: None,
         }
     }
 

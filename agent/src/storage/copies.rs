@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use domain::storage::{CopiesFacts, VOLUME_NAME, brick_path};
+use domain::storage::{CopiesFacts, PeersFacts, VOLUME_NAME, brick_path};
 
 use super::{Ran, bounded};
 
@@ -16,10 +16,17 @@ const SUMMARY_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The latest summary; None when this node holds no copy or glusterd did not answer.
 static LATEST: Mutex<Option<CopiesFacts>> = Mutex::new(None);
+/// The latest look at the node's GlusterFS peers (same rule).
+static PEERS: Mutex<Option<PeersFacts>> = Mutex::new(None);
 
 /// The copies as last read (reported with the storage facts).
 pub fn latest() -> Option<CopiesFacts> {
     LATEST.lock().map_or_else(|p| *p.into_inner(), |c| *c)
+}
+
+/// The peers as last read.
+pub fn peers() -> Option<PeersFacts> {
+    PEERS.lock().map_or_else(|p| *p.into_inner(), |c| *c)
 }
 
 /// Reads the heal summary for the agent's lifetime, while this node holds a copy.
@@ -28,13 +35,16 @@ pub async fn watch() {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let now = if Path::new(&brick_path(VOLUME_NAME)).is_dir() {
-            read().await
+        let (now, pool) = if Path::new(&brick_path(VOLUME_NAME)).is_dir() {
+            (read().await, read_peers().await)
         } else {
-            None
+            (None, None)
         };
         if let Ok(mut latest) = LATEST.lock() {
             *latest = now;
+        }
+        if let Ok(mut latest) = PEERS.lock() {
+            *latest = pool;
         }
     }
 }
@@ -52,6 +62,40 @@ async fn read() -> Option<CopiesFacts> {
         Ran::Done(out) => parse(&out),
         Ran::Failed(_) | Ran::TimedOut => None,
     }
+}
+
+async fn read_peers() -> Option<PeersFacts> {
+    match bounded(
+        "gluster",
+        &["--mode=script", "pool", "list"],
+        SUMMARY_TIMEOUT,
+    )
+    .await
+    {
+        Ran::Done(out) => Some(peers_of(&out)),
+        Ran::Failed(_) | Ran::TimedOut => None,
+    }
+}
+
+/// `gluster pool list`: a header, then one line per member of the pool (`UUID Hostname State`),
+/// the node itself as `localhost`.
+fn peers_of(list: &str) -> PeersFacts {
+    let mut out = PeersFacts::default();
+    for line in list.lines().skip(1) {
+        let mut fields = line.split_whitespace();
+        let (Some(_uuid), Some(host), Some(state)) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        if host == "localhost" {
+            continue;
+        }
+        out.peers = out.peers.saturating_add(1);
+        if state == "Connected" {
+            out.connected = out.connected.saturating_add(1);
+        }
+    }
+    out
 }
 
 /// The heal summary's text: per brick its status and its counts ("-" for a brick that does not
@@ -135,5 +179,21 @@ mod tests {
         assert_eq!(parse(""), None);
         let garbage = brick("10.77.0.11", "Connected", "many", "0");
         assert_eq!(parse(&garbage), None);
+    }
+
+    #[test]
+    fn the_pool_counts_the_other_nodes_and_those_connected() {
+        let list = "UUID\t\t\t\t\tHostname \tState\n\
+            1b9a-11\t10.77.0.12\tConnected \n\
+            2c8b-22\t10.77.0.13\tDisconnected \n\
+            3d7c-33\tlocalhost \tConnected \n";
+        assert_eq!(
+            peers_of(list),
+            PeersFacts {
+                peers: 2,
+                connected: 1
+            }
+        );
+        assert_eq!(peers_of(""), PeersFacts::default());
     }
 }

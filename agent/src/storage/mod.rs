@@ -2,6 +2,7 @@
 //! that set the cluster's volume up and take it down ([`volume`]). GlusterFS's and btrfs' tools,
 //! and every look at a FUSE mount, only ever run in a child process with a timeout: a hung
 //! glusterd or FUSE mount must never block the agent.
+pub mod beat;
 pub mod copies;
 pub mod fence;
 mod kept;
@@ -76,25 +77,27 @@ pub async fn facts(state_dir: &Path) -> StorageFacts {
         && run("gluster", &["--mode=script", "pool", "list"])
             .await
             .is_some();
-    let mount = match mounted(&mountinfo, VOLUMES_DIR) {
-        // The replicated volume (FUSE), or the async primary's data (a bind mount of btrfs).
-        Some((fs, source)) if fs.starts_with("fuse") || fs == "btrfs" => Some(MountFacts {
-            source,
-            live: mount_live().await,
-        }),
-        _ => None,
-    };
-    StorageFacts {
+    let now = beat::read(&mountinfo, state_dir).await;
+    now.over(&StorageFacts {
         gluster: tools.gluster,
         glusterd,
         fuse: Path::new("/dev/fuse").exists(),
         btrfs_tools: tools.btrfs,
         bricks: disk(&mountinfo, BRICKS_DIR),
         snapshots: disk(&mountinfo, SNAPSHOTS_DIR),
-        mount,
-        fenced: fence::fenced(),
-        copies: copies::latest(),
-        standby: standby::facts(state_dir),
+        ..StorageFacts::default()
+    })
+}
+
+/// The volume mounted at [`VOLUMES_DIR`] and whether it answers: the replicated volume (FUSE),
+/// or the async primary's data (a bind mount of btrfs).
+async fn mount_facts(mountinfo: &str) -> Option<MountFacts> {
+    match mounted(mountinfo, VOLUMES_DIR) {
+        Some((fs, source)) if fs.starts_with("fuse") || fs == "btrfs" => Some(MountFacts {
+            source,
+            live: mount_live().await,
+        }),
+        _ => None,
     }
 }
 

@@ -190,11 +190,19 @@ impl Clusters {
     /// facts are parsed once here.
     fn member_states(&self, g: &Gathered) -> Vec<MemberState> {
         let mode = crate::volumes::mode(&g.cluster.definition, g.members.len());
+        let beat_since = self.gateway.current_since();
         g.members
             .iter()
             .map(|(m, n)| {
                 let facts = n.as_ref().and_then(NodeRow::facts);
-                let storage = facts.as_ref().map(|f| &f.storage);
+                // The volume's state from the last heartbeat when it is current, over the facts.
+                let beat = self.observed.volume_of(&m.node_id, beat_since);
+                let merged = match (facts.as_ref().map(|f| &f.storage), beat) {
+                    (Some(s), Some(b)) => Some(b.over(s)),
+                    (None, Some(b)) => Some(b.over(&StorageFacts::default())),
+                    (s, None) => s.cloned(),
+                };
+                let storage = merged.as_ref();
                 let volume = VolumeState::of(
                     g.volume_expected(),
                     storage.unwrap_or(&StorageFacts::default()),

@@ -183,6 +183,17 @@ impl Gateway {
         self.dropped.load(Ordering::Relaxed)
     }
 
+    /// The time (Unix ms) after which a report is current: three heartbeats ago.
+    pub fn current_since(&self) -> i64 {
+        let heartbeat = i64::try_from(self.heartbeat.as_millis()).unwrap_or(i64::MAX / 4);
+        now_ms() - 3 * heartbeat
+    }
+
+    /// What the connected agents observe (shared with the capabilities that read it).
+    pub fn observed(&self) -> &Observed {
+        &self.observed
+    }
+
     pub fn heartbeat(&self) -> Duration {
         self.heartbeat
     }
@@ -382,6 +393,20 @@ impl Gateway {
                     }
                     self.observed.set_swarm(node_id, snapshot);
                     self.events.publish(UiEvent::Cluster { id: String::new() });
+                }
+            }
+            AgentMessage::Volume(beat) => {
+                if self.within_budget(session, "volume")? {
+                    let mut beat = *beat;
+                    if beat.cap() {
+                        tracing::warn!(node = %node_id, "oversized volume beat cut to size");
+                    }
+                    if self
+                        .observed
+                        .set_volume(node_id, crate::secret::now_ms(), beat)
+                    {
+                        self.events.publish(UiEvent::Cluster { id: String::new() });
+                    }
                 }
             }
             AgentMessage::Vips(vips) => {

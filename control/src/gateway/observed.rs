@@ -1,5 +1,5 @@
 //! Observed state reported by agents that is not worth a database write: managers' views of their
-//! swarms and every node's KeepAlived state. Kept in memory; agents resend on reconnect.
+//! swarms, every node's KeepAlived state and its cluster volume's state (every heartbeat). Kept in memory; agents resend on reconnect.
 //!
 //! Each node has at most one swarm report and one VIP list here (the gateway bounds their sizes),
 //! so what a connection can make the panel hold is bounded. A report counts only where its node
@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use domain::protocol::VipObservation;
+use domain::storage::VolumeBeat;
 use domain::swarm::SwarmSnapshot;
 
 #[derive(Clone, Default)]
@@ -24,6 +25,8 @@ struct Inner {
     seq: u64,
     /// Node id → when its VIP report arrived, and its VIPs.
     vips: HashMap<String, (i64, Vec<VipObservation>)>,
+    /// Node id → when its volume beat arrived, and the beat.
+    volumes: HashMap<String, (i64, VolumeBeat)>,
 }
 
 impl Observed {
@@ -47,11 +50,34 @@ impl Observed {
         self.lock().vips.insert(node_id.to_owned(), (at, vips));
     }
 
+    /// A node's volume beat arrived; true when what the cluster's status depends on changed
+    /// (not only the sync's progress).
+    pub fn set_volume(&self, node_id: &str, at: i64, beat: VolumeBeat) -> bool {
+        let mut inner = self.lock();
+        let changed = inner
+            .volumes
+            .get(node_id)
+            .is_none_or(|(_, old)| old.quiet() != beat.quiet());
+        inner.volumes.insert(node_id.to_owned(), (at, beat));
+        changed
+    }
+
+    /// A node's volume beat if it arrived at `since` or later (an older one is not current:
+    /// the node left its volume, or stopped beating).
+    pub fn volume_of(&self, node_id: &str, since: i64) -> Option<VolumeBeat> {
+        self.lock()
+            .volumes
+            .get(node_id)
+            .filter(|(at, _)| *at >= since)
+            .map(|(_, b)| b.clone())
+    }
+
     /// A node disconnected: what it reported is no longer current.
     pub fn forget_node(&self, node_id: &str) {
         let mut inner = self.lock();
         inner.vips.remove(node_id);
         inner.swarms.remove(node_id);
+        inner.volumes.remove(node_id);
     }
 
     /// The newest report of swarm `swarm_id` from one of `managers` (the cluster's manager
@@ -187,5 +213,36 @@ mod tests {
         assert_eq!(o.vips_of("a").len(), 1);
         o.forget_node("a");
         assert!(o.vips_of("a").is_empty());
+    }
+
+    #[test]
+    fn a_volume_beat_is_current_until_it_is_old_and_only_status_changes_count() {
+        let o = Observed::default();
+        let synced = |at: u64| VolumeBeat {
+            standby: Some(domain::standby::StandbyFacts {
+                role: domain::standby::StandbyRole::Primary,
+                epoch: 1,
+                synced_at_ms: Some(at),
+                last_bytes: 10,
+                last_took_ms: 5,
+                error: None,
+                conflicts: vec![],
+            }),
+            ..VolumeBeat::default()
+        };
+        assert!(o.set_volume("a", 1_000, synced(1)), "the first beat");
+        assert!(
+            !o.set_volume("a", 6_000, synced(2)),
+            "only the sync moved on"
+        );
+        assert_eq!(o.volume_of("a", 5_000), Some(synced(2)));
+        assert_eq!(o.volume_of("a", 7_000), None, "too old");
+        let fenced = VolumeBeat {
+            fenced: true,
+            ..synced(2)
+        };
+        assert!(o.set_volume("a", 8_000, fenced));
+        o.forget_node("a");
+        assert_eq!(o.volume_of("a", 0), None);
     }
 }

@@ -281,6 +281,7 @@ pub fn ready_storage() -> domain::storage::StorageFacts {
         fenced: false,
         copies: None,
         standby: None,
+        peers: None,
     }
 }
 

@@ -83,7 +83,13 @@ impl Failover {
             .is_some_and(|seen| !self.gateway.is_silent(seen))
     }
 
+    /// The node's async volume as it reported it last: its heartbeat's when current (three
+    /// heartbeats), else its stored facts'.
     async fn reported(&self, node_id: &str) -> Result<Option<StandbyFacts>, ControlError> {
+        let since = self.gateway.current_since();
+        if let Some(beat) = self.gateway.observed().volume_of(node_id, since) {
+            return Ok(beat.standby);
+        }
         Ok(self
             .store
             .node_by_id(node_id)

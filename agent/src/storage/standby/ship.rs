@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use super::channel::{Channel, FRAME, Frame};
+use super::channel::{Channel, ChannelError, FRAME, Frame};
 use super::{
     Disk, WANTED, Wanted, btrfs, clear_partial, complete, delete_subvolume, now_ms, prune, record,
     text,
@@ -292,7 +292,9 @@ async fn send(
 /// One conversation with the primary; a failure is logged and goes to the facts.
 async fn receive_once(w: &Wanted, disk: &Disk, stream: TcpStream, from: SocketAddr) {
     match tokio::time::timeout(TRANSFER_TIMEOUT, receive(w, disk, stream)).await {
-        Ok(Ok(at)) => record(|p| {
+        // No transfer: the primary's fence trying the port, or a caller without the key.
+        Ok(Ok(None)) => return,
+        Ok(Ok(Some(at))) => record(|p| {
             p.synced_at_ms = Some(at);
             p.error = None;
         }),
@@ -315,13 +317,18 @@ async fn receive_once(w: &Wanted, disk: &Disk, stream: TcpStream, from: SocketAd
 
 /// Receives one snapshot: kept only once the sealed end frame came, `btrfs receive` succeeded
 /// and left it read-only; then older snapshots go (a cut-off one is deleted by the caller). Its
-/// time, when kept.
-async fn receive(w: &Wanted, disk: &Disk, stream: TcpStream) -> Result<u64, String> {
+/// time, when kept; `None` when the caller did not get through the handshake (no transfer).
+async fn receive(w: &Wanted, disk: &Disk, stream: TcpStream) -> Result<Option<u64>, String> {
     let key = w.key()?;
-    let mut ch = tokio::time::timeout(NET_TIMEOUT, Channel::server(stream, &key))
-        .await
-        .map_err(|_| "the handshake did not finish".to_owned())?
-        .map_err(|e| e.to_string())?;
+    let mut ch = match tokio::time::timeout(NET_TIMEOUT, Channel::server(stream, &key)).await {
+        Ok(Ok(ch)) => ch,
+        // Gone before the handshake: the primary's fence only tries whether the port answers.
+        Ok(Err(ChannelError::Io(_))) | Err(_) => return Ok(None),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "a connection to the sync port was refused");
+            return Ok(None);
+        }
+    };
     let offer: Offer = hear(&mut ch).await?;
     let Some((epoch, at)) = parse_snapshot(&offer.name).filter(|(e, _)| *e == offer.epoch) else {
         say(
@@ -405,5 +412,5 @@ async fn receive(w: &Wanted, disk: &Disk, stream: TcpStream) -> Result<u64, Stri
     }
     prune(&disk.received(), Some(&offer.name)).await?;
     say(&mut ch, &Answer::Stored).await?;
-    Ok(at)
+    Ok(Some(at))
 }
