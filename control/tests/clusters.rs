@@ -1015,3 +1015,92 @@ async fn a_silent_async_primary_is_taken_over_by_a_standby_with_a_complete_snaps
         domain::workflow::WorkflowKind::PromoteVolume
     );
 }
+
+#[tokio::test]
+async fn a_node_holding_a_copy_is_drained_only_while_every_copy_is_whole() {
+    use domain::storage::{CopiesFacts, VolumeBeat};
+    use domain::swarm::Availability;
+    let hosts = ["edge-1", "edge-2", "edge-3"];
+    let f = Fleet::new(&hosts).await;
+    for host in hosts {
+        f.node(host).report_storage(ready_storage()).await;
+    }
+    let clusters = &f.h.panel.clusters;
+    wait_for("every node's storage facts", async || {
+        clusters
+            .candidates(&f.h.admin)
+            .await
+            .is_ok_and(|c| c.iter().filter(|c| c.storage.glusterd).count() == 3)
+    })
+    .await;
+    let draft = ClusterDraft {
+        definition: DefinitionDraft {
+            name: "line-1".into(),
+            volumes: true,
+            ..Default::default()
+        },
+        members: hosts
+            .iter()
+            .map(|h| f.member(h, SwarmRole::Manager))
+            .collect(),
+    };
+    let id = clusters.create(&f.h.admin, draft).await.expect("created");
+    f.settled(&id).await;
+    f.report(&hosts, &[], &hosts, vec![]).await;
+    let edge2 = f.node("edge-2").node_id.clone();
+    let drain = async || {
+        clusters
+            .node_action(
+                &f.h.admin,
+                &id,
+                &edge2,
+                NodeAction::Availability {
+                    availability: Availability::Drain,
+                },
+            )
+            .await
+    };
+    let refusal = async || match drain().await {
+        Err(control::ControlError::Conflict(m)) => m,
+        other => format!("{other:?}"),
+    };
+    // Nothing known of the copies yet: no drain.
+    let m = refusal().await;
+    assert!(
+        m.contains("edge-2 holds a copy of the cluster volume")
+            && m.contains("has not reported the volume's copies yet"),
+        "{m}"
+    );
+    // A holder's heartbeat says a copy has entries to heal: no drain, with the count.
+    let beat = |to_heal| {
+        AgentMessage::Volume(Box::new(VolumeBeat {
+            copies: Some(CopiesFacts {
+                bricks: 3,
+                bricks_up: 3,
+                to_heal,
+                split_brain: 0,
+            }),
+            ..Default::default()
+        }))
+    };
+    for host in hosts {
+        f.node(host).say(beat(0)).await;
+    }
+    f.node("edge-1").say(beat(12)).await;
+    wait_for("the heal backlog named", async || {
+        refusal()
+            .await
+            .contains("12 entries to heal (as edge-1 sees it)")
+    })
+    .await;
+    let sent = |host: &str| {
+        f.node(host)
+            .asked()
+            .iter()
+            .any(|a| a.starts_with("update:swarm-edge-2"))
+    };
+    assert!(!hosts.iter().any(|h| sent(h)), "nothing went to the swarm");
+    // Whole again: the drain goes to the swarm.
+    f.node("edge-1").say(beat(0)).await;
+    wait_for("the drain allowed", async || drain().await.is_ok()).await;
+}

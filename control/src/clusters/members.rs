@@ -62,6 +62,9 @@ impl Clusters {
                             .into(),
                     );
                 }
+                if *availability == Availability::Drain {
+                    self.drain_gate(&g, node_id).await?;
+                }
                 update.availability = Some(*availability);
             }
             NodeAction::Promote => {
@@ -223,6 +226,32 @@ impl Clusters {
             .await?;
         self.engine.spawn(workflow.id);
         Ok(())
+    }
+
+    /// A node that holds a copy of the replicated volume is drained (before maintenance takes it
+    /// down) only while every copy is whole: two copies are never missing at once. An offline
+    /// node's copy is down already: nothing to keep.
+    async fn drain_gate(&self, g: &Gathered, node_id: &str) -> Result<(), ControlError> {
+        let holds_copy = g
+            .members
+            .iter()
+            .take(domain::storage::REPLICAS)
+            .any(|(m, _)| m.node_id == node_id);
+        if !volumes::replicated(&g.cluster.definition, g.members.len())
+            || !holds_copy
+            || self.gateway.is_online(node_id).is_none()
+        {
+            return Ok(());
+        }
+        let members: Vec<MemberRow> = g.members.iter().map(|(m, _)| m.clone()).collect();
+        match volumes::gates::not_whole(&self.store, &self.gateway, &members).await? {
+            None => Ok(()),
+            Some(why) => Err(ControlError::Conflict(format!(
+                "{} holds a copy of the cluster volume, and {why}: drain it once every copy is \
+                 whole again.",
+                g.hostname(node_id)
+            ))),
+        }
     }
 
     /// Removes a node from a running cluster. Refuses to remove the last node, the last manager

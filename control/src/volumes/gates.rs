@@ -1,7 +1,8 @@
 //! The cluster volume's gates for maintenance: a node that holds a copy goes down only while
 //! every copy is whole, and the next one only once the returning copy has caught up, so two copies
 //! are never missing at once (docs/volumes.md, "Maintenance"). They read the copies as the holders
-//! report them (their storage facts: GlusterFS's heal summary, read by each holder every 10 s).
+//! report them (after every heartbeat, else with their facts: GlusterFS's heal summary, read by
+//! each holder every 10 s). A firmware rollout and an operator's drain of a holder use them.
 use std::time::Duration;
 
 use domain::protocol::Command;
@@ -33,7 +34,15 @@ pub async fn not_whole(
                 node.hostname
             )));
         }
-        match node.facts().and_then(|f| f.storage.copies) {
+        // The holder's last heartbeat when it is current, else its facts.
+        let copies = match gateway
+            .observed()
+            .volume_of(&m.node_id, gateway.current_since())
+        {
+            Some(beat) => beat.copies,
+            None => node.facts().and_then(|f| f.storage.copies),
+        };
+        match copies {
             None => {
                 return Ok(Some(format!(
                     "{} has not reported the volume's copies yet",
