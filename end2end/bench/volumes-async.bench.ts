@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { ADMIN_PASSWORD, AGENT_URL, api, lab, login } from "../tests/helpers";
+import { ADMIN_PASSWORD, AGENT_URL, api, call, lab, login } from "../tests/helpers";
 import { LEDGER, collect } from "../tests/ledger";
 import { report, until } from "./support";
 
@@ -105,7 +105,9 @@ test.describe.serial("async volume benchmark", () => {
         await until("edge-2 back online", 180_000, async () =>
           ((await api(page.request, "list_nodes", {})).data.page.rows as { hostname: string; connectivity: string }[])
             .some((n) => n.hostname === "edge-2" && n.connectivity === "Online"));
-        await api(page.request, "delete_cluster", { id: clusterId });
+        // (The returned old primary's demotion runs first.)
+        await until("the pair's deletion started", 120_000, async () =>
+          (await call(page.request, "delete_cluster", { id: clusterId })).status() === 200);
         await until("the pair deleted", 240_000, async () =>
           ((await api(page.request, "list_clusters", {})).data.page.rows as unknown[]).length === 0);
       }
