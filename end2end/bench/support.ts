@@ -14,3 +14,9 @@ export async function until(what: string, limitMs: number, check: () => Promise<
   }
   throw new Error(`${what}: not reached within ${limitMs / 1000} s`);
 }
+
+/** The middle value (the upper one of an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}

@@ -1,7 +1,7 @@
 import { expect, test } from "@playwright/test";
 import { ADMIN_PASSWORD, AGENT_URL, api, call, lab, login } from "../tests/helpers";
 import { LEDGER, collect } from "../tests/ledger";
-import { report, until } from "./support";
+import { median, report, until } from "./support";
 
 // Async-standby benchmark (issue #13), run by `./dev bench volumes-async` on a fresh 3-node lab.
 // Per run, a fresh two-node cluster (edge-1 manager, edge-2 worker: the worker's data is the
@@ -17,11 +17,6 @@ import { report, until } from "./support";
 const RUNS = Number(process.env.BENCH_RUNS ?? "5");
 const SYNC = process.env.BENCH_SYNC ?? "2";
 const VOLUMES = "/var/lib/flotilla/volumes";
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 test.describe.serial("async volume benchmark", () => {
   test.setTimeout(3_600_000);

@@ -1,7 +1,7 @@
 import { expect, test } from "@playwright/test";
 import { ADMIN_PASSWORD, AGENT_URL, api, lab, login } from "../tests/helpers";
 import { LEDGER, collect } from "../tests/ledger";
-import { report, until } from "./support";
+import { median, report, until } from "./support";
 
 // Cluster volume benchmark (issue #13), run by `./dev bench volumes` on a fresh 3-node lab: a
 // 3-manager cluster with its replicated volume and the ledger writer (an fsync'd append about
@@ -20,11 +20,6 @@ function healed(reader: string): boolean {
   } catch {
     return false;
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 test.describe.serial("cluster volume benchmark", () => {

@@ -2,10 +2,11 @@
 //! background every [`READ_EVERY`] while the node takes part in a volume (the mount's liveness is
 //! a `stat` in a child process with a timeout, never a look from the agent's own tasks at FUSE),
 //! kept for the session loop, which sends it after a heartbeat when it changed.
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use domain::standby::StandbyFacts;
 use domain::storage::VolumeBeat;
 
 use super::{copies, fence, mount_facts, standby, volume};
@@ -23,14 +24,15 @@ pub fn latest() -> Option<VolumeBeat> {
         .unwrap_or_else(|p| p.into_inner().clone())
 }
 
-/// The beat now, from `mountinfo` and what the background tasks last read.
-pub(super) async fn read(mountinfo: &str, state_dir: &Path) -> VolumeBeat {
+/// The beat now, from `mountinfo`, the async volume's state and what the background tasks last
+/// read.
+pub(super) async fn read(mountinfo: &str, standby: Option<StandbyFacts>) -> VolumeBeat {
     VolumeBeat {
         mount: mount_facts(mountinfo).await,
         fenced: fence::fenced(),
         copies: copies::latest(),
         peers: copies::peers(),
-        standby: standby::facts(state_dir),
+        standby,
     }
 }
 
@@ -40,13 +42,13 @@ pub async fn watch(state_dir: PathBuf) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let takes_part =
-            !volume::load_servers(&state_dir).is_empty() || standby::facts(&state_dir).is_some();
+        let async_volume = standby::facts(&state_dir);
+        let takes_part = async_volume.is_some() || !volume::load_servers(&state_dir).is_empty();
         let now = if takes_part {
             let mountinfo = tokio::fs::read_to_string("/proc/self/mountinfo")
                 .await
                 .unwrap_or_default();
-            Some(read(&mountinfo, &state_dir).await)
+            Some(read(&mountinfo, async_volume).await)
         } else {
             None
         };

@@ -77,7 +77,7 @@ pub async fn facts(state_dir: &Path) -> StorageFacts {
         && run("gluster", &["--mode=script", "pool", "list"])
             .await
             .is_some();
-    let now = beat::read(&mountinfo, state_dir).await;
+    let now = beat::read(&mountinfo, standby::facts(state_dir)).await;
     now.over(&StorageFacts {
         gluster: tools.gluster,
         glusterd,

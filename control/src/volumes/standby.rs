@@ -9,6 +9,7 @@ use domain::workload::compose::MountKind;
 use domain::workload::spec::ServiceSpec;
 
 use super::plans::VolumeStep;
+use super::steps::address_of;
 use crate::ControlError;
 use crate::clusters::managers::{self, Failure, NODE_WAIT};
 use crate::gateway::Gateway;
@@ -104,14 +105,6 @@ pub async fn run(
             .open(&row.sync_key, &key_context(&cluster.id))
             .map_err(panel)
     };
-    let address = |m: &MemberRow| {
-        m.address.clone().ok_or_else(|| {
-            Failure::Refused(format!(
-                "node {} has no swarm address yet (it has not joined)",
-                m.node_id
-            ))
-        })
-    };
     let sync_secs = cluster.definition.volume_sync_secs;
     let (node_id, cmd) = match step {
         VolumeStep::Standby { node_id } => {
@@ -141,7 +134,7 @@ pub async fn run(
             }
             let cmd = StorageCommand::Primary {
                 epoch: row.epoch,
-                peer: address(other(node_id)?)?,
+                peer: address_of(other(node_id)?)?,
                 key: key(&row)?,
                 sync_secs,
             };
@@ -159,7 +152,7 @@ pub async fn run(
             tracing::warn!(cluster = %cluster.id, primary = %node_id, epoch = row.epoch, "async volume taken over by the standby");
             let cmd = StorageCommand::Primary {
                 epoch: row.epoch,
-                peer: address(old)?,
+                peer: address_of(old)?,
                 key: key(&row)?,
                 sync_secs,
             };

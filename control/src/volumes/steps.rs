@@ -9,22 +9,22 @@ use crate::gateway::Gateway;
 use crate::store::{ClusterRow, MemberRow, Store};
 use crate::vault::Vault;
 
+/// A member's swarm address; refused while it has not joined yet.
+pub(super) fn address_of(m: &MemberRow) -> Result<String, Failure> {
+    m.address.clone().ok_or_else(|| {
+        Failure::Refused(format!(
+            "node {} has no swarm address yet (it has not joined)",
+            m.node_id
+        ))
+    })
+}
+
 /// The brick members' addresses (member order); refused while one has not joined yet.
 fn brick_addresses(members: &[MemberRow]) -> Result<Vec<(String, String)>, Failure> {
     members
         .iter()
         .take(REPLICAS)
-        .map(|m| {
-            m.address
-                .clone()
-                .map(|a| (m.node_id.clone(), a))
-                .ok_or_else(|| {
-                    Failure::Refused(format!(
-                        "node {} has no swarm address yet (it has not joined)",
-                        m.node_id
-                    ))
-                })
-        })
+        .map(|m| Ok((m.node_id.clone(), address_of(m)?)))
         .collect()
 }
 

@@ -386,31 +386,25 @@ async fn receive(w: &Wanted, disk: &Disk, stream: TcpStream) -> Result<Option<u6
     drop(input);
     let done = child.wait_with_output().await.map_err(|e| e.to_string())?;
     if !done.status.success() {
-        let reason = format!(
-            "btrfs receive: {}",
-            String::from_utf8_lossy(&done.stderr).trim()
-        );
-        say(
-            &mut ch,
-            &Answer::Failed {
-                reason: reason.clone(),
-            },
-        )
-        .await?;
-        return Err(reason);
+        let words = String::from_utf8_lossy(&done.stderr);
+        return not_kept(&mut ch, format!("btrfs receive: {}", words.trim())).await;
     }
     if !complete(&disk.received().join(&offer.name)).await {
-        let reason = "btrfs receive left no complete snapshot".to_owned();
-        say(
-            &mut ch,
-            &Answer::Failed {
-                reason: reason.clone(),
-            },
-        )
-        .await?;
-        return Err(reason);
+        return not_kept(&mut ch, "btrfs receive left no complete snapshot".into()).await;
     }
     prune(&disk.received(), Some(&offer.name)).await?;
     say(&mut ch, &Answer::Stored).await?;
     Ok(Some(at))
+}
+
+/// Tells the primary its snapshot was not kept, and why; the same reason is the error here.
+async fn not_kept<T>(ch: &mut Channel<TcpStream>, reason: String) -> Result<T, String> {
+    say(
+        ch,
+        &Answer::Failed {
+            reason: reason.clone(),
+        },
+    )
+    .await?;
+    Err(reason)
 }
