@@ -130,10 +130,12 @@ pub async fn execute(
                 Err(message) => (failed(message), false),
             }
         }
-        Command::Storage(command) => match crate::storage::execute(command, state_dir).await {
-            Ok(()) => (Outcome::DONE, true),
-            Err(message) => (failed(message), true),
-        },
+        Command::Storage(command) => {
+            match crate::storage::execute(command, state_dir, engine).await {
+                Ok(()) => (Outcome::DONE, true),
+                Err(message) => (failed(message), true),
+            }
+        }
         Command::ServiceLogs { name, tail } => {
             match engine.service_logs(name, (*tail).min(MAX_LOG_LINES)).await {
                 Ok(lines) => (

@@ -1017,6 +1017,120 @@ async fn a_silent_async_primary_is_taken_over_by_a_standby_with_a_complete_snaps
 }
 
 #[tokio::test]
+async fn draining_the_async_primary_hands_the_volume_over_with_a_final_snapshot() {
+    use domain::swarm::Availability;
+    let f = Fleet::new(&["edge-1", "edge-2"]).await;
+    for host in ["edge-1", "edge-2"] {
+        f.node(host).report_storage(ready_storage()).await;
+    }
+    let p = &f.h.panel;
+    wait_for("every node's storage facts", async || {
+        p.clusters
+            .candidates(&f.h.admin)
+            .await
+            .is_ok_and(|c| c.iter().filter(|c| c.storage.btrfs_tools).count() == 2)
+    })
+    .await;
+    let draft = ClusterDraft {
+        definition: DefinitionDraft {
+            name: "pair".into(),
+            volumes: true,
+            volume_sync: "7".into(),
+            ..Default::default()
+        },
+        members: vec![
+            f.member("edge-1", SwarmRole::Manager),
+            f.member("edge-2", SwarmRole::Worker),
+        ],
+    };
+    let id = p.clusters.create(&f.h.admin, draft).await.expect("created");
+    f.settled(&id).await;
+    // The managers report edge-2 drained, with no task.
+    f.report_swarm(&["edge-1"], &["edge-2"], &["edge-1", "edge-2"], |s| {
+        for n in s.nodes.iter_mut().filter(|n| n.hostname == "edge-2") {
+            n.availability = Availability::Drain;
+        }
+    })
+    .await;
+    let drain = |host: &str| {
+        p.clusters.node_action(
+            &f.h.admin,
+            &id,
+            &f.node(host).node_id,
+            NodeAction::Availability {
+                availability: Availability::Drain,
+            },
+        )
+    };
+    drain("edge-2").await.expect("handing over");
+    f.settled(&id).await;
+
+    // Drained through the manager; the primary sends its last snapshot and waits as a standby;
+    // the standby takes over in epoch 2, shipping to edge-2; the label moves; edge-2 is the
+    // standby of epoch 2.
+    let edge1 = f.node("edge-1").asked();
+    let at = |all: &[String], what: &str| {
+        all.iter()
+            .position(|a| a == what)
+            .unwrap_or_else(|| panic!("{what} not in {all:?}"))
+    };
+    let drained = at(&edge1, "update:swarm-edge-2:drain");
+    let promoted = at(&edge1, "storage:primary:2:10.9.0.12:7");
+    let labelled = at(
+        &edge1,
+        "update:swarm-edge-1:labels=io.flotilla.volume-primary=true",
+    );
+    assert!(drained < promoted && promoted < labelled, "{edge1:?}");
+    let edge2 = f.node("edge-2").asked();
+    let storage: Vec<&String> = edge2.iter().filter(|a| a.starts_with("storage:")).collect();
+    assert_eq!(
+        storage[storage.len() - 2..],
+        [
+            &"storage:handover".to_string(),
+            &"storage:standby:2".to_string()
+        ]
+    );
+    let row = p.store.standby(&id).await.expect("store").expect("row");
+    assert_eq!(
+        (row.primary_node_id.as_str(), row.epoch),
+        (f.node("edge-1").node_id.as_str(), 2)
+    );
+    let d = p.clusters.get(&f.h.admin, &id).await.expect("cluster");
+    assert_eq!(
+        (d.activity[0].kind, d.activity[0].status),
+        (
+            domain::workflow::WorkflowKind::HandOverVolume,
+            WorkflowStatus::Done
+        )
+    );
+
+    // The new primary's standby away (active again in the swarm): draining the primary is
+    // refused with the reason, nothing started.
+    f.report(&["edge-1"], &["edge-2"], &["edge-1", "edge-2"], vec![])
+        .await;
+    f.node("edge-2").task.abort();
+    wait_for("edge-2 offline", async || {
+        p.gateway.is_online(&f.node("edge-2").node_id).is_none()
+    })
+    .await;
+    let refused = drain("edge-1").await;
+    assert!(
+        matches!(&refused, Err(control::ControlError::Conflict(m))
+            if m.contains("edge-1 is the async cluster volume's primary and its standby edge-2 is not online")),
+        "{refused:?}"
+    );
+    let newest = p
+        .clusters
+        .get(&f.h.admin, &id)
+        .await
+        .expect("cluster")
+        .activity[0]
+        .id
+        .clone();
+    assert_eq!(newest, d.activity[0].id, "no workflow started");
+}
+
+#[tokio::test]
 async fn a_node_holding_a_copy_is_drained_only_while_every_copy_is_whole() {
     use domain::storage::{CopiesFacts, VolumeBeat};
     use domain::swarm::Availability;

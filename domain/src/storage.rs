@@ -110,6 +110,11 @@ pub enum StorageCommand {
     Standby { epoch: u64, key: String },
     /// Async standby: stop either role and delete the volume's data on this node.
     StandbyOff,
+    /// Async standby, on the primary before maintenance (its node drained): wait until no
+    /// container here uses the volume any more, send a last snapshot to the standby, then drop
+    /// the live data (the standby holds all of it) and wait as the standby of the same epoch.
+    /// Done already on a node that is the standby.
+    Handover,
     /// Make the apps' directories (`stack/volume`) on the volume mounted here (the async
     /// volume's primary: where its data is live).
     MakeDirs { dirs: Vec<String> },

@@ -44,10 +44,13 @@ pub enum WorkflowKind {
     /// An old primary of the async volume came back: it keeps what it wrote alone as a
     /// conflict snapshot and becomes the standby.
     DemoteVolume,
+    /// The async volume's primary is drained for maintenance: its writers stop, a last snapshot
+    /// goes to the standby, which takes over with it (nothing lost), and the nodes swap roles.
+    HandOverVolume,
 }
 
 impl WorkflowKind {
-    pub const ALL: [WorkflowKind; 17] = [
+    pub const ALL: [WorkflowKind; 18] = [
         WorkflowKind::Create,
         WorkflowKind::Delete,
         WorkflowKind::AddNode,
@@ -65,6 +68,7 @@ impl WorkflowKind {
         WorkflowKind::FirmwareRollout,
         WorkflowKind::PromoteVolume,
         WorkflowKind::DemoteVolume,
+        WorkflowKind::HandOverVolume,
     ];
 
     /// The stored name (also the JSON name).
@@ -87,6 +91,7 @@ impl WorkflowKind {
             WorkflowKind::FirmwareRollout => "firmware-rollout",
             WorkflowKind::PromoteVolume => "promote-volume",
             WorkflowKind::DemoteVolume => "demote-volume",
+            WorkflowKind::HandOverVolume => "hand-over-volume",
         }
     }
 
@@ -113,6 +118,7 @@ impl WorkflowKind {
             WorkflowKind::FirmwareRollout => "Rolling firmware out",
             WorkflowKind::PromoteVolume => "Taking the cluster volume over on the standby",
             WorkflowKind::DemoteVolume => "Making the old primary the volume's standby",
+            WorkflowKind::HandOverVolume => "Handing the cluster volume over to the standby",
         }
     }
 }

@@ -13,7 +13,8 @@ import { LEDGER, collect } from "./ledger";
 // of three gets a replicated GlusterFS volume, mounted on every node (and again when a mount
 // goes), taken down when volumes are turned off and when the cluster is deleted. Writers on it
 // survive a drain, a crash, a partition (fencing) and a rolling firmware upgrade (the lab's A/B
-// installer of 08) without losing an acknowledged write.
+// installer of 08) without losing an acknowledged write; on a pair, the async volume's standby
+// takes over from a crashed primary, and a drained primary hands over with a final snapshot.
 const NODES = ["n1", "n2", "n3"];
 const ARCH = os.arch() === "arm64" ? "aarch64" : "x86_64";
 const FIRMWARE_DIR = tempDir("flotilla-volumes-");
@@ -381,6 +382,73 @@ test.describe.serial("cluster volumes", () => {
 
       await api(page.request, "uninstall_app", { id: appId });
       await expect.poll(() => lab("docker", "n1", "service", "ls", "--format", "{{.Name}}"), { timeout: 60_000 }).not.toContain("ledger_writer");
+    } finally {
+      await collector.close();
+    }
+  });
+
+  test("async standby: draining the primary hands the volume over with a final snapshot; no acknowledged write is lost, no conflict kept", async ({ page }) => {
+    test.setTimeout(300_000);
+    await login(page, "admin", ADMIN_PASSWORD);
+    const clusters = (await api(page.request, "list_clusters", {})).data.page.rows as { id: string; name: string }[];
+    const clusterId = clusters.find((c) => c.name === "vol-2")!.id;
+    const nodes = (await api(page.request, "list_nodes", {})).data.page.rows as { id: string; hostname: string }[];
+    const edge1 = nodes.find((n) => n.hostname === "edge-1")!.id;
+    // After the take-over above, edge-1 is the primary (epoch 2) and edge-2 its standby.
+    expect(fsInside("n1", VOLUMES)).toBe("btrfs");
+    const conflictsOnN2 = snapshotsIn("n2", "conflicts");
+    const collector = await collect();
+    const acks = collector.acks;
+    try {
+      const app = await api(page.request, "create_app", { draft: { name: "Ledger hand-over", kind: "app", model_format: "", description: "" } });
+      const version = await api(page.request, "add_app_version", { app_id: app, draft: { version: "1", compose: LEDGER } });
+      const appId = await api(page.request, "install_app", {
+        cluster_id: clusterId,
+        draft: {
+          version_id: version, name: "handover", secrets: [],
+          services: [{ name: "writer", mode: "replicated", replicas: "1", constraints: "", spread: "", ports: [] }],
+        },
+      });
+      await expect.poll(() => acks.filter((a) => a.node === "edge-1").length, { timeout: 90_000, intervals: [1_000] }).toBeGreaterThan(100);
+
+      // The operator drains the primary: the panel hands the volume over instead of leaving the
+      // writer without a node.
+      const drainedAt = Date.now();
+      await api(page.request, "cluster_node_action", { id: clusterId, node_id: edge1, action: { action: "availability", availability: "drain" } });
+      await expect.poll(() => acks.some((a) => a.at > drainedAt && a.node === "edge-2"), { timeout: 120_000, intervals: [500] }).toBe(true);
+      const flow = ((await api(page.request, "get_cluster", { id: clusterId })).data.activity as Flow[])
+        .find((w) => w.kind === "hand-over-volume")!;
+      expect(flow.status).toBe("done");
+      expect(flow.steps.map((st) => st.title)).toEqual([
+        "Drain edge-1 until it runs no task",
+        "Send edge-1's last writes to edge-2 in a final snapshot",
+        "Take the cluster volume over on edge-2 with that snapshot",
+        "Label edge-2 as the volume's primary",
+        "Label edge-1 without the volume's primary label",
+        "Make edge-1 the standby",
+      ]);
+      const resumed = acks.find((a) => a.at > drainedAt && a.node === "edge-2")!;
+      const onEdge1 = acks.filter((a) => a.node === "edge-1").map((a) => a.n);
+      console.log(`hand-over: the writer wrote again on edge-2 ${resumed.at - drainedAt} ms after the drain, after ${Math.max(...onEdge1)}`);
+      // Every number edge-1 acknowledged is in the new primary's file, and the writer carried on
+      // after them: nothing lost, nothing written twice.
+      const file = lab("exec", "n2", "cat", `${VOLUMES}/handover/data/seq`).trim().split("\n").map(Number);
+      expect(file.filter((n) => onEdge1.includes(n))).toEqual(onEdge1);
+      expect(resumed.n).toBeGreaterThan(Math.max(...onEdge1));
+      expect(new Set(file).size).toBe(file.length);
+      // The roles swapped without a conflict: edge-1 kept nothing of its own and receives the
+      // new epoch's snapshots; edge-2's older conflict snapshot is still there.
+      expect(fsInside("n2", VOLUMES)).toBe("btrfs");
+      expect(fsInside("n1", VOLUMES)).toBe("");
+      expect(snapshotsIn("n1", "conflicts")).toEqual([]);
+      expect(snapshotsIn("n2", "conflicts")).toEqual(conflictsOnN2);
+      await expect.poll(() => snapshotsIn("n1", "received").map((n) => n.split("-")[0]), { timeout: 60_000, intervals: [1_000] }).toEqual(["e3"]);
+      expect(runningOn("handover_writer")).toEqual(["edge-2"]);
+      expect(lab("docker", "n1", "node", "inspect", "edge-1", "--format", "{{.Spec.Availability}}")).toBe("drain");
+
+      await api(page.request, "uninstall_app", { id: appId });
+      await expect.poll(() => lab("docker", "n1", "service", "ls", "--format", "{{.Name}}"), { timeout: 60_000 }).not.toContain("handover_writer");
+      await api(page.request, "cluster_node_action", { id: clusterId, node_id: edge1, action: { action: "availability", availability: "active" } });
     } finally {
       await collector.close();
     }

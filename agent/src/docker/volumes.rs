@@ -28,29 +28,37 @@ impl Engine {
         Ok(PathBuf::from(volume.mountpoint))
     }
 
-    /// Kills every running container with a bind mount from `dir` or below it (fencing); their
-    /// names.
-    pub async fn kill_users_of(&self, dir: &str) -> Result<Vec<String>, EngineError> {
+    /// The running containers with a bind mount from `dir` or below it: (id, name).
+    pub async fn users_of(&self, dir: &str) -> Result<Vec<(String, String)>, EngineError> {
         let running = self
             .call("list containers", CALL_TIMEOUT, async |d| {
                 d.list_containers(None).await
             })
             .await?;
+        Ok(running
+            .into_iter()
+            .filter_map(|c| {
+                let uses = c
+                    .mounts
+                    .iter()
+                    .flatten()
+                    .filter_map(|m| m.source.as_deref())
+                    .any(|s| within(s, dir));
+                let id = c.id.filter(|_| uses)?;
+                let name = c
+                    .names
+                    .and_then(|n| n.first().cloned())
+                    .unwrap_or_else(|| id.clone());
+                Some((id, name))
+            })
+            .collect())
+    }
+
+    /// Kills every running container with a bind mount from `dir` or below it (fencing); their
+    /// names.
+    pub async fn kill_users_of(&self, dir: &str) -> Result<Vec<String>, EngineError> {
         let mut killed = vec![];
-        for c in running {
-            let uses = c
-                .mounts
-                .iter()
-                .flatten()
-                .filter_map(|m| m.source.as_deref())
-                .any(|s| within(s, dir));
-            let Some(id) = c.id.filter(|_| uses) else {
-                continue;
-            };
-            let name = c
-                .names
-                .and_then(|n| n.first().cloned())
-                .unwrap_or_else(|| id.clone());
+        for (id, name) in self.users_of(dir).await? {
             self.call("kill container", CALL_TIMEOUT, async move |d| {
                 d.kill_container(&id, None).await
             })

@@ -20,14 +20,33 @@ use domain::storage::{
 
 pub use volume::{keep_mounted, make_dirs};
 
+use crate::docker::Engine;
+
 /// Runs one storage command; `Err` carries what the node answers (the tools' own words).
-pub async fn execute(command: &StorageCommand, state_dir: &Path) -> Result<(), String> {
+pub async fn execute(
+    command: &StorageCommand,
+    state_dir: &Path,
+    engine: &Engine,
+) -> Result<(), String> {
     match command {
-        StorageCommand::Primary { .. }
-        | StorageCommand::Standby { .. }
-        | StorageCommand::StandbyOff => standby::execute(command, state_dir).await,
+        StorageCommand::Peers { addresses } => volume::join_peers(addresses).await,
+        StorageCommand::CreateVolume { volume, bricks } => volume::create(volume, bricks).await,
+        StorageCommand::Mount { volume, servers } => {
+            volume::mount_kept(state_dir, volume, servers).await
+        }
+        StorageCommand::Unmount => volume::unmount_kept(state_dir).await,
+        StorageCommand::DeleteVolume { volume, peers } => volume::delete(volume, peers).await,
+        StorageCommand::ClearBrick { volume } => volume::clear(volume).await,
+        StorageCommand::Primary {
+            epoch,
+            peer,
+            key,
+            sync_secs,
+        } => standby::primary(state_dir, *epoch, peer, key, *sync_secs).await,
+        StorageCommand::Standby { epoch, key } => standby::standby(state_dir, *epoch, key).await,
+        StorageCommand::StandbyOff => standby::stop(state_dir).await,
+        StorageCommand::Handover => standby::hand_over(state_dir, engine).await,
         StorageCommand::MakeDirs { dirs } => make_dirs(dirs).await,
-        _ => volume::execute(command, state_dir).await,
     }
 }
 

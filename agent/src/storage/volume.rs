@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use domain::storage::{StorageCommand, VOLUME_OPTIONS, VOLUMES_DIR, brick_path};
+use domain::storage::{VOLUME_OPTIONS, VOLUMES_DIR, brick_path};
 use serde::{Deserialize, Serialize};
 
 use super::{Probe, Ran, bounded, mount_live, mounted, probe_mount};
@@ -91,33 +91,46 @@ enum Mounted {
     Replaced,
 }
 
-/// Runs one replicated-volume command; `Err` carries what the node answers (the CLI's own words).
-pub async fn execute(command: &StorageCommand, state_dir: &Path) -> Result<(), String> {
-    match command {
-        StorageCommand::Peers { addresses } => peers(&addresses_of(addresses)?).await,
-        StorageCommand::CreateVolume { volume, bricks } => {
-            create_volume(checked_name(volume)?, bricks).await
-        }
-        StorageCommand::Mount { volume, servers } => {
-            let wanted = Wanted {
-                volume: checked_name(volume)?.to_owned(),
-                servers: addresses_of(servers)?,
-            };
-            let _one = MOUNTS.lock().await;
-            mount(&wanted.volume, &wanted.servers).await?;
-            save_wanted(state_dir, &wanted)
-        }
-        StorageCommand::Unmount => {
-            let _one = MOUNTS.lock().await;
-            forget_wanted(state_dir)?;
-            unmount().await
-        }
-        StorageCommand::DeleteVolume { volume, peers } => {
-            delete_volume(checked_name(volume)?, &addresses_of(peers)?).await
-        }
-        StorageCommand::ClearBrick { volume } => clear_brick(checked_name(volume)?).await,
-        _ => Err("not a replicated-volume command".into()),
-    }
+/// Brings these addresses (IP addresses) into this node's GlusterFS trusted pool.
+pub(super) async fn join_peers(addresses: &[String]) -> Result<(), String> {
+    peers(&addresses_of(addresses)?).await
+}
+
+/// Creates, tunes and starts the replicated volume with these bricks.
+pub(super) async fn create(volume: &str, bricks: &[String]) -> Result<(), String> {
+    create_volume(checked_name(volume)?, bricks).await
+}
+
+/// Mounts the volume from these servers, and keeps it mounted (across restarts).
+pub(super) async fn mount_kept(
+    state_dir: &Path,
+    volume: &str,
+    servers: &[String],
+) -> Result<(), String> {
+    let wanted = Wanted {
+        volume: checked_name(volume)?.to_owned(),
+        servers: addresses_of(servers)?,
+    };
+    let _one = MOUNTS.lock().await;
+    mount(&wanted.volume, &wanted.servers).await?;
+    save_wanted(state_dir, &wanted)
+}
+
+/// Unmounts the volume, and no longer keeps it mounted.
+pub(super) async fn unmount_kept(state_dir: &Path) -> Result<(), String> {
+    let _one = MOUNTS.lock().await;
+    forget_wanted(state_dir)?;
+    unmount().await
+}
+
+/// Stops and deletes the volume, then lets these peers go.
+pub(super) async fn delete(volume: &str, peers: &[String]) -> Result<(), String> {
+    delete_volume(checked_name(volume)?, &addresses_of(peers)?).await
+}
+
+/// Removes this node's brick directory of a deleted volume.
+pub(super) async fn clear(volume: &str) -> Result<(), String> {
+    clear_brick(checked_name(volume)?).await
 }
 
 /// A volume name the agent acts on: GlusterFS's own rule (letters, digits, `-`, `_`), which also

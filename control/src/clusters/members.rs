@@ -63,6 +63,9 @@ impl Clusters {
                     );
                 }
                 if *availability == Availability::Drain {
+                    if self.is_async_primary(&g, node_id).await? {
+                        return self.hand_over(actor, &g, node_id).await;
+                    }
                     self.drain_gate(&g, node_id).await?;
                 }
                 update.availability = Some(*availability);
@@ -224,6 +227,71 @@ impl Clusters {
         }
         self.changed(actor, id, "cluster.node.add", id, Some(&hostname))
             .await?;
+        self.engine.spawn(workflow.id);
+        Ok(())
+    }
+
+    /// Whether the node is the async volume's primary, online (an offline one has stopped its
+    /// writers already: the standby takes over by itself).
+    async fn is_async_primary(&self, g: &Gathered, node_id: &str) -> Result<bool, ControlError> {
+        Ok(
+            volumes::mode(&g.cluster.definition, g.members.len()) == Some(VolumeMode::AsyncStandby)
+                && self.gateway.is_online(node_id).is_some()
+                && volumes::standby::primary(&self.store, &g.cluster.id)
+                    .await?
+                    .as_deref()
+                    == Some(node_id),
+        )
+    }
+
+    /// Draining the async volume's primary hands the volume over to the standby (a workflow:
+    /// the drain, a last snapshot sent, the standby promoted with it), so that the apps on the
+    /// volume go on there with every write. Refused while the standby is not online.
+    async fn hand_over(
+        &self,
+        actor: &Actor,
+        g: &Gathered,
+        node_id: &str,
+    ) -> Result<(), ControlError> {
+        if let Some(w) = g.workflow().filter(|w| w.status.is_open()) {
+            return Err(ControlError::Conflict(format!(
+                "Wait for \"{}\" to finish (or abort it).",
+                w.kind.label()
+            )));
+        }
+        let names = g.hostnames();
+        let members = g.plan(&names);
+        let (Some(primary), Some(standby)) = (
+            members.iter().find(|m| m.node_id == node_id),
+            members.iter().find(|m| m.node_id != node_id),
+        ) else {
+            return Err(ControlError::Conflict(
+                "The async cluster volume needs its two nodes.".into(),
+            ));
+        };
+        let standby_up = self
+            .gateway
+            .is_online(standby.node_id)
+            .is_some_and(|seen| !self.gateway.is_silent(seen));
+        if !standby_up {
+            let (p, s) = (primary.hostname, standby.hostname);
+            return Err(ControlError::Conflict(format!(
+                "{p} is the async cluster volume's primary and its standby {s} is not online: \
+                 drained, {p} would stop the apps on the volume with no node to run them. Bring \
+                 {s} back first, or turn cluster volumes off."
+            )));
+        }
+        let steps = volume_plans::hand_over(primary, standby);
+        let workflow = plans::workflow(&g.cluster.id, WorkflowKind::HandOverVolume, &steps)?;
+        self.store.add_workflow(&workflow).await?;
+        self.changed(
+            actor,
+            &g.cluster.id,
+            "cluster.volume.hand-over",
+            node_id,
+            Some(standby.hostname),
+        )
+        .await?;
         self.engine.spawn(workflow.id);
         Ok(())
     }

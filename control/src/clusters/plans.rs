@@ -25,6 +25,10 @@ pub enum ClusterStep {
     Label {
         node_id: String,
     },
+    /// Drain a node (through a manager) and wait until Swarm reports none of its tasks running.
+    Drain {
+        node_id: String,
+    },
     /// Run KeepAlived with the cluster's VIPs (also: push a changed configuration).
     Vips {
         node_id: String,

@@ -1,11 +1,14 @@
 //! Running cluster steps: what each [`ClusterStep`] asks of the agents and the store, and how a
 //! cluster's phase follows its workflows.
+use std::time::Duration;
+
 use domain::cluster::{ClusterPhase, Definition};
 use domain::protocol::{
     Command, NodeUpdate, Reply, SwarmInit, SwarmJoin, SwarmMember, VipConfig, VipInstance,
 };
-use domain::swarm::SwarmRole;
+use domain::swarm::{Availability, SwarmRole};
 use domain::workflow::{WorkflowKind, WorkflowStatus};
+use domain::workload::observe::TaskState;
 use futures_util::future::BoxFuture;
 
 use super::managers::{self, Avoid, Failure, NODE_WAIT};
@@ -15,6 +18,10 @@ use crate::gateway::Gateway;
 use crate::store::{ClusterRow, MemberRow, StepRow, Store, WorkflowRow};
 use crate::vault::Vault;
 use crate::workflow::{Outcome, Runner};
+
+/// How long a drained node's tasks may take to stop, and how often the swarm is looked at.
+const DRAIN_WAIT: Duration = Duration::from_secs(120);
+const DRAIN_POLL: Duration = Duration::from_millis(500);
 
 /// The vault context of a cluster's sealed join token (`which` is `worker` or `manager`).
 pub fn token_context(cluster_id: &str, role: SwarmRole) -> String {
@@ -126,6 +133,9 @@ impl ClusterSteps {
                     .await
                     .map(drop)
             }
+            ClusterStep::Drain { node_id } => {
+                self.drain(&cluster, &members, &member(node_id)?).await
+            }
             ClusterStep::Vips { node_id } => {
                 let m = member(node_id)?;
                 let cfg = self.vip_config(&cluster, &m).await.map_err(panel)?;
@@ -186,6 +196,54 @@ impl ClusterSteps {
                 )
                 .await
             }
+        }
+    }
+
+    /// Drains `m` and waits until the swarm (as its managers report it now) runs none of its
+    /// tasks there, for at most [`DRAIN_WAIT`].
+    async fn drain(
+        &self,
+        cluster: &ClusterRow,
+        members: &[MemberRow],
+        m: &MemberRow,
+    ) -> Result<(), Failure> {
+        let swarm_node_id = m
+            .swarm_node_id
+            .clone()
+            .ok_or_else(|| refused("the node has not joined the swarm"))?;
+        let cmd = Command::NodeUpdate(NodeUpdate {
+            swarm_node_id: swarm_node_id.clone(),
+            role: None,
+            availability: Some(Availability::Drain),
+            labels: None,
+        });
+        managers::on_manager(&self.gateway, members, Avoid::Prefer(&m.node_id), cmd).await?;
+        let deadline = tokio::time::Instant::now() + DRAIN_WAIT;
+        loop {
+            let idle =
+                self.gateway
+                    .observed()
+                    .swarm_of(cluster, members)
+                    .is_some_and(|s| {
+                        let drained = s.nodes.iter().any(|n| {
+                            n.id == swarm_node_id && n.availability == Availability::Drain
+                        });
+                        let running =
+                            s.services.iter().flat_map(|svc| svc.tasks.iter()).any(|t| {
+                                t.node_id == swarm_node_id && t.state == TaskState::Running
+                            });
+                        drained && !running
+                    });
+            if idle {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Failure::Transient(format!(
+                    "the node still runs tasks {} s after it was drained",
+                    DRAIN_WAIT.as_secs()
+                )));
+            }
+            tokio::time::sleep(DRAIN_POLL).await;
         }
     }
 

@@ -100,7 +100,13 @@ impl Fleet {
                                     l.iter().map(|l| format!("{}={}", l.key, l.value)).collect();
                                 format!(":labels={}", kv.join(","))
                             });
-                            (format!("update:{}{labels}", u.swarm_node_id), Reply::None)
+                            let availability = u
+                                .availability
+                                .map_or_else(String::new, |a| format!(":{}", a.as_str()));
+                            (
+                                format!("update:{}{labels}{availability}", u.swarm_node_id),
+                                Reply::None,
+                            )
                         }
                         Command::NodeRemove { swarm_node_id } => {
                             (format!("remove:{swarm_node_id}"), Reply::None)
@@ -382,6 +388,7 @@ fn storage_kind(command: &domain::storage::StorageCommand) -> String {
         } => format!("primary:{epoch}:{peer}:{sync_secs}"),
         S::Standby { epoch, .. } => format!("standby:{epoch}"),
         S::StandbyOff => "standby-off".into(),
+        S::Handover => "handover".into(),
         S::MakeDirs { dirs } => format!("dirs:{}", dirs.join(",")),
     };
     format!("storage:{op}")

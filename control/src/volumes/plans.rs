@@ -38,6 +38,9 @@ pub enum VolumeStep {
     /// Async standby: the standby `node_id` becomes the primary in a new epoch (its newest
     /// complete snapshot made live), shipping to `from`, the silent old primary, once it is back.
     Promote { node_id: String, from: String },
+    /// Async standby: the primary `node_id` (drained) sends a last snapshot to the standby and
+    /// drops its live data, waiting as a standby (before the standby is promoted with it).
+    Handover { node_id: String },
 }
 
 type Plan = Vec<Planned<ClusterStep>>;
@@ -186,6 +189,47 @@ pub fn demote(old: &PlanMember<'_>) -> Plan {
             old.hostname
         ),
     )]
+}
+
+/// The primary is drained for maintenance: its tasks stop, its last writes go to the standby
+/// in a final snapshot, the standby takes over with it (a new epoch, nothing lost), the label
+/// moves so that Swarm starts the services on the volume there, and the old primary becomes
+/// the standby (with nothing of its own to keep: the new primary has all of it).
+pub fn hand_over(primary: &PlanMember<'_>, standby: &PlanMember<'_>) -> Plan {
+    let (p, s) = (primary.hostname, standby.hostname);
+    vec![
+        Planned::safe(
+            ClusterStep::Drain {
+                node_id: id(primary),
+            },
+            format!("Drain {p} until it runs no task"),
+            Some(primary.node_id),
+        ),
+        step(
+            primary,
+            VolumeStep::Handover {
+                node_id: id(primary),
+            },
+            format!("Send {p}'s last writes to {s} in a final snapshot"),
+        ),
+        step(
+            standby,
+            VolumeStep::Promote {
+                node_id: id(standby),
+                from: id(primary),
+            },
+            format!("Take the cluster volume over on {s} with that snapshot"),
+        ),
+        relabel(standby, "as the volume's primary"),
+        relabel(primary, "without the volume's primary label"),
+        step(
+            primary,
+            VolumeStep::Standby {
+                node_id: id(primary),
+            },
+            format!("Make {p} the standby"),
+        ),
+    ]
 }
 
 fn relabel(m: &PlanMember<'_>, how: &str) -> Planned<ClusterStep> {
@@ -401,6 +445,37 @@ mod tests {
         assert_eq!(
             ops(demote(&primary)),
             vec![v(VolumeStep::Standby { node_id: n("b") })]
+        );
+    }
+
+    #[test]
+    fn a_drained_primary_hands_over_after_its_tasks_stopped_and_a_final_sync() {
+        let (primary, standby) = (m("b"), m("a"));
+        let plan = hand_over(&primary, &standby);
+        assert_eq!(
+            plan.iter().map(|p| p.title.as_str()).collect::<Vec<_>>(),
+            [
+                "Drain b until it runs no task",
+                "Send b's last writes to a in a final snapshot",
+                "Take the cluster volume over on a with that snapshot",
+                "Label a as the volume's primary",
+                "Label b without the volume's primary label",
+                "Make b the standby",
+            ]
+        );
+        assert_eq!(
+            ops(plan),
+            vec![
+                ClusterStep::Drain { node_id: n("b") },
+                v(VolumeStep::Handover { node_id: n("b") }),
+                v(VolumeStep::Promote {
+                    node_id: n("a"),
+                    from: n("b")
+                }),
+                ClusterStep::Label { node_id: n("a") },
+                ClusterStep::Label { node_id: n("b") },
+                v(VolumeStep::Standby { node_id: n("b") }),
+            ]
         );
     }
 

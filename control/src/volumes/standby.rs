@@ -158,6 +158,18 @@ pub async fn run(
             };
             (node_id, cmd)
         }
+        VolumeStep::Handover { node_id } => {
+            let row = store
+                .standby(&cluster.id)
+                .await
+                .map_err(panel)?
+                .ok_or_else(|| Failure::Refused("the cluster has no async volume".into()))?;
+            // Run again after the standby took over: the node has handed over already.
+            if row.primary_node_id != *node_id {
+                return Ok(());
+            }
+            (node_id, StorageCommand::Handover)
+        }
         VolumeStep::StandbyOff { node_id } => (node_id, StorageCommand::StandbyOff),
         VolumeStep::Forget => {
             return store.delete_standby(&cluster.id).await.map_err(panel);

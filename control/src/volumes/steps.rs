@@ -91,6 +91,7 @@ fn command(
         | VolumeStep::Standby { .. }
         | VolumeStep::Primary { .. }
         | VolumeStep::Promote { .. }
+        | VolumeStep::Handover { .. }
         | VolumeStep::StandbyOff { .. }
         | VolumeStep::Forget => return Ok(None),
     }))
@@ -115,6 +116,7 @@ pub async fn run(
         VolumeStep::Standby { .. }
         | VolumeStep::Primary { .. }
         | VolumeStep::Promote { .. }
+        | VolumeStep::Handover { .. }
         | VolumeStep::StandbyOff { .. }
         | VolumeStep::Forget => {
             super::standby::run(gateway, store, vault, cluster, members, step).await

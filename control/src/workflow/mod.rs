@@ -50,7 +50,8 @@ impl Capability {
             | WorkflowKind::SetupVolumes
             | WorkflowKind::RemoveVolumes
             | WorkflowKind::PromoteVolume
-            | WorkflowKind::DemoteVolume => Capability::Clusters,
+            | WorkflowKind::DemoteVolume
+            | WorkflowKind::HandOverVolume => Capability::Clusters,
             WorkflowKind::Install
             | WorkflowKind::Uninstall
             | WorkflowKind::ApplyCredentials

@@ -20,11 +20,12 @@ use std::sync::Mutex;
 
 use base64::Engine as _;
 use domain::standby::{KEY_BYTES, StandbyFacts, StandbyRole, parse_snapshot, snapshot_name};
-use domain::storage::{SNAPSHOTS_DIR, StorageCommand, VOLUMES_DIR};
+use domain::storage::{SNAPSHOTS_DIR, VOLUMES_DIR};
 use serde::{Deserialize, Serialize};
 
 use super::mounted;
 use super::volume::call;
+use crate::docker::Engine;
 
 pub use ship::run;
 
@@ -185,52 +186,118 @@ async fn volumes_mounted() -> Result<Option<String>, String> {
     Ok(mounted(&mountinfo, VOLUMES_DIR).map(|(fs, _)| fs))
 }
 
-/// Runs one async-standby command; `Err` carries what went wrong in the tools' own words.
-pub async fn execute(command: &StorageCommand, state_dir: &Path) -> Result<(), String> {
-    let _one = ship::ROLE.lock().await;
-    let disk = Disk::node();
-    // What the sync did under the old role says nothing of the new one.
+/// Holds the role lock for a role change, the sync's progress under the old role forgotten
+/// (it says nothing of the new one).
+async fn changing_role() -> tokio::sync::MutexGuard<'static, ()> {
+    let one = ship::ROLE.lock().await;
     record(|p| *p = Progress::default());
-    match command {
-        StorageCommand::Primary {
-            epoch,
-            peer,
-            key,
-            sync_secs,
-        } => {
-            let peer = peer
-                .parse::<std::net::IpAddr>()
-                .map_err(|_| format!("not an IP address: {peer:?}"))?;
-            let wanted = Wanted {
-                role: StandbyRole::Primary,
-                epoch: *epoch,
-                peer: Some(peer.to_string()),
-                sync_secs: (*sync_secs).max(1),
-                key: key.clone(),
-            };
-            wanted.key()?;
-            become_primary(&disk).await?;
-            super::kept::save(state_dir, WANTED, &wanted)
-        }
-        StorageCommand::Standby { epoch, key } => {
-            let wanted = Wanted {
-                role: StandbyRole::Standby,
-                epoch: *epoch,
-                peer: None,
-                sync_secs: 0,
-                key: key.clone(),
-            };
-            wanted.key()?;
-            let old = load_wanted(state_dir).map_or(0, |w| w.epoch);
-            become_standby(&disk, old).await?;
-            super::kept::save(state_dir, WANTED, &wanted)
-        }
-        StorageCommand::StandbyOff => {
-            super::kept::forget(state_dir, WANTED)?;
-            off(&disk).await
-        }
-        _ => Err("not an async-standby command".into()),
+    one
+}
+
+/// Makes this node the primary of `epoch` (see [`domain::storage::StorageCommand::Primary`]).
+pub async fn primary(
+    state_dir: &Path,
+    epoch: u64,
+    peer: &str,
+    key: &str,
+    sync_secs: u32,
+) -> Result<(), String> {
+    let _one = changing_role().await;
+    let peer = peer
+        .parse::<std::net::IpAddr>()
+        .map_err(|_| format!("not an IP address: {peer:?}"))?;
+    let wanted = Wanted {
+        role: StandbyRole::Primary,
+        epoch,
+        peer: Some(peer.to_string()),
+        sync_secs: sync_secs.max(1),
+        key: key.to_owned(),
+    };
+    wanted.key()?;
+    become_primary(&Disk::node()).await?;
+    super::kept::save(state_dir, WANTED, &wanted)
+}
+
+/// Makes this node the standby of `epoch` (see [`domain::storage::StorageCommand::Standby`]).
+pub async fn standby(state_dir: &Path, epoch: u64, key: &str) -> Result<(), String> {
+    let _one = changing_role().await;
+    let wanted = Wanted {
+        role: StandbyRole::Standby,
+        epoch,
+        peer: None,
+        sync_secs: 0,
+        key: key.to_owned(),
+    };
+    wanted.key()?;
+    let old = load_wanted(state_dir).map_or(0, |w| w.epoch);
+    become_standby(&Disk::node(), old).await?;
+    super::kept::save(state_dir, WANTED, &wanted)
+}
+
+/// Drops either role and the volume's data on this node.
+pub async fn stop(state_dir: &Path) -> Result<(), String> {
+    let _one = changing_role().await;
+    super::kept::forget(state_dir, WANTED)?;
+    off(&Disk::node()).await
+}
+
+/// How long the containers on the volume may take to stop after the node was drained; then
+/// they are killed (nothing may write once the last snapshot is taken).
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The primary hands over (see [`domain::storage::StorageCommand::Handover`]): once no
+/// container here uses the volume, a last snapshot goes to the standby; only once the standby
+/// kept it complete is the live data dropped and this node a standby of the same epoch (the
+/// panel then promotes the standby with that snapshot, and gives this node the new epoch).
+pub async fn hand_over(state_dir: &Path, engine: &Engine) -> Result<(), String> {
+    let _one = ship::ROLE.lock().await;
+    let Some(wanted) = load_wanted(state_dir) else {
+        return Err("this node has no role in an async cluster volume".into());
+    };
+    if wanted.role == StandbyRole::Standby {
+        return Ok(());
     }
+    let deadline = tokio::time::Instant::now() + STOP_WAIT;
+    loop {
+        let users = engine
+            .users_of(VOLUMES_DIR)
+            .await
+            .map_err(|e| format!("cannot list the containers: {e}"))?;
+        if users.is_empty() {
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let killed = engine
+                .kill_users_of(VOLUMES_DIR)
+                .await
+                .map_err(|e| format!("cannot stop the containers on the volume: {e}"))?;
+            tracing::warn!(
+                ?killed,
+                "handing over: killed the containers still on the volume"
+            );
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let disk = Disk::node();
+    ship::ship_once(&wanted, &disk)
+        .await
+        .map_err(|e| format!("the last snapshot did not reach the standby: {e}"))?;
+    // The role first: cut off after it, the live data left is kept as a conflict snapshot when
+    // the panel makes this node the standby; before it, a primary without live data would
+    // start an empty one.
+    let standby = Wanted {
+        role: StandbyRole::Standby,
+        peer: None,
+        sync_secs: 0,
+        ..wanted
+    };
+    super::kept::save(state_dir, WANTED, &standby)?;
+    unmount_volumes().await?;
+    delete_subvolume(&disk.live()).await?;
+    prune(&disk.sent(), None).await?;
+    tracing::info!("handed the async volume over: its last snapshot is on the standby");
+    Ok(())
 }
 
 /// The live data: kept when it is there, else a writable copy of the newest complete snapshot

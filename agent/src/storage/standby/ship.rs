@@ -103,7 +103,8 @@ pub async fn run(state_dir: PathBuf) {
                 // The role may have changed while a command held the lock: read it again.
                 let _one = ROLE.lock().await;
                 if let Some(w) = still(&state_dir, StandbyRole::Primary) {
-                    ship_once(&w, &Disk::node()).await;
+                    // (Its outcome is in the facts.)
+                    let _ = ship_once(&w, &Disk::node()).await;
                 }
             }
             Some(w) => {
@@ -135,8 +136,8 @@ pub async fn run(state_dir: PathBuf) {
     }
 }
 
-/// One snapshot to the standby; its outcome goes to the facts.
-async fn ship_once(w: &Wanted, disk: &Disk) {
+/// One snapshot to the standby; its outcome goes to the facts, and is the answer.
+pub(super) async fn ship_once(w: &Wanted, disk: &Disk) -> Result<(), String> {
     let started = Instant::now();
     // After a boot the bind mount is gone: the primary's data is mounted again first.
     let shipped = match super::become_primary(disk).await {
@@ -144,15 +145,19 @@ async fn ship_once(w: &Wanted, disk: &Disk) {
         Err(e) => Err(e),
     };
     match shipped {
-        Ok((at, bytes)) => record(|p| {
-            p.synced_at_ms = Some(at);
-            p.last_bytes = bytes;
-            p.last_took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            p.error = None;
-        }),
+        Ok((at, bytes)) => {
+            record(|p| {
+                p.synced_at_ms = Some(at);
+                p.last_bytes = bytes;
+                p.last_took_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                p.error = None;
+            });
+            Ok(())
+        }
         Err(e) => {
             tracing::warn!(error = %e, "the async volume's sync failed");
-            record(|p| p.error = Some(e));
+            record(|p| p.error = Some(e.clone()));
+            Err(e)
         }
     }
 }
