@@ -167,8 +167,10 @@ pub async fn run(config: &Config, mut shutdown: watch::Receiver<bool>) -> Result
         engine.clone(),
         config.panel.addresses(),
     )));
-    // The volume's copies, read in the background (with a brick out of reach it takes seconds).
+    // The volume's copies, read in the background (with a brick out of reach it takes seconds),
+    // and the apps' volumes' sizes where this node holds their data.
     let _copies = AbortOnDrop(tokio::spawn(storage::copies::watch()));
+    let _sizes = AbortOnDrop(tokio::spawn(storage::sizes::watch()));
     // The volume's state for every heartbeat, read in the background.
     let _beat = AbortOnDrop(tokio::spawn(storage::beat::watch(config.state_dir.clone())));
     // The async volume's sync goes on node to node whether the panel is reachable or not.

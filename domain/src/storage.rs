@@ -140,6 +140,9 @@ pub struct VolumeInUse {
     pub path: String,
     /// The services (Swarm names) that mount it.
     pub services: Vec<String>,
+    /// The space it takes: the most a node holding its data reported in its last heartbeats
+    /// (`None` before one did).
+    pub bytes: Option<u64>,
 }
 
 /// The least free space a node's volume disk must have to be offered (100 MiB).
@@ -198,17 +201,33 @@ pub struct VolumeBeat {
     pub copies: Option<CopiesFacts>,
     pub peers: Option<PeersFacts>,
     pub standby: Option<crate::standby::StandbyFacts>,
+    /// The apps' volumes where this node holds their data (at most [`MAX_SIZES`]).
+    #[serde(default)]
+    pub sizes: Vec<VolumeSize>,
+}
+
+/// The most app volumes a beat reports the size of.
+pub const MAX_SIZES: usize = 256;
+
+/// The space an app's volume takes where a node holds its data (its copy of the replicated
+/// volume, or the async primary's live data), as `du` counts it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeSize {
+    /// `app/volume`, as the directory on the cluster volume is named.
+    pub dir: String,
+    pub bytes: u64,
 }
 
 impl VolumeBeat {
-    /// The beat without the sync's progress (which moves at every sync): what the cluster's
-    /// status depends on, for "did anything change?".
+    /// The beat without the sync's progress and the sizes (which move all the time): what the
+    /// cluster's status depends on, for "did anything change?".
     pub fn quiet(&self) -> Self {
         Self {
             standby: self
                 .standby
                 .as_ref()
                 .map(crate::standby::StandbyFacts::quiet),
+            sizes: vec![],
             ..self.clone()
         }
     }
@@ -220,6 +239,13 @@ impl VolumeBeat {
             .as_mut()
             .is_some_and(|m| crate::node::cap(&mut m.source, crate::node::caps::TEXT));
         cut |= self.standby.as_mut().is_some_and(|s| s.cap());
+        if self.sizes.len() > MAX_SIZES {
+            self.sizes.truncate(MAX_SIZES);
+            cut = true;
+        }
+        for s in &mut self.sizes {
+            cut |= crate::node::cap(&mut s.dir, crate::node::caps::TEXT);
+        }
         cut
     }
 
@@ -594,5 +620,39 @@ mod tests {
         }
         assert_eq!(ready().stable(), later.stable());
         assert_ne!(ready().stable(), StorageFacts::default().stable());
+    }
+
+    #[test]
+    fn sizes_move_without_a_change_of_state_and_are_bounded() {
+        let size = |dir: &str, bytes| VolumeSize {
+            dir: dir.into(),
+            bytes,
+        };
+        let beat = VolumeBeat {
+            sizes: vec![size("keeper/data", 4096)],
+            ..Default::default()
+        };
+        let grown = VolumeBeat {
+            sizes: vec![size("keeper/data", 8192)],
+            ..Default::default()
+        };
+        assert_eq!(beat.quiet(), grown.quiet());
+        assert_ne!(beat, grown);
+        let mut many = VolumeBeat {
+            sizes: (0..MAX_SIZES + 3)
+                .map(|i| size(&format!("app{i}/{}", "v".repeat(300)), 1))
+                .collect(),
+            ..Default::default()
+        };
+        assert!(many.cap());
+        assert_eq!(many.sizes.len(), MAX_SIZES);
+        assert!(
+            many.sizes
+                .iter()
+                .all(|s| s.dir.len() <= crate::node::caps::TEXT)
+        );
+        let mut small = beat.clone();
+        assert!(!small.cap());
+        assert_eq!(small, beat);
     }
 }

@@ -290,6 +290,12 @@ test.describe.serial("cluster volumes", () => {
     const row = page.locator('[data-testid="volume-row"][data-volume="keeper/data"]');
     await expect(row.getByTestId("volume-where")).toHaveText("live on edge-2, snapshots on edge-1");
     await expect(row.getByTestId("volume-services")).toHaveText("keeper_writer");
+    // Its size, counted where its data lives (every 30 s, sent with the heartbeats).
+    await expect.poll(async () => ((await api(page.request, "get_cluster", { id: clusterId })).data.volumes_in_use as { app: string; bytes: number | null }[])
+      .find((v) => v.app === "keeper")?.bytes ?? 0, { timeout: 60_000, intervals: [2_000] }).toBeGreaterThan(0);
+    await page.reload();
+    await hydrated(page);
+    await expect(row.getByTestId("volume-size")).toHaveText(/^\d+\.\d (KiB|MiB)$/);
     await expect(row).toContainText(`${VOLUMES}/keeper/data`);
     await expect(page.locator('[data-testid="volume-disk"][data-hostname="edge-2"]')).toContainText(/edge-2: \d+ MiB of \d+ MiB used \(btrfs\)/);
     // A Viewer sees them and cannot change them.
@@ -562,6 +568,12 @@ test.describe.serial("cluster volumes", () => {
     const row = page.locator('[data-testid="volume-row"][data-volume="keeper/data"]');
     await expect(row.getByTestId("volume-where")).toHaveText("on every node; copies on edge-1, edge-2, edge-3");
     await expect(row.getByTestId("volume-services")).toHaveText("keeper_writer");
+    // Its size, counted where its data lives (every 30 s, sent with the heartbeats).
+    await expect.poll(async () => ((await api(page.request, "get_cluster", { id: clusterId })).data.volumes_in_use as { app: string; bytes: number | null }[])
+      .find((v) => v.app === "keeper")?.bytes ?? 0, { timeout: 60_000, intervals: [2_000] }).toBeGreaterThan(0);
+    await page.reload();
+    await hydrated(page);
+    await expect(row.getByTestId("volume-size")).toHaveText(/^\d+\.\d (KiB|MiB)$/);
     await expect(page.locator('[data-testid="volume-disk"][data-hostname="edge-3"]')).toContainText(/MiB used \(xfs\)/);
     // Every node holds a copy of the file.
     for (const n of NODES) lab("exec", n, "test", "-s", "/var/lib/flotilla/bricks/flotilla/keeper/data/seq");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use domain::standby::StandbyFacts;
 use domain::storage::VolumeBeat;
 
-use super::{copies, fence, mount_facts, standby, volume};
+use super::{copies, fence, mount_facts, sizes, standby, volume};
 
 /// How often the beat is read (the panel's default heartbeat).
 const READ_EVERY: Duration = Duration::from_secs(5);
@@ -33,6 +33,7 @@ pub(super) async fn read(mountinfo: &str, standby: Option<StandbyFacts>) -> Volu
         copies: copies::latest(),
         peers: copies::peers(),
         standby,
+        sizes: sizes::latest(),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod beat;
 pub mod copies;
 pub mod fence;
 mod kept;
+pub mod sizes;
 pub mod standby;
 mod volume;
 

@@ -7,7 +7,7 @@ use domain::cluster::{
 use domain::health::{self, Lifecycle, MemberState, VolumeState};
 use domain::list::{ClusterPage, ClusterSort, ListQuery, Page};
 use domain::node::{EngineFacts, SwarmState};
-use domain::storage::{StorageFacts, VolumeMode};
+use domain::storage::{StorageFacts, VolumeBeat, VolumeInUse, VolumeMode};
 use domain::swarm::{SwarmNodeView, SwarmRole};
 use domain::workflow::{WorkflowStatus, WorkflowView};
 
@@ -156,7 +156,9 @@ impl Clusters {
                 .map(|n| n.hostname.clone())
                 .collect(),
             volumes_in_use: if g.cluster.definition.volumes {
-                crate::volumes::in_use(&self.store, &g.cluster.id).await?
+                let mut used = crate::volumes::in_use(&self.store, &g.cluster.id).await?;
+                self.size_volumes(&g, &mut used);
+                used
             } else {
                 vec![]
             },
@@ -180,6 +182,26 @@ impl Clusters {
             .filter_map(|(m, n)| self.gateway.vip_claim(&m.node_id, hostname(m, n), address))
             .collect();
         health::vip_truth(&claims)
+    }
+
+    /// Each app volume's size: the most a member holding its data reported in its current
+    /// heartbeat (copies are written at once; the async standby reports none).
+    fn size_volumes(&self, g: &Gathered, volumes: &mut [VolumeInUse]) {
+        let since = self.gateway.current_since();
+        let beats: Vec<VolumeBeat> = g
+            .members
+            .iter()
+            .filter_map(|(m, _)| self.observed.volume_of(&m.node_id, since))
+            .collect();
+        for v in volumes {
+            let dir = format!("{}/{}", v.app, v.volume);
+            v.bytes = beats
+                .iter()
+                .flat_map(|b| &b.sizes)
+                .filter(|s| s.dir == dir)
+                .map(|s| s.bytes)
+                .max();
+        }
     }
 
     pub(super) fn summary(&self, g: &Gathered) -> ClusterSummary {

@@ -76,6 +76,7 @@ pub async fn in_use(store: &Store, cluster_id: &str) -> Result<Vec<VolumeInUse>,
                 volume: v.name.clone(),
                 path: volume_dir(&w.name, &v.name),
                 services,
+                bytes: None,
             });
         }
     }

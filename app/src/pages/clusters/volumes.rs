@@ -1,5 +1,5 @@
 //! The cluster's Volumes card: the cluster volume's mode and state, each app's volume on it with
-//! the services that mount it, and each node's volume disk. Read-only: volumes are turned on and
+//! its size and the services that mount it, and each node's volume disk. Read-only: volumes are turned on and
 //! off with the cluster (Edit), and an app's volume comes and goes with the app.
 use domain::cluster::ClusterDetail;
 use domain::standby::StandbyRole;
@@ -20,6 +20,21 @@ fn usage(disk: &DiskFacts) -> String {
         disk.total_bytes / MIB,
         disk.fs
     )
+}
+
+/// "12.5 MiB": a volume's size, to one decimal.
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// Where an app's volume lives, for the cluster's mode.
@@ -81,7 +96,7 @@ pub fn volumes_card(d: &ClusterDetail) -> AnyView {
                     <table class=TABLE>
                         <thead><tr>
                             <th class=TH>"Volume"</th><th class=TH>"Path on the nodes"</th>
-                            <th class=TH>"Where"</th><th class=TH>"Used by"</th>
+                            <th class=TH>"Where"</th><th class=TH>"Size"</th><th class=TH>"Used by"</th>
                         </tr></thead>
                         <tbody class="divide-y divide-slate-100">
                             {rows.into_iter().map(|v| view! {
@@ -89,6 +104,7 @@ pub fn volumes_card(d: &ClusterDetail) -> AnyView {
                                     <td class=TD>{format!("{} / {}", v.app, v.volume)}</td>
                                     <td class=format!("{TD} font-mono text-xs")>{v.path}</td>
                                     <td class=TD data-testid="volume-where">{placement.clone()}</td>
+                                    <td class=TD data-testid="volume-size">{v.bytes.map_or_else(|| "—".to_owned(), size)}</td>
                                     <td class=TD data-testid="volume-services">{v.services.join(", ")}</td>
                                 </tr>
                             }).collect_view()}
@@ -106,4 +122,18 @@ pub fn volumes_card(d: &ClusterDetail) -> AnyView {
         </ul>
     }
     .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_in_the_largest_unit_below_1024() {
+        assert_eq!(size(0), "0 B");
+        assert_eq!(size(1023), "1023 B");
+        assert_eq!(size(4096), "4.0 KiB");
+        assert_eq!(size(12 * 1024 * 1024 + 512 * 1024), "12.5 MiB");
+        assert_eq!(size(3 * 1024 * 1024 * 1024), "3.0 GiB");
+    }
 }
