@@ -1,6 +1,6 @@
 import { expect, test } from "@playwright/test";
 import { ADMIN_PASSWORD, AGENT_URL, api, call, lab, login } from "../tests/helpers";
-import { LEDGER, collect } from "../tests/ledger";
+import { collect, installLedger } from "../tests/ledger";
 import { median, report, until } from "./support";
 
 // Async-standby benchmark (issue #13), run by `./dev bench volumes-async` on a fresh 3-node lab.
@@ -57,15 +57,7 @@ test.describe.serial("async volume benchmark", () => {
         });
         await until("the pair and its volume built", 240_000, async () =>
           (await api(page.request, "get_cluster", { id: clusterId })).data.summary.health === "Healthy");
-        const app = await api(page.request, "create_app", { draft: { name: `Ledger ${run}`, kind: "app", model_format: "", description: "" } });
-        const version = await api(page.request, "add_app_version", { app_id: app, draft: { version: "1", compose: LEDGER } });
-        const appId = await api(page.request, "install_app", {
-          cluster_id: clusterId,
-          draft: {
-            version_id: version, name: "ledger", secrets: [],
-            services: [{ name: "writer", mode: "replicated", replicas: "1", constraints: "", spread: "", ports: [] }],
-          },
-        });
+        const appId = await installLedger(page.request, clusterId, `Ledger ${run}`, "ledger");
         const before = acks.length;
         await until("the writer writing", 120_000, () => acks.length > before + 300);
         const crashedAt = Date.now();

@@ -1,6 +1,6 @@
 import { expect, test } from "@playwright/test";
 import { ADMIN_PASSWORD, AGENT_URL, api, lab, login } from "../tests/helpers";
-import { LEDGER, collect } from "../tests/ledger";
+import { collect, installLedger } from "../tests/ledger";
 import { median, report, until } from "./support";
 
 // Cluster volume benchmark (issue #13), run by `./dev bench volumes` on a fresh 3-node lab: a
@@ -56,15 +56,7 @@ test.describe.serial("cluster volume benchmark", () => {
     const collector = await collect();
     const acks = collector.acks;
     try {
-      const app = await api(page.request, "create_app", { draft: { name: "Ledger", kind: "app", model_format: "", description: "" } });
-      const version = await api(page.request, "add_app_version", { app_id: app, draft: { version: "1", compose: LEDGER } });
-      await api(page.request, "install_app", {
-        cluster_id: clusterId,
-        draft: {
-          version_id: version, name: "ledger", secrets: [],
-          services: [{ name: "writer", mode: "replicated", replicas: "1", constraints: "", spread: "", ports: [] }],
-        },
-      });
+      await installLedger(page.request, clusterId, "Ledger", "ledger");
       await until("the writer writing", 120_000, () => acks.length > 100);
       const stalls: number[] = [];
       let lostTotal = 0;

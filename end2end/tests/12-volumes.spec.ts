@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { expect, Page, test } from "@playwright/test";
 import { ADMIN_PASSWORD, api, call, hydrated, lab, login, removeLeftoverClusters, tempDir } from "./helpers";
-import { LEDGER, collect } from "./ledger";
+import { collect, installLedger } from "./ledger";
 
 // Builds on 01 (three lab nodes online, standalone). Cluster volumes (issue #13): every lab node
 // has its own disks and glusterd in its own mount namespace (checked on the nodes), its agent
@@ -333,15 +333,7 @@ test.describe.serial("cluster volumes", () => {
     const collector = await collect();
     const acks = collector.acks;
     try {
-      const app = await api(page.request, "create_app", { draft: { name: "Ledger async", kind: "app", model_format: "", description: "" } });
-      const version = await api(page.request, "add_app_version", { app_id: app, draft: { version: "1", compose: LEDGER } });
-      const appId = await api(page.request, "install_app", {
-        cluster_id: clusterId,
-        draft: {
-          version_id: version, name: "ledger", secrets: [],
-          services: [{ name: "writer", mode: "replicated", replicas: "1", constraints: "", spread: "", ports: [] }],
-        },
-      });
+      const appId = await installLedger(page.request, clusterId, "Ledger async", "ledger");
       await expect.poll(() => acks.length, { timeout: 90_000, intervals: [1_000] }).toBeGreaterThan(200);
       expect(new Set(acks.map((a) => a.node))).toEqual(new Set(["edge-2"]));
 
@@ -406,15 +398,7 @@ test.describe.serial("cluster volumes", () => {
     const collector = await collect();
     const acks = collector.acks;
     try {
-      const app = await api(page.request, "create_app", { draft: { name: "Ledger hand-over", kind: "app", model_format: "", description: "" } });
-      const version = await api(page.request, "add_app_version", { app_id: app, draft: { version: "1", compose: LEDGER } });
-      const appId = await api(page.request, "install_app", {
-        cluster_id: clusterId,
-        draft: {
-          version_id: version, name: "handover", secrets: [],
-          services: [{ name: "writer", mode: "replicated", replicas: "1", constraints: "", spread: "", ports: [] }],
-        },
-      });
+      const appId = await installLedger(page.request, clusterId, "Ledger hand-over", "handover");
       await expect.poll(() => acks.filter((a) => a.node === "edge-1").length, { timeout: 90_000, intervals: [1_000] }).toBeGreaterThan(100);
 
       // The operator drains the primary: the panel hands the volume over instead of leaving the
@@ -651,15 +635,7 @@ test.describe.serial("cluster volumes", () => {
     const collector = await collect();
     const acks = collector.acks;
     try {
-      const app = await api(page.request, "create_app", { draft: { name: "Ledger", kind: "app", model_format: "", description: "" } });
-      const version = await api(page.request, "add_app_version", { app_id: app, draft: { version: "1", compose: LEDGER } });
-      const appId = await api(page.request, "install_app", {
-        cluster_id: clusterId,
-        draft: {
-          version_id: version, name: "ledger", secrets: [],
-          services: [{ name: "writer", mode: "replicated", replicas: "1", constraints: "", spread: "", ports: [] }],
-        },
-      });
+      const appId = await installLedger(page.request, clusterId, "Ledger", "ledger");
       await expect.poll(() => acks.length, { timeout: 90_000, intervals: [1_000] }).toBeGreaterThan(100);
       const victim = acks[acks.length - 1].node; // edge-K
       const node = `n${victim.slice(-1)}`;
@@ -712,15 +688,7 @@ test.describe.serial("cluster volumes", () => {
     const clusterId = clusters.find((c) => c.name === "vol-3")!.id;
     const collector = await collect();
     try {
-      const app = await api(page.request, "create_app", { draft: { name: "Ledger split", kind: "app", model_format: "", description: "" } });
-      const version = await api(page.request, "add_app_version", { app_id: app, draft: { version: "1", compose: LEDGER } });
-      const appId = await api(page.request, "install_app", {
-        cluster_id: clusterId,
-        draft: {
-          version_id: version, name: "split", secrets: [],
-          services: [{ name: "writer", mode: "replicated", replicas: "1", constraints: "", spread: "", ports: [] }],
-        },
-      });
+      const appId = await installLedger(page.request, clusterId, "Ledger split", "split");
       const acks = collector.acks;
       await expect.poll(() => acks.length, { timeout: 90_000, intervals: [1_000] }).toBeGreaterThan(100);
       const victim = acks[acks.length - 1].node;
@@ -784,15 +752,7 @@ test.describe.serial("cluster volumes", () => {
     const collector = await collect();
     const acks = collector.acks;
     try {
-      const app = await api(page.request, "create_app", { draft: { name: "Ledger rolled", kind: "app", model_format: "", description: "" } });
-      const version = await api(page.request, "add_app_version", { app_id: app, draft: { version: "1", compose: LEDGER } });
-      const appId = await api(page.request, "install_app", {
-        cluster_id: clusterId,
-        draft: {
-          version_id: version, name: "rolled", secrets: [],
-          services: [{ name: "writer", mode: "replicated", replicas: "1", constraints: "", spread: "", ports: [] }],
-        },
-      });
+      const appId = await installLedger(page.request, clusterId, "Ledger rolled", "rolled");
       await expect.poll(() => acks.length, { timeout: 90_000, intervals: [1_000] }).toBeGreaterThan(100);
 
       // A firmware no node runs yet, rolled out over the cluster: the one writer is not a reason

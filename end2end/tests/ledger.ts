@@ -1,6 +1,8 @@
 // The ledger: a writer service for the cluster volume's tests and benchmark, and the collector
 // of what it acknowledges.
 import { createServer, Socket } from "node:net";
+import { APIRequestContext } from "@playwright/test";
+import { api } from "./helpers";
 
 // The ledger writes like the keeper and reports each number once its write returned, with its
 // node, to a collector the test runs on the host.
@@ -41,4 +43,18 @@ export async function collect() {
     server.close(() => done());
   });
   return { acks, close };
+}
+
+/** Adds the ledger as the app `title` and installs it on the cluster as `name`, one writer: the
+ * installed app's id. */
+export async function installLedger(request: APIRequestContext, clusterId: string, title: string, name: string): Promise<string> {
+  const app = await api(request, "create_app", { draft: { name: title, kind: "app", model_format: "", description: "" } });
+  const version = await api(request, "add_app_version", { app_id: app, draft: { version: "1", compose: LEDGER } });
+  return api(request, "install_app", {
+    cluster_id: clusterId,
+    draft: {
+      version_id: version, name, secrets: [],
+      services: [{ name: "writer", mode: "replicated", replicas: "1", constraints: "", spread: "", ports: [] }],
+    },
+  });
 }

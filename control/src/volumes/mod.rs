@@ -18,6 +18,9 @@ pub mod plans;
 pub mod standby;
 pub mod steps;
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
 use domain::cluster::Definition;
 use domain::storage::{VolumeInUse, VolumeMode, volume_dir};
 use domain::workload::compose::MountKind;
@@ -56,29 +59,64 @@ pub async fn users(store: &Store, cluster_id: &str) -> Result<Vec<String>, Contr
 pub async fn in_use(store: &Store, cluster_id: &str) -> Result<Vec<VolumeInUse>, ControlError> {
     let mut out = vec![];
     for w in store.workloads_of(cluster_id).await? {
-        let Some(version) = store.version_by_id(&w.version_id).await? else {
-            continue;
-        };
-        let compose = crate::workloads::steps::parsed(&version)?;
-        for v in compose.cluster_volumes() {
-            let services = compose
-                .services
-                .iter()
-                .filter(|s| {
-                    s.mounts.iter().any(|m| {
-                        m.kind == MountKind::Volume && m.source.as_deref() == Some(v.name.as_str())
-                    })
-                })
-                .map(|s| scoped(&w.name, &s.name))
-                .collect();
+        for (volume, services) in declared(store, &w.version_id).await?.iter() {
             out.push(VolumeInUse {
                 app: w.name.clone(),
-                volume: v.name.clone(),
-                path: volume_dir(&w.name, &v.name),
-                services,
+                volume: volume.clone(),
+                path: volume_dir(&w.name, volume),
+                services: services.iter().map(|s| scoped(&w.name, s)).collect(),
                 bytes: None,
             });
         }
     }
     Ok(out)
+}
+
+/// An app version's cluster volumes, each with the services (by their name in the file) that
+/// mount it.
+type Declared = Arc<Vec<(String, Vec<String>)>>;
+
+/// What each app version declares, by version id: a version never changes, so its file is read
+/// and parsed once per process (a cluster page asks on every refresh).
+static DECLARED: LazyLock<Mutex<HashMap<String, Declared>>> = LazyLock::new(Mutex::default);
+
+async fn declared(store: &Store, version_id: &str) -> Result<Declared, ControlError> {
+    let known = DECLARED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(version_id)
+        .cloned();
+    if let Some(known) = known {
+        return Ok(known);
+    }
+    // A version deleted meanwhile (its app uninstalled) declares nothing; not remembered.
+    let Some(version) = store.version_by_id(version_id).await? else {
+        return Ok(Declared::default());
+    };
+    let compose = crate::workloads::steps::parsed(&version)?;
+    let list: Declared = Arc::new(
+        compose
+            .cluster_volumes()
+            .into_iter()
+            .map(|v| {
+                let services = compose
+                    .services
+                    .iter()
+                    .filter(|s| {
+                        s.mounts.iter().any(|m| {
+                            m.kind == MountKind::Volume
+                                && m.source.as_deref() == Some(v.name.as_str())
+                        })
+                    })
+                    .map(|s| s.name.clone())
+                    .collect();
+                (v.name.clone(), services)
+            })
+            .collect(),
+    );
+    DECLARED
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(version_id.to_owned(), list.clone());
+    Ok(list)
 }
