@@ -99,8 +99,11 @@ const WHOLE = "replicated: mounted and answering on 3 of 3 nodes; 3 of 3 copies 
 
 /** Waits until the cluster is Healthy again (every node back, in the swarm, its volume mounted). */
 async function healthy(page: Page, clusterId: string) {
-  await expect.poll(async () => (await api(page.request, "get_cluster", { id: clusterId })).data.summary.health,
-    { timeout: 180_000, intervals: [2_000] }).toBe("Healthy");
+  // (With the reason: a failure says what kept it Degraded.)
+  await expect.poll(async () => {
+    const s = (await api(page.request, "get_cluster", { id: clusterId })).data.summary;
+    return `${s.health}: ${s.reason}`;
+  }, { timeout: 180_000, intervals: [2_000] }).toMatch(/^Healthy/);
 }
 
 /** The numbers in the keeper's file, read on a node (none before it exists). */
