@@ -55,6 +55,7 @@ function volumeUp() {
   expect(info).toContain("network.ping-timeout: 5");
   expect(info).toContain("client.tcp-user-timeout: 5");
   expect(info).toContain("server.keepalive-count: 3");
+  expect(info).toContain("cluster.heal-timeout: 10");
   for (const n of NODES) expect(fsInside(n, VOLUMES), `${n}: mount`).toBe("fuse.glusterfs");
 }
 
