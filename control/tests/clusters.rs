@@ -932,9 +932,9 @@ async fn two_nodes_get_an_async_volume_whose_primary_is_the_worker_and_keeps_its
     );
 }
 
-#[tokio::test]
-async fn a_silent_async_primary_is_taken_over_by_a_standby_with_a_complete_snapshot() {
-    use domain::standby::{StandbyFacts, StandbyRole};
+/// Two nodes that can hold an async volume, in a cluster "pair" with volumes on (sync every 7 s):
+/// edge-1 the manager and standby, edge-2 the worker and primary.
+async fn async_pair() -> (Fleet, String) {
     let f = Fleet::new(&["edge-1", "edge-2"]).await;
     for host in ["edge-1", "edge-2"] {
         f.node(host).report_storage(ready_storage()).await;
@@ -961,6 +961,14 @@ async fn a_silent_async_primary_is_taken_over_by_a_standby_with_a_complete_snaps
     };
     let id = p.clusters.create(&f.h.admin, draft).await.expect("created");
     f.settled(&id).await;
+    (f, id)
+}
+
+#[tokio::test]
+async fn a_silent_async_primary_is_taken_over_by_a_standby_with_a_complete_snapshot() {
+    use domain::standby::{StandbyFacts, StandbyRole};
+    let (f, id) = async_pair().await;
+    let p = &f.h.panel;
     let _watch = control::volumes::failover::Failover::new(
         p.store.clone(),
         p.gateway.clone(),
@@ -1019,32 +1027,8 @@ async fn a_silent_async_primary_is_taken_over_by_a_standby_with_a_complete_snaps
 #[tokio::test]
 async fn draining_the_async_primary_hands_the_volume_over_with_a_final_snapshot() {
     use domain::swarm::Availability;
-    let f = Fleet::new(&["edge-1", "edge-2"]).await;
-    for host in ["edge-1", "edge-2"] {
-        f.node(host).report_storage(ready_storage()).await;
-    }
+    let (f, id) = async_pair().await;
     let p = &f.h.panel;
-    wait_for("every node's storage facts", async || {
-        p.clusters
-            .candidates(&f.h.admin)
-            .await
-            .is_ok_and(|c| c.iter().filter(|c| c.storage.btrfs_tools).count() == 2)
-    })
-    .await;
-    let draft = ClusterDraft {
-        definition: DefinitionDraft {
-            name: "pair".into(),
-            volumes: true,
-            volume_sync: "7".into(),
-            ..Default::default()
-        },
-        members: vec![
-            f.member("edge-1", SwarmRole::Manager),
-            f.member("edge-2", SwarmRole::Worker),
-        ],
-    };
-    let id = p.clusters.create(&f.h.admin, draft).await.expect("created");
-    f.settled(&id).await;
     // The managers report edge-2 drained, with no task.
     f.report_swarm(&["edge-1"], &["edge-2"], &["edge-1", "edge-2"], |s| {
         for n in s.nodes.iter_mut().filter(|n| n.hostname == "edge-2") {

@@ -253,12 +253,7 @@ impl Clusters {
         g: &Gathered,
         node_id: &str,
     ) -> Result<(), ControlError> {
-        if let Some(w) = g.workflow().filter(|w| w.status.is_open()) {
-            return Err(ControlError::Conflict(format!(
-                "Wait for \"{}\" to finish (or abort it).",
-                w.kind.label()
-            )));
-        }
+        g.idle()?;
         let names = g.hostnames();
         let members = g.plan(&names);
         let (Some(primary), Some(standby)) = (

@@ -59,6 +59,17 @@ impl Gathered {
             .find(|w| Capability::of(w.kind) == Capability::Clusters)
     }
 
+    /// Refused while one of the cluster's workflows runs or is paused.
+    fn idle(&self) -> Result<(), ControlError> {
+        match self.workflow().filter(|w| w.status.is_open()) {
+            Some(w) => Err(ControlError::Conflict(format!(
+                "Wait for \"{}\" to finish (or abort it).",
+                w.kind.label()
+            ))),
+            None => Ok(()),
+        }
+    }
+
     fn hostname(&self, node_id: &str) -> String {
         self.members
             .iter()
@@ -240,12 +251,7 @@ impl Clusters {
     /// An active cluster with no workflow running or paused.
     async fn idle_active(&self, id: &str) -> Result<Gathered, ControlError> {
         let g = self.active(id).await?;
-        if let Some(w) = g.workflow().filter(|w| w.status.is_open()) {
-            return Err(ControlError::Conflict(format!(
-                "Wait for \"{}\" to finish (or abort it).",
-                w.kind.label()
-            )));
-        }
+        g.idle()?;
         Ok(g)
     }
 
