@@ -107,7 +107,8 @@ impl Clusters {
     pub async fn get(&self, actor: &Actor, id: &str) -> Result<ClusterDetail, ControlError> {
         actor.require(Permission::Read)?;
         let g = self.gather(self.find(id).await?).await?;
-        let states = self.member_states(&g);
+        let beats = self.beats(&g);
+        let states = self.member_states(&g, &beats);
         let summary = self.summary_of(&g, &states);
         let members = g
             .members
@@ -157,7 +158,7 @@ impl Clusters {
                 .collect(),
             volumes_in_use: if g.cluster.definition.volumes {
                 let mut used = crate::volumes::in_use(&self.store, &g.cluster.id).await?;
-                self.size_volumes(&g, &mut used);
+                size_volumes(&beats, &mut used);
                 used
             } else {
                 vec![]
@@ -184,41 +185,30 @@ impl Clusters {
         health::vip_truth(&claims)
     }
 
-    /// Each app volume's size: the most a member holding its data reported in its current
-    /// heartbeat (copies are written at once; the async standby reports none).
-    fn size_volumes(&self, g: &Gathered, volumes: &mut [VolumeInUse]) {
+    /// Each member's volume state from its current heartbeat (in member order), read once per
+    /// view.
+    fn beats(&self, g: &Gathered) -> Vec<Option<VolumeBeat>> {
         let since = self.gateway.current_since();
-        let beats: Vec<VolumeBeat> = g
-            .members
+        g.members
             .iter()
-            .filter_map(|(m, _)| self.observed.volume_of(&m.node_id, since))
-            .collect();
-        for v in volumes {
-            let dir = format!("{}/{}", v.app, v.volume);
-            v.bytes = beats
-                .iter()
-                .flat_map(|b| &b.sizes)
-                .filter(|s| s.dir == dir)
-                .map(|s| s.bytes)
-                .max();
-        }
+            .map(|(m, _)| self.observed.volume_of(&m.node_id, since))
+            .collect()
     }
 
     pub(super) fn summary(&self, g: &Gathered) -> ClusterSummary {
-        self.summary_of(g, &self.member_states(g))
+        self.summary_of(g, &self.member_states(g, &self.beats(g)))
     }
 
     /// What the status planner looks at, per member (in member order); each member's stored
     /// facts are parsed once here.
-    fn member_states(&self, g: &Gathered) -> Vec<MemberState> {
+    fn member_states(&self, g: &Gathered, beats: &[Option<VolumeBeat>]) -> Vec<MemberState> {
         let mode = crate::volumes::mode(&g.cluster.definition, g.members.len());
-        let beat_since = self.gateway.current_since();
         g.members
             .iter()
-            .map(|(m, n)| {
+            .zip(beats)
+            .map(|((m, n), beat)| {
                 let facts = n.as_ref().and_then(NodeRow::facts);
                 // The volume's state from the last heartbeat when it is current, over the facts.
-                let beat = self.observed.volume_of(&m.node_id, beat_since);
                 let merged = match (facts.as_ref().map(|f| &f.storage), beat) {
                     (Some(s), Some(b)) => Some(b.over(s)),
                     (None, Some(b)) => Some(b.over(&StorageFacts::default())),
@@ -336,5 +326,20 @@ fn lifecycle(phase: ClusterPhase, workflow: Option<&WorkflowView>) -> Lifecycle 
             step: String::new(),
         },
         (ClusterPhase::Active, _) => Lifecycle::Active,
+    }
+}
+
+/// Each app volume's size: the most a member holding its data reported in its current heartbeat
+/// (copies are written at once; the async standby reports none).
+fn size_volumes(beats: &[Option<VolumeBeat>], volumes: &mut [VolumeInUse]) {
+    for v in volumes {
+        let dir = format!("{}/{}", v.app, v.volume);
+        v.bytes = beats
+            .iter()
+            .flatten()
+            .flat_map(|b| &b.sizes)
+            .filter(|s| s.dir == dir)
+            .map(|s| s.bytes)
+            .max();
     }
 }
