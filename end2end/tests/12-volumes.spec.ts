@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { expect, Page, test } from "@playwright/test";
-import { ADMIN_PASSWORD, api, call, hydrated, lab, login, removeLeftoverClusters, tempDir } from "./helpers";
+import { ADMIN_PASSWORD, AGENT_URL, api, call, confirmDialog, hydrated, lab, login, removeLeftoverClusters, tempDir } from "./helpers";
 import { collect, installLedger } from "./ledger";
 
 // Builds on 01 (three lab nodes online, standalone). Cluster volumes (issue #13): every lab node
@@ -13,8 +13,9 @@ import { collect, installLedger } from "./ledger";
 // of three gets a replicated GlusterFS volume, mounted on every node (and again when a mount
 // goes), taken down when volumes are turned off and when the cluster is deleted. Writers on it
 // survive a drain, a crash, a partition (fencing) and a rolling firmware upgrade (the lab's A/B
-// installer of 08) without losing an acknowledged write; on a pair, the async volume's standby
-// takes over from a crashed primary, and a drained primary hands over with a final snapshot.
+// installer of 08) without losing an acknowledged write, and a node that holds a copy leaves
+// once its copy moved to a fourth node; on a pair, the async volume's standby takes over from a
+// crashed primary, and a drained primary hands over with a final snapshot.
 const NODES = ["n1", "n2", "n3"];
 const ARCH = os.arch() === "arm64" ? "aarch64" : "x86_64";
 const FIRMWARE_DIR = tempDir("flotilla-volumes-");
@@ -36,8 +37,8 @@ function fsInside(node: string, path: string): string {
 const VOLUMES = "/var/lib/flotilla/volumes";
 
 /** Nothing of the cluster volume is left on the nodes: no mount, volume, peer or brick. */
-function volumeGone() {
-  for (const n of NODES) {
+function volumeGone(nodes = NODES) {
+  for (const n of nodes) {
     expect(fsInside(n, VOLUMES), `${n}: mount`).toBe("");
     expect(() => lab("exec", n, "test", "-e", "/var/lib/flotilla/bricks/flotilla"), `${n}: brick`).toThrow();
     expect(lab("gluster", n, "pool", "list").trim().split("\n").length, `${n}: pool`).toBe(2);
@@ -803,10 +804,87 @@ test.describe.serial("cluster volumes", () => {
     }
   });
 
+  test("a node that holds a copy is removed: its copy moves to the next member first, no acknowledged write is lost", async ({ page }) => {
+    test.setTimeout(480_000);
+    await login(page, "admin", ADMIN_PASSWORD);
+    const clusters = (await api(page.request, "list_clusters", {})).data.page.rows as { id: string; name: string }[];
+    const clusterId = clusters.find((c) => c.name === "vol-3")!.id;
+    // A fourth node joins the cluster: it mounts the volume and holds no copy.
+    lab("up", "4");
+    lab("image");
+    const key = (await api(page.request, "create_key", { label: "fourth node", expires_in_hours: "1", max_uses: "1" })).secret;
+    lab("agents", AGENT_URL, key, "n4");
+    const online = async () => (await api(page.request, "list_nodes", { status: "online" })).data.page.rows as { id: string; hostname: string }[];
+    await expect.poll(async () => (await online()).map((n) => n.hostname), { timeout: 60_000 }).toContain("edge-4");
+    const edge4 = (await online()).find((n) => n.hostname === "edge-4")!.id;
+    await api(page.request, "add_cluster_node", {
+      id: clusterId, draft: { node_id: edge4, role: "worker", labels: "", interface: "eth0", vip: false },
+    });
+    await expect.poll(() => fsInside("n4", VOLUMES), { timeout: 120_000, intervals: [1_000] }).toBe("fuse.glusterfs");
+    await healthy(page, clusterId);
+
+    const collector = await collect();
+    const acks = collector.acks;
+    try {
+      const appId = await installLedger(page.request, clusterId, "Ledger moved", "moved");
+      await expect.poll(() => acks.length, { timeout: 90_000, intervals: [1_000] }).toBeGreaterThan(100);
+
+      // The operator removes edge-2, which holds a copy; the confirmation says where it goes.
+      await page.goto(`/clusters/${clusterId}`);
+      await hydrated(page);
+      const edge2 = page.locator('[data-testid="member"][data-hostname="edge-2"]');
+      await edge2.getByRole("button", { name: "Remove" }).click();
+      await expect(page.getByRole("dialog")).toContainText("Its copy of the cluster volume moves to edge-4 first");
+      await confirmDialog(page);
+      await expect(edge2).toHaveCount(0, { timeout: 300_000 });
+
+      // On the nodes: the copies are on edge-1, edge-4 and edge-3, whole; edge-2 keeps nothing.
+      const info = lab("gluster", "n1", "volume", "info", "flotilla");
+      expect(info).toContain("Number of Bricks: 1 x 3 = 3");
+      for (const ip of ["10.77.0.11", "10.77.0.14", "10.77.0.13"]) expect(info).toContain(`${ip}:/var/lib/flotilla/bricks/flotilla`);
+      expect(info).not.toContain("10.77.0.12:");
+      expect(fsInside("n2", VOLUMES), "n2: mount").toBe("");
+      expect(() => lab("exec", "n2", "test", "-e", "/var/lib/flotilla/bricks/flotilla"), "n2: brick").toThrow();
+      expect(lab("gluster", "n2", "pool", "list").trim().split("\n").length, "n2: pool").toBe(2);
+      expect(lab("gluster", "n1", "pool", "list")).not.toContain("10.77.0.12");
+      const pending = [...lab("gluster", "n1", "volume", "heal", "flotilla", "info").matchAll(/Number of entries: (\d+)/g)].map((m) => Number(m[1]));
+      expect(pending).toEqual([0, 0, 0]);
+      expect(Number(lab("exec", "n4", "stat", "-c", "%s", "/var/lib/flotilla/bricks/flotilla/moved/data/seq"))).toBeGreaterThan(0);
+
+      // The removal waited for the new copy before edge-2 left the swarm.
+      const flow = ((await api(page.request, "get_cluster", { id: clusterId })).data.activity as Flow[])
+        .find((w) => w.kind === "remove-node")!;
+      const at = (title: string) => flow.steps.findIndex((st) => st.title === title);
+      const moved = at("Move edge-2's copy of the cluster volume to edge-4");
+      const whole = at("Wait until edge-4's new copy is whole");
+      const forgotten = at("Forget edge-2 in this cluster");
+      expect(moved, flow.steps.map((st) => st.title).join(" | ")).toBeGreaterThanOrEqual(0);
+      expect(whole).toBe(moved + 1);
+      expect(forgotten).toBeGreaterThan(whole);
+      expect(flow.status).toBe("done");
+
+      // The writer went on, and no acknowledged number is missing.
+      const count = acks.length;
+      await expect.poll(() => acks.length, { timeout: 60_000, intervals: [500] }).toBeGreaterThan(count + 100);
+      const written = new Set(lab("exec", "n4", "cat", `${VOLUMES}/moved/data/seq`).trim().split("\n").map(Number));
+      const lost = acks.filter((a) => !written.has(a.n)).map((a) => a.n);
+      expect(lost, `acknowledged writes missing from the file (of ${acks.length})`).toEqual([]);
+      console.log(`copy moved from edge-2 to edge-4: ${acks.length} acknowledged writes from ${[...new Set(acks.map((a) => a.node))].join(", ")}, 0 lost`);
+      await healthy(page, clusterId);
+      await expect(page.getByTestId("swarm-volumes")).toHaveText(WHOLE, { timeout: 90_000 });
+      await api(page.request, "uninstall_app", { id: appId });
+      await expect(async () => {
+        expect(lab("docker", "n1", "service", "ls", "--format", "{{.Name}}")).not.toContain("moved_writer");
+      }).toPass({ timeout: 60_000 });
+    } finally {
+      await collector.close();
+    }
+  });
+
   test("deleting the cluster takes its volume down first", async ({ page }) => {
     await login(page, "admin", ADMIN_PASSWORD);
     await removeLeftoverClusters(page.request);
-    volumeGone();
+    volumeGone([...NODES, "n4"]);
   });
 
   test.afterAll(() => {

@@ -31,7 +31,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_millis(800);
 /// declare it down and start its tasks elsewhere (about 6 s at a 2 s heartbeat).
 pub const FENCE_AFTER: Duration = Duration::from_secs(3);
 /// GlusterFS's management port (glusterd).
-const GLUSTERD_PORT: u16 = 24007;
+pub(super) const GLUSTERD_PORT: u16 = 24007;
 
 /// Whether this node is fenced now (reported with its storage facts).
 static FENCED: AtomicBool = AtomicBool::new(false);
@@ -45,7 +45,7 @@ fn majority(up: usize, of: usize) -> bool {
     of == 0 || up * 2 > of
 }
 
-async fn answers(address: impl tokio::net::ToSocketAddrs) -> bool {
+pub(super) async fn answers(address: impl tokio::net::ToSocketAddrs) -> bool {
     let connect = tokio::net::TcpStream::connect(address);
     matches!(
         tokio::time::timeout(PROBE_TIMEOUT, connect).await,

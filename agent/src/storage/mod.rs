@@ -38,6 +38,7 @@ pub async fn execute(
         StorageCommand::Unmount => volume::unmount_kept(state_dir).await,
         StorageCommand::DeleteVolume { volume, peers } => volume::delete(volume, peers).await,
         StorageCommand::ClearBrick { volume } => volume::clear(volume).await,
+        StorageCommand::MoveCopy { volume, from, to } => volume::move_copy(volume, from, to).await,
         StorageCommand::Primary {
             epoch,
             peer,

@@ -15,6 +15,9 @@ use crate::docker::Engine;
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long peers may take to connect, and a new mount to answer.
 const SETTLE: Duration = Duration::from_secs(30);
+/// How long glusterd may take to notice that a peer which vanished is gone (its keepalive on
+/// an idle connection: 10 s, then 9 probes 2 s apart).
+const NOTICE_GONE: Duration = Duration::from_secs(60);
 
 /// Mounting and unmounting one at a time (a command and [`keep_mounted`] could otherwise stack
 /// two FUSE mounts on the volumes directory).
@@ -126,6 +129,90 @@ pub(super) async fn unmount_kept(state_dir: &Path) -> Result<(), String> {
 /// Stops and deletes the volume, then lets these peers go.
 pub(super) async fn delete(volume: &str, peers: &[String]) -> Result<(), String> {
     delete_volume(checked_name(volume)?, &addresses_of(peers)?).await
+}
+
+/// Moves the copy of the node at `from` to the node at `to` (see
+/// [`domain::storage::StorageCommand::MoveCopy`]); done already when `to` holds it.
+pub(super) async fn move_copy(volume: &str, from: &str, to: &str) -> Result<(), String> {
+    let volume = checked_name(volume)?;
+    let [from, to]: [String; 2] = addresses_of(&[from.to_owned(), to.to_owned()])?
+        .try_into()
+        .map_err(|_| "two addresses".to_owned())?;
+    if from == to {
+        return Err(format!("the copy of {from} cannot move to itself"));
+    }
+    let path = brick_path(volume);
+    let (old, new) = (format!("{from}:{path}"), format!("{to}:{path}"));
+    let bricks = bricks_of(&gluster(&["volume", "info", volume]).await?);
+    if bricks.contains(&old) {
+        gone_or_answering(&from).await?;
+        peers(std::slice::from_ref(&to)).await?;
+        gluster(&[
+            "volume",
+            "replace-brick",
+            volume,
+            &old,
+            &new,
+            "commit",
+            "force",
+        ])
+        .await?;
+    } else if !bricks.contains(&new) {
+        return Err(format!("neither {old} nor {new} holds a copy of {volume}"));
+    }
+    // `from` holds nothing now: it leaves the trusted pool (a glusterd that answers forgets
+    // the pool; one that is gone is forgotten).
+    if pool(&gluster(&["pool", "list"]).await?)
+        .iter()
+        .any(|(host, _)| *host == from)
+    {
+        gluster(&["peer", "detach", &from]).await?;
+    }
+    Ok(())
+}
+
+/// Every change of the volume is a transaction with every peer glusterd counts as connected,
+/// and glusterd keeps counting one that vanished connected until its keepalive notices (about
+/// 30 s; once a transaction waits on it, for the minutes TCP retries). So a peer whose glusterd
+/// does not answer must be seen as disconnected first.
+async fn gone_or_answering(peer: &str) -> Result<(), String> {
+    let glusterd = |ip: &str| -> Option<std::net::SocketAddr> {
+        Some(std::net::SocketAddr::new(
+            ip.parse().ok()?,
+            super::fence::GLUSTERD_PORT,
+        ))
+    };
+    let connected = |list: &str| pool(list).iter().any(|(host, up)| host == peer && *up);
+    let deadline = tokio::time::Instant::now() + NOTICE_GONE;
+    loop {
+        if !connected(&gluster(&["pool", "list"]).await?) {
+            return Ok(());
+        }
+        if let Some(address) = glusterd(peer)
+            && super::fence::answers(address).await
+        {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(format!(
+                "{peer} does not answer, and GlusterFS still counts it connected after {} s",
+                NOTICE_GONE.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// The bricks (`address:path`) `gluster volume info` lists.
+fn bricks_of(info: &str) -> Vec<String> {
+    info.lines()
+        .filter_map(|line| {
+            let (key, value) = line.trim().split_once(": ")?;
+            let n = key.strip_prefix("Brick")?;
+            (!n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+                .then(|| value.trim().to_owned())
+        })
+        .collect()
 }
 
 /// Removes this node's brick directory of a deleted volume.
@@ -427,6 +514,39 @@ mod tests {
             ]
         );
         assert!(pool("").is_empty());
+    }
+
+    #[test]
+    fn the_volume_info_gives_its_bricks() {
+        let info = "\nVolume Name: flotilla\nType: Replicate\nStatus: Started\n\
+            Number of Bricks: 1 x 3 = 3\nTransport-type: tcp\nBricks:\n\
+            Brick1: 10.77.0.11:/var/lib/flotilla/bricks/flotilla\n\
+            Brick2: 10.77.0.14:/var/lib/flotilla/bricks/flotilla\n\
+            Brick3: 10.77.0.13:/var/lib/flotilla/bricks/flotilla\n\
+            Options Reconfigured:\nnetwork.ping-timeout: 5\n";
+        assert_eq!(
+            bricks_of(info),
+            vec![
+                "10.77.0.11:/var/lib/flotilla/bricks/flotilla",
+                "10.77.0.14:/var/lib/flotilla/bricks/flotilla",
+                "10.77.0.13:/var/lib/flotilla/bricks/flotilla",
+            ]
+        );
+        assert!(bricks_of("Volume flotilla does not exist").is_empty());
+    }
+
+    #[test]
+    fn a_copy_moves_only_between_two_plain_addresses() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let same = rt.block_on(move_copy("flotilla", "10.77.0.12", "10.77.0.12"));
+        assert!(same.is_err_and(|e| e.contains("to itself")));
+        let bad = rt.block_on(move_copy("flotilla", "10.77.0.12", "-o x"));
+        assert!(bad.is_err_and(|e| e.contains("not an IP address")));
+        let name = rt.block_on(move_copy("../x", "10.77.0.12", "10.77.0.14"));
+        assert!(name.is_err_and(|e| e.contains("not a volume name")));
     }
 
     #[test]

@@ -4,17 +4,17 @@
 use domain::cluster::{MemberDraft, NodeAction};
 use domain::health;
 use domain::protocol::{Command, NodeUpdate};
-use domain::storage::VolumeMode;
+use domain::storage::{CopyOnLeave, VolumeMode};
 use domain::swarm::{Availability, SwarmNodeView, SwarmRole, parse_labels};
 use domain::workflow::WorkflowKind;
 use domain::{Permission, ValidationError};
 
 use super::managers::{self, Avoid};
-use super::plans::{self, PlanMember};
+use super::plans::{self, Leaving, PlanMember};
 use super::{Clusters, Gathered};
 use crate::ControlError;
 use crate::auth::Actor;
-use crate::store::MemberRow;
+use crate::store::{MemberRow, NodeRow};
 use crate::volumes::{self, plans as volume_plans};
 
 impl Clusters {
@@ -317,8 +317,52 @@ impl Clusters {
         }
     }
 
+    /// Whether the copy of the cluster volume on the leaving node may move to `to` now: `to` is
+    /// online and has what a copy needs, and, while the leaving node is online, every copy is
+    /// whole (so that the copies left fill the new one; a node that is gone has no copy to
+    /// wait for).
+    async fn copy_may_move(
+        &self,
+        g: &Gathered,
+        hostname: &str,
+        online: bool,
+        to: &PlanMember<'_>,
+    ) -> Result<(), ControlError> {
+        let refuse = |why: String| {
+            Err(ControlError::Conflict(format!(
+                "{hostname} holds a copy of the cluster volume, which would move to {}, but {why}.",
+                to.hostname
+            )))
+        };
+        if self.gateway.is_online(to.node_id).is_none() {
+            return refuse(format!("{} is not online", to.hostname));
+        }
+        let storage = g
+            .members
+            .iter()
+            .find(|(m, _)| m.node_id == to.node_id)
+            .and_then(|(_, n)| n.as_ref())
+            .and_then(NodeRow::facts)
+            .map(|f| f.storage)
+            .unwrap_or_default();
+        let lacks = domain::storage::missing(VolumeMode::Replicated, &storage);
+        if !lacks.is_empty() {
+            return refuse(format!("{} lacks: {}", to.hostname, lacks.join("; ")));
+        }
+        if online {
+            let members: Vec<MemberRow> = g.members.iter().map(|(m, _)| m.clone()).collect();
+            if let Some(why) =
+                volumes::gates::not_whole(&self.store, &self.gateway, &members).await?
+            {
+                return refuse(format!("{why}: remove it once every copy is whole"));
+            }
+        }
+        Ok(())
+    }
+
     /// Removes a node from a running cluster. Refuses to remove the last node, the last manager
-    /// or a manager whose departure would lose quorum.
+    /// or a manager whose departure would lose quorum. A node that holds a copy of the
+    /// replicated volume first moves it to the first member that holds none.
     pub async fn remove_node(
         &self,
         actor: &Actor,
@@ -345,18 +389,36 @@ impl Clusters {
                  off before removing it."
             )));
         }
-        let volumes = mode == Some(VolumeMode::Replicated);
-        let holds_copy = g
-            .members
+        let names = g.hostnames();
+        let members = g.plan(&names);
+        let online = self.gateway.is_online(node_id).is_some();
+        let stay: Vec<PlanMember> = members
             .iter()
-            .take(domain::storage::REPLICAS)
-            .any(|(m, _)| m.node_id == node_id);
-        if volumes && holds_copy {
-            return Err(ControlError::Conflict(format!(
-                "{hostname} holds a copy of the cluster volume: turn cluster volumes off before \
-                 removing it (moving a copy to another node is not built yet)."
-            )));
-        }
+            .filter(|m| m.node_id != node_id && self.gateway.is_online(m.node_id).is_some())
+            .copied()
+            .collect();
+        let position = members
+            .iter()
+            .position(|m| m.node_id == node_id)
+            .ok_or(ControlError::NotFound("Cluster node"))?;
+        let volume = match (mode, CopyOnLeave::of(position, members.len())) {
+            (Some(VolumeMode::Replicated), CopyOnLeave::MovesTo(at)) => {
+                let to = members
+                    .get(at)
+                    .ok_or(ControlError::NotFound("Cluster node"))?;
+                self.copy_may_move(&g, &hostname, online, to).await?;
+                Leaving::HoldsCopy { to, stay: &stay }
+            }
+            (Some(VolumeMode::Replicated), CopyOnLeave::Nowhere) => {
+                return Err(ControlError::Conflict(format!(
+                    "{hostname} holds one of the cluster volume's {} copies and no other \
+                     member can take it: add a node first, or turn cluster volumes off.",
+                    domain::storage::REPLICAS
+                )));
+            }
+            (Some(VolumeMode::Replicated), CopyOnLeave::NoCopy) => Leaving::Mounted,
+            _ => Leaving::NoVolume,
+        };
         if member.role == SwarmRole::Manager {
             let reachable = |m: &MemberRow| {
                 g.snapshot.as_ref().is_some_and(|s| {
@@ -382,11 +444,10 @@ impl Clusters {
             has_labels: false,
             vip: member.vip,
         };
-        let online = self.gateway.is_online(node_id).is_some();
         let workflow = plans::workflow(
             id,
             WorkflowKind::RemoveNode,
-            &plans::remove(&plan, online, !g.vips.is_empty(), volumes),
+            &plans::remove(&plan, online, !g.vips.is_empty(), &volume),
         )?;
         self.store.add_workflow(&workflow).await?;
         self.changed(actor, id, "cluster.node.remove", id, Some(&hostname))

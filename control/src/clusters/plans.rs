@@ -58,6 +58,7 @@ pub enum ClusterStep {
 }
 
 /// A member as the planner sees it.
+#[derive(Clone, Copy)]
 pub struct PlanMember<'a> {
     pub node_id: &'a str,
     pub hostname: &'a str,
@@ -227,10 +228,27 @@ pub fn add(m: &PlanMember<'_>, has_vips: bool, volumes: bool) -> Plan {
 /// Remove a node: unmount the cluster volume (`volumes`), stop its KeepAlived, demote it, let it
 /// leave, drop its swarm entry, forget it. A node that is offline cannot act itself: only the
 /// swarm-side steps run.
-pub fn remove(m: &PlanMember<'_>, online: bool, has_vips: bool, volumes: bool) -> Plan {
+/// What the replicated cluster volume asks of a member's removal.
+pub enum Leaving<'a, 'b> {
+    /// The cluster has no replicated volume.
+    NoVolume,
+    /// The member mounts the volume and holds no copy.
+    Mounted,
+    /// The member holds a copy: it moves to `to`, and the members that stay (`stay`: the
+    /// online ones) then mount from the new copies.
+    HoldsCopy {
+        to: &'a PlanMember<'b>,
+        stay: &'a [PlanMember<'b>],
+    },
+}
+
+pub fn remove(m: &PlanMember<'_>, online: bool, has_vips: bool, volume: &Leaving<'_, '_>) -> Plan {
     let mut steps = vec![];
-    if online && volumes {
+    if online && !matches!(volume, Leaving::NoVolume) {
         steps.push(volume_plans::unmount(m));
+    }
+    if let Leaving::HoldsCopy { to, .. } = volume {
+        steps.extend(volume_plans::move_copy(m, to, online));
     }
     if online && has_vips && m.vip {
         steps.push(stop_vips(m));
@@ -251,6 +269,9 @@ pub fn remove(m: &PlanMember<'_>, online: bool, has_vips: bool, volumes: bool) -
         ClusterStep::ForgetMember { node_id: id(m) },
         format!("Forget {} in this cluster", m.hostname),
     ));
+    if let Leaving::HoldsCopy { stay, .. } = volume {
+        steps.extend(stay.iter().map(volume_plans::mount));
+    }
     steps
 }
 
@@ -397,17 +418,66 @@ mod tests {
     fn an_offline_node_is_removed_on_the_swarm_side_only() {
         let manager = m("m2", SwarmRole::Manager, false, true);
         assert_eq!(
-            ops(remove(&manager, false, true, true)),
+            ops(remove(&manager, false, true, &Leaving::Mounted)),
             vec![
                 ClusterStep::Demote { node_id: n("m2") },
                 ClusterStep::Unregister { node_id: n("m2") },
                 ClusterStep::ForgetMember { node_id: n("m2") },
             ]
         );
-        assert_eq!(remove(&manager, true, true, false).len(), 5);
+        assert_eq!(remove(&manager, true, true, &Leaving::NoVolume).len(), 5);
         assert_eq!(
-            remove(&manager, true, true, true)[0].step,
+            remove(&manager, true, true, &Leaving::Mounted)[0].step,
             ClusterStep::Volume(VolumeStep::Unmount { node_id: n("m2") })
+        );
+    }
+
+    #[test]
+    fn a_node_that_holds_a_copy_moves_it_before_it_leaves() {
+        let leaving = m("w2", SwarmRole::Worker, false, false);
+        let to = m("w4", SwarmRole::Worker, false, false);
+        let stay = [
+            m("m1", SwarmRole::Manager, false, false),
+            m("w4", SwarmRole::Worker, false, false),
+        ];
+        let volume = Leaving::HoldsCopy {
+            to: &to,
+            stay: &stay,
+        };
+        let moved = ClusterStep::Volume(VolumeStep::MoveCopy {
+            from: n("w2"),
+            to: n("w4"),
+        });
+        let whole = ClusterStep::Volume(VolumeStep::AwaitWhole { leaving: n("w2") });
+        let mount = |id: &str| ClusterStep::Volume(VolumeStep::Mount { node_id: n(id) });
+        assert_eq!(
+            ops(remove(&leaving, true, false, &volume)),
+            vec![
+                ClusterStep::Volume(VolumeStep::Unmount { node_id: n("w2") }),
+                moved.clone(),
+                whole.clone(),
+                ClusterStep::Volume(VolumeStep::ClearBrick { node_id: n("w2") }),
+                ClusterStep::Leave {
+                    node_id: n("w2"),
+                    force: false
+                },
+                ClusterStep::Unregister { node_id: n("w2") },
+                ClusterStep::ForgetMember { node_id: n("w2") },
+                mount("m1"),
+                mount("w4"),
+            ]
+        );
+        // Gone for good: its copy moves from the others, nothing is asked of it.
+        assert_eq!(
+            ops(remove(&leaving, false, false, &volume)),
+            vec![
+                moved,
+                whole,
+                ClusterStep::Unregister { node_id: n("w2") },
+                ClusterStep::ForgetMember { node_id: n("w2") },
+                mount("m1"),
+                mount("w4"),
+            ]
         );
     }
 

@@ -380,6 +380,7 @@ fn storage_kind(command: &domain::storage::StorageCommand) -> String {
         S::Unmount => "unmount".into(),
         S::DeleteVolume { peers, .. } => format!("delete:{}", peers.len()),
         S::ClearBrick { .. } => "clear".into(),
+        S::MoveCopy { from, to, .. } => format!("move:{from}>{to}"),
         S::Primary {
             epoch,
             peer,

@@ -21,8 +21,14 @@ pub enum VolumeStep {
     Unmount { node_id: String },
     /// Stop and delete the volume and let the peers go (on the first brick node).
     Delete { node_id: String },
-    /// Remove a brick node's copy of the deleted volume.
+    /// Remove a brick node's copy of the deleted volume (or of one that moved elsewhere).
     ClearBrick { node_id: String },
+    /// Move the copy of `from` (leaving the cluster) to `to`, from a node that holds one (the
+    /// first online holder other than `from`, chosen when the step runs).
+    MoveCopy { from: String, to: String },
+    /// Wait until every copy is whole without `leaving`'s (the moved copy filled by the
+    /// self-heal daemon).
+    AwaitWhole { leaving: String },
     /// Set Swarm's dispatcher heartbeat (through a reachable manager): faster with a volume, so
     /// that a crashed node's one writer runs again elsewhere sooner.
     Heartbeat { secs: u8 },
@@ -284,6 +290,41 @@ fn setup_replicated(members: &[PlanMember<'_>]) -> Plan {
     ];
     steps.extend(members.iter().map(mount));
     steps.push(heartbeat(VOLUME_HEARTBEAT_SECS));
+    steps
+}
+
+/// `leaving` holds a copy and leaves the cluster: the copy moves to `to` (the first member
+/// that holds none, so that the first three members hold the copies again once `leaving` is
+/// forgotten), the removal waits until the new copy is whole, and an online `leaving` drops its
+/// old one. (Its mount went before; the members that stay mount from the new copies after.)
+pub fn move_copy(leaving: &PlanMember<'_>, to: &PlanMember<'_>, online: bool) -> Plan {
+    let (l, t) = (leaving.hostname, to.hostname);
+    let mut steps = vec![
+        step(
+            to,
+            VolumeStep::MoveCopy {
+                from: id(leaving),
+                to: id(to),
+            },
+            format!("Move {l}'s copy of the cluster volume to {t}"),
+        ),
+        Planned::safe(
+            ClusterStep::Volume(VolumeStep::AwaitWhole {
+                leaving: id(leaving),
+            }),
+            format!("Wait until {t}'s new copy is whole"),
+            None,
+        ),
+    ];
+    if online {
+        steps.push(step(
+            leaving,
+            VolumeStep::ClearBrick {
+                node_id: id(leaving),
+            },
+            format!("Clear the volume's old copy on {l}"),
+        ));
+    }
     steps
 }
 

@@ -1,5 +1,7 @@
 //! What each volume step asks of which agent: the addresses come from the members' swarm
 //! addresses, known once they joined. The async volume's steps are in [`super::standby`].
+use std::time::Duration;
+
 use domain::protocol::Command;
 use domain::storage::{REPLICAS, StorageCommand, VOLUME_NAME, brick_path};
 
@@ -8,6 +10,11 @@ use crate::clusters::managers::{self, Avoid, Failure, NODE_WAIT};
 use crate::gateway::Gateway;
 use crate::store::{ClusterRow, MemberRow, Store};
 use crate::vault::Vault;
+
+/// How long a moved copy may take to be filled by the self-heal daemon before the removal
+/// pauses (the operator retries once it is), and how often the holders are asked.
+const FILL_WAIT: Duration = Duration::from_secs(600);
+const FILL_POLL: Duration = Duration::from_secs(3);
 
 /// A member's swarm address; refused while it has not joined yet.
 pub(super) fn address_of(m: &MemberRow) -> Result<String, Failure> {
@@ -86,8 +93,10 @@ fn command(
         VolumeStep::ClearBrick { node_id } => {
             (node_id.clone(), StorageCommand::ClearBrick { volume })
         }
-        // Run by `run` itself (a manager) or by the async volume's steps.
+        // Run by `run` itself (a manager, a holder, the panel) or by the async volume's steps.
         VolumeStep::Heartbeat { .. }
+        | VolumeStep::MoveCopy { .. }
+        | VolumeStep::AwaitWhole { .. }
         | VolumeStep::Standby { .. }
         | VolumeStep::Primary { .. }
         | VolumeStep::Promote { .. }
@@ -113,6 +122,15 @@ pub async fn run(
                 .await
                 .map(drop)
         }
+        VolumeStep::MoveCopy { from, to } => move_copy(gateway, store, members, from, to).await,
+        VolumeStep::AwaitWhole { leaving } => {
+            let staying: Vec<MemberRow> = members
+                .iter()
+                .filter(|m| m.node_id != *leaving)
+                .cloned()
+                .collect();
+            await_whole(gateway, store, &staying).await
+        }
         VolumeStep::Standby { .. }
         | VolumeStep::Primary { .. }
         | VolumeStep::Promote { .. }
@@ -129,6 +147,73 @@ pub async fn run(
                 .await
                 .map(drop)
         }
+    }
+}
+
+/// Moves `from`'s copy to `to` through the first other holder that is online (a copy moved
+/// already is found done there).
+async fn move_copy(
+    gateway: &Gateway,
+    store: &Store,
+    members: &[MemberRow],
+    from: &str,
+    to: &str,
+) -> Result<(), Failure> {
+    let member = |id: &str| {
+        members
+            .iter()
+            .find(|m| m.node_id == id)
+            .ok_or_else(|| Failure::Refused(format!("node {id} is no longer a member")))
+    };
+    let cmd = StorageCommand::MoveCopy {
+        volume: VOLUME_NAME.to_owned(),
+        from: address_of(member(from)?)?,
+        to: address_of(member(to)?)?,
+    };
+    let via = members
+        .iter()
+        .take(REPLICAS)
+        .find(|m| m.node_id != from && gateway.is_online(&m.node_id).is_some())
+        .ok_or_else(|| {
+            Failure::Transient("no other node that holds a copy is online".to_owned())
+        })?;
+    managers::on_node(
+        gateway,
+        store,
+        &via.node_id,
+        Command::Storage(cmd),
+        NODE_WAIT,
+    )
+    .await
+    .map(drop)
+}
+
+/// Waits until every copy held by the first members of `staying` is whole, for at most
+/// [`FILL_WAIT`].
+async fn await_whole(
+    gateway: &Gateway,
+    store: &Store,
+    staying: &[MemberRow],
+) -> Result<(), Failure> {
+    let deadline = tokio::time::Instant::now() + FILL_WAIT;
+    loop {
+        super::gates::refresh(gateway, staying).await;
+        let why = super::gates::not_whole(store, gateway, staying)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %crate::error::chain(&e), "reading the volume's copies failed");
+                Failure::Transient("panel error (see the panel log)".to_owned())
+            })?;
+        let Some(why) = why else {
+            return Ok(());
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Failure::Transient(format!(
+                "the copies are not whole {} min after the move: {why}",
+                FILL_WAIT.as_secs() / 60
+            )));
+        }
+        tokio::time::sleep(FILL_POLL).await;
     }
 }
 

@@ -100,9 +100,19 @@ pub enum StorageCommand {
     /// Stop and delete the volume, then let these addresses leave the trusted pool (run on the
     /// node of the first brick).
     DeleteVolume { volume: String, peers: Vec<String> },
-    /// Remove this node's brick directory of a deleted volume (GlusterFS refuses a directory
-    /// that held a brick for a new volume).
+    /// Remove this node's brick directory of a deleted volume, or of one whose copy moved
+    /// elsewhere (GlusterFS refuses a directory that held a brick for a new volume).
     ClearBrick { volume: String },
+    /// From a node that holds a copy: move the copy of the node at `from` to the node at `to`
+    /// (bring `to` into the trusted pool, replace the brick, let `from` leave the pool). The
+    /// self-heal daemon then fills the new copy from the others. When `from` is gone,
+    /// GlusterFS must have noticed first: its glusterd would wait minutes on a peer it still
+    /// counts as connected.
+    MoveCopy {
+        volume: String,
+        from: String,
+        to: String,
+    },
     /// Async standby: make this node the primary of `epoch`. Its live data (kept when it was
     /// the primary already; else a writable copy of the newest complete snapshot it received,
     /// or a new empty volume) is mounted at [`VOLUMES_DIR`], and a snapshot goes to `peer` on

@@ -59,6 +59,32 @@ impl VolumeMode {
     }
 }
 
+/// What becomes of the replicated volume's copy held by a member that leaves: the copies live
+/// on the first [`REPLICAS`](super::REPLICAS) members (member order), so the first member beyond
+/// them takes it, and becomes one of the first once the leaving member is gone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CopyOnLeave {
+    /// The member holds no copy.
+    NoCopy,
+    /// The copy moves to the member at this position.
+    MovesTo(usize),
+    /// Every member holds a copy: there is no member to take it.
+    Nowhere,
+}
+
+impl CopyOnLeave {
+    /// For the member at `position` of `members` (member order).
+    pub fn of(position: usize, members: usize) -> Self {
+        if position >= super::REPLICAS {
+            Self::NoCopy
+        } else if members > super::REPLICAS {
+            Self::MovesTo(super::REPLICAS)
+        } else {
+            Self::Nowhere
+        }
+    }
+}
+
 /// What a node with `facts` lacks to hold volumes in `mode`; empty when nothing.
 pub fn missing(mode: VolumeMode, facts: &StorageFacts) -> Vec<String> {
     let mut lacks = Vec::new();

@@ -162,3 +162,12 @@ fn sizes_move_without_a_change_of_state_and_are_bounded() {
     assert!(!small.cap());
     assert_eq!(small, beat);
 }
+
+#[test]
+fn a_leaving_copy_moves_to_the_first_member_beyond_the_copies() {
+    assert_eq!(CopyOnLeave::of(1, 5), CopyOnLeave::MovesTo(3));
+    assert_eq!(CopyOnLeave::of(0, 4), CopyOnLeave::MovesTo(3));
+    assert_eq!(CopyOnLeave::of(2, 3), CopyOnLeave::Nowhere);
+    assert_eq!(CopyOnLeave::of(3, 4), CopyOnLeave::NoCopy);
+    assert_eq!(CopyOnLeave::of(4, 5), CopyOnLeave::NoCopy);
+}

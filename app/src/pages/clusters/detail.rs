@@ -11,7 +11,7 @@ use leptos_router::hooks::use_params_map;
 use super::cards::{Topology, fact, publishing, swarm_facts, vip_list};
 use super::changes::ClusterChanges;
 use super::health_tone;
-use super::members::{AddNode, EditCluster, EditValues, MembershipState};
+use super::members::{AddNode, EditCluster, EditValues, MembershipState, removal_explained};
 use super::networks::Networks;
 use super::volumes::volumes_card;
 use crate::api;
@@ -270,6 +270,7 @@ fn Detail(
     let networks = part(detail, |d| (d.networks.clone(), d.leader.is_some()));
     let pools = part(detail, |d| d.definition.pools.clone());
     let members = part(detail, |d| d.members.clone());
+    let volumes_on = part(detail, |d| d.definition.volumes);
     let has_vips = part(detail, |d| !d.summary.vips.is_empty());
     let activity = part(detail, |d| d.activity.clone());
     view! {
@@ -411,7 +412,7 @@ fn Detail(
             subject=membership.confirm_remove
             title="Remove this node from the cluster?"
             action_label="Remove node"
-            explain=|name: String| format!("{name} leaves the swarm (its tasks move to other nodes) and its KeepAlived stops. It becomes a standalone node.")
+            explain=move |name: String| removal_explained(&name, &members.get_untracked().unwrap_or_default(), volumes_on.get_untracked().unwrap_or_default())
             on_confirm=move |node_id: String| { membership.remove.dispatch(api::RemoveClusterNode { id: id.get_value(), node_id }); }
         />
         <ConfirmDialog

@@ -1,6 +1,6 @@
 //! Adding a node to a running cluster, removing one, and editing the cluster.
-use domain::cluster::{Candidate, ClusterEdit, MemberDraft, problem};
-use domain::storage::VolumeMode;
+use domain::cluster::{Candidate, ClusterEdit, MemberDraft, MemberView, problem};
+use domain::storage::{CopyOnLeave, VolumeMode};
 use domain::swarm::SwarmRole;
 use domain::{AppError, ValidationError};
 use leptos::prelude::*;
@@ -20,6 +20,28 @@ fn problems_of(e: Option<Result<(), AppError>>) -> Vec<ValidationError> {
 fn other_error(e: Option<Result<(), AppError>>) -> Option<AppError> {
     e.and_then(Result::err)
         .filter(|e| !matches!(e, AppError::Invalid(_) | AppError::Validation(_)))
+}
+
+/// What the confirmation of a removal says: the swarm side, and where the node's copy of the
+/// replicated cluster volume goes first.
+pub fn removal_explained(name: &str, members: &[MemberView], volumes: bool) -> String {
+    let mut words = format!(
+        "{name} leaves the swarm (its tasks move to other nodes) and its KeepAlived stops. It \
+         becomes a standalone node."
+    );
+    let replicated = volumes && VolumeMode::for_nodes(members.len()) == Ok(VolumeMode::Replicated);
+    if replicated
+        && let Some(at) = members.iter().position(|m| m.hostname == name)
+        && let CopyOnLeave::MovesTo(to) = CopyOnLeave::of(at, members.len())
+        && let Some(to) = members.get(to)
+    {
+        words.push_str(&format!(
+            " Its copy of the cluster volume moves to {} first; the removal goes on once that \
+             copy is whole.",
+            to.hostname
+        ));
+    }
+    words
 }
 
 /// Actions and forms for membership and editing; kept above the live-refreshed part of the page.
