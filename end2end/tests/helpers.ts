@@ -90,7 +90,7 @@ export async function logout(page: Page) {
 
 /** Server functions whose input is JSON (drafts); the others take a form. */
 const JSON_INPUT = ["create_cluster", "create_app", "add_app_version", "install_app", "save_registry_credential", "upgrade_nodes", "rollout_firmware",
-  "cluster_node_action", "add_rollout_gate", "save_global_secret", "edit_cluster"];
+  "cluster_node_action", "add_rollout_gate", "save_global_secret", "edit_cluster", "add_cluster_node"];
 
 /** Calls a server function as the browser would, and returns the raw answer. */
 export async function call(request: APIRequestContext, name: string, data: Record<string, any>): Promise<APIResponse> {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use domain::standby::StandbyFacts;
 use domain::storage::VolumeBeat;
 
-use super::{copies, fence, mount_facts, sizes, standby, volume};
+use super::{copies, fence, mount, mount_facts, sizes, standby};
 
 /// How often the beat is read (the panel's default heartbeat).
 const READ_EVERY: Duration = Duration::from_secs(5);
@@ -44,7 +44,7 @@ pub async fn watch(state_dir: PathBuf) {
     loop {
         tick.tick().await;
         let async_volume = standby::facts(&state_dir);
-        let takes_part = async_volume.is_some() || !volume::load_servers(&state_dir).is_empty();
+        let takes_part = async_volume.is_some() || !mount::load_servers(&state_dir).is_empty();
         let now = if takes_part {
             let mountinfo = tokio::fs::read_to_string("/proc/self/mountinfo")
                 .await

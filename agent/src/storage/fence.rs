@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use domain::storage::VOLUMES_DIR;
 
-use super::volume::load_servers;
+use super::mount::load_servers;
 use crate::docker::Engine;
 
 /// How often the volume's servers are tried.

@@ -6,6 +6,7 @@ pub mod beat;
 pub mod copies;
 pub mod fence;
 mod kept;
+mod mount;
 pub mod sizes;
 pub mod standby;
 mod volume;
@@ -19,7 +20,7 @@ use domain::storage::{
     BRICKS_DIR, DiskFacts, MountFacts, SNAPSHOTS_DIR, StorageCommand, StorageFacts, VOLUMES_DIR,
 };
 
-pub use volume::{keep_mounted, make_dirs};
+pub use mount::{keep_mounted, make_dirs};
 
 use crate::docker::Engine;
 
@@ -33,9 +34,9 @@ pub async fn execute(
         StorageCommand::Peers { addresses } => volume::join_peers(addresses).await,
         StorageCommand::CreateVolume { volume, bricks } => volume::create(volume, bricks).await,
         StorageCommand::Mount { volume, servers } => {
-            volume::mount_kept(state_dir, volume, servers).await
+            mount::mount_kept(state_dir, volume, servers).await
         }
-        StorageCommand::Unmount => volume::unmount_kept(state_dir).await,
+        StorageCommand::Unmount => mount::unmount_kept(state_dir).await,
         StorageCommand::DeleteVolume { volume, peers } => volume::delete(volume, peers).await,
         StorageCommand::ClearBrick { volume } => volume::clear(volume).await,
         StorageCommand::MoveCopy { volume, from, to } => volume::move_copy(volume, from, to).await,
