@@ -48,16 +48,7 @@ pub(super) async fn move_copy(volume: &str, from: &str, to: &str) -> Result<(), 
     if bricks.contains(&old) {
         gone_or_answering(&from).await?;
         peers(std::slice::from_ref(&to)).await?;
-        gluster(&[
-            "volume",
-            "replace-brick",
-            volume,
-            &old,
-            &new,
-            "commit",
-            "force",
-        ])
-        .await?;
+        replace_brick(volume, &old, &new).await?;
     } else if !bricks.contains(&new) {
         return Err(format!("neither {old} nor {new} holds a copy of {volume}"));
     }
@@ -70,6 +61,34 @@ pub(super) async fn move_copy(volume: &str, from: &str, to: &str) -> Result<(), 
         gluster(&["peer", "detach", &from]).await?;
     }
     Ok(())
+}
+
+/// Replaces the brick `old` by `new`. Every peer must count the new node "in cluster" first,
+/// which the others learn a moment after this node: until then GlusterFS refuses, and the
+/// replacement is tried again (for at most [`SETTLE`]).
+async fn replace_brick(volume: &str, old: &str, new: &str) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    loop {
+        let args = [
+            "volume",
+            "replace-brick",
+            volume,
+            old,
+            new,
+            "commit",
+            "force",
+        ];
+        match gluster(&args).await {
+            Ok(_) => return Ok(()),
+            Err(e)
+                if e.contains("is not in 'Peer in Cluster' state")
+                    && tokio::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Every change of the volume is a transaction with every peer glusterd counts as connected,
@@ -186,24 +205,39 @@ async fn peers(addresses: &[String]) -> Result<(), String> {
     }
     let deadline = tokio::time::Instant::now() + SETTLE;
     loop {
-        let now = pool(&gluster(&["pool", "list"]).await?);
-        let waiting: Vec<&String> = addresses
-            .iter()
-            .filter(|a| !now.iter().any(|(host, up)| host == *a && *up))
-            .collect();
+        let now = in_cluster(&gluster(&["peer", "status"]).await?);
+        let waiting: Vec<&String> = addresses.iter().filter(|a| !now.contains(*a)).collect();
         if waiting.is_empty() {
             return Ok(());
         }
         if tokio::time::Instant::now() >= deadline {
             let list: Vec<&str> = waiting.iter().map(|a| a.as_str()).collect();
             return Err(format!(
-                "GlusterFS peers not connected after {} s: {}",
+                "GlusterFS peers not in the cluster and connected after {} s: {}",
                 SETTLE.as_secs(),
                 list.join(", ")
             ));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+/// The peers `gluster peer status` shows in the cluster and connected (a probed peer is first
+/// "Accepted peer request", then "Peer in Cluster" once the pool took it).
+fn in_cluster(status: &str) -> Vec<String> {
+    let mut found = vec![];
+    let mut host: Option<&str> = None;
+    for line in status.lines().map(str::trim) {
+        if let Some(h) = line.strip_prefix("Hostname: ") {
+            host = Some(h.trim());
+        } else if let Some(state) = line.strip_prefix("State: ")
+            && let Some(h) = host.take()
+            && state.trim() == "Peer in Cluster (Connected)"
+        {
+            found.push(h.to_owned());
+        }
+    }
+    found
 }
 
 /// `Some(started)` when the volume exists; `None` when GlusterFS says it does not.
@@ -298,6 +332,16 @@ mod tests {
             ]
         );
         assert!(pool("").is_empty());
+    }
+
+    #[test]
+    fn only_peers_in_the_cluster_and_connected_count() {
+        let status = "Number of Peers: 3\n\nHostname: 10.77.0.12\nUuid: c5cc\n\
+            State: Peer in Cluster (Connected)\n\nHostname: 10.77.0.13\nUuid: 9c31\n\
+            State: Peer in Cluster (Disconnected)\nOther names:\nedge-3\n\n\
+            Hostname: 10.77.0.14\nUuid: 9c8e\nState: Accepted peer request (Connected)\n";
+        assert_eq!(in_cluster(status), vec!["10.77.0.12".to_string()]);
+        assert!(in_cluster("Number of Peers: 0\n").is_empty());
     }
 
     #[test]
