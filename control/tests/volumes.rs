@@ -143,7 +143,8 @@ async fn the_replicated_volume_is_set_up_mounted_everywhere_and_taken_down_by_wo
         "{titles:?}"
     );
 
-    // A fourth node mounts it; a node that holds a copy cannot leave; the fourth can.
+    // A fourth node mounts it; a node that holds a copy cannot leave while nothing says its
+    // copies are whole (a_leaving_node_moves_its_copy… moves one); the fourth can.
     clusters
         .add_node(&f.h.admin, &id, f.member("edge-4", SwarmRole::Worker))
         .await

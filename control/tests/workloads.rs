@@ -162,6 +162,21 @@ async fn bad_drafts_and_viewers_are_refused_before_anything_is_stored() {
     };
     f.report_with(&managers, &[], &managers, vec![], vec![other])
         .await;
+    // (The report travels on the agents' channels: the refusal reads what was observed.)
+    let p = &f.h.panel;
+    wait_for("the other service observed", async || {
+        let (Ok(Some(c)), Ok(members)) = (
+            p.store.cluster(&cluster).await,
+            p.store.members(&cluster).await,
+        ) else {
+            return false;
+        };
+        p.gateway
+            .observed()
+            .swarm_of(&c, &members)
+            .is_some_and(|s| s.services.iter().any(|s| s.name == "other_web"))
+    })
+    .await;
     let mut d = draft(&version);
     d.secrets.clear();
     d.services[1].replicas = "0".into();

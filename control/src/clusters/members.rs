@@ -401,6 +401,7 @@ impl Clusters {
             .iter()
             .position(|m| m.node_id == node_id)
             .ok_or(ControlError::NotFound("Cluster node"))?;
+        let leaving = members[position];
         let volume = match (mode, CopyOnLeave::of(position, members.len())) {
             (Some(VolumeMode::Replicated), CopyOnLeave::MovesTo(at)) => {
                 let to = members
@@ -437,17 +438,10 @@ impl Clusters {
             health::check_manager_leaves(managers.len(), up, reachable(member))
                 .map_err(ControlError::Conflict)?;
         }
-        let plan = PlanMember {
-            node_id,
-            hostname: &hostname,
-            role: member.role,
-            has_labels: false,
-            vip: member.vip,
-        };
         let workflow = plans::workflow(
             id,
             WorkflowKind::RemoveNode,
-            &plans::remove(&plan, online, !g.vips.is_empty(), &volume),
+            &plans::remove(&leaving, online, !g.vips.is_empty(), &volume),
         )?;
         self.store.add_workflow(&workflow).await?;
         self.changed(actor, id, "cluster.node.remove", id, Some(&hostname))
