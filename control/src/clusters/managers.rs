@@ -93,16 +93,48 @@ pub async fn on_manager(
     };
     let avoided = |m: &&&MemberRow| matches!(avoid, Avoid::Prefer(id) if id == m.node_id);
     let managers: Vec<&MemberRow> = members.iter().filter(usable).collect();
-    let ordered = managers
+    let ordered: Vec<&&MemberRow> = managers
         .iter()
         .filter(|m| !avoided(m))
-        .chain(managers.iter().filter(|m| avoided(m)));
-    let mut last = Failure::Transient("no manager of this cluster is reachable".into());
-    for m in ordered {
-        match send(gateway, &m.node_id, cmd.clone()).await {
-            Ok(reply) => return Ok(reply),
-            Err(e) => last = e,
+        .chain(managers.iter().filter(|m| avoided(m)))
+        .collect();
+    let deadline = tokio::time::Instant::now() + LEADER_WAIT;
+    loop {
+        let mut last = Failure::Transient("no manager of this cluster is reachable".into());
+        for m in &ordered {
+            match send(gateway, &m.node_id, cmd.clone()).await {
+                Ok(reply) => return Ok(reply),
+                Err(e) => last = e,
+            }
+        }
+        match last {
+            Failure::Refused(why) if leaderless(&why) && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+            }
+            other => return Err(other),
         }
     }
-    Err(last)
+}
+
+/// How long a command waits while the swarm has no leader (raft elects one a few seconds after
+/// a partition heals or managers return) before it fails.
+const LEADER_WAIT: Duration = Duration::from_secs(30);
+
+/// Docker's answer while the swarm's managers elect a leader.
+fn leaderless(why: &str) -> bool {
+    why.contains("does not have a leader")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_swarm_without_a_leader_is_waited_for() {
+        assert!(leaderless(
+            "list services: rpc error: code = Unknown desc = The swarm does not have a leader. \
+             It's possible that too few managers are online."
+        ));
+        assert!(!leaderless("no such service: web"));
+    }
 }
