@@ -10,6 +10,60 @@ use domain::protocol::AgentMessage;
 use domain::swarm::SwarmRole;
 use domain::workflow::WorkflowStatus;
 
+/// A fleet of `hosts` whose storage facts (ready for either mode) the panel has.
+async fn ready_fleet(hosts: &[&'static str]) -> Fleet {
+    let f = Fleet::new(hosts).await;
+    for host in hosts {
+        f.node(host).report_storage(ready_storage()).await;
+    }
+    wait_for("every node's storage facts", async || {
+        f.h.panel
+            .clusters
+            .candidates(&f.h.admin)
+            .await
+            .is_ok_and(|c| c.iter().filter(|c| c.storage.glusterd).count() == hosts.len())
+    })
+    .await;
+    f
+}
+
+/// A cluster of `hosts` (managers) with volumes on, built and reported by its managers.
+async fn volume_cluster(f: &Fleet, hosts: &[&'static str]) -> String {
+    let draft = ClusterDraft {
+        definition: DefinitionDraft {
+            name: "line-1".into(),
+            volumes: true,
+            ..Default::default()
+        },
+        members: hosts
+            .iter()
+            .map(|h| f.member(h, SwarmRole::Manager))
+            .collect(),
+    };
+    let id =
+        f.h.panel
+            .clusters
+            .create(&f.h.admin, draft)
+            .await
+            .expect("created");
+    f.settled(&id).await;
+    f.report(hosts, &[], hosts, vec![]).await;
+    id
+}
+
+/// A holder's heartbeat: every copy answers, `to_heal` entries left to heal.
+fn copies_beat(to_heal: u64) -> AgentMessage {
+    AgentMessage::Volume(Box::new(domain::storage::VolumeBeat {
+        copies: Some(domain::storage::CopiesFacts {
+            bricks: 3,
+            bricks_up: 3,
+            to_heal,
+            split_brain: 0,
+        }),
+        ..Default::default()
+    }))
+}
+
 #[tokio::test]
 async fn cluster_volumes_are_refused_per_node_until_each_can_hold_them() {
     let f = Fleet::new(&["edge-1", "edge-2", "edge-3"]).await;
@@ -90,18 +144,8 @@ async fn cluster_volumes_are_refused_per_node_until_each_can_hold_them() {
 
 #[tokio::test]
 async fn the_replicated_volume_is_set_up_mounted_everywhere_and_taken_down_by_workflows() {
-    let f = Fleet::new(&["edge-1", "edge-2", "edge-3", "edge-4"]).await;
-    for host in ["edge-1", "edge-2", "edge-3", "edge-4"] {
-        f.node(host).report_storage(ready_storage()).await;
-    }
+    let f = ready_fleet(&["edge-1", "edge-2", "edge-3", "edge-4"]).await;
     let clusters = &f.h.panel.clusters;
-    wait_for("every node's storage facts", async || {
-        clusters
-            .candidates(&f.h.admin)
-            .await
-            .is_ok_and(|c| c.iter().filter(|c| c.storage.glusterd).count() == 4)
-    })
-    .await;
     let storage = |host: &str| -> Vec<String> {
         f.node(host)
             .asked()
@@ -219,18 +263,8 @@ async fn the_replicated_volume_is_set_up_mounted_everywhere_and_taken_down_by_wo
 
 #[tokio::test]
 async fn two_nodes_get_an_async_volume_whose_primary_is_the_worker_and_keeps_its_label() {
-    let f = Fleet::new(&["edge-1", "edge-2"]).await;
-    for host in ["edge-1", "edge-2"] {
-        f.node(host).report_storage(ready_storage()).await;
-    }
+    let f = ready_fleet(&["edge-1", "edge-2"]).await;
     let clusters = &f.h.panel.clusters;
-    wait_for("every node's storage facts", async || {
-        clusters
-            .candidates(&f.h.admin)
-            .await
-            .is_ok_and(|c| c.iter().filter(|c| c.storage.btrfs_tools).count() == 2)
-    })
-    .await;
     let storage = |host: &str| -> Vec<String> {
         f.node(host)
             .asked()
@@ -384,18 +418,8 @@ async fn two_nodes_get_an_async_volume_whose_primary_is_the_worker_and_keeps_its
 /// Two nodes that can hold an async volume, in a cluster "pair" with volumes on (sync every 7 s):
 /// edge-1 the manager and standby, edge-2 the worker and primary.
 async fn async_pair() -> (Fleet, String) {
-    let f = Fleet::new(&["edge-1", "edge-2"]).await;
-    for host in ["edge-1", "edge-2"] {
-        f.node(host).report_storage(ready_storage()).await;
-    }
+    let f = ready_fleet(&["edge-1", "edge-2"]).await;
     let p = &f.h.panel;
-    wait_for("every node's storage facts", async || {
-        p.clusters
-            .candidates(&f.h.admin)
-            .await
-            .is_ok_and(|c| c.iter().filter(|c| c.storage.btrfs_tools).count() == 2)
-    })
-    .await;
     let draft = ClusterDraft {
         definition: DefinitionDraft {
             name: "pair".into(),
@@ -565,35 +589,11 @@ async fn draining_the_async_primary_hands_the_volume_over_with_a_final_snapshot(
 
 #[tokio::test]
 async fn a_node_holding_a_copy_is_drained_only_while_every_copy_is_whole() {
-    use domain::storage::{CopiesFacts, VolumeBeat};
     use domain::swarm::Availability;
     let hosts = ["edge-1", "edge-2", "edge-3"];
-    let f = Fleet::new(&hosts).await;
-    for host in hosts {
-        f.node(host).report_storage(ready_storage()).await;
-    }
+    let f = ready_fleet(&hosts).await;
     let clusters = &f.h.panel.clusters;
-    wait_for("every node's storage facts", async || {
-        clusters
-            .candidates(&f.h.admin)
-            .await
-            .is_ok_and(|c| c.iter().filter(|c| c.storage.glusterd).count() == 3)
-    })
-    .await;
-    let draft = ClusterDraft {
-        definition: DefinitionDraft {
-            name: "line-1".into(),
-            volumes: true,
-            ..Default::default()
-        },
-        members: hosts
-            .iter()
-            .map(|h| f.member(h, SwarmRole::Manager))
-            .collect(),
-    };
-    let id = clusters.create(&f.h.admin, draft).await.expect("created");
-    f.settled(&id).await;
-    f.report(&hosts, &[], &hosts, vec![]).await;
+    let id = volume_cluster(&f, &hosts).await;
     let edge2 = f.node("edge-2").node_id.clone();
     let drain = async || {
         clusters
@@ -619,21 +619,10 @@ async fn a_node_holding_a_copy_is_drained_only_while_every_copy_is_whole() {
         "{m}"
     );
     // A holder's heartbeat says a copy has entries to heal: no drain, with the count.
-    let beat = |to_heal| {
-        AgentMessage::Volume(Box::new(VolumeBeat {
-            copies: Some(CopiesFacts {
-                bricks: 3,
-                bricks_up: 3,
-                to_heal,
-                split_brain: 0,
-            }),
-            ..Default::default()
-        }))
-    };
     for host in hosts {
-        f.node(host).say(beat(0)).await;
+        f.node(host).say(copies_beat(0)).await;
     }
-    f.node("edge-1").say(beat(12)).await;
+    f.node("edge-1").say(copies_beat(12)).await;
     wait_for("the heal backlog named", async || {
         refusal()
             .await
@@ -648,55 +637,17 @@ async fn a_node_holding_a_copy_is_drained_only_while_every_copy_is_whole() {
     };
     assert!(!hosts.iter().any(|h| sent(h)), "nothing went to the swarm");
     // Whole again: the drain goes to the swarm.
-    f.node("edge-1").say(beat(0)).await;
+    f.node("edge-1").say(copies_beat(0)).await;
     wait_for("the drain allowed", async || drain().await.is_ok()).await;
 }
 
 #[tokio::test]
 async fn a_leaving_node_moves_its_copy_to_the_next_member_first() {
-    use domain::storage::{CopiesFacts, VolumeBeat};
     let hosts = ["edge-1", "edge-2", "edge-3", "edge-4", "edge-5"];
-    let f = Fleet::new(&hosts).await;
-    for host in hosts {
-        f.node(host).report_storage(ready_storage()).await;
-    }
+    let f = ready_fleet(&hosts).await;
     let clusters = &f.h.panel.clusters;
-    wait_for("every node's storage facts", async || {
-        clusters
-            .candidates(&f.h.admin)
-            .await
-            .is_ok_and(|c| c.iter().filter(|c| c.storage.glusterd).count() == 5)
-    })
-    .await;
-    let draft = ClusterDraft {
-        definition: DefinitionDraft {
-            name: "line-1".into(),
-            volumes: true,
-            ..Default::default()
-        },
-        members: hosts
-            .iter()
-            .map(|h| f.member(h, SwarmRole::Manager))
-            .collect(),
-    };
-    let id = clusters.create(&f.h.admin, draft).await.expect("created");
-    f.settled(&id).await;
-    f.report(&hosts, &[], &hosts, vec![]).await;
-    let whole = |host: &'static str| {
-        let node = f.node(host);
-        async move {
-            node.say(AgentMessage::Volume(Box::new(VolumeBeat {
-                copies: Some(CopiesFacts {
-                    bricks: 3,
-                    bricks_up: 3,
-                    to_heal: 0,
-                    split_brain: 0,
-                }),
-                ..Default::default()
-            })))
-            .await;
-        }
-    };
+    let id = volume_cluster(&f, &hosts).await;
+    let whole = async |host: &str| f.node(host).say(copies_beat(0)).await;
     let storage = |host: &str| -> Vec<String> {
         f.node(host)
             .asked()
