@@ -108,6 +108,34 @@ async function healthy(page: Page, clusterId: string) {
   }, { timeout: 180_000, intervals: [2_000] }).toMatch(/^Healthy/);
 }
 
+/**
+ * Uninstalls an app and waits until its service is gone from the swarm (read on `node`). When it
+ * is not, the failure says what the cluster's newest workflows did (their steps and errors) and
+ * what Swarm says of the service: where the removal stopped shows in a truncated CI log's end.
+ */
+async function uninstalled(page: Page, clusterId: string, appId: string, service: string, node: string) {
+  await api(page.request, "uninstall_app", { id: appId });
+  const listed = () => lab("docker", node, "service", "ls", "--format", "{{.Name}}").split("\n").includes(service);
+  try {
+    await expect.poll(listed, { timeout: 120_000, intervals: [1_000] }).toBe(false);
+  } catch (e) {
+    type Flow = { kind: string; status: string; error: string | null; steps: { title: string; status: string; attempts: number; error: string | null }[] };
+    const detail = (await api(page.request, "get_cluster", { id: clusterId })).data as { activity: Flow[] };
+    const lines = detail.activity.slice(0, 3).flatMap((w) => [
+      `workflow ${w.kind}: ${w.status}${w.error ? ` (${w.error})` : ""}`,
+      ...w.steps.map((s) => `  ${s.status} ×${s.attempts} ${s.title}${s.error ? `: ${s.error}` : ""}`),
+    ]);
+    for (const args of [["docker", node, "service", "ps", service, "--no-trunc", "--format", "{{.Node}} {{.DesiredState}} {{.CurrentState}} {{.Error}}"], ["docker", node, "node", "ls"]]) {
+      try {
+        lines.push(`$ lab ${args.join(" ")}`, lab(...args));
+      } catch (why) {
+        lines.push(`$ lab ${args.join(" ")}: ${why}`);
+      }
+    }
+    throw new Error(`${service} is still in the swarm 120 s after the uninstall:\n${lines.join("\n")}\n${e}`);
+  }
+}
+
 /** The numbers in the keeper's file, read on a node (none before it exists). */
 function sequence(node: string): number[] {
   try {
@@ -313,8 +341,7 @@ test.describe.serial("cluster volumes", () => {
     await login(page, "admin", ADMIN_PASSWORD);
 
     // Off with the app gone: both nodes drop the volume's data.
-    await api(page.request, "uninstall_app", { id: appId });
-    await expect.poll(() => lab("docker", "n1", "service", "ls", "--format", "{{.Name}}"), { timeout: 60_000 }).not.toContain("keeper_writer");
+    await uninstalled(page, clusterId, appId, "keeper_writer", "n1");
     // (The app is gone once its uninstall workflow is done: until then the volume stays.)
     await expect(async () => {
       const off = await call(page.request, "edit_cluster", { id: clusterId, edit: { name: "vol-2", synctime: "1", volumes: false, volume_sync: "2" } });
@@ -383,8 +410,7 @@ test.describe.serial("cluster volumes", () => {
       await expect(page.getByTestId("swarm-volumes")).toContainText(`async standby: edge-1 is primary`);
       await expect(page.getByTestId("swarm-volumes")).toContainText(`conflict snapshots kept: ${conflict} on edge-2`, { timeout: 45_000 });
 
-      await api(page.request, "uninstall_app", { id: appId });
-      await expect.poll(() => lab("docker", "n1", "service", "ls", "--format", "{{.Name}}"), { timeout: 60_000 }).not.toContain("ledger_writer");
+      await uninstalled(page, clusterId, appId, "ledger_writer", "n1");
     } finally {
       await collector.close();
     }
@@ -441,8 +467,7 @@ test.describe.serial("cluster volumes", () => {
       expect(runningOn("handover_writer")).toEqual(["edge-2"]);
       expect(lab("docker", "n1", "node", "inspect", "edge-1", "--format", "{{.Spec.Availability}}")).toBe("drain");
 
-      await api(page.request, "uninstall_app", { id: appId });
-      await expect.poll(() => lab("docker", "n1", "service", "ls", "--format", "{{.Name}}"), { timeout: 60_000 }).not.toContain("handover_writer");
+      await uninstalled(page, clusterId, appId, "handover_writer", "n1");
       await api(page.request, "cluster_node_action", { id: clusterId, node_id: edge1, action: { action: "availability", availability: "active" } });
     } finally {
       await collector.close();
@@ -587,8 +612,7 @@ test.describe.serial("cluster volumes", () => {
     const wrong = seq.filter((v, i) => v !== i + 1);
     expect(wrong, `the sequence has gaps or repeats (of ${seq.length})`).toEqual([]);
 
-    await api(page.request, "uninstall_app", { id: appId });
-    await expect.poll(() => lab("docker", "n1", "service", "ls", "--format", "{{.Name}}"), { timeout: 60_000 }).not.toContain("keeper_writer");
+    await uninstalled(page, clusterId, appId, "keeper_writer", "n1");
   });
 
   test("a mount whose FUSE client died is mounted again and the containers on it are restarted", async ({ page }) => {
@@ -629,8 +653,7 @@ test.describe.serial("cluster volumes", () => {
     expect(readFileSync(`/run/flotilla-lab/${node}/agent.log`, "utf8"))
       .toMatch(/mounted again: restarted the containers that used the old mount killed=\[".*patient_writer/);
     await healthy(page, clusterId);
-    await api(page.request, "uninstall_app", { id: appId });
-    await expect.poll(() => lab("docker", "n1", "service", "ls", "--format", "{{.Name}}"), { timeout: 60_000 }).not.toContain("patient_writer");
+    await uninstalled(page, clusterId, appId, "patient_writer", "n1");
   });
 
   test("the writer's node is crashed: it writes again elsewhere and no acknowledged write is lost", async ({ page }) => {
@@ -678,10 +701,7 @@ test.describe.serial("cluster volumes", () => {
       };
       await expect.poll(() => pending().every((e) => e === 0) && pending().length === 3, { timeout: 120_000, intervals: [2_000] }).toBe(true);
       await healthy(page, clusterId);
-      await api(page.request, "uninstall_app", { id: appId });
-      await expect(async () => {
-        expect(lab("docker", reader, "service", "ls", "--format", "{{.Name}}")).not.toContain("ledger_writer");
-      }).toPass({ timeout: 60_000 });
+      await uninstalled(page, clusterId, appId, "ledger_writer", reader);
     } finally {
       await collector.close();
     }
@@ -740,10 +760,7 @@ test.describe.serial("cluster volumes", () => {
       const twice = seq.filter((v, i) => seq.indexOf(v) !== i);
       expect(twice, `records written twice (of ${seq.length})`).toEqual([]);
       await healthy(page, clusterId);
-      await api(page.request, "uninstall_app", { id: appId });
-      await expect(async () => {
-        expect(lab("docker", reader, "service", "ls", "--format", "{{.Name}}")).not.toContain("split_writer");
-      }).toPass({ timeout: 60_000 });
+      await uninstalled(page, clusterId, appId, "split_writer", reader);
     } finally {
       await collector.close();
     }
@@ -795,10 +812,7 @@ test.describe.serial("cluster volumes", () => {
       const nodesSeen = new Set(acks.map((a) => a.node));
       console.log(`rolling upgrade: ${acks.length} acknowledged writes from ${[...nodesSeen].join(", ")}, 0 lost`);
       await healthy(page, clusterId);
-      await api(page.request, "uninstall_app", { id: appId });
-      await expect(async () => {
-        expect(lab("docker", "n1", "service", "ls", "--format", "{{.Name}}")).not.toContain("rolled_writer");
-      }).toPass({ timeout: 60_000 });
+      await uninstalled(page, clusterId, appId, "rolled_writer", "n1");
     } finally {
       await collector.close();
     }
@@ -873,10 +887,7 @@ test.describe.serial("cluster volumes", () => {
       console.log(`copy moved from edge-2 to edge-4: ${acks.length} acknowledged writes from ${[...new Set(acks.map((a) => a.node))].join(", ")}, 0 lost`);
       await healthy(page, clusterId);
       await expect(page.getByTestId("swarm-volumes")).toHaveText(WHOLE, { timeout: 90_000 });
-      await api(page.request, "uninstall_app", { id: appId });
-      await expect(async () => {
-        expect(lab("docker", "n1", "service", "ls", "--format", "{{.Name}}")).not.toContain("moved_writer");
-      }).toPass({ timeout: 60_000 });
+      await uninstalled(page, clusterId, appId, "moved_writer", "n1");
     } finally {
       await collector.close();
     }

@@ -78,26 +78,24 @@ pub enum Avoid<'a> {
     Exclude(&'a str),
 }
 
-/// Runs a command on the first manager that has joined the swarm, is online and does it.
+/// Runs a command on the first manager that has joined the swarm, is online and does it: the
+/// swarm's leader first (the others forward to it, and a manager back from a partition answers
+/// "no leader" for a minute or more while the rest of the swarm has one).
 pub async fn on_manager(
     gateway: &Gateway,
     members: &[MemberRow],
     avoid: Avoid<'_>,
     cmd: Command,
 ) -> Result<Reply, Failure> {
-    let usable = |m: &&MemberRow| {
-        m.role == SwarmRole::Manager
-            && m.swarm_node_id.is_some()
-            && gateway.is_online(&m.node_id).is_some()
-            && !matches!(avoid, Avoid::Exclude(id) if id == m.node_id)
-    };
-    let avoided = |m: &&&MemberRow| matches!(avoid, Avoid::Prefer(id) if id == m.node_id);
-    let managers: Vec<&MemberRow> = members.iter().filter(usable).collect();
-    let ordered: Vec<&&MemberRow> = managers
+    let managers = members.iter().filter(|m| m.role == SwarmRole::Manager);
+    let leader = gateway
+        .observed()
+        .leader(managers.map(|m| m.node_id.as_str()));
+    let online: Vec<&MemberRow> = members
         .iter()
-        .filter(|m| !avoided(m))
-        .chain(managers.iter().filter(|m| avoided(m)))
+        .filter(|m| gateway.is_online(&m.node_id).is_some())
         .collect();
+    let ordered = order(&online, avoid, leader.as_deref());
     let deadline = tokio::time::Instant::now() + LEADER_WAIT;
     loop {
         let mut last = Failure::Transient("no manager of this cluster is reachable".into());
@@ -116,6 +114,32 @@ pub async fn on_manager(
     }
 }
 
+/// The managers to try, in order, among the `online` members: those that joined the swarm and
+/// are not excluded, the leader (its swarm node id) first and a manager to avoid last.
+fn order<'a>(
+    online: &[&'a MemberRow],
+    avoid: Avoid<'_>,
+    leader: Option<&str>,
+) -> Vec<&'a MemberRow> {
+    let mut managers: Vec<&MemberRow> = online
+        .iter()
+        .copied()
+        .filter(|m| {
+            m.role == SwarmRole::Manager
+                && m.swarm_node_id.is_some()
+                && !matches!(avoid, Avoid::Exclude(id) if id == m.node_id)
+        })
+        .collect();
+    // A stable sort: otherwise the members' order.
+    managers.sort_by_key(|m| {
+        (
+            matches!(avoid, Avoid::Prefer(id) if id == m.node_id),
+            m.swarm_node_id.as_deref() != leader,
+        )
+    });
+    managers
+}
+
 /// How long a command waits while the swarm has no leader (raft elects one a few seconds after
 /// a partition heals or managers return) before it fails.
 const LEADER_WAIT: Duration = Duration::from_secs(30);
@@ -128,6 +152,58 @@ fn leaderless(why: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn manager(n: u8) -> MemberRow {
+        MemberRow {
+            node_id: format!("n{n}"),
+            cluster_id: "c".into(),
+            position: i64::from(n),
+            role: SwarmRole::Manager,
+            labels: vec![],
+            interface: "eth0".into(),
+            vip: false,
+            swarm_node_id: Some(format!("s{n}")),
+            address: None,
+        }
+    }
+
+    fn ids(order: &[&MemberRow]) -> Vec<String> {
+        order.iter().map(|m| m.node_id.clone()).collect()
+    }
+
+    #[test]
+    fn the_leader_is_tried_first_and_an_avoided_manager_last() {
+        let (n1, n2, n3) = (manager(1), manager(2), manager(3));
+        let worker = MemberRow {
+            role: SwarmRole::Worker,
+            ..manager(4)
+        };
+        let unjoined = MemberRow {
+            swarm_node_id: None,
+            ..manager(5)
+        };
+        let online = [&n1, &n2, &n3, &worker, &unjoined];
+        assert_eq!(
+            ids(&order(&online, Avoid::Nobody, None)),
+            ["n1", "n2", "n3"]
+        );
+        assert_eq!(
+            ids(&order(&online, Avoid::Nobody, Some("s3"))),
+            ["n3", "n1", "n2"]
+        );
+        assert_eq!(
+            ids(&order(&online, Avoid::Prefer("n3"), Some("s3"))),
+            ["n1", "n2", "n3"]
+        );
+        assert_eq!(
+            ids(&order(&online, Avoid::Exclude("n2"), Some("s2"))),
+            ["n1", "n3"]
+        );
+        assert_eq!(
+            ids(&order(&online, Avoid::Nobody, Some("s9"))),
+            ["n1", "n2", "n3"]
+        );
+    }
 
     #[test]
     fn a_swarm_without_a_leader_is_waited_for() {

@@ -111,6 +111,18 @@ impl Observed {
         self.swarm(swarm_id, managers)
     }
 
+    /// The swarm node id of the leader in the newest report from one of `managers` (a hint for
+    /// where to send a swarm-wide command: the leader answers without forwarding it).
+    pub fn leader<'a>(&self, managers: impl IntoIterator<Item = &'a str>) -> Option<String> {
+        let inner = self.lock();
+        managers
+            .into_iter()
+            .filter_map(|m| inner.swarms.get(m))
+            .max_by_key(|(at, _)| *at)
+            .and_then(|(_, s)| s.nodes.iter().find(|n| n.leader))
+            .map(|n| n.id.clone())
+    }
+
     pub fn vips_of(&self, node_id: &str) -> Vec<VipObservation> {
         self.lock()
             .vips
@@ -177,6 +189,30 @@ mod tests {
         );
         o.forget_node("a");
         assert!(o.swarm("swarm", managers).is_none());
+    }
+
+    #[test]
+    fn the_leader_is_read_from_the_newest_report_of_a_manager() {
+        let o = Observed::default();
+        assert_eq!(o.leader(["a"]), None);
+        o.set_swarm("a", snapshot("swarm", 3));
+        assert_eq!(o.leader(["a", "b"]).as_deref(), Some("s0"));
+        let mut moved = snapshot("swarm", 3);
+        for n in &mut moved.nodes {
+            n.leader = n.id == "s2";
+        }
+        o.set_swarm("b", moved);
+        assert_eq!(
+            o.leader(["a", "b"]).as_deref(),
+            Some("s2"),
+            "newest report wins"
+        );
+        assert_eq!(
+            o.leader(["a"]).as_deref(),
+            Some("s0"),
+            "only the managers asked about"
+        );
+        assert_eq!(o.leader(["c"]), None);
     }
 
     #[test]
