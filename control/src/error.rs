@@ -60,6 +60,14 @@ pub fn chain(error: &dyn std::error::Error) -> String {
     out
 }
 
+/// What a workflow step shows when it failed on the panel's own error (the store, a corrupt
+/// row): the cause goes to the log under `context` (the cluster or workflow), the step's
+/// timeline points there.
+pub fn in_step(context: &str, e: ControlError) -> String {
+    tracing::error!(context, error = %chain(&e), "step failed on a panel error");
+    "panel error (see the panel log)".to_owned()
+}
+
 impl From<ControlError> for AppError {
     fn from(e: ControlError) -> Self {
         match e {

@@ -120,6 +120,10 @@ test.describe.serial("firmware rollout of a cluster", () => {
 
   test("the cluster's own gates are added on its page, checked inline", async ({ page }) => {
     await login(page, "admin", ADMIN_PASSWORD);
+    // The promotion's workflow has ended (the page's refreshes as it ends are over before the
+    // form is filled: once, in CI, the form was found empty again after its first submission).
+    await expect.poll(async () => ((await api(page.request, "get_cluster", { id: clusterId })).data.activity as Flow[])
+      .filter((w) => ["running", "paused"].includes(w.status)).map((w) => w.kind), { timeout: 60_000 }).toEqual([]);
     await page.goto(`/clusters/${clusterId}`);
     await hydrated(page);
     const card = page.getByTestId("rollout-gates");

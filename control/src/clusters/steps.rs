@@ -14,6 +14,7 @@ use futures_util::future::BoxFuture;
 use super::managers::{self, Avoid, Failure, NODE_WAIT};
 use super::plans::ClusterStep;
 use crate::ControlError;
+use crate::error::in_step;
 use crate::gateway::Gateway;
 use crate::store::{ClusterRow, MemberRow, StepRow, Store, WorkflowRow};
 use crate::vault::Vault;
@@ -43,7 +44,7 @@ impl Runner for ClusterSteps {
                 Err(e) => {
                     let e =
                         ControlError::Corrupt(format!("step {} of {}: {e}", step.position, w.id));
-                    return Outcome::Failed(internal(&w.cluster_id, e));
+                    return Outcome::Failed(in_step(&w.cluster_id, e));
                 }
             };
             match self.execute(&w.cluster_id, &op).await {
@@ -77,19 +78,13 @@ impl Runner for ClusterSteps {
     }
 }
 
-/// A panel-side failure: logged with its cause; the step shows a pointer to the log.
-fn internal(cluster_id: &str, e: ControlError) -> String {
-    tracing::error!(cluster = cluster_id, error = %crate::error::chain(&e), "step failed on a panel error");
-    "panel error (see the panel log)".to_string()
-}
-
 fn refused(m: impl Into<String>) -> Failure {
     Failure::Refused(m.into())
 }
 
 impl ClusterSteps {
     async fn execute(&self, cluster_id: &str, op: &ClusterStep) -> Result<(), Failure> {
-        let panel = |e: ControlError| Failure::Refused(internal(cluster_id, e));
+        let panel = |e: ControlError| Failure::Refused(in_step(cluster_id, e));
         let Some(cluster) = self.store.cluster(cluster_id).await.map_err(panel)? else {
             return if *op == ClusterStep::Forget {
                 Ok(())
@@ -262,7 +257,7 @@ impl ClusterSteps {
 
     /// Init on the first manager; its join tokens are sealed in the vault.
     async fn init(&self, cluster: &ClusterRow, m: &MemberRow) -> Result<(), Failure> {
-        let panel = |e: ControlError| Failure::Refused(internal(&cluster.id, e));
+        let panel = |e: ControlError| Failure::Refused(in_step(&cluster.id, e));
         let def = &cluster.definition;
         let cmd = Command::SwarmInit(SwarmInit {
             interface: m.interface.clone(),
@@ -306,7 +301,7 @@ impl ClusterSteps {
         members: &[MemberRow],
         m: &MemberRow,
     ) -> Result<(), Failure> {
-        let panel = |e: ControlError| Failure::Refused(internal(&cluster.id, e));
+        let panel = |e: ControlError| Failure::Refused(in_step(&cluster.id, e));
         let def: &Definition = &cluster.definition;
         let sealed = match m.role {
             SwarmRole::Manager => cluster.manager_token.as_deref(),

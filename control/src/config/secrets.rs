@@ -214,11 +214,13 @@ impl Configs {
         cluster_id: &str,
         name: &str,
     ) -> Result<Vec<String>, ControlError> {
-        Ok(steps::secret_users(&self.store, cluster_id, &[name])
-            .await?
-            .into_iter()
-            .flat_map(|(w, services)| services.into_iter().map(move |s| scoped(&w.name, &s)))
-            .collect())
+        Ok(
+            crate::workloads::specs::secret_users(&self.store, cluster_id, &[name])
+                .await?
+                .into_iter()
+                .flat_map(|(w, services)| services.into_iter().map(move |s| scoped(&w.name, &s)))
+                .collect(),
+        )
     }
 
     async fn write_secrets(
@@ -237,7 +239,7 @@ impl Configs {
         }
         // The services that use them roll to the new versions.
         let names: Vec<&str> = list.iter().map(|s| s.name.as_str()).collect();
-        let users = steps::secret_users(&self.store, cluster_id, &names).await?;
+        let users = crate::workloads::specs::secret_users(&self.store, cluster_id, &names).await?;
         let flow = if users.is_empty() {
             None
         } else {

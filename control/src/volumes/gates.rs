@@ -15,6 +15,8 @@ use crate::store::{MemberRow, Store};
 
 /// How long a holder may take to send its facts when asked.
 const REFRESH_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often [`wait_whole`] asks the holders again.
+const WHOLE_POLL: Duration = Duration::from_secs(5);
 
 /// Why the copies are not whole now, as the holders (the first [`REPLICAS`] members) last
 /// reported them: None when every holder is online and reports every copy answering with
@@ -73,5 +75,24 @@ pub async fn refresh(gateway: &Gateway, members: &[MemberRow]) {
         if let Err(e) = answer {
             tracing::debug!(node = %m.node_id, error = %e, "a volume holder did not send its facts");
         }
+    }
+}
+
+/// Waits until the copies are whole (see [`not_whole`]), asking the holders for their newest
+/// reading every [`WHOLE_POLL`]; after `wait`, `Some` says why they still are not.
+pub async fn wait_whole(
+    store: &Store,
+    gateway: &Gateway,
+    members: &[MemberRow],
+    wait: Duration,
+) -> Result<Option<String>, ControlError> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        refresh(gateway, members).await;
+        let why = not_whole(store, gateway, members).await?;
+        if why.is_none() || tokio::time::Instant::now() >= deadline {
+            return Ok(why);
+        }
+        tokio::time::sleep(WHOLE_POLL).await;
     }
 }

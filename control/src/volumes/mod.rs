@@ -93,7 +93,7 @@ async fn declared(store: &Store, version_id: &str) -> Result<Declared, ControlEr
     let Some(version) = store.version_by_id(version_id).await? else {
         return Ok(Declared::default());
     };
-    let compose = crate::workloads::steps::parsed(&version)?;
+    let compose = crate::workloads::specs::parsed(&version)?;
     let list: Declared = Arc::new(
         compose
             .cluster_volumes()

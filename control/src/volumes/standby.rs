@@ -90,10 +90,7 @@ pub async fn run(
     members: &[MemberRow],
     step: &VolumeStep,
 ) -> Result<(), Failure> {
-    let panel = |e: ControlError| {
-        tracing::error!(cluster = %cluster.id, error = %crate::error::chain(&e), "async volume step failed");
-        Failure::Refused("panel error (see the panel log)".into())
-    };
+    let panel = |e: ControlError| Failure::Refused(crate::error::in_step(&cluster.id, e));
     let other = |node_id: &str| {
         members
             .iter()

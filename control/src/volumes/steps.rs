@@ -14,7 +14,6 @@ use crate::vault::Vault;
 /// How long a moved copy may take to be filled by the self-heal daemon before the removal
 /// pauses (the operator retries once it is), and how often the holders are asked.
 const FILL_WAIT: Duration = Duration::from_secs(600);
-const FILL_POLL: Duration = Duration::from_secs(3);
 
 /// A member's swarm address; refused while it has not joined yet.
 pub(super) fn address_of(m: &MemberRow) -> Result<String, Failure> {
@@ -195,25 +194,16 @@ async fn await_whole(
     store: &Store,
     staying: &[MemberRow],
 ) -> Result<(), Failure> {
-    let deadline = tokio::time::Instant::now() + FILL_WAIT;
-    loop {
-        super::gates::refresh(gateway, staying).await;
-        let why = super::gates::not_whole(store, gateway, staying)
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %crate::error::chain(&e), "reading the volume's copies failed");
-                Failure::Transient("panel error (see the panel log)".to_owned())
-            })?;
-        let Some(why) = why else {
-            return Ok(());
-        };
-        if tokio::time::Instant::now() >= deadline {
-            return Err(Failure::Transient(format!(
-                "the copies are not whole {} min after the move: {why}",
-                FILL_WAIT.as_secs() / 60
-            )));
+    match super::gates::wait_whole(store, gateway, staying, FILL_WAIT).await {
+        Ok(None) => Ok(()),
+        Ok(Some(why)) => Err(Failure::Transient(format!(
+            "the copies are not whole {} min after the move: {why}",
+            FILL_WAIT.as_secs() / 60
+        ))),
+        Err(e) => {
+            let cluster = staying.first().map_or("", |m| m.cluster_id.as_str());
+            Err(Failure::Transient(crate::error::in_step(cluster, e)))
         }
-        tokio::time::sleep(FILL_POLL).await;
     }
 }
 

@@ -15,7 +15,8 @@ use domain::workload::registry::{
 use domain::workload::spec;
 
 use super::Workloads;
-use super::steps::{WorkloadStep, credential_context};
+use super::specs::credential_context;
+use super::steps::WorkloadStep;
 use crate::ControlError;
 use crate::auth::Actor;
 use crate::store::CredentialRow;

@@ -12,10 +12,8 @@ use domain::workload::placement::PlacementNode;
 use domain::workload::spec;
 
 use super::Workloads;
-use super::steps::{
-    WorkloadStep, install_plan, open_secrets, parsed, scale_plan, secrets_context, update_plan,
-    version_of,
-};
+use super::specs::{open_secrets, parsed, secrets_context, version_of};
+use super::steps::{WorkloadStep, install_plan, scale_plan, update_plan};
 use crate::ControlError;
 use crate::auth::Actor;
 use crate::clusters::managers::{self, Avoid};

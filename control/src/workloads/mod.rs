@@ -3,10 +3,12 @@
 //! * [`install`]: install, uninstall and the logs of an installed app;
 //! * [`credentials`]: registry credentials, checked on every node and given to the services;
 //! * [`steps`]: what the install and uninstall workflows do, run by the workflow engine;
+//! * [`specs`]: a stored workload built into the objects and service specs a manager runs;
 //! * [`view`]: the installed apps of a cluster with their services and tasks, as Swarm reports.
 mod credentials;
 mod install;
 mod library;
+pub mod specs;
 pub mod steps;
 mod view;
 

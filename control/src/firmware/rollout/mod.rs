@@ -36,8 +36,6 @@ const RESTORE_BOOT: Duration = Duration::from_secs(120);
 /// How long a returning node's copy of the cluster volume may take to catch up (then the rollout
 /// pauses with what is left; resumed, it waits again).
 const HEAL_WAIT: Duration = Duration::from_secs(600);
-/// How often the holders are asked for their newest reading of the copies while it waits.
-const HEAL_POLL: Duration = Duration::from_secs(5);
 
 /// How long a node runs the new firmware on trial: the waits until its commit (back, active,
 /// unfenced: each at most the gate time), the cluster's gates, and a margin, so that the panel
@@ -400,27 +398,20 @@ impl UpgradeSteps {
         }
     }
 
-    /// Waits until the copies of the cluster volume are whole with the node back: the holders
-    /// are asked for their newest reading every [`HEAL_POLL`], for at most [`HEAL_WAIT`].
+    /// Waits until the copies of the cluster volume are whole with the node back, for at most
+    /// [`HEAL_WAIT`] (the holders asked for their newest reading every few seconds).
     pub(super) async fn healed(&self, cluster_id: &str, node_id: &str) -> Result<(), Outcome> {
-        let host = self.hostname(node_id).await;
-        let deadline = tokio::time::Instant::now() + HEAL_WAIT;
-        loop {
-            let now = self.now(cluster_id).await?;
-            volumes::gates::refresh(&self.gateway, &now.members).await;
-            let why = volumes::gates::not_whole(&self.store, &self.gateway, &now.members)
-                .await
-                .map_err(transient)?;
-            let Some(why) = why else {
-                return Ok(());
-            };
-            if tokio::time::Instant::now() >= deadline {
-                return Err(Outcome::Gate(format!(
-                    "{host}'s copy of the cluster volume has not caught up within {} min: {why}",
-                    HEAL_WAIT.as_secs() / 60
-                )));
-            }
-            tokio::time::sleep(HEAL_POLL).await;
+        let now = self.now(cluster_id).await?;
+        let why = volumes::gates::wait_whole(&self.store, &self.gateway, &now.members, HEAL_WAIT)
+            .await
+            .map_err(transient)?;
+        match why {
+            None => Ok(()),
+            Some(why) => Err(Outcome::Gate(format!(
+                "{}'s copy of the cluster volume has not caught up within {} min: {why}",
+                self.hostname(node_id).await,
+                HEAL_WAIT.as_secs() / 60
+            ))),
         }
     }
 
