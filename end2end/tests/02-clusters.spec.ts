@@ -233,6 +233,31 @@ test.describe.serial("clusters", () => {
     lab("docker", leader, "service", "rm", "web");
   });
 
+  test("live refreshes leave the page in place: it is never swapped out, and what is typed stays", async ({ page }) => {
+    await login(page, "admin", ADMIN_PASSWORD);
+    await openCluster(page, "line-3");
+    // Counts the moments the page's cards are out of the document (a boundary showing its
+    // fallback while the page's data reloads takes the whole page out).
+    await page.evaluate(() => {
+      const w = window as unknown as { swappedOut: number };
+      w.swappedOut = 0;
+      const card = document.querySelector('[data-testid="rollout-gates"]')!;
+      new MutationObserver(() => {
+        if (!card.isConnected) w.swappedOut++;
+      }).observe(document.body, { childList: true, subtree: true });
+    });
+    const typed = page.getByTestId("gate-name");
+    await typed.fill("typed before the refreshes");
+    // Each change refreshes the page live (its action's result and the server's event).
+    const member = page.locator('[data-testid="member"]').last();
+    for (const availability of ["pause", "active", "pause", "active"]) {
+      await member.getByLabel("Availability").selectOption(availability);
+      await expect(member).toHaveAttribute("data-availability", availability, { timeout: 20_000 });
+    }
+    expect(await page.evaluate(() => (window as unknown as { swappedOut: number }).swappedOut)).toBe(0);
+    await expect(typed).toHaveValue("typed before the refreshes");
+  });
+
   test("killing the VIP owner moves the VIP, the UI follows, and quorum-breaking demotions are refused", async ({ page }) => {
     await login(page, "admin", ADMIN_PASSWORD);
     await openCluster(page, "line-3");
