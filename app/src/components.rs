@@ -116,14 +116,7 @@ fn Frame(me: Me) -> impl IntoView {
                     </button>
                 </header>
                 <main class="flex-1 p-6 max-w-7xl w-full mx-auto">
-                    // The nearest boundary of every page's resources. Under the Shell's Suspense,
-                    // each live refresh (a resource reloading) swapped the whole page out for its
-                    // fallback for a moment: rows vanished, and what was typed in that moment
-                    // was lost (the input event of a detached field reaches no handler). A
-                    // Transition keeps the page in place while its data reloads.
-                    <Transition fallback=|| view! { <p class="text-slate-500">"Loading…"</p> }>
-                        <Outlet/>
-                    </Transition>
+                    <Outlet/>
                 </main>
             </div>
         </div>

@@ -91,8 +91,22 @@ enum Shown {
     Ready(String),
 }
 
+/// The cluster's page. Its data is read inside a `Transition` of its own: read directly under the
+/// session's `Suspense` (the shell's), every live refresh of the cluster swapped the whole page
+/// out for that Suspense's fallback for a moment — rows vanished, and what was typed in that
+/// moment was lost (the input event of a detached field reaches no handler). A Transition keeps
+/// the page in place while its data reloads.
 #[component]
 pub fn ClusterPage() -> impl IntoView {
+    view! {
+        <Transition fallback=|| view! { <p class="text-slate-500">"Loading cluster…"</p> }>
+            <ClusterContent/>
+        </Transition>
+    }
+}
+
+#[component]
+fn ClusterContent() -> impl IntoView {
     let live = use_live();
     let state = PageState::new();
     let params = use_params_map();
